@@ -1,0 +1,897 @@
+#!/usr/bin/python3
+"""Export crumb's own fake-quantized test models into tests/data/.
+
+Runs with Debian's system python3 (python3-torch 1.13, python3-onnx 1.12, python3-sklearn,
+python3-numpy). Not needed to build or test crumb; only to regenerate tests/data.
+
+    /usr/bin/python3 tools/export-test-models.py                       # models + PyTorch outputs
+    ORT_DIR=/opt/ort /usr/bin/python3 tools/export-test-models.py      # + ONNX Runtime outputs
+
+ORT_DIR is a folder holding node_modules/onnxruntime-node, made once with
+`mkdir -p /opt/ort && cd /opt/ort && npm init -y && npm install --ignore-scripts onnxruntime-node`.
+Without it the ONNX Runtime reference outputs are removed (they would no longer match the models)
+and the manifests do not name them.
+
+Every model directory holds the same numbers in three ONNX forms:
+  qcdq.onnx    QuantizeLinear -> Clip(qmin, qmax) -> DequantizeLinear, float weights, opset 13,
+               exactly as torch.onnx.export writes it with the symbolics below (per-tensor scale /
+               zero point of shape [1], Constant nodes, unsigned Clip with an empty min where the
+               model asks for PyTorch's own style)
+  folded.onnx  weight Q->Clip folded into an int8 initializer -> DequantizeLinear
+  native.onnx  folded, with ranges of <= 4 bits as INT4/UINT4 (opset 21) and <= 2 bits as
+               INT2/UINT2 (opset 25) tensors, no Clip
+and manifest.json in the format of shared/models/*/manifest.json.
+
+Quantization recipe (all models): weights per output channel, symmetric, narrow
+(-(2^(b-1)-1)..2^(b-1)-1; 2 bits = ternary); activations per tensor, affine, unsigned. The model
+input, the first conv's weights, the last FC's weights and the logits are 8-bit; everything else
+is at the model's WxAy. MaxPool / Flatten / Reshape outputs reuse their input's quantizer (as
+torch.ao FX does); every other op, GlobalAveragePool included, gets its own.
+
+The models avoid exact rounding ties (GAP with a shared quantizer, observed input scales on
+discrete pixels): PyTorch multiplies by 1/scale, ONNX Runtime divides, and a tie on a deep low-bit
+net flips codes that cascade. With none, PyTorch and ORT agree bit for bit on every model here.
+"""
+import argparse
+import collections
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from onnx import numpy_helper
+
+warnings.filterwarnings("ignore")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FORMS = ("qcdq", "folded", "native")
+
+# ONNX element types newer than onnx 1.12's TensorProto enum: written by number.
+UINT4, INT4, UINT2, INT2 = 21, 22, 25, 26
+# (signed, bits) -> (data_type, minimum opset, minimum ir_version)
+SUBBYTE = {(False, 4): (UINT4, 21, 10), (True, 4): (INT4, 21, 10),
+           (False, 2): (UINT2, 25, 13), (True, 2): (INT2, 25, 13)}
+
+
+def qrange(bits, signed, narrow=False):
+    if not signed:
+        return 0, (1 << bits) - 1
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return (lo + 1 if narrow else lo), hi
+
+
+# ============================================================================ fake quantizers
+
+
+class FakeQuant(nn.Module):
+    """One quantizer. Weights: per output channel (axis), symmetric, narrow, scale from the current
+    weights. Activations: per tensor, affine, scale from a moving-average min/max (as torch.ao's
+    MovingAverageMinMaxObserver). `observing` switches range tracking on and off."""
+
+    def __init__(self, bits, channels=None, axis=0, weight=False, momentum=0.01, fixed=None):
+        super().__init__()
+        self.bits, self.weight, self.axis, self.momentum = bits, weight, axis, momentum
+        self.qmin, self.qmax = qrange(bits, signed=weight, narrow=weight)
+        n = channels if weight else 1
+        self.register_buffer("scale", torch.ones(n))
+        self.register_buffer("zero_point", torch.zeros(n, dtype=torch.int32))
+        self.register_buffer("min_val", torch.tensor(float("inf")))
+        self.register_buffer("max_val", torch.tensor(float("-inf")))
+        self.fixed = fixed is not None
+        if fixed is not None:
+            self.scale.fill_(fixed[0])
+            self.zero_point.fill_(fixed[1])
+        self.observing = True
+        self.enabled = True
+
+    @torch.no_grad()
+    def observe(self, x):
+        if self.fixed:
+            return
+        if self.weight:
+            dims = [d for d in range(x.dim()) if d != self.axis]
+            if self.qmax == 1:
+                # Ternary: scale 1.4 * mean|w| puts the zero threshold at 0.7 * mean|w| (as
+                # ternary weight networks do); max|w| would zero most weights.
+                s = torch.minimum(1.4 * x.abs().mean(dim=dims), x.abs().amax(dim=dims))
+            else:
+                s = x.abs().amax(dim=dims) / self.qmax
+            self.scale.copy_(torch.clamp(s, min=1e-8))
+            return
+        lo, hi = x.min(), x.max()
+        if torch.isinf(self.min_val):
+            self.min_val.copy_(lo)
+            self.max_val.copy_(hi)
+        else:
+            self.min_val.add_(self.momentum * (lo - self.min_val))
+            self.max_val.add_(self.momentum * (hi - self.max_val))
+        lo, hi = torch.clamp(self.min_val, max=0.0), torch.clamp(self.max_val, min=0.0)
+        s = torch.clamp((hi - lo) / float(self.qmax - self.qmin), min=1e-8)
+        z = torch.clamp(self.qmin - torch.round(lo / s), self.qmin, self.qmax)
+        self.scale.copy_(s.reshape(1))
+        self.zero_point.copy_(z.reshape(1).to(torch.int32))
+
+    def forward(self, x):
+        if self.observing:
+            self.observe(x)
+        return self.apply_only(x)
+
+    def apply_only(self, x):
+        """Fake-quantize with the current parameters (no observing): the pass-through quantizer
+        after MaxPool / GAP / Flatten / Reshape shares its input's parameters."""
+        if not self.enabled:
+            return x
+        if self.weight:
+            return torch.fake_quantize_per_channel_affine(x, self.scale, self.zero_point, self.axis,
+                                                          self.qmin, self.qmax)
+        return torch.fake_quantize_per_tensor_affine(x, self.scale, self.zero_point, self.qmin,
+                                                     self.qmax)
+
+
+def set_observing(model, on):
+    for m in model.modules():
+        if isinstance(m, FakeQuant):
+            m.observing = on
+
+
+def set_fake_quant(model, on):
+    for m in model.modules():
+        if isinstance(m, FakeQuant):
+            m.enabled = on
+
+
+class QConv(nn.Module):
+    """Conv2d with fake-quantized weights and an optional BatchNorm. fold_bn() folds the BN into
+    the float weights and bias (before QAT, as usual); keep_bn models export a BatchNormalization
+    node after the Conv instead."""
+
+    def __init__(self, cin, cout, k, wbits, stride=1, pad=0, dilation=1, groups=1, bn=True,
+                 bias=None):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride, pad, dilation, groups,
+                              bias=(not bn) if bias is None else bias)
+        self.bn = nn.BatchNorm2d(cout) if bn else None
+        self.wq = FakeQuant(wbits, cout, axis=0, weight=True)
+
+    @torch.no_grad()
+    def fold_bn(self):
+        if self.bn is None:
+            return
+        bn, c = self.bn, self.conv
+        k = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        b = c.bias if c.bias is not None else torch.zeros_like(bn.running_mean)
+        c.weight.mul_(k.reshape(-1, 1, 1, 1))
+        c.bias = nn.Parameter(bn.bias + (b - bn.running_mean) * k)
+        self.bn = None
+
+    def forward(self, x):
+        c = self.conv
+        y = F.conv2d(x, self.wq(c.weight), c.bias, c.stride, c.padding, c.dilation, c.groups)
+        return self.bn(y) if self.bn is not None else y
+
+
+class QLinear(nn.Module):
+    """Linear with fake-quantized weights. matmul=True stores W as [K, N] (quantized per column,
+    axis 1) and exports MatMul without bias instead of Gemm."""
+
+    def __init__(self, k, n, wbits, matmul=False):
+        super().__init__()
+        self.matmul = matmul
+        if matmul:
+            self.weight = nn.Parameter(torch.empty(k, n))
+            nn.init.kaiming_uniform_(self.weight.T, a=math.sqrt(5))
+            self.bias = None
+            self.wq = FakeQuant(wbits, n, axis=1, weight=True)
+        else:
+            lin = nn.Linear(k, n)
+            self.weight, self.bias = lin.weight, lin.bias
+            self.wq = FakeQuant(wbits, n, axis=0, weight=True)
+
+    def forward(self, x):
+        if self.matmul:
+            return torch.matmul(x, self.wq(self.weight))
+        return F.linear(x, self.wq(self.weight), self.bias)
+
+
+def act(bits):
+    return FakeQuant(bits)
+
+
+# ============================================================================ models
+
+
+class SmallCNN(nn.Module):
+    """conv-BN-ReLU, strided conv, depthwise conv, 1x1 conv, residual Add, MaxPool, GAP, FC.
+    spatial_fc drops the GAP: the FC reads a flattened 16x4x4 map (tests NCHW flatten order)."""
+
+    def __init__(self, wb, ab, spatial_fc=False, nc=10):
+        super().__init__()
+        self.spatial_fc = spatial_fc
+        self.qin = act(8)
+        self.conv1 = QConv(3, 8, 3, 8, pad=1)
+        self.a1 = act(ab)
+        self.conv2 = QConv(8, 16, 3, wb, stride=2, pad=1)
+        self.a2 = act(ab)
+        self.dw = QConv(16, 16, 3, wb, pad=1, groups=16)
+        self.a3 = act(ab)
+        self.pw = QConv(16, 16, 1, wb)
+        self.a4 = act(ab)
+        self.a5 = act(ab)
+        self.agap = act(ab)
+        self.fc = QLinear(16 * 4 * 4 if spatial_fc else 16, nc, 8)
+        self.aout = act(8)
+
+    def forward(self, x):
+        x = self.qin(x)
+        x = self.a1(F.relu(self.conv1(x)))
+        x = self.a2(F.relu(self.conv2(x)))
+        y = self.a3(F.relu(self.dw(x)))
+        y = self.a4(self.pw(y))
+        x = self.a5(F.relu(x + y))
+        x = self.a5.apply_only(F.max_pool2d(x, 2))
+        q = self.a5
+        if not self.spatial_fc:
+            # Its own quantizer: with the input's, the mean of 16 codes often lands exactly on
+            # .5 and float graphs (PyTorch, ORT) round it either way.
+            x = self.agap(F.adaptive_avg_pool2d(x, 1))
+            q = self.agap
+        x = q.apply_only(torch.flatten(x, 1))
+        return self.aout(self.fc(x))
+
+
+class SmallCNN2(nn.Module):
+    """ReLU6 (Clip 0..6), two branches joined by Concat, AveragePool with padding
+    (count_include_pad=False), strided conv, Flatten of a 8x4x4 map into the FC."""
+
+    def __init__(self, wb, ab, nc=10):
+        super().__init__()
+        self.qin = act(8)
+        self.conv1 = QConv(3, 8, 3, 8, pad=1)
+        self.a1 = act(ab)
+        self.b1 = QConv(8, 8, 1, wb)
+        self.ab1 = act(ab)
+        self.b2 = QConv(8, 8, 3, wb, pad=1)
+        self.ab2 = act(ab)
+        self.acat = act(ab)
+        self.apool = act(ab)
+        self.conv3 = QConv(16, 8, 3, wb, stride=2, pad=1)
+        self.a3 = act(ab)
+        self.fc = QLinear(8 * 4 * 4, nc, 8)
+        self.aout = act(8)
+
+    def forward(self, x):
+        x = self.qin(x)
+        x = self.a1(F.relu6(self.conv1(x)))
+        b1 = self.ab1(F.relu6(self.b1(x)))
+        b2 = self.ab2(F.relu(self.b2(x)))
+        x = self.acat(torch.cat([b1, b2], 1))
+        x = self.apool(F.avg_pool2d(x, 3, 2, 1, count_include_pad=False))
+        x = self.a3(F.relu(self.conv3(x)))
+        x = self.a3.apply_only(torch.flatten(x, 1))
+        return self.aout(self.fc(x))
+
+
+class SmallCNN3(nn.Module):
+    """BatchNormalization kept as a node after Conv (not folded before export), dilated conv,
+    padded strided MaxPool, Conv without bias, residual Add, Reshape(-1, K), MatMul without bias
+    whose weight is [K, N] quantized along axis 1. Dynamic batch."""
+
+    def __init__(self, wb, ab, nc=10):
+        super().__init__()
+        self.qin = act(8)
+        self.conv1 = QConv(3, 8, 3, 8, pad=1)
+        self.a1 = act(ab)
+        self.conv2 = QConv(8, 8, 3, wb, pad=2, dilation=2)
+        self.a2 = act(ab)
+        self.conv3 = QConv(8, 8, 1, wb, bn=False, bias=False)
+        self.a3 = act(ab)
+        self.a4 = act(ab)
+        self.conv4 = QConv(8, 8, 3, wb, stride=2, pad=1)
+        self.a5 = act(ab)
+        self.fc = QLinear(8 * 4 * 4, nc, 8, matmul=True)
+        self.aout = act(8)
+
+    def forward(self, x):
+        x = self.qin(x)
+        x = self.a1(F.relu(self.conv1(x)))
+        x = self.a1.apply_only(F.max_pool2d(x, 3, 2, 1))
+        y = self.a2(F.relu(self.conv2(x)))
+        y = self.a3(self.conv3(y))
+        x = self.a4(F.relu(x + y))
+        x = self.a5(F.relu(self.conv4(x)))
+        x = self.a5.apply_only(x.reshape(-1, 8 * 4 * 4))
+        return self.aout(self.fc(x))
+
+
+class DigitsCNN(nn.Module):
+    def __init__(self, wb, ab, nc=10):
+        super().__init__()
+        # Pixels are k/16, k = 0..16: a fixed scale of 1/16 makes the input codes the pixel
+        # values exactly (an observed scale would put some pixels on a rounding tie).
+        self.qin = FakeQuant(8, fixed=(1.0 / 16, 0))
+        self.c1 = QConv(1, 16, 3, 8, pad=1)
+        self.a1 = act(ab)
+        self.c2 = QConv(16, 16, 3, wb, pad=1)
+        self.a2 = act(ab)
+        self.c3 = QConv(16, 32, 3, wb, pad=1)
+        self.a3 = act(ab)
+        self.agap = act(ab)
+        self.fc = QLinear(32, nc, 8)
+        self.aout = act(8)
+
+    def forward(self, x):
+        x = self.qin(x)
+        x = self.a1(F.relu(self.c1(x)))
+        x = self.a2(F.relu(self.c2(x)))
+        x = self.a2.apply_only(F.max_pool2d(x, 2))
+        x = self.a3(F.relu(self.c3(x)))
+        x = self.agap(F.adaptive_avg_pool2d(x, 1))  # own quantizer: see SmallCNN
+        x = self.agap.apply_only(torch.flatten(x, 1))
+        return self.aout(self.fc(x))
+
+
+def fold_all_bn(model):
+    for m in model.modules():
+        if isinstance(m, QConv):
+            m.fold_bn()
+
+
+def randomize_bn(model, seed):
+    """Fresh BN layers are identities (mean 0, var 1, gamma 1, beta 0): give them statistics that
+    make folding visible."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                n = m.num_features
+                m.running_mean.copy_(torch.randn(n, generator=g) * 0.2)
+                m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.25)
+                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(n, generator=g) * 0.2 + 0.1)
+
+
+# ============================================================================ ONNX export
+
+_clip_style = {"empty_min": False}
+
+
+def _q_clip_dq(g, x, scale, zero_point, axis, qmin, qmax):
+    """QuantizeLinear -> Clip -> DequantizeLinear with 8-bit storage for any (qmin, qmax) inside
+    it. PyTorch 1.13's own symbolic accepts only (0,255), (-128,127) and (0,127); for (0,127) it
+    writes Clip(q, <empty>, 127). We do the same for every range, with an explicit min unless the
+    model asks for PyTorch's empty-min style."""
+    signed = qmin < 0
+    to = onnx.TensorProto.INT8 if signed else onnx.TensorProto.UINT8
+    zero_point = g.op("Cast", zero_point, to_i=to)
+    kw = {} if axis is None else {"axis_i": axis}
+    q = g.op("QuantizeLinear", x, scale, zero_point, **kw)
+    if (qmin, qmax) not in ((-128, 127), (0, 255)):
+        dt = torch.int8 if signed else torch.uint8
+        hi = g.op("Constant", value_t=torch.tensor(qmax, dtype=dt))
+        if not signed and _clip_style["empty_min"]:
+            from torch.onnx import symbolic_opset9 as opset9
+            q = g.op("Clip", q, opset9.unused(g), hi)
+        else:
+            lo = g.op("Constant", value_t=torch.tensor(qmin, dtype=dt))
+            q = g.op("Clip", q, lo, hi)
+    return g.op("DequantizeLinear", q, scale, zero_point, **kw)
+
+
+def register_symbolics():
+    from torch.onnx import symbolic_helper as sh
+
+    @sh.parse_args("v", "v", "v", "i", "i")
+    def per_tensor(g, x, scale, zero_point, qmin, qmax):
+        return _q_clip_dq(g, x, scale, zero_point, None, qmin, qmax)
+
+    @sh.parse_args("v", "v", "v", "i", "i", "i")
+    def per_channel(g, x, scale, zero_point, axis, qmin, qmax):
+        return _q_clip_dq(g, x, scale, zero_point, axis, qmin, qmax)
+
+    torch.onnx.register_custom_op_symbolic("aten::fake_quantize_per_tensor_affine", per_tensor, 13)
+    torch.onnx.register_custom_op_symbolic("aten::fake_quantize_per_channel_affine", per_channel, 13)
+
+
+def export_qcdq(model, example, path, dynamic_batch, empty_min_clip):
+    model.eval()
+    set_observing(model, False)
+    _clip_style["empty_min"] = empty_min_clip
+    dyn = {"input": {0: "N"}, "output": {0: "N"}} if dynamic_batch else None
+    with torch.no_grad():
+        torch.onnx.export(model, example, path, opset_version=13, do_constant_folding=True,
+                          input_names=["input"], output_names=["output"], dynamic_axes=dyn)
+    return onnx.load(path)
+
+
+# ============================================================================ ONNX rewrites
+
+
+class Graph:
+    """Constants (initializers and Constant nodes) and consumers of an ONNX graph."""
+
+    def __init__(self, model):
+        self.model, self.g = model, model.graph
+        self.inits = {t.name: t for t in self.g.initializer}
+        self.cnodes = {n.output[0]: n for n in self.g.node if n.op_type == "Constant"}
+        # torch 1.13 de-duplicates equal constants and hands them out again through Identity.
+        self.ident = {n.output[0]: n.input[0] for n in self.g.node if n.op_type == "Identity"}
+        self.users = collections.defaultdict(list)
+        for n in self.g.node:
+            for i in n.input:
+                self.users[i].append(n)
+
+    def const(self, name):
+        while name in self.ident:
+            name = self.ident[name]
+        if name in self.inits:
+            return numpy_helper.to_array(self.inits[name])
+        if name in self.cnodes:
+            return numpy_helper.to_array(self.cnodes[name].attribute[0].t)
+        return None
+
+    def qcdq_chains(self):
+        """(Q, Clip or None, DQ) triples."""
+        for q in self.g.node:
+            if q.op_type != "QuantizeLinear":
+                continue
+            nxt = self.users[q.output[0]]
+            clip = None
+            if len(nxt) == 1 and nxt[0].op_type == "Clip":
+                clip = nxt[0]
+                nxt = self.users[clip.output[0]]
+            if len(nxt) == 1 and nxt[0].op_type == "DequantizeLinear":
+                yield q, clip, nxt[0]
+
+    def clip_bounds(self, clip, zp_dtype):
+        info = np.iinfo(zp_dtype)
+        lo, hi = int(info.min), int(info.max)
+        if clip is not None:
+            if len(clip.input) > 1 and clip.input[1]:
+                lo = int(self.const(clip.input[1]))
+            if len(clip.input) > 2 and clip.input[2]:
+                hi = int(self.const(clip.input[2]))
+        return lo, hi
+
+
+def prune(model):
+    """Drop initializers, Constant / Identity nodes and value_info nobody reads any more."""
+    g = model.graph
+    while True:
+        used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+        dead = [n for n in g.node
+                if n.op_type in ("Constant", "Identity") and n.output[0] not in used]
+        for n in dead:
+            g.node.remove(n)
+        if not dead:
+            break
+    used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+    for t in [t for t in g.initializer if t.name not in used]:
+        g.initializer.remove(t)
+    produced = {o for n in g.node for o in n.output}
+    for vi in [vi for vi in g.value_info if vi.name not in produced]:
+        g.value_info.remove(vi)
+
+
+def quantize_like_onnx(x, scale, zp, axis, lo, hi):
+    """ONNX QuantizeLinear (float32 divide, round half to even, saturate) then Clip(lo, hi)."""
+    if scale.size > 1:
+        shape = [1] * x.ndim
+        shape[axis] = -1
+        scale, zp = scale.reshape(shape), zp.reshape(shape)
+    q = np.rint(x.astype(np.float32) / scale.astype(np.float32)) + zp.astype(np.float32)
+    return np.clip(q, lo, hi).astype(np.int64)
+
+
+def pack_lsb_first(values, bits):
+    v = np.asarray(values, np.int64).reshape(-1) & ((1 << bits) - 1)
+    per = 8 // bits
+    v = np.concatenate([v, np.zeros((-len(v)) % per, np.int64)]).reshape(-1, per)
+    out = np.zeros(len(v), np.int64)
+    for i in range(per):  # element 0 in the least-significant bits (ONNX INT4 / INT2 packing)
+        out |= v[:, i] << (bits * i)
+    return out.astype(np.uint8).tobytes()
+
+
+def subbyte_tensor(name, values, dims, signed, bits):
+    t = onnx.TensorProto()
+    t.name = name
+    t.data_type = SUBBYTE[(signed, bits)][0]
+    t.dims.extend(list(dims))
+    t.raw_data = pack_lsb_first(values, bits)
+    return t
+
+
+def native_bits(lo, hi):
+    """Smallest sub-byte type holding [lo, hi], or None (stays 8-bit)."""
+    for b in (2, 4):
+        tlo, thi = qrange(b, lo < 0)
+        if tlo <= lo and hi <= thi:
+            return b
+    return None
+
+
+def rewrite(qcdq_model, form):
+    """qcdq -> folded or native. Both fold constant weights: Q(+Clip) on a float initializer
+    becomes an integer initializer feeding the DequantizeLinear. native also retypes every chain
+    whose Clip range fits 4 or 2 bits to INT4/UINT4/INT2/UINT2 and drops its Clip. The bit width
+    is taken from the Clip range the qcdq model declares, not from the values."""
+    m = onnx.ModelProto()
+    m.CopyFrom(qcdq_model)
+    gr = Graph(m)
+    g = m.graph
+    opset, ir = 13, m.ir_version
+    new_zp = {}  # (zp name, bits) -> packed zero-point initializer name
+
+    def packed_zp(zp_name, zp, signed, bits):
+        key = (zp_name, bits)
+        if key not in new_zp:
+            name = f"{zp_name}_{'int' if signed else 'uint'}{bits}"
+            g.initializer.append(subbyte_tensor(name, zp, zp.shape, signed, bits))
+            new_zp[key] = name
+        return new_zp[key]
+
+    for q, clip, dq in list(gr.qcdq_chains()):
+        scale, zp = gr.const(q.input[1]), gr.const(q.input[2])
+        lo, hi = gr.clip_bounds(clip, zp.dtype)
+        signed = zp.dtype == np.int8
+        bits = native_bits(lo, hi) if form == "native" else None
+        w = gr.const(q.input[0])
+        axis = next((a.i for a in q.attribute if a.name == "axis"), 1)
+        if w is not None:  # a weight: fold
+            codes = quantize_like_onnx(w, scale, zp, axis, lo, hi)
+            name = q.input[0] + "_quantized"
+            if bits is None:
+                g.initializer.append(numpy_helper.from_array(codes.astype(zp.dtype), name))
+            else:
+                g.initializer.append(subbyte_tensor(name, codes, codes.shape, signed, bits))
+                dq.input[2] = packed_zp(q.input[2], zp, signed, bits)
+            dq.input[0] = name
+            g.node.remove(q)
+            if clip is not None:
+                g.node.remove(clip)
+        elif bits is not None:  # an activation in native form: retype, drop the Clip
+            z = packed_zp(q.input[2], zp, signed, bits)
+            q.input[2] = z
+            dq.input[2] = z
+            if clip is not None:
+                dq.input[0] = q.output[0]
+                g.node.remove(clip)
+        if bits is not None:
+            _, ops, irv = SUBBYTE[(signed, bits)]
+            opset, ir = max(opset, ops), max(ir, irv)
+    if form == "native":
+        for o in m.opset_import:
+            if o.domain in ("", "ai.onnx"):
+                o.version = max(o.version, opset)
+        m.ir_version = ir
+        # The exporter's value_info still says uint8 / int8 for retyped tensors.
+        del g.value_info[:]
+    prune(m)
+    return m
+
+
+def op_histogram(model):
+    h = collections.Counter((n.domain + "::" if n.domain else "") + n.op_type
+                            for n in model.graph.node)
+    return dict(sorted(h.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def opsets(model):
+    return {o.domain or "ai.onnx": o.version for o in model.opset_import}
+
+
+def write_forms(model_dir, qcdq_model):
+    """Writes the three forms; returns {form: ModelProto}."""
+    out = {form: qcdq_model if form == "qcdq" else rewrite(qcdq_model, form) for form in FORMS}
+    for form, m in out.items():
+        onnx.save(m, os.path.join(model_dir, form + ".onnx"))
+    return out
+
+
+def write_f32(path, t):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    np.ascontiguousarray(t.detach().numpy() if torch.is_tensor(t) else t, dtype="<f4").tofile(path)
+
+
+def make_manifest(name, model_name, wb, ab, input_rel, input_shape, torch_rel, out_shape, forms,
+                  sample, extra=None):
+    man = {"model": model_name, "wbits": wb, "abits": ab, "input": input_rel,
+           "input_shape": list(input_shape), "torch_output": torch_rel,
+           "output_shape": list(out_shape), "variants": {}}
+    for form, m in forms.items():
+        man["variants"][form] = {"file": form + ".onnx", "opset": opsets(m),
+                                 "op_histogram": op_histogram(m),
+                                 "ort_output": f"io/{sample}.{form}.ort.bin"}
+    man.update(extra or {})
+    return man
+
+
+# ============================================================================ small random CNNs
+
+SMALL_MODELS = [
+    # dir, class, wbits, abits, kwargs, input shape, dynamic batch, PyTorch's empty-min Clip
+    ("smallcnn_w2a2", SmallCNN, 2, 2, {}, (1, 3, 16, 16), False, False),
+    ("smallcnn_w2a4", SmallCNN, 2, 4, {}, (1, 3, 16, 16), False, False),
+    ("smallcnn_w4a4", SmallCNN, 4, 4, {}, (1, 3, 16, 16), False, False),
+    ("smallcnn_w4a8", SmallCNN, 4, 8, {}, (1, 3, 16, 16), False, False),
+    ("smallcnn_w8a8", SmallCNN, 8, 8, {}, (1, 3, 16, 16), False, False),
+    ("smallcnn2_w4a4", SmallCNN2, 4, 4, {}, (4, 3, 16, 16), False, True),
+    ("smallcnn3_w2a4", SmallCNN3, 2, 4, {}, (3, 3, 16, 16), True, True),
+]
+
+
+def top2_margin_steps(y, step):
+    """Smallest (top1 - top2) gap over rows, in output quantization steps."""
+    s = np.sort(y.reshape(y.shape[0], -1), axis=1)
+    return float(np.min(s[:, -1] - s[:, -2]) / step)
+
+
+def build_small(spec):
+    name, cls, wb, ab, kw, shape, dyn, empty_min = spec
+    seed = sum(map(ord, name))
+    torch.manual_seed(seed)
+    model = cls(wb, ab, **kw)
+    randomize_bn(model, seed + 1)
+    model.eval()
+    if cls is not SmallCNN3:
+        fold_all_bn(model)
+    # Calibrate the quantizers on random images (BN in eval mode: running statistics).
+    set_observing(model, True)
+    g = torch.Generator().manual_seed(seed + 2)
+    with torch.no_grad():
+        for _ in range(8):
+            model(torch.randn(8, *shape[1:], generator=g))
+    set_observing(model, False)
+    # A sample whose top-1 is not a near tie: an integer runtime may move a logit by a step.
+    step = float(model.aout.scale[0])
+    best = None
+    for k in range(50):
+        x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed + 100 + k))
+        with torch.no_grad():
+            y = model(x)
+        margin = top2_margin_steps(y.numpy(), step)
+        if best is None or margin > best[0]:
+            best = (margin, x, y)
+        if margin >= 3:
+            break
+    return model, best[1], best[2], best[0]
+
+
+def export_small(spec, out_root, tmp):
+    name, cls, wb, ab, kw, shape, dyn, empty_min = spec
+    model, x, y, margin = build_small(spec)
+    d = os.path.join(out_root, name)
+    os.makedirs(os.path.join(d, "io"), exist_ok=True)
+    write_f32(os.path.join(d, "io/sample0.input.bin"), x)
+    write_f32(os.path.join(d, "io/sample0.torch.bin"), y)
+    q = export_qcdq(model, torch.zeros(*shape), os.path.join(tmp, name + ".onnx"), dyn, empty_min)
+    forms = write_forms(d, q)
+    man = make_manifest(name, cls.__name__.lower(), wb, ab, "io/sample0.input.bin", shape,
+                        "io/sample0.torch.bin", y.shape, forms, "sample0")
+    print(f"{name}: input {list(shape)}{' (dynamic N)' if dyn else ''} output {list(y.shape)} "
+          f"top1-top2 margin {margin:.1f} steps", flush=True)
+    return d, man
+
+
+# ============================================================================ digits
+
+
+def digits_data():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    d = load_digits()
+    X = (d.images.astype(np.float32) / 16.0)[:, None]  # N x 1 x 8 x 8, k/16 in [0, 1]
+    y = d.target.astype(np.int64)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=360, random_state=0, stratify=y)
+    return (torch.from_numpy(Xtr), torch.from_numpy(ytr), torch.from_numpy(Xte),
+            torch.from_numpy(yte))
+
+
+def accuracy(model, X, y):
+    model.eval()
+    with torch.no_grad():
+        return float((model(X).argmax(1) == y).float().mean())
+
+
+def train(model, X, y, epochs, lr, seed, on_epoch=None):
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    g = torch.Generator().manual_seed(seed)
+    for ep in range(epochs):
+        if on_epoch:
+            on_epoch(ep)
+        model.train()
+        perm = torch.randperm(len(X), generator=g)
+        for i in range(0, len(X), 32):
+            idx = perm[i:i + 32]
+            xb = X[idx] + 0.05 * torch.randn(X[idx].shape, generator=g)
+            loss = F.cross_entropy(model(xb), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+
+
+def export_digits(configs, out_root, tmp, epochs, qat_epochs):
+    Xtr, ytr, Xte, yte = digits_data()
+    common = os.path.join(out_root, "digits_common")
+    os.makedirs(common, exist_ok=True)
+    write_f32(os.path.join(common, "test.input.bin"), Xte)
+    yte.numpy().astype(np.uint8).tofile(os.path.join(common, "labels.u8"))
+
+    t0 = time.time()
+    torch.manual_seed(0)
+    fmodel = DigitsCNN(8, 8)
+    set_fake_quant(fmodel, False)
+    set_observing(fmodel, False)
+    train(fmodel, Xtr, ytr, epochs, 1e-2, seed=1)
+    facc = accuracy(fmodel, Xte, yte)
+    print(f"digits float: test accuracy {facc * 100:.2f}% (train {len(Xtr)}, test {len(Xte)}, "
+          f"{time.time() - t0:.0f}s)", flush=True)
+
+    results = []
+    for cfg in configs:
+        wb, ab = int(cfg[1:cfg.index("a")]), int(cfg[cfg.index("a") + 1:])
+        t1 = time.time()
+        torch.manual_seed(0)
+        m = DigitsCNN(wb, ab)
+        m.load_state_dict(fmodel.state_dict())
+        m.eval()
+        fold_all_bn(m)
+        # PTQ: calibrate the quantizers on training images, no training.
+        set_observing(m, True)
+        with torch.no_grad():
+            for i in range(0, 512, 64):
+                m(Xtr[i:i + 64])
+        ptq = accuracy(m, Xte, yte)
+
+        def on_epoch(ep):
+            if ep == int(qat_epochs * 0.6):  # freeze the ranges for the last 40 %
+                set_observing(m, False)
+
+        train(m, Xtr, ytr, qat_epochs, 1e-3, seed=2, on_epoch=on_epoch)
+        set_observing(m, False)
+        qat = accuracy(m, Xte, yte)
+        name = f"digits_{cfg}"
+        print(f"{name}: PTQ {ptq * 100:.2f}% -> QAT {qat * 100:.2f}% ({time.time() - t1:.0f}s)",
+              flush=True)
+        d = os.path.join(out_root, name)
+        os.makedirs(os.path.join(d, "io"), exist_ok=True)
+        with torch.no_grad():
+            y = m(Xte)
+        write_f32(os.path.join(d, "io/test.torch.bin"), y)
+        q = export_qcdq(m, Xte[:1], os.path.join(tmp, name + ".onnx"), True, True)
+        forms = write_forms(d, q)
+        man = make_manifest(name, "digits_cnn", wb, ab, "../digits_common/test.input.bin",
+                            Xte.shape, "io/test.torch.bin", y.shape, forms, "test",
+                            {"labels": "../digits_common/labels.u8", "float_acc": facc,
+                             "qat_acc": qat, "ptq_acc": ptq})
+        results.append((d, man))
+    return results
+
+
+# ============================================================================ ONNX Runtime
+
+
+def run_ort(ort_dir, entries):
+    """Runs every form of every model in onnxruntime-node with graph optimizations disabled."""
+    jobs = []
+    for d, man in entries:
+        for form, v in man["variants"].items():
+            jobs.append({"model": os.path.join(d, v["file"]),
+                         "input": os.path.normpath(os.path.join(d, man["input"])),
+                         "shape": man["input_shape"],
+                         "output": os.path.join(d, v["ort_output"])})
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(jobs, f)
+    try:
+        env = dict(os.environ, ORT_DIR=ort_dir)
+        subprocess.run(["node", os.path.join(REPO, "tools/ort-reference.js"), f.name], check=True,
+                       env=env)
+    finally:
+        os.unlink(f.name)
+
+
+def read_f32(path, shape):
+    return np.fromfile(path, dtype="<f4").reshape(shape)
+
+
+def summarize(entries):
+    """ORT (each form) against PyTorch: top-1 agreement, max |diff| in output steps, correlation;
+    digits accuracy. Also checks the forms give ORT the same numbers. Returns False on failure."""
+    ok = True
+    print("\nONNX Runtime (optimizations disabled) vs PyTorch")
+    print(f"{'model':22} {'form':7} {'top1':>9} {'max|d|':>9} {'steps':>6} {'corr':>7} "
+          f"{'acc ort':>8} {'acc torch':>9}")
+    for d, man in entries:
+        name = os.path.basename(d)
+        shape = man["output_shape"]
+        ref = read_f32(os.path.join(d, man["torch_output"]), shape)
+        labels = None
+        if "labels" in man:
+            labels = np.fromfile(os.path.normpath(os.path.join(d, man["labels"])), np.uint8)
+        vals = np.unique(ref)
+        step = float(np.min(np.diff(vals))) if len(vals) > 1 else 1.0
+        outs = {}
+        for form, v in man["variants"].items():
+            out = read_f32(os.path.join(d, v["ort_output"]), shape)
+            outs[form] = out
+            top1 = float(np.mean(out.argmax(-1) == ref.argmax(-1)))
+            diff = float(np.max(np.abs(out - ref)))
+            corr = float(np.corrcoef(out.ravel(), ref.ravel())[0, 1])
+            acc = f"{np.mean(out.argmax(-1) == labels) * 100:7.2f}%" if labels is not None else ""
+            tacc = f"{np.mean(ref.argmax(-1) == labels) * 100:8.2f}%" if labels is not None else ""
+            print(f"{name:22} {form:7} {top1 * 100:8.2f}% {diff:9.4f} {diff / step:6.1f} "
+                  f"{corr:7.4f} {acc:>8} {tacc:>9}")
+            if top1 < 0.98 or corr < 0.98:
+                ok = False
+                print(f"  FAIL: {name} {form} is further from PyTorch than allowed")
+        base = outs["qcdq"]
+        for form, out in outs.items():
+            if not np.array_equal(out, base):
+                ok = False
+                print(f"  FAIL: {name}: ORT gives {form} different numbers from qcdq")
+    return ok
+
+
+# ============================================================================ main
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=os.path.join(REPO, "tests", "data"))
+    ap.add_argument("--epochs", type=int, default=30, help="digits float training epochs")
+    ap.add_argument("--qat-epochs", type=int, default=30, help="digits QAT epochs")
+    ap.add_argument("--digits", default="w2a4,w2a2,w4a4")
+    ap.add_argument("--only", default="", help="comma list of model dirs (default: all)")
+    a = ap.parse_args()
+    torch.set_num_threads(1)  # bit-reproducible training
+    torch.use_deterministic_algorithms(True)
+    register_symbolics()
+    only = set(filter(None, a.only.split(",")))
+    os.makedirs(a.out, exist_ok=True)
+
+    entries = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for spec in SMALL_MODELS:
+            if not only or spec[0] in only:
+                entries.append(export_small(spec, a.out, tmp))
+        cfgs = [c for c in a.digits.split(",") if not only or f"digits_{c}" in only]
+        if cfgs:
+            entries += export_digits(cfgs, a.out, tmp, a.epochs, a.qat_epochs)
+
+    ort_dir = os.environ.get("ORT_DIR")
+    if ort_dir:
+        run_ort(ort_dir, entries)
+    else:
+        print("\nORT_DIR is not set: no ONNX Runtime outputs; removing stale ones", flush=True)
+        for d, man in entries:
+            for v in man["variants"].values():
+                p = os.path.join(d, v.pop("ort_output"))
+                if os.path.exists(p):
+                    os.remove(p)
+    for d, man in entries:
+        with open(os.path.join(d, "manifest.json"), "w") as f:
+            json.dump(man, f, indent=1)
+            f.write("\n")
+    index = sorted(n for n in os.listdir(a.out)
+                   if os.path.exists(os.path.join(a.out, n, "manifest.json")))
+    with open(os.path.join(a.out, "manifest-index.json"), "w") as f:
+        json.dump(index, f, indent=1)
+        f.write("\n")
+    ok = summarize(entries) if ort_dir else True
+    total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(a.out) for f in fs)
+    print(f"\n{len(entries)} models written to {a.out} ({total / 1024:.0f} KiB in total)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
