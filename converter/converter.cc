@@ -1,0 +1,117 @@
+#include "converter/converter.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "converter/onnx_import.h"
+#include "converter/passes/passes.h"
+#include "converter/sha256.h"
+#include "converter/writer.h"
+#include "onnx/onnx_pb.h"
+#include "schema/crumb_generated.h"
+
+namespace crumb {
+namespace cv {
+
+ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& source_hash,
+                           const ConvertOptions& options) {
+  ConvertResult r;
+  Diagnostics diag;
+  Graph& g = r.graph;
+  ImportModel(model, &g, &diag);
+  ConstantsToInitializers(&g, &diag);
+  RemoveIdentity(&g, &diag);
+  CheckSupported(g, &diag);
+  if (diag.ok()) {
+    RecognizeQuantizers(&g, &diag);
+    FoldBatchNorm(&g, &diag);
+    FuseActivations(&g, &diag);
+    LowerToCrumb(g, &r.model, &diag);
+  }
+  if (diag.ok()) {
+    ChooseKernelFamily(&r.model, options.family);
+    PackWeights(&r.model, &diag);
+  }
+  if (diag.ok()) {
+    CModel& m = r.model;
+    m.description = std::string("converted from ONNX by crumb-convert ") + kConverterVersion;
+    m.metadata.insert(m.metadata.begin(),
+                      {{kMetaConverter, std::string("crumb-convert ") + kConverterVersion},
+                       {kMetaSourceHash, source_hash}});
+    std::string err;
+    if (!SerializeModel(m, &r.bytes, &err)) diag.Add(err);
+  }
+  r.problems = diag.problems();
+  r.ok = diag.ok();
+  if (!r.ok) r.bytes.clear();
+  return r;
+}
+
+ConvertResult ConvertOnnxBytes(const std::string& bytes, const ConvertOptions& options) {
+  onnx::ModelProto model;
+  if (!model.ParseFromString(bytes)) {
+    ConvertResult r;
+    r.problems.push_back("the file is not an ONNX model (protobuf parse failed)");
+    return r;
+  }
+  return ConvertModel(model, Sha256Hex(bytes.data(), bytes.size()), options);
+}
+
+std::string FormatProblems(const std::string& source, const std::vector<std::string>& problems) {
+  std::ostringstream s;
+  s << "cannot convert " << source << ": " << problems.size()
+    << (problems.size() == 1 ? " problem:" : " problems:");
+  for (const auto& p : problems) s << "\n  " << p;
+  return s.str();
+}
+
+bool ConvertFile(const std::string& in_path, const std::string& out_path,
+                 const ConvertOptions& options, std::string* message, std::string* summary) {
+  std::ifstream in(in_path, std::ios::binary);
+  if (!in) {
+    *message = "cannot open '" + in_path + "'";
+    return false;
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) {
+    *message = "cannot read '" + in_path + "'";
+    return false;
+  }
+  ConvertResult r = ConvertOnnxBytes(buf.str(), options);
+  if (!r.ok) {
+    *message = FormatProblems(in_path, r.problems);
+    return false;
+  }
+  std::string err;
+  if (!WriteFileAtomically(out_path, r.bytes, &err)) {
+    *message = "cannot write " + out_path + ": " + err;
+    return false;
+  }
+  if (summary) {
+    size_t weights = 0;
+    for (const auto& t : r.model.tensors) weights += t.bytes.size();
+    std::ostringstream s;
+    s << "wrote " << out_path << ": " << r.model.ops.size() << " ops, " << r.model.tensors.size()
+      << " tensors, " << weights << " bytes of constants, " << r.bytes.size() << " bytes";
+    *summary = s.str();
+  }
+  return true;
+}
+
+std::vector<uint8_t> WithoutSourceHash(const std::vector<uint8_t>& crumb) {
+  std::vector<uint8_t> out = crumb;
+  flatbuffers::Verifier v(crumb.data(), crumb.size());
+  if (!fb::VerifyModelBuffer(v)) return out;
+  const fb::Model* m = fb::GetModel(crumb.data());
+  if (!m->metadata()) return out;
+  for (const auto* kv : *m->metadata()) {
+    if (!kv->key() || !kv->value() || kv->key()->str() != kMetaSourceHash) continue;
+    const size_t at = size_t(reinterpret_cast<const uint8_t*>(kv->value()->data()) - crumb.data());
+    for (size_t k = 0; k < kv->value()->size(); k++) out[at + k] = '0';
+  }
+  return out;
+}
+
+}  // namespace cv
+}  // namespace crumb

@@ -1,0 +1,54 @@
+// crumb-convert as a library: fake-quantized ONNX -> .crumb. The tool (tools/crumb-convert.cc) is
+// a thin main over ConvertFile.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "converter/ir.h"
+
+namespace onnx {
+class ModelProto;
+}
+
+namespace crumb {
+namespace cv {
+
+constexpr const char* kConverterVersion = "0.1.0";
+// Metadata keys written into every model.
+constexpr const char* kMetaConverter = "converter";
+constexpr const char* kMetaSourceHash = "source_sha256";
+constexpr const char* kMetaBitsPrefix = "bits:";  // + op name -> "wXaY"
+
+struct ConvertOptions {
+  KernelFamily family = KernelFamily::kAuto;
+};
+
+struct ConvertResult {
+  bool ok = false;
+  std::vector<std::string> problems;  // every problem found, one sentence each
+  std::vector<uint8_t> bytes;         // the .crumb file when ok
+  Graph graph;                        // the IR after the graph passes (for tests and debugging)
+  CModel model;                       // the crumb-level model
+};
+
+// Converts a parsed model. `source_hash` goes into the metadata (hex SHA-256 of the file).
+ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& source_hash,
+                           const ConvertOptions& options);
+// Parses and converts the bytes of an .onnx file.
+ConvertResult ConvertOnnxBytes(const std::string& bytes, const ConvertOptions& options);
+
+// Reads `in_path`, converts, writes `out_path` atomically. On failure returns false, writes
+// nothing, and `message` holds the whole report ("cannot convert X: N problems:\n  ...").
+bool ConvertFile(const std::string& in_path, const std::string& out_path,
+                 const ConvertOptions& options, std::string* message, std::string* summary);
+
+std::string FormatProblems(const std::string& source, const std::vector<std::string>& problems);
+
+// A copy of a .crumb file with the source-hash metadata value blanked to '0's, so that models
+// converted from different ONNX forms of one network compare byte for byte.
+std::vector<uint8_t> WithoutSourceHash(const std::vector<uint8_t>& crumb);
+
+}  // namespace cv
+}  // namespace crumb

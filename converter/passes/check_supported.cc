@@ -1,0 +1,111 @@
+#include <set>
+
+#include "converter/passes/passes.h"
+
+namespace crumb {
+namespace cv {
+
+namespace {
+
+const std::set<std::string>& SupportedOps() {
+  static const std::set<std::string> ops = {
+      "QuantizeLinear", "DequantizeLinear", "Clip",    "Relu",
+      "Conv",           "Gemm",             "MatMul",  "Add",
+      "MaxPool",        "AveragePool",      "GlobalAveragePool",
+      "Flatten",        "Reshape",          "Concat",  "BatchNormalization",
+      "Identity",       "Constant"};
+  return ops;
+}
+
+bool IsQuantCodeType(int t) { return QuantTypeRange(t, nullptr, nullptr, nullptr, nullptr); }
+
+std::string BitWidthOf(int type) {
+  switch (type) {
+    case kUint16: case kInt16: return "16";
+    case kInt32: case kUint32: return "32";
+    case kInt64: case kUint64: return "64";
+    default: return "?";
+  }
+}
+
+// Checks the zero point / output type of a QuantizeLinear or DequantizeLinear.
+void CheckQuantizer(const Graph& g, const Node& n, Diagnostics* diag) {
+  if (n.AttrInt("block_size", 0) != 0)
+    diag->AddNode(n, "blocked quantization (block_size) is not supported");
+  const Const* scale = g.FindConst(n.Input(1));
+  if (!scale) {
+    diag->AddNode(n, "the scale '" + n.Input(1) + "' must be a constant");
+  } else if (scale->type != kFloat) {
+    diag->AddNode(n, std::string("unsupported data type ") + OnnxTypeName(scale->type) +
+                         " for the scale '" + n.Input(1) + "' (FLOAT expected)");
+  }
+  int type = kUint8;
+  if (!n.Input(2).empty()) {
+    const Const* zp = g.FindConst(n.Input(2));
+    if (!zp) {
+      diag->AddNode(n, "the zero point '" + n.Input(2) + "' must be a constant");
+      return;
+    }
+    type = zp->type;
+  } else if (n.op_type == "QuantizeLinear" && n.HasAttr("output_dtype")) {
+    type = int(n.AttrInt("output_dtype", kUint8));
+  } else if (n.op_type == "DequantizeLinear") {
+    const Const* x = g.FindConst(n.Input(0));
+    if (x) type = x->type;
+  }
+  if (IsQuantCodeType(type)) return;
+  // A DequantizeLinear of a constant int32 tensor is a bias in ONNX's QDQ form: plain floats.
+  if (n.op_type == "DequantizeLinear" && type == kInt32 && g.FindConst(n.Input(0))) return;
+  if (IsIntegerType(type))
+    diag->AddNode(n, "unsupported bit width " + BitWidthOf(type) + " (quantized type " +
+                         OnnxTypeName(type) + "); crumb takes 1 to 8 bits");
+  else
+    diag->AddNode(n, std::string("unsupported quantized data type ") + OnnxTypeName(type));
+}
+
+}  // namespace
+
+void CheckSupported(const Graph& g, Diagnostics* diag) {
+  for (const auto& in : g.inputs)
+    if (in.type != kFloat)
+      diag->Add("graph input '" + in.name + "': unsupported data type " + OnnxTypeName(in.type) +
+                " (crumb models take FLOAT inputs)");
+  for (const auto& out : g.outputs)
+    if (out.type != kFloat && out.type != kUndefined)
+      diag->Add("graph output '" + out.name + "': unsupported data type " +
+                OnnxTypeName(out.type) + " (crumb models give FLOAT outputs)");
+  for (const auto& kv : g.initializers) {
+    const int t = kv.second.type;
+    if (t != kFloat && t != kInt64 && t != kInt32 && !IsQuantCodeType(t))
+      diag->Add("initializer '" + kv.first + "': unsupported data type " + OnnxTypeName(t));
+  }
+
+  for (const auto& n : g.nodes) {
+    if (!n.domain.empty() || !SupportedOps().count(n.op_type)) {
+      diag->AddNode(n, "unsupported op");
+      continue;
+    }
+    const std::string& op = n.op_type;
+    if (op == "QuantizeLinear" || op == "DequantizeLinear") {
+      CheckQuantizer(g, n, diag);
+    } else if (op == "Gemm") {
+      if (n.AttrInt("transA", 0) != 0) diag->AddNode(n, "transA=1 is not supported");
+    } else if (op == "Conv" || op == "MaxPool" || op == "AveragePool") {
+      const std::string pad = n.AttrString("auto_pad", "NOTSET");
+      if (pad != "NOTSET" && pad != "SAME_UPPER" && pad != "SAME_LOWER" && pad != "VALID")
+        diag->AddNode(n, "unknown auto_pad '" + pad + "'");
+      if (op == "MaxPool" && (n.outputs.size() > 1 && !n.outputs[1].empty()))
+        diag->AddNode(n, "the Indices output is not supported");
+      if (op == "MaxPool" && n.AttrInt("storage_order", 0) != 0)
+        diag->AddNode(n, "storage_order=1 is not supported");
+    } else if (op == "BatchNormalization") {
+      if (n.AttrInt("training_mode", 0) != 0 || n.outputs.size() > 1)
+        diag->AddNode(n, "training-mode BatchNormalization is not supported");
+    } else if (op == "Reshape") {
+      if (n.AttrInt("allowzero", 0) != 0) diag->AddNode(n, "allowzero=1 is not supported");
+    }
+  }
+}
+
+}  // namespace cv
+}  // namespace crumb

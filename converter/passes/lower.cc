@@ -1,0 +1,819 @@
+// Lowers the recognised graph to crumb ops, following schema/README.md "Operator semantics":
+// every op between DequantizeLinear'd inputs and a QuantizeLinear becomes one crumb op whose
+// output tensor carries the QuantizeLinear's parameters. Shapes are inferred here (logical ONNX
+// shapes, -1 for the dynamic batch dimension).
+#include <cmath>
+#include <set>
+
+#include "converter/passes/passes.h"
+
+namespace crumb {
+namespace cv {
+
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+std::string ShapeStr(const std::vector<int64_t>& s) {
+  std::string r = "[";
+  for (size_t k = 0; k < s.size(); k++) r += (k ? "," : "") + std::to_string(s[k]);
+  return r + "]";
+}
+
+// Output extent of a window op along one axis, with ONNX's pads / auto_pad rules. Writes the
+// padding actually used to *begin / *end.
+bool WindowExtent(int64_t in, int64_t k, int64_t stride, int64_t dil, const std::string& auto_pad,
+                  bool ceil_mode, int64_t* begin, int64_t* end, int64_t* out) {
+  const int64_t eff = dil * (k - 1) + 1;
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    *out = (in + stride - 1) / stride;
+    const int64_t total = std::max<int64_t>(0, (*out - 1) * stride + eff - in);
+    *begin = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+    *end = total - *begin;
+    return *out > 0;
+  }
+  if (auto_pad == "VALID") *begin = *end = 0;
+  const int64_t span = in + *begin + *end - eff;
+  if (span < 0) return false;
+  if (ceil_mode) {
+    *out = (span + stride - 1) / stride + 1;
+    // The last window must start inside the input or its leading padding (PyTorch / ORT rule).
+    if ((*out - 1) * stride >= in + *begin) --*out;
+  } else {
+    *out = span / stride + 1;
+  }
+  return true;
+}
+
+class Lowerer {
+ public:
+  Lowerer(const Graph& g, CModel* m, Diagnostics* diag) : g_(g), m_(m), diag_(diag) {}
+
+  void Run() {
+    for (const auto& in : g_.inputs) {
+      std::vector<int64_t> shape = in.shape;
+      bool ok = in.has_shape;
+      for (size_t d = 0; d < shape.size(); d++)
+        if (shape[d] < 0 && d != 0) {
+          diag_->Add("graph input '" + in.name + "': dimension " + std::to_string(d) +
+                     " is dynamic; only the first (batch) dimension may be");
+          ok = false;
+        }
+      if (!in.has_shape) diag_->Add("graph input '" + in.name + "' has no shape");
+      CTensor t;
+      t.name = in.name;
+      t.shape = shape;
+      const int idx = AddTensor(std::move(t));
+      m_->inputs.push_back(idx);
+      float_of_[in.name] = idx;
+      shape_of_[in.name] = shape;
+      if (!ok) failed_.insert(in.name);
+    }
+    for (const auto& n : g_.nodes) Visit(n);
+    for (const auto& o : g_.outputs) {
+      auto it = float_of_.find(o.name);
+      if (it != float_of_.end() && !g_.IsGraphInput(o.name)) {
+        m_->outputs.push_back(it->second);
+      } else if (!failed_.count(o.name)) {
+        diag_->Add("graph output '" + o.name +
+                   "' is not the DequantizeLinear of a quantized tensor nor the float output of a "
+                   "Conv / Gemm / MatMul");
+      }
+    }
+  }
+
+ private:
+  int AddTensor(CTensor t) {
+    m_->tensors.push_back(std::move(t));
+    return int(m_->tensors.size()) - 1;
+  }
+
+  CTensor QuantTensor(const QuantInfo& q, const std::vector<int64_t>& shape) {
+    CTensor t;
+    t.name = q.tensor_name;
+    t.shape = shape;
+    t.type = ElemType::kQuant;
+    t.bits = q.bits;
+    t.encoding = q.encoding;
+    t.has_quant = true;
+    t.scale = q.scale;
+    t.zero_point = q.zero_point;
+    t.axis = q.axis;
+    t.qmin = q.qmin;
+    t.qmax = q.qmax;
+    return t;
+  }
+
+  // The quantized crumb tensor behind float value `v`, or -1 (with a problem reported unless an
+  // earlier failure explains it).
+  int QuantInput(const Node& n, const std::string& v) {
+    auto it = quant_of_.find(v);
+    if (it != quant_of_.end()) return it->second;
+    if (!failed_.count(v))
+      diag_->AddNode(n, "its input '" + v +
+                            "' is not a quantized tensor (expected QuantizeLinear -> "
+                            "DequantizeLinear before it)");
+    return -1;
+  }
+
+  const Node* ProducerNode(const std::string& v) const {
+    const int p = g_.Producer(v);
+    return p < 0 ? nullptr : &g_.nodes[size_t(p)];
+  }
+
+  void Fail(const Node& n) {
+    for (const auto& o : n.outputs) failed_.insert(o);
+  }
+
+  // E(v) of the requantizing epilogue for a float bound, as a code in [q.qmin, q.qmax].
+  static int64_t CodeOf(float bound, const QuantInfo& q) {
+    const float v = bound / q.scale[0];
+    double c = std::nearbyint(double(v)) + double(q.zero_point[0]);
+    c = std::min(std::max(c, double(q.qmin)), double(q.qmax));
+    return int64_t(c);
+  }
+
+  CClamp ClampFor(const Node& n, const QuantInfo* out) {
+    CClamp c;
+    if (out) {
+      c.qmin = out->qmin;
+      c.qmax = out->qmax;
+      if (n.clamp_lo != -kInf) c.qmin = std::max(c.qmin, CodeOf(n.clamp_lo, *out));
+      if (n.clamp_hi != kInf) c.qmax = std::min(c.qmax, CodeOf(n.clamp_hi, *out));
+      if (c.qmin > c.qmax) c.qmin = c.qmax = CodeOf(n.clamp_lo, *out);
+    } else {
+      c.fmin = n.clamp_lo;
+      c.fmax = n.clamp_hi;
+    }
+    return c;
+  }
+
+  void Visit(const Node& n) {
+    if (n.op_type == kQConstOp) return;  // materialized by the ops that read it
+    if (n.op_type == kFakeQuantOp) return VisitFakeQuant(n);
+    static const std::set<std::string> compute = {
+        "Conv", "Gemm", "MatMul", "Add", "MaxPool", "AveragePool", "GlobalAveragePool",
+        "Flatten", "Reshape", "Concat", "Relu", "Clip"};
+    if (n.domain.empty() && compute.count(n.op_type)) return VisitCompute(n);
+    // Anything else left here was reported by an earlier pass or has no place in a crumb model.
+    for (const auto& i : n.inputs)
+      if (failed_.count(i)) return Fail(n);
+    if (n.op_type == "QuantizeLinear")
+      diag_->AddNode(n, "its output is not read by a DequantizeLinear");
+    else if (n.op_type != "BatchNormalization" && n.op_type != "DequantizeLinear")
+      diag_->AddNode(n, "cannot be lowered here");
+    Fail(n);
+  }
+
+  // A QuantizeLinear chain whose producer did not already write its tensor: the graph input
+  // (QUANTIZE) or another quantized tensor (REQUANTIZE, or nothing when the parameters match).
+  void VisitFakeQuant(const Node& n) {
+    const QuantInfo& q = *n.quant;
+    const std::string src = n.Input(0), x = n.outputs[0];
+    if (!quant_of_.count(x)) {
+      auto named = tensor_by_name_.find(q.tensor_name);
+      if (named != tensor_by_name_.end()) {
+        quant_of_[x] = named->second;
+      } else if (failed_.count(src)) {
+        return Fail(n);
+      } else if (g_.IsGraphInput(src)) {
+        const int out = AddTensor(QuantTensor(q, shape_of_[src]));
+        COp op;
+        op.opcode = OpCode::kQuantize;
+        op.name = q.q_node;
+        op.inputs = {float_of_[src]};
+        op.outputs = {out};
+        m_->ops.push_back(op);
+        tensor_by_name_[q.tensor_name] = out;
+        quant_of_[x] = out;
+      } else if (quant_of_.count(src)) {
+        const int in = quant_of_[src];
+        const CTensor it = m_->tensors[size_t(in)];
+        if (it.scale == q.scale && it.zero_point == q.zero_point && it.qmin == q.qmin &&
+            it.qmax == q.qmax && it.bits == q.bits && it.encoding == q.encoding) {
+          quant_of_[x] = in;  // QuantizeLinear(DequantizeLinear(y)) with y's own parameters
+        } else {
+          const int out = AddTensor(QuantTensor(q, it.shape));
+          COp op;
+          op.opcode = OpCode::kRequantize;
+          op.name = q.q_node;
+          op.inputs = {in};
+          op.outputs = {out};
+          op.has_clamp = true;
+          op.clamp.qmin = q.qmin;
+          op.clamp.qmax = q.qmax;
+          m_->ops.push_back(op);
+          tensor_by_name_[q.tensor_name] = out;
+          quant_of_[x] = out;
+        }
+      } else {
+        const Node* p = ProducerNode(src);
+        diag_->AddNode(n, "the value it quantizes, '" + src + "', comes from " +
+                              (p ? Diagnostics::Describe(*p) : std::string("outside the graph")) +
+                              ", which cannot be lowered to a quantized op");
+        return Fail(n);
+      }
+    }
+    shape_of_[x] = m_->tensors[size_t(quant_of_[x])].shape;
+    if (g_.IsGraphOutput(x)) {
+      CTensor t;
+      t.name = x;
+      t.shape = shape_of_[x];
+      const int out = AddTensor(std::move(t));
+      COp op;
+      op.opcode = OpCode::kDequantize;
+      op.name = q.dq_node;
+      op.inputs = {quant_of_[x]};
+      op.outputs = {out};
+      m_->ops.push_back(op);
+      float_of_[x] = out;
+    }
+  }
+
+  // ------------------------------------------------------------------ compute nodes
+
+  struct Target {
+    const QuantInfo* q = nullptr;  // null: FLOAT32 graph output
+    std::string value;             // the float value the target defines (FakeQuant output)
+  };
+
+  void VisitCompute(const Node& n) {
+    for (const auto& i : n.inputs)
+      if (!i.empty() && failed_.count(i)) return Fail(n);
+    const std::string f = n.outputs[0];
+    // Where does the float result go?
+    std::vector<Target> targets;
+    std::set<std::string> seen;
+    bool other_readers = false;
+    for (int c : g_.Consumers(f)) {
+      const Node& r = g_.nodes[size_t(c)];
+      if (r.op_type == kFakeQuantOp) {
+        if (seen.insert(r.quant->tensor_name).second) targets.push_back({r.quant.get(), ""});
+      } else {
+        other_readers = true;
+      }
+    }
+    const bool passthrough = n.op_type == "Flatten" || n.op_type == "Reshape" ||
+                             n.op_type == "MaxPool";
+    const bool float_out_ok =
+        n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul";
+    if (g_.IsGraphOutput(f)) {
+      if (!float_out_ok) {
+        diag_->AddNode(n, "its float output '" + f +
+                              "' is a graph output; only Conv / Gemm / MatMul may give a float "
+                              "output without a QuantizeLinear");
+        return Fail(n);
+      }
+      targets.push_back({nullptr, f});
+    }
+    std::vector<int64_t> shape;
+    if (!InferShape(n, &shape)) return Fail(n);
+    shape_of_[f] = shape;
+    if (other_readers) {
+      if (!passthrough) {
+        for (int c : g_.Consumers(f)) {
+          const Node& r = g_.nodes[size_t(c)];
+          if (r.op_type != kFakeQuantOp)
+            diag_->AddNode(r, "its input '" + f + "' is the float output of " +
+                                  Diagnostics::Describe(n) +
+                                  "; insert QuantizeLinear -> DequantizeLinear between them");
+        }
+        return Fail(n);
+      }
+    }
+    if (targets.empty() && !other_readers) return;  // dead code
+    int k = 0;
+    for (const Target& t : targets) {
+      const std::string name = k == 0 ? n.name : n.name + "#" + std::to_string(k + 1);
+      k++;
+      int out;
+      if (t.q) {
+        out = AddTensor(QuantTensor(*t.q, shape));
+        tensor_by_name_[t.q->tensor_name] = out;
+      } else {
+        CTensor ft;
+        ft.name = f;
+        ft.shape = shape;
+        out = AddTensor(std::move(ft));
+        float_of_[f] = out;
+      }
+      if (!Emit(n, name, t.q, out)) return Fail(n);
+    }
+    if (other_readers) {
+      // Max pool and reshapes commute with dequantization: without a QuantizeLinear after them
+      // their output keeps the input's parameters.
+      const int in = QuantInput(n, n.Input(0));
+      if (in < 0) return Fail(n);
+      CTensor t = m_->tensors[size_t(in)];
+      t.name = f;
+      t.shape = shape;
+      QuantInfo qi;
+      qi.scale = t.scale;
+      qi.zero_point = t.zero_point;
+      qi.qmin = t.qmin;
+      qi.qmax = t.qmax;
+      const int out = AddTensor(std::move(t));
+      if (!Emit(n, targets.empty() ? n.name : n.name + "#" + std::to_string(k + 1), &qi, out))
+        return Fail(n);
+      quant_of_[f] = out;
+    }
+  }
+
+  bool InferShape(const Node& n, std::vector<int64_t>* out) {
+    auto in_shape = [&](size_t k) -> const std::vector<int64_t>* {
+      auto it = shape_of_.find(n.Input(k));
+      return it == shape_of_.end() ? nullptr : &it->second;
+    };
+    const std::vector<int64_t>* x = in_shape(0);
+    if (!x) {
+      QuantInput(n, n.Input(0));  // reports the missing quantized input
+      return false;
+    }
+    const std::string& op = n.op_type;
+    if (op == "Relu" || op == "Clip") {
+      *out = *x;
+      return true;
+    }
+    if (op == "Conv" || op == "MaxPool" || op == "AveragePool") {
+      Geometry geo;
+      if (!WindowGeometry(n, *x, &geo)) return false;
+      *out = {(*x)[0], geo.channels_out, geo.out_h, geo.out_w};
+      return true;
+    }
+    if (op == "GlobalAveragePool") {
+      if (x->size() != 4) {
+        diag_->AddNode(n, "needs a 4-D NCHW input, got " + ShapeStr(*x));
+        return false;
+      }
+      *out = {(*x)[0], (*x)[1], 1, 1};
+      return true;
+    }
+    if (op == "Gemm" || op == "MatMul") {
+      const QuantInfo* w = WeightOf(n);
+      if (!w) return false;
+      if (w->dims.size() != 2) {
+        diag_->AddNode(n, "needs a 2-D weight, got " + ShapeStr(w->dims));
+        return false;
+      }
+      const bool trans_b = op == "Gemm" && n.AttrInt("transB", 0) != 0;
+      const int64_t kdim = trans_b ? w->dims[1] : w->dims[0];
+      const int64_t ndim = trans_b ? w->dims[0] : w->dims[1];
+      if ((op == "Gemm" && x->size() != 2) || x->empty() || x->back() != kdim) {
+        diag_->AddNode(n, "input shape " + ShapeStr(*x) + " does not match the weight shape " +
+                              ShapeStr(w->dims));
+        return false;
+      }
+      *out = *x;
+      out->back() = ndim;
+      return true;
+    }
+    if (op == "Add") {
+      const std::vector<int64_t>* y = in_shape(1);
+      if (!y) {
+        QuantInput(n, n.Input(1));
+        return false;
+      }
+      if (*x != *y) {
+        diag_->AddNode(n, "broadcasting Add (" + ShapeStr(*x) + " + " + ShapeStr(*y) +
+                              ") is not supported");
+        return false;
+      }
+      *out = *x;
+      return true;
+    }
+    if (op == "Flatten") {
+      int64_t axis = n.AttrInt("axis", 1);
+      if (axis < 0) axis += int64_t(x->size());
+      if (axis < 0 || axis > int64_t(x->size())) {
+        diag_->AddNode(n, "axis out of range");
+        return false;
+      }
+      const bool dyn = !x->empty() && (*x)[0] < 0;
+      if (dyn && axis != 1) {
+        diag_->AddNode(n, "flattening the dynamic batch dimension (axis " +
+                              std::to_string(axis) + ") is not supported");
+        return false;
+      }
+      int64_t outer = 1, inner = 1;
+      for (int64_t d = 0; d < int64_t(x->size()); d++) (d < axis ? outer : inner) *= (*x)[size_t(d)];
+      *out = {dyn ? -1 : outer, inner};
+      return true;
+    }
+    if (op == "Reshape") return ReshapeShape(n, *x, out);
+    if (op == "Concat") {
+      int64_t axis = n.AttrInt("axis", 0);
+      if (axis < 0) axis += int64_t(x->size());
+      if (axis < 0 || axis >= int64_t(x->size())) {
+        diag_->AddNode(n, "axis out of range");
+        return false;
+      }
+      if (axis == 0 && (*x)[0] < 0) {
+        diag_->AddNode(n, "concatenating along the dynamic batch dimension is not supported");
+        return false;
+      }
+      *out = *x;
+      for (size_t k = 1; k < n.inputs.size(); k++) {
+        const std::vector<int64_t>* y = in_shape(k);
+        if (!y) {
+          QuantInput(n, n.Input(k));
+          return false;
+        }
+        bool ok = y->size() == x->size();
+        for (size_t d = 0; ok && d < y->size(); d++)
+          if (int64_t(d) != axis && (*y)[d] != (*x)[d]) ok = false;
+        if (!ok) {
+          diag_->AddNode(n, "input shapes " + ShapeStr(*x) + " and " + ShapeStr(*y) +
+                                " do not match outside axis " + std::to_string(axis));
+          return false;
+        }
+        (*out)[size_t(axis)] += (*y)[size_t(axis)];
+      }
+      return true;
+    }
+    diag_->AddNode(n, "no shape rule");
+    return false;
+  }
+
+  bool ReshapeShape(const Node& n, const std::vector<int64_t>& x, std::vector<int64_t>* out) {
+    const Const* s = g_.FindConst(n.Input(1));
+    if (!s || s->type != kInt64) {
+      diag_->AddNode(n, "the target shape '" + n.Input(1) + "' must be an INT64 constant");
+      return false;
+    }
+    const bool dyn = !x.empty() && x[0] < 0;
+    int64_t known = 1;  // product of the input's static dims
+    for (size_t d = dyn ? 1 : 0; d < x.size(); d++) known *= x[d];
+    std::vector<int64_t> r = s->i;
+    int infer = -1;
+    bool batch_kept = false;
+    for (size_t d = 0; d < r.size(); d++) {
+      if (r[d] == 0) {
+        if (d >= x.size()) {
+          diag_->AddNode(n, "target dimension 0 copies a dimension the input does not have");
+          return false;
+        }
+        r[d] = x[d];
+        if (d == 0 && dyn) batch_kept = true;
+      } else if (r[d] == -1) {
+        if (infer >= 0) {
+          diag_->AddNode(n, "the target shape has more than one -1");
+          return false;
+        }
+        infer = int(d);
+      } else if (r[d] < -1) {
+        diag_->AddNode(n, "invalid target dimension " + std::to_string(r[d]));
+        return false;
+      }
+    }
+    if (dyn) {
+      // The dynamic batch must stay the leading dimension: kept by 0, or the -1 in front.
+      if (!batch_kept && infer != 0) {
+        diag_->AddNode(n, "the target shape " + ShapeStr(s->i) +
+                              " does not keep the dynamic batch dimension in front");
+        return false;
+      }
+      if (batch_kept && infer > 0) {
+        int64_t p = 1;
+        for (size_t d = 1; d < r.size(); d++)
+          if (int(d) != infer) p *= r[d];
+        if (p == 0 || known % p != 0) {
+          diag_->AddNode(n, "cannot infer the -1 of the target shape " + ShapeStr(s->i));
+          return false;
+        }
+        r[size_t(infer)] = known / p;
+      }
+      int64_t p = 1;
+      for (size_t d = 1; d < r.size(); d++) p *= r[d];
+      if (p != known) {
+        diag_->AddNode(n, "the target shape " + ShapeStr(s->i) + " does not fit input " +
+                              ShapeStr(x));
+        return false;
+      }
+      r[0] = -1;
+      *out = r;
+      return true;
+    }
+    int64_t p = 1;
+    for (size_t d = 0; d < r.size(); d++)
+      if (int(d) != infer) p *= r[d];
+    if (infer >= 0) {
+      if (p == 0 || known % p != 0) {
+        diag_->AddNode(n, "cannot infer the -1 of the target shape " + ShapeStr(s->i));
+        return false;
+      }
+      r[size_t(infer)] = known / p;
+      p *= r[size_t(infer)];
+    }
+    if (p != known) {
+      diag_->AddNode(n, "the target shape " + ShapeStr(s->i) + " does not fit input " +
+                            ShapeStr(x));
+      return false;
+    }
+    *out = r;
+    return true;
+  }
+
+  struct Geometry {
+    int64_t kh = 0, kw = 0, sh = 1, sw = 1, dh = 1, dw = 1;
+    int64_t pt = 0, pl = 0, pb = 0, pr = 0;
+    int64_t groups = 1, channels_out = 0, out_h = 0, out_w = 0;
+    bool ceil_mode = false;
+  };
+
+  bool WindowGeometry(const Node& n, const std::vector<int64_t>& x, Geometry* geo) {
+    if (x.size() != 4) {
+      diag_->AddNode(n, "only 2-D (NCHW) inputs are supported, got " + ShapeStr(x));
+      return false;
+    }
+    const bool conv = n.op_type == "Conv";
+    std::vector<int64_t> k = n.AttrInts("kernel_shape");
+    geo->channels_out = x[1];
+    if (conv) {
+      const QuantInfo* w = WeightOf(n);
+      if (!w) return false;
+      if (w->dims.size() != 4) {
+        diag_->AddNode(n, "needs a 4-D weight, got " + ShapeStr(w->dims));
+        return false;
+      }
+      geo->groups = n.AttrInt("group", 1);
+      if (geo->groups < 1 || x[1] % geo->groups != 0 || w->dims[0] % geo->groups != 0 ||
+          x[1] / geo->groups != w->dims[1]) {
+        diag_->AddNode(n, "input " + ShapeStr(x) + ", weight " + ShapeStr(w->dims) +
+                              " and group " + std::to_string(geo->groups) + " do not match");
+        return false;
+      }
+      if (k.empty()) k = {w->dims[2], w->dims[3]};
+      if (k.size() != 2 || k[0] != w->dims[2] || k[1] != w->dims[3]) {
+        diag_->AddNode(n, "kernel_shape does not match the weight shape " + ShapeStr(w->dims));
+        return false;
+      }
+      geo->channels_out = w->dims[0];
+    }
+    if (k.size() != 2) {
+      diag_->AddNode(n, "needs a 2-D kernel_shape");
+      return false;
+    }
+    std::vector<int64_t> s = n.AttrInts("strides"), d = n.AttrInts("dilations"),
+                         p = n.AttrInts("pads");
+    if (s.empty()) s = {1, 1};
+    if (d.empty()) d = {1, 1};
+    if (p.empty()) p = {0, 0, 0, 0};
+    if (s.size() != 2 || d.size() != 2 || p.size() != 4 || s[0] < 1 || s[1] < 1 || d[0] < 1 ||
+        d[1] < 1 || p[0] < 0 || p[1] < 0 || p[2] < 0 || p[3] < 0 || k[0] < 1 || k[1] < 1) {
+      diag_->AddNode(n, "invalid strides / dilations / pads");
+      return false;
+    }
+    geo->kh = k[0];
+    geo->kw = k[1];
+    geo->sh = s[0];
+    geo->sw = s[1];
+    geo->dh = d[0];
+    geo->dw = d[1];
+    geo->pt = p[0];
+    geo->pl = p[1];
+    geo->pb = p[2];
+    geo->pr = p[3];
+    geo->ceil_mode = !conv && n.AttrInt("ceil_mode", 0) != 0;
+    const std::string auto_pad = n.AttrString("auto_pad", "NOTSET");
+    if (!WindowExtent(x[2], geo->kh, geo->sh, geo->dh, auto_pad, geo->ceil_mode, &geo->pt,
+                      &geo->pb, &geo->out_h) ||
+        !WindowExtent(x[3], geo->kw, geo->sw, geo->dw, auto_pad, geo->ceil_mode, &geo->pl,
+                      &geo->pr, &geo->out_w)) {
+      diag_->AddNode(n, "the window does not fit the input " + ShapeStr(x));
+      return false;
+    }
+    return true;
+  }
+
+  // The quantized constant weight (input 1) of a Conv / Gemm / MatMul.
+  const QuantInfo* WeightOf(const Node& n) {
+    const Node* p = ProducerNode(n.Input(1));
+    if (!p || p->op_type != kQConstOp) {
+      diag_->AddNode(n, "its weight '" + n.Input(1) +
+                            "' must be a quantized constant (DequantizeLinear of an integer "
+                            "initializer, or QuantizeLinear -> [Clip] -> DequantizeLinear of a "
+                            "float one)");
+      return nullptr;
+    }
+    return p->quant.get();
+  }
+
+  // The crumb weight tensor [O, ...] for a Conv (as is) or Gemm / MatMul (as [N, K]).
+  int WeightTensor(const Node& n, const QuantInfo& w, bool transpose) {
+    const std::string key = w.tensor_name + (transpose ? "^T" : "");
+    auto it = weight_of_.find(key);
+    if (it != weight_of_.end()) return it->second;
+    CTensor t;
+    t.name = w.tensor_name;
+    t.type = ElemType::kQuant;
+    t.bits = w.bits;
+    t.encoding = w.encoding;
+    t.has_quant = true;
+    t.qmin = w.qmin;
+    t.qmax = w.qmax;
+    t.is_const = true;
+    int axis = w.axis;
+    if (transpose) {
+      const int64_t rows = w.dims[0], cols = w.dims[1];
+      t.shape = {cols, rows};
+      t.codes.resize(w.codes.size());
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) t.codes[size_t(c * rows + r)] = w.codes[size_t(r * cols + c)];
+      if (axis >= 0) axis = 1 - axis;
+    } else {
+      t.shape = w.dims;
+      t.codes = w.codes;
+    }
+    if (axis > 0) {
+      diag_->AddNode(n, "weights quantized per channel along an input axis are not supported");
+      return -1;
+    }
+    // Weights are per output channel in a crumb model; per-tensor parameters are repeated.
+    const size_t co = size_t(t.shape[0]);
+    t.axis = 0;
+    if (w.scale.size() == 1) {
+      t.scale.assign(co, w.scale[0]);
+      t.zero_point.assign(co, w.zero_point[0]);
+    } else {
+      t.scale = w.scale;
+      t.zero_point = w.zero_point;
+    }
+    const int idx = AddTensor(std::move(t));
+    weight_of_[key] = idx;
+    return idx;
+  }
+
+  int FloatConst(const std::string& name, const std::vector<float>& v) {
+    CTensor t;
+    t.name = name;
+    t.shape = {int64_t(v.size())};
+    t.is_const = true;
+    t.fdata = v;
+    return AddTensor(std::move(t));
+  }
+
+  // Per-output-channel bias values of input `k` (absent: zeros), broadcast from [], [1] or
+  // [1, ..., N].
+  bool BiasValues(const Node& n, size_t k, int64_t channels, std::vector<double>* b) {
+    b->assign(size_t(channels), 0.0);
+    if (n.Input(k).empty()) return true;
+    const Const* c = g_.FindConst(n.Input(k));
+    if (!c || c->type != kFloat) {
+      diag_->AddNode(n, "its bias '" + n.Input(k) + "' must be a FLOAT constant");
+      return false;
+    }
+    if (c->f.size() == 1) {
+      b->assign(size_t(channels), c->f[0]);
+      return true;
+    }
+    if (int64_t(c->f.size()) != channels) {
+      diag_->AddNode(n, "its bias '" + n.Input(k) + "' has " + std::to_string(c->f.size()) +
+                            " values for " + std::to_string(channels) + " output channels");
+      return false;
+    }
+    for (size_t o = 0; o < c->f.size(); o++) (*b)[o] = c->f[o];
+    return true;
+  }
+
+  bool Emit(const Node& n, const std::string& name, const QuantInfo* q, int out) {
+    const std::string& op_type = n.op_type;
+    COp op;
+    op.name = name;
+    op.outputs = {out};
+    op.has_clamp = true;
+    op.clamp = ClampFor(n, q);
+    if (op_type == "Conv" || op_type == "Gemm" || op_type == "MatMul") {
+      const int x = QuantInput(n, n.Input(0));
+      const QuantInfo* w = WeightOf(n);
+      if (x < 0 || !w) return false;
+      const bool conv = op_type == "Conv";
+      const bool transpose = op_type == "MatMul" || (op_type == "Gemm" && n.AttrInt("transB", 0) == 0);
+      const int wt = WeightTensor(n, *w, transpose);
+      if (wt < 0) return false;
+      const int64_t co = m_->tensors[size_t(wt)].shape[0];
+      std::vector<double> bias;
+      if (!BiasValues(n, 2, co, &bias)) return false;
+      double alpha = 1.0, beta = 1.0;
+      if (op_type == "Gemm") {
+        alpha = n.AttrFloat("alpha", 1.0f);
+        beta = n.AttrFloat("beta", 1.0f);
+      }
+      const CTensor xt = m_->tensors[size_t(x)];  // a copy: adding tensors below reallocates
+      const std::vector<float> sw = m_->tensors[size_t(wt)].scale;
+      std::vector<float> mul(static_cast<size_t>(co)), add(static_cast<size_t>(co));
+      for (size_t o = 0; o < size_t(co); o++) {
+        const double pm = n.post_mul.empty() ? 1.0 : n.post_mul[o];
+        const double pa = n.post_add.empty() ? 0.0 : n.post_add[o];
+        double mv = double(xt.scale[0]) * double(sw[o]) * alpha * pm;
+        double av = beta * bias[o] * pm + pa;
+        if (q) {
+          mv /= double(q->scale[0]);
+          av /= double(q->scale[0]);
+        }
+        mul[o] = float(mv);
+        add[o] = float(av);
+      }
+      op.opcode = conv ? OpCode::kConv2D : OpCode::kFullyConnected;
+      op.inputs = {x, wt, FloatConst(name + "/mul", mul), FloatConst(name + "/add", add)};
+      if (conv) {
+        Geometry geo;
+        WindowGeometry(n, xt.shape, &geo);
+        SetGeometry(geo, &op);
+        op.groups = int(geo.groups);
+      }
+      op.bits_label = "w" + std::to_string(w->bits) + "a" + std::to_string(xt.bits);
+    } else if (op_type == "Add") {
+      const int a = QuantInput(n, n.Input(0)), b = QuantInput(n, n.Input(1));
+      if (a < 0 || b < 0) return false;
+      op.opcode = OpCode::kAdd;
+      op.inputs = {a, b};
+    } else if (op_type == "Concat") {
+      op.opcode = OpCode::kConcat;
+      for (const auto& i : n.inputs) {
+        const int t = QuantInput(n, i);
+        if (t < 0) return false;
+        op.inputs.push_back(t);
+      }
+      int64_t axis = n.AttrInt("axis", 0);
+      if (axis < 0) axis += int64_t(m_->tensors[size_t(op.inputs[0])].shape.size());
+      op.axis = int(axis);
+    } else {
+      const int x = QuantInput(n, n.Input(0));
+      if (x < 0) return false;
+      op.inputs = {x};
+      if (op_type == "MaxPool" || op_type == "AveragePool") {
+        Geometry geo;
+        if (!WindowGeometry(n, m_->tensors[size_t(x)].shape, &geo)) return false;
+        SetGeometry(geo, &op);
+        op.ceil_mode = geo.ceil_mode;
+        op.opcode = op_type == "MaxPool" ? OpCode::kMaxPool2D : OpCode::kAveragePool2D;
+        op.count_include_pad = op_type == "AveragePool" && n.AttrInt("count_include_pad", 0) != 0;
+      } else if (op_type == "GlobalAveragePool") {
+        op.opcode = OpCode::kGlobalAveragePool;
+      } else if (op_type == "Flatten" || op_type == "Reshape") {
+        op.opcode = OpCode::kReshape;
+      } else {  // standalone Relu / Clip on a quantized tensor
+        op.opcode = OpCode::kRequantize;
+        float lo = 0, hi = kInf;
+        if (op_type == "Clip") {
+          lo = n.AttrFloat("min", -kInf);
+          hi = n.AttrFloat("max", kInf);
+          for (int k = 1; k <= 2; k++) {
+            if (n.Input(size_t(k)).empty()) continue;
+            const Const* c = g_.FindConst(n.Input(size_t(k)));
+            if (!c || c->type != kFloat || c->f.size() != 1) {
+              diag_->AddNode(n, "its bound '" + n.Input(size_t(k)) +
+                                    "' must be a FLOAT constant scalar");
+              return false;
+            }
+            (k == 1 ? lo : hi) = c->f[0];
+          }
+        }
+        Node tmp;
+        tmp.clamp_lo = std::max(lo, n.clamp_lo);
+        tmp.clamp_hi = std::min(hi, n.clamp_hi);
+        op.clamp = ClampFor(tmp, q);
+      }
+      if (!q) {
+        diag_->AddNode(n, "cannot give a float output");
+        return false;
+      }
+    }
+    m_->ops.push_back(op);
+    return true;
+  }
+
+  static void SetGeometry(const Geometry& geo, COp* op) {
+    op->kernel_h = int(geo.kh);
+    op->kernel_w = int(geo.kw);
+    op->stride_h = int(geo.sh);
+    op->stride_w = int(geo.sw);
+    op->dilation_h = int(geo.dh);
+    op->dilation_w = int(geo.dw);
+    op->pad_top = int(geo.pt);
+    op->pad_left = int(geo.pl);
+    op->pad_bottom = int(geo.pb);
+    op->pad_right = int(geo.pr);
+  }
+
+  const Graph& g_;
+  CModel* m_;
+  Diagnostics* diag_;
+  std::map<std::string, std::vector<int64_t>> shape_of_;  // float value -> logical shape
+  std::map<std::string, int> quant_of_;                   // dequantized value -> QUANT tensor
+  std::map<std::string, int> float_of_;                   // float value -> FLOAT32 tensor
+  std::map<std::string, int> tensor_by_name_;             // QuantInfo::tensor_name -> tensor
+  std::map<std::string, int> weight_of_;
+  std::set<std::string> failed_;  // values whose producer could not be lowered (reported)
+};
+
+}  // namespace
+
+void LowerToCrumb(const Graph& g, CModel* m, Diagnostics* diag) {
+  Lowerer(g, m, diag).Run();
+  for (const auto& op : m->ops)
+    if (!op.bits_label.empty()) m->metadata.push_back({"bits:" + op.name, op.bits_label});
+}
+
+}  // namespace cv
+}  // namespace crumb

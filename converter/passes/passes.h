@@ -1,0 +1,46 @@
+// The conversion passes, in the order the converter runs them. Each lives in its own file with a
+// golden test in tests/converter/. Graph passes rewrite the ONNX-level IR in place; LowerToCrumb
+// produces the crumb-level model that the last passes finish.
+#pragma once
+
+#include "converter/diagnostics.h"
+#include "converter/ir.h"
+
+namespace crumb {
+namespace cv {
+
+// Constant nodes become initializers named after their output.
+void ConstantsToInitializers(Graph* g, Diagnostics* diag);
+
+// Identity nodes disappear; their readers read the Identity's input (graph outputs keep their
+// names).
+void RemoveIdentity(Graph* g, Diagnostics* diag);
+
+// Lists every unsupported op, data type and bit width, with node names. Later passes run only
+// when this finds nothing.
+void CheckSupported(const Graph& g, Diagnostics* diag);
+
+// QuantizeLinear -> [Clip] -> DequantizeLinear chains and DequantizeLinear of integer
+// initializers become crumb.FakeQuant (activations) and crumb.QConst (weights) nodes carrying
+// QuantInfo with the inferred bit width, encoding and code range.
+void RecognizeQuantizers(Graph* g, Diagnostics* diag);
+
+// A BatchNormalization on the float output of a Conv / Gemm folds into that node's post_mul /
+// post_add (the weight codes never change).
+void FoldBatchNorm(Graph* g, Diagnostics* diag);
+
+// A constant bias Add after MatMul becomes the MatMul's bias; Relu / Clip on a float result
+// folds into the producer's clamp range.
+void FuseActivations(Graph* g, Diagnostics* diag);
+
+// Graph -> crumb ops and tensors, with shape inference and the numeric contract's mul/add.
+void LowerToCrumb(const Graph& g, CModel* m, Diagnostics* diag);
+
+// Records the kernel family per op (AUTO: the runtime picks; SCALAR: forced).
+void ChooseKernelFamily(CModel* m, KernelFamily family);
+
+// Weight codes -> ROWS_LSB bytes; float constants -> DENSE bytes.
+void PackWeights(CModel* m, Diagnostics* diag);
+
+}  // namespace cv
+}  // namespace crumb

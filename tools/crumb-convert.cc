@@ -1,0 +1,74 @@
+// crumb-convert IN.onnx -o OUT.crumb: fake-quantized ONNX -> .crumb (see converter/converter.h).
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "converter/converter.h"
+
+namespace {
+
+void Usage(FILE* f) {
+  std::fprintf(f,
+               "usage: crumb-convert IN.onnx -o OUT.crumb [--kernel-family auto|scalar] [--quiet]\n"
+               "\n"
+               "Converts a fake-quantized ONNX model (QuantizeLinear->Clip->DequantizeLinear,\n"
+               "folded integer weights, or native INT4/INT2 tensors) into a .crumb model with\n"
+               "weights packed at their bit width. The output is written atomically; on any\n"
+               "problem nothing is written and every problem is listed.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string in, out;
+  bool quiet = false;
+  crumb::cv::ConvertOptions options;
+  for (int i = 1; i < argc; i++) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      Usage(stdout);
+      return 0;
+    } else if (a == "--version") {
+      std::printf("crumb-convert %s\n", crumb::cv::kConverterVersion);
+      return 0;
+    } else if ((a == "-o" || a == "--output") && i + 1 < argc) {
+      out = argv[++i];
+    } else if (a.rfind("--output=", 0) == 0) {
+      out = a.substr(9);
+    } else if (a == "--quiet" || a == "-q") {
+      quiet = true;
+    } else if (a == "--kernel-family" && i + 1 < argc) {
+      const std::string f = argv[++i];
+      if (f == "auto") {
+        options.family = crumb::cv::KernelFamily::kAuto;
+      } else if (f == "scalar") {
+        options.family = crumb::cv::KernelFamily::kScalar;
+      } else {
+        std::fprintf(stderr, "crumb-convert: unknown kernel family '%s' (auto or scalar)\n",
+                     f.c_str());
+        return 2;
+      }
+    } else if (!a.empty() && a[0] == '-') {
+      std::fprintf(stderr, "crumb-convert: unknown option '%s'\n", a.c_str());
+      Usage(stderr);
+      return 2;
+    } else if (in.empty()) {
+      in = a;
+    } else {
+      std::fprintf(stderr, "crumb-convert: more than one input model ('%s', '%s')\n", in.c_str(),
+                   a.c_str());
+      return 2;
+    }
+  }
+  if (in.empty() || out.empty()) {
+    Usage(stderr);
+    return 2;
+  }
+  std::string message, summary;
+  if (!crumb::cv::ConvertFile(in, out, options, &message, &summary)) {
+    std::fprintf(stderr, "crumb-convert: %s\n", message.c_str());
+    return 1;
+  }
+  if (!quiet) std::printf("%s\n", summary.c_str());
+  return 0;
+}
