@@ -115,6 +115,14 @@ CRUMB_API crumb_status crumb_interpreter_invoke(crumb_interpreter* interpreter);
 /* Bytes of the activation arena plus per-op scratch after allocate. */
 CRUMB_API size_t crumb_interpreter_arena_bytes(const crumb_interpreter* interpreter);
 
+/* The instruction-set path the interpreter runs (never CRUMB_ISA_AUTO). */
+CRUMB_API crumb_isa crumb_interpreter_isa(const crumb_interpreter* interpreter);
+
+/* Names of instruction-set paths: "auto", "scalar", "avx2", "avx512", "neon", "neondot". */
+CRUMB_API const char* crumb_isa_name(crumb_isa isa);
+/* Parses such a name (case-insensitive) into *isa; returns 1 on success, 0 otherwise. */
+CRUMB_API int crumb_isa_parse(const char* name, crumb_isa* isa);
+
 /* ---- per-op profile (after invokes with profiling on) ---------------------------------------- */
 CRUMB_API int32_t crumb_interpreter_op_count(const crumb_interpreter* interpreter);
 /* Name, type (e.g. "CONV_2D") and kernel chosen (e.g. "crumb_qu4_qs2_conv_ukernel__scalar") of

@@ -1,0 +1,41 @@
+// Kernel dispatch: the CPU's features are detected once (cpuinfo); a forced ISA (options or the
+// CRUMB_ISA environment variable) selects a path or fails cleanly when the CPU lacks it.
+#pragma once
+
+#include "crumb/crumb.h"
+#include "kernels/scalar/scalar.h"
+#include "status.h"
+
+namespace crumb::rt {
+
+// One kernel per contract, with its name for profiles and tools.
+struct KernelTable {
+  crumb_isa isa = CRUMB_ISA_SCALAR;
+#define CRUMB_KERNEL_SLOT(kind)      \
+  crumb_##kind##_ukernel_fn* kind = nullptr; \
+  const char* kind##_name = "";
+  CRUMB_KERNEL_SLOT(gemm)
+  CRUMB_KERNEL_SLOT(igemm)
+  CRUMB_KERNEL_SLOT(maxpool)
+  CRUMB_KERNEL_SLOT(avgpool)
+  CRUMB_KERNEL_SLOT(gavgpool)
+  CRUMB_KERNEL_SLOT(quantize)
+  CRUMB_KERNEL_SLOT(dequantize)
+  CRUMB_KERNEL_SLOT(requantize)
+  CRUMB_KERNEL_SLOT(vadd)
+#undef CRUMB_KERNEL_SLOT
+};
+
+const char* IsaName(crumb_isa isa);
+// Parses "scalar", "avx2", ... (case-insensitive); false when unknown.
+bool ParseIsa(const char* text, crumb_isa* isa);
+// Whether this CPU can run the ISA's instructions.
+bool CpuHasIsa(crumb_isa isa);
+// The best ISA the CPU has.
+crumb_isa BestIsa();
+
+// Resolves the requested ISA (CRUMB_ISA_AUTO: the environment variable CRUMB_ISA, else the best
+// the CPU has) and fills the kernel table. Fails when a forced ISA is missing on this CPU.
+Status SelectKernels(crumb_isa requested, KernelTable* table);
+
+}  // namespace crumb::rt

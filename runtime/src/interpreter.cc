@@ -1,0 +1,291 @@
+#include "interpreter.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace crumb::rt {
+
+namespace {
+
+constexpr size_t kAlign = 64;
+// Larger plans are refused instead of asking the system for absurd amounts of memory.
+constexpr uint64_t kMaxArenaBytes = uint64_t(1) << 40;
+
+size_t AlignUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+std::string ShapeString(const Shape& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); i++) {
+    if (i) out += ", ";
+    out += std::to_string(s[i]);
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+std::string OpContext::Label() const {
+  return StrFormat("%s '%s'", OpCodeName(desc.opcode), desc.name.c_str());
+}
+
+Interpreter::Interpreter(const Model* model, const crumb_options& options)
+    : model_(model), options_(options) {}
+
+Interpreter::~Interpreter() {
+  free(arena_);
+  free(scratch_);
+}
+
+Status Interpreter::Init() {
+  CRUMB_RETURN_IF_ERROR(SelectKernels(options_.isa, &kernels_));
+  const Model& m = *model_;
+  tensors_.resize(m.tensors.size());
+  for (size_t i = 0; i < m.tensors.size(); i++) {
+    const TensorDesc& d = m.tensors[i];
+    TensorState& t = tensors_[i];
+    t.shape = d.shape;
+    for (int64_t& dim : t.shape) {
+      if (dim < 0) dim = 1;  // dynamic dimensions default to 1
+    }
+    t.elem_size = d.is_float ? 4 : 1;
+    if (d.is_constant()) t.data = const_cast<uint8_t*>(d.data);  // read only, never written
+  }
+  for (size_t i = 0; i < m.ops.size(); i++) {
+    std::unique_ptr<Op> op = CreateOp(m.ops[i], kernels_);
+    if (!op) {
+      return Unsupported(StrFormat("%s is not supported by this runtime.", m.OpLabel(i).c_str()));
+    }
+    ops_.push_back(std::move(op));
+  }
+  op_us_.assign(m.ops.size(), 0.0);
+  for (int32_t t : m.inputs) input_handles_.push_back(crumb_tensor{this, t});
+  for (int32_t t : m.outputs) output_handles_.push_back(crumb_tensor{this, t});
+  return Status::Ok();
+}
+
+crumb_tensor* Interpreter::HandleByName(const char* name) {
+  for (crumb_tensor& h : input_handles_) {
+    if (model_->tensors[h.index].name == name) return &h;
+  }
+  for (crumb_tensor& h : output_handles_) {
+    if (model_->tensors[h.index].name == name) return &h;
+  }
+  return nullptr;
+}
+
+Status Interpreter::ResizeInput(int32_t index, const int32_t* dims, int32_t num_dims) {
+  if (index < 0 || (size_t)index >= input_handles_.size()) {
+    return InvalidArgument(StrFormat("Input index %d is out of range (the model has %zu inputs).",
+                                     index, input_handles_.size()));
+  }
+  if (!dims && num_dims > 0) return InvalidArgument("The dims pointer is NULL.");
+  const int32_t t = input_handles_[index].index;
+  const TensorDesc& d = model_->tensors[t];
+  if ((size_t)num_dims != d.shape.size()) {
+    return InvalidArgument(StrFormat("Input %s has %zu dimensions, not %d.",
+                                     model_->TensorLabel(t).c_str(), d.shape.size(), num_dims));
+  }
+  Shape s(d.shape.size());
+  for (int32_t i = 0; i < num_dims; i++) {
+    if (d.shape[i] == -1) {
+      if (dims[i] < 1) {
+        return InvalidArgument(StrFormat("Dimension %d of input %s must be >= 1, not %d.", i,
+                                         model_->TensorLabel(t).c_str(), dims[i]));
+      }
+    } else if (dims[i] != d.shape[i]) {
+      return InvalidArgument(StrFormat("Dimension %d of input %s is fixed at %lld by the model; "
+                                       "cannot make it %d (only dynamic dimensions change).",
+                                       i, model_->TensorLabel(t).c_str(),
+                                       (long long)d.shape[i], dims[i]));
+    }
+    s[i] = dims[i];
+  }
+  tensors_[t].shape = s;
+  allocated_ = false;
+  return Status::Ok();
+}
+
+Status Interpreter::Allocate() {
+  allocated_ = false;
+  const Model& m = *model_;
+  // Shapes: model inputs keep theirs; every op computes its outputs' from its inputs'.
+  for (size_t i = 0; i < ops_.size(); i++) {
+    OpContext ctx{m, m.ops[i], tensors_, kernels_};
+    Status s = ops_[i]->Configure(ctx);
+    if (!s.ok()) {
+      return Status(s.code(), StrFormat("Op %zu (%s): %s", i, ctx.Label().c_str(),
+                                        s.message().c_str()));
+    }
+    const int32_t out = m.ops[i].outputs[0];
+    const Shape& got = tensors_[out].shape;
+    const Shape& declared = m.tensors[out].shape;
+    bool match = got.size() == declared.size();
+    for (size_t k = 0; match && k < got.size(); k++) {
+      match = got[k] >= 1 && (declared[k] == -1 || declared[k] == got[k]);
+    }
+    if (!match) {
+      return InvalidModel(StrFormat("Op %zu (%s) computes shape %s for %s, but the model "
+                                    "declares %s.",
+                                    i, ctx.Label().c_str(), ShapeString(got).c_str(),
+                                    m.TensorLabel(out).c_str(), ShapeString(declared).c_str()));
+    }
+  }
+  // Byte sizes, with an overflow guard against hostile shapes.
+  for (size_t i = 0; i < tensors_.size(); i++) {
+    TensorState& t = tensors_[i];
+    uint64_t n = 1;
+    for (int64_t d : t.shape) {
+      if (d < 0 || __builtin_mul_overflow(n, (uint64_t)d, &n) || n > kMaxArenaBytes) {
+        return Status(CRUMB_ERROR_OUT_OF_MEMORY,
+                      StrFormat("%s would need more memory than supported (shape %s).",
+                                m.TensorLabel((int32_t)i).c_str(), ShapeString(t.shape).c_str()));
+      }
+    }
+    t.bytes = (size_t)(n * t.elem_size);
+  }
+  CRUMB_RETURN_IF_ERROR(PlanMemory());
+  for (size_t i = 0; i < ops_.size(); i++) {
+    OpContext ctx{m, m.ops[i], tensors_, kernels_};
+    Status s = ops_[i]->Setup(ctx);
+    if (!s.ok()) {
+      return Status(s.code(), StrFormat("Op %zu (%s): %s", i, ctx.Label().c_str(),
+                                        s.message().c_str()));
+    }
+  }
+  allocated_ = true;
+  return Status::Ok();
+}
+
+// One arena for every computed tensor, offsets from lifetimes, greedy by size (TFLite's
+// ArenaPlanner strategy): the largest tensors are placed first at the lowest offset that does not
+// collide with any placed tensor whose lifetime overlaps.
+Status Interpreter::PlanMemory() {
+  const Model& m = *model_;
+  const int32_t nops = (int32_t)m.ops.size();
+  std::vector<int32_t> planned;
+  for (size_t i = 0; i < tensors_.size(); i++) {
+    TensorState& t = tensors_[i];
+    if (m.tensors[i].is_constant()) continue;
+    t.first_op = nops + 1;
+    t.last_op = -2;
+  }
+  for (int32_t t : m.inputs) {
+    tensors_[t].first_op = -1;
+    tensors_[t].last_op = std::max(tensors_[t].last_op, -1);
+  }
+  for (int32_t i = 0; i < nops; i++) {
+    for (int32_t t : m.ops[i].inputs) {
+      if (!m.tensors[t].is_constant()) tensors_[t].last_op = std::max(tensors_[t].last_op, i);
+    }
+    for (int32_t t : m.ops[i].outputs) {
+      tensors_[t].first_op = std::min(tensors_[t].first_op, i);
+      tensors_[t].last_op = std::max(tensors_[t].last_op, i);
+    }
+  }
+  for (int32_t t : m.outputs) tensors_[t].last_op = nops;
+  for (size_t i = 0; i < tensors_.size(); i++) {
+    if (!m.tensors[i].is_constant() && tensors_[i].first_op <= tensors_[i].last_op) {
+      planned.push_back((int32_t)i);
+    }
+  }
+  std::stable_sort(planned.begin(), planned.end(), [&](int32_t a, int32_t b) {
+    return tensors_[a].bytes > tensors_[b].bytes;
+  });
+  std::vector<size_t> offset(tensors_.size(), 0);
+  std::vector<int32_t> placed;
+  size_t arena = 0;
+  for (int32_t t : planned) {
+    const TensorState& ts = tensors_[t];
+    const size_t size = AlignUp(std::max<size_t>(ts.bytes, 1));
+    std::vector<std::pair<size_t, size_t>> busy;  // [begin, end) of live neighbours
+    for (int32_t p : placed) {
+      const TensorState& ps = tensors_[p];
+      if (ps.first_op <= ts.last_op && ts.first_op <= ps.last_op) {
+        busy.emplace_back(offset[p], offset[p] + AlignUp(std::max<size_t>(ps.bytes, 1)));
+      }
+    }
+    std::sort(busy.begin(), busy.end());
+    size_t at = 0;
+    for (const auto& b : busy) {
+      if (at + size <= b.first) break;
+      at = std::max(at, b.second);
+    }
+    offset[t] = at;
+    arena = std::max(arena, at + size);
+    if (arena > kMaxArenaBytes) {
+      return Status(CRUMB_ERROR_OUT_OF_MEMORY, "The activations need more memory than supported.");
+    }
+    placed.push_back(t);
+  }
+  size_t scratch = 0;
+  for (const auto& op : ops_) scratch = std::max(scratch, op->scratch_bytes());
+  if (arena > arena_size_ || !arena_) {
+    free(arena_);
+    arena_ = nullptr;
+    arena_size_ = 0;
+    if (posix_memalign(&arena_, kAlign, std::max<size_t>(arena, kAlign)) != 0) {
+      arena_ = nullptr;
+      return Status(CRUMB_ERROR_OUT_OF_MEMORY,
+                    StrFormat("Out of memory allocating the %zu-byte activation arena.", arena));
+    }
+    arena_size_ = std::max<size_t>(arena, kAlign);
+  }
+  if (scratch > scratch_size_ || !scratch_) {
+    free(scratch_);
+    scratch_ = nullptr;
+    scratch_size_ = 0;
+    if (posix_memalign(&scratch_, kAlign, AlignUp(std::max<size_t>(scratch, kAlign))) != 0) {
+      scratch_ = nullptr;
+      return Status(CRUMB_ERROR_OUT_OF_MEMORY,
+                    StrFormat("Out of memory allocating %zu bytes of scratch.", scratch));
+    }
+    scratch_size_ = AlignUp(std::max<size_t>(scratch, kAlign));
+  }
+  // Tensors nobody reads or writes still get valid (zeroed) memory of their own size: none.
+  for (size_t i = 0; i < tensors_.size(); i++) {
+    if (m.tensors[i].is_constant()) continue;
+    tensors_[i].data = static_cast<uint8_t*>(arena_) + offset[i];
+  }
+  memset(arena_, 0, arena_size_);
+  return Status::Ok();
+}
+
+size_t Interpreter::arena_bytes() const {
+  size_t n = arena_size_ + scratch_size_;
+  for (const auto& op : ops_) n += op->persistent_bytes();
+  return n;
+}
+
+Status Interpreter::Invoke() {
+  if (!allocated_) {
+    return Status(CRUMB_ERROR_NOT_READY,
+                  "crumb_interpreter_invoke was called before crumb_interpreter_allocate (or "
+                  "after a resize without a new allocate).");
+  }
+  const Model& m = *model_;
+  uint8_t* scratch = static_cast<uint8_t*>(scratch_);
+  for (size_t i = 0; i < ops_.size(); i++) {
+    OpContext ctx{m, m.ops[i], tensors_, kernels_};
+    if (options_.profiling) {
+      const auto t0 = std::chrono::steady_clock::now();
+      ops_[i]->Run(ctx, scratch);
+      const auto t1 = std::chrono::steady_clock::now();
+      op_us_[i] += std::chrono::duration<double, std::micro>(t1 - t0).count();
+    } else {
+      ops_[i]->Run(ctx, scratch);
+    }
+  }
+  if (options_.profiling) invokes_++;
+  return Status::Ok();
+}
+
+Status Interpreter::Fail(Status s) {
+  last_error_ = s.message();
+  if (options_.error_fn) options_.error_fn(options_.error_user_data, last_error_.c_str());
+  return s;
+}
+
+}  // namespace crumb::rt

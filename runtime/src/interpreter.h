@@ -1,0 +1,131 @@
+// The interpreter: shapes, memory plan, prepared ops, invoke.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crumb/crumb.h"
+#include "dispatch.h"
+#include "layout.h"
+#include "model.h"
+#include "status.h"
+
+struct crumb_options {
+  int num_threads = 1;
+  crumb_isa isa = CRUMB_ISA_AUTO;
+  crumb_error_fn error_fn = nullptr;
+  void* error_user_data = nullptr;
+  bool profiling = false;
+};
+
+namespace crumb::rt {
+class Interpreter;
+}
+
+// A handle to one of the interpreter's tensors.
+struct crumb_tensor {
+  crumb::rt::Interpreter* interpreter;
+  int32_t index;
+};
+
+namespace crumb::rt {
+
+// Per-tensor state of one interpreter.
+struct TensorState {
+  Shape shape;              // current logical shape
+  size_t elem_size = 1;     // 4 for FLOAT32, 1 for QUANT codes
+  size_t bytes = 0;         // physical bytes
+  uint8_t* data = nullptr;  // arena memory or the model's constant bytes
+  int32_t first_op = 0, last_op = -1;  // lifetime in op indices (-1: before the first op)
+};
+
+class Interpreter;
+
+// Everything an op sees.
+struct OpContext {
+  const Model& model;
+  const OpDesc& desc;
+  std::vector<TensorState>& tensors;
+  const KernelTable& kernels;
+  std::string Label() const;
+  TensorState& In(size_t k) const { return tensors[desc.inputs[k]]; }
+  TensorState& Out() const { return tensors[desc.outputs[0]]; }
+  const TensorDesc& InDesc(size_t k) const { return model.tensors[desc.inputs[k]]; }
+  const TensorDesc& OutDesc() const { return model.tensors[desc.outputs[0]]; }
+};
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  // Computes the output shapes from the input shapes and the bytes of shared scratch needed.
+  virtual Status Configure(const OpContext& ctx) = 0;
+  // With every tensor in memory: builds indirection buffers and kernel parameters.
+  virtual Status Setup(const OpContext& ctx) = 0;
+  virtual void Run(const OpContext& ctx, uint8_t* scratch) = 0;
+  // Name of the microkernel doing the work, e.g. "crumb_q8_qb_igemm_ukernel_1x1__scalar".
+  virtual const char* KernelName() const = 0;
+  size_t scratch_bytes() const { return scratch_bytes_; }
+  size_t persistent_bytes() const { return persistent_bytes_; }
+
+ protected:
+  size_t scratch_bytes_ = 0;
+  size_t persistent_bytes_ = 0;
+};
+
+std::unique_ptr<Op> CreateOp(const OpDesc& desc, const KernelTable& kernels);
+
+class Interpreter {
+ public:
+  Interpreter(const Model* model, const crumb_options& options);
+  ~Interpreter();
+  Status Init();
+
+  const Model& model() const { return *model_; }
+  const crumb_options& options() const { return options_; }
+  const KernelTable& kernels() const { return kernels_; }
+
+  Status ResizeInput(int32_t index, const int32_t* dims, int32_t num_dims);
+  Status Allocate();
+  Status Invoke();
+  bool allocated() const { return allocated_; }
+  size_t arena_bytes() const;
+
+  crumb_tensor* InputHandle(int32_t i) { return &input_handles_[i]; }
+  crumb_tensor* OutputHandle(int32_t i) { return &output_handles_[i]; }
+  crumb_tensor* HandleByName(const char* name);
+  TensorState& tensor(int32_t i) { return tensors_[i]; }
+  const TensorState& tensor(int32_t i) const { return tensors_[i]; }
+
+  int32_t op_count() const { return (int32_t)ops_.size(); }
+  const char* OpKernelName(int32_t i) const { return ops_[i]->KernelName(); }
+  double op_total_us(int32_t i) const { return op_us_[i]; }
+  int64_t invokes() const { return invokes_; }
+
+  // Records an error (message kept, callback called) and returns it.
+  Status Fail(Status s);
+  const std::string& last_error() const { return last_error_; }
+
+ private:
+  Status PlanMemory();
+
+  const Model* model_;
+  crumb_options options_;
+  KernelTable kernels_;
+  std::vector<TensorState> tensors_;
+  std::vector<std::unique_ptr<Op>> ops_;
+  std::vector<crumb_tensor> input_handles_, output_handles_;
+  void* arena_ = nullptr;
+  size_t arena_size_ = 0;
+  void* scratch_ = nullptr;
+  size_t scratch_size_ = 0;
+  bool allocated_ = false;
+  std::vector<double> op_us_;
+  int64_t invokes_ = 0;
+  std::string last_error_;
+};
+
+}  // namespace crumb::rt

@@ -1,0 +1,118 @@
+// A loaded, fully verified crumb model: the FlatBuffer read once into plain structs. Read-only
+// after loading, so one model serves many interpreters on many threads.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "status.h"
+
+namespace crumb::rt {
+
+// Values of schema/crumb.fbs enums, mirrored so that the rest of the runtime does not need the
+// generated header.
+enum OpCode : int32_t {
+  kOpQuantize = 0,
+  kOpDequantize = 1,
+  kOpConv2D = 2,
+  kOpFullyConnected = 3,
+  kOpAdd = 4,
+  kOpMaxPool2D = 5,
+  kOpAveragePool2D = 6,
+  kOpGlobalAveragePool = 7,
+  kOpReshape = 8,
+  kOpConcat = 9,
+  kOpRequantize = 10,
+  kOpCustom = 1000,
+};
+enum Encoding : int32_t { kSigned = 0, kUnsigned = 1, kBipolar = 2, kTernary = 3 };
+enum LayoutId : int32_t { kLayoutRuntime = 0, kLayoutDense = 1, kLayoutRowsLsb = 2 };
+
+const char* OpCodeName(int32_t opcode);
+const char* EncodingName(int32_t encoding);
+const char* LayoutName(int32_t layout);
+const char* KernelFamilyName(int32_t family);
+
+struct TensorDesc {
+  std::string name;
+  std::vector<int64_t> shape;  // logical (ONNX) shape; -1 only in dim 0 of activations
+  bool is_float = true;        // FLOAT32, else QUANT
+  int bits = 32;
+  int encoding = kSigned;
+  std::vector<float> scales;         // QUANT only
+  std::vector<int32_t> zero_points;  // QUANT only, same length as scales
+  int axis = -1;
+  int32_t qmin = 0, qmax = 0;
+  int layout = kLayoutRuntime;
+  uint32_t buffer = 0;
+  const uint8_t* data = nullptr;  // constant bytes (inside the model's memory), or null
+  uint64_t data_size = 0;
+  bool is_constant() const { return buffer != 0; }
+};
+
+struct ClampDesc {
+  int32_t qmin = 0, qmax = 0;  // effective code clamp for QUANT outputs
+  float fmin = -__builtin_inff(), fmax = __builtin_inff();
+};
+
+struct OpDesc {
+  int32_t opcode = 0;
+  int32_t version = 1;
+  std::string name;
+  std::vector<int32_t> inputs, outputs;
+  int32_t family = 0;
+  // Conv2D / Pool2D options.
+  int32_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+  int32_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0, groups = 1;
+  bool ceil_mode = false, count_include_pad = false;
+  int32_t axis = 0;  // Concat
+  ClampDesc clamp;
+};
+
+class Model {
+ public:
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  // Maps the file read-only.
+  static Status FromFile(const char* path, Model** out);
+  // Uses caller memory in place when 64-byte aligned, else an aligned copy.
+  static Status FromBuffer(const void* data, size_t size, Model** out);
+
+  uint32_t version = 0;
+  std::string description;
+  std::vector<TensorDesc> tensors;
+  std::vector<OpDesc> ops;
+  std::vector<int32_t> inputs, outputs;
+  std::vector<std::pair<std::string, std::string>> metadata;
+
+  // Names a tensor in messages: "tensor 3 ('conv1.weight')".
+  std::string TensorLabel(int32_t index) const;
+  std::string OpLabel(size_t index) const;
+  const uint8_t* bytes() const { return bytes_; }
+  size_t size() const { return size_; }
+
+ private:
+  Model() = default;
+  Status Parse();
+
+  const uint8_t* bytes_ = nullptr;
+  size_t size_ = 0;
+  void* mapping_ = nullptr;  // mmap'ed file
+  size_t mapping_size_ = 0;
+  void* owned_ = nullptr;  // aligned copy of an unaligned caller buffer
+};
+
+// Checks op i's input / output counts, types, constness and static shapes against
+// schema/README.md's table (op_check.cc).
+Status CheckOpSignature(const Model& m, size_t op_index);
+
+// Parameter value range of an encoding at `bits` bits.
+void EncodingRange(int encoding, int bits, int32_t* lo, int32_t* hi);
+
+}  // namespace crumb::rt

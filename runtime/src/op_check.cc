@@ -1,0 +1,208 @@
+// Static per-op checks at load: the signature of schema/README.md's table, options in range, and
+// the shapes that do not depend on the batch. Shape inference at allocate re-checks the rest.
+#include "model.h"
+
+namespace crumb::rt {
+
+namespace {
+
+class Checker {
+ public:
+  Checker(const Model& m, size_t i) : m_(m), op_(m.ops[i]) {
+    label_ = StrFormat("Op %zu (%s '%s')", i, OpCodeName(op_.opcode), op_.name.c_str());
+  }
+
+  Status Fail(const std::string& what) const { return InvalidModel(label_ + " " + what); }
+
+  Status Counts(size_t nin_min, size_t nin_max, size_t nout) const {
+    if (op_.inputs.size() < nin_min || op_.inputs.size() > nin_max) {
+      if (nin_min == nin_max) {
+        return Fail(StrFormat("has %zu inputs; it takes %zu.", op_.inputs.size(), nin_min));
+      }
+      return Fail(StrFormat("has %zu inputs; it takes at least %zu.", op_.inputs.size(), nin_min));
+    }
+    if (op_.outputs.size() != nout) {
+      return Fail(StrFormat("has %zu outputs; it has %zu.", op_.outputs.size(), nout));
+    }
+    return Status::Ok();
+  }
+
+  const TensorDesc& In(size_t k) const { return m_.tensors[op_.inputs[k]]; }
+  const TensorDesc& Out() const { return m_.tensors[op_.outputs[0]]; }
+
+  // An activation input: non-constant, of the given type, rank (or -1 = any rank).
+  Status Activation(size_t k, bool want_float, int rank) const {
+    const TensorDesc& t = In(k);
+    const std::string what = StrFormat("input %zu, %s,", k, m_.TensorLabel(op_.inputs[k]).c_str());
+    if (t.is_constant()) {
+      return Unsupported(label_ + " " + what + " is a constant; this runtime takes only computed "
+                                                "values there.");
+    }
+    if (t.is_float != want_float) {
+      return Fail(what + (want_float ? " must be FLOAT32." : " must be QUANT."));
+    }
+    if (rank >= 0 && (int)t.shape.size() != rank) {
+      return Fail(StrFormat("%s has rank %zu; it must have rank %d.", what.c_str(),
+                            t.shape.size(), rank));
+    }
+    return Status::Ok();
+  }
+
+  Status Output(bool allow_quant, bool allow_float, int rank) const {
+    const TensorDesc& t = Out();
+    const std::string what = StrFormat("output %s", m_.TensorLabel(op_.outputs[0]).c_str());
+    if (t.is_float ? !allow_float : !allow_quant) {
+      return Fail(what + (t.is_float ? " must be QUANT, not FLOAT32." : " must be FLOAT32."));
+    }
+    if (rank >= 0 && (int)t.shape.size() != rank) {
+      return Fail(StrFormat("%s has rank %zu; it must have rank %d.", what.c_str(),
+                            t.shape.size(), rank));
+    }
+    return Status::Ok();
+  }
+
+  // Weights: constant QUANT ROWS_LSB of the given rank, per-axis 0 or per-tensor; mul / add:
+  // constant FLOAT32 [rows].
+  Status Weights(int rank) const {
+    const TensorDesc& w = In(1);
+    const std::string what = StrFormat("weights %s", m_.TensorLabel(op_.inputs[1]).c_str());
+    if (!w.is_constant() || w.is_float || w.layout != kLayoutRowsLsb) {
+      return Fail(what + " must be constant QUANT data with layout ROWS_LSB.");
+    }
+    if ((int)w.shape.size() != rank) {
+      return Fail(StrFormat("%s have rank %zu; they must have rank %d.", what.c_str(),
+                            w.shape.size(), rank));
+    }
+    if (w.axis != -1 && w.axis != 0) {
+      return Fail(what + " must be quantized per tensor or per output channel (axis 0).");
+    }
+    for (size_t k = 2; k < 4; k++) {
+      const TensorDesc& t = In(k);
+      const char* role = k == 2 ? "multiplier" : "bias";
+      if (!t.is_constant() || !t.is_float || t.shape.size() != 1 || t.shape[0] != w.shape[0]) {
+        return Fail(StrFormat("%s %s must be a constant FLOAT32 vector of %lld values (one per "
+                              "output channel).",
+                              role, m_.TensorLabel(op_.inputs[k]).c_str(),
+                              (long long)w.shape[0]));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Window() const {
+    if (op_.kernel_h < 1 || op_.kernel_w < 1 || op_.stride_h < 1 || op_.stride_w < 1 ||
+        op_.dilation_h < 1 || op_.dilation_w < 1 || op_.pad_top < 0 || op_.pad_left < 0 ||
+        op_.pad_bottom < 0 || op_.pad_right < 0) {
+      return Fail(StrFormat("has invalid window options (kernel %dx%d, stride %dx%d, dilation "
+                            "%dx%d, pads %d,%d,%d,%d): kernel, stride and dilation must be >= 1 "
+                            "and pads >= 0.",
+                            op_.kernel_h, op_.kernel_w, op_.stride_h, op_.stride_w,
+                            op_.dilation_h, op_.dilation_w, op_.pad_top, op_.pad_left,
+                            op_.pad_bottom, op_.pad_right));
+    }
+    return Status::Ok();
+  }
+
+  Status Check() const {
+    switch (op_.opcode) {
+      case kOpQuantize:
+        CRUMB_RETURN_IF_ERROR(Counts(1, 1, 1));
+        CRUMB_RETURN_IF_ERROR(Activation(0, true, -1));
+        return Output(true, false, (int)In(0).shape.size());
+      case kOpDequantize:
+        CRUMB_RETURN_IF_ERROR(Counts(1, 1, 1));
+        CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
+        return Output(false, true, (int)In(0).shape.size());
+      case kOpConv2D: {
+        CRUMB_RETURN_IF_ERROR(Counts(4, 4, 1));
+        CRUMB_RETURN_IF_ERROR(Activation(0, false, 4));
+        CRUMB_RETURN_IF_ERROR(Weights(4));
+        CRUMB_RETURN_IF_ERROR(Output(true, true, 4));
+        CRUMB_RETURN_IF_ERROR(Window());
+        const TensorDesc& w = In(1);
+        if (op_.kernel_h != w.shape[2] || op_.kernel_w != w.shape[3]) {
+          return Fail(StrFormat("has kernel %dx%d but its weights are %lldx%lld.", op_.kernel_h,
+                                op_.kernel_w, (long long)w.shape[2], (long long)w.shape[3]));
+        }
+        if (op_.groups < 1 || w.shape[0] % op_.groups != 0) {
+          return Fail(StrFormat("has %d groups, which do not divide its %lld output channels.",
+                                op_.groups, (long long)w.shape[0]));
+        }
+        const int64_t cin = In(0).shape[1];
+        if (cin != w.shape[1] * op_.groups) {
+          return Fail(StrFormat("reads %lld input channels but its weights take %lld x %d "
+                                "groups.",
+                                (long long)cin, (long long)w.shape[1], op_.groups));
+        }
+        if (Out().shape[1] != w.shape[0]) {
+          return Fail(StrFormat("writes %lld channels but has %lld filters.",
+                                (long long)Out().shape[1], (long long)w.shape[0]));
+        }
+        return Status::Ok();
+      }
+      case kOpFullyConnected: {
+        CRUMB_RETURN_IF_ERROR(Counts(4, 4, 1));
+        CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
+        CRUMB_RETURN_IF_ERROR(Weights(2));
+        CRUMB_RETURN_IF_ERROR(Output(true, true, -1));
+        const TensorDesc& x = In(0);
+        const TensorDesc& w = In(1);
+        if (x.shape.empty() || x.shape.back() != w.shape[1]) {
+          return Fail(StrFormat("reads rows of %lld values but its weights take %lld.",
+                                x.shape.empty() ? 0ll : (long long)x.shape.back(),
+                                (long long)w.shape[1]));
+        }
+        if (Out().shape.size() != x.shape.size() || Out().shape.back() != w.shape[0]) {
+          return Fail("has an output shape that is not the input's rows by the weights' "
+                      "outputs.");
+        }
+        return Status::Ok();
+      }
+      case kOpAdd:
+        CRUMB_RETURN_IF_ERROR(Counts(2, 2, 1));
+        CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
+        CRUMB_RETURN_IF_ERROR(Activation(1, false, (int)In(0).shape.size()));
+        return Output(true, false, (int)In(0).shape.size());
+      case kOpMaxPool2D:
+      case kOpAveragePool2D:
+        CRUMB_RETURN_IF_ERROR(Counts(1, 1, 1));
+        CRUMB_RETURN_IF_ERROR(Activation(0, false, 4));
+        CRUMB_RETURN_IF_ERROR(Output(true, false, 4));
+        return Window();
+      case kOpGlobalAveragePool:
+        CRUMB_RETURN_IF_ERROR(Counts(1, 1, 1));
+        CRUMB_RETURN_IF_ERROR(Activation(0, false, 4));
+        return Output(true, false, 4);
+      case kOpReshape:
+      case kOpRequantize:
+        CRUMB_RETURN_IF_ERROR(Counts(1, 1, 1));
+        CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
+        return Output(true, false, op_.opcode == kOpReshape ? -1 : (int)In(0).shape.size());
+      case kOpConcat: {
+        CRUMB_RETURN_IF_ERROR(Counts(1, (size_t)-1, 1));
+        const int rank = (int)In(0).shape.size();
+        for (size_t k = 0; k < op_.inputs.size(); k++) {
+          CRUMB_RETURN_IF_ERROR(Activation(k, false, rank));
+        }
+        CRUMB_RETURN_IF_ERROR(Output(true, false, rank));
+        if (op_.axis < 0 || op_.axis >= rank) {
+          return Fail(StrFormat("has axis %d outside the inputs' rank %d.", op_.axis, rank));
+        }
+        return Status::Ok();
+      }
+      default:
+        return Unsupported(label_ + " is not supported.");
+    }
+  }
+
+ private:
+  const Model& m_;
+  const OpDesc& op_;
+  std::string label_;
+};
+
+}  // namespace
+
+Status CheckOpSignature(const Model& m, size_t op_index) { return Checker(m, op_index).Check(); }
+
+}  // namespace crumb::rt

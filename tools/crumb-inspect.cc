@@ -1,0 +1,114 @@
+// crumb-inspect MODEL.crumb: the verified model's ops (type, name, kernel, inputs and outputs
+// with shapes), tensors (bits, encoding, quantization, layout, bytes), metadata and totals.
+#include <stdio.h>
+
+#include <string>
+
+#include "c_api_internal.h"
+#include "crumb/crumb.hpp"
+#include "tool_util.h"
+
+namespace {
+
+int Fail(const std::string& message) {
+  fprintf(stderr, "crumb-inspect: %s\n", message.c_str());
+  return 1;
+}
+
+std::string Shape(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); i++) out += (i ? "," : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+std::string TypeString(const crumb::rt::TensorDesc& t) {
+  if (t.is_float) return "FLOAT32";
+  return "Q" + std::to_string(t.bits) + " " + crumb::rt::EncodingName(t.encoding);
+}
+
+std::string QuantString(const crumb::rt::TensorDesc& t) {
+  if (t.is_float) return "-";
+  char buf[160];
+  if (t.scales.size() == 1) {
+    snprintf(buf, sizeof buf, "scale=%g zp=%d range=[%d,%d]", (double)t.scales[0],
+             t.zero_points[0], t.qmin, t.qmax);
+  } else {
+    float lo = t.scales[0], hi = t.scales[0];
+    for (float s : t.scales) lo = s < lo ? s : lo, hi = s > hi ? s : hi;
+    snprintf(buf, sizeof buf, "axis=%d x%zu scale=[%g..%g] range=[%d,%d]", t.axis,
+             t.scales.size(), (double)lo, (double)hi, t.qmin, t.qmax);
+  }
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  crumb_tools::Args args(argc, argv, {"help"}, {"help"});
+  if (args.Has("help") || (args.ok() && args.positional().empty())) {
+    printf("usage: crumb-inspect MODEL.crumb\n");
+    return args.Has("help") ? 0 : 1;
+  }
+  if (!args.ok()) return Fail(args.error());
+  if (args.positional().size() != 1) return Fail("expected one model file.");
+  crumb::Model model = crumb::Model::FromFile(args.positional()[0].c_str());
+  if (!model) return Fail(crumb_last_error());
+  const crumb::rt::Model& m = *model.get()->model;
+  // An interpreter (scalar path, batch 1) tells which kernel each op runs.
+  crumb::Interpreter interp(model);
+  const bool planned = interp && interp.Allocate() == CRUMB_OK;
+
+  printf("Model: %s\n", args.positional()[0].c_str());
+  printf("Format version: %u   file size: %zu bytes\n", m.version, m.size());
+  if (!m.description.empty()) printf("Description: %s\n", m.description.c_str());
+  printf("\nMetadata (%zu):\n", m.metadata.size());
+  for (const auto& kv : m.metadata) printf("  %s = %s\n", kv.first.c_str(), kv.second.c_str());
+
+  auto io = [&](const std::vector<int32_t>& ts) {
+    std::string s;
+    for (size_t i = 0; i < ts.size(); i++) {
+      const auto& t = m.tensors[ts[i]];
+      s += (i ? ", " : "") + std::to_string(ts[i]) + ":" + t.name + Shape(t.shape);
+    }
+    return s;
+  };
+  printf("\nInputs: %s\nOutputs: %s\n", io(m.inputs).c_str(), io(m.outputs).c_str());
+
+  printf("\nOps (%zu):\n", m.ops.size());
+  for (size_t i = 0; i < m.ops.size(); i++) {
+    const crumb::rt::OpDesc& op = m.ops[i];
+    printf("  %3zu %-20s '%s'  family=%s  kernel=%s\n", i, crumb::rt::OpCodeName(op.opcode),
+           op.name.c_str(), crumb::rt::KernelFamilyName(op.family),
+           planned ? interp.Op((int32_t)i).kernel.c_str() : "?");
+    if (op.opcode == crumb::rt::kOpConv2D || op.opcode == crumb::rt::kOpMaxPool2D ||
+        op.opcode == crumb::rt::kOpAveragePool2D) {
+      printf("        kernel=%dx%d stride=%dx%d dilation=%dx%d pads=%d,%d,%d,%d", op.kernel_h,
+             op.kernel_w, op.stride_h, op.stride_w, op.dilation_h, op.dilation_w, op.pad_top,
+             op.pad_left, op.pad_bottom, op.pad_right);
+      if (op.opcode == crumb::rt::kOpConv2D) printf(" groups=%d", op.groups);
+      if (op.opcode != crumb::rt::kOpConv2D) {
+        printf(" ceil_mode=%d count_include_pad=%d", op.ceil_mode, op.count_include_pad);
+      }
+      printf("\n");
+    }
+    if (op.opcode == crumb::rt::kOpConcat) printf("        axis=%d\n", op.axis);
+    printf("        in:  %s\n        out: %s\n", io(op.inputs).c_str(), io(op.outputs).c_str());
+  }
+
+  printf("\nTensors (%zu):\n", m.tensors.size());
+  printf("  %4s %-32s %-16s %-12s %-9s %10s  %s\n", "id", "name", "shape", "type", "layout",
+         "bytes", "quantization");
+  uint64_t weight_bytes = 0, float_bytes = 0;
+  for (size_t i = 0; i < m.tensors.size(); i++) {
+    const crumb::rt::TensorDesc& t = m.tensors[i];
+    if (t.is_constant()) (t.is_float ? float_bytes : weight_bytes) += t.data_size;
+    printf("  %4zu %-32s %-16s %-12s %-9s %10llu  %s\n", i, t.name.c_str(), Shape(t.shape).c_str(),
+           TypeString(t).c_str(), crumb::rt::LayoutName(t.layout),
+           (unsigned long long)t.data_size, QuantString(t).c_str());
+  }
+  printf("\nTotal weight bytes: %llu packed codes + %llu float (multipliers, biases) = %llu\n",
+         (unsigned long long)weight_bytes, (unsigned long long)float_bytes,
+         (unsigned long long)(weight_bytes + float_bytes));
+  if (planned) printf("Arena bytes at batch 1: %zu\n", interp.ArenaBytes());
+  return 0;
+}
