@@ -1,0 +1,83 @@
+// A test-only builder of .crumb models: tensors and ops as plain structs (tests may corrupt any
+// field before Finish), written with FlatBufferBuilder plus a 64-byte aligned data section, as
+// schema/README.md describes.
+#pragma once
+
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
+namespace crumb_test {
+
+enum { kFloat32 = 0, kQuant = 1 };
+enum { kSigned = 0, kUnsigned = 1, kBipolar = 2, kTernary = 3 };
+enum { kRuntime = 0, kDense = 1, kRowsLsb = 2 };
+
+struct TensorSpec {
+  std::string name;
+  std::vector<int32_t> shape;
+  int type = kFloat32;
+  int bits = 32;
+  int encoding = kSigned;
+  bool has_quantization = false;
+  std::vector<float> scales;
+  std::vector<int32_t> zero_points;
+  int axis = -1;
+  int32_t qmin = 0, qmax = 0;
+  int layout = kRuntime;
+  std::string data;         // constant bytes (non-empty => a buffer is created)
+  int64_t size_delta = 0;   // added to the declared buffer size (corruption tests)
+  int64_t offset_delta = 0; // added to the buffer offset (corruption tests)
+  int buffer_override = -1; // >= 0: use this buffer index instead
+};
+
+struct OpSpec {
+  int opcode = 0;
+  int version = 1;
+  std::string name;
+  std::vector<int32_t> inputs, outputs;
+  // Conv / pool window.
+  int kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0, groups = 1;
+  bool ceil_mode = false, count_include_pad = false;
+  int axis = 0;
+  bool has_clamp = false;
+  int32_t clamp_qmin = 0, clamp_qmax = 0;
+  float clamp_fmin = -__builtin_inff(), clamp_fmax = __builtin_inff();
+  bool no_options = false;  // omit the options table
+};
+
+class ModelBuilder {
+ public:
+  uint32_t version = 1;
+  std::vector<TensorSpec> tensors;
+  std::vector<OpSpec> ops;
+  std::vector<int32_t> inputs, outputs;
+  std::vector<std::pair<std::string, std::string>> metadata;
+
+  int32_t Add(const TensorSpec& t) {
+    tensors.push_back(t);
+    return (int32_t)tensors.size() - 1;
+  }
+  int32_t AddFloat(const std::string& name, const std::vector<int32_t>& shape);
+  // A per-tensor quantized activation with the encoding's full range.
+  int32_t AddQuant(const std::string& name, const std::vector<int32_t>& shape, int bits,
+                   int encoding, float scale, int32_t zero_point);
+  // Conv / FC weights from codes in the logical ONNX order [cout, cin/groups, kh, kw] (or
+  // [n, k]), packed ROWS_LSB (rows in (kh, kw, ci) order). Per-channel when scales.size() > 1.
+  int32_t AddWeights(const std::string& name, const std::vector<int32_t>& shape, int bits,
+                     int encoding, const std::vector<float>& scales,
+                     const std::vector<int32_t>& zero_points, const std::vector<int32_t>& codes);
+  int32_t AddFloatConst(const std::string& name, const std::vector<float>& values);
+  OpSpec& AddOp(int opcode, const std::string& name, const std::vector<int32_t>& in,
+                const std::vector<int32_t>& out);
+
+  // The file bytes.
+  std::string Finish() const;
+};
+
+// Encoding range at `bits`.
+void CodeRange(int encoding, int bits, int32_t* lo, int32_t* hi);
+
+}  // namespace crumb_test
