@@ -76,7 +76,8 @@ void CheckSupported(const Graph& g, Diagnostics* diag) {
                 OnnxTypeName(out.type) + " (crumb models give FLOAT outputs)");
   for (const auto& kv : g.initializers) {
     const int t = kv.second.type;
-    if (t != kFloat && t != kInt64 && t != kInt32 && !IsQuantCodeType(t))
+    // Integer types are judged where they are used (a zero point's type is a bit width).
+    if (t != kFloat && !IsIntegerType(t))
       diag->Add("initializer '" + kv.first + "': unsupported data type " + OnnxTypeName(t));
   }
 

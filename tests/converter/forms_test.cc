@@ -1,0 +1,325 @@
+// The forms of one model convert to the same crumb model; the file format and the atomic output.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "converter/converter.h"
+#include "converter/writer.h"
+#include "schema/crumb_generated.h"
+#include "tests/converter/onnx_builder.h"
+#include "tests/converter/test_models.h"
+
+namespace crumb {
+namespace {
+
+using cv::ConvertResult;
+using testing::ConvModel;
+using testing::ConvModelSpec;
+using testing::Form;
+using testing::OnnxBuilder;
+
+std::string Joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& p : v) s += p + "\n";
+  return s;
+}
+
+ConvertResult ConvertSpec(const ConvModelSpec& spec) {
+  ConvModel cm(spec);
+  return cv::ConvertOnnxBytes(cm.Build().Bytes(), cv::ConvertOptions());
+}
+
+bool Exists(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0;
+}
+
+std::string ReadFile(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> r;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      const std::string n = e->d_name;
+      if (n != "." && n != "..") r.push_back(n);
+    }
+    closedir(d);
+  }
+  std::sort(r.begin(), r.end());
+  return r;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char t[] = "/tmp/crumb_converter_test.XXXXXX";
+    path_ = mkdtemp(t);
+  }
+  ~TempDir() {
+    for (const auto& f : ListDir(path_)) unlink((path_ + "/" + f).c_str());
+    rmdir(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// ------------------------------------------------------------------ forms
+
+TEST(Forms, QcdqFoldedAndNativeGiveIdenticalCrumbFiles) {
+  for (int wb : {2, 4, 8}) {
+    for (int ab : {2, 4, 8}) {
+      for (bool dynamic : {false, true}) {
+        SCOPED_TRACE("w" + std::to_string(wb) + "a" + std::to_string(ab) +
+                     (dynamic ? " dynamic batch" : ""));
+        std::vector<uint8_t> ref;
+        std::string ref_hash;
+        for (Form f : {Form::kQcdq, Form::kFolded, Form::kNative}) {
+          ConvModelSpec spec;
+          spec.form = f;
+          spec.wbits = wb;
+          spec.abits = ab;
+          spec.dynamic_batch = dynamic;
+          ConvertResult r = ConvertSpec(spec);
+          ASSERT_TRUE(r.ok) << Joined(r.problems);
+          const std::vector<uint8_t> stripped = cv::WithoutSourceHash(r.bytes);
+          EXPECT_NE(stripped, r.bytes) << "the source hash must be in the metadata";
+          if (ref.empty()) {
+            ref = stripped;
+            ref_hash = cv::DumpModel(r.model);
+          } else {
+            EXPECT_EQ(stripped, ref);
+            EXPECT_EQ(cv::DumpModel(r.model), ref_hash);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Forms, Shape1ScalesGiveTheSameModelAsScalars) {
+  ConvModelSpec a, b;
+  b.shape1_scales = true;
+  ConvertResult ra = ConvertSpec(a), rb = ConvertSpec(b);
+  ASSERT_TRUE(ra.ok) << Joined(ra.problems);
+  ASSERT_TRUE(rb.ok) << Joined(rb.problems);
+  EXPECT_EQ(cv::WithoutSourceHash(ra.bytes), cv::WithoutSourceHash(rb.bytes));
+}
+
+// Identity nodes (also of constants and in front of the graph output) and Constant nodes change
+// nothing in the converted model.
+TEST(Forms, IdentityAndConstantNodesChangeNothing) {
+  ConvModel plain_model{ConvModelSpec{}};
+  OnnxBuilder& plain = plain_model.Build();
+  ConvModel quirky_model{ConvModelSpec{}};
+  OnnxBuilder& q = quirky_model.Build();
+  onnx::GraphProto* g = q.graph();
+  // Move the input scale into a Constant node behind an Identity.
+  for (int k = 0; k < g->initializer_size(); k++) {
+    if (g->initializer(k).name() != "/in/scale") continue;
+    onnx::TensorProto t = g->initializer(k);
+    g->mutable_initializer()->DeleteSubrange(k, 1);
+    onnx::NodeProto c;
+    c.set_op_type("Constant");
+    c.set_name("const_scale");
+    c.add_output("/in/scale_c");
+    auto* a = c.add_attribute();
+    a->set_name("value");
+    a->set_type(onnx::AttributeProto::TENSOR);
+    *a->mutable_t() = t;
+    a->mutable_t()->clear_name();
+    onnx::NodeProto id;
+    id.set_op_type("Identity");
+    id.set_name("id_scale");
+    id.add_input("/in/scale_c");
+    id.add_output("/in/scale");
+    // Insert both at the front.
+    onnx::GraphProto copy = *g;
+    g->clear_node();
+    *g->add_node() = c;
+    *g->add_node() = id;
+    for (const auto& n : copy.node()) *g->add_node() = n;
+    break;
+  }
+  // Identity between the conv weight's DequantizeLinear and the Conv, and before the output.
+  for (auto& n : *g->mutable_node()) {
+    if (n.name() == "/conv/Conv") n.set_input(1, "w_id");
+    if (n.output_size() && n.output(0) == "y") n.set_output(0, "y_pre");
+  }
+  q.Node("Identity", "id_w", {"/conv/w/DequantizeLinear_output_0"}, {"w_id"});
+  q.Node("Identity", "id_y", {"y_pre"}, {"y"});
+  ConvertResult rp = cv::ConvertOnnxBytes(plain.Bytes(), {});
+  ConvertResult rq = cv::ConvertOnnxBytes(q.Bytes(), {});
+  ASSERT_TRUE(rp.ok) << Joined(rp.problems);
+  ASSERT_TRUE(rq.ok) << Joined(rq.problems);
+  for (const auto& n : rq.graph.nodes) {
+    EXPECT_NE(n.op_type, "Identity");
+    EXPECT_NE(n.op_type, "Constant");
+  }
+  EXPECT_EQ(cv::DumpModel(rq.model), cv::DumpModel(rp.model));
+  EXPECT_EQ(cv::WithoutSourceHash(rq.bytes), cv::WithoutSourceHash(rp.bytes));
+}
+
+// ------------------------------------------------------------------ file format
+
+TEST(Writer, FileLayoutFollowsTheSchemaReadme) {
+  ConvModelSpec spec;
+  spec.dynamic_batch = true;
+  ConvertResult r = ConvertSpec(spec);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const std::vector<uint8_t>& bytes = r.bytes;
+  ASSERT_GT(bytes.size(), 8u);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(bytes.data()) + 4, 4), "CRMB");
+  flatbuffers::Verifier v(bytes.data(), bytes.size());
+  ASSERT_TRUE(fb::VerifyModelBuffer(v));
+  const fb::Model* m = fb::GetModel(bytes.data());
+  EXPECT_EQ(m->version(), 1u);
+  ASSERT_TRUE(m->buffers() && m->buffers()->size() > 1);
+  EXPECT_EQ(m->buffers()->Get(0)->offset(), 0u);
+  EXPECT_EQ(m->buffers()->Get(0)->size(), 0u);
+  uint64_t prev_end = 0;
+  for (size_t k = 1; k < m->buffers()->size(); k++) {
+    const fb::Buffer* b = m->buffers()->Get(uint32_t(k));
+    EXPECT_EQ(b->offset() % 64, 0u);
+    EXPECT_GE(b->offset(), prev_end);
+    EXPECT_LE(b->offset() + b->size(), bytes.size());
+    prev_end = b->offset() + b->size();
+  }
+  // Every constant tensor has its own buffer, with the packed size of its bits.
+  for (const auto* t : *m->tensors()) {
+    if (t->buffer() == 0) continue;
+    const fb::Buffer* b = m->buffers()->Get(t->buffer());
+    if (t->type() == fb::ElementType::QUANT) {
+      EXPECT_EQ(t->layout(), fb::Layout::ROWS_LSB);
+      size_t k = 1;
+      for (size_t d = 1; d < t->shape()->size(); d++) k *= size_t(t->shape()->Get(uint32_t(d)));
+      EXPECT_EQ(b->size(), size_t(t->shape()->Get(0)) * ((k * t->bits() + 7) / 8));
+    } else {
+      EXPECT_EQ(t->layout(), fb::Layout::DENSE);
+      EXPECT_EQ(b->size(), size_t(t->shape()->Get(0)) * 4);
+    }
+  }
+  // The graph input keeps the dynamic batch dimension.
+  const fb::Tensor* in = m->tensors()->Get(uint32_t(m->inputs()->Get(0)));
+  EXPECT_EQ(in->shape()->Get(0), -1);
+  EXPECT_EQ(in->type(), fb::ElementType::FLOAT32);
+  std::map<std::string, std::string> meta;
+  for (const auto* kv : *m->metadata()) meta[kv->key()->str()] = kv->value()->str();
+  EXPECT_EQ(meta["converter"], std::string("crumb-convert ") + cv::kConverterVersion);
+  EXPECT_EQ(meta["source_sha256"].size(), 64u);
+  EXPECT_EQ(meta["bits:/conv/Conv"], "w2a8");
+  EXPECT_EQ(meta["bits:/fc/Gemm"], "w2a4");
+  // Ops in order, with their options.
+  ASSERT_EQ(m->operators()->size(), 6u);
+  EXPECT_EQ(m->operators()->Get(0)->opcode(), fb::OpCode::QUANTIZE);
+  const fb::Operator* conv = m->operators()->Get(1);
+  EXPECT_EQ(conv->opcode(), fb::OpCode::CONV_2D);
+  ASSERT_NE(conv->options_as_Conv2DOptions(), nullptr);
+  EXPECT_EQ(conv->options_as_Conv2DOptions()->pad_top(), 1);
+  EXPECT_EQ(conv->options_as_Conv2DOptions()->clamp()->qmax(), 15);
+  EXPECT_EQ(m->operators()->Get(5)->opcode(), fb::OpCode::DEQUANTIZE);
+}
+
+// ------------------------------------------------------------------ the file-level API
+
+TEST(ConvertFile, WritesAtomicallyAndNothingOnFailure) {
+  TempDir dir;
+  const std::string good = dir.path() + "/good.onnx", bad = dir.path() + "/bad.onnx";
+  const std::string out = dir.path() + "/out.crumb";
+  {
+    ConvModel cm{ConvModelSpec{}};
+    std::ofstream(good, std::ios::binary) << cm.Build().Bytes();
+    OnnxBuilder b;
+    b.Input("x", {1, 4});
+    b.Node("Softmax", "softmax_1", {"x"}, {"a"});
+    b.Node("Tanh", "tanh_1", {"a"}, {"y"});
+    b.Output("y");
+    std::ofstream(bad, std::ios::binary) << b.Bytes();
+  }
+  std::string msg, summary;
+  ASSERT_TRUE(cv::ConvertFile(good, out, {}, &msg, &summary)) << msg;
+  const std::string first = ReadFile(out);
+  EXPECT_FALSE(first.empty());
+  // A failed conversion lists every problem and leaves the existing output alone.
+  EXPECT_FALSE(cv::ConvertFile(bad, out, {}, &msg, &summary));
+  EXPECT_NE(msg.find("cannot convert " + bad + ": 2 problems:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("node 'softmax_1' (op Softmax): unsupported op"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("node 'tanh_1' (op Tanh): unsupported op"), std::string::npos) << msg;
+  EXPECT_EQ(ReadFile(out), first);
+  // No output and no temporary file when there was none before.
+  const std::string out2 = dir.path() + "/out2.crumb";
+  EXPECT_FALSE(cv::ConvertFile(bad, out2, {}, &msg, &summary));
+  EXPECT_FALSE(Exists(out2));
+  EXPECT_EQ(ListDir(dir.path()), (std::vector<std::string>{"bad.onnx", "good.onnx", "out.crumb"}));
+  // Garbage input.
+  const std::string junk = dir.path() + "/junk.onnx";
+  std::ofstream(junk, std::ios::binary) << "\xff\xff\xff not a protobuf";
+  EXPECT_FALSE(cv::ConvertFile(junk, out2, {}, &msg, &summary));
+  EXPECT_FALSE(Exists(out2));
+  unlink(junk.c_str());
+  // An unwritable destination fails cleanly.
+  EXPECT_FALSE(cv::ConvertFile(good, dir.path() + "/no/such/dir/x.crumb", {}, &msg, &summary));
+  EXPECT_NE(msg.find("cannot write"), std::string::npos) << msg;
+  EXPECT_EQ(ListDir(dir.path()), (std::vector<std::string>{"bad.onnx", "good.onnx", "out.crumb"}));
+}
+
+// ------------------------------------------------------------------ reference models on disk
+
+// Converts qcdq / folded / native of every model directory under `root` whose name starts with
+// one of `prefixes`; the forms of one model must give identical files (source hash aside).
+int CheckModelDirs(const std::string& root, const std::vector<std::string>& prefixes) {
+  int checked = 0;
+  for (const auto& d : ListDir(root)) {
+    bool match = false;
+    for (const auto& p : prefixes) match = match || d.rfind(p, 0) == 0;
+    if (!match) continue;
+    std::vector<uint8_t> ref;
+    std::string ref_form;
+    for (const char* form : {"qcdq", "folded", "native"}) {
+      const std::string path = root + "/" + d + "/" + form + ".onnx";
+      if (!Exists(path)) continue;
+      SCOPED_TRACE(path);
+      ConvertResult r = cv::ConvertOnnxBytes(ReadFile(path), {});
+      EXPECT_TRUE(r.ok) << Joined(r.problems);
+      if (!r.ok) continue;
+      checked++;
+      const auto stripped = cv::WithoutSourceHash(r.bytes);
+      if (ref.empty()) {
+        ref = stripped;
+        ref_form = form;
+      } else {
+        EXPECT_TRUE(stripped == ref) << form << " differs from " << ref_form;
+      }
+    }
+  }
+  return checked;
+}
+
+TEST(ReferenceModels, SharedModelsFormsAreIdentical) {
+  const std::string root = "/work/shared/models";
+  if (!Exists(root)) GTEST_SKIP() << root << " does not exist";
+  const int n = CheckModelDirs(root, {"digits_", "smallcnn_"});
+  if (n == 0) GTEST_SKIP() << "no digits_* / smallcnn_* models under " << root;
+}
+
+#ifdef CRUMB_TEST_DATA_DIR
+TEST(ReferenceModels, ProjectModelsFormsAreIdentical) {
+  const std::string root = CRUMB_TEST_DATA_DIR;
+  const int n = CheckModelDirs(root, {""});
+  if (n == 0) GTEST_SKIP() << "no models under " << root;
+}
+#endif
+
+}  // namespace
+}  // namespace crumb

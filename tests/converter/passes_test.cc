@@ -1,0 +1,688 @@
+// Golden tests per converter pass, on small ONNX graphs built in C++.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "converter/converter.h"
+#include "converter/onnx_import.h"
+#include "converter/passes/passes.h"
+#include "converter/sha256.h"
+#include "kernels/common/pack.h"
+#include "tests/converter/onnx_builder.h"
+#include "tests/converter/test_models.h"
+
+namespace crumb {
+namespace {
+
+using cv::ConvertModel;
+using cv::ConvertResult;
+using cv::Diagnostics;
+using cv::Graph;
+using testing::ConvModel;
+using testing::ConvModelSpec;
+using testing::Form;
+using testing::OnnxBuilder;
+
+std::string Joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& p : v) s += p + "\n";
+  return s;
+}
+
+ConvertResult Convert(OnnxBuilder& b) {
+  return ConvertModel(b.model(), std::string(64, 'a'), cv::ConvertOptions());
+}
+
+Graph Import(OnnxBuilder& b, Diagnostics* d) {
+  Graph g;
+  cv::ImportModel(b.model(), &g, d);
+  return g;
+}
+
+const cv::COp* FindOp(const cv::CModel& m, const std::string& name) {
+  for (const auto& op : m.ops)
+    if (op.name == name) return &op;
+  return nullptr;
+}
+
+// ------------------------------------------------------------------ import (sub-byte types)
+
+TEST(Import, UnpacksInt2OddElementCountLsbFirst) {
+  onnx::TensorProto t;
+  OnnxBuilder::FillInt(&t, 26, {5}, {-2, -1, 0, 1, -1});
+  ASSERT_EQ(t.raw_data().size(), 2u);
+  // First element in the least-significant bits: -2 = 0b10, -1 = 0b11, 0, 1 = 0b01.
+  EXPECT_EQ(uint8_t(t.raw_data()[0]), 0x4E);
+  EXPECT_EQ(uint8_t(t.raw_data()[1]), 0x03);
+  cv::Const c;
+  std::string err;
+  ASSERT_TRUE(cv::DecodeTensor(t, &c, &err)) << err;
+  EXPECT_EQ(c.i, (std::vector<int64_t>{-2, -1, 0, 1, -1}));
+
+  onnx::TensorProto u;
+  OnnxBuilder::FillInt(&u, 25, {3}, {3, 0, 2});
+  ASSERT_TRUE(cv::DecodeTensor(u, &c, &err)) << err;
+  EXPECT_EQ(c.i, (std::vector<int64_t>{3, 0, 2}));
+}
+
+TEST(Import, UnpacksInt4FromRawAndInt32Data) {
+  onnx::TensorProto t;
+  OnnxBuilder::FillInt(&t, 22, {3}, {-8, 7, -1});
+  cv::Const c;
+  std::string err;
+  ASSERT_TRUE(cv::DecodeTensor(t, &c, &err)) << err;
+  EXPECT_EQ(c.i, (std::vector<int64_t>{-8, 7, -1}));
+  // Without raw_data ONNX keeps one packed byte per int32_data entry.
+  onnx::TensorProto u;
+  u.set_data_type(21);
+  u.add_dims(3);
+  u.add_int32_data(0xF0);  // elements 0 and 15
+  u.add_int32_data(0x09);  // element 9
+  ASSERT_TRUE(cv::DecodeTensor(u, &c, &err)) << err;
+  EXPECT_EQ(c.i, (std::vector<int64_t>{0, 15, 9}));
+}
+
+TEST(Import, RejectsShortPackedData) {
+  onnx::TensorProto t;
+  t.set_data_type(26);
+  t.add_dims(9);
+  t.set_raw_data(std::string(2, '\0'));  // 9 INT2 values need 3 bytes
+  cv::Const c;
+  std::string err;
+  EXPECT_FALSE(cv::DecodeTensor(t, &c, &err));
+  EXPECT_NE(err.find("expected 3"), std::string::npos) << err;
+}
+
+// ------------------------------------------------------------------ constants / identity
+
+TEST(ConstantsToInitializers, ConstantNodesBecomeInitializers) {
+  OnnxBuilder b;
+  auto* c = b.Node("Constant", "c0", {}, {"k"});
+  OnnxBuilder::FillFloat(OnnxBuilder::AttrT(c, "value"), {}, {0.5f});
+  auto* c1 = b.Node("Constant", "c1", {}, {"k1"});
+  OnnxBuilder::AttrF(c1, "value_float", 2.0f);
+  Diagnostics d;
+  Graph g = Import(b, &d);
+  cv::ConstantsToInitializers(&g, &d);
+  EXPECT_TRUE(d.ok()) << Joined(d.problems());
+  EXPECT_TRUE(g.nodes.empty());
+  ASSERT_NE(g.FindConst("k"), nullptr);
+  EXPECT_EQ(g.FindConst("k")->f, std::vector<float>{0.5f});
+  EXPECT_EQ(g.FindConst("k1")->f, std::vector<float>{2.0f});
+}
+
+TEST(RemoveIdentity, GoldenGraph) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  b.InitF("c", {}, {1.f});
+  b.Node("Identity", "i0", {"x"}, {"x1"});
+  b.Node("Identity", "i1", {"c"}, {"c1"});  // Identity of a constant
+  b.Node("Add", "add", {"x1", "c1"}, {"s"});
+  b.Node("Identity", "i2", {"s"}, {"y"});  // names the graph output
+  b.Output("y");
+  Diagnostics d;
+  Graph g = Import(b, &d);
+  cv::RemoveIdentity(&g, &d);
+  EXPECT_EQ(cv::DumpGraph(g),
+            "input x [1,4]\n"
+            "Add 'add' (x, c) -> (y)\n"
+            "output y\n");
+}
+
+// ------------------------------------------------------------------ check supported
+
+TEST(CheckSupported, ListsEveryProblemInOneRun) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  b.Node("Softmax", "sm", {"x"}, {"a"});
+  b.Node("Sigmoid", "sig", {"a"}, {"b"});
+  b.Node("Quant", "qonnx_q", {"b", "s", "z", "bw"}, {"c"}, "qonnx.custom_op.general");
+  b.InitF("s", {}, {0.1f});
+  b.InitI("z16", 5, {}, {0});
+  b.Node("QuantizeLinear", "q16", {"c", "s", "z16"}, {"d"});
+  b.InitI("bad", 11, {}, {});
+  b.graph()->mutable_initializer(b.graph()->initializer_size() - 1)->set_data_type(11);
+  b.Output("d");
+  ConvertResult r = Convert(b);
+  ASSERT_FALSE(r.ok);
+  const std::string all = Joined(r.problems);
+  EXPECT_NE(all.find("node 'sm' (op Softmax): unsupported op"), std::string::npos) << all;
+  EXPECT_NE(all.find("node 'sig' (op Sigmoid): unsupported op"), std::string::npos) << all;
+  EXPECT_NE(all.find("node 'qonnx_q' (op qonnx.custom_op.general.Quant): unsupported op"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("node 'q16' (op QuantizeLinear): unsupported bit width 16"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("initializer 'bad'"), std::string::npos) << all;
+  EXPECT_NE(all.find("DOUBLE"), std::string::npos) << all;
+  EXPECT_EQ(r.problems.size(), 5u) << all;
+  EXPECT_TRUE(r.bytes.empty());
+  const std::string msg = cv::FormatProblems("m.onnx", r.problems);
+  EXPECT_EQ(msg.rfind("cannot convert m.onnx: 5 problems:\n  ", 0), 0u) << msg;
+}
+
+// ------------------------------------------------------------------ recognise quantizers
+
+struct RecognizedWeights {
+  cv::QuantInfo conv, act;
+};
+
+RecognizedWeights RecognizeConvModel(const ConvModelSpec& spec, std::vector<int64_t>* codes) {
+  ConvModel cm(spec);
+  OnnxBuilder& b = cm.Build();
+  *codes = cm.conv_codes;
+  Diagnostics d;
+  Graph g = Import(b, &d);
+  cv::ConstantsToInitializers(&g, &d);
+  cv::RemoveIdentity(&g, &d);
+  cv::CheckSupported(g, &d);
+  cv::RecognizeQuantizers(&g, &d);
+  EXPECT_TRUE(d.ok()) << Joined(d.problems());
+  RecognizedWeights r;
+  for (const auto& n : g.nodes) {
+    if (n.op_type == cv::kQConstOp && n.name == "/conv/w/DequantizeLinear") r.conv = *n.quant;
+    if (n.op_type == cv::kFakeQuantOp && n.name == "/act1/QuantizeLinear") r.act = *n.quant;
+    EXPECT_NE(n.op_type, "QuantizeLinear");
+    EXPECT_NE(n.op_type, "DequantizeLinear");
+    EXPECT_NE(n.op_type, "Clip");
+  }
+  return r;
+}
+
+TEST(RecognizeQuantizers, SameQuantInfoFromEveryForm) {
+  for (int wb : {2, 4, 8}) {
+    for (int ab : {2, 4, 8}) {
+      std::vector<int64_t> codes;
+      RecognizedWeights ref;
+      for (Form f : {Form::kQcdq, Form::kFolded, Form::kNative}) {
+        ConvModelSpec spec;
+        spec.form = f;
+        spec.wbits = wb;
+        spec.abits = ab;
+        RecognizedWeights r = RecognizeConvModel(spec, &codes);
+        SCOPED_TRACE("w" + std::to_string(wb) + "a" + std::to_string(ab) + " form " +
+                     std::to_string(int(f)));
+        EXPECT_EQ(r.conv.codes, codes);
+        EXPECT_EQ(r.conv.bits, wb);
+        // Narrow signed codes: 2-bit is TERNARY, wider SIGNED with qmin = -(2^(b-1)-1).
+        EXPECT_EQ(r.conv.encoding, wb == 2 ? cv::Encoding::kTernary : cv::Encoding::kSigned);
+        EXPECT_EQ(r.conv.qmin, -((1 << (wb - 1)) - 1));
+        EXPECT_EQ(r.conv.qmax, (1 << (wb - 1)) - 1);
+        EXPECT_EQ(r.conv.axis, 0);
+        EXPECT_EQ(r.act.bits, ab);
+        EXPECT_EQ(r.act.encoding, cv::Encoding::kUnsigned);
+        EXPECT_EQ(r.act.qmin, 0);
+        EXPECT_EQ(r.act.qmax, (1 << ab) - 1);
+        EXPECT_EQ(r.act.tensor_name, "/act1/QuantizeLinear_output_0");
+      }
+    }
+  }
+}
+
+// A weight-only graph: x -> Q/DQ -> MatMul(DQ(w)) -> Q/DQ -> y, with the weight given by `add`.
+template <typename F>
+cv::QuantInfo RecognizeWeight(F add, int opset = 13) {
+  OnnxBuilder b(opset);
+  b.Input("x", {1, 4});
+  b.InitF("s", {}, {0.1f});
+  b.InitI("z", 2, {}, {0});
+  b.Node("QuantizeLinear", "qx", {"x", "s", "z"}, {"xq"});
+  b.Node("DequantizeLinear", "dqx", {"xq", "s", "z"}, {"xd"});
+  add(b);  // defines "wd" ([4, 2])
+  b.Node("MatMul", "mm", {"xd", "wd"}, {"m"});
+  b.Node("QuantizeLinear", "qy", {"m", "s", "z"}, {"yq"});
+  b.Node("DequantizeLinear", "dqy", {"yq", "s", "z"}, {"y"});
+  b.Output("y");
+  Diagnostics d;
+  Graph g = Import(b, &d);
+  cv::RecognizeQuantizers(&g, &d);
+  EXPECT_TRUE(d.ok()) << Joined(d.problems());
+  for (const auto& n : g.nodes)
+    if (n.op_type == cv::kQConstOp) return *n.quant;
+  ADD_FAILURE() << "no weight recognised";
+  return {};
+}
+
+TEST(RecognizeQuantizers, FoldedWeightWidthFromValueRange) {
+  cv::QuantInfo q = RecognizeWeight([](OnnxBuilder& b) {
+    b.InitI("w", 3, {4, 2}, {-5, 6, 0, 1, 2, 3, -1, 4});
+    b.InitF("ws", {}, {0.5f});
+    b.InitI("wz", 3, {}, {0});
+    b.Node("DequantizeLinear", "dqw", {"w", "ws", "wz"}, {"wd"});
+  });
+  EXPECT_EQ(q.bits, 4);
+  EXPECT_EQ(q.encoding, cv::Encoding::kSigned);
+  EXPECT_EQ(q.qmin, -7);  // no code is -8: narrow
+  EXPECT_EQ(q.qmax, 7);
+  EXPECT_EQ(q.axis, -1);
+}
+
+TEST(RecognizeQuantizers, FullRangeWhenTheMostNegativeCodeOccurs) {
+  cv::QuantInfo q = RecognizeWeight([](OnnxBuilder& b) {
+    b.InitI("w", 3, {4, 2}, {-2, 1, 0, 1, -1, 0, 1, 1});
+    b.InitF("ws", {}, {0.5f});
+    b.InitI("wz", 3, {}, {0});
+    b.Node("DequantizeLinear", "dqw", {"w", "ws", "wz"}, {"wd"});
+  });
+  EXPECT_EQ(q.bits, 2);
+  EXPECT_EQ(q.encoding, cv::Encoding::kSigned);
+  EXPECT_EQ(q.qmin, -2);
+  EXPECT_EQ(q.qmax, 1);
+}
+
+TEST(RecognizeQuantizers, NativeUint4WeightKeepsDeclaredWidthAndZeroPoint) {
+  cv::QuantInfo q = RecognizeWeight(
+      [](OnnxBuilder& b) {
+        b.InitI("w", 21, {4, 2}, {0, 15, 3, 8, 8, 1, 2, 9});
+        b.InitF("ws", {2}, {0.5f, 0.25f});
+        b.InitI("wz", 21, {2}, {8, 7});
+        auto* n = b.Node("DequantizeLinear", "dqw", {"w", "ws", "wz"}, {"wd"});
+        OnnxBuilder::AttrI(n, "axis", 1);
+      },
+      21);
+  EXPECT_EQ(q.bits, 4);
+  EXPECT_EQ(q.encoding, cv::Encoding::kUnsigned);
+  EXPECT_EQ(q.qmin, 0);
+  EXPECT_EQ(q.qmax, 15);
+  EXPECT_EQ(q.axis, 1);
+  EXPECT_EQ(q.zero_point, (std::vector<int64_t>{8, 7}));
+  EXPECT_EQ(q.codes, (std::vector<int64_t>{0, 15, 3, 8, 8, 1, 2, 9}));
+}
+
+TEST(RecognizeQuantizers, QcdqWeightQuantizesLikeQuantizeLinear) {
+  cv::QuantInfo q = RecognizeWeight([](OnnxBuilder& b) {
+    // w / s = 0.5 (ties to even: 0), 1.5 (2 -> clipped to 1), -2.6 (-3 -> -1), 0.4, ...
+    b.InitF("w", {4, 2}, {0.05f, 0.15f, -0.26f, 0.04f, 0.1f, -0.1f, 0.25f, 0.0f});
+    b.InitF("ws", {}, {0.1f});
+    b.InitI("wz", 3, {}, {0});
+    b.InitI("lo", 3, {}, {-1});
+    b.InitI("hi", 3, {}, {1});
+    b.Node("QuantizeLinear", "qw", {"w", "ws", "wz"}, {"wq"});
+    b.Node("Clip", "cw", {"wq", "lo", "hi"}, {"wc"});
+    b.Node("DequantizeLinear", "dqw", {"wc", "ws", "wz"}, {"wd"});
+  });
+  EXPECT_EQ(q.bits, 2);
+  EXPECT_EQ(q.encoding, cv::Encoding::kTernary);
+  EXPECT_EQ(q.codes, (std::vector<int64_t>{0, 1, -1, 0, 1, -1, 1, 0}));
+  EXPECT_EQ(q.tensor_name, "wd");
+}
+
+TEST(RecognizeQuantizers, ClipWithEmptyMinAndShape1Scales) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  b.InitF("s", {1}, {0.1f});
+  b.InitI("z", 2, {1}, {3});
+  b.InitI("hi", 2, {}, {15});
+  b.Node("QuantizeLinear", "q", {"x", "s", "z"}, {"xq"});
+  b.Node("Clip", "c", {"xq", "", "hi"}, {"xc"});
+  b.Node("DequantizeLinear", "dq", {"xc", "s", "z"}, {"y"});
+  b.Output("y");
+  Diagnostics d;
+  Graph g = Import(b, &d);
+  cv::RecognizeQuantizers(&g, &d);
+  ASSERT_TRUE(d.ok()) << Joined(d.problems());
+  ASSERT_EQ(g.nodes.size(), 1u);
+  EXPECT_EQ(cv::DumpGraph(g),
+            "input x [1,4]\n"
+            "crumb.FakeQuant 'q' (x) -> (y) q{xq bits=4 UNSIGNED [0,15] scale=[0.100000001] "
+            "zp=[3] axis=-1}\n"
+            "output y\n");
+}
+
+TEST(RecognizeQuantizers, MissingZeroPointDefaultsToUint8) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  b.InitF("s", {}, {0.1f});
+  b.Node("QuantizeLinear", "q", {"x", "s"}, {"xq"});
+  b.Node("DequantizeLinear", "dq", {"xq", "s"}, {"y"});
+  b.Output("y");
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const int t = r.model.FindTensor("xq");
+  ASSERT_GE(t, 0);
+  EXPECT_EQ(r.model.tensors[size_t(t)].bits, 8);
+  EXPECT_EQ(r.model.tensors[size_t(t)].encoding, cv::Encoding::kUnsigned);
+  EXPECT_EQ(r.model.tensors[size_t(t)].zero_point, std::vector<int64_t>{0});
+  EXPECT_EQ(r.model.tensors[size_t(t)].qmax, 255);
+}
+
+TEST(RecognizeQuantizers, MismatchedQuantizeDequantizeParamsAreReported) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  b.InitF("s", {}, {0.1f});
+  b.InitF("s2", {}, {0.2f});
+  b.Node("QuantizeLinear", "q", {"x", "s"}, {"xq"});
+  b.Node("DequantizeLinear", "dq", {"xq", "s2"}, {"y"});
+  b.Output("y");
+  ConvertResult r = Convert(b);
+  ASSERT_FALSE(r.ok);
+  EXPECT_NE(Joined(r.problems).find("differ from those of QuantizeLinear 'q'"), std::string::npos)
+      << Joined(r.problems);
+}
+
+// ------------------------------------------------------------------ batch norm / fusion
+
+// x -> Q/DQ -> Conv(1x1, 2 -> 2, no bias) -> BN -> Relu -> Q/DQ -> y
+OnnxBuilder BnModel() {
+  OnnxBuilder b;
+  b.Input("x", {1, 2, 2, 2});
+  b.InitF("s", {}, {0.5f});
+  b.InitI("z", 2, {}, {10});
+  b.Node("QuantizeLinear", "qx", {"x", "s", "z"}, {"xq"});
+  b.Node("DequantizeLinear", "dqx", {"xq", "s", "z"}, {"xd"});
+  b.InitI("w", 3, {2, 2, 1, 1}, {1, -1, 0, 1});
+  b.InitF("ws", {2}, {0.25f, 0.125f});
+  b.InitI("wz", 3, {2}, {0, 0});
+  auto* dqw = b.Node("DequantizeLinear", "dqw", {"w", "ws", "wz"}, {"wd"});
+  OnnxBuilder::AttrI(dqw, "axis", 0);
+  b.Node("Conv", "conv", {"xd", "wd"}, {"c"});
+  b.InitF("gamma", {2}, {2.0f, -0.5f});
+  b.InitF("beta", {2}, {0.25f, 1.0f});
+  b.InitF("mean", {2}, {0.1f, -0.3f});
+  b.InitF("var", {2}, {4.0f, 0.25f});
+  auto* bn = b.Node("BatchNormalization", "bn", {"c", "gamma", "beta", "mean", "var"}, {"n"});
+  OnnxBuilder::AttrF(bn, "epsilon", 0.0f);
+  b.Node("Relu", "relu", {"n"}, {"r"});
+  b.InitF("so", {}, {0.2f});
+  b.InitI("zo", 2, {}, {0});
+  b.Node("QuantizeLinear", "qy", {"r", "so", "zo"}, {"yq"});
+  b.Node("DequantizeLinear", "dqy", {"yq", "so", "zo"}, {"y"});
+  b.Output("y");
+  return b;
+}
+
+TEST(FoldBatchNorm, FoldsIntoMulAddWithoutTouchingCodes) {
+  OnnxBuilder b = BnModel();
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* conv = FindOp(r.model, "conv");
+  ASSERT_NE(conv, nullptr);
+  ASSERT_EQ(conv->inputs.size(), 4u);
+  const auto& w = r.model.tensors[size_t(conv->inputs[1])];
+  EXPECT_EQ(w.codes, (std::vector<int64_t>{1, -1, 0, 1}));
+  EXPECT_EQ(w.scale, (std::vector<float>{0.25f, 0.125f}));
+  const auto& mul = r.model.tensors[size_t(conv->inputs[2])].fdata;
+  const auto& add = r.model.tensors[size_t(conv->inputs[3])].fdata;
+  const double g0 = 2.0 / std::sqrt(4.0), g1 = -0.5 / std::sqrt(0.25);
+  EXPECT_EQ(mul[0], float(0.5 * 0.25 * g0 / double(0.2f)));
+  EXPECT_EQ(mul[1], float(0.5 * 0.125 * g1 / double(0.2f)));
+  EXPECT_EQ(add[0], float((0.25 - double(0.1f) * g0) / double(0.2f)));
+  EXPECT_EQ(add[1], float((1.0 - double(-0.3f) * g1) / double(0.2f)));
+  // The fused Relu clamps at the output zero point.
+  EXPECT_EQ(conv->clamp.qmin, 0);
+  EXPECT_EQ(conv->clamp.qmax, 255);
+  for (const auto& n : r.graph.nodes) EXPECT_NE(n.op_type, "BatchNormalization");
+}
+
+TEST(FoldBatchNorm, UnfoldableBatchNormIsReported) {
+  OnnxBuilder b;
+  b.Input("x", {1, 2, 2, 2});
+  b.InitF("g", {2}, {1, 1});
+  b.Node("BatchNormalization", "bn", {"x", "g", "g", "g", "g"}, {"y"});
+  b.Output("y");
+  ConvertResult r = Convert(b);
+  ASSERT_FALSE(r.ok);
+  EXPECT_NE(Joined(r.problems).find("node 'bn' (op BatchNormalization)"), std::string::npos);
+}
+
+TEST(FuseActivations, ReluAndClipFoldIntoTheProducerClamp) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  b.InitF("s", {}, {0.5f});
+  b.InitI("z", 2, {}, {100});
+  b.Node("QuantizeLinear", "qx", {"x", "s", "z"}, {"xq"});
+  b.Node("DequantizeLinear", "dqx", {"xq", "s", "z"}, {"xd"});
+  b.Node("Add", "add", {"xd", "xd"}, {"a"});
+  b.InitF("lo", {}, {-1.0f});
+  b.InitF("hi", {}, {6.0f});
+  b.Node("Clip", "clip", {"a", "lo", "hi"}, {"c"});
+  b.Node("Relu", "relu", {"c"}, {"r"});
+  b.Node("QuantizeLinear", "qy", {"r", "s", "z"}, {"yq"});
+  b.Node("DequantizeLinear", "dqy", {"yq", "s", "z"}, {"y"});
+  b.Output("y");
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* add = FindOp(r.model, "add");
+  ASSERT_NE(add, nullptr);
+  EXPECT_EQ(add->opcode, cv::OpCode::kAdd);
+  // Relu: q >= z = 100; Clip max 6: E(6 / 0.5) = 12 + 100.
+  EXPECT_EQ(add->clamp.qmin, 100);
+  EXPECT_EQ(add->clamp.qmax, 112);
+  EXPECT_EQ(r.model.ops.size(), 3u);  // QUANTIZE, ADD, DEQUANTIZE
+}
+
+TEST(FuseActivations, StandaloneClipOnQuantizedTensorBecomesRequantize) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  b.InitF("s", {}, {0.1f});
+  b.InitI("z", 2, {}, {0});
+  b.Node("QuantizeLinear", "qx", {"x", "s", "z"}, {"xq"});
+  b.Node("DequantizeLinear", "dqx", {"xq", "s", "z"}, {"xd"});
+  b.InitF("lo", {}, {0.0f});
+  b.InitF("hi", {}, {6.0f});
+  b.Node("Clip", "relu6", {"xd", "lo", "hi"}, {"c"});
+  b.Node("QuantizeLinear", "qy", {"c", "s", "z"}, {"yq"});
+  b.Node("DequantizeLinear", "dqy", {"yq", "s", "z"}, {"y"});
+  b.Output("y");
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* op = FindOp(r.model, "relu6");
+  ASSERT_NE(op, nullptr);
+  EXPECT_EQ(op->opcode, cv::OpCode::kRequantize);
+  EXPECT_EQ(op->clamp.qmin, 0);
+  EXPECT_EQ(op->clamp.qmax, 60);
+}
+
+// ------------------------------------------------------------------ lowering
+
+TEST(LowerToCrumb, RequantizeOnlyWhenParametersDiffer) {
+  for (bool same : {true, false}) {
+    OnnxBuilder b;
+    b.Input("x", {1, 4});
+    b.InitF("s", {}, {0.1f});
+    b.InitF("s2", {}, {same ? 0.1f : 0.3f});
+    b.InitI("z", 2, {}, {0});
+    b.Node("QuantizeLinear", "qx", {"x", "s", "z"}, {"xq"});
+    b.Node("DequantizeLinear", "dqx", {"xq", "s", "z"}, {"xd"});
+    b.Node("QuantizeLinear", "q2", {"xd", "s2", "z"}, {"x2"});
+    b.Node("DequantizeLinear", "dq2", {"x2", "s2", "z"}, {"y"});
+    b.Output("y");
+    ConvertResult r = Convert(b);
+    ASSERT_TRUE(r.ok) << Joined(r.problems);
+    EXPECT_EQ(r.model.ops.size(), same ? 2u : 3u);
+    if (!same) EXPECT_EQ(r.model.ops[1].opcode, cv::OpCode::kRequantize);
+  }
+}
+
+// x -> Q/DQ -> Gemm / MatMul with a [K, N] weight quantized per column -> [Q/DQ] -> y
+OnnxBuilder FcModel(const std::string& op, bool float_output) {
+  OnnxBuilder b;
+  b.Input("x", {2, 3});
+  b.InitF("s", {}, {0.5f});
+  b.InitI("z", 2, {}, {128});
+  b.Node("QuantizeLinear", "qx", {"x", "s", "z"}, {"xq"});
+  b.Node("DequantizeLinear", "dqx", {"xq", "s", "z"}, {"xd"});
+  b.InitI("w", 3, {3, 2}, {1, -3, 2, 0, -1, 3});  // [K=3, N=2]
+  b.InitF("ws", {2}, {0.25f, 0.5f});
+  b.InitI("wz", 3, {2}, {0, 0});
+  auto* dqw = b.Node("DequantizeLinear", "dqw", {"w", "ws", "wz"}, {"wd"});
+  OnnxBuilder::AttrI(dqw, "axis", 1);
+  b.InitF("bias", {2}, {1.0f, -2.0f});
+  const std::string out = float_output ? "y" : "m";
+  if (op == "Gemm") {
+    auto* g = b.Node("Gemm", "fc", {"xd", "wd", "bias"}, {out});
+    OnnxBuilder::AttrF(g, "alpha", 2.0f);
+    OnnxBuilder::AttrF(g, "beta", 0.5f);
+  } else {
+    b.Node("MatMul", "fc", {"xd", "wd"}, {"mm"});
+    b.Node("Add", "bias_add", {"mm", "bias"}, {out});
+  }
+  if (!float_output) {
+    b.InitF("so", {}, {0.25f});
+    b.Node("QuantizeLinear", "qy", {"m", "so", "z"}, {"yq"});
+    b.Node("DequantizeLinear", "dqy", {"yq", "so", "z"}, {"y"});
+  }
+  b.Output("y");
+  return b;
+}
+
+TEST(LowerToCrumb, GemmTransB0TransposesTheWeightAndFoldsAlphaBeta) {
+  OnnxBuilder b = FcModel("Gemm", false);
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* fc = FindOp(r.model, "fc");
+  ASSERT_NE(fc, nullptr);
+  EXPECT_EQ(fc->opcode, cv::OpCode::kFullyConnected);
+  const auto& w = r.model.tensors[size_t(fc->inputs[1])];
+  EXPECT_EQ(w.shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(w.codes, (std::vector<int64_t>{1, 2, -1, -3, 0, 3}));
+  EXPECT_EQ(w.axis, 0);
+  EXPECT_EQ(w.scale, (std::vector<float>{0.25f, 0.5f}));
+  EXPECT_EQ(w.bits, 3);  // codes in [-3, 3]
+  const auto& mul = r.model.tensors[size_t(fc->inputs[2])].fdata;
+  const auto& add = r.model.tensors[size_t(fc->inputs[3])].fdata;
+  EXPECT_EQ(mul, (std::vector<float>{float(0.5 * 0.25 * 2.0 / 0.25), float(0.5 * 0.5 * 2.0 / 0.25)}));
+  EXPECT_EQ(add, (std::vector<float>{float(0.5 * 1.0 / 0.25), float(0.5 * -2.0 / 0.25)}));
+  EXPECT_EQ(r.model.tensors[size_t(fc->outputs[0])].shape, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(fc->bits_label, "w3a8");
+}
+
+TEST(LowerToCrumb, MatMulWithBiasAddAndFloatOutput) {
+  OnnxBuilder b = FcModel("MatMul", true);
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* fc = FindOp(r.model, "fc");
+  ASSERT_NE(fc, nullptr);
+  const auto& out = r.model.tensors[size_t(fc->outputs[0])];
+  EXPECT_EQ(out.type, cv::ElemType::kFloat32);
+  EXPECT_EQ(out.name, "y");
+  const auto& mul = r.model.tensors[size_t(fc->inputs[2])].fdata;
+  const auto& add = r.model.tensors[size_t(fc->inputs[3])].fdata;
+  EXPECT_EQ(mul, (std::vector<float>{0.125f, 0.25f}));  // sx * sw, no output scale
+  EXPECT_EQ(add, (std::vector<float>{1.0f, -2.0f}));
+  EXPECT_EQ(r.model.outputs, std::vector<int>{fc->outputs[0]});
+}
+
+TEST(LowerToCrumb, ReshapeZeroAndMinusOneWithDynamicBatch) {
+  for (bool dynamic : {true, false}) {
+    OnnxBuilder b;
+    b.Input("x", {dynamic ? -1 : 2, 4, 2, 2});
+    b.InitF("s", {}, {0.1f});
+    b.InitI("z", 2, {}, {0});
+    b.Node("QuantizeLinear", "qx", {"x", "s", "z"}, {"xq"});
+    b.Node("DequantizeLinear", "dqx", {"xq", "s", "z"}, {"xd"});
+    b.InitI("shape", 7, {3}, {0, -1, 4});
+    b.Node("Reshape", "reshape", {"xd", "shape"}, {"r"});
+    b.Node("QuantizeLinear", "qr", {"r", "s", "z"}, {"rq"});
+    b.Node("DequantizeLinear", "dqr", {"rq", "s", "z"}, {"y"});
+    b.Output("y");
+    ConvertResult r = Convert(b);
+    ASSERT_TRUE(r.ok) << Joined(r.problems);
+    const cv::COp* op = FindOp(r.model, "reshape");
+    ASSERT_NE(op, nullptr);
+    EXPECT_EQ(op->opcode, cv::OpCode::kReshape);
+    EXPECT_EQ(r.model.tensors[size_t(op->outputs[0])].shape,
+              (std::vector<int64_t>{dynamic ? -1 : 2, 4, 4}));
+    EXPECT_EQ(r.model.tensors[size_t(r.model.inputs[0])].shape[0], dynamic ? -1 : 2);
+  }
+}
+
+TEST(LowerToCrumb, ConvGeometryWithAutoPadAndGroups) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4, 7, 7});
+  b.InitF("s", {}, {0.1f});
+  b.InitI("z", 2, {}, {0});
+  b.Node("QuantizeLinear", "qx", {"x", "s", "z"}, {"xq"});
+  b.Node("DequantizeLinear", "dqx", {"xq", "s", "z"}, {"xd"});
+  std::vector<int64_t> codes(4 * 9, 1);
+  b.InitI("w", 3, {4, 1, 3, 3}, codes);
+  b.InitF("ws", {}, {0.5f});
+  b.Node("DequantizeLinear", "dqw", {"w", "ws"}, {"wd"});
+  auto* c = b.Node("Conv", "dw", {"xd", "wd"}, {"c"});
+  OnnxBuilder::AttrI(c, "group", 4);
+  OnnxBuilder::AttrS(c, "auto_pad", "SAME_LOWER");
+  OnnxBuilder::AttrInts(c, "strides", {2, 2});
+  OnnxBuilder::AttrInts(c, "dilations", {2, 1});
+  b.Node("QuantizeLinear", "qy", {"c", "s", "z"}, {"yq"});
+  b.Node("DequantizeLinear", "dqy", {"yq", "s", "z"}, {"y"});
+  b.Output("y");
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* op = FindOp(r.model, "dw");
+  ASSERT_NE(op, nullptr);
+  EXPECT_EQ(op->groups, 4);
+  // out = ceil(7 / 2) = 4; H: effective kernel 5, total pad 3*2 + 5 - 7 = 4 -> 2 / 2;
+  // W: effective kernel 3, total pad 2 -> SAME_LOWER puts the odd one first: 1 / 1.
+  EXPECT_EQ(op->pad_top, 2);
+  EXPECT_EQ(op->pad_bottom, 2);
+  EXPECT_EQ(op->pad_left, 1);
+  EXPECT_EQ(op->pad_right, 1);
+  EXPECT_EQ(r.model.tensors[size_t(op->outputs[0])].shape, (std::vector<int64_t>{1, 4, 4, 4}));
+  // Per-tensor weight parameters become per output channel.
+  const auto& w = r.model.tensors[size_t(op->inputs[1])];
+  EXPECT_EQ(w.scale.size(), 4u);
+  EXPECT_EQ(w.zero_point, (std::vector<int64_t>{0, 0, 0, 0}));
+}
+
+TEST(LowerToCrumb, FloatOutputOfAnUnquantizedOpIsReported) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  b.InitF("s", {}, {0.1f});
+  b.Node("QuantizeLinear", "qx", {"x", "s"}, {"xq"});
+  b.Node("DequantizeLinear", "dqx", {"xq", "s"}, {"xd"});
+  b.Node("Add", "add", {"xd", "xd"}, {"y"});
+  b.Output("y");
+  ConvertResult r = Convert(b);
+  ASSERT_FALSE(r.ok);
+  EXPECT_NE(Joined(r.problems).find("node 'add' (op Add)"), std::string::npos);
+}
+
+// ------------------------------------------------------------------ family / pack / write
+
+TEST(ChooseKernelFamily, AutoByDefaultScalarWhenForced) {
+  ConvModel cm(ConvModelSpec{});
+  OnnxBuilder& b = cm.Build();
+  cv::ConvertOptions o;
+  ConvertResult a = ConvertModel(b.model(), std::string(64, '0'), o);
+  o.family = cv::KernelFamily::kScalar;
+  ConvertResult s = ConvertModel(b.model(), std::string(64, '0'), o);
+  ASSERT_TRUE(a.ok && s.ok);
+  for (const auto& op : a.model.ops) EXPECT_EQ(op.family, cv::KernelFamily::kAuto);
+  for (const auto& op : s.model.ops) EXPECT_EQ(op.family, cv::KernelFamily::kScalar);
+}
+
+TEST(PackWeights, ConvRowsAreKhKwCiOrderLsbFirst) {
+  ConvModelSpec spec;
+  spec.wbits = 2;
+  ConvModel cm(spec);
+  OnnxBuilder& b = cm.Build();
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* conv = FindOp(r.model, "/conv/Conv");
+  ASSERT_NE(conv, nullptr);
+  const auto& w = r.model.tensors[size_t(conv->inputs[1])];
+  EXPECT_EQ(w.layout, cv::Layout::kRowsLsb);
+  const size_t k = 18;
+  ASSERT_EQ(w.bytes.size(), crumb_rows_lsb_size(4, k, 2));
+  std::vector<int32_t> un(4 * k);
+  crumb_unpack_rows_lsb(w.bytes.data(), 4, k, 2, 1, un.data());
+  for (size_t o = 0; o < 4; o++)
+    for (size_t c = 0; c < 2; c++)
+      for (size_t y = 0; y < 3; y++)
+        for (size_t x = 0; x < 3; x++)
+          ASSERT_EQ(un[o * k + (y * 3 + x) * 2 + c], cm.conv_codes[((o * 2 + c) * 3 + y) * 3 + x]);
+}
+
+TEST(Sha256, KnownVectors) {
+  EXPECT_EQ(cv::Sha256Hex("abc", 3),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(cv::Sha256Hex("", 0),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  const std::string m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  EXPECT_EQ(cv::Sha256Hex(m.data(), m.size()),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+}  // namespace
+}  // namespace crumb
