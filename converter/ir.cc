@@ -10,39 +10,75 @@ namespace cv {
 
 const char* OnnxTypeName(int type) {
   switch (type) {
-    case kUndefined: return "UNDEFINED";
-    case kFloat: return "FLOAT";
-    case kUint8: return "UINT8";
-    case kInt8: return "INT8";
-    case kUint16: return "UINT16";
-    case kInt16: return "INT16";
-    case kInt32: return "INT32";
-    case kInt64: return "INT64";
-    case kString: return "STRING";
-    case kBool: return "BOOL";
-    case kFloat16: return "FLOAT16";
-    case kDouble: return "DOUBLE";
-    case kUint32: return "UINT32";
-    case kUint64: return "UINT64";
-    case kBfloat16: return "BFLOAT16";
-    case 17: return "FLOAT8E4M3FN";
-    case 18: return "FLOAT8E4M3FNUZ";
-    case 19: return "FLOAT8E5M2";
-    case 20: return "FLOAT8E5M2FNUZ";
-    case kUint4: return "UINT4";
-    case kInt4: return "INT4";
-    case 23: return "FLOAT4E2M1";
-    case 24: return "FLOAT8E8M0";
-    case kUint2: return "UINT2";
-    case kInt2: return "INT2";
-    default: return "UNKNOWN";
+    case kUndefined:
+      return "UNDEFINED";
+    case kFloat:
+      return "FLOAT";
+    case kUint8:
+      return "UINT8";
+    case kInt8:
+      return "INT8";
+    case kUint16:
+      return "UINT16";
+    case kInt16:
+      return "INT16";
+    case kInt32:
+      return "INT32";
+    case kInt64:
+      return "INT64";
+    case kString:
+      return "STRING";
+    case kBool:
+      return "BOOL";
+    case kFloat16:
+      return "FLOAT16";
+    case kDouble:
+      return "DOUBLE";
+    case kUint32:
+      return "UINT32";
+    case kUint64:
+      return "UINT64";
+    case kBfloat16:
+      return "BFLOAT16";
+    case 17:
+      return "FLOAT8E4M3FN";
+    case 18:
+      return "FLOAT8E4M3FNUZ";
+    case 19:
+      return "FLOAT8E5M2";
+    case 20:
+      return "FLOAT8E5M2FNUZ";
+    case kUint4:
+      return "UINT4";
+    case kInt4:
+      return "INT4";
+    case 23:
+      return "FLOAT4E2M1";
+    case 24:
+      return "FLOAT8E8M0";
+    case kUint2:
+      return "UINT2";
+    case kInt2:
+      return "INT2";
+    default:
+      return "UNKNOWN";
   }
 }
 
 bool IsIntegerType(int type) {
   switch (type) {
-    case kUint8: case kInt8: case kUint16: case kInt16: case kInt32: case kInt64:
-    case kUint32: case kUint64: case kUint4: case kInt4: case kUint2: case kInt2:
+    case kUint8:
+    case kInt8:
+    case kUint16:
+    case kInt16:
+    case kInt32:
+    case kInt64:
+    case kUint32:
+    case kUint64:
+    case kUint4:
+    case kInt4:
+    case kUint2:
+    case kInt2:
       return true;
     default:
       return false;
@@ -53,13 +89,29 @@ bool QuantTypeRange(int type, int64_t* lo, int64_t* hi, int* bits, bool* is_sign
   int b = 0;
   bool s = false;
   switch (type) {
-    case kUint8: b = 8; break;
-    case kInt8: b = 8; s = true; break;
-    case kUint4: b = 4; break;
-    case kInt4: b = 4; s = true; break;
-    case kUint2: b = 2; break;
-    case kInt2: b = 2; s = true; break;
-    default: return false;
+    case kUint8:
+      b = 8;
+      break;
+    case kInt8:
+      b = 8;
+      s = true;
+      break;
+    case kUint4:
+      b = 4;
+      break;
+    case kInt4:
+      b = 4;
+      s = true;
+      break;
+    case kUint2:
+      b = 2;
+      break;
+    case kInt2:
+      b = 2;
+      s = true;
+      break;
+    default:
+      return false;
   }
   if (bits) *bits = b;
   if (is_signed) *is_signed = s;
@@ -174,10 +226,14 @@ std::string Ints(const std::vector<int64_t>& v, size_t limit = 16) {
 }
 const char* EncName(Encoding e) {
   switch (e) {
-    case Encoding::kSigned: return "SIGNED";
-    case Encoding::kUnsigned: return "UNSIGNED";
-    case Encoding::kBipolar: return "BIPOLAR";
-    case Encoding::kTernary: return "TERNARY";
+    case Encoding::kSigned:
+      return "SIGNED";
+    case Encoding::kUnsigned:
+      return "UNSIGNED";
+    case Encoding::kBipolar:
+      return "BIPOLAR";
+    case Encoding::kTernary:
+      return "TERNARY";
   }
   return "?";
 }
@@ -212,17 +268,28 @@ std::string DumpGraph(const Graph& g) {
 
 const char* OpCodeName(OpCode op) {
   switch (op) {
-    case OpCode::kQuantize: return "QUANTIZE";
-    case OpCode::kDequantize: return "DEQUANTIZE";
-    case OpCode::kConv2D: return "CONV_2D";
-    case OpCode::kFullyConnected: return "FULLY_CONNECTED";
-    case OpCode::kAdd: return "ADD";
-    case OpCode::kMaxPool2D: return "MAX_POOL_2D";
-    case OpCode::kAveragePool2D: return "AVERAGE_POOL_2D";
-    case OpCode::kGlobalAveragePool: return "GLOBAL_AVERAGE_POOL";
-    case OpCode::kReshape: return "RESHAPE";
-    case OpCode::kConcat: return "CONCAT";
-    case OpCode::kRequantize: return "REQUANTIZE";
+    case OpCode::kQuantize:
+      return "QUANTIZE";
+    case OpCode::kDequantize:
+      return "DEQUANTIZE";
+    case OpCode::kConv2D:
+      return "CONV_2D";
+    case OpCode::kFullyConnected:
+      return "FULLY_CONNECTED";
+    case OpCode::kAdd:
+      return "ADD";
+    case OpCode::kMaxPool2D:
+      return "MAX_POOL_2D";
+    case OpCode::kAveragePool2D:
+      return "AVERAGE_POOL_2D";
+    case OpCode::kGlobalAveragePool:
+      return "GLOBAL_AVERAGE_POOL";
+    case OpCode::kReshape:
+      return "RESHAPE";
+    case OpCode::kConcat:
+      return "CONCAT";
+    case OpCode::kRequantize:
+      return "REQUANTIZE";
   }
   return "?";
 }
@@ -259,10 +326,9 @@ std::string DumpModel(const CModel& m) {
     s << "]";
     if (op.opcode == OpCode::kConv2D || op.opcode == OpCode::kMaxPool2D ||
         op.opcode == OpCode::kAveragePool2D)
-      s << " k=" << op.kernel_h << "x" << op.kernel_w << " s=" << op.stride_h << "x"
-        << op.stride_w << " d=" << op.dilation_h << "x" << op.dilation_w << " pad=" << op.pad_top
-        << "," << op.pad_left << "," << op.pad_bottom << "," << op.pad_right
-        << " g=" << op.groups;
+      s << " k=" << op.kernel_h << "x" << op.kernel_w << " s=" << op.stride_h << "x" << op.stride_w
+        << " d=" << op.dilation_h << "x" << op.dilation_w << " pad=" << op.pad_top << ","
+        << op.pad_left << "," << op.pad_bottom << "," << op.pad_right << " g=" << op.groups;
     if (op.opcode == OpCode::kConcat) s << " axis=" << op.axis;
     if (op.has_clamp)
       s << " clamp=[" << op.clamp.qmin << "," << op.clamp.qmax << "|" << op.clamp.fmin << ","

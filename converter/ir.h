@@ -68,9 +68,9 @@ enum class Encoding { kSigned = 0, kUnsigned = 1, kBipolar = 2, kTernary = 3 };
 
 // Quantization of one value, as recognised from QuantizeLinear / Clip / DequantizeLinear.
 struct QuantInfo {
-  std::vector<float> scale;     // one, or one per index of `axis`
+  std::vector<float> scale;  // one, or one per index of `axis`
   std::vector<int64_t> zero_point;
-  int axis = -1;                // axis of per-axis parameters in the value's ONNX shape
+  int axis = -1;  // axis of per-axis parameters in the value's ONNX shape
   int bits = 8;
   Encoding encoding = Encoding::kUnsigned;
   int64_t qmin = 0, qmax = 255;  // code range the tensor may hold
@@ -92,7 +92,7 @@ constexpr const char* kQConstOp = "crumb.QConst";        // no input; output: a 
 struct Node {
   std::string name;
   std::string op_type;
-  std::string domain;  // "" for ai.onnx
+  std::string domain;               // "" for ai.onnx
   std::vector<std::string> inputs;  // "" = absent optional input
   std::vector<std::string> outputs;
   std::map<std::string, Attr> attrs;
@@ -127,7 +127,7 @@ struct Graph {
   int64_t opset = 0;  // ai.onnx opset
   std::vector<Node> nodes;
   std::map<std::string, Const> initializers;
-  std::vector<ValueInfo> inputs;   // graph inputs that are not initializers
+  std::vector<ValueInfo> inputs;  // graph inputs that are not initializers
   std::vector<ValueInfo> outputs;
 
   const Const* FindConst(const std::string& v) const;
@@ -209,7 +209,7 @@ struct COp {
   int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   int groups = 1;
   bool ceil_mode = false, count_include_pad = false;
-  int axis = 0;  // CONCAT
+  int axis = 0;            // CONCAT
   std::string bits_label;  // "wXaY" for the metadata of Conv / FC
 };
 

@@ -33,9 +33,8 @@ bool UnpackSubByte(const std::string& bytes, int64_t n, int bits, bool is_signed
   const int per_byte = 8 / bits;
   const int64_t need = (n + per_byte - 1) / per_byte;
   if (int64_t(bytes.size()) != need) {
-    *error = "holds " + std::to_string(bytes.size()) + " bytes, expected " +
-             std::to_string(need) + " for " + std::to_string(n) + " packed " +
-             std::to_string(bits) + "-bit elements";
+    *error = "holds " + std::to_string(bytes.size()) + " bytes, expected " + std::to_string(need) +
+             " for " + std::to_string(n) + " packed " + std::to_string(bits) + "-bit elements";
     return false;
   }
   out->resize(size_t(n));
@@ -95,11 +94,21 @@ bool DecodeTensor(const onnx::TensorProto& t, Const* out, std::string* error) {
           const char* p = rd.data() + width * k;
           int64_t v = 0;
           switch (t.data_type()) {
-            case kUint8: v = uint8_t(*p); break;
-            case kInt8: v = int8_t(*p); break;
-            case kUint16: v = ReadLE<uint16_t>(p); break;
-            case kInt16: v = ReadLE<int16_t>(p); break;
-            default: v = ReadLE<int32_t>(p); break;
+            case kUint8:
+              v = uint8_t(*p);
+              break;
+            case kInt8:
+              v = int8_t(*p);
+              break;
+            case kUint16:
+              v = ReadLE<uint16_t>(p);
+              break;
+            case kInt16:
+              v = ReadLE<int16_t>(p);
+              break;
+            default:
+              v = ReadLE<int32_t>(p);
+              break;
           }
           out->i[size_t(k)] = v;
         }
@@ -109,11 +118,20 @@ bool DecodeTensor(const onnx::TensorProto& t, Const* out, std::string* error) {
           int64_t v = t.int32_data(int(k));
           // int32_data holds the bit pattern widened to int32; narrow it back.
           switch (t.data_type()) {
-            case kUint8: v = uint8_t(v); break;
-            case kInt8: v = int8_t(v); break;
-            case kUint16: v = uint16_t(v); break;
-            case kInt16: v = int16_t(v); break;
-            default: break;
+            case kUint8:
+              v = uint8_t(v);
+              break;
+            case kInt8:
+              v = int8_t(v);
+              break;
+            case kUint16:
+              v = uint16_t(v);
+              break;
+            case kInt16:
+              v = int16_t(v);
+              break;
+            default:
+              break;
           }
           out->i[size_t(k)] = v;
         }
@@ -217,8 +235,14 @@ void ImportModel(const onnx::ModelProto& model, Graph* g, Diagnostics* diag) {
     for (const auto& a : np.attribute()) {
       Attr at;
       switch (a.type()) {
-        case onnx::AttributeProto::INT: at.kind = Attr::kInt; at.i = a.i(); break;
-        case onnx::AttributeProto::FLOAT: at.kind = Attr::kFloat; at.f = a.f(); break;
+        case onnx::AttributeProto::INT:
+          at.kind = Attr::kInt;
+          at.i = a.i();
+          break;
+        case onnx::AttributeProto::FLOAT:
+          at.kind = Attr::kFloat;
+          at.f = a.f();
+          break;
         case onnx::AttributeProto::INTS:
           at.kind = Attr::kInts;
           at.ints.assign(a.ints().begin(), a.ints().end());
@@ -227,7 +251,10 @@ void ImportModel(const onnx::ModelProto& model, Graph* g, Diagnostics* diag) {
           at.kind = Attr::kFloats;
           at.floats.assign(a.floats().begin(), a.floats().end());
           break;
-        case onnx::AttributeProto::STRING: at.kind = Attr::kString; at.s = a.s(); break;
+        case onnx::AttributeProto::STRING:
+          at.kind = Attr::kString;
+          at.s = a.s();
+          break;
         case onnx::AttributeProto::TENSOR: {
           at.kind = Attr::kTensor;
           at.t = std::make_shared<Const>();
@@ -238,7 +265,9 @@ void ImportModel(const onnx::ModelProto& model, Graph* g, Diagnostics* diag) {
           }
           break;
         }
-        default: at.kind = Attr::kOther; break;
+        default:
+          at.kind = Attr::kOther;
+          break;
       }
       n.attrs[a.name()] = std::move(at);
     }

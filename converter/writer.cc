@@ -20,7 +20,9 @@ namespace {
 
 namespace fb = crumb::fb;
 
-size_t AlignUp(size_t v) { return (v + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment; }
+size_t AlignUp(size_t v) {
+  return (v + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
+}
 
 bool FitsInt32(int64_t v) {
   return v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max();
@@ -126,8 +128,8 @@ bool Build(const CModel& m, const std::vector<fb::Buffer>& buffers,
     const auto name = b->CreateString(op.name);
     const auto ins = b->CreateVector(std::vector<int32_t>(op.inputs.begin(), op.inputs.end()));
     const auto outs = b->CreateVector(std::vector<int32_t>(op.outputs.begin(), op.outputs.end()));
-    ops.push_back(fb::CreateOperator(*b, static_cast<fb::OpCode>(int(op.opcode)), op.version,
-                                     name, ins, outs, type, options,
+    ops.push_back(fb::CreateOperator(*b, static_cast<fb::OpCode>(int(op.opcode)), op.version, name,
+                                     ins, outs, type, options,
                                      static_cast<fb::KernelFamily>(int(op.family)), 0));
   }
 
@@ -219,8 +221,8 @@ bool WriteFileAtomically(const std::string& path, const std::vector<uint8_t>& by
     return false;
   }
   if (rename(name.data(), path.c_str()) != 0) {
-    *error = "cannot rename '" + std::string(name.data()) + "' to '" + path + "': " +
-             strerror(errno);
+    *error =
+        "cannot rename '" + std::string(name.data()) + "' to '" + path + "': " + strerror(errno);
     unlink(name.data());
     return false;
   }

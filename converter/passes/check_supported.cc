@@ -8,12 +8,23 @@ namespace cv {
 namespace {
 
 const std::set<std::string>& SupportedOps() {
-  static const std::set<std::string> ops = {
-      "QuantizeLinear", "DequantizeLinear", "Clip",    "Relu",
-      "Conv",           "Gemm",             "MatMul",  "Add",
-      "MaxPool",        "AveragePool",      "GlobalAveragePool",
-      "Flatten",        "Reshape",          "Concat",  "BatchNormalization",
-      "Identity",       "Constant"};
+  static const std::set<std::string> ops = {"QuantizeLinear",
+                                            "DequantizeLinear",
+                                            "Clip",
+                                            "Relu",
+                                            "Conv",
+                                            "Gemm",
+                                            "MatMul",
+                                            "Add",
+                                            "MaxPool",
+                                            "AveragePool",
+                                            "GlobalAveragePool",
+                                            "Flatten",
+                                            "Reshape",
+                                            "Concat",
+                                            "BatchNormalization",
+                                            "Identity",
+                                            "Constant"};
   return ops;
 }
 
@@ -21,10 +32,17 @@ bool IsQuantCodeType(int t) { return QuantTypeRange(t, nullptr, nullptr, nullptr
 
 std::string BitWidthOf(int type) {
   switch (type) {
-    case kUint16: case kInt16: return "16";
-    case kInt32: case kUint32: return "32";
-    case kInt64: case kUint64: return "64";
-    default: return "?";
+    case kUint16:
+    case kInt16:
+      return "16";
+    case kInt32:
+    case kUint32:
+      return "32";
+    case kInt64:
+    case kUint64:
+      return "64";
+    default:
+      return "?";
   }
 }
 
@@ -72,8 +90,8 @@ void CheckSupported(const Graph& g, Diagnostics* diag) {
                 " (crumb models take FLOAT inputs)");
   for (const auto& out : g.outputs)
     if (out.type != kFloat && out.type != kUndefined)
-      diag->Add("graph output '" + out.name + "': unsupported data type " +
-                OnnxTypeName(out.type) + " (crumb models give FLOAT outputs)");
+      diag->Add("graph output '" + out.name + "': unsupported data type " + OnnxTypeName(out.type) +
+                " (crumb models give FLOAT outputs)");
   for (const auto& kv : g.initializers) {
     const int t = kv.second.type;
     // Integer types are judged where they are used (a zero point's type is a bit width).

@@ -17,8 +17,9 @@ void FoldBatchNorm(Graph* g, Diagnostics* diag) {
     const int p = g->Producer(x);
     if (p < 0 || (g->nodes[size_t(p)].op_type != "Conv" && g->nodes[size_t(p)].op_type != "Gemm") ||
         g->Consumers(x).size() != 1 || g->IsGraphOutput(x)) {
-      diag->AddNode(bn, "only a BatchNormalization directly on the output of a Conv or Gemm "
-                        "(read by nothing else) can be folded");
+      diag->AddNode(bn,
+                    "only a BatchNormalization directly on the output of a Conv or Gemm "
+                    "(read by nothing else) can be folded");
       continue;
     }
     const Const* c[4];
@@ -26,8 +27,8 @@ void FoldBatchNorm(Graph* g, Diagnostics* diag) {
     for (int i = 0; i < 4; i++) {
       c[i] = g->FindConst(bn.Input(size_t(i + 1)));
       if (!c[i] || c[i]->type != kFloat) {
-        diag->AddNode(bn, "its parameter '" + bn.Input(size_t(i + 1)) +
-                              "' must be a FLOAT constant");
+        diag->AddNode(bn,
+                      "its parameter '" + bn.Input(size_t(i + 1)) + "' must be a FLOAT constant");
         ok = false;
         break;
       }

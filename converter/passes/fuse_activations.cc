@@ -12,10 +12,9 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // Ops whose float result the lowering turns into one crumb op with an output clamp.
 bool Fusable(const Node& n) {
-  static const std::set<std::string> ops = {"Conv",    "Gemm",        "MatMul",
-                                            "Add",     "MaxPool",     "AveragePool",
-                                            "GlobalAveragePool", "Flatten", "Reshape",
-                                            "Concat"};
+  static const std::set<std::string> ops = {
+      "Conv",    "Gemm",    "MatMul", "Add", "MaxPool", "AveragePool", "GlobalAveragePool",
+      "Flatten", "Reshape", "Concat"};
   return n.domain.empty() && ops.count(n.op_type);
 }
 

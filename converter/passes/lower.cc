@@ -152,7 +152,7 @@ class Lowerer {
     if (n.op_type == kQConstOp) return;  // materialized by the ops that read it
     if (n.op_type == kFakeQuantOp) return VisitFakeQuant(n);
     static const std::set<std::string> compute = {
-        "Conv", "Gemm", "MatMul", "Add", "MaxPool", "AveragePool", "GlobalAveragePool",
+        "Conv",    "Gemm",    "MatMul", "Add",  "MaxPool", "AveragePool", "GlobalAveragePool",
         "Flatten", "Reshape", "Concat", "Relu", "Clip"};
     if (n.domain.empty() && compute.count(n.op_type)) return VisitCompute(n);
     // Anything else left here was reported by an earlier pass or has no place in a crumb model.
@@ -253,10 +253,9 @@ class Lowerer {
         other_readers = true;
       }
     }
-    const bool passthrough = n.op_type == "Flatten" || n.op_type == "Reshape" ||
-                             n.op_type == "MaxPool";
-    const bool float_out_ok =
-        n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul";
+    const bool passthrough =
+        n.op_type == "Flatten" || n.op_type == "Reshape" || n.op_type == "MaxPool";
+    const bool float_out_ok = n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul";
     if (g_.IsGraphOutput(f)) {
       if (!float_out_ok) {
         diag_->AddNode(n, "its float output '" + f +
@@ -374,8 +373,8 @@ class Lowerer {
         return false;
       }
       if (*x != *y) {
-        diag_->AddNode(n, "broadcasting Add (" + ShapeStr(*x) + " + " + ShapeStr(*y) +
-                              ") is not supported");
+        diag_->AddNode(
+            n, "broadcasting Add (" + ShapeStr(*x) + " + " + ShapeStr(*y) + ") is not supported");
         return false;
       }
       *out = *x;
@@ -390,12 +389,13 @@ class Lowerer {
       }
       const bool dyn = !x->empty() && (*x)[0] < 0;
       if (dyn && axis != 1) {
-        diag_->AddNode(n, "flattening the dynamic batch dimension (axis " +
-                              std::to_string(axis) + ") is not supported");
+        diag_->AddNode(n, "flattening the dynamic batch dimension (axis " + std::to_string(axis) +
+                              ") is not supported");
         return false;
       }
       int64_t outer = 1, inner = 1;
-      for (int64_t d = 0; d < int64_t(x->size()); d++) (d < axis ? outer : inner) *= (*x)[size_t(d)];
+      for (int64_t d = 0; d < int64_t(x->size()); d++)
+        (d < axis ? outer : inner) *= (*x)[size_t(d)];
       *out = {dyn ? -1 : outer, inner};
       return true;
     }
@@ -485,8 +485,8 @@ class Lowerer {
       int64_t p = 1;
       for (size_t d = 1; d < r.size(); d++) p *= r[d];
       if (p != known) {
-        diag_->AddNode(n, "the target shape " + ShapeStr(s->i) + " does not fit input " +
-                              ShapeStr(x));
+        diag_->AddNode(n,
+                       "the target shape " + ShapeStr(s->i) + " does not fit input " + ShapeStr(x));
         return false;
       }
       r[0] = -1;
@@ -505,8 +505,8 @@ class Lowerer {
       p *= r[size_t(infer)];
     }
     if (p != known) {
-      diag_->AddNode(n, "the target shape " + ShapeStr(s->i) + " does not fit input " +
-                            ShapeStr(x));
+      diag_->AddNode(n,
+                     "the target shape " + ShapeStr(s->i) + " does not fit input " + ShapeStr(x));
       return false;
     }
     *out = r;
@@ -538,8 +538,8 @@ class Lowerer {
       geo->groups = n.AttrInt("group", 1);
       if (geo->groups < 1 || x[1] % geo->groups != 0 || w->dims[0] % geo->groups != 0 ||
           x[1] / geo->groups != w->dims[1]) {
-        diag_->AddNode(n, "input " + ShapeStr(x) + ", weight " + ShapeStr(w->dims) +
-                              " and group " + std::to_string(geo->groups) + " do not match");
+        diag_->AddNode(n, "input " + ShapeStr(x) + ", weight " + ShapeStr(w->dims) + " and group " +
+                              std::to_string(geo->groups) + " do not match");
         return false;
       }
       if (k.empty()) k = {w->dims[2], w->dims[3]};
@@ -575,10 +575,10 @@ class Lowerer {
     geo->pr = p[3];
     geo->ceil_mode = !conv && n.AttrInt("ceil_mode", 0) != 0;
     const std::string auto_pad = n.AttrString("auto_pad", "NOTSET");
-    if (!WindowExtent(x[2], geo->kh, geo->sh, geo->dh, auto_pad, geo->ceil_mode, &geo->pt,
-                      &geo->pb, &geo->out_h) ||
-        !WindowExtent(x[3], geo->kw, geo->sw, geo->dw, auto_pad, geo->ceil_mode, &geo->pl,
-                      &geo->pr, &geo->out_w)) {
+    if (!WindowExtent(x[2], geo->kh, geo->sh, geo->dh, auto_pad, geo->ceil_mode, &geo->pt, &geo->pb,
+                      &geo->out_h) ||
+        !WindowExtent(x[3], geo->kw, geo->sw, geo->dw, auto_pad, geo->ceil_mode, &geo->pl, &geo->pr,
+                      &geo->out_w)) {
       diag_->AddNode(n, "the window does not fit the input " + ShapeStr(x));
       return false;
     }
@@ -618,7 +618,8 @@ class Lowerer {
       t.shape = {cols, rows};
       t.codes.resize(w.codes.size());
       for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++) t.codes[size_t(c * rows + r)] = w.codes[size_t(r * cols + c)];
+        for (int64_t c = 0; c < cols; c++)
+          t.codes[size_t(c * rows + r)] = w.codes[size_t(r * cols + c)];
       if (axis >= 0) axis = 1 - axis;
     } else {
       t.shape = w.dims;
@@ -687,7 +688,8 @@ class Lowerer {
       const QuantInfo* w = WeightOf(n);
       if (x < 0 || !w) return false;
       const bool conv = op_type == "Conv";
-      const bool transpose = op_type == "MatMul" || (op_type == "Gemm" && n.AttrInt("transB", 0) == 0);
+      const bool transpose =
+          op_type == "MatMul" || (op_type == "Gemm" && n.AttrInt("transB", 0) == 0);
       const int wt = WeightTensor(n, *w, transpose);
       if (wt < 0) return false;
       const int64_t co = m_->tensors[size_t(wt)].shape[0];
@@ -762,8 +764,8 @@ class Lowerer {
             if (n.Input(size_t(k)).empty()) continue;
             const Const* c = g_.FindConst(n.Input(size_t(k)));
             if (!c || c->type != kFloat || c->f.size() != 1) {
-              diag_->AddNode(n, "its bound '" + n.Input(size_t(k)) +
-                                    "' must be a FLOAT constant scalar");
+              diag_->AddNode(
+                  n, "its bound '" + n.Input(size_t(k)) + "' must be a FLOAT constant scalar");
               return false;
             }
             (k == 1 ? lo : hi) = c->f[0];

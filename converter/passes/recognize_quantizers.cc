@@ -29,7 +29,7 @@ struct Params {
   std::vector<float> scale;
   std::vector<int64_t> zp;  // same length as scale
   int zp_type = kUint8;
-  int axis = -1;            // normalized, -1 = per tensor
+  int axis = -1;  // normalized, -1 = per tensor
 };
 
 // Reads the scale / zero point / axis of a QuantizeLinear or DequantizeLinear. `rank` is the
@@ -305,9 +305,9 @@ void RecognizeQuantizers(Graph* g, Diagnostics* diag) {
     std::vector<int> unused;
     for (size_t k = 0; k < g->nodes.size(); k++) {
       const Node& n = g->nodes[k];
-      if (n.op_type != "QuantizeLinear" && !(n.op_type == "Clip" && g->Producer(n.Input(0)) >= 0 &&
-                                             g->nodes[size_t(g->Producer(n.Input(0)))].op_type ==
-                                                 "QuantizeLinear"))
+      if (n.op_type != "QuantizeLinear" &&
+          !(n.op_type == "Clip" && g->Producer(n.Input(0)) >= 0 &&
+            g->nodes[size_t(g->Producer(n.Input(0)))].op_type == "QuantizeLinear"))
         continue;
       if (g->Consumers(n.outputs[0]).empty() && !g->IsGraphOutput(n.outputs[0]))
         unused.push_back(int(k));

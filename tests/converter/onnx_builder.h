@@ -50,8 +50,8 @@ class OnnxBuilder {
                         const std::vector<float>& values) {
     t->set_data_type(1);
     for (int64_t d : dims) t->add_dims(d);
-    t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()),
-                                values.size() * sizeof(float)));
+    t->set_raw_data(
+        std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
   }
   // Integer tensors as raw_data; the sub-byte types packed LSB first.
   static void FillInt(onnx::TensorProto* t, int type, const std::vector<int64_t>& dims,
@@ -67,7 +67,9 @@ class OnnxBuilder {
         raw[k / per] = char(uint8_t(raw[k / per]) |
                             ((uint64_t(values[k]) & ((1u << bits) - 1)) << ((k % per) * bits)));
     } else {
-      const size_t w = (type == 2 || type == 3) ? 1 : (type == 4 || type == 5) ? 2 : (type == 6 ? 4 : 8);
+      const size_t w = (type == 2 || type == 3)   ? 1
+                       : (type == 4 || type == 5) ? 2
+                                                  : (type == 6 ? 4 : 8);
       for (int64_t v : values) raw.append(reinterpret_cast<const char*>(&v), w);
     }
     t->set_raw_data(raw);
@@ -110,8 +112,7 @@ class OnnxBuilder {
     a->set_type(onnx::AttributeProto::FLOAT);
     a->set_f(v);
   }
-  static void AttrInts(onnx::NodeProto* n, const std::string& name,
-                       const std::vector<int64_t>& v) {
+  static void AttrInts(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
     auto* a = n->add_attribute();
     a->set_name(name);
     a->set_type(onnx::AttributeProto::INTS);

@@ -151,8 +151,7 @@ TEST(CheckSupported, ListsEveryProblemInOneRun) {
   EXPECT_NE(all.find("node 'qonnx_q' (op qonnx.custom_op.general.Quant): unsupported op"),
             std::string::npos)
       << all;
-  EXPECT_NE(all.find("node 'q16' (op QuantizeLinear): unsupported bit width 16"),
-            std::string::npos)
+  EXPECT_NE(all.find("node 'q16' (op QuantizeLinear): unsupported bit width 16"), std::string::npos)
       << all;
   EXPECT_NE(all.find("initializer 'bad'"), std::string::npos) << all;
   EXPECT_NE(all.find("DOUBLE"), std::string::npos) << all;
@@ -491,7 +490,9 @@ TEST(LowerToCrumb, RequantizeOnlyWhenParametersDiffer) {
     ConvertResult r = Convert(b);
     ASSERT_TRUE(r.ok) << Joined(r.problems);
     EXPECT_EQ(r.model.ops.size(), same ? 2u : 3u);
-    if (!same) EXPECT_EQ(r.model.ops[1].opcode, cv::OpCode::kRequantize);
+    if (!same) {
+      EXPECT_EQ(r.model.ops[1].opcode, cv::OpCode::kRequantize);
+    }
   }
 }
 
@@ -542,7 +543,8 @@ TEST(LowerToCrumb, GemmTransB0TransposesTheWeightAndFoldsAlphaBeta) {
   EXPECT_EQ(w.bits, 3);  // codes in [-3, 3]
   const auto& mul = r.model.tensors[size_t(fc->inputs[2])].fdata;
   const auto& add = r.model.tensors[size_t(fc->inputs[3])].fdata;
-  EXPECT_EQ(mul, (std::vector<float>{float(0.5 * 0.25 * 2.0 / 0.25), float(0.5 * 0.5 * 2.0 / 0.25)}));
+  EXPECT_EQ(mul,
+            (std::vector<float>{float(0.5 * 0.25 * 2.0 / 0.25), float(0.5 * 0.5 * 2.0 / 0.25)}));
   EXPECT_EQ(add, (std::vector<float>{float(0.5 * 1.0 / 0.25), float(0.5 * -2.0 / 0.25)}));
   EXPECT_EQ(r.model.tensors[size_t(fc->outputs[0])].shape, (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(fc->bits_label, "w3a8");

@@ -47,9 +47,10 @@ inline int NativeType(int bits, bool is_signed) {
 class ConvModel {
  public:
   explicit ConvModel(const ConvModelSpec& spec)
-      : spec_(spec), b_(spec.form != Form::kNative ? 13
-                        : (spec.wbits <= 2 || spec.abits <= 2) ? 25
-                                                               : 21) {}
+      : spec_(spec),
+        b_(spec.form != Form::kNative             ? 13
+           : (spec.wbits <= 2 || spec.abits <= 2) ? 25
+                                                  : 21) {}
 
   // Quantizes `v` with per-tensor (scale, zp) and a Clip to [0, 2^bits - 1] in the form's way.
   std::string Act(const std::string& prefix, const std::string& v, float scale, int64_t zp,
