@@ -627,6 +627,29 @@ TEST(LowerToCrumb, ConvGeometryWithAutoPadAndGroups) {
   EXPECT_EQ(w.zero_point, (std::vector<int64_t>{0, 0, 0, 0}));
 }
 
+TEST(LowerToCrumb, Int32QuantizedBiasIsEvaluatedToFloats) {
+  OnnxBuilder b = FcModel("Gemm", true);
+  onnx::GraphProto* g = b.graph();
+  // Replace the float bias by DequantizeLinear(int32 codes, scale 0.5).
+  for (auto& n : *g->mutable_node())
+    if (n.name() == "fc") n.set_input(2, "bias_dq");
+  b.InitI("bias_q", 6, {2}, {2, -4});
+  b.InitF("bias_s", {}, {0.5f});
+  auto* dq = g->add_node();
+  dq->set_op_type("DequantizeLinear");
+  dq->set_name("dq_bias");
+  dq->add_input("bias_q");
+  dq->add_input("bias_s");
+  dq->add_output("bias_dq");
+  g->mutable_node()->SwapElements(0, g->node_size() - 1);  // keep it before its reader
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* fc = FindOp(r.model, "fc");
+  ASSERT_NE(fc, nullptr);
+  // Float output: add = beta * bias = 0.5 * (1, -2).
+  EXPECT_EQ(r.model.tensors[size_t(fc->inputs[3])].fdata, (std::vector<float>{0.5f, -1.0f}));
+}
+
 TEST(LowerToCrumb, FloatOutputOfAnUnquantizedOpIsReported) {
   OnnxBuilder b;
   b.Input("x", {1, 4});
