@@ -26,7 +26,7 @@ std::string g_tmp;
 const std::string kModel = std::string(CRUMB_TEST_DATA_DIR) + "/digits_w2a4/qcdq.onnx";
 const std::string kInput = std::string(CRUMB_TEST_DATA_DIR) + "/digits_common/test.input.bin";
 
-int Run(const std::string& cmd, std::string* out) {
+int RunCmd(const std::string& cmd, std::string* out) {
   FILE* p = popen((cmd + " 2>&1").c_str(), "r");
   char buf[4096];
   size_t n;
@@ -58,7 +58,7 @@ class ToolsBadInput : public testing::Test {
     if (!Exists(kModel)) return;
     good_ = g_tmp + "/good.crumb";
     std::string log;
-    ASSERT_EQ(0, Run(g_bin + "/crumb-convert " + kModel + " -o " + good_, &log)) << log;
+    ASSERT_EQ(0, RunCmd(g_bin + "/crumb-convert " + kModel + " -o " + good_, &log)) << log;
     bytes_ = ReadAll(good_);
   }
   void SetUp() override {
@@ -70,7 +70,7 @@ class ToolsBadInput : public testing::Test {
     const std::string out = g_tmp + "/out.bin";
     unlink(out.c_str());
     std::string log;
-    int rc = Run(g_bin + "/crumb-run " + path + " --input " + kInput +
+    int rc = RunCmd(g_bin + "/crumb-run " + path + " --input " + kInput +
                      " --input_shape 360,1,8,8 --output " + out, &log);
     EXPECT_NE(rc, 0) << what << ": crumb-run accepted it";
     EXPECT_LT(rc, 128) << what << ": crumb-run crashed\n" << log;
@@ -79,7 +79,7 @@ class ToolsBadInput : public testing::Test {
     printf("[ message  ] %s: %s", what.c_str(), log.c_str());
     for (const char* tool : {"crumb-inspect ", "crumb-bench --num_runs=1 --graph="}) {
       log.clear();
-      rc = Run(g_bin + "/" + tool + path, &log);
+      rc = RunCmd(g_bin + "/" + tool + path, &log);
       EXPECT_NE(rc, 0) << what << ": " << tool << "accepted it";
       EXPECT_LT(rc, 128) << what << ": " << tool << "crashed\n" << log;
       EXPECT_FALSE(log.empty()) << what << ": " << tool << "gave no message";
@@ -104,7 +104,7 @@ std::string ToolsBadInput::good_, ToolsBadInput::bytes_;
 TEST_F(ToolsBadInput, GoodModelRuns) {
   std::string log;
   const std::string out = g_tmp + "/good.bin";
-  ASSERT_EQ(0, Run(g_bin + "/crumb-run " + good_ + " --input " + kInput +
+  ASSERT_EQ(0, RunCmd(g_bin + "/crumb-run " + good_ + " --input " + kInput +
                        " --input_shape 360,1,8,8 --output " + out, &log)) << log;
   struct stat st;
   ASSERT_EQ(0, stat(out.c_str(), &st));
@@ -150,8 +150,9 @@ TEST_F(ToolsBadInput, BufferShorterThanItsBits) {
 
 TEST_F(ToolsBadInput, NaNScale) {
   ExpectRefused(Patched("nan", [](std::string*, crumb::fb::Model* m) {
-                  for (auto* t : *m->mutable_tensors()) {
-                    auto* q = t->mutable_quantization();
+                  auto* tensors = m->mutable_tensors();
+                  for (size_t i = 0; i < tensors->size(); i++) {
+                    auto* q = tensors->GetMutableObject(i)->mutable_quantization();
                     if (q && q->scale() && q->scale()->size() > 0) {
                       q->mutable_scale()->Mutate(0, std::numeric_limits<float>::quiet_NaN());
                       return;
@@ -165,7 +166,7 @@ TEST_F(ToolsBadInput, WrongInputSize) {
   std::string log;
   const std::string small = g_tmp + "/small.bin", out = g_tmp + "/out2.bin";
   WriteAll(small, std::string(100, '\0'));
-  int rc = Run(g_bin + "/crumb-run " + good_ + " --input " + small +
+  int rc = RunCmd(g_bin + "/crumb-run " + good_ + " --input " + small +
                    " --input_shape 360,1,8,8 --output " + out, &log);
   EXPECT_NE(rc, 0);
   EXPECT_LT(rc, 128) << log;
@@ -192,7 +193,7 @@ TEST(ConvertBadInput, UnsupportedOpsAreListedTogether) {
   m.SerializeToOstream(&f);
   f.close();
   std::string log;
-  int rc = Run(g_bin + "/crumb-convert " + p + " -o " + out, &log);
+  int rc = RunCmd(g_bin + "/crumb-convert " + p + " -o " + out, &log);
   EXPECT_NE(rc, 0);
   EXPECT_LT(rc, 128) << log;
   EXPECT_NE(log.find("my_softmax"), std::string::npos) << log;
@@ -204,7 +205,7 @@ TEST(ConvertBadInput, NotAnOnnxFile) {
   const std::string p = g_tmp + "/garbage.onnx", out = g_tmp + "/garbage.crumb";
   WriteAll(p, "this is not a protobuf \xff\xff\xff");
   std::string log;
-  int rc = Run(g_bin + "/crumb-convert " + p + " -o " + out, &log);
+  int rc = RunCmd(g_bin + "/crumb-convert " + p + " -o " + out, &log);
   EXPECT_NE(rc, 0);
   EXPECT_LT(rc, 128) << log;
   EXPECT_FALSE(log.empty());
@@ -222,6 +223,6 @@ int main(int argc, char** argv) {
   g_tmp = tmpl;
   int rc = RUN_ALL_TESTS();
   std::string ignored;
-  Run("rm -rf " + g_tmp, &ignored);
+  RunCmd("rm -rf " + g_tmp, &ignored);
   return rc;
 }
