@@ -244,12 +244,10 @@ Status Interpreter::PlanMemory() {
     }
     scratch_size_ = AlignUp(std::max<size_t>(scratch, kAlign));
   }
-  // Tensors nobody reads or writes still get valid (zeroed) memory of their own size: none.
   for (size_t i = 0; i < tensors_.size(); i++) {
     if (m.tensors[i].is_constant()) continue;
     tensors_[i].data = static_cast<uint8_t*>(arena_) + offset[i];
   }
-  memset(arena_, 0, arena_size_);
   return Status::Ok();
 }
 

@@ -59,6 +59,21 @@ int64_t WindowOutput(int64_t in, int64_t k, int64_t stride, int64_t dilation, in
   return o;
 }
 
+// Indirection buffers hold one pointer per (output pixel, tap); refuse absurd ones (hostile
+// window sizes) instead of exhausting memory.
+constexpr uint64_t kMaxIndirection = uint64_t(1) << 28;
+
+Status CheckIndirection(const Shape& out, int64_t kh, int64_t kw) {
+  const uint64_t pixels = (uint64_t)(out[0] * out[2] * out[3]);
+  uint64_t n = 0;
+  if (__builtin_mul_overflow(pixels, (uint64_t)(kh * kw), &n) || n > kMaxIndirection) {
+    return Unsupported(StrFormat("needs an indirection buffer of more than 2^28 pointers "
+                                 "(%llu output pixels x %lld taps).",
+                                 (unsigned long long)pixels, (long long)(kh * kw)));
+  }
+  return Status::Ok();
+}
+
 // ---------------------------------------------------------------------------- element-wise
 class QuantizeOp : public Op {
  public:
@@ -222,6 +237,7 @@ class ConvOp : public Op {
                                     (long long)x[2], (long long)x[3]));
     }
     ctx.Out().shape = Shape{x[0], w[0], oh, ow};
+    CRUMB_RETURN_IF_ERROR(CheckIndirection(ctx.Out().shape, d.kernel_h, d.kernel_w));
     groups_ = (size_t)d.groups;
     cin_ = (size_t)x[1];
     cout_ = (size_t)w[0];
@@ -361,7 +377,7 @@ class PoolOp : public Op {
                                     (long long)x[2], (long long)x[3]));
     }
     ctx.Out().shape = Shape{x[0], x[1], oh, ow};
-    return Status::Ok();
+    return CheckIndirection(ctx.Out().shape, d.kernel_h, d.kernel_w);
   }
 
   Status Setup(const OpContext& ctx) override {
