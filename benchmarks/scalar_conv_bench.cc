@@ -94,9 +94,9 @@ void GemmBench(benchmark::State& state, crumb_gemm_ukernel_fn* gemm) {
 void Shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"hw", "cin", "cout", "bits"});
   for (int bits : {1, 2, 4, 8}) {
-    b->Args({8, 16, 32, bits});    // digits CNN middle layer
-    b->Args({16, 64, 64, bits});   // small CNN
-    b->Args({56, 64, 64, bits});   // ResNet-18 stage 1
+    b->Args({8, 16, 32, bits});   // digits CNN middle layer
+    b->Args({16, 64, 64, bits});  // small CNN
+    b->Args({56, 64, 64, bits});  // ResNet-18 stage 1
   }
 }
 

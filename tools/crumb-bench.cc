@@ -61,13 +61,15 @@ int main(int argc, char** argv) {
                           "enable_op_profiling", "isa", "help"},
                          {"enable_op_profiling", "help"});
   if (args.Has("help")) {
-    printf("usage: crumb-bench --graph=MODEL.crumb [--num_threads=1] [--num_runs=50] "
-           "[--warmup_runs=1]\n                   [--input_shape=N,C,H,W] "
-           "[--enable_op_profiling=true] [--isa=scalar]\n");
+    printf(
+        "usage: crumb-bench --graph=MODEL.crumb [--num_threads=1] [--num_runs=50] "
+        "[--warmup_runs=1]\n                   [--input_shape=N,C,H,W] "
+        "[--enable_op_profiling=true] [--isa=scalar]\n");
     return 0;
   }
   if (!args.ok()) return Fail(args.error());
-  if (!args.positional().empty()) return Fail("unexpected argument '" + args.positional()[0] + "'.");
+  if (!args.positional().empty())
+    return Fail("unexpected argument '" + args.positional()[0] + "'.");
   const std::string graph = args.Get("graph");
   if (graph.empty()) return Fail("--graph=MODEL.crumb is required.");
   int64_t threads, runs, warmups;
@@ -146,7 +148,8 @@ int main(int argc, char** argv) {
     return v;
   };
   Stats warm, regular;
-  printf("Running benchmark for at least %lld iterations.\n", (long long)std::max<int64_t>(warmups, 1));
+  printf("Running benchmark for at least %lld iterations.\n",
+         (long long)std::max<int64_t>(warmups, 1));
   for (int64_t i = 0; i < std::max<int64_t>(warmups, 1); i++) {
     const auto a = Clock::now();
     if (interp.Invoke() != CRUMB_OK) return Fail(interp.LastError());
@@ -164,13 +167,15 @@ int main(int argc, char** argv) {
   regular.Print();
   printf("\n");
   const double first = warm.v[0];
-  printf("Inference timings in us: Init: %.0f, First inference: %.0f, Warmup (avg): %g, "
-         "Inference (avg): %g\n",
-         init_us, first, warm.Avg(), regular.Avg());
+  printf(
+      "Inference timings in us: Init: %.0f, First inference: %.0f, Warmup (avg): %g, "
+      "Inference (avg): %g\n",
+      init_us, first, warm.Avg(), regular.Avg());
   printf("Inference (std) in us: %g\n", regular.Std());
   const size_t peak = crumb_tools::PeakMemoryBytes();
   printf("Memory footprint delta from the start of the tool (MB): init=%g overall=%g\n",
-         (double)(peak - std::min(peak, mem_start)) / 1e6, (double)(peak - std::min(peak, mem_start)) / 1e6);
+         (double)(peak - std::min(peak, mem_start)) / 1e6,
+         (double)(peak - std::min(peak, mem_start)) / 1e6);
   printf("Peak memory footprint (MB): %g\n", (double)peak / 1e6);
 
   printf("\nKernels chosen per op:\n");
@@ -199,7 +204,9 @@ int main(int argc, char** argv) {
       printf("\t%24s\t%10.3f\t%9.3f%%\t%9.3f%%\t%10.3f\t%14d\t%-44s\t[%s]\n", op.type.c_str(),
              avg_ms[i], pct, cdf, 0.0, 1, op.kernel.c_str(), op.name.c_str());
     }
-    printf("\n============================== Top by Computation Time ==============================\n");
+    printf(
+        "\n============================== Top by Computation Time "
+        "==============================\n");
     std::vector<int32_t> order(n);
     for (int32_t i = 0; i < n; i++) order[i] = i;
     std::stable_sort(order.begin(), order.end(),
@@ -213,7 +220,8 @@ int main(int argc, char** argv) {
       printf("\t%24s\t%10.3f\t%9.3f%%\t%9.3f%%\t%10.3f\t%14d\t%-44s\t[%s]\n", op.type.c_str(),
              avg_ms[i], pct, cdf, 0.0, 1, op.kernel.c_str(), op.name.c_str());
     }
-    printf("\n============================== Summary by node type ==============================\n");
+    printf(
+        "\n============================== Summary by node type ==============================\n");
     printf("\t%24s\t%10s\t%10s\t%10s\t%10s\t%10s\t%14s\n", "[Node type]", "[count]", "[avg ms]",
            "[avg %]", "[cdf %]", "[mem KB]", "[times called]");
     std::map<std::string, std::pair<int, double>> by_type;
@@ -223,9 +231,10 @@ int main(int argc, char** argv) {
       e.second += avg_ms[i];
     }
     std::vector<std::pair<std::string, std::pair<int, double>>> types(by_type.begin(),
-                                                                        by_type.end());
-    std::stable_sort(types.begin(), types.end(),
-                     [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
+                                                                      by_type.end());
+    std::stable_sort(types.begin(), types.end(), [](const auto& a, const auto& b) {
+      return a.second.second > b.second.second;
+    });
     cdf = 0;
     for (const auto& t : types) {
       const double pct = total > 0 ? 100.0 * t.second.second / total : 0;

@@ -30,13 +30,13 @@ std::string QuantString(const crumb::rt::TensorDesc& t) {
   if (t.is_float) return "-";
   char buf[160];
   if (t.scales.size() == 1) {
-    snprintf(buf, sizeof buf, "scale=%g zp=%d range=[%d,%d]", (double)t.scales[0],
-             t.zero_points[0], t.qmin, t.qmax);
+    snprintf(buf, sizeof buf, "scale=%g zp=%d range=[%d,%d]", (double)t.scales[0], t.zero_points[0],
+             t.qmin, t.qmax);
   } else {
     float lo = t.scales[0], hi = t.scales[0];
     for (float s : t.scales) lo = s < lo ? s : lo, hi = s > hi ? s : hi;
-    snprintf(buf, sizeof buf, "axis=%d x%zu scale=[%g..%g] range=[%d,%d]", t.axis,
-             t.scales.size(), (double)lo, (double)hi, t.qmin, t.qmax);
+    snprintf(buf, sizeof buf, "axis=%d x%zu scale=[%g..%g] range=[%d,%d]", t.axis, t.scales.size(),
+             (double)lo, (double)hi, t.qmin, t.qmax);
   }
   return buf;
 }
@@ -103,8 +103,8 @@ int main(int argc, char** argv) {
     const crumb::rt::TensorDesc& t = m.tensors[i];
     if (t.is_constant()) (t.is_float ? float_bytes : weight_bytes) += t.data_size;
     printf("  %4zu %-32s %-16s %-12s %-9s %10llu  %s\n", i, t.name.c_str(), Shape(t.shape).c_str(),
-           TypeString(t).c_str(), crumb::rt::LayoutName(t.layout),
-           (unsigned long long)t.data_size, QuantString(t).c_str());
+           TypeString(t).c_str(), crumb::rt::LayoutName(t.layout), (unsigned long long)t.data_size,
+           QuantString(t).c_str());
   }
   printf("\nTotal weight bytes: %llu packed codes + %llu float (multipliers, biases) = %llu\n",
          (unsigned long long)weight_bytes, (unsigned long long)float_bytes,

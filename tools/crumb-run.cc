@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!args.ok()) return Fail(args.error() + "\n" + kUsage);
-  if (args.positional().size() != 1) return Fail(std::string("expected one model file.\n") + kUsage);
+  if (args.positional().size() != 1)
+    return Fail(std::string("expected one model file.\n") + kUsage);
   const std::vector<std::string> inputs = args.GetAll("input");
   const std::string output = args.Get("output");
   if (inputs.empty() || output.empty()) {
@@ -65,8 +66,7 @@ int main(int argc, char** argv) {
   if (args.Has("input_shape")) {
     std::vector<int32_t> dims;
     if (!crumb_tools::ParseShape(args.Get("input_shape"), &dims)) {
-      return Fail("--input_shape=" + args.Get("input_shape") +
-                  " is not a shape like 360,1,8,8.");
+      return Fail("--input_shape=" + args.Get("input_shape") + " is not a shape like 360,1,8,8.");
     }
     if (interp.ResizeInput(0, dims) != CRUMB_OK) return Fail(interp.LastError());
   }
@@ -80,11 +80,9 @@ int main(int argc, char** argv) {
     if (bytes.size() != need) {
       std::vector<int32_t> dims;
       for (int32_t d = 0; d < crumb_tensor_num_dims(t); d++) dims.push_back(crumb_tensor_dim(t, d));
-      return Fail(crumb_tools::ShapeString(dims).insert(0, "input file '" + inputs[i] + "' has " +
-                                                               std::to_string(bytes.size()) +
-                                                               " bytes, but input '" +
-                                                               crumb_tensor_name(t) +
-                                                               "' of shape ") +
+      return Fail(crumb_tools::ShapeString(dims).insert(
+                      0, "input file '" + inputs[i] + "' has " + std::to_string(bytes.size()) +
+                             " bytes, but input '" + crumb_tensor_name(t) + "' of shape ") +
                   " needs " + std::to_string(need) + " bytes (" +
                   (crumb_tensor_type(t) == CRUMB_TYPE_FLOAT32 ? "float32" : "one byte per code") +
                   "). Use --input_shape to set the batch.");
@@ -115,8 +113,10 @@ int main(int argc, char** argv) {
     const size_t rows = (size_t)crumb_tensor_dim(t, 0);
     const size_t classes = crumb_tensor_byte_size(t) / sizeof(float) / rows;
     if (labels.size() != rows) {
-      return Fail("the labels file has " + std::to_string(labels.size()) + " labels but the output "
-                  "has " + std::to_string(rows) + " rows.");
+      return Fail("the labels file has " + std::to_string(labels.size()) +
+                  " labels but the output "
+                  "has " +
+                  std::to_string(rows) + " rows.");
     }
     std::vector<float> y(rows * classes);
     memcpy(y.data(), result.data(), y.size() * sizeof(float));

@@ -41,9 +41,9 @@ typedef struct crumb_output_params {
 typedef struct crumb_gemm_params {
   uint32_t a_type;  // CRUMB_ELEM_S8 or CRUMB_ELEM_U8
   int32_t a_zero_point;
-  uint32_t w_bits;      // 1..8
-  uint32_t w_encoding;  // crumb_weight_encoding
-  size_t w_row_bytes;   // crumb_rows_lsb_row_bytes(K, bits)
+  uint32_t w_bits;              // 1..8
+  uint32_t w_encoding;          // crumb_weight_encoding
+  size_t w_row_bytes;           // crumb_rows_lsb_row_bytes(K, bits)
   const int32_t* w_zero_point;  // [nc]: for the nc channels of this call
   const float* mul;             // [nc]
   const float* add;             // [nc]

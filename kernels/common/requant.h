@@ -5,8 +5,8 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "kernels/common/params.h"
 #include "kernels/common/pack.h"
+#include "kernels/common/params.h"
 
 #ifdef __cplusplus
 extern "C" {

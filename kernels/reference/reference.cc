@@ -167,7 +167,8 @@ void Requantize(int count, const int32_t* x, int32_t zx, float scale, const Outp
 }
 
 void Quantize(int count, const float* x, float scale, const Output& out, int32_t* q) {
-  for (int i = 0; i < count; i++) q[i] = Requantize(x[i] / scale, out.zero_point, out.qmin, out.qmax);
+  for (int i = 0; i < count; i++)
+    q[i] = Requantize(x[i] / scale, out.zero_point, out.qmin, out.qmax);
 }
 
 void Dequantize(int count, const int32_t* x, int32_t zx, float scale, float* f) {

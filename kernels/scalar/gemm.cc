@@ -28,8 +28,8 @@ void Gemm(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride, const
   for (size_t m0 = 0; m0 < mr; m0 += kRowBlock) {
     const size_t m1 = m0 + kRowBlock < mr ? m0 + kRowBlock : mr;
     for (size_t n = 0; n < nc; n++) {
-      crumb_decode_weight_row(w + n * params->w_row_bytes, kc, params->w_bits,
-                              params->w_encoding, params->w_zero_point[n], scratch);
+      crumb_decode_weight_row(w + n * params->w_row_bytes, kc, params->w_bits, params->w_encoding,
+                              params->w_zero_point[n], scratch);
       for (size_t m = m0; m < m1; m++) {
         const TA* ar = reinterpret_cast<const TA*>(static_cast<const uint8_t*>(a) + m * a_stride);
         uint32_t acc = 0;
@@ -71,9 +71,9 @@ void IGemm(size_t mr, size_t nc, size_t kc, size_t ks, const void** a, size_t a_
 
 }  // namespace
 
-extern "C" void crumb_q8_qb_gemm_ukernel_1x1__scalar(size_t mr, size_t nc, size_t kc,
-                                                     const void* a, size_t a_stride,
-                                                     const uint8_t* w, void* c, size_t c_stride,
+extern "C" void crumb_q8_qb_gemm_ukernel_1x1__scalar(size_t mr, size_t nc, size_t kc, const void* a,
+                                                     size_t a_stride, const uint8_t* w, void* c,
+                                                     size_t c_stride,
                                                      const crumb_gemm_params* params,
                                                      int32_t* scratch) {
   if (params->a_type == CRUMB_ELEM_U8) {
@@ -83,12 +83,9 @@ extern "C" void crumb_q8_qb_gemm_ukernel_1x1__scalar(size_t mr, size_t nc, size_
   }
 }
 
-extern "C" void crumb_q8_qb_igemm_ukernel_1x1__scalar(size_t mr, size_t nc, size_t kc, size_t ks,
-                                                      const void** a, size_t a_offset,
-                                                      const void* zero, const uint8_t* w, void* c,
-                                                      size_t c_stride,
-                                                      const crumb_gemm_params* params,
-                                                      int32_t* scratch) {
+extern "C" void crumb_q8_qb_igemm_ukernel_1x1__scalar(
+    size_t mr, size_t nc, size_t kc, size_t ks, const void** a, size_t a_offset, const void* zero,
+    const uint8_t* w, void* c, size_t c_stride, const crumb_gemm_params* params, int32_t* scratch) {
   if (params->a_type == CRUMB_ELEM_U8) {
     IGemm<uint8_t>(mr, nc, kc, ks, a, a_offset, zero, w, c, c_stride, params, scratch);
   } else {

@@ -18,8 +18,8 @@ void MaxPool(size_t output_pixels, size_t ks, size_t channels, const void** inpu
       int32_t m = 0;
       for (size_t t = 0; t < ks; t++) {
         if (taps[t] == nullptr) continue;
-        const TI* row = reinterpret_cast<const TI*>(static_cast<const uint8_t*>(taps[t]) +
-                                                    input_offset);
+        const TI* row =
+            reinterpret_cast<const TI*>(static_cast<const uint8_t*>(taps[t]) + input_offset);
         const int32_t q = row[c];
         if (!any || q > m) m = q;
         any = true;
@@ -41,12 +41,11 @@ void AvgPool(size_t output_pixels, size_t ks, size_t channels, const void** inpu
       int32_t acc = 0;
       for (size_t t = 0; t < ks; t++) {
         if (taps[t] == nullptr) continue;
-        const TI* row = reinterpret_cast<const TI*>(static_cast<const uint8_t*>(taps[t]) +
-                                                    input_offset);
+        const TI* row =
+            reinterpret_cast<const TI*>(static_cast<const uint8_t*>(taps[t]) + input_offset);
         acc += (int32_t)row[c] - params->in_zero_point;
       }
-      const float y =
-          divisor[p] == 0 ? 0.0f : (float)acc * params->scale / (float)divisor[p];
+      const float y = divisor[p] == 0 ? 0.0f : (float)acc * params->scale / (float)divisor[p];
       crumb_store_output(y, &params->out, out, c);
     }
   }

@@ -16,8 +16,8 @@ extern "C" {
 // n < nc. Row m of a starts at a + m * a_stride (bytes); row m of c at c + m * c_stride (bytes);
 // w is the first of nc ROWS_LSB rows of kc codes, params->w_row_bytes apart. scratch holds kc
 // int32.
-typedef void crumb_gemm_ukernel_fn(size_t mr, size_t nc, size_t kc, const void* a,
-                                   size_t a_stride, const uint8_t* w, void* c, size_t c_stride,
+typedef void crumb_gemm_ukernel_fn(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride,
+                                   const uint8_t* w, void* c, size_t c_stride,
                                    const crumb_gemm_params* params, int32_t* scratch);
 
 // Indirect GEMM (convolution): output pixel m has ks taps; tap t reads kc codes at

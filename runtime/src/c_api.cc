@@ -49,14 +49,22 @@ const char* crumb_version(void) { return CRUMB_VERSION_STRING; }
 
 const char* crumb_status_string(crumb_status status) {
   switch (status) {
-    case CRUMB_OK: return "ok";
-    case CRUMB_ERROR_INVALID_ARGUMENT: return "invalid argument";
-    case CRUMB_ERROR_IO: return "I/O error";
-    case CRUMB_ERROR_INVALID_MODEL: return "invalid model";
-    case CRUMB_ERROR_UNSUPPORTED: return "unsupported";
-    case CRUMB_ERROR_OUT_OF_MEMORY: return "out of memory";
-    case CRUMB_ERROR_NOT_READY: return "not ready";
-    case CRUMB_ERROR_INTERNAL: return "internal error";
+    case CRUMB_OK:
+      return "ok";
+    case CRUMB_ERROR_INVALID_ARGUMENT:
+      return "invalid argument";
+    case CRUMB_ERROR_IO:
+      return "I/O error";
+    case CRUMB_ERROR_INVALID_MODEL:
+      return "invalid model";
+    case CRUMB_ERROR_UNSUPPORTED:
+      return "unsupported";
+    case CRUMB_ERROR_OUT_OF_MEMORY:
+      return "out of memory";
+    case CRUMB_ERROR_NOT_READY:
+      return "not ready";
+    case CRUMB_ERROR_INTERNAL:
+      return "internal error";
   }
   return "unknown status";
 }
@@ -120,8 +128,7 @@ void crumb_options_set_num_threads(crumb_options* options, int num_threads) {
 void crumb_options_set_isa(crumb_options* options, crumb_isa isa) {
   if (options) options->isa = isa;
 }
-void crumb_options_set_error_callback(crumb_options* options, crumb_error_fn fn,
-                                      void* user_data) {
+void crumb_options_set_error_callback(crumb_options* options, crumb_error_fn fn, void* user_data) {
   if (!options) return;
   options->error_fn = fn;
   options->error_user_data = user_data;
@@ -148,7 +155,8 @@ crumb_interpreter* crumb_interpreter_create(const crumb_model* model,
     }
     return new crumb_interpreter{impl};
   } catch (const std::bad_alloc&) {
-    return fail(crumb::rt::Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory creating the interpreter."));
+    return fail(
+        crumb::rt::Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory creating the interpreter."));
   }
 }
 
@@ -178,8 +186,7 @@ crumb_tensor* crumb_interpreter_input(crumb_interpreter* interpreter, int32_t in
   return interpreter->impl->InputHandle(index);
 }
 
-const crumb_tensor* crumb_interpreter_output(const crumb_interpreter* interpreter,
-                                             int32_t index) {
+const crumb_tensor* crumb_interpreter_output(const crumb_interpreter* interpreter, int32_t index) {
   if (!interpreter || index < 0 || index >= crumb_interpreter_output_count(interpreter)) {
     return nullptr;
   }
@@ -232,9 +239,8 @@ crumb_status crumb_interpreter_op_info(const crumb_interpreter* interpreter, int
   if (!interpreter) return SetError(crumb::rt::InvalidArgument("The interpreter is NULL."));
   const crumb::rt::Interpreter& impl = *interpreter->impl;
   if (op < 0 || op >= impl.op_count()) {
-    return SetError(crumb::rt::InvalidArgument(
-        crumb::rt::StrFormat("Op index %d is out of range (the model has %d ops).", op,
-                         impl.op_count())));
+    return SetError(crumb::rt::InvalidArgument(crumb::rt::StrFormat(
+        "Op index %d is out of range (the model has %d ops).", op, impl.op_count())));
   }
   const crumb::rt::OpDesc& d = impl.model().ops[op];
   if (name) *name = d.name.c_str();
@@ -282,13 +288,13 @@ crumb_status crumb_tensor_copy_from_buffer(crumb_tensor* tensor, const void* dat
   if (!data) {
     s = crumb::rt::InvalidArgument("The source buffer for " + label + " is NULL.");
   } else if (!interp->allocated()) {
-    s = crumb::rt::Status(CRUMB_ERROR_NOT_READY, "Cannot write " + label +
-                                                 " before crumb_interpreter_allocate.");
+    s = crumb::rt::Status(CRUMB_ERROR_NOT_READY,
+                          "Cannot write " + label + " before crumb_interpreter_allocate.");
   } else if (size != crumb_tensor_byte_size(tensor)) {
-    s = crumb::rt::InvalidArgument(crumb::rt::StrFormat("Cannot write %zu bytes into %s, which holds %zu "
-                                                "bytes.",
-                                                size, label.c_str(),
-                                                crumb_tensor_byte_size(tensor)));
+    s = crumb::rt::InvalidArgument(
+        crumb::rt::StrFormat("Cannot write %zu bytes into %s, which holds %zu "
+                             "bytes.",
+                             size, label.c_str(), crumb_tensor_byte_size(tensor)));
   } else {
     crumb::rt::TensorState& t = interp->tensor(tensor->index);
     crumb::rt::LogicalToPhysical(t.shape, t.elem_size, data, t.data);
@@ -307,13 +313,13 @@ crumb_status crumb_tensor_copy_to_buffer(const crumb_tensor* tensor, void* data,
   if (!data) {
     s = crumb::rt::InvalidArgument("The destination buffer for " + label + " is NULL.");
   } else if (!interp->allocated()) {
-    s = crumb::rt::Status(CRUMB_ERROR_NOT_READY, "Cannot read " + label +
-                                                 " before crumb_interpreter_allocate.");
+    s = crumb::rt::Status(CRUMB_ERROR_NOT_READY,
+                          "Cannot read " + label + " before crumb_interpreter_allocate.");
   } else if (size != crumb_tensor_byte_size(tensor)) {
-    s = crumb::rt::InvalidArgument(crumb::rt::StrFormat("Cannot read %s (%zu bytes) into a %zu-byte "
-                                                "buffer.",
-                                                label.c_str(), crumb_tensor_byte_size(tensor),
-                                                size));
+    s = crumb::rt::InvalidArgument(
+        crumb::rt::StrFormat("Cannot read %s (%zu bytes) into a %zu-byte "
+                             "buffer.",
+                             label.c_str(), crumb_tensor_byte_size(tensor), size));
   } else {
     const crumb::rt::TensorState& t = interp->tensor(tensor->index);
     crumb::rt::PhysicalToLogical(t.shape, t.elem_size, t.data, data);

@@ -29,19 +29,25 @@ void FillScalar(KernelTable* t) {
 
 const char* IsaName(crumb_isa isa) {
   switch (isa) {
-    case CRUMB_ISA_AUTO: return "auto";
-    case CRUMB_ISA_SCALAR: return "scalar";
-    case CRUMB_ISA_AVX2: return "avx2";
-    case CRUMB_ISA_AVX512: return "avx512";
-    case CRUMB_ISA_NEON: return "neon";
-    case CRUMB_ISA_NEONDOT: return "neondot";
+    case CRUMB_ISA_AUTO:
+      return "auto";
+    case CRUMB_ISA_SCALAR:
+      return "scalar";
+    case CRUMB_ISA_AVX2:
+      return "avx2";
+    case CRUMB_ISA_AVX512:
+      return "avx512";
+    case CRUMB_ISA_NEON:
+      return "neon";
+    case CRUMB_ISA_NEONDOT:
+      return "neondot";
   }
   return "unknown";
 }
 
 bool ParseIsa(const char* text, crumb_isa* isa) {
-  static const crumb_isa kAll[] = {CRUMB_ISA_AUTO, CRUMB_ISA_SCALAR, CRUMB_ISA_AVX2,
-                                   CRUMB_ISA_AVX512, CRUMB_ISA_NEON, CRUMB_ISA_NEONDOT};
+  static const crumb_isa kAll[] = {CRUMB_ISA_AUTO,   CRUMB_ISA_SCALAR, CRUMB_ISA_AVX2,
+                                   CRUMB_ISA_AVX512, CRUMB_ISA_NEON,   CRUMB_ISA_NEONDOT};
   if (!text) return false;
   for (crumb_isa i : kAll) {
     if (strcasecmp(text, IsaName(i)) == 0) {
@@ -86,9 +92,10 @@ Status SelectKernels(crumb_isa requested, KernelTable* table) {
     const char* env = getenv("CRUMB_ISA");
     if (env && *env) {
       if (!ParseIsa(env, &isa)) {
-        return InvalidArgument(StrFormat("CRUMB_ISA='%s' is not an instruction set; use one of "
-                                         "scalar, avx2, avx512, neon, neondot (or auto).",
-                                         env));
+        return InvalidArgument(
+            StrFormat("CRUMB_ISA='%s' is not an instruction set; use one of "
+                      "scalar, avx2, avx512, neon, neondot (or auto).",
+                      env));
       }
       source = "CRUMB_ISA";
     }
@@ -98,9 +105,10 @@ Status SelectKernels(crumb_isa requested, KernelTable* table) {
   } else if ((int)isa < CRUMB_ISA_AUTO || (int)isa > CRUMB_ISA_NEONDOT) {
     return InvalidArgument(StrFormat("Instruction set %d is unknown.", (int)isa));
   } else if (!CpuHasIsa(isa)) {
-    return Unsupported(StrFormat("The %s path was requested (by %s) but this CPU lacks the %s "
-                                 "instructions.",
-                                 IsaName(isa), source, IsaName(isa)));
+    return Unsupported(
+        StrFormat("The %s path was requested (by %s) but this CPU lacks the %s "
+                  "instructions.",
+                  IsaName(isa), source, IsaName(isa)));
   }
   // Only the portable scalar kernels exist so far: every ISA runs them, and the kernel names
   // (reported per op) say so.

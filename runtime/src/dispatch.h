@@ -11,7 +11,7 @@ namespace crumb::rt {
 // One kernel per contract, with its name for profiles and tools.
 struct KernelTable {
   crumb_isa isa = CRUMB_ISA_SCALAR;
-#define CRUMB_KERNEL_SLOT(kind)      \
+#define CRUMB_KERNEL_SLOT(kind)              \
   crumb_##kind##_ukernel_fn* kind = nullptr; \
   const char* kind##_name = "";
   CRUMB_KERNEL_SLOT(gemm)

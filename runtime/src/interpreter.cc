@@ -96,10 +96,10 @@ Status Interpreter::ResizeInput(int32_t index, const int32_t* dims, int32_t num_
                                          model_->TensorLabel(t).c_str(), dims[i]));
       }
     } else if (dims[i] != d.shape[i]) {
-      return InvalidArgument(StrFormat("Dimension %d of input %s is fixed at %lld by the model; "
-                                       "cannot make it %d (only dynamic dimensions change).",
-                                       i, model_->TensorLabel(t).c_str(),
-                                       (long long)d.shape[i], dims[i]));
+      return InvalidArgument(
+          StrFormat("Dimension %d of input %s is fixed at %lld by the model; "
+                    "cannot make it %d (only dynamic dimensions change).",
+                    i, model_->TensorLabel(t).c_str(), (long long)d.shape[i], dims[i]));
     }
     s[i] = dims[i];
   }
@@ -116,8 +116,8 @@ Status Interpreter::Allocate() {
     OpContext ctx{m, m.ops[i], tensors_, kernels_};
     Status s = ops_[i]->Configure(ctx);
     if (!s.ok()) {
-      return Status(s.code(), StrFormat("Op %zu (%s): %s", i, ctx.Label().c_str(),
-                                        s.message().c_str()));
+      return Status(s.code(),
+                    StrFormat("Op %zu (%s): %s", i, ctx.Label().c_str(), s.message().c_str()));
     }
     const int32_t out = m.ops[i].outputs[0];
     const Shape& got = tensors_[out].shape;
@@ -127,10 +127,11 @@ Status Interpreter::Allocate() {
       match = got[k] >= 1 && (declared[k] == -1 || declared[k] == got[k]);
     }
     if (!match) {
-      return InvalidModel(StrFormat("Op %zu (%s) computes shape %s for %s, but the model "
-                                    "declares %s.",
-                                    i, ctx.Label().c_str(), ShapeString(got).c_str(),
-                                    m.TensorLabel(out).c_str(), ShapeString(declared).c_str()));
+      return InvalidModel(
+          StrFormat("Op %zu (%s) computes shape %s for %s, but the model "
+                    "declares %s.",
+                    i, ctx.Label().c_str(), ShapeString(got).c_str(), m.TensorLabel(out).c_str(),
+                    ShapeString(declared).c_str()));
     }
   }
   // Byte sizes, with an overflow guard against hostile shapes.
@@ -151,8 +152,8 @@ Status Interpreter::Allocate() {
     OpContext ctx{m, m.ops[i], tensors_, kernels_};
     Status s = ops_[i]->Setup(ctx);
     if (!s.ok()) {
-      return Status(s.code(), StrFormat("Op %zu (%s): %s", i, ctx.Label().c_str(),
-                                        s.message().c_str()));
+      return Status(s.code(),
+                    StrFormat("Op %zu (%s): %s", i, ctx.Label().c_str(), s.message().c_str()));
     }
   }
   allocated_ = true;
@@ -191,9 +192,8 @@ Status Interpreter::PlanMemory() {
       planned.push_back((int32_t)i);
     }
   }
-  std::stable_sort(planned.begin(), planned.end(), [&](int32_t a, int32_t b) {
-    return tensors_[a].bytes > tensors_[b].bytes;
-  });
+  std::stable_sort(planned.begin(), planned.end(),
+                   [&](int32_t a, int32_t b) { return tensors_[a].bytes > tensors_[b].bytes; });
   std::vector<size_t> offset(tensors_.size(), 0);
   std::vector<int32_t> placed;
   size_t arena = 0;

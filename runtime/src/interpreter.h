@@ -36,10 +36,10 @@ namespace crumb::rt {
 
 // Per-tensor state of one interpreter.
 struct TensorState {
-  Shape shape;              // current logical shape
-  size_t elem_size = 1;     // 4 for FLOAT32, 1 for QUANT codes
-  size_t bytes = 0;         // physical bytes
-  uint8_t* data = nullptr;  // arena memory or the model's constant bytes
+  Shape shape;                         // current logical shape
+  size_t elem_size = 1;                // 4 for FLOAT32, 1 for QUANT codes
+  size_t bytes = 0;                    // physical bytes
+  uint8_t* data = nullptr;             // arena memory or the model's constant bytes
   int32_t first_op = 0, last_op = -1;  // lifetime in op indices (-1: before the first op)
 };
 

@@ -75,9 +75,8 @@ inline void LogicalToPhysical(const Shape& s, size_t elem_size, const void* src,
     memcpy(out, in, (size_t)ElementCount(s) * elem_size);
     return;
   }
-  ForEachElement(s, [&](int64_t l, int64_t p) {
-    memcpy(out + p * elem_size, in + l * elem_size, elem_size);
-  });
+  ForEachElement(
+      s, [&](int64_t l, int64_t p) { memcpy(out + p * elem_size, in + l * elem_size, elem_size); });
 }
 
 inline void PhysicalToLogical(const Shape& s, size_t elem_size, const void* src, void* dst) {
@@ -87,9 +86,8 @@ inline void PhysicalToLogical(const Shape& s, size_t elem_size, const void* src,
     memcpy(out, in, (size_t)ElementCount(s) * elem_size);
     return;
   }
-  ForEachElement(s, [&](int64_t l, int64_t p) {
-    memcpy(out + l * elem_size, in + p * elem_size, elem_size);
-  });
+  ForEachElement(
+      s, [&](int64_t l, int64_t p) { memcpy(out + l * elem_size, in + p * elem_size, elem_size); });
 }
 
 }  // namespace crumb::rt

@@ -27,7 +27,9 @@ constexpr uint32_t kFormatVersion = 1;
 constexpr size_t kMaxRank = 8;
 constexpr size_t kAlignment = 64;
 
-std::string Quote(const flatbuffers::String* s) { return s ? std::string(s->c_str(), s->size()) : ""; }
+std::string Quote(const flatbuffers::String* s) {
+  return s ? std::string(s->c_str(), s->size()) : "";
+}
 
 bool MulOverflows(int64_t a, int64_t b, int64_t* out) { return __builtin_mul_overflow(a, b, out); }
 
@@ -35,44 +37,66 @@ bool MulOverflows(int64_t a, int64_t b, int64_t* out) { return __builtin_mul_ove
 
 const char* OpCodeName(int32_t opcode) {
   switch (opcode) {
-    case kOpQuantize: return "QUANTIZE";
-    case kOpDequantize: return "DEQUANTIZE";
-    case kOpConv2D: return "CONV_2D";
-    case kOpFullyConnected: return "FULLY_CONNECTED";
-    case kOpAdd: return "ADD";
-    case kOpMaxPool2D: return "MAX_POOL_2D";
-    case kOpAveragePool2D: return "AVERAGE_POOL_2D";
-    case kOpGlobalAveragePool: return "GLOBAL_AVERAGE_POOL";
-    case kOpReshape: return "RESHAPE";
-    case kOpConcat: return "CONCAT";
-    case kOpRequantize: return "REQUANTIZE";
-    case kOpCustom: return "CUSTOM";
-    default: return "UNKNOWN";
+    case kOpQuantize:
+      return "QUANTIZE";
+    case kOpDequantize:
+      return "DEQUANTIZE";
+    case kOpConv2D:
+      return "CONV_2D";
+    case kOpFullyConnected:
+      return "FULLY_CONNECTED";
+    case kOpAdd:
+      return "ADD";
+    case kOpMaxPool2D:
+      return "MAX_POOL_2D";
+    case kOpAveragePool2D:
+      return "AVERAGE_POOL_2D";
+    case kOpGlobalAveragePool:
+      return "GLOBAL_AVERAGE_POOL";
+    case kOpReshape:
+      return "RESHAPE";
+    case kOpConcat:
+      return "CONCAT";
+    case kOpRequantize:
+      return "REQUANTIZE";
+    case kOpCustom:
+      return "CUSTOM";
+    default:
+      return "UNKNOWN";
   }
 }
 
 const char* EncodingName(int32_t encoding) {
   switch (encoding) {
-    case kSigned: return "SIGNED";
-    case kUnsigned: return "UNSIGNED";
-    case kBipolar: return "BIPOLAR";
-    case kTernary: return "TERNARY";
-    default: return "UNKNOWN";
+    case kSigned:
+      return "SIGNED";
+    case kUnsigned:
+      return "UNSIGNED";
+    case kBipolar:
+      return "BIPOLAR";
+    case kTernary:
+      return "TERNARY";
+    default:
+      return "UNKNOWN";
   }
 }
 
 const char* LayoutName(int32_t layout) {
   switch (layout) {
-    case kLayoutRuntime: return "RUNTIME";
-    case kLayoutDense: return "DENSE";
-    case kLayoutRowsLsb: return "ROWS_LSB";
-    default: return "UNKNOWN";
+    case kLayoutRuntime:
+      return "RUNTIME";
+    case kLayoutDense:
+      return "DENSE";
+    case kLayoutRowsLsb:
+      return "ROWS_LSB";
+    default:
+      return "UNKNOWN";
   }
 }
 
 const char* KernelFamilyName(int32_t family) {
-  static const char* const kNames[] = {"AUTO", "SCALAR", "LUT", "BITSERIAL",
-                                       "DOT", "DWCONV", "SPARSE", "XNNPACK"};
+  static const char* const kNames[] = {"AUTO", "SCALAR", "LUT",    "BITSERIAL",
+                                       "DOT",  "DWCONV", "SPARSE", "XNNPACK"};
   return family >= 0 && family < 8 ? kNames[family] : "UNKNOWN";
 }
 
@@ -104,7 +128,8 @@ Status Model::FromFile(const char* path, Model** out) {
   if (!path) return InvalidArgument("The model path is NULL.");
   const int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return Status(CRUMB_ERROR_IO, StrFormat("Cannot open model file '%s': %s.", path, strerror(errno)));
+    return Status(CRUMB_ERROR_IO,
+                  StrFormat("Cannot open model file '%s': %s.", path, strerror(errno)));
   }
   struct stat st;
   if (fstat(fd, &st) != 0) {
@@ -231,8 +256,8 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
   if (type == (int)fb::ElementType::FLOAT32) {
     desc->is_float = true;
     if (desc->bits != 32) {
-      return InvalidModel(StrFormat("%s is FLOAT32 but declares %d bits (must be 32).",
-                                    label.c_str(), desc->bits));
+      return InvalidModel(
+          StrFormat("%s is FLOAT32 but declares %d bits (must be 32).", label.c_str(), desc->bits));
     }
   } else if (type == (int)fb::ElementType::QUANT) {
     desc->is_float = false;
@@ -244,12 +269,12 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
       return InvalidModel(StrFormat("%s has unknown encoding %d.", label.c_str(), desc->encoding));
     }
     if (desc->encoding == kBipolar && desc->bits != 1) {
-      return InvalidModel(StrFormat("%s is BIPOLAR with %d bits (must be 1).", label.c_str(),
-                                    desc->bits));
+      return InvalidModel(
+          StrFormat("%s is BIPOLAR with %d bits (must be 1).", label.c_str(), desc->bits));
     }
     if (desc->encoding == kTernary && desc->bits != 2) {
-      return InvalidModel(StrFormat("%s is TERNARY with %d bits (must be 2).", label.c_str(),
-                                    desc->bits));
+      return InvalidModel(
+          StrFormat("%s is TERNARY with %d bits (must be 2).", label.c_str(), desc->bits));
     }
   } else {
     return InvalidModel(StrFormat("%s has unknown element type %d.", label.c_str(), type));
@@ -277,9 +302,9 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
                                       label.c_str(), desc->axis, desc->shape.size()));
       }
       if (desc->shape[desc->axis] < 0 || (size_t)desc->shape[desc->axis] != n) {
-        return InvalidModel(StrFormat(
-            "%s has %zu per-axis quantization parameters but dimension %d has size %lld.",
-            label.c_str(), n, desc->axis, (long long)desc->shape[desc->axis]));
+        return InvalidModel(
+            StrFormat("%s has %zu per-axis quantization parameters but dimension %d has size %lld.",
+                      label.c_str(), n, desc->axis, (long long)desc->shape[desc->axis]));
       }
     }
     int32_t lo, hi;
@@ -287,16 +312,17 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
     for (size_t i = 0; i < n; i++) {
       const float s = q->scale()->Get((flatbuffers::uoffset_t)i);
       if (!(s > 0.0f) || !isfinite(s)) {
-        return InvalidModel(StrFormat("%s has quantization scale %g at index %zu; scales must be "
-                                      "finite and > 0.",
-                                      label.c_str(), (double)s, i));
+        return InvalidModel(
+            StrFormat("%s has quantization scale %g at index %zu; scales must be "
+                      "finite and > 0.",
+                      label.c_str(), (double)s, i));
       }
       const int32_t z = q->zero_point() ? q->zero_point()->Get((flatbuffers::uoffset_t)i) : 0;
       if (z < lo || z > hi) {
-        return InvalidModel(StrFormat("%s has zero point %d at index %zu outside the %d-bit %s "
-                                      "range [%d, %d].",
-                                      label.c_str(), z, i, desc->bits,
-                                      EncodingName(desc->encoding), lo, hi));
+        return InvalidModel(
+            StrFormat("%s has zero point %d at index %zu outside the %d-bit %s "
+                      "range [%d, %d].",
+                      label.c_str(), z, i, desc->bits, EncodingName(desc->encoding), lo, hi));
       }
       desc->scales.push_back(s);
       desc->zero_points.push_back(z);
@@ -304,14 +330,15 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
     desc->qmin = q->qmin();
     desc->qmax = q->qmax();
     if (desc->qmin > desc->qmax || desc->qmin < lo || desc->qmax > hi) {
-      return InvalidModel(StrFormat("%s has code range [%d, %d], which is empty or outside the "
-                                    "%d-bit %s range [%d, %d].",
-                                    label.c_str(), desc->qmin, desc->qmax, desc->bits,
-                                    EncodingName(desc->encoding), lo, hi));
+      return InvalidModel(StrFormat(
+          "%s has code range [%d, %d], which is empty or outside the "
+          "%d-bit %s range [%d, %d].",
+          label.c_str(), desc->qmin, desc->qmax, desc->bits, EncodingName(desc->encoding), lo, hi));
     }
     if (!constant && n != 1) {
-      return InvalidModel(label + " is an activation quantized per axis; activations must be "
-                                  "quantized per tensor.");
+      return InvalidModel(label +
+                          " is an activation quantized per axis; activations must be "
+                          "quantized per tensor.");
     }
   }
   // Layout and data.
@@ -336,10 +363,10 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
                                   label.c_str(), desc->buffer, (unsigned long long)off));
   }
   if (off > file_size || size > file_size - off) {
-    return InvalidModel(StrFormat("%s: buffer %u (offset %llu, %llu bytes) extends past the end "
-                                  "of the %zu-byte file (truncated?).",
-                                  label.c_str(), desc->buffer, (unsigned long long)off,
-                                  (unsigned long long)size, file_size));
+    return InvalidModel(StrFormat(
+        "%s: buffer %u (offset %llu, %llu bytes) extends past the end "
+        "of the %zu-byte file (truncated?).",
+        label.c_str(), desc->buffer, (unsigned long long)off, (unsigned long long)size, file_size));
   }
   uint64_t expected = 0;
   if (desc->is_float) {
@@ -350,9 +377,10 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
     expected = 4ull * (uint64_t)count;
   } else if (desc->layout == kLayoutDense) {
     if (desc->bits != 8) {
-      return InvalidModel(StrFormat("%s is a %d-bit constant with layout DENSE (DENSE holds "
-                                    "8-bit codes only; sub-byte weights use ROWS_LSB).",
-                                    label.c_str(), desc->bits));
+      return InvalidModel(
+          StrFormat("%s is a %d-bit constant with layout DENSE (DENSE holds "
+                    "8-bit codes only; sub-byte weights use ROWS_LSB).",
+                    label.c_str(), desc->bits));
     }
     expected = (uint64_t)count;
   } else if (desc->layout == kLayoutRowsLsb) {
@@ -364,11 +392,11 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
     return InvalidModel(label + " is constant but has layout RUNTIME.");
   }
   if (size != expected) {
-    return InvalidModel(StrFormat("%s: buffer %u holds %llu bytes but %d-bit %s data of shape "
-                                  "needs exactly %llu bytes.",
-                                  label.c_str(), desc->buffer, (unsigned long long)size,
-                                  desc->bits, LayoutName(desc->layout),
-                                  (unsigned long long)expected));
+    return InvalidModel(
+        StrFormat("%s: buffer %u holds %llu bytes but %d-bit %s data of shape "
+                  "needs exactly %llu bytes.",
+                  label.c_str(), desc->buffer, (unsigned long long)size, desc->bits,
+                  LayoutName(desc->layout), (unsigned long long)expected));
   }
   desc->data = base + off;
   desc->data_size = size;
@@ -376,8 +404,8 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
     const float* f = reinterpret_cast<const float*>(desc->data);
     for (int64_t i = 0; i < count; i++) {
       if (!isfinite(f[i])) {
-        return InvalidModel(StrFormat("%s holds a non-finite value at element %lld.",
-                                      label.c_str(), (long long)i));
+        return InvalidModel(
+            StrFormat("%s holds a non-finite value at element %lld.", label.c_str(), (long long)i));
       }
     }
   }
@@ -396,30 +424,35 @@ Status Model::Parse() {
       const char c = (char)bytes_[i];
       id += (c >= 32 && c < 127) ? c : '?';
     }
-    return InvalidModel(StrFormat("Not a crumb model: the file identifier is '%s', expected "
-                                  "'CRMB'.",
-                                  id.c_str()));
+    return InvalidModel(
+        StrFormat("Not a crumb model: the file identifier is '%s', expected "
+                  "'CRMB'.",
+                  id.c_str()));
   }
   {
-    const size_t verify_size =
-        size_ < (size_t)FLATBUFFERS_MAX_BUFFER_SIZE ? size_ : (size_t)FLATBUFFERS_MAX_BUFFER_SIZE - 1;
+    const size_t verify_size = size_ < (size_t)FLATBUFFERS_MAX_BUFFER_SIZE
+                                   ? size_
+                                   : (size_t)FLATBUFFERS_MAX_BUFFER_SIZE - 1;
     flatbuffers::Verifier verifier(bytes_, verify_size, 64, 1000000);
     if (!fb::VerifyModelBuffer(verifier)) {
-      return InvalidModel(StrFormat("The model's FlatBuffer failed verification: the file is "
-                                    "truncated or corrupt (%zu bytes).",
-                                    size_));
+      return InvalidModel(
+          StrFormat("The model's FlatBuffer failed verification: the file is "
+                    "truncated or corrupt (%zu bytes).",
+                    size_));
     }
   }
   const fb::Model* fm = fb::GetModel(bytes_);
   version = fm->version();
   if (version > kFormatVersion) {
-    return Unsupported(StrFormat("The model has format version %u; this runtime reads versions "
-                                 "up to %u. Use a newer libcrumb.",
-                                 version, kFormatVersion));
+    return Unsupported(
+        StrFormat("The model has format version %u; this runtime reads versions "
+                  "up to %u. Use a newer libcrumb.",
+                  version, kFormatVersion));
   }
   if (version == 0) {
-    return InvalidModel("The model has format version 0, which does not exist (the first "
-                        "version is 1).");
+    return InvalidModel(
+        "The model has format version 0, which does not exist (the first "
+        "version is 1).");
   }
   description = Quote(fm->description());
   if (fm->metadata()) {
@@ -441,9 +474,10 @@ Status Model::Parse() {
   if (fm->inputs()) {
     for (int32_t t : *fm->inputs()) {
       if (!valid_index(t)) {
-        return InvalidModel(StrFormat("Model input refers to tensor %d but the model has %u "
-                                      "tensors.",
-                                      t, ntensors));
+        return InvalidModel(
+            StrFormat("Model input refers to tensor %d but the model has %u "
+                      "tensors.",
+                      t, ntensors));
       }
       if (tensors[t].is_constant()) {
         return InvalidModel("Model input " + TensorLabel(t) + " is a constant.");
@@ -470,12 +504,12 @@ Status Model::Parse() {
                                    label.c_str(), Quote(fo->custom_code()).c_str()));
     }
     if (op.opcode < kOpQuantize || op.opcode > kOpRequantize) {
-      return Unsupported(StrFormat("Op %u ('%s') has unknown opcode %d (a newer model format?).",
-                                   i, op.name.c_str(), op.opcode));
+      return Unsupported(StrFormat("Op %u ('%s') has unknown opcode %d (a newer model format?).", i,
+                                   op.name.c_str(), op.opcode));
     }
     if (op.version != 1) {
-      return Unsupported(StrFormat("%s has version %d; this runtime knows version 1.",
-                                   label.c_str(), op.version));
+      return Unsupported(
+          StrFormat("%s has version %d; this runtime knows version 1.", label.c_str(), op.version));
     }
     if (fo->inputs()) op.inputs.assign(fo->inputs()->begin(), fo->inputs()->end());
     if (fo->outputs()) op.outputs.assign(fo->outputs()->begin(), fo->outputs()->end());
@@ -485,9 +519,10 @@ Status Model::Parse() {
         return InvalidModel(StrFormat("%s: input %zu is absent but required.", label.c_str(), k));
       }
       if (!valid_index(t)) {
-        return InvalidModel(StrFormat("%s: input %zu refers to tensor %d but the model has %u "
-                                      "tensors.",
-                                      label.c_str(), k, t, ntensors));
+        return InvalidModel(
+            StrFormat("%s: input %zu refers to tensor %d but the model has %u "
+                      "tensors.",
+                      label.c_str(), k, t, ntensors));
       }
       if (!written[t]) {
         return InvalidModel(StrFormat("%s reads %s before any op writes it.", label.c_str(),
@@ -497,18 +532,20 @@ Status Model::Parse() {
     for (size_t k = 0; k < op.outputs.size(); k++) {
       const int32_t t = op.outputs[k];
       if (!valid_index(t)) {
-        return InvalidModel(StrFormat("%s: output %zu refers to tensor %d but the model has %u "
-                                      "tensors.",
-                                      label.c_str(), k, t, ntensors));
+        return InvalidModel(
+            StrFormat("%s: output %zu refers to tensor %d but the model has %u "
+                      "tensors.",
+                      label.c_str(), k, t, ntensors));
       }
       if (tensors[t].is_constant()) {
-        return InvalidModel(StrFormat("%s writes constant %s.", label.c_str(),
-                                      TensorLabel(t).c_str()));
+        return InvalidModel(
+            StrFormat("%s writes constant %s.", label.c_str(), TensorLabel(t).c_str()));
       }
       if (written[t]) {
-        return InvalidModel(StrFormat("%s writes %s, which already has a value (a model input "
-                                      "or an earlier op's output).",
-                                      label.c_str(), TensorLabel(t).c_str()));
+        return InvalidModel(
+            StrFormat("%s writes %s, which already has a value (a model input "
+                      "or an earlier op's output).",
+                      label.c_str(), TensorLabel(t).c_str()));
       }
       written[t] = 1;
     }
@@ -585,10 +622,8 @@ Status Model::Parse() {
         clamp = fo->options_as_ConcatOptions()->clamp();
         break;
       case kOpRequantize:
-        CRUMB_RETURN_IF_ERROR(
-            allow_options(fb::OpOptions::RequantizeOptions, "RequantizeOptions"));
-        if (fo->options_as_RequantizeOptions())
-          clamp = fo->options_as_RequantizeOptions()->clamp();
+        CRUMB_RETURN_IF_ERROR(allow_options(fb::OpOptions::RequantizeOptions, "RequantizeOptions"));
+        if (fo->options_as_RequantizeOptions()) clamp = fo->options_as_RequantizeOptions()->clamp();
         break;
       case kOpGlobalAveragePool:
         // Pool2DOptions may carry a clamp; nothing else applies.
@@ -612,10 +647,11 @@ Status Model::Parse() {
           op.clamp.qmin = clamp->qmin() > out.qmin ? clamp->qmin() : out.qmin;
           op.clamp.qmax = clamp->qmax() < out.qmax ? clamp->qmax() : out.qmax;
           if (op.clamp.qmin > op.clamp.qmax) {
-            return InvalidModel(StrFormat("%s clamps its output to [%d, %d], outside the code "
-                                          "range [%d, %d] of %s.",
-                                          label.c_str(), clamp->qmin(), clamp->qmax(), out.qmin,
-                                          out.qmax, TensorLabel(op.outputs[0]).c_str()));
+            return InvalidModel(
+                StrFormat("%s clamps its output to [%d, %d], outside the code "
+                          "range [%d, %d] of %s.",
+                          label.c_str(), clamp->qmin(), clamp->qmax(), out.qmin, out.qmax,
+                          TensorLabel(op.outputs[0]).c_str()));
           }
         }
       } else if (clamp) {
@@ -635,9 +671,10 @@ Status Model::Parse() {
   }
   for (int32_t t : *fm->outputs()) {
     if (!valid_index(t)) {
-      return InvalidModel(StrFormat("Model output refers to tensor %d but the model has %u "
-                                    "tensors.",
-                                    t, ntensors));
+      return InvalidModel(
+          StrFormat("Model output refers to tensor %d but the model has %u "
+                    "tensors.",
+                    t, ntensors));
     }
     if (!written[t]) {
       return InvalidModel("Model output " + TensorLabel(t) + " is never written by any op.");

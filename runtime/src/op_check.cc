@@ -35,15 +35,16 @@ class Checker {
     const TensorDesc& t = In(k);
     const std::string what = StrFormat("input %zu, %s,", k, m_.TensorLabel(op_.inputs[k]).c_str());
     if (t.is_constant()) {
-      return Unsupported(label_ + " " + what + " is a constant; this runtime takes only computed "
-                                                "values there.");
+      return Unsupported(label_ + " " + what +
+                         " is a constant; this runtime takes only computed "
+                         "values there.");
     }
     if (t.is_float != want_float) {
       return Fail(what + (want_float ? " must be FLOAT32." : " must be QUANT."));
     }
     if (rank >= 0 && (int)t.shape.size() != rank) {
-      return Fail(StrFormat("%s has rank %zu; it must have rank %d.", what.c_str(),
-                            t.shape.size(), rank));
+      return Fail(
+          StrFormat("%s has rank %zu; it must have rank %d.", what.c_str(), t.shape.size(), rank));
     }
     return Status::Ok();
   }
@@ -55,8 +56,8 @@ class Checker {
       return Fail(what + (t.is_float ? " must be QUANT, not FLOAT32." : " must be FLOAT32."));
     }
     if (rank >= 0 && (int)t.shape.size() != rank) {
-      return Fail(StrFormat("%s has rank %zu; it must have rank %d.", what.c_str(),
-                            t.shape.size(), rank));
+      return Fail(
+          StrFormat("%s has rank %zu; it must have rank %d.", what.c_str(), t.shape.size(), rank));
     }
     return Status::Ok();
   }
@@ -80,10 +81,10 @@ class Checker {
       const TensorDesc& t = In(k);
       const char* role = k == 2 ? "multiplier" : "bias";
       if (!t.is_constant() || !t.is_float || t.shape.size() != 1 || t.shape[0] != w.shape[0]) {
-        return Fail(StrFormat("%s %s must be a constant FLOAT32 vector of %lld values (one per "
-                              "output channel).",
-                              role, m_.TensorLabel(op_.inputs[k]).c_str(),
-                              (long long)w.shape[0]));
+        return Fail(
+            StrFormat("%s %s must be a constant FLOAT32 vector of %lld values (one per "
+                      "output channel).",
+                      role, m_.TensorLabel(op_.inputs[k]).c_str(), (long long)w.shape[0]));
       }
     }
     return Status::Ok();
@@ -93,12 +94,12 @@ class Checker {
     if (op_.kernel_h < 1 || op_.kernel_w < 1 || op_.stride_h < 1 || op_.stride_w < 1 ||
         op_.dilation_h < 1 || op_.dilation_w < 1 || op_.pad_top < 0 || op_.pad_left < 0 ||
         op_.pad_bottom < 0 || op_.pad_right < 0) {
-      return Fail(StrFormat("has invalid window options (kernel %dx%d, stride %dx%d, dilation "
-                            "%dx%d, pads %d,%d,%d,%d): kernel, stride and dilation must be >= 1 "
-                            "and pads >= 0.",
-                            op_.kernel_h, op_.kernel_w, op_.stride_h, op_.stride_w,
-                            op_.dilation_h, op_.dilation_w, op_.pad_top, op_.pad_left,
-                            op_.pad_bottom, op_.pad_right));
+      return Fail(
+          StrFormat("has invalid window options (kernel %dx%d, stride %dx%d, dilation "
+                    "%dx%d, pads %d,%d,%d,%d): kernel, stride and dilation must be >= 1 "
+                    "and pads >= 0.",
+                    op_.kernel_h, op_.kernel_w, op_.stride_h, op_.stride_w, op_.dilation_h,
+                    op_.dilation_w, op_.pad_top, op_.pad_left, op_.pad_bottom, op_.pad_right));
     }
     return Status::Ok();
   }
@@ -130,9 +131,10 @@ class Checker {
         }
         const int64_t cin = In(0).shape[1];
         if (cin != w.shape[1] * op_.groups) {
-          return Fail(StrFormat("reads %lld input channels but its weights take %lld x %d "
-                                "groups.",
-                                (long long)cin, (long long)w.shape[1], op_.groups));
+          return Fail(
+              StrFormat("reads %lld input channels but its weights take %lld x %d "
+                        "groups.",
+                        (long long)cin, (long long)w.shape[1], op_.groups));
         }
         if (Out().shape[1] != w.shape[0]) {
           return Fail(StrFormat("writes %lld channels but has %lld filters.",
@@ -153,8 +155,9 @@ class Checker {
                                 (long long)w.shape[1]));
         }
         if (Out().shape.size() != x.shape.size() || Out().shape.back() != w.shape[0]) {
-          return Fail("has an output shape that is not the input's rows by the weights' "
-                      "outputs.");
+          return Fail(
+              "has an output shape that is not the input's rows by the weights' "
+              "outputs.");
         }
         return Status::Ok();
       }

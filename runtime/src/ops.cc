@@ -67,9 +67,10 @@ Status CheckIndirection(const Shape& out, int64_t kh, int64_t kw) {
   const uint64_t pixels = (uint64_t)(out[0] * out[2] * out[3]);
   uint64_t n = 0;
   if (__builtin_mul_overflow(pixels, (uint64_t)(kh * kw), &n) || n > kMaxIndirection) {
-    return Unsupported(StrFormat("needs an indirection buffer of more than 2^28 pointers "
-                                 "(%llu output pixels x %lld taps).",
-                                 (unsigned long long)pixels, (long long)(kh * kw)));
+    return Unsupported(
+        StrFormat("needs an indirection buffer of more than 2^28 pointers "
+                  "(%llu output pixels x %lld taps).",
+                  (unsigned long long)pixels, (long long)(kh * kw)));
   }
   return Status::Ok();
 }
@@ -226,15 +227,15 @@ class ConvOp : public Op {
     const OpDesc& d = ctx.desc;
     const Shape& x = ctx.In(0).shape;
     const Shape& w = ctx.InDesc(1).shape;
-    const int64_t oh = WindowOutput(x[2], d.kernel_h, d.stride_h, d.dilation_h, d.pad_top,
-                                    d.pad_bottom, false);
-    const int64_t ow = WindowOutput(x[3], d.kernel_w, d.stride_w, d.dilation_w, d.pad_left,
-                                    d.pad_right, false);
+    const int64_t oh =
+        WindowOutput(x[2], d.kernel_h, d.stride_h, d.dilation_h, d.pad_top, d.pad_bottom, false);
+    const int64_t ow =
+        WindowOutput(x[3], d.kernel_w, d.stride_w, d.dilation_w, d.pad_left, d.pad_right, false);
     if (oh < 1 || ow < 1) {
-      return InvalidModel(StrFormat("its %dx%d kernel (dilation %dx%d) does not fit the padded "
-                                    "%lldx%lld input.",
-                                    d.kernel_h, d.kernel_w, d.dilation_h, d.dilation_w,
-                                    (long long)x[2], (long long)x[3]));
+      return InvalidModel(StrFormat(
+          "its %dx%d kernel (dilation %dx%d) does not fit the padded "
+          "%lldx%lld input.",
+          d.kernel_h, d.kernel_w, d.dilation_h, d.dilation_w, (long long)x[2], (long long)x[3]));
     }
     ctx.Out().shape = Shape{x[0], w[0], oh, ow};
     CRUMB_RETURN_IF_ERROR(CheckIndirection(ctx.Out().shape, d.kernel_h, d.kernel_w));
@@ -328,9 +329,10 @@ class FullyConnectedOp : public Op {
     Shape y = x;
     y.back() = w[0];
     if (!LayoutIsLogical(x) || !LayoutIsLogical(y)) {
-      return Unsupported(StrFormat("multiplies a 4-D tensor %s along its width; flatten it "
-                                   "first.",
-                                   ShapeStr(x).c_str()));
+      return Unsupported(
+          StrFormat("multiplies a 4-D tensor %s along its width; flatten it "
+                    "first.",
+                    ShapeStr(x).c_str()));
     }
     ctx.Out().shape = y;
     k_ = (size_t)w[1];
@@ -371,10 +373,10 @@ class PoolOp : public Op {
     const int64_t ow = WindowOutput(x[3], d.kernel_w, d.stride_w, d.dilation_w, d.pad_left,
                                     d.pad_right, d.ceil_mode);
     if (oh < 1 || ow < 1) {
-      return InvalidModel(StrFormat("its %dx%d window (dilation %dx%d) does not fit the padded "
-                                    "%lldx%lld input.",
-                                    d.kernel_h, d.kernel_w, d.dilation_h, d.dilation_w,
-                                    (long long)x[2], (long long)x[3]));
+      return InvalidModel(StrFormat(
+          "its %dx%d window (dilation %dx%d) does not fit the padded "
+          "%lldx%lld input.",
+          d.kernel_h, d.kernel_w, d.dilation_h, d.dilation_w, (long long)x[2], (long long)x[3]));
     }
     ctx.Out().shape = Shape{x[0], x[1], oh, ow};
     return CheckIndirection(ctx.Out().shape, d.kernel_h, d.kernel_w);
@@ -423,8 +425,8 @@ class PoolOp : public Op {
       kernels_.avgpool(pixels_, ks_, channels_, indirection_.data(), 0, divisor_.data(),
                        ctx.Out().data, channels_, &params_);
     } else {
-      kernels_.maxpool(pixels_, ks_, channels_, indirection_.data(), 0, ctx.Out().data,
-                       channels_, &params_);
+      kernels_.maxpool(pixels_, ks_, channels_, indirection_.data(), 0, ctx.Out().data, channels_,
+                       &params_);
     }
   }
 
@@ -558,10 +560,10 @@ class ConcatOp : public Op {
       const Shape& x = ctx.In(k).shape;
       for (size_t d = 0; d < x.size(); d++) {
         if (d != axis && x[d] != y[d]) {
-          return InvalidModel(StrFormat("concatenates %s with %s along axis %zu: the other "
-                                        "dimensions differ.",
-                                        ShapeStr(ctx.In(0).shape).c_str(), ShapeStr(x).c_str(),
-                                        axis));
+          return InvalidModel(
+              StrFormat("concatenates %s with %s along axis %zu: the other "
+                        "dimensions differ.",
+                        ShapeStr(ctx.In(0).shape).c_str(), ShapeStr(x).c_str(), axis));
         }
       }
       y[axis] += x[axis];
@@ -632,18 +634,30 @@ class ConcatOp : public Op {
 
 std::unique_ptr<Op> CreateOp(const OpDesc& desc, const KernelTable& kernels) {
   switch (desc.opcode) {
-    case kOpQuantize: return std::make_unique<QuantizeOp>(kernels);
-    case kOpDequantize: return std::make_unique<DequantizeOp>(kernels);
-    case kOpConv2D: return std::make_unique<ConvOp>(kernels);
-    case kOpFullyConnected: return std::make_unique<FullyConnectedOp>(kernels);
-    case kOpAdd: return std::make_unique<AddOp>(kernels);
-    case kOpMaxPool2D: return std::make_unique<PoolOp>(kernels, false);
-    case kOpAveragePool2D: return std::make_unique<PoolOp>(kernels, true);
-    case kOpGlobalAveragePool: return std::make_unique<GlobalAveragePoolOp>(kernels);
-    case kOpReshape: return std::make_unique<ReshapeOp>(kernels);
-    case kOpConcat: return std::make_unique<ConcatOp>(kernels);
-    case kOpRequantize: return std::make_unique<RequantizeOp>(kernels);
-    default: return nullptr;
+    case kOpQuantize:
+      return std::make_unique<QuantizeOp>(kernels);
+    case kOpDequantize:
+      return std::make_unique<DequantizeOp>(kernels);
+    case kOpConv2D:
+      return std::make_unique<ConvOp>(kernels);
+    case kOpFullyConnected:
+      return std::make_unique<FullyConnectedOp>(kernels);
+    case kOpAdd:
+      return std::make_unique<AddOp>(kernels);
+    case kOpMaxPool2D:
+      return std::make_unique<PoolOp>(kernels, false);
+    case kOpAveragePool2D:
+      return std::make_unique<PoolOp>(kernels, true);
+    case kOpGlobalAveragePool:
+      return std::make_unique<GlobalAveragePoolOp>(kernels);
+    case kOpReshape:
+      return std::make_unique<ReshapeOp>(kernels);
+    case kOpConcat:
+      return std::make_unique<ConcatOp>(kernels);
+    case kOpRequantize:
+      return std::make_unique<RequantizeOp>(kernels);
+    default:
+      return nullptr;
   }
 }
 

@@ -37,10 +37,10 @@ inline Status InvalidArgument(std::string message) {
   return Status(CRUMB_ERROR_INVALID_ARGUMENT, std::move(message));
 }
 
-#define CRUMB_RETURN_IF_ERROR(expr)   \
-  do {                                \
-    ::crumb::rt::Status _s = (expr);      \
-    if (!_s.ok()) return _s;          \
+#define CRUMB_RETURN_IF_ERROR(expr)  \
+  do {                               \
+    ::crumb::rt::Status _s = (expr); \
+    if (!_s.ok()) return _s;         \
   } while (0)
 
 }  // namespace crumb::rt

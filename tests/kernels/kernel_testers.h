@@ -21,7 +21,8 @@ namespace crumb_test {
 enum class Fill { kRandom, kMax, kMin };
 
 inline void Range(uint32_t type_or_enc, bool weights, uint32_t bits, int32_t* lo, int32_t* hi) {
-  const bool is_unsigned = weights ? type_or_enc == CRUMB_ENC_UNSIGNED : type_or_enc == CRUMB_ELEM_U8;
+  const bool is_unsigned =
+      weights ? type_or_enc == CRUMB_ENC_UNSIGNED : type_or_enc == CRUMB_ELEM_U8;
   if (weights && (type_or_enc == CRUMB_ENC_BIPOLAR || type_or_enc == CRUMB_ENC_TERNARY)) {
     *lo = -1, *hi = 1;
   } else if (is_unsigned) {
@@ -53,7 +54,8 @@ struct GuardedOutput {
   uint8_t* data() { return bytes.data() + kGuardBytes; }
   void CheckGuards() const {
     for (size_t i = 0; i < bytes.size(); i++) {
-      const bool inside = i >= kGuardBytes && (i - kGuardBytes) < (rows ? (rows - 1) * stride + row_bytes : 0) &&
+      const bool inside = i >= kGuardBytes &&
+                          (i - kGuardBytes) < (rows ? (rows - 1) * stride + row_bytes : 0) &&
                           (i - kGuardBytes) % stride < row_bytes;
       if (!inside) {
         ASSERT_EQ(bytes[i], kGuard) << "kernel wrote outside its output at byte " << i;
@@ -74,24 +76,75 @@ struct GuardedOutput {
 // GEMM and IGEMM (a convolution through an indirection buffer).
 class GemmTester {
  public:
-  GemmTester& m(size_t v) { m_ = v; return *this; }
-  GemmTester& n(size_t v) { n_ = v; return *this; }
-  GemmTester& k(size_t v) { k_ = v; return *this; }
-  GemmTester& bits(uint32_t v) { bits_ = v; return *this; }
-  GemmTester& w_encoding(uint32_t v) { wenc_ = v; return *this; }
-  GemmTester& a_type(uint32_t v) { atype_ = v; return *this; }
-  GemmTester& a_zero_point(int32_t v) { za_ = v; return *this; }
-  GemmTester& w_zero_points(bool per_channel) { zw_per_channel_ = per_channel; return *this; }
-  GemmTester& out_type(uint32_t v) { otype_ = v; return *this; }
-  GemmTester& out_zero_point(int32_t v) { zo_ = v; return *this; }
-  GemmTester& qmin(int32_t v) { qmin_ = v; return *this; }
-  GemmTester& qmax(int32_t v) { qmax_ = v; return *this; }
-  GemmTester& a_stride(size_t v) { a_stride_ = v; return *this; }
-  GemmTester& c_stride(size_t v) { c_stride_ = v; return *this; }
-  GemmTester& fill(Fill f) { fill_ = f; return *this; }
-  GemmTester& seed(uint32_t s) { seed_ = s; return *this; }
+  GemmTester& m(size_t v) {
+    m_ = v;
+    return *this;
+  }
+  GemmTester& n(size_t v) {
+    n_ = v;
+    return *this;
+  }
+  GemmTester& k(size_t v) {
+    k_ = v;
+    return *this;
+  }
+  GemmTester& bits(uint32_t v) {
+    bits_ = v;
+    return *this;
+  }
+  GemmTester& w_encoding(uint32_t v) {
+    wenc_ = v;
+    return *this;
+  }
+  GemmTester& a_type(uint32_t v) {
+    atype_ = v;
+    return *this;
+  }
+  GemmTester& a_zero_point(int32_t v) {
+    za_ = v;
+    return *this;
+  }
+  GemmTester& w_zero_points(bool per_channel) {
+    zw_per_channel_ = per_channel;
+    return *this;
+  }
+  GemmTester& out_type(uint32_t v) {
+    otype_ = v;
+    return *this;
+  }
+  GemmTester& out_zero_point(int32_t v) {
+    zo_ = v;
+    return *this;
+  }
+  GemmTester& qmin(int32_t v) {
+    qmin_ = v;
+    return *this;
+  }
+  GemmTester& qmax(int32_t v) {
+    qmax_ = v;
+    return *this;
+  }
+  GemmTester& a_stride(size_t v) {
+    a_stride_ = v;
+    return *this;
+  }
+  GemmTester& c_stride(size_t v) {
+    c_stride_ = v;
+    return *this;
+  }
+  GemmTester& fill(Fill f) {
+    fill_ = f;
+    return *this;
+  }
+  GemmTester& seed(uint32_t s) {
+    seed_ = s;
+    return *this;
+  }
   // IGEMM: ks taps over a 1-D "image" of m + ks - 1 pixels with `pad` zero taps at both ends.
-  GemmTester& ks(size_t v) { ks_ = v; return *this; }
+  GemmTester& ks(size_t v) {
+    ks_ = v;
+    return *this;
+  }
 
   void TestGemm(crumb_gemm_ukernel_fn* gemm) const { Test(gemm, nullptr); }
   void TestIGemm(crumb_igemm_ukernel_fn* igemm) const { Test(nullptr, igemm); }
@@ -131,7 +184,8 @@ class GemmTester {
     const float span = (float)std::max(1, ahi - alo) * (float)std::max(1, whi - wlo) *
                        std::sqrt((float)std::max<size_t>(kk, 1));
     for (size_t i = 0; i < n_; i++) {
-      mul[i] = std::uniform_real_distribution<float>(0.5f, 2.0f)(rng) * (otype_ == CRUMB_ELEM_F32 ? 0.01f : 255.0f / span);
+      mul[i] = std::uniform_real_distribution<float>(0.5f, 2.0f)(rng) *
+               (otype_ == CRUMB_ELEM_F32 ? 0.01f : 255.0f / span);
       add[i] = std::uniform_real_distribution<float>(-5.0f, 5.0f)(rng);
     }
     int32_t olo = otype_ == CRUMB_ELEM_U8 ? 0 : -128, ohi = otype_ == CRUMB_ELEM_U8 ? 255 : 127;
@@ -162,12 +216,14 @@ class GemmTester {
       for (size_t t = 0; t < ks; t++) {
         const ptrdiff_t src = (ptrdiff_t)(r + t) - (ptrdiff_t)pad;
         const bool padded = src < 0 || src >= (ptrdiff_t)pixels;
-        if (igemm) indirection.push_back(padded ? (const void*)zero.data() : abytes.data() + src * astride);
+        if (igemm)
+          indirection.push_back(padded ? (const void*)zero.data() : abytes.data() + src * astride);
         for (size_t c = 0; c < k_; c++) rows[r * kk + t * k_ + c] = padded ? za : a[src * k_ + c];
       }
     }
     if (gemm) {
-      gemm(m_, n_, k_, abytes.data(), astride, packed.data(), out.data(), cstride, &p, scratch.data());
+      gemm(m_, n_, k_, abytes.data(), astride, packed.data(), out.data(), cstride, &p,
+           scratch.data());
     } else {
       igemm(m_, n_, k_, ks, indirection.data(), 0, zero.data(), packed.data(), out.data(), cstride,
             &p, scratch.data());

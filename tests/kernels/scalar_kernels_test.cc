@@ -27,8 +27,16 @@ void GemmSuite(crumb_gemm_ukernel_fn* gemm, crumb_igemm_ukernel_fn* igemm) {
       for (uint32_t atype : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {
         for (uint32_t otype : {CRUMB_ELEM_S8, CRUMB_ELEM_U8, CRUMB_ELEM_F32}) {
           for (bool pczp : {false, true}) {
-            run(GemmTester().m(5).n(7).k(13).bits(bits).w_encoding(wenc).a_type(atype)
-                    .out_type(otype).w_zero_points(pczp).a_zero_point(atype == CRUMB_ELEM_U8 ? 128 : -3)
+            run(GemmTester()
+                    .m(5)
+                    .n(7)
+                    .k(13)
+                    .bits(bits)
+                    .w_encoding(wenc)
+                    .a_type(atype)
+                    .out_type(otype)
+                    .w_zero_points(pczp)
+                    .a_zero_point(atype == CRUMB_ELEM_U8 ? 128 : -3)
                     .seed(bits * 7 + wenc * 3 + atype + otype));
             if (testing::Test::HasFatalFailure()) return;
           }
@@ -81,7 +89,8 @@ void PoolSuite(crumb_maxpool_ukernel_fn* maxpool, crumb_avgpool_ukernel_fn* avgp
     std::vector<int32_t> x = Codes(rng, (size_t)d.c * d.h * d.w, lo, hi, f);  // NCHW
     std::vector<uint8_t> nhwc((size_t)d.c * d.h * d.w);
     for (int c = 0; c < d.c; c++)
-      for (int i = 0; i < d.h * d.w; i++) nhwc[(size_t)i * d.c + c] = (uint8_t)x[(size_t)c * d.h * d.w + i];
+      for (int i = 0; i < d.h * d.w; i++)
+        nhwc[(size_t)i * d.c + c] = (uint8_t)x[(size_t)c * d.h * d.w + i];
     std::vector<const void*> ind;
     std::vector<int32_t> div;
     for (int y = 0; y < oh; y++) {
@@ -112,7 +121,8 @@ void PoolSuite(crumb_maxpool_ukernel_fn* maxpool, crumb_avgpool_ukernel_fn* avgp
     ref::Output ro;
     ro.zero_point = p.out.zero_point, ro.qmin = olo, ro.qmax = ohi;
     if (maxpool) {
-      maxpool((size_t)oh * ow, (size_t)d.kh * d.kw, (size_t)d.c, ind.data(), 0, out.data(), stride, &p);
+      maxpool((size_t)oh * ow, (size_t)d.kh * d.kw, (size_t)d.c, ind.data(), 0, out.data(), stride,
+              &p);
       ref::MaxPool(d, x.data(), p.in_zero_point, p.scale, ro, want.data());
     } else {
       avgpool((size_t)oh * ow, (size_t)d.kh * d.kw, (size_t)d.c, ind.data(), 0, div.data(),
@@ -132,138 +142,138 @@ void PoolSuite(crumb_maxpool_ukernel_fn* maxpool, crumb_avgpool_ukernel_fn* avgp
 #define CRUMB_UKERNEL_avgpool(name) \
   TEST(AvgPool, name) { PoolSuite(nullptr, name); }
 
-#define CRUMB_UKERNEL_gavgpool(name)                                                           \
-  TEST(GAvgPool, name) {                                                                       \
-    std::mt19937 rng(31);                                                                      \
-    for (size_t rows : {1, 2, 7, 49, 64}) {                                                    \
-      for (size_t channels : {1, 3, 16, 33}) {                                                 \
-        for (uint32_t type : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                 \
-          int32_t lo, hi;                                                                      \
-          Range(type, false, 8, &lo, &hi);                                                     \
-          std::vector<int32_t> x = Codes(rng, rows * channels, lo, hi, Fill::kRandom);         \
-          std::vector<uint8_t> bytes(x.begin(), x.end());                                      \
-          crumb_requant_params p{};                                                            \
-          p.in_type = type, p.in_zero_point = lo + 7, p.scale = 0.8f;                          \
-          p.out.type = type, p.out.zero_point = lo + 3, p.out.qmin = lo, p.out.qmax = hi;      \
-          GuardedOutput out(1, channels, channels);                                            \
-          std::vector<int32_t> scratch(channels);                                              \
-          name(rows, channels, bytes.data(), channels, out.data(), &p, scratch.data());        \
-          out.CheckGuards();                                                                   \
-          std::vector<int32_t> nchw(rows * channels), want(channels);                          \
-          for (size_t r = 0; r < rows; r++)                                                    \
-            for (size_t c = 0; c < channels; c++) nchw[c * rows + r] = x[r * channels + c];    \
-          ref::Output ro;                                                                      \
-          ro.zero_point = p.out.zero_point, ro.qmin = lo, ro.qmax = hi;                        \
-          ref::GlobalAveragePool(1, (int)channels, (int)rows, nchw.data(), p.in_zero_point,    \
-                                 p.scale, ro, want.data());                                    \
-          for (size_t c = 0; c < channels; c++) ASSERT_EQ(out.Code(0, c, type), want[c]);      \
-        }                                                                                      \
-      }                                                                                        \
-    }                                                                                          \
+#define CRUMB_UKERNEL_gavgpool(name)                                                        \
+  TEST(GAvgPool, name) {                                                                    \
+    std::mt19937 rng(31);                                                                   \
+    for (size_t rows : {1, 2, 7, 49, 64}) {                                                 \
+      for (size_t channels : {1, 3, 16, 33}) {                                              \
+        for (uint32_t type : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                              \
+          int32_t lo, hi;                                                                   \
+          Range(type, false, 8, &lo, &hi);                                                  \
+          std::vector<int32_t> x = Codes(rng, rows * channels, lo, hi, Fill::kRandom);      \
+          std::vector<uint8_t> bytes(x.begin(), x.end());                                   \
+          crumb_requant_params p{};                                                         \
+          p.in_type = type, p.in_zero_point = lo + 7, p.scale = 0.8f;                       \
+          p.out.type = type, p.out.zero_point = lo + 3, p.out.qmin = lo, p.out.qmax = hi;   \
+          GuardedOutput out(1, channels, channels);                                         \
+          std::vector<int32_t> scratch(channels);                                           \
+          name(rows, channels, bytes.data(), channels, out.data(), &p, scratch.data());     \
+          out.CheckGuards();                                                                \
+          std::vector<int32_t> nchw(rows*channels), want(channels);                         \
+          for (size_t r = 0; r < rows; r++)                                                 \
+            for (size_t c = 0; c < channels; c++) nchw[c * rows + r] = x[r * channels + c]; \
+          ref::Output ro;                                                                   \
+          ro.zero_point = p.out.zero_point, ro.qmin = lo, ro.qmax = hi;                     \
+          ref::GlobalAveragePool(1, (int)channels, (int)rows, nchw.data(), p.in_zero_point, \
+                                 p.scale, ro, want.data());                                 \
+          for (size_t c = 0; c < channels; c++) ASSERT_EQ(out.Code(0, c, type), want[c]);   \
+        }                                                                                   \
+      }                                                                                     \
+    }                                                                                       \
   }
 
 // ------------------------------------------------------------------------- element-wise
-#define CRUMB_UKERNEL_quantize(name)                                                           \
-  TEST(Quantize, name) {                                                                       \
-    std::mt19937 rng(41);                                                                      \
-    for (uint32_t type : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                     \
-      for (uint32_t bits = 1; bits <= 8; bits++) {                                             \
-        int32_t lo, hi;                                                                        \
-        Range(type, false, bits, &lo, &hi);                                                    \
-        std::vector<float> x(100);                                                             \
-        for (auto& v : x) v = std::uniform_real_distribution<float>(-2, 2)(rng);               \
-        x[0] = 0.25f, x[1] = 0.75f, x[2] = -0.25f, x[3] = __builtin_nanf(""), x[4] = 1e30f;    \
-        crumb_quantize_params p{};                                                             \
-        p.scale = 0.5f / (float)(1 << (bits - 1));                                             \
+#define CRUMB_UKERNEL_quantize(name)                                                               \
+  TEST(Quantize, name) {                                                                           \
+    std::mt19937 rng(41);                                                                          \
+    for (uint32_t type : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                         \
+      for (uint32_t bits = 1; bits <= 8; bits++) {                                                 \
+        int32_t lo, hi;                                                                            \
+        Range(type, false, bits, &lo, &hi);                                                        \
+        std::vector<float> x(100);                                                                 \
+        for (auto& v : x) v = std::uniform_real_distribution<float>(-2, 2)(rng);                   \
+        x[0] = 0.25f, x[1] = 0.75f, x[2] = -0.25f, x[3] = __builtin_nanf(""), x[4] = 1e30f;        \
+        crumb_quantize_params p{};                                                                 \
+        p.scale = 0.5f / (float)(1 << (bits - 1));                                                 \
         p.out.type = type, p.out.zero_point = (lo + hi + 1) / 2, p.out.qmin = lo, p.out.qmax = hi; \
-        GuardedOutput out(1, x.size(), x.size());                                              \
-        name(x.size(), x.data(), out.data(), &p);                                              \
-        out.CheckGuards();                                                                     \
-        ref::Output ro;                                                                        \
-        ro.zero_point = p.out.zero_point, ro.qmin = lo, ro.qmax = hi;                          \
-        std::vector<int32_t> want(x.size());                                                   \
-        ref::Quantize((int)x.size(), x.data(), p.scale, ro, want.data());                      \
-        for (size_t i = 0; i < x.size(); i++) ASSERT_EQ(out.Code(0, i, type), want[i]) << i;   \
-      }                                                                                        \
-    }                                                                                          \
+        GuardedOutput out(1, x.size(), x.size());                                                  \
+        name(x.size(), x.data(), out.data(), &p);                                                  \
+        out.CheckGuards();                                                                         \
+        ref::Output ro;                                                                            \
+        ro.zero_point = p.out.zero_point, ro.qmin = lo, ro.qmax = hi;                              \
+        std::vector<int32_t> want(x.size());                                                       \
+        ref::Quantize((int)x.size(), x.data(), p.scale, ro, want.data());                          \
+        for (size_t i = 0; i < x.size(); i++) ASSERT_EQ(out.Code(0, i, type), want[i]) << i;       \
+      }                                                                                            \
+    }                                                                                              \
   }
 
-#define CRUMB_UKERNEL_dequantize(name)                                                         \
-  TEST(Dequantize, name) {                                                                     \
-    for (uint32_t type : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                     \
-      std::vector<uint8_t> x(256);                                                             \
-      std::vector<int32_t> codes(256);                                                         \
-      for (int i = 0; i < 256; i++) {                                                          \
-        x[i] = (uint8_t)i;                                                                     \
-        codes[i] = type == CRUMB_ELEM_U8 ? i : (int32_t)(int8_t)i;                             \
-      }                                                                                        \
-      crumb_dequantize_params p{type, 5, 0.37f};                                               \
-      GuardedOutput out(1, 256 * 4, 256 * 4);                                                  \
-      name(256, x.data(), reinterpret_cast<float*>(out.data()), &p);                           \
-      out.CheckGuards();                                                                       \
-      std::vector<float> want(256);                                                            \
-      ref::Dequantize(256, codes.data(), 5, 0.37f, want.data());                               \
-      for (size_t i = 0; i < 256; i++) ASSERT_EQ(out.Float(0, i), want[i]);                    \
-    }                                                                                          \
+#define CRUMB_UKERNEL_dequantize(name)                                      \
+  TEST(Dequantize, name) {                                                  \
+    for (uint32_t type : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                  \
+      std::vector<uint8_t> x(256);                                          \
+      std::vector<int32_t> codes(256);                                      \
+      for (int i = 0; i < 256; i++) {                                       \
+        x[i] = (uint8_t)i;                                                  \
+        codes[i] = type == CRUMB_ELEM_U8 ? i : (int32_t)(int8_t)i;          \
+      }                                                                     \
+      crumb_dequantize_params p{type, 5, 0.37f};                            \
+      GuardedOutput out(1, 256 * 4, 256 * 4);                               \
+      name(256, x.data(), reinterpret_cast<float*>(out.data()), &p);        \
+      out.CheckGuards();                                                    \
+      std::vector<float> want(256);                                         \
+      ref::Dequantize(256, codes.data(), 5, 0.37f, want.data());            \
+      for (size_t i = 0; i < 256; i++) ASSERT_EQ(out.Float(0, i), want[i]); \
+    }                                                                       \
   }
 
-#define CRUMB_UKERNEL_requantize(name)                                                         \
-  TEST(Requantize, name) {                                                                     \
-    std::mt19937 rng(51);                                                                      \
-    for (uint32_t it : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                       \
-      for (uint32_t ot : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                     \
-        for (float scale : {0.1f, 0.5f, 1.0f, 1.5f, 3.7f}) {                                   \
-          int32_t lo, hi, olo, ohi;                                                            \
-          Range(it, false, 8, &lo, &hi);                                                       \
-          Range(ot, false, 4, &olo, &ohi);                                                     \
-          std::vector<int32_t> x = Codes(rng, 77, lo, hi, Fill::kRandom);                      \
-          std::vector<uint8_t> bytes(x.begin(), x.end());                                      \
-          crumb_requant_params p{};                                                            \
-          p.in_type = it, p.in_zero_point = lo + 100, p.scale = scale;                         \
-          p.out.type = ot, p.out.zero_point = olo + 2, p.out.qmin = olo, p.out.qmax = ohi;     \
-          GuardedOutput out(1, 77, 77);                                                        \
-          name(77, bytes.data(), out.data(), &p);                                              \
-          out.CheckGuards();                                                                   \
-          ref::Output ro;                                                                      \
-          ro.zero_point = p.out.zero_point, ro.qmin = olo, ro.qmax = ohi;                      \
-          std::vector<int32_t> want(77);                                                       \
-          ref::Requantize(77, x.data(), p.in_zero_point, scale, ro, want.data());              \
-          for (size_t i = 0; i < 77; i++) ASSERT_EQ(out.Code(0, i, ot), want[i]) << i;         \
-        }                                                                                      \
-      }                                                                                        \
-    }                                                                                          \
+#define CRUMB_UKERNEL_requantize(name)                                                     \
+  TEST(Requantize, name) {                                                                 \
+    std::mt19937 rng(51);                                                                  \
+    for (uint32_t it : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                   \
+      for (uint32_t ot : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                 \
+        for (float scale : {0.1f, 0.5f, 1.0f, 1.5f, 3.7f}) {                               \
+          int32_t lo, hi, olo, ohi;                                                        \
+          Range(it, false, 8, &lo, &hi);                                                   \
+          Range(ot, false, 4, &olo, &ohi);                                                 \
+          std::vector<int32_t> x = Codes(rng, 77, lo, hi, Fill::kRandom);                  \
+          std::vector<uint8_t> bytes(x.begin(), x.end());                                  \
+          crumb_requant_params p{};                                                        \
+          p.in_type = it, p.in_zero_point = lo + 100, p.scale = scale;                     \
+          p.out.type = ot, p.out.zero_point = olo + 2, p.out.qmin = olo, p.out.qmax = ohi; \
+          GuardedOutput out(1, 77, 77);                                                    \
+          name(77, bytes.data(), out.data(), &p);                                          \
+          out.CheckGuards();                                                               \
+          ref::Output ro;                                                                  \
+          ro.zero_point = p.out.zero_point, ro.qmin = olo, ro.qmax = ohi;                  \
+          std::vector<int32_t> want(77);                                                   \
+          ref::Requantize(77, x.data(), p.in_zero_point, scale, ro, want.data());          \
+          for (size_t i = 0; i < 77; i++) ASSERT_EQ(out.Code(0, i, ot), want[i]) << i;     \
+        }                                                                                  \
+      }                                                                                    \
+    }                                                                                      \
   }
 
-#define CRUMB_UKERNEL_vadd(name)                                                               \
-  TEST(VAdd, name) {                                                                           \
-    std::mt19937 rng(61);                                                                      \
-    for (uint32_t at : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                       \
-      for (uint32_t bt : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                     \
-        for (uint32_t ot : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                   \
-          for (Fill f : {Fill::kRandom, Fill::kMax, Fill::kMin}) {                             \
-            int32_t alo, ahi, blo, bhi, olo, ohi;                                              \
-            Range(at, false, 8, &alo, &ahi);                                                   \
-            Range(bt, false, 8, &blo, &bhi);                                                   \
-            Range(ot, false, 8, &olo, &ohi);                                                   \
+#define CRUMB_UKERNEL_vadd(name)                                                                   \
+  TEST(VAdd, name) {                                                                               \
+    std::mt19937 rng(61);                                                                          \
+    for (uint32_t at : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                           \
+      for (uint32_t bt : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                         \
+        for (uint32_t ot : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                       \
+          for (Fill f : {Fill::kRandom, Fill::kMax, Fill::kMin}) {                                 \
+            int32_t alo, ahi, blo, bhi, olo, ohi;                                                  \
+            Range(at, false, 8, &alo, &ahi);                                                       \
+            Range(bt, false, 8, &blo, &bhi);                                                       \
+            Range(ot, false, 8, &olo, &ohi);                                                       \
             std::vector<int32_t> a = Codes(rng, 50, alo, ahi, f), b = Codes(rng, 50, blo, bhi, f); \
-            std::vector<uint8_t> ab(a.begin(), a.end()), bb(b.begin(), b.end());               \
-            crumb_add_params p{};                                                              \
-            p.a_type = at, p.a_zero_point = alo + 10, p.a_scale = 0.7f;                        \
-            p.b_type = bt, p.b_zero_point = blo + 20, p.b_scale = 1.3f;                        \
-            p.out.type = ot, p.out.zero_point = olo + 128, p.out.qmin = olo, p.out.qmax = ohi; \
-            GuardedOutput out(1, 50, 50);                                                      \
-            name(50, ab.data(), bb.data(), out.data(), &p);                                    \
-            out.CheckGuards();                                                                 \
-            ref::Output ro;                                                                    \
-            ro.zero_point = p.out.zero_point, ro.qmin = olo, ro.qmax = ohi;                    \
-            std::vector<int32_t> want(50);                                                     \
-            ref::Add(50, a.data(), p.a_zero_point, 0.7f, b.data(), p.b_zero_point, 1.3f, ro,   \
-                     want.data());                                                             \
-            for (size_t i = 0; i < 50; i++) ASSERT_EQ(out.Code(0, i, ot), want[i]) << i;       \
-          }                                                                                    \
-        }                                                                                      \
-      }                                                                                        \
-    }                                                                                          \
+            std::vector<uint8_t> ab(a.begin(), a.end()), bb(b.begin(), b.end());                   \
+            crumb_add_params p{};                                                                  \
+            p.a_type = at, p.a_zero_point = alo + 10, p.a_scale = 0.7f;                            \
+            p.b_type = bt, p.b_zero_point = blo + 20, p.b_scale = 1.3f;                            \
+            p.out.type = ot, p.out.zero_point = olo + 128, p.out.qmin = olo, p.out.qmax = ohi;     \
+            GuardedOutput out(1, 50, 50);                                                          \
+            name(50, ab.data(), bb.data(), out.data(), &p);                                        \
+            out.CheckGuards();                                                                     \
+            ref::Output ro;                                                                        \
+            ro.zero_point = p.out.zero_point, ro.qmin = olo, ro.qmax = ohi;                        \
+            std::vector<int32_t> want(50);                                                         \
+            ref::Add(50, a.data(), p.a_zero_point, 0.7f, b.data(), p.b_zero_point, 1.3f, ro,       \
+                     want.data());                                                                 \
+            for (size_t i = 0; i < 50; i++) ASSERT_EQ(out.Code(0, i, ot), want[i]) << i;           \
+          }                                                                                        \
+        }                                                                                          \
+      }                                                                                            \
+    }                                                                                              \
   }
 
 #define CRUMB_UKERNEL(kind, name) CRUMB_UKERNEL_##kind(name)

@@ -18,8 +18,8 @@ std::string FcModel() {
   ModelBuilder mb;
   const int32_t in = mb.AddFloat("input", {-1, 4});
   const int32_t x = mb.AddQuant("x", {-1, 4}, 8, kUnsigned, 0.1f, 0);
-  const int32_t w = mb.AddWeights("w", {3, 4}, 4, kSigned, {1.0f}, {0},
-                                  {1, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1});
+  const int32_t w =
+      mb.AddWeights("w", {3, 4}, 4, kSigned, {1.0f}, {0}, {1, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1});
   // mul = sx * sw / s_out = 0.1 * 1 / 0.1 = 1; add = 0.
   const int32_t mul = mb.AddFloatConst("mul", {1.0f, 1.0f, 1.0f});
   const int32_t add = mb.AddFloatConst("add", {0.0f, 0.0f, 0.0f});

@@ -30,8 +30,8 @@ int32_t ModelBuilder::AddFloat(const std::string& name, const std::vector<int32_
   return Add(t);
 }
 
-int32_t ModelBuilder::AddQuant(const std::string& name, const std::vector<int32_t>& shape,
-                               int bits, int encoding, float scale, int32_t zero_point) {
+int32_t ModelBuilder::AddQuant(const std::string& name, const std::vector<int32_t>& shape, int bits,
+                               int encoding, float scale, int32_t zero_point) {
   TensorSpec t;
   t.name = name;
   t.shape = shape;
@@ -130,8 +130,8 @@ std::string Build(const ModelBuilder& m, uint64_t data_start, std::vector<uint64
     const TensorSpec& t = m.tensors[i];
     flatbuffers::Offset<fb::Quantization> q = 0;
     if (t.has_quantization) {
-      q = fb::CreateQuantization(b, b.CreateVector(t.scales), b.CreateVector(t.zero_points),
-                                 t.axis, t.qmin, t.qmax);
+      q = fb::CreateQuantization(b, b.CreateVector(t.scales), b.CreateVector(t.zero_points), t.axis,
+                                 t.qmin, t.qmax);
     }
     const uint32_t buf = t.buffer_override >= 0 ? (uint32_t)t.buffer_override : tensor_buffer[i];
     tensors.push_back(fb::CreateTensor(b, b.CreateString(t.name), b.CreateVector(t.shape),
@@ -141,7 +141,8 @@ std::string Build(const ModelBuilder& m, uint64_t data_start, std::vector<uint64
   std::vector<flatbuffers::Offset<fb::Operator>> ops;
   for (const OpSpec& o : m.ops) {
     flatbuffers::Offset<fb::Clamp> clamp = 0;
-    if (o.has_clamp) clamp = fb::CreateClamp(b, o.clamp_qmin, o.clamp_qmax, o.clamp_fmin, o.clamp_fmax);
+    if (o.has_clamp)
+      clamp = fb::CreateClamp(b, o.clamp_qmin, o.clamp_qmax, o.clamp_fmin, o.clamp_fmax);
     fb::OpOptions type = fb::OpOptions::NONE;
     flatbuffers::Offset<void> options = 0;
     switch ((fb::OpCode)o.opcode) {
@@ -156,11 +157,11 @@ std::string Build(const ModelBuilder& m, uint64_t data_start, std::vector<uint64
       case fb::OpCode::AVERAGE_POOL_2D:
       case fb::OpCode::GLOBAL_AVERAGE_POOL:
         type = fb::OpOptions::Pool2DOptions;
-        options = fb::CreatePool2DOptions(b, o.kernel_h, o.kernel_w, o.stride_h, o.stride_w,
-                                          o.dilation_h, o.dilation_w, o.pad_top, o.pad_left,
-                                          o.pad_bottom, o.pad_right, o.ceil_mode,
-                                          o.count_include_pad, clamp)
-                      .Union();
+        options =
+            fb::CreatePool2DOptions(b, o.kernel_h, o.kernel_w, o.stride_h, o.stride_w, o.dilation_h,
+                                    o.dilation_w, o.pad_top, o.pad_left, o.pad_bottom, o.pad_right,
+                                    o.ceil_mode, o.count_include_pad, clamp)
+                .Union();
         break;
       case fb::OpCode::FULLY_CONNECTED:
         type = fb::OpOptions::FullyConnectedOptions;
@@ -197,10 +198,10 @@ std::string Build(const ModelBuilder& m, uint64_t data_start, std::vector<uint64
   for (const auto& kv : m.metadata) {
     md.push_back(fb::CreateMetadata(b, b.CreateString(kv.first), b.CreateString(kv.second)));
   }
-  auto model = fb::CreateModel(b, m.version, b.CreateString("test model"),
-                               b.CreateVector(tensors), b.CreateVectorOfStructs(buffers),
-                               b.CreateVector(ops), b.CreateVector(m.inputs),
-                               b.CreateVector(m.outputs), b.CreateVector(md));
+  auto model =
+      fb::CreateModel(b, m.version, b.CreateString("test model"), b.CreateVector(tensors),
+                      b.CreateVectorOfStructs(buffers), b.CreateVector(ops),
+                      b.CreateVector(m.inputs), b.CreateVector(m.outputs), b.CreateVector(md));
   fb::FinishModelBuffer(b, model);
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }

@@ -26,10 +26,10 @@ struct TensorSpec {
   int axis = -1;
   int32_t qmin = 0, qmax = 0;
   int layout = kRuntime;
-  std::string data;         // constant bytes (non-empty => a buffer is created)
-  int64_t size_delta = 0;   // added to the declared buffer size (corruption tests)
-  int64_t offset_delta = 0; // added to the buffer offset (corruption tests)
-  int buffer_override = -1; // >= 0: use this buffer index instead
+  std::string data;          // constant bytes (non-empty => a buffer is created)
+  int64_t size_delta = 0;    // added to the declared buffer size (corruption tests)
+  int64_t offset_delta = 0;  // added to the buffer offset (corruption tests)
+  int buffer_override = -1;  // >= 0: use this buffer index instead
 };
 
 struct OpSpec {

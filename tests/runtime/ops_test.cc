@@ -16,8 +16,19 @@ namespace {
 
 namespace ref = crumb::ref;
 
-enum { kQuantize = 0, kDequantize, kConv, kFC, kAdd, kMaxPool, kAvgPool, kGAP, kReshape,
-       kConcat, kRequantize };
+enum {
+  kQuantize = 0,
+  kDequantize,
+  kConv,
+  kFC,
+  kAdd,
+  kMaxPool,
+  kAvgPool,
+  kGAP,
+  kReshape,
+  kConcat,
+  kRequantize
+};
 
 enum class Fill { kRandom, kMax, kMin };
 
@@ -50,43 +61,99 @@ std::vector<int32_t> FillCodes(std::mt19937& rng, size_t n, int32_t lo, int32_t 
 // ------------------------------------------------------------------------------------ conv
 class ConvTester {
  public:
-  ConvTester& input(int n, int c, int h, int w) { d_.n = n, d_.c = c, d_.h = h, d_.w = w; return *this; }
-  ConvTester& output_channels(int c) { d_.cout = c; return *this; }
-  ConvTester& kernel(int kh, int kw) { d_.kh = kh, d_.kw = kw; return *this; }
-  ConvTester& stride(int sh, int sw) { d_.stride_h = sh, d_.stride_w = sw; return *this; }
-  ConvTester& dilation(int dh, int dw) { d_.dilation_h = dh, d_.dilation_w = dw; return *this; }
+  ConvTester& input(int n, int c, int h, int w) {
+    d_.n = n, d_.c = c, d_.h = h, d_.w = w;
+    return *this;
+  }
+  ConvTester& output_channels(int c) {
+    d_.cout = c;
+    return *this;
+  }
+  ConvTester& kernel(int kh, int kw) {
+    d_.kh = kh, d_.kw = kw;
+    return *this;
+  }
+  ConvTester& stride(int sh, int sw) {
+    d_.stride_h = sh, d_.stride_w = sw;
+    return *this;
+  }
+  ConvTester& dilation(int dh, int dw) {
+    d_.dilation_h = dh, d_.dilation_w = dw;
+    return *this;
+  }
   ConvTester& pads(int t, int l, int b, int r) {
     d_.pad_top = t, d_.pad_left = l, d_.pad_bottom = b, d_.pad_right = r;
     return *this;
   }
-  ConvTester& groups(int g) { d_.groups = g; return *this; }
-  ConvTester& weight_bits(int b) { wbits_ = b; return *this; }
-  ConvTester& weight_encoding(int e) { wenc_ = e; return *this; }
-  ConvTester& act_bits(int b) { abits_ = b; return *this; }
-  ConvTester& act_encoding(int e) { aenc_ = e; return *this; }
-  ConvTester& out_bits(int b) { obits_ = b; return *this; }
-  ConvTester& out_encoding(int e) { oenc_ = e; return *this; }
-  ConvTester& per_channel_zero_points(bool v) { per_channel_zp_ = v; return *this; }
-  ConvTester& float_output(bool v) { float_out_ = v; return *this; }
-  ConvTester& clamp(int32_t lo, int32_t hi) { clamp_ = true, clo_ = lo, chi_ = hi; return *this; }
-  ConvTester& fill(Fill f) { fill_ = f; return *this; }
-  ConvTester& seed(uint32_t s) { seed_ = s; return *this; }
+  ConvTester& groups(int g) {
+    d_.groups = g;
+    return *this;
+  }
+  ConvTester& weight_bits(int b) {
+    wbits_ = b;
+    return *this;
+  }
+  ConvTester& weight_encoding(int e) {
+    wenc_ = e;
+    return *this;
+  }
+  ConvTester& act_bits(int b) {
+    abits_ = b;
+    return *this;
+  }
+  ConvTester& act_encoding(int e) {
+    aenc_ = e;
+    return *this;
+  }
+  ConvTester& out_bits(int b) {
+    obits_ = b;
+    return *this;
+  }
+  ConvTester& out_encoding(int e) {
+    oenc_ = e;
+    return *this;
+  }
+  ConvTester& per_channel_zero_points(bool v) {
+    per_channel_zp_ = v;
+    return *this;
+  }
+  ConvTester& float_output(bool v) {
+    float_out_ = v;
+    return *this;
+  }
+  ConvTester& clamp(int32_t lo, int32_t hi) {
+    clamp_ = true, clo_ = lo, chi_ = hi;
+    return *this;
+  }
+  ConvTester& fill(Fill f) {
+    fill_ = f;
+    return *this;
+  }
+  ConvTester& seed(uint32_t s) {
+    seed_ = s;
+    return *this;
+  }
   // FULLY_CONNECTED instead: input [n, c] (h = w = 1, kernel 1x1).
-  ConvTester& fully_connected(bool v) { fc_ = v; return *this; }
+  ConvTester& fully_connected(bool v) {
+    fc_ = v;
+    return *this;
+  }
 
-  bool fits() const { return d_.OutH() >= 1 && d_.OutW() >= 1 &&
-                             d_.h + d_.pad_top + d_.pad_bottom >= d_.dilation_h * (d_.kh - 1) + 1 &&
-                             d_.w + d_.pad_left + d_.pad_right >= d_.dilation_w * (d_.kw - 1) + 1; }
+  bool fits() const {
+    return d_.OutH() >= 1 && d_.OutW() >= 1 &&
+           d_.h + d_.pad_top + d_.pad_bottom >= d_.dilation_h * (d_.kh - 1) + 1 &&
+           d_.w + d_.pad_left + d_.pad_right >= d_.dilation_w * (d_.kw - 1) + 1;
+  }
 
   std::string Describe() const {
     std::ostringstream s;
     s << (fc_ ? "fc" : "conv") << " in=" << d_.n << "x" << d_.c << "x" << d_.h << "x" << d_.w
       << " cout=" << d_.cout << " k=" << d_.kh << "x" << d_.kw << " s=" << d_.stride_h << "x"
-      << d_.stride_w << " d=" << d_.dilation_h << "x" << d_.dilation_w << " p=" << d_.pad_top
-      << "," << d_.pad_left << "," << d_.pad_bottom << "," << d_.pad_right << " g=" << d_.groups
-      << " w" << wbits_ << "/" << wenc_ << " a" << abits_ << "/" << aenc_ << " o" << obits_ << "/"
-      << oenc_ << (float_out_ ? " float" : "") << " pczp=" << per_channel_zp_
-      << " fill=" << (int)fill_ << " seed=" << seed_;
+      << d_.stride_w << " d=" << d_.dilation_h << "x" << d_.dilation_w << " p=" << d_.pad_top << ","
+      << d_.pad_left << "," << d_.pad_bottom << "," << d_.pad_right << " g=" << d_.groups << " w"
+      << wbits_ << "/" << wenc_ << " a" << abits_ << "/" << aenc_ << " o" << obits_ << "/" << oenc_
+      << (float_out_ ? " float" : "") << " pczp=" << per_channel_zp_ << " fill=" << (int)fill_
+      << " seed=" << seed_;
     return s.str();
   }
 
@@ -115,7 +182,8 @@ class ConvTester {
       sw[i] = std::uniform_real_distribution<float>(0.01f, 0.1f)(rng);
       if (per_channel_zp_) zw[i] = std::uniform_int_distribution<int32_t>(wlo, whi)(rng);
     }
-    if (!per_channel_zp_ && wenc_ == kUnsigned) std::fill(zw.begin(), zw.end(), (wlo + whi + 1) / 2);
+    if (!per_channel_zp_ && wenc_ == kUnsigned)
+      std::fill(zw.begin(), zw.end(), (wlo + whi + 1) / 2);
     // mul / add as the converter computes them, scaled so that outputs span the code range.
     const double k = (double)cin_g * d_.kh * d_.kw;
     std::vector<float> mul(d_.cout), add(d_.cout);
@@ -126,9 +194,9 @@ class ConvTester {
       add[i] = (float)std::uniform_real_distribution<double>(-3.0, 3.0)(rng);
     }
     ModelBuilder mb;
-    const int32_t xt = fc_ ? mb.AddQuant("x", {d_.n, d_.c}, abits_, aenc_, a.scale, a.zero_point)
-                           : mb.AddQuant("x", {d_.n, d_.c, d_.h, d_.w}, abits_, aenc_, a.scale,
-                                         a.zero_point);
+    const int32_t xt =
+        fc_ ? mb.AddQuant("x", {d_.n, d_.c}, abits_, aenc_, a.scale, a.zero_point)
+            : mb.AddQuant("x", {d_.n, d_.c, d_.h, d_.w}, abits_, aenc_, a.scale, a.zero_point);
     std::vector<int32_t> wshape = fc_ ? std::vector<int32_t>{d_.cout, d_.c}
                                       : std::vector<int32_t>{d_.cout, cin_g, d_.kh, d_.kw};
     std::vector<float> wscales = per_channel_zp_ ? sw : std::vector<float>{sw[0]};
@@ -137,8 +205,8 @@ class ConvTester {
     const int32_t mt = mb.AddFloatConst("mul", mul);
     const int32_t at = mb.AddFloatConst("add", add);
     const int oh = fc_ ? 1 : d_.OutH(), ow = fc_ ? 1 : d_.OutW();
-    std::vector<int32_t> yshape = fc_ ? std::vector<int32_t>{d_.n, d_.cout}
-                                      : std::vector<int32_t>{d_.n, d_.cout, oh, ow};
+    std::vector<int32_t> yshape =
+        fc_ ? std::vector<int32_t>{d_.n, d_.cout} : std::vector<int32_t>{d_.n, d_.cout, oh, ow};
     const int32_t yt = float_out_ ? mb.AddFloat("y", yshape)
                                   : mb.AddQuant("y", yshape, obits_, oenc_, o.scale, o.zero_point);
     OpSpec& op = mb.AddOp(fc_ ? 3 : 2, "op", {xt, wt, mt, at}, {yt});
@@ -191,9 +259,17 @@ TEST(Conv2D, AllWeightBitWidthsAndEncodings) {
     for (int enc : {kSigned, kUnsigned}) {
       for (int abits : {1, 2, 4, 8}) {
         for (int aenc : {kSigned, kUnsigned}) {
-          ConvTester().input(1, 5, 6, 7).output_channels(3).kernel(3, 3).pads(1, 1, 1, 1)
-              .weight_bits(bits).weight_encoding(enc).act_bits(abits).act_encoding(aenc)
-              .seed(bits * 100 + enc * 10 + abits + aenc).Test();
+          ConvTester()
+              .input(1, 5, 6, 7)
+              .output_channels(3)
+              .kernel(3, 3)
+              .pads(1, 1, 1, 1)
+              .weight_bits(bits)
+              .weight_encoding(enc)
+              .act_bits(abits)
+              .act_encoding(aenc)
+              .seed(bits * 100 + enc * 10 + abits + aenc)
+              .Test();
         }
       }
     }
@@ -201,19 +277,43 @@ TEST(Conv2D, AllWeightBitWidthsAndEncodings) {
 }
 
 TEST(Conv2D, BipolarAndTernaryWeights) {
-  ConvTester().input(2, 4, 5, 5).output_channels(6).kernel(3, 3).weight_bits(1)
-      .weight_encoding(kBipolar).per_channel_zero_points(false).Test();
-  ConvTester().input(2, 4, 5, 5).output_channels(6).kernel(3, 3).weight_bits(2)
-      .weight_encoding(kTernary).per_channel_zero_points(false).Test();
+  ConvTester()
+      .input(2, 4, 5, 5)
+      .output_channels(6)
+      .kernel(3, 3)
+      .weight_bits(1)
+      .weight_encoding(kBipolar)
+      .per_channel_zero_points(false)
+      .Test();
+  ConvTester()
+      .input(2, 4, 5, 5)
+      .output_channels(6)
+      .kernel(3, 3)
+      .weight_bits(2)
+      .weight_encoding(kTernary)
+      .per_channel_zero_points(false)
+      .Test();
 }
 
 TEST(Conv2D, EdgeFills) {
   for (Fill f : {Fill::kMax, Fill::kMin}) {
     for (int bits : {1, 2, 3, 8}) {
-      ConvTester().input(1, 3, 4, 4).output_channels(4).kernel(3, 3).pads(1, 0, 2, 1)
-          .weight_bits(bits).fill(f).Test();
-      ConvTester().input(1, 3, 4, 4).output_channels(4).kernel(1, 1).weight_bits(bits)
-          .act_encoding(kSigned).fill(f).Test();
+      ConvTester()
+          .input(1, 3, 4, 4)
+          .output_channels(4)
+          .kernel(3, 3)
+          .pads(1, 0, 2, 1)
+          .weight_bits(bits)
+          .fill(f)
+          .Test();
+      ConvTester()
+          .input(1, 3, 4, 4)
+          .output_channels(4)
+          .kernel(1, 1)
+          .weight_bits(bits)
+          .act_encoding(kSigned)
+          .fill(f)
+          .Test();
     }
   }
 }
@@ -226,11 +326,21 @@ TEST(Conv2D, StrideDilationPaddingGroups) {
     const int kh = r(1, 4), kw = r(1, 4), dh = r(1, 2), dw = r(1, 2);
     ConvTester t;
     t.input(r(1, 2), groups * r(1, 5), r(1, 9), r(1, 9))
-        .output_channels(groups * r(1, 5)).kernel(kh, kw).stride(r(1, 3), r(1, 3))
-        .dilation(dh, dw).pads(r(0, 2), r(0, 2), r(0, 2), r(0, 2)).groups(groups)
-        .weight_bits(r(1, 8)).weight_encoding(r(0, 1)).act_bits(r(1, 8)).act_encoding(r(0, 1))
-        .out_bits(r(1, 8)).out_encoding(r(0, 1)).per_channel_zero_points(r(0, 1))
-        .float_output(r(0, 5) == 0).seed(1000 + trial);
+        .output_channels(groups * r(1, 5))
+        .kernel(kh, kw)
+        .stride(r(1, 3), r(1, 3))
+        .dilation(dh, dw)
+        .pads(r(0, 2), r(0, 2), r(0, 2), r(0, 2))
+        .groups(groups)
+        .weight_bits(r(1, 8))
+        .weight_encoding(r(0, 1))
+        .act_bits(r(1, 8))
+        .act_encoding(r(0, 1))
+        .out_bits(r(1, 8))
+        .out_encoding(r(0, 1))
+        .per_channel_zero_points(r(0, 1))
+        .float_output(r(0, 5) == 0)
+        .seed(1000 + trial);
     if (!t.fits()) continue;  // the dilated kernel does not fit the padded input
     t.Test();
     if (testing::Test::HasFatalFailure()) return;
@@ -240,10 +350,24 @@ TEST(Conv2D, StrideDilationPaddingGroups) {
 TEST(Conv2D, Depthwise) {
   for (int bits : {2, 4, 8}) {
     for (int stride : {1, 2}) {
-      ConvTester().input(1, 8, 9, 9).output_channels(8).groups(8).kernel(3, 3)
-          .stride(stride, stride).pads(1, 1, 1, 1).weight_bits(bits).Test();
-      ConvTester().input(2, 6, 7, 7).output_channels(12).groups(6).kernel(5, 5)
-          .pads(2, 2, 2, 2).weight_bits(bits).seed(stride).Test();
+      ConvTester()
+          .input(1, 8, 9, 9)
+          .output_channels(8)
+          .groups(8)
+          .kernel(3, 3)
+          .stride(stride, stride)
+          .pads(1, 1, 1, 1)
+          .weight_bits(bits)
+          .Test();
+      ConvTester()
+          .input(2, 6, 7, 7)
+          .output_channels(12)
+          .groups(6)
+          .kernel(5, 5)
+          .pads(2, 2, 2, 2)
+          .weight_bits(bits)
+          .seed(stride)
+          .Test();
     }
   }
 }
@@ -251,26 +375,47 @@ TEST(Conv2D, Depthwise) {
 TEST(Conv2D, PointwiseGoesStraightToGemm) {
   for (int c : {1, 7, 16, 33}) {
     ConvTester().input(2, c, 5, 3).output_channels(9).kernel(1, 1).weight_bits(2).Test();
-    ConvTester().input(1, c, 4, 4).output_channels(5).kernel(1, 1).weight_bits(3)
-        .float_output(true).Test();
+    ConvTester()
+        .input(1, c, 4, 4)
+        .output_channels(5)
+        .kernel(1, 1)
+        .weight_bits(3)
+        .float_output(true)
+        .Test();
   }
 }
 
 TEST(Conv2D, ClampAndFloatOutput) {
   ConvTester().input(1, 4, 6, 6).output_channels(4).kernel(3, 3).clamp(10, 200).Test();
-  ConvTester().input(1, 4, 6, 6).output_channels(4).kernel(3, 3).out_encoding(kSigned)
-      .clamp(0, 127).Test();
+  ConvTester()
+      .input(1, 4, 6, 6)
+      .output_channels(4)
+      .kernel(3, 3)
+      .out_encoding(kSigned)
+      .clamp(0, 127)
+      .Test();
   ConvTester().input(1, 4, 6, 6).output_channels(4).kernel(3, 3).float_output(true).Test();
 }
 
 TEST(FullyConnected, ShapesAndBits) {
   for (int k : {1, 3, 7, 8, 9, 31, 64, 100}) {
     for (int bits : {1, 2, 3, 4, 5, 6, 7, 8}) {
-      ConvTester().fully_connected(true).input(3, k, 1, 1).output_channels(5).weight_bits(bits)
-          .weight_encoding(bits % 2).act_encoding((bits / 2) % 2).seed(k * 10 + bits).Test();
+      ConvTester()
+          .fully_connected(true)
+          .input(3, k, 1, 1)
+          .output_channels(5)
+          .weight_bits(bits)
+          .weight_encoding(bits % 2)
+          .act_encoding((bits / 2) % 2)
+          .seed(k * 10 + bits)
+          .Test();
     }
   }
-  ConvTester().fully_connected(true).input(4, 20, 1, 1).output_channels(10).float_output(true)
+  ConvTester()
+      .fully_connected(true)
+      .input(4, 20, 1, 1)
+      .output_channels(10)
+      .float_output(true)
       .Test();
   ConvTester().fully_connected(true).input(2, 16, 1, 1).output_channels(3).fill(Fill::kMax).Test();
 }
@@ -291,11 +436,10 @@ void TestPool(const PoolCase& pc, uint32_t seed) {
   const ref::Pool2D& d = pc.d;
   std::vector<int32_t> x = FillCodes(rng, (size_t)d.n * d.c * d.h * d.w, ilo, ihi, pc.fill);
   ModelBuilder mb;
-  const int32_t xt =
-      mb.AddQuant("x", {d.n, d.c, d.h, d.w}, pc.in.bits, pc.in.encoding, pc.in.scale,
-                  pc.in.zero_point);
-  const int32_t yt = mb.AddQuant("y", {d.n, d.c, d.OutH(), d.OutW()}, pc.out.bits,
-                                 pc.out.encoding, pc.out.scale, pc.out.zero_point);
+  const int32_t xt = mb.AddQuant("x", {d.n, d.c, d.h, d.w}, pc.in.bits, pc.in.encoding, pc.in.scale,
+                                 pc.in.zero_point);
+  const int32_t yt = mb.AddQuant("y", {d.n, d.c, d.OutH(), d.OutW()}, pc.out.bits, pc.out.encoding,
+                                 pc.out.scale, pc.out.zero_point);
   OpSpec& op = mb.AddOp(pc.average ? 6 : 5, "pool", {xt}, {yt});
   op.kernel_h = d.kh, op.kernel_w = d.kw, op.stride_h = d.stride_h, op.stride_w = d.stride_w;
   op.dilation_h = d.dilation_h, op.dilation_w = d.dilation_w, op.pad_top = d.pad_top;
@@ -355,7 +499,8 @@ TEST(GlobalAveragePool, ShapesAndBits) {
     CodeRange(out.encoding, out.bits, &olo, &ohi);
     std::vector<int32_t> x = RandomCodes(rng, (size_t)n * c * h * w, ilo, ihi);
     ModelBuilder mb;
-    const int32_t xt = mb.AddQuant("x", {n, c, h, w}, in.bits, in.encoding, in.scale, in.zero_point);
+    const int32_t xt =
+        mb.AddQuant("x", {n, c, h, w}, in.bits, in.encoding, in.scale, in.zero_point);
     const int32_t yt =
         mb.AddQuant("y", {n, c, 1, 1}, out.bits, out.encoding, out.scale, out.zero_point);
     mb.AddOp(kGAP, "gap", {xt}, {yt}).no_options = true;
@@ -540,8 +685,8 @@ TEST(Concat, AlongEveryAxisWithRequantization) {
     ref::Output out;
     out.zero_point = o.zero_point, out.qmin = 0, out.qmax = 255;
     std::vector<int32_t> ya(120), yb(120);
-    ref::Requantize(120, xa.data(), a.zero_point, ref::ElementwiseMultiplier(a.scale, o.scale),
-                    out, ya.data());
+    ref::Requantize(120, xa.data(), a.zero_point, ref::ElementwiseMultiplier(a.scale, o.scale), out,
+                    ya.data());
     ref::Requantize(120, xb.data(), 1, ref::ElementwiseMultiplier(0.07f, o.scale), out, yb.data());
     // Logical concatenation.
     std::vector<int32_t> want(240);
