@@ -118,7 +118,12 @@ int main(int argc, char** argv) {
   if (interp.Allocate() != CRUMB_OK) return Fail(interp.LastError());
   const auto t_init1 = Clock::now();
   const double init_us = Us(t_init0, t_init1);
-  printf("The input model file size (MB): %g\n", 0.0);
+  {
+    std::string bytes, error;
+    if (crumb_tools::ReadFile(graph, &bytes, &error)) {
+      printf("The input model file size (MB): %g\n", (double)bytes.size() / 1e6);
+    }
+  }
   printf("Initialized session in %.3fms.\n", init_us / 1000.0);
   printf("Instruction set: [%s]\n", crumb_isa_name(interp.Isa()));
   printf("Arena (bytes): %zu\n", interp.ArenaBytes());
