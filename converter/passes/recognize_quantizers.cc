@@ -100,9 +100,15 @@ bool ClipBounds(const Graph& g, const Node& c, double* lo, double* hi, Diagnosti
   return true;
 }
 
-// Fills bits / encoding / qmin / qmax of a weight from its signedness, the range its form
-// declares or implies, and its codes.
-void SetWeightRange(QuantInfo* q, bool is_signed, int64_t lo, int64_t hi) {
+// Fills bits / encoding / qmin / qmax of a weight from its signedness and its codes (zero points
+// included, so they stay representable). The width is the range the codes actually use, never
+// more than the form declares (the codes lie inside the Clip bounds or the declared type): so a
+// QCDQ Clip(-7, 7), an int8 initializer and an INT4 tensor holding the same codes all give the
+// same crumb tensor, even when a layer's codes never reach its declared bounds.
+void SetWeightRange(QuantInfo* q, bool is_signed, const std::vector<int64_t>& zero_points) {
+  int64_t lo = 0, hi = 0;
+  for (int64_t c : q->codes) lo = std::min(lo, c), hi = std::max(hi, c);
+  for (int64_t z : zero_points) lo = std::min(lo, z), hi = std::max(hi, z);
   const int b = WidthFor(lo, hi, is_signed);
   q->bits = b;
   if (!is_signed) {
@@ -179,23 +185,7 @@ void RecognizeQuantizers(Graph* g, Diagnostics* diag) {
       q->is_const = true;
       q->dims = xc->dims;
       q->codes = xc->i;
-      int64_t lo = tlo, hi = thi;
-      if (tbits == 8) {
-        // int8 / uint8 hold codes of any width up to 8: the width is the range of the values
-        // (zero points included, so they stay representable).
-        lo = hi = 0;
-        bool first = true;
-        for (int64_t c : q->codes) {
-          lo = first ? c : std::min(lo, c);
-          hi = first ? c : std::max(hi, c);
-          first = false;
-        }
-        for (int64_t z : dp.zp) {
-          lo = std::min(lo, z);
-          hi = std::max(hi, z);
-        }
-      }
-      SetWeightRange(q.get(), is_signed, lo, hi);
+      SetWeightRange(q.get(), is_signed, dp.zp);
       q->tensor_name = dq.outputs[0];
     } else {
       // QuantizeLinear -> [Clip] -> DequantizeLinear.
@@ -261,7 +251,7 @@ void RecognizeQuantizers(Graph* g, Diagnostics* diag) {
           ci = std::min(std::max(ci, lo), hi);
           q->codes[e] = ci;
         }
-        SetWeightRange(q.get(), is_signed, lo, hi);
+        SetWeightRange(q.get(), is_signed, qp.zp);
         q->tensor_name = dq.outputs[0];
       } else {
         if (qp.scale.size() != 1) {

@@ -307,6 +307,43 @@ TEST(RecognizeQuantizers, QcdqWeightQuantizesLikeQuantizeLinear) {
   EXPECT_EQ(q.tensor_name, "wd");
 }
 
+// A layer whose codes never reach its declared bounds: QCDQ Clip(-7, 7), an int8 initializer and
+// an INT4 tensor holding the same codes must give the same crumb tensor (width from the codes).
+TEST(RecognizeQuantizers, WidthIsTheCodesRangeWhateverTheFormDeclares) {
+  const std::vector<int64_t> codes = {-3, 2, 0, 1, 3, -2, 1, 0};
+  cv::QuantInfo qcdq = RecognizeWeight([](OnnxBuilder& b) {
+    b.InitF("w", {4, 2}, {-0.3f, 0.2f, 0.0f, 0.1f, 0.3f, -0.2f, 0.1f, 0.0f});
+    b.InitF("ws", {}, {0.1f});
+    b.InitI("wz", 3, {}, {0});
+    b.InitI("lo", 3, {}, {-7});
+    b.InitI("hi", 3, {}, {7});
+    b.Node("QuantizeLinear", "qw", {"w", "ws", "wz"}, {"wq"});
+    b.Node("Clip", "cw", {"wq", "lo", "hi"}, {"wc"});
+    b.Node("DequantizeLinear", "dqw", {"wc", "ws", "wz"}, {"wd"});
+  });
+  cv::QuantInfo folded = RecognizeWeight([&](OnnxBuilder& b) {
+    b.InitI("w", 3, {4, 2}, codes);
+    b.InitF("ws", {}, {0.1f});
+    b.InitI("wz", 3, {}, {0});
+    b.Node("DequantizeLinear", "dqw", {"w", "ws", "wz"}, {"wd"});
+  });
+  cv::QuantInfo native = RecognizeWeight(
+      [&](OnnxBuilder& b) {
+        b.InitI("w", 22, {4, 2}, codes);
+        b.InitF("ws", {}, {0.1f});
+        b.InitI("wz", 22, {}, {0});
+        b.Node("DequantizeLinear", "dqw", {"w", "ws", "wz"}, {"wd"});
+      },
+      21);
+  for (const cv::QuantInfo* q : {&qcdq, &folded, &native}) {
+    EXPECT_EQ(q->codes, codes);
+    EXPECT_EQ(q->bits, 3);
+    EXPECT_EQ(q->encoding, cv::Encoding::kSigned);
+    EXPECT_EQ(q->qmin, -3);
+    EXPECT_EQ(q->qmax, 3);
+  }
+}
+
 TEST(RecognizeQuantizers, ClipWithEmptyMinAndShape1Scales) {
   OnnxBuilder b;
   b.Input("x", {1, 4});
