@@ -18,8 +18,8 @@ void crumb_pack_rows_lsb(const int32_t* values, size_t rows, size_t k, unsigned 
   }
 }
 
-void crumb_unpack_rows_lsb(const uint8_t* src, size_t rows, size_t k, unsigned bits,
-                           int is_signed, int32_t* values) {
+void crumb_unpack_rows_lsb(const uint8_t* src, size_t rows, size_t k, unsigned bits, int is_signed,
+                           int32_t* values) {
   const size_t row_bytes = crumb_rows_lsb_row_bytes(k, bits);
   for (size_t r = 0; r < rows; r++) {
     for (size_t i = 0; i < k; i++) {

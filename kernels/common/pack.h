@@ -20,12 +20,11 @@ static inline size_t crumb_rows_lsb_size(size_t rows, size_t k, unsigned bits) {
 
 // Packs values[rows * k] (already in the encoding's range) into dst, which must hold
 // crumb_rows_lsb_size() bytes. Padding bits are zero.
-void crumb_pack_rows_lsb(const int32_t* values, size_t rows, size_t k, unsigned bits,
-                         uint8_t* dst);
+void crumb_pack_rows_lsb(const int32_t* values, size_t rows, size_t k, unsigned bits, uint8_t* dst);
 
 // Unpacks to one int32 per code, sign-extending when is_signed.
-void crumb_unpack_rows_lsb(const uint8_t* src, size_t rows, size_t k, unsigned bits,
-                           int is_signed, int32_t* values);
+void crumb_unpack_rows_lsb(const uint8_t* src, size_t rows, size_t k, unsigned bits, int is_signed,
+                           int32_t* values);
 
 // Reads code i of one packed row.
 static inline int32_t crumb_rows_lsb_get(const uint8_t* row, size_t i, unsigned bits,

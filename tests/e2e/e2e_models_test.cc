@@ -4,7 +4,8 @@
 // numeric contract sets (README: correlation, top-1 agreement, accuracy within one image).
 //
 //   e2e_models_test --convert=PATH/crumb-convert --models=project   tests/data (always)
-//   e2e_models_test --convert=PATH/crumb-convert --models=extra     every dir under $CRUMB_EXTRA_MODELS
+//   e2e_models_test --convert=PATH/crumb-convert --models=extra     every dir under
+//   $CRUMB_EXTRA_MODELS
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -119,7 +120,8 @@ std::string RunModel(const std::string& path, const std::vector<int32_t>& shape,
   crumb_interpreter* it = crumb_interpreter_create(model, nullptr);
   if (!it) {
     err = std::string("create: ") + crumb_last_error();
-  } else if (crumb_interpreter_resize_input(it, 0, shape.data(), (int32_t)shape.size()) != CRUMB_OK ||
+  } else if (crumb_interpreter_resize_input(it, 0, shape.data(), (int32_t)shape.size()) !=
+                 CRUMB_OK ||
              crumb_interpreter_allocate(it) != CRUMB_OK ||
              crumb_tensor_copy_from_buffer(crumb_interpreter_input(it, 0), input.data(),
                                            input.size() * 4) != CRUMB_OK ||
@@ -151,7 +153,8 @@ struct ModelDir {
 
 std::vector<ModelDir*> g_models;
 
-// Forms the converter does not take yet (later issues): a failed conversion is a skip, not a failure.
+// Forms the converter does not take yet (later issues): a failed conversion is a skip, not a
+// failure.
 bool FormMayBeUnsupported(const std::string& form) {
   return form.rfind("qonnx", 0) == 0 || form.rfind("binary", 0) == 0;
 }
@@ -169,7 +172,8 @@ FormResult& Convert(ModelDir* m, const std::string& form) {
     r.error = "crumb-convert exit " + std::to_string(rc) + ": " + log;
     r.skipped = FormMayBeUnsupported(form);
     struct stat st;
-    if (stat(out.c_str(), &st) == 0) r.error += " (and it left an output file behind)", r.skipped = false;
+    if (stat(out.c_str(), &st) == 0)
+      r.error += " (and it left an output file behind)", r.skipped = false;
     return r;
   }
   std::vector<int32_t> shape;
@@ -210,7 +214,8 @@ class FormTest : public testing::Test {
     std::vector<float> ref = ReadFloats(ref_path);
     ASSERT_EQ(ref.size(), r.output.size()) << ref_path;
     std::vector<float> torch;
-    if (!man["torch_output"].str.empty()) torch = ReadFloats(m_->dir + "/" + man["torch_output"].str);
+    if (!man["torch_output"].str.empty())
+      torch = ReadFloats(m_->dir + "/" + man["torch_output"].str);
     Metrics mt = Compare(r.output, ref, classes, labels, torch);
     const bool big = man["input_shape"].arr.back().num >= 224;
     const double need_corr = big ? 0.97 : 0.98;

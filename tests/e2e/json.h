@@ -31,7 +31,9 @@ struct Json {
 inline bool ParseJson(const std::string& text, Json* out, std::string* error) {
   size_t i = 0;
   auto ws = [&] {
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) i++;
+    while (i < text.size() &&
+           (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
+      i++;
   };
   std::string err;
   std::function<bool(Json*)> value;
@@ -42,18 +44,29 @@ inline bool ParseJson(const std::string& text, Json* out, std::string* error) {
       if (text[i] == '\\' && i + 1 < text.size()) {
         char e = text[++i];
         switch (e) {
-          case 'n': s->push_back('\n'); break;
-          case 't': s->push_back('\t'); break;
-          case 'r': s->push_back('\r'); break;
-          case 'b': s->push_back('\b'); break;
-          case 'f': s->push_back('\f'); break;
+          case 'n':
+            s->push_back('\n');
+            break;
+          case 't':
+            s->push_back('\t');
+            break;
+          case 'r':
+            s->push_back('\r');
+            break;
+          case 'b':
+            s->push_back('\b');
+            break;
+          case 'f':
+            s->push_back('\f');
+            break;
           case 'u': {  // manifests are ASCII; keep the code point if it is
             unsigned cp = std::strtoul(text.substr(i + 1, 4).c_str(), nullptr, 16);
             s->push_back(cp < 128 ? static_cast<char>(cp) : '?');
             i += 4;
             break;
           }
-          default: s->push_back(e);
+          default:
+            s->push_back(e);
         }
         i++;
       } else {
@@ -82,7 +95,10 @@ inline bool ParseJson(const std::string& text, Json* out, std::string* error) {
         i++;
         if (!value(&v->obj[key])) return false;
         ws();
-        if (i < text.size() && text[i] == ',') { i++; continue; }
+        if (i < text.size() && text[i] == ',') {
+          i++;
+          continue;
+        }
         if (i < text.size() && text[i] == '}') return i++, true;
         return false;
       }
@@ -96,7 +112,10 @@ inline bool ParseJson(const std::string& text, Json* out, std::string* error) {
         v->arr.emplace_back();
         if (!value(&v->arr.back())) return false;
         ws();
-        if (i < text.size() && text[i] == ',') { i++; continue; }
+        if (i < text.size() && text[i] == ',') {
+          i++;
+          continue;
+        }
         if (i < text.size() && text[i] == ']') return i++, true;
         return false;
       }
@@ -105,9 +124,21 @@ inline bool ParseJson(const std::string& text, Json* out, std::string* error) {
       v->kind = Json::kString;
       return string_lit(&v->str);
     }
-    if (text.compare(i, 4, "true") == 0) { v->kind = Json::kBool; v->b = true; i += 4; return true; }
-    if (text.compare(i, 5, "false") == 0) { v->kind = Json::kBool; i += 5; return true; }
-    if (text.compare(i, 4, "null") == 0) { i += 4; return true; }
+    if (text.compare(i, 4, "true") == 0) {
+      v->kind = Json::kBool;
+      v->b = true;
+      i += 4;
+      return true;
+    }
+    if (text.compare(i, 5, "false") == 0) {
+      v->kind = Json::kBool;
+      i += 5;
+      return true;
+    }
+    if (text.compare(i, 4, "null") == 0) {
+      i += 4;
+      return true;
+    }
     char* end = nullptr;
     v->kind = Json::kNumber;
     v->num = std::strtod(text.c_str() + i, &end);

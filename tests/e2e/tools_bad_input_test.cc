@@ -71,7 +71,8 @@ class ToolsBadInput : public testing::Test {
     unlink(out.c_str());
     std::string log;
     int rc = RunCmd(g_bin + "/crumb-run " + path + " --input " + kInput +
-                     " --input_shape 360,1,8,8 --output " + out, &log);
+                        " --input_shape 360,1,8,8 --output " + out,
+                    &log);
     EXPECT_NE(rc, 0) << what << ": crumb-run accepted it";
     EXPECT_LT(rc, 128) << what << ": crumb-run crashed\n" << log;
     EXPECT_FALSE(log.empty()) << what << ": no message";
@@ -105,7 +106,9 @@ TEST_F(ToolsBadInput, GoodModelRuns) {
   std::string log;
   const std::string out = g_tmp + "/good.bin";
   ASSERT_EQ(0, RunCmd(g_bin + "/crumb-run " + good_ + " --input " + kInput +
-                       " --input_shape 360,1,8,8 --output " + out, &log)) << log;
+                          " --input_shape 360,1,8,8 --output " + out,
+                      &log))
+      << log;
   struct stat st;
   ASSERT_EQ(0, stat(out.c_str(), &st));
   EXPECT_EQ(st.st_size, 360 * 10 * 4);
@@ -123,42 +126,47 @@ TEST_F(ToolsBadInput, TruncatedFile) {
 }
 
 TEST_F(ToolsBadInput, WrongIdentifier) {
-  ExpectRefused(Patched("ident", [](std::string* b, crumb::fb::Model*) { memcpy(&(*b)[4], "XXXX", 4); }),
-                "wrong identifier");
+  ExpectRefused(
+      Patched("ident", [](std::string* b, crumb::fb::Model*) { memcpy(&(*b)[4], "XXXX", 4); }),
+      "wrong identifier");
 }
 
 TEST_F(ToolsBadInput, TensorIndexOutOfRange) {
-  ExpectRefused(Patched("index", [](std::string*, crumb::fb::Model* m) {
-                  auto* op = m->mutable_operators()->GetMutableObject(1);
-                  op->mutable_inputs()->Mutate(0, 100000);
-                }),
+  ExpectRefused(Patched("index",
+                        [](std::string*, crumb::fb::Model* m) {
+                          auto* op = m->mutable_operators()->GetMutableObject(1);
+                          op->mutable_inputs()->Mutate(0, 100000);
+                        }),
                 "out-of-range tensor index");
 }
 
 TEST_F(ToolsBadInput, BufferShorterThanItsBits) {
-  ExpectRefused(Patched("short", [](std::string*, crumb::fb::Model* m) {
-                  // The largest buffer is a weight tensor's packed codes.
-                  auto* bufs = m->mutable_buffers();
-                  size_t best = 1;
-                  for (size_t i = 1; i < bufs->size(); i++)
-                    if (bufs->Get(i)->size() > bufs->Get(best)->size()) best = i;
-                  auto* b = bufs->GetMutableObject(best);
-                  b->mutate_size(b->size() - 1);
-                }),
+  ExpectRefused(Patched("short",
+                        [](std::string*, crumb::fb::Model* m) {
+                          // The largest buffer is a weight tensor's packed codes.
+                          auto* bufs = m->mutable_buffers();
+                          size_t best = 1;
+                          for (size_t i = 1; i < bufs->size(); i++)
+                            if (bufs->Get(i)->size() > bufs->Get(best)->size()) best = i;
+                          auto* b = bufs->GetMutableObject(best);
+                          b->mutate_size(b->size() - 1);
+                        }),
                 "buffer shorter than its bits");
 }
 
 TEST_F(ToolsBadInput, NaNScale) {
-  ExpectRefused(Patched("nan", [](std::string*, crumb::fb::Model* m) {
-                  auto* tensors = m->mutable_tensors();
-                  for (size_t i = 0; i < tensors->size(); i++) {
-                    auto* q = tensors->GetMutableObject(i)->mutable_quantization();
-                    if (q && q->scale() && q->scale()->size() > 0) {
-                      q->mutable_scale()->Mutate(0, std::numeric_limits<float>::quiet_NaN());
-                      return;
-                    }
-                  }
-                }),
+  ExpectRefused(Patched("nan",
+                        [](std::string*, crumb::fb::Model* m) {
+                          auto* tensors = m->mutable_tensors();
+                          for (size_t i = 0; i < tensors->size(); i++) {
+                            auto* q = tensors->GetMutableObject(i)->mutable_quantization();
+                            if (q && q->scale() && q->scale()->size() > 0) {
+                              q->mutable_scale()->Mutate(0,
+                                                         std::numeric_limits<float>::quiet_NaN());
+                              return;
+                            }
+                          }
+                        }),
                 "NaN scale");
 }
 
@@ -167,7 +175,8 @@ TEST_F(ToolsBadInput, WrongInputSize) {
   const std::string small = g_tmp + "/small.bin", out = g_tmp + "/out2.bin";
   WriteAll(small, std::string(100, '\0'));
   int rc = RunCmd(g_bin + "/crumb-run " + good_ + " --input " + small +
-                   " --input_shape 360,1,8,8 --output " + out, &log);
+                      " --input_shape 360,1,8,8 --output " + out,
+                  &log);
   EXPECT_NE(rc, 0);
   EXPECT_LT(rc, 128) << log;
   EXPECT_FALSE(Exists(out));
@@ -182,7 +191,8 @@ TEST(ConvertBadInput, UnsupportedOpsAreListedTogether) {
   auto* in = g->add_input();
   in->set_name("x");
   in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-  for (int d : {1, 4}) in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  for (int d : {1, 4})
+    in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
   auto* n1 = g->add_node();
   n1->set_op_type("Softmax"), n1->set_name("my_softmax"), n1->add_input("x"), n1->add_output("y");
   auto* n2 = g->add_node();

@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
   f = fopen(argv[4], "rb");
   if (!f || fread(labels, 1, n, f) != (size_t)n) return 1;
   fclose(f);
-  if (crumb_tensor_copy_from_buffer(crumb_interpreter_input(it, 0), x, in_bytes) != CRUMB_OK) return 1;
+  if (crumb_tensor_copy_from_buffer(crumb_interpreter_input(it, 0), x, in_bytes) != CRUMB_OK)
+    return 1;
   if (crumb_interpreter_invoke(it) != CRUMB_OK) return 1;
   const crumb_tensor* out = crumb_interpreter_output(it, 0);
   size_t out_bytes = crumb_tensor_byte_size(out);

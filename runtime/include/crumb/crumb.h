@@ -28,7 +28,7 @@ typedef enum crumb_status {
   CRUMB_ERROR_INVALID_MODEL = 3,    /* the file is not a valid crumb model (verifier, checks) */
   CRUMB_ERROR_UNSUPPORTED = 4,      /* a valid model needs something this build cannot do */
   CRUMB_ERROR_OUT_OF_MEMORY = 5,
-  CRUMB_ERROR_NOT_READY = 6,        /* invoke before allocate, tensor data before allocate */
+  CRUMB_ERROR_NOT_READY = 6, /* invoke before allocate, tensor data before allocate */
   CRUMB_ERROR_INTERNAL = 7
 } crumb_status;
 
@@ -104,9 +104,8 @@ CRUMB_API crumb_tensor* crumb_interpreter_tensor_by_name(crumb_interpreter* inte
 
 /* Sets the shape of an input (e.g. the batch of an N x 1 x 8 x 8 input). Only dimensions the
  * model declares dynamic (-1) may change. Call crumb_interpreter_allocate afterwards. */
-CRUMB_API crumb_status crumb_interpreter_resize_input(crumb_interpreter* interpreter,
-                                                      int32_t index, const int32_t* dims,
-                                                      int32_t num_dims);
+CRUMB_API crumb_status crumb_interpreter_resize_input(crumb_interpreter* interpreter, int32_t index,
+                                                      const int32_t* dims, int32_t num_dims);
 /* Plans memory and prepares every op for the current input shapes. Dynamic dimensions not set
  * by crumb_interpreter_resize_input are 1. */
 CRUMB_API crumb_status crumb_interpreter_allocate(crumb_interpreter* interpreter);
