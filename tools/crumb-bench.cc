@@ -97,17 +97,9 @@ int main(int argc, char** argv) {
   crumb::Model model = crumb::Model::FromFile(graph.c_str());
   if (!model) return Fail(crumb_last_error());
   printf("Loaded model %s\n", graph.c_str());
-  crumb::Options options;
-  options.SetNumThreads((int)threads).SetProfiling(profiling);
-  if (args.Has("isa")) {
-    crumb_isa isa;
-    if (!crumb::ParseIsa(args.Get("isa").c_str(), &isa)) {
-      return Fail("--isa=" + args.Get("isa") + " is not an instruction set.");
-    }
-    options.SetIsa(isa);
-  }
-  crumb::Interpreter interp(model, options);
-  if (!interp) return Fail(crumb_last_error());
+  crumb::Interpreter interp;
+  std::string error;
+  if (!crumb_tools::MakeInterpreter(args, model, profiling, &interp, &error)) return Fail(error);
   if (args.Has("input_shape")) {
     std::vector<int32_t> dims;
     if (!crumb_tools::ParseShape(args.Get("input_shape"), &dims)) {

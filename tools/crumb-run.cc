@@ -43,22 +43,11 @@ int main(int argc, char** argv) {
   if (inputs.empty() || output.empty()) {
     return Fail(std::string("--input and --output are required.\n") + kUsage);
   }
-  int64_t threads = 1;
-  if (!args.GetInt("num_threads", 1, &threads)) return Fail(args.error());
-
   crumb::Model model = crumb::Model::FromFile(args.positional()[0].c_str());
   if (!model) return Fail(crumb_last_error());
-  crumb::Options options;
-  options.SetNumThreads((int)threads);
-  if (args.Has("isa")) {
-    crumb_isa isa;
-    if (!crumb::ParseIsa(args.Get("isa").c_str(), &isa)) {
-      return Fail("--isa=" + args.Get("isa") + " is not an instruction set.");
-    }
-    options.SetIsa(isa);
-  }
-  crumb::Interpreter interp(model, options);
-  if (!interp) return Fail(crumb_last_error());
+  crumb::Interpreter interp;
+  std::string error;
+  if (!crumb_tools::MakeInterpreter(args, model, false, &interp, &error)) return Fail(error);
   if ((int32_t)inputs.size() != interp.InputCount()) {
     return Fail("the model has " + std::to_string(interp.InputCount()) + " inputs but " +
                 std::to_string(inputs.size()) + " --input files were given.");
@@ -131,7 +120,6 @@ int main(int argc, char** argv) {
     printf("accuracy: %.4f (%zu/%zu)\n", (double)correct / (double)rows, correct, rows);
   }
 
-  std::string error;
   if (!crumb_tools::WriteFileAtomic(output, result.data(), result.size(), &error)) {
     return Fail(error);
   }

@@ -178,4 +178,33 @@ size_t PeakMemoryBytes() {
   return kb * 1024;
 }
 
+bool MakeInterpreter(Args& args, const crumb::Model& model, bool profiling,
+                     crumb::Interpreter* interpreter, std::string* error) {
+  int64_t threads = 1;
+  if (!args.GetInt("num_threads", 1, &threads)) {
+    *error = args.error();
+    return false;
+  }
+  if (threads < 1) {
+    *error = "--num_threads must be >= 1.";
+    return false;
+  }
+  crumb::Options options;
+  options.SetNumThreads(int(threads)).SetProfiling(profiling);
+  if (args.Has("isa")) {
+    crumb_isa isa;
+    if (!crumb::ParseIsa(args.Get("isa").c_str(), &isa)) {
+      *error = "--isa=" + args.Get("isa") + " is not an instruction set.";
+      return false;
+    }
+    options.SetIsa(isa);
+  }
+  *interpreter = crumb::Interpreter(model, options);
+  if (!*interpreter) {
+    *error = crumb_last_error();
+    return false;
+  }
+  return true;
+}
+
 }  // namespace crumb_tools

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "crumb/crumb.hpp"
+
 namespace crumb_tools {
 
 // Command-line flags: `--name=value`, `--name value`, or `--name` alone (value "true").
@@ -43,5 +45,11 @@ bool WriteFileAtomic(const std::string& path, const void* data, size_t size, std
 
 // Peak resident memory of this process in bytes (VmHWM), 0 when unknown.
 size_t PeakMemoryBytes();
+
+// Creates the interpreter the tools share: --num_threads and --isa from the command line (default
+// one thread, ISA auto), profiling as asked. Returns false with a message when a flag is bad or
+// the interpreter cannot be created.
+bool MakeInterpreter(Args& args, const crumb::Model& model, bool profiling,
+                     crumb::Interpreter* interpreter, std::string* error);
 
 }  // namespace crumb_tools

@@ -75,6 +75,7 @@ struct OpInfo {
 class Interpreter {
  public:
   // Keeps a reference to the model, so the model outlives the interpreter.
+  Interpreter() = default;  // empty; assign one created from a model
   explicit Interpreter(const Model& model, const Options& options = Options())
       : model_(model),
         interpreter_(model ? crumb_interpreter_create(model.get(), options.get()) : nullptr) {}
