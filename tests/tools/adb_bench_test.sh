@@ -6,9 +6,11 @@
 #          errors, flags, taskset, pulling result files, cleanup. Needs only bash.
 #        adb_bench_test.sh qemu
 #          the real arm64 Linux bundle run under qemu-aarch64 on the fake device. Needs
-#          qemu-aarch64, the bundle ($CRUMB_ARM64_BUNDLE: crumb-bench + shared libraries) and a
-#          model ($CRUMB_ADB_TEST_MODEL, or one made with $CRUMB_CONVERT from tests/data).
-#          Exits 77 (skipped) with the reason when one of them is missing.
+#          qemu-aarch64, the bundle ($CRUMB_ARM64_BUNDLE: crumb-bench + shared libraries; or
+#          one put together here from $CRUMB_ARM64_BENCH and the *.so* of $CRUMB_ARM64_LIBS,
+#          as an aarch64 build does) and a model ($CRUMB_ADB_TEST_MODEL, or one made with
+#          $CRUMB_CONVERT from tests/data). Exits 77 (skipped) with the reason when one of them
+#          is missing.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -138,8 +140,17 @@ elif [ "$mode" = qemu ]; then
   command -v "${FAKE_ADB_QEMU:-qemu-aarch64}" >/dev/null 2>&1 ||
     skip "qemu-aarch64 is not installed (apt-get install qemu-user)."
   bundle=${CRUMB_ARM64_BUNDLE:-}
-  [ -n "$bundle" ] || skip "no arm64 bundle: set CRUMB_ARM64_BUNDLE (environment or CMake cache) to the folder holding crumb-bench and its shared libraries."
-  [ -d "$bundle" ] || skip "the arm64 bundle '$bundle' (CRUMB_ARM64_BUNDLE) does not exist yet: build it first."
+  if [ -n "$bundle" ]; then
+    [ -d "$bundle" ] || skip "the arm64 bundle '$bundle' (CRUMB_ARM64_BUNDLE) does not exist yet: build it first."
+  elif [ -n "${CRUMB_ARM64_BENCH:-}" ] && [ -f "${CRUMB_ARM64_BENCH:-}" ] &&
+    [ -d "${CRUMB_ARM64_LIBS:-}" ]; then
+    bundle=$work/bundle
+    mkdir -p "$bundle/bin" "$bundle/lib"
+    cp "$CRUMB_ARM64_BENCH" "$bundle/bin/crumb-bench"
+    find "$CRUMB_ARM64_LIBS" -maxdepth 1 -name '*.so*' -exec cp -P {} "$bundle/lib/" \;
+  else
+    skip "no arm64 bundle: set CRUMB_ARM64_BUNDLE (environment or CMake cache) to the folder holding crumb-bench and its shared libraries."
+  fi
   [ -d "${FAKE_ADB_LD_PREFIX:-/usr/aarch64-linux-gnu}/lib" ] ||
     skip "no arm64 glibc for qemu at ${FAKE_ADB_LD_PREFIX:-/usr/aarch64-linux-gnu} (apt-get install libc6-arm64-cross)."
   model=${CRUMB_ADB_TEST_MODEL:-}

@@ -10,7 +10,7 @@
  *   begin=NAME      a region starts each time the function NAME is entered, and ends when the
  *   end=NAME        function NAME is entered; the counts between them are summed separately, so a
  *                   kernel can be measured without the harness around it (both or neither).
- *   out=FILE        write the result to FILE instead of QEMU's log (stderr).
+ *   out=FILE        write the result to FILE instead of stderr.
  * Without sym= or range= every instruction counts; with both, an instruction counts when it
  * matches either.
  *
@@ -36,10 +36,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
 #define MAX_FILTERS 16
 
-static uint64_t total;      /* matching instructions executed */
-static uint64_t snapshot;   /* total when the current region began */
-static uint64_t region;     /* sum over finished regions */
-static uint64_t regions;    /* number of finished regions */
+static uint64_t total;    /* matching instructions executed */
+static uint64_t snapshot; /* total when the current region began */
+static uint64_t region;   /* sum over finished regions */
+static uint64_t regions;  /* number of finished regions */
 static int in_region;
 static unsigned vcpus;
 
@@ -142,10 +142,11 @@ static void OnExit(qemu_plugin_id_t id, void* userdata) {
       fclose(f);
       return;
     }
-    qemu_plugin_outs("insn_count: cannot write the out= file; printing here instead.\n");
+    fprintf(stderr, "insn_count: cannot write %s; printing the count here instead.\n", out_path);
   }
-  qemu_plugin_outs(line);
-  qemu_plugin_outs(warning);
+  /* stderr, not qemu_plugin_outs(): QEMU shows that only with -d plugin. */
+  fputs(line, stderr);
+  fputs(warning, stderr);
 }
 
 static int ParseHex(const char* s, char** end, uint64_t* v) {
@@ -156,12 +157,10 @@ static int ParseHex(const char* s, char** end, uint64_t* v) {
 }
 
 static int Usage(const char* arg) {
-  char msg[512];
-  snprintf(msg, sizeof msg,
-           "insn_count: cannot use the argument '%s'. Arguments: sym=NAME, range=LO-HI (hex), "
-           "begin=NAME and end=NAME (together), out=FILE.\n",
-           arg);
-  qemu_plugin_outs(msg);
+  fprintf(stderr,
+          "insn_count: cannot use the argument '%s'. Arguments: sym=NAME, range=LO-HI (hex), "
+          "begin=NAME and end=NAME (together), out=FILE.\n",
+          arg);
   return -1;
 }
 
@@ -197,7 +196,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
       return Usage(a);
     }
   }
-  if (!begin_sym != !end_sym) return Usage(begin_sym ? "begin= without end=" : "end= without begin=");
+  if (!begin_sym != !end_sym)
+    return Usage(begin_sym ? "begin= without end=" : "end= without begin=");
   qemu_plugin_register_vcpu_init_cb(id, OnVcpuInit);
   qemu_plugin_register_vcpu_tb_trans_cb(id, OnTranslate);
   qemu_plugin_register_atexit_cb(id, OnExit, NULL);

@@ -72,8 +72,7 @@ void qemu_plugin_register_vcpu_tb_exec_inline(struct qemu_plugin_tb* tb, enum qe
 void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn* insn,
                                             qemu_plugin_vcpu_udata_cb_t cb,
                                             enum qemu_plugin_cb_flags flags, void* userdata);
-void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb,
-                                    void* userdata);
+void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb, void* userdata);
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb* tb);
 uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb* tb);
 struct qemu_plugin_insn* qemu_plugin_tb_get_insn(const struct qemu_plugin_tb* tb, size_t idx);
@@ -81,7 +80,6 @@ uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn* insn);
 /* The name of the ELF symbol holding the instruction: only the guest executable's own symbol
  * table is read (not shared libraries); NULL when unknown. */
 const char* qemu_plugin_insn_symbol(const struct qemu_plugin_insn* insn);
-void qemu_plugin_outs(const char* string);
 
 #ifdef __cplusplus
 }
