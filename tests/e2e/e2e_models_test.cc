@@ -6,6 +6,10 @@
 //   e2e_models_test --convert=PATH/crumb-convert --models=project   tests/data (always)
 //   e2e_models_test --convert=PATH/crumb-convert --models=extra     every dir under
 //   $CRUMB_EXTRA_MODELS
+//
+// Cross builds add --host_run=HOST/crumb-run: this program then runs on the target (under qemu),
+// converts with the host's crumb-convert, and every form's output must equal, byte for byte, what
+// the host's crumb-run computes from the same .crumb file and input (tests `<model>.<form>.host`).
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -29,6 +33,7 @@
 namespace {
 
 std::string g_convert;
+std::string g_host_run;  // empty: no comparison with the host
 std::string g_tmp;
 
 bool ReadFile(const std::string& path, std::string* out) {
@@ -141,6 +146,7 @@ std::string RunModel(const std::string& path, const std::vector<int32_t>& shape,
 struct FormResult {
   bool done = false, skipped = false;
   std::string error;  // conversion / run failure
+  std::string crumb;  // the converted file
   std::vector<float> output;
 };
 
@@ -166,6 +172,7 @@ FormResult& Convert(ModelDir* m, const std::string& form) {
   const auto& v = m->manifest["variants"][form];
   const std::string onnx = m->dir + "/" + v["file"].str;
   const std::string out = g_tmp + "/" + m->name + "." + form + ".crumb";
+  r.crumb = out;
   std::string log;
   int rc = RunCommand({g_convert, onnx, "-o", out}, &log);
   if (rc != 0) {
@@ -242,6 +249,42 @@ class FormTest : public testing::Test {
   std::string form_;
 };
 
+// This target's output must equal the host crumb-run's on the same file and input, bit for bit:
+// the numeric contract holds across ISAs, not only within one.
+class HostIdenticalTest : public testing::Test {
+ public:
+  HostIdenticalTest(ModelDir* m, std::string form) : m_(m), form_(std::move(form)) {}
+  void TestBody() override {
+    FormResult& r = Convert(m_, form_);
+    if (r.skipped) GTEST_SKIP() << m_->name << "/" << form_ << " skipped: " << r.error;
+    ASSERT_TRUE(r.error.empty()) << m_->name << "/" << form_ << ": " << r.error;
+    std::string shape;
+    for (const auto& d : m_->manifest["input_shape"].arr)
+      shape += (shape.empty() ? "" : ",") + std::to_string((long long)d.num);
+    const std::string host_out = r.crumb + ".host.bin";
+    std::string log;
+    int rc = RunCommand({g_host_run, r.crumb, "--input", m_->dir + "/" + m_->manifest["input"].str,
+                         "--input_shape", shape, "--output", host_out},
+                        &log);
+    ASSERT_EQ(rc, 0) << "host crumb-run failed: " << log;
+    std::vector<float> host = ReadFloats(host_out);
+    ASSERT_EQ(host.size(), r.output.size()) << "host output " << host_out;
+    size_t differ = 0, first = 0;
+    for (size_t i = 0; i < host.size(); i++) {
+      if (memcmp(&host[i], &r.output[i], 4) != 0 && differ++ == 0) first = i;
+    }
+    EXPECT_EQ(differ, 0u) << m_->name << "/" << form_ << ": " << differ << " of " << host.size()
+                          << " outputs differ from the host's; first at " << first << ": "
+                          << r.output[first] << " here, " << host[first] << " on the host";
+    printf("[ host     ] %-22s %-8s %zu outputs identical to the host's: %s\n", m_->name.c_str(),
+           form_.c_str(), host.size(), differ == 0 ? "yes" : "NO");
+  }
+
+ private:
+  ModelDir* m_;
+  std::string form_;
+};
+
 // Every form of one model must give the same crumb outputs, bit for bit.
 class FormsIdenticalTest : public testing::Test {
  public:
@@ -290,6 +333,11 @@ void Discover(const std::string& root, const std::string& suite) {
     for (const auto& f : m->forms) {
       testing::RegisterTest(suite.c_str(), (name + "." + f).c_str(), nullptr, nullptr, __FILE__,
                             __LINE__, [m, f]() -> testing::Test* { return new FormTest(m, f); });
+      if (!g_host_run.empty()) {
+        testing::RegisterTest(
+            suite.c_str(), (name + "." + f + ".host").c_str(), nullptr, nullptr, __FILE__, __LINE__,
+            [m, f]() -> testing::Test* { return new HostIdenticalTest(m, f); });
+      }
     }
     testing::RegisterTest(suite.c_str(), (name + ".forms_identical").c_str(), nullptr, nullptr,
                           __FILE__, __LINE__,
@@ -311,9 +359,11 @@ int main(int argc, char** argv) {
     if (a.rfind("--convert=", 0) == 0) g_convert = a.substr(10);
     if (a.rfind("--models=", 0) == 0) models = a.substr(9);
     if (a.rfind("--data=", 0) == 0) data_dir = a.substr(7);
+    if (a.rfind("--host_run=", 0) == 0) g_host_run = a.substr(11);
   }
   if (g_convert.empty()) {
-    fprintf(stderr, "usage: %s --convert=PATH/crumb-convert [--models=project|extra]\n", argv[0]);
+    fprintf(stderr, "usage: %s --convert=PATH/crumb-convert [--host_run=PATH/crumb-run] "
+            "[--models=project|extra]\n", argv[0]);
     return 2;
   }
   char tmpl[] = "/tmp/crumb-e2e-XXXXXX";
