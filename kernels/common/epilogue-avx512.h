@@ -1,8 +1,9 @@
 // The requantizing epilogue of kernels/common/requant.h on zmm registers: int32 accumulators of
 // 16 (or 64) output channels in, the output row's bytes out. Include only from *-avx512.cc files
-// (compiled with -mavx512f -mavx512bw -mavx512vl; GCC 12 warns -Wmaybe-uninitialized inside its own
-// avx512fintrin.h for several of these intrinsics, a compiler false positive: add
-// -Wno-maybe-uninitialized to such files).
+// (compiled with -mavx512f -mavx512bw -mavx512vl). GCC 12's plain intrinsics for several of these
+// instructions start from _mm512_undefined_*() and warn -W(maybe-)uninitialized wherever they are
+// inlined (a compiler false positive); the all-ones-masked forms below compile to the same
+// unmasked instructions without the warning.
 //
 // Bit-exactness with crumb_store_output(): the same steps as epilogue-avx2.h — vcvtdq2ps, vmulps,
 // vaddps (never fused), vmaxps(lo, y) / vminps(hi, v) with y second (the scalar compare order for
@@ -50,30 +51,35 @@ static inline __mmask16 crumb_avx512_mask16(size_t count) {
   return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1u);
 }
 
+#define CRUMB_AVX512_ALL ((__mmask16)0xFFFF)
+
 static inline __m512 crumb_avx512_scale(__m512i acc, __m512 mul, __m512 add) {
-  return _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), mul), add);
+  const __m512 f = _mm512_maskz_cvtepi32_ps(CRUMB_AVX512_ALL, acc);
+  return _mm512_add_ps(_mm512_mul_ps(f, mul), add);
 }
 
 static inline __m512 crumb_avx512_clamp(__m512 y, const crumb_epilogue_avx512* e) {
-  return _mm512_min_ps(e->hi, _mm512_max_ps(e->lo, y));
+  const __m512 v = _mm512_maskz_max_ps(CRUMB_AVX512_ALL, e->lo, y);
+  return _mm512_maskz_min_ps(CRUMB_AVX512_ALL, e->hi, v);
 }
 
 // E(y) as int32 codes.
 static inline __m512i crumb_avx512_requantize(__m512 y, const crumb_epilogue_avx512* e) {
-  return _mm512_add_epi32(_mm512_cvtps_epi32(crumb_avx512_clamp(y, e)), e->z);
+  const __m512i q = _mm512_maskz_cvtps_epi32(CRUMB_AVX512_ALL, crumb_avx512_clamp(y, e));
+  return _mm512_add_epi32(q, e->z);
 }
 
 // 4 x 16 int32 codes (channels 0-15, 16-31, 32-47, 48-63) -> 64 bytes in channel order.
 static inline __m512i crumb_avx512_pack64_u8(__m512i q0, __m512i q1, __m512i q2, __m512i q3) {
   // Lane-wise packs give dword groups (q0 q1 q2 q3) per 128-bit lane; vpermd restores order.
   const __m512i b = _mm512_packus_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
-  return _mm512_permutexvar_epi32(
-      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), b);
+  return _mm512_maskz_permutexvar_epi32(
+      CRUMB_AVX512_ALL, _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), b);
 }
 static inline __m512i crumb_avx512_pack64_s8(__m512i q0, __m512i q1, __m512i q2, __m512i q3) {
   const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
-  return _mm512_permutexvar_epi32(
-      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), b);
+  return _mm512_maskz_permutexvar_epi32(
+      CRUMB_AVX512_ALL, _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), b);
 }
 
 // The whole epilogue for channels [n, n + count) (count 0..16) of one output row: acc holds their
@@ -89,10 +95,9 @@ static inline void crumb_avx512_output16(__m512i acc, const float* mul, const fl
     _mm512_mask_storeu_ps((float*)row + n, k, crumb_avx512_clamp(y, e));
   } else if (e->type == CRUMB_ELEM_U8) {
     // vpmovusdb reads int32 lanes as unsigned: codes are in [0, 255] here, so it is exact.
-    _mm_mask_storeu_epi8((uint8_t*)row + n, k,
-                         _mm512_cvtusepi32_epi8(crumb_avx512_requantize(y, e)));
+    _mm512_mask_cvtusepi32_storeu_epi8((uint8_t*)row + n, k, crumb_avx512_requantize(y, e));
   } else {
-    _mm_mask_storeu_epi8((int8_t*)row + n, k, _mm512_cvtsepi32_epi8(crumb_avx512_requantize(y, e)));
+    _mm512_mask_cvtsepi32_storeu_epi8((int8_t*)row + n, k, crumb_avx512_requantize(y, e));
   }
 }
 
