@@ -7,6 +7,11 @@
 
 #include "cpuinfo.h"
 
+#if defined(__linux__) && (defined(__aarch64__) || defined(__arm__))
+#include <sys/auxv.h>
+#define CRUMB_ARM_LINUX_HWCAPS 1
+#endif
+
 namespace crumb::rt {
 
 namespace {
@@ -17,6 +22,24 @@ bool CpuInfoReady() {
   std::call_once(once, [] { ready = cpuinfo_initialize(); });
   return ready;
 }
+
+#ifdef CRUMB_ARM_LINUX_HWCAPS
+// The kernel's own word on the Arm CPU's features (the auxiliary vector; under qemu-user, the
+// emulated CPU's). cpuinfo reads the same bits, but also needs /proc and /sys, which sandboxes
+// and minimal containers may hide: then these decide alone. Bit numbers are the kernel's ABI
+// (asm/hwcap.h), spelled out because old libc headers lack the newer ones.
+#if defined(__aarch64__)
+constexpr unsigned long kHwcapNeon = 1ul << 1;    // HWCAP_ASIMD (mandatory in AArch64)
+constexpr unsigned long kHwcapDot = 1ul << 20;    // HWCAP_ASIMDDP
+constexpr unsigned long kHwcap2I8mm = 1ul << 13;  // HWCAP2_I8MM
+#else
+constexpr unsigned long kHwcapNeon = 1ul << 12;  // HWCAP_NEON
+constexpr unsigned long kHwcapDot = 1ul << 24;   // HWCAP_ASIMDDP (Armv8.2 in AArch32 state)
+constexpr unsigned long kHwcap2I8mm = 0;         // no AArch32 hwcap for it
+#endif
+bool ArmHwcap(unsigned long bit) { return bit != 0 && (getauxval(AT_HWCAP) & bit) != 0; }
+bool ArmHwcap2(unsigned long bit) { return bit != 0 && (getauxval(AT_HWCAP2) & bit) != 0; }
+#endif
 
 void FillScalar(KernelTable* t) {
 #define CRUMB_UKERNEL(kind, name) \
@@ -60,7 +83,15 @@ bool ParseIsa(const char* text, crumb_isa* isa) {
 
 bool CpuHasIsa(crumb_isa isa) {
   if (isa == CRUMB_ISA_SCALAR || isa == CRUMB_ISA_AUTO) return true;
+#ifdef CRUMB_ARM_LINUX_HWCAPS
+  if (!CpuInfoReady()) {
+    if (isa == CRUMB_ISA_NEON) return ArmHwcap(kHwcapNeon);
+    if (isa == CRUMB_ISA_NEONDOT) return ArmHwcap(kHwcapNeon) && ArmHwcap(kHwcapDot);
+    return false;
+  }
+#else
   if (!CpuInfoReady()) return false;
+#endif
   switch (isa) {
     case CRUMB_ISA_AVX2:
       return cpuinfo_has_x86_avx2() && cpuinfo_has_x86_fma3();
@@ -70,10 +101,19 @@ bool CpuHasIsa(crumb_isa isa) {
     case CRUMB_ISA_NEON:
       return cpuinfo_has_arm_neon();
     case CRUMB_ISA_NEONDOT:
-      return cpuinfo_has_arm_neon_dot();
+      return cpuinfo_has_arm_neon() && cpuinfo_has_arm_neon_dot();
     default:
       return false;
   }
+}
+
+bool CpuHasArmI8mm() {
+#ifdef CRUMB_ARM_LINUX_HWCAPS
+  // Debian's cpuinfo snapshot (2022) does not know i8mm yet: ask the kernel.
+  return ArmHwcap2(kHwcap2I8mm);
+#else
+  return false;
+#endif
 }
 
 crumb_isa BestIsa() {

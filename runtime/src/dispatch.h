@@ -29,8 +29,12 @@ struct KernelTable {
 const char* IsaName(crumb_isa isa);
 // Parses "scalar", "avx2", ... (case-insensitive); false when unknown.
 bool ParseIsa(const char* text, crumb_isa* isa);
-// Whether this CPU can run the ISA's instructions.
+// Whether this CPU can run the ISA's instructions. On Arm: NEON is Advanced SIMD, NEONDOT adds
+// the int8 dot products (SDOT / UDOT, Armv8.2 dotprod).
 bool CpuHasIsa(crumb_isa isa);
+// Whether this Arm CPU has the int8 matrix multiply-accumulate (SMMLA / UMMLA, Armv8.6 i8mm), for
+// kernels that use it within the NEONDOT path; false elsewhere.
+bool CpuHasArmI8mm();
 // The best ISA the CPU has.
 crumb_isa BestIsa();
 

@@ -334,9 +334,9 @@ void Discover(const std::string& root, const std::string& suite) {
       testing::RegisterTest(suite.c_str(), (name + "." + f).c_str(), nullptr, nullptr, __FILE__,
                             __LINE__, [m, f]() -> testing::Test* { return new FormTest(m, f); });
       if (!g_host_run.empty()) {
-        testing::RegisterTest(
-            suite.c_str(), (name + "." + f + ".host").c_str(), nullptr, nullptr, __FILE__, __LINE__,
-            [m, f]() -> testing::Test* { return new HostIdenticalTest(m, f); });
+        testing::RegisterTest(suite.c_str(), (name + "." + f + ".host").c_str(), nullptr, nullptr,
+                              __FILE__, __LINE__,
+                              [m, f]() -> testing::Test* { return new HostIdenticalTest(m, f); });
       }
     }
     testing::RegisterTest(suite.c_str(), (name + ".forms_identical").c_str(), nullptr, nullptr,
@@ -362,8 +362,10 @@ int main(int argc, char** argv) {
     if (a.rfind("--host_run=", 0) == 0) g_host_run = a.substr(11);
   }
   if (g_convert.empty()) {
-    fprintf(stderr, "usage: %s --convert=PATH/crumb-convert [--host_run=PATH/crumb-run] "
-            "[--models=project|extra]\n", argv[0]);
+    fprintf(stderr,
+            "usage: %s --convert=PATH/crumb-convert [--host_run=PATH/crumb-run] "
+            "[--models=project|extra]\n",
+            argv[0]);
     return 2;
   }
   char tmpl[] = "/tmp/crumb-e2e-XXXXXX";
@@ -379,6 +381,11 @@ int main(int argc, char** argv) {
     }
   } else {
     Discover(data_dir, "project");
+    if (g_models.empty()) {
+      fprintf(stderr, "No model directory (with a manifest.json) found under %s.\n",
+              data_dir.c_str());
+      return 1;
+    }
   }
   int rc = RUN_ALL_TESTS();
   std::string ignored;
