@@ -1,0 +1,158 @@
+// The `lut` kernel family: pair-table GEMM / IGEMM for 2-bit weights (signed, ternary, and any
+// other weights whose values fit {0} plus three values in [-2, 2]) times 2-, 3- or 4-bit unsigned
+// activations with a zero point.
+//
+// The idea. For two consecutive activations (a0, a1) of a pixel and two 2-bit weight codes
+// (c0, c1) of an output channel, the 16 sums v(c0) a0 + v(c1) a1 over the code pairs form a
+// 16-byte table, and one byte shuffle (vpshufb / tbl) looks that table up with every lane's 4-bit
+// weight-pair code: 2 MACs per lane. Activations are low-bit, so the table of a pair is a row of a
+// constant table indexed by the packed activation-pair code (A2: 16 rows, A3 / A4: 256 rows of
+// 16 bytes): "building" it is a 16-byte broadcast load.
+//
+// ---------------------------------------------------------------------------------- the contract
+// GEMM:  c[m][n] = E(float(acc[m][n]) * mul[n] + add[n]),  m < mr, n < nc,
+//        acc[m][n] = sum over k < kc of (a[m][k] - za) * v(w[n][k])   (wrapping int32)
+// IGEMM: output pixel m has ks taps; tap t reads the kc codes of the packed row at
+//        a[m * ks + t] + a_offset (bytes), or at `zero` unchanged when the pointer equals `zero`
+//        (the shared padding row, filled with packed za codes so that padding adds exactly 0);
+//        acc sums over (t, k). E(y) is kernels/common/requant.h's rule, bit for bit.
+//
+// Activations (layout CHANNELS_LSB, proposed schema Layout id: CHANNELS_LSB4): each pixel's codes
+// packed along channels, LSB first, 2 bits per code for A2 and 4 bits for A3 / A4 (a 3-bit code
+// is stored in 4 bits), the row padded to a multiple of 4 codes: crumb_lut_act_row_bytes(kc, bits)
+// bytes, which kernels read in full. The codes of the padding are never multiplied by a non-zero
+// weight, so their value does not matter (producers write 0). crumb_lut_pack_act() /
+// crumb_lut_unpack_act() convert from / to one code per byte.
+//
+// Weights (layout LUT_W2_N64, proposed schema Layout id: LUT_W2_N64): output channels in blocks of
+// 64 (the last block padded with zero-valued weights), each block crumb_lut_block_bytes(ks, kc)
+// bytes:
+//   int32 ksum[64]          sum of v(code) over the channel's ks * kc weights, channel order
+//   for each tap t < ks, for each step s < ceil(kc / 4):
+//     uint8 lane[64]        lane l holds channel (l & 1) * 32 + l / 2 of the block; its 2-bit
+//                           codes of k = 4s .. 4s + 3 LSB first (bits 0-3: the pair (4s, 4s + 1),
+//                           bits 4-7: the pair (4s + 2, 4s + 3)); k >= kc holds code 0.
+// The lane order puts the even bytes of a 16-bit lane on channels 0-31 and the odd ones on 32-63,
+// so the kernels widen byte sums to 16 bits without shuffles (see lutgemm-avx512.cc).
+// Codes are the kernel's 2-bit codes, not the model's: code c means the value vmap[c], where
+// vmap = crumb_lut_value_map(bits, encoding, zw) and vmap[0] = 0 (the padding code). For signed
+// 2-bit (and ternary) weights vmap is two's complement {0, 1, -2, -1}, so the codes are the
+// model's.
+//
+// Call: `w` points at the block holding the call's first channel (a caller splitting N does it at
+// multiples of 64 channels); nc may end inside a block. params->table is crumb_lut_init_table()
+// of the layer's vmap and the kernel's activation bits (the name's qu2 / qu3 / qu4);
+// params->a_zero_point is za; mul / add hold nc floats; out as for the scalar kernels, and
+// out_bits selects the row format:
+//   8      one code per byte (out.type S8 / U8; channel n at byte n) or float (F32, at 4n bytes);
+//   2 / 4  unsigned codes (out.type U8, [qmin, qmax] within the codes' range) packed LSB first
+//          along channels: channel n at bit n * out_bits of the row; the kernel writes
+//          ceil(nc * out_bits / 8) bytes, unused code slots of the last byte as 0.
+//          (3-bit outputs use out_bits 4 with qmax <= 7.)
+// Kernels are leaf functions: no allocation, no threads; they read activation rows, the weights'
+// blocks, the table and mul / add, and write only the output elements [0, nc) of mr rows.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/common/params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CRUMB_LUT_NR 64             // output channels per packed block
+#define CRUMB_LUT_KSTEP 4           // codes per step: two pairs, one weight byte per lane
+#define CRUMB_LUT_BLOCK_HEADER 256  // bytes of ksum[64] at the start of a block
+
+typedef struct crumb_lut_params {
+  const uint8_t* table;  // crumb_lut_init_table(vmap, a_bits of the kernel)
+  int32_t a_zero_point;
+  uint32_t out_bits;  // 8, or 2 / 4 for packed unsigned codes
+  const float* mul;   // [nc]
+  const float* add;   // [nc]
+  crumb_output_params out;
+} crumb_lut_params;
+
+typedef void crumb_lutgemm_ukernel_fn(size_t mr, size_t nc, size_t kc, const void* a,
+                                      size_t a_stride, const uint8_t* w, void* c, size_t c_stride,
+                                      const crumb_lut_params* params);
+typedef void crumb_lutigemm_ukernel_fn(size_t mr, size_t nc, size_t kc, size_t ks, const void** a,
+                                       size_t a_offset, const void* zero, const uint8_t* w, void* c,
+                                       size_t c_stride, const crumb_lut_params* params);
+
+// ------------------------------------------------------------------------------- sizes
+// Bits a code occupies in a packed activation row: 2 for A2, 4 for A3 / A4.
+static inline unsigned crumb_lut_storage_bits(unsigned a_bits) { return a_bits <= 2 ? 2u : 4u; }
+static inline size_t crumb_lut_steps(size_t kc) {
+  return (kc + CRUMB_LUT_KSTEP - 1) / CRUMB_LUT_KSTEP;
+}
+static inline size_t crumb_lut_act_row_bytes(size_t channels, unsigned a_bits) {
+  return crumb_lut_steps(channels) * crumb_lut_storage_bits(a_bits) * CRUMB_LUT_KSTEP / 8;
+}
+static inline size_t crumb_lut_block_bytes(size_t ks, size_t kc) {
+  return CRUMB_LUT_BLOCK_HEADER + ks * crumb_lut_steps(kc) * CRUMB_LUT_NR;
+}
+static inline size_t crumb_lut_blocks(size_t n) { return (n + CRUMB_LUT_NR - 1) / CRUMB_LUT_NR; }
+static inline size_t crumb_lut_packed_size(size_t n, size_t ks, size_t kc) {
+  return crumb_lut_blocks(n) * crumb_lut_block_bytes(ks, kc);
+}
+// Lane of channel j (0..63) of a block, and back.
+static inline unsigned crumb_lut_lane(unsigned j) { return j < 32 ? 2 * j : 2 * (j - 32) + 1; }
+static inline unsigned crumb_lut_lane_channel(unsigned l) { return (l & 1) * 32 + l / 2; }
+
+// ------------------------------------------------------------------------------- tables
+// Table entries are biased to be unsigned: T'[p][c] = vmap[c & 3] a0 + vmap[c >> 2] a1 + bias
+// with bias = 4 * amax (amax = 2^a_bits - 1), so 0 <= T' <= 8 * amax for |vmap| <= 2; kernels
+// subtract bias once per looked-up pair. Rows: A2 16 rows indexed by a0 | a1 << 2 (a nibble of
+// the packed row), A3 / A4 256 rows indexed by a0 | a1 << 4 (a byte).
+static inline int32_t crumb_lut_table_bias(unsigned a_bits) { return 4 * ((1 << a_bits) - 1); }
+static inline size_t crumb_lut_table_size(unsigned a_bits) { return a_bits <= 2 ? 256 : 4096; }
+// Pairs whose biased entries may be summed in one byte: floor(255 / (8 amax)), even (a step
+// holds two pairs): A2 10, A3 4, A4 2.
+static inline unsigned crumb_lut_pairs_per_group(unsigned a_bits) {
+  return (255u / (8u * ((1u << a_bits) - 1u))) & ~1u;
+}
+
+// The value of each kernel code for weights of `bits` (1..2) and `encoding` with per-channel zero
+// points zw[0..n) (the values are code values minus zw): vmap[0] = 0 always, the values used
+// by the encoding's codes go to codes 1..3. Signed / ternary 2-bit (and every value set within
+// {-2, -1, 0, 1}) get two's complement codes. Returns 0 when the values do not fit: more than
+// three non-zero values or one outside [-2, 2] (for example unsigned 2-bit weights with zero
+// point 0 or 3, or channels with different zero points that together use five values).
+int crumb_lut_value_map(unsigned bits, unsigned encoding, const int32_t* zw, size_t n,
+                        int8_t vmap[4]);
+
+// Fills table[crumb_lut_table_size(a_bits)] for activations of a_bits (2, 3 or 4).
+void crumb_lut_init_table(const int8_t vmap[4], unsigned a_bits, uint8_t* table);
+
+// ------------------------------------------------------------------------------- packers
+// Packs ROWS_LSB weights (n rows of ks * kc codes of `bits`, (tap, channel) order, zero points
+// zw[n]) into dst[crumb_lut_packed_size(n, ks, kc)]. Returns 1, or 0 (dst untouched) when
+// crumb_lut_value_map() refuses the weights or a code's value is not in vmap.
+int crumb_lut_pack(const uint8_t* rows, unsigned bits, unsigned encoding, const int32_t* zw,
+                   size_t n, size_t ks, size_t kc, uint8_t* dst);
+// As crumb_lut_pack from values (qw - zw) [n][ks * kc], with the vmap to use.
+int crumb_lut_pack_values(const int32_t* values, const int8_t vmap[4], size_t n, size_t ks,
+                          size_t kc, uint8_t* dst);
+// The inverse: values (qw - zw) [n][ks * kc] from packed weights and their vmap; also checks
+// ksum. Returns 0 when a ksum does not match its codes or padding holds a non-zero code.
+int crumb_lut_unpack(const uint8_t* src, const int8_t vmap[4], size_t n, size_t ks, size_t kc,
+                     int32_t* values);
+
+// One code per byte (pixels rows of `channels` codes, in_stride bytes apart) -> CHANNELS_LSB rows
+// of crumb_lut_act_row_bytes(channels, a_bits) bytes, dst_stride apart; padding codes 0. Codes
+// must be below 2^a_bits.
+void crumb_lut_pack_act(const uint8_t* codes, size_t pixels, size_t channels, size_t in_stride,
+                        unsigned a_bits, uint8_t* dst, size_t dst_stride);
+void crumb_lut_unpack_act(const uint8_t* src, size_t pixels, size_t channels, size_t src_stride,
+                          unsigned a_bits, uint8_t* codes, size_t out_stride);
+
+// ------------------------------------------------------------------------------- kernels
+#define CRUMB_LUT_UKERNEL(kind, name, isa, a_bits) crumb_##kind##_ukernel_fn name;
+#include "kernels/lut/lut.inc"
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,252 @@
+// Pair-table GEMM / IGEMM on AVX-512 F/BW (kernels/lut/lut.h): register tile of 4 output pixels x
+// 128 output channels (two 64-channel blocks, one zmm of 64 byte lanes each).
+//
+// Per step (4 codes of k = two pairs) and pixel: the activation byte(s) name two rows of the
+// constant pair table; each row is broadcast to the four 128-bit lanes (vbroadcasti32x4, a load)
+// and vpshufb looks it up with the 64 lanes' 4-bit weight-pair codes: 2 lookups, 4 MACs per lane.
+// The nibble codes are extracted once per step and shared by the tile's 4 pixels.
+//
+// Accumulation and its bound. Table entries are biased to unsigned bytes, 0 <= T' <= 8 amax
+// (lut.h), so a "group" of P = crumb_lut_pairs_per_group() lookups sums in a byte without
+// wrapping: P * 8 amax <= 255 (A2: 10 * 24 = 240, A3: 4 * 56 = 224, A4: 2 * 120 = 240). After each
+// group the byte sums s (one per lane) are widened without shuffles, reading the zmm as 16-bit
+// lanes w = s_even + 256 s_odd:
+//   accw += w            (mod 2^16)
+//   acco += w >> 8       = s_odd
+// After G groups, acco = sum s_odd <= 255 G and sum s_even = accw - (acco << 8) (mod 2^16), both
+// exact while 255 G < 2^16: G <= 257. The kernel flushes to int32 every 256 groups (and at the
+// end of the tile). The even bytes of the weights' lanes hold channels 0-31 of a block and the odd
+// ones 32-63, so the flushed int32 sums come out in channel order. Finally
+//   acc = sum T' - bias * (pairs looked up) - za * ksum[n] = sum (a - za) v   (wrapping int32).
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/common/epilogue-avx512.h"
+#include "kernels/lut/lut.h"
+
+namespace {
+
+constexpr int kMR = 4;
+constexpr int kNB = 2;             // 64-channel blocks per tile
+constexpr int kFlushGroups = 256;  // <= 257, see above
+
+template <unsigned ABITS>
+struct Cfg {
+  static constexpr int kAmax = (1 << ABITS) - 1;
+  static constexpr int kBias = 4 * kAmax;
+  static constexpr int kStepsPerGroup = (255 / (8 * kAmax)) / 2;
+  static_assert(kStepsPerGroup >= 1, "a step of two pairs must fit a byte sum");
+};
+
+struct DirectRows {
+  const uint8_t* a;
+  size_t stride;
+  const uint8_t* operator()(size_t m, size_t) const { return a + m * stride; }
+};
+struct IndirectRows {
+  const void** a;
+  size_t ks, offset;
+  const void* zero;
+  const uint8_t* operator()(size_t m, size_t t) const {
+    const uint8_t* p = static_cast<const uint8_t*>(a[m * ks + t]);
+    return p == zero ? p : p + offset;
+  }
+};
+
+// 64 codes (int32 x 4, channels 0-63 of a block, [0, count) valid) to the row as packed
+// out_bits codes starting at channel n (a multiple of 64).
+inline void StorePacked(__m512i q0, __m512i q1, __m512i q2, __m512i q3, unsigned ob, size_t count,
+                        uint8_t* row, size_t n) {
+  const __mmask64 valid = count >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << count) - 1);
+  const __m512i b = _mm512_maskz_mov_epi8(valid, crumb_avx512_pack64_u8(q0, q1, q2, q3));
+  // Adjacent bytes c0 + 16 c1 (4-bit), or c0 + 4 c1 then pairs of those (2-bit).
+  if (ob == 4) {
+    const __m512i w = _mm512_maddubs_epi16(b, _mm512_set1_epi16(0x1001));
+    const __m256i bytes = _mm512_cvtepi16_epi8(w);
+    const size_t nbytes = (count * 4 + 7) / 8;
+    _mm256_mask_storeu_epi8(row + n / 2,
+                            (__mmask32)(nbytes >= 32 ? 0xFFFFFFFFu : ((1u << nbytes) - 1)), bytes);
+  } else {
+    const __m512i w = _mm512_maddubs_epi16(b, _mm512_set1_epi16(0x0401));
+    const __m512i d = _mm512_madd_epi16(w, _mm512_set1_epi32(0x00100001));
+    const __m128i bytes = _mm512_cvtepi32_epi8(d);
+    const size_t nbytes = (count * 2 + 7) / 8;
+    _mm_mask_storeu_epi8(row + n / 4, (__mmask16)(nbytes >= 16 ? 0xFFFFu : ((1u << nbytes) - 1)),
+                         bytes);
+  }
+}
+
+// acc[64] (channel order) of one block minus the correction, E(y), into the row.
+inline void StoreBlock(const int32_t* acc, __m512i bias_total, __m512i za, const int32_t* ksum,
+                       size_t n, size_t count, const crumb_lut_params* p,
+                       const crumb_epilogue_avx512* e, uint8_t* row) {
+  __m512i v[4];
+  for (int j = 0; j < 4; j++) {
+    const __m512i corr =
+        _mm512_add_epi32(bias_total, _mm512_mullo_epi32(za, _mm512_loadu_si512(ksum + 16 * j)));
+    v[j] = _mm512_sub_epi32(_mm512_load_si512(acc + 16 * j), corr);
+  }
+  if (p->out_bits == 2 || p->out_bits == 4) {
+    __m512i q[4];
+    for (int j = 0; j < 4; j++) {
+      const size_t cj = count > 16 * (size_t)j ? count - 16 * j : 0;
+      const __mmask16 k = crumb_avx512_mask16(cj);
+      const __m512 y = crumb_avx512_scale(v[j], _mm512_maskz_loadu_ps(k, p->mul + n + 16 * j),
+                                          _mm512_maskz_loadu_ps(k, p->add + n + 16 * j));
+      q[j] = crumb_avx512_requantize(y, e);
+    }
+    StorePacked(q[0], q[1], q[2], q[3], p->out_bits, count, row, n);
+    return;
+  }
+  for (int j = 0; j < 4 && 16 * (size_t)j < count; j++) {
+    crumb_avx512_output16(v[j], p->mul, p->add, e, row, n + 16 * j, count - 16 * j);
+  }
+}
+
+template <unsigned ABITS, int NB, class Rows>
+inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size_t ks,
+                 const Rows& rows, const uint8_t* w, size_t block_bytes, uint8_t* c,
+                 size_t c_stride, const crumb_lut_params* p, const crumb_epilogue_avx512* e) {
+  constexpr int kSpg = Cfg<ABITS>::kStepsPerGroup;
+  const uint8_t* table = p->table;
+  const size_t steps = crumb_lut_steps(kc);
+  const __m512i nib = _mm512_set1_epi8(15);
+  alignas(64) int32_t acc32[kMR][NB][CRUMB_LUT_NR];
+  memset(acc32, 0, sizeof(acc32));
+  __m512i accw[kMR][NB], acco[kMR][NB];
+#pragma GCC unroll 4
+  for (int m = 0; m < kMR; m++) {
+#pragma GCC unroll 2
+    for (int b = 0; b < NB; b++) accw[m][b] = acco[m][b] = _mm512_setzero_si512();
+  }
+  auto flush = [&]() __attribute__((always_inline)) {
+#pragma GCC unroll 4
+    for (int m = 0; m < kMR; m++) {
+#pragma GCC unroll 2
+      for (int b = 0; b < NB; b++) {
+        const __m512i ev = _mm512_sub_epi16(accw[m][b], _mm512_slli_epi16(acco[m][b], 8));
+        const __m512i parts[4] = {_mm512_cvtepu16_epi32(_mm512_castsi512_si256(ev)),
+                                  _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(ev, 1)),
+                                  _mm512_cvtepu16_epi32(_mm512_castsi512_si256(acco[m][b])),
+                                  _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(acco[m][b], 1))};
+        for (int j = 0; j < 4; j++) {
+          int32_t* d = acc32[m][b] + 16 * j;
+          _mm512_store_si512(d, _mm512_add_epi32(_mm512_load_si512(d), parts[j]));
+        }
+        accw[m][b] = acco[m][b] = _mm512_setzero_si512();
+      }
+    }
+  };
+  int groups = 0;
+  for (size_t t = 0; t < ks; t++) {
+    const uint8_t* ap[kMR];
+#pragma GCC unroll 4
+    for (int m = 0; m < kMR; m++)
+      ap[m] = rows(m0 + ((size_t)m < mvalid ? (size_t)m : mvalid - 1), t);
+    const uint8_t* wt = w + CRUMB_LUT_BLOCK_HEADER + t * steps * CRUMB_LUT_NR;
+    size_t s = 0;
+    while (s < steps) {
+      const size_t send = s + kSpg < steps ? s + kSpg : steps;
+      __m512i g[kMR][NB];
+      auto step = [&](size_t s, bool first) __attribute__((always_inline)) {
+        __m512i lo[NB], hi[NB];
+#pragma GCC unroll 2
+        for (int b = 0; b < NB; b++) {
+          const __m512i wv = _mm512_loadu_si512(wt + b * block_bytes + s * CRUMB_LUT_NR);
+          lo[b] = _mm512_and_si512(wv, nib);
+          hi[b] = _mm512_and_si512(_mm512_srli_epi16(wv, 4), nib);
+        }
+#pragma GCC unroll 4
+        for (int m = 0; m < kMR; m++) {
+          const uint8_t *r0, *r1;
+          if (ABITS == 2) {
+            const uint32_t code = ap[m][s];
+            r0 = table + ((code << 4) & 0xF0);
+            r1 = table + (code & 0xF0);
+          } else {
+            uint16_t code;
+            memcpy(&code, ap[m] + 2 * s, 2);
+            r0 = table + (((uint32_t)code << 4) & 0xFF0);
+            r1 = table + (((uint32_t)code >> 4) & 0xFF0);
+          }
+          const __m512i t0 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)r0));
+          const __m512i t1 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)r1));
+#pragma GCC unroll 2
+          for (int b = 0; b < NB; b++) {
+            const __m512i x =
+                _mm512_add_epi8(_mm512_shuffle_epi8(t0, lo[b]), _mm512_shuffle_epi8(t1, hi[b]));
+            g[m][b] = first ? x : _mm512_add_epi8(g[m][b], x);
+          }
+        }
+      };
+      step(s, true);
+      for (s++; s < send; s++) step(s, false);
+#pragma GCC unroll 4
+      for (int m = 0; m < kMR; m++) {
+#pragma GCC unroll 2
+        for (int b = 0; b < NB; b++) {
+          accw[m][b] = _mm512_add_epi16(accw[m][b], g[m][b]);
+          acco[m][b] = _mm512_add_epi16(acco[m][b], _mm512_srli_epi16(g[m][b], 8));
+        }
+      }
+      if (++groups == kFlushGroups) {
+        flush();
+        groups = 0;
+      }
+    }
+  }
+  flush();
+  const __m512i bias_total =
+      _mm512_set1_epi32((int32_t)((uint32_t)Cfg<ABITS>::kBias * 2 * steps * ks));
+  const __m512i za = _mm512_set1_epi32(p->a_zero_point);
+  for (size_t m = 0; m < mvalid; m++) {
+    uint8_t* row = c + (m0 + m) * c_stride;
+    for (int b = 0; b < NB; b++) {
+      const size_t n = n0 + b * CRUMB_LUT_NR;
+      if (n >= nc) break;
+      const size_t count = nc - n < CRUMB_LUT_NR ? nc - n : CRUMB_LUT_NR;
+      StoreBlock(acc32[m][b], bias_total, za, (const int32_t*)(w + b * block_bytes), n, count, p, e,
+                 row);
+    }
+  }
+}
+
+template <unsigned ABITS, class Rows>
+void LutGemm(size_t mr, size_t nc, size_t kc, size_t ks, const Rows& rows, const uint8_t* w,
+             void* c, size_t c_stride, const crumb_lut_params* p) {
+  const crumb_epilogue_avx512 e = crumb_epilogue_avx512_init(&p->out);
+  const size_t block_bytes = crumb_lut_block_bytes(ks, kc);
+  const size_t blocks = crumb_lut_blocks(nc);
+  uint8_t* out = static_cast<uint8_t*>(c);
+  for (size_t m0 = 0; m0 < mr; m0 += kMR) {
+    const size_t mvalid = mr - m0 < (size_t)kMR ? mr - m0 : (size_t)kMR;
+    size_t b = 0;
+    for (; b + kNB <= blocks; b += kNB) {
+      Tile<ABITS, kNB>(m0, mvalid, b * CRUMB_LUT_NR, nc, kc, ks, rows, w + b * block_bytes,
+                       block_bytes, out, c_stride, p, &e);
+    }
+    for (; b < blocks; b++) {
+      Tile<ABITS, 1>(m0, mvalid, b * CRUMB_LUT_NR, nc, kc, ks, rows, w + b * block_bytes,
+                     block_bytes, out, c_stride, p, &e);
+    }
+  }
+}
+
+}  // namespace
+
+#define CRUMB_LUT_AVX512(ABITS)                                                                   \
+  extern "C" void crumb_qu##ABITS##_qs2_lutgemm_ukernel_4x128__avx512bw(                          \
+      size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride, const uint8_t* w, void* c, \
+      size_t c_stride, const crumb_lut_params* params) {                                          \
+    LutGemm<ABITS>(mr, nc, kc, 1, DirectRows{static_cast<const uint8_t*>(a), a_stride}, w, c,     \
+                   c_stride, params);                                                             \
+  }                                                                                               \
+  extern "C" void crumb_qu##ABITS##_qs2_lutigemm_ukernel_4x128__avx512bw(                         \
+      size_t mr, size_t nc, size_t kc, size_t ks, const void** a, size_t a_offset,                \
+      const void* zero, const uint8_t* w, void* c, size_t c_stride,                               \
+      const crumb_lut_params* params) {                                                           \
+    LutGemm<ABITS>(mr, nc, kc, ks, IndirectRows{a, ks, a_offset, zero}, w, c, c_stride, params);  \
+  }
+CRUMB_LUT_AVX512(2)
+CRUMB_LUT_AVX512(3)
+CRUMB_LUT_AVX512(4)

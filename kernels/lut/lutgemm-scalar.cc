@@ -1,0 +1,106 @@
+// Portable pair-table GEMM / IGEMM (kernels/lut/lut.h): the same lookups as the SIMD kernels, one
+// lane at a time, accumulated in uint32 (wrapping, like every kernel of the family).
+#include <string.h>
+
+#include "kernels/common/requant.h"
+#include "kernels/lut/lut.h"
+
+namespace {
+
+// Where tap t of output pixel m reads its packed row.
+struct DirectRows {
+  const uint8_t* a;
+  size_t stride;
+  const uint8_t* operator()(size_t m, size_t) const { return a + m * stride; }
+};
+struct IndirectRows {
+  const void** a;
+  size_t ks, offset;
+  const void* zero;
+  const uint8_t* operator()(size_t m, size_t t) const {
+    const uint8_t* p = static_cast<const uint8_t*>(a[m * ks + t]);
+    return p == zero ? p : p + offset;
+  }
+};
+
+// E(y) of the 64 channels of a block, [0, count) valid, into the row at channel n0.
+void StoreBlock(const int32_t* acc, size_t n0, size_t count, const crumb_lut_params* p, void* row) {
+  if (p->out_bits == 2 || p->out_bits == 4) {
+    uint8_t codes[CRUMB_LUT_NR] = {0};
+    for (size_t j = 0; j < count; j++) {
+      const float y = (float)acc[j] * p->mul[n0 + j] + p->add[n0 + j];
+      codes[j] = (uint8_t)crumb_requantize_value(y, p->out.zero_point, p->out.qmin, p->out.qmax);
+    }
+    const unsigned ob = p->out_bits, per_byte = 8 / ob;
+    uint8_t* out = static_cast<uint8_t*>(row) + n0 * ob / 8;
+    for (size_t i = 0; i < (count * ob + 7) / 8; i++) {
+      unsigned b = 0;
+      for (unsigned f = 0; f < per_byte; f++) b |= (unsigned)codes[i * per_byte + f] << (f * ob);
+      out[i] = (uint8_t)b;
+    }
+    return;
+  }
+  for (size_t j = 0; j < count; j++) {
+    crumb_store_output((float)acc[j] * p->mul[n0 + j] + p->add[n0 + j], &p->out, row, n0 + j);
+  }
+}
+
+template <unsigned ABITS, class Rows>
+void LutGemm(size_t mr, size_t nc, size_t kc, size_t ks, Rows rows, const uint8_t* w, void* c,
+             size_t c_stride, const crumb_lut_params* p) {
+  const uint8_t* table = p->table;
+  const size_t steps = crumb_lut_steps(kc);
+  const size_t block_bytes = crumb_lut_block_bytes(ks, kc);
+  // Every step looks up two pairs per lane, each biased by crumb_lut_table_bias().
+  const uint32_t bias_total = (uint32_t)crumb_lut_table_bias(ABITS) * (uint32_t)(2 * steps * ks);
+  for (size_t m = 0; m < mr; m++) {
+    uint8_t* crow = static_cast<uint8_t*>(c) + m * c_stride;
+    for (size_t n0 = 0; n0 < nc; n0 += CRUMB_LUT_NR) {
+      const uint8_t* block = w + (n0 / CRUMB_LUT_NR) * block_bytes;
+      uint32_t acc[CRUMB_LUT_NR] = {0};
+      const uint8_t* wl = block + CRUMB_LUT_BLOCK_HEADER;
+      for (size_t t = 0; t < ks; t++) {
+        const uint8_t* a = rows(m, t);
+        for (size_t s = 0; s < steps; s++, wl += CRUMB_LUT_NR) {
+          const uint8_t *t0, *t1;
+          if (ABITS == 2) {
+            t0 = table + (a[s] & 15) * 16;
+            t1 = table + (a[s] >> 4) * 16;
+          } else {
+            t0 = table + a[2 * s] * 16;
+            t1 = table + a[2 * s + 1] * 16;
+          }
+          for (size_t l = 0; l < CRUMB_LUT_NR; l++) acc[l] += t0[wl[l] & 15] + t1[wl[l] >> 4];
+        }
+      }
+      const size_t count = nc - n0 < CRUMB_LUT_NR ? nc - n0 : CRUMB_LUT_NR;
+      int32_t out[CRUMB_LUT_NR];
+      for (size_t j = 0; j < count; j++) {
+        int32_t ksum;
+        memcpy(&ksum, block + 4 * j, 4);
+        out[j] = (int32_t)(acc[crumb_lut_lane((unsigned)j)] - bias_total -
+                           (uint32_t)p->a_zero_point * (uint32_t)ksum);
+      }
+      StoreBlock(out, n0, count, p, crow);
+    }
+  }
+}
+
+}  // namespace
+
+#define CRUMB_LUT_SCALAR(ABITS)                                                                   \
+  extern "C" void crumb_qu##ABITS##_qs2_lutgemm_ukernel_1x64__scalar(                             \
+      size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride, const uint8_t* w, void* c, \
+      size_t c_stride, const crumb_lut_params* params) {                                          \
+    LutGemm<ABITS>(mr, nc, kc, 1, DirectRows{static_cast<const uint8_t*>(a), a_stride}, w, c,     \
+                   c_stride, params);                                                             \
+  }                                                                                               \
+  extern "C" void crumb_qu##ABITS##_qs2_lutigemm_ukernel_1x64__scalar(                            \
+      size_t mr, size_t nc, size_t kc, size_t ks, const void** a, size_t a_offset,                \
+      const void* zero, const uint8_t* w, void* c, size_t c_stride,                               \
+      const crumb_lut_params* params) {                                                           \
+    LutGemm<ABITS>(mr, nc, kc, ks, IndirectRows{a, ks, a_offset, zero}, w, c, c_stride, params);  \
+  }
+CRUMB_LUT_SCALAR(2)
+CRUMB_LUT_SCALAR(3)
+CRUMB_LUT_SCALAR(4)

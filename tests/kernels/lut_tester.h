@@ -1,0 +1,281 @@
+// Tester of the lut family's GEMM / IGEMM contract (kernels/lut/lut.h): chained setters, seeded
+// random data plus edge fills, garbage in every byte a kernel must ignore (row padding codes,
+// stride gaps), guard bytes around the output, ASSERT_EQ against kernels/reference.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <string.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/common/pack.h"
+#include "kernels/common/requant.h"
+#include "kernels/lut/lut.h"
+#include "kernels/reference/lut_reference.h"
+#include "kernels/reference/reference.h"
+
+namespace crumb_test {
+
+// Whether this CPU runs a kernel of the .inc's isa column.
+enum class LutIsa { SCALAR, AVX2, AVX512, NEON };
+inline bool LutIsaSupported(LutIsa isa) {
+  switch (isa) {
+    case LutIsa::SCALAR:
+      return true;
+#if defined(__x86_64__) || defined(__i386__)
+    case LutIsa::AVX2:
+      return __builtin_cpu_supports("avx2");
+    case LutIsa::AVX512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl");
+#endif
+#if defined(__aarch64__)
+    case LutIsa::NEON:
+      return true;
+#endif
+    default:
+      return false;
+  }
+}
+
+enum class LutFill { kRandom, kMax, kMin };
+
+class LutGemmTester {
+ public:
+#define CRUMB_SETTER(type, name) \
+  LutGemmTester& name(type v) {  \
+    name##_ = v;                 \
+    return *this;                \
+  }
+  CRUMB_SETTER(size_t, m)
+  CRUMB_SETTER(size_t, n)
+  CRUMB_SETTER(size_t, k)
+  CRUMB_SETTER(size_t, ks)        // IGEMM taps
+  CRUMB_SETTER(size_t, n_first)   // call for channels [n_first, n) (a multiple of 64)
+  CRUMB_SETTER(unsigned, a_bits)  // 2, 3, 4
+  CRUMB_SETTER(unsigned, w_bits)  // 1, 2
+  CRUMB_SETTER(uint32_t, w_encoding)
+  CRUMB_SETTER(int32_t, w_zero_point)           // unsigned weights: a per-tensor zero point
+  CRUMB_SETTER(bool, w_zero_point_per_channel)  // unsigned: zw[n] random in {lo, lo + 1}
+  CRUMB_SETTER(int32_t, a_zero_point)
+  CRUMB_SETTER(uint32_t, out_type)  // CRUMB_ELEM_*
+  CRUMB_SETTER(unsigned, out_bits)  // 8, 2, 4
+  CRUMB_SETTER(int32_t, out_zero_point)
+  CRUMB_SETTER(int32_t, qmin)
+  CRUMB_SETTER(int32_t, qmax)
+  CRUMB_SETTER(size_t, a_stride_extra)  // bytes between activation rows beyond the row
+  CRUMB_SETTER(size_t, a_offset)        // IGEMM: the a_offset argument
+  CRUMB_SETTER(size_t, c_stride_extra)
+  CRUMB_SETTER(LutFill, a_fill)
+  CRUMB_SETTER(LutFill, w_fill)
+  CRUMB_SETTER(uint32_t, seed)
+#undef CRUMB_SETTER
+
+  void Test(crumb_lutgemm_ukernel_fn* gemm) const { Run(gemm, nullptr); }
+  void Test(crumb_lutigemm_ukernel_fn* igemm) const { Run(nullptr, igemm); }
+
+ private:
+  void Run(crumb_lutgemm_ukernel_fn* gemm, crumb_lutigemm_ukernel_fn* igemm) const {
+    std::mt19937 rng(seed_);
+    auto uni = [&](int32_t lo, int32_t hi) {
+      return std::uniform_int_distribution<int32_t>(lo, hi)(rng);
+    };
+    const size_t ks = igemm ? ks_ : 1;
+    const size_t kk = ks * k_;
+    const int32_t amax = (1 << a_bits_) - 1;
+    const int32_t za = std::min(std::max(a_zero_point_, 0), amax);
+    const unsigned sb = crumb_lut_storage_bits(a_bits_);
+
+    // Activations: one row per pixel of a 1-D image padded by ks / 2 (IGEMM), else m rows.
+    const size_t pad = ks / 2;
+    const size_t pixels = igemm ? m_ + ks - 1 - 2 * pad : m_;
+    auto code = [&](LutFill f) {
+      return f == LutFill::kMax ? amax : f == LutFill::kMin ? 0 : uni(0, amax);
+    };
+    std::vector<int32_t> a(std::max<size_t>(pixels, 1) * k_);
+    for (auto& x : a) x = code(a_fill_);
+    const size_t row_bytes = crumb_lut_act_row_bytes(k_, a_bits_);
+    const size_t a_stride = row_bytes + a_stride_extra_;
+    // Every byte the kernel must not interpret is garbage: padding codes of a row, stride gaps.
+    std::vector<uint8_t> abytes(a_offset_ + std::max<size_t>(pixels, 1) * a_stride + 64);
+    for (auto& b : abytes) b = (uint8_t)rng();
+    const std::vector<uint8_t> packed_a =
+        crumb::ref::PackCodesLsb(a, (int)pixels, (int)k_, (int)sb, (int)row_bytes);
+    for (size_t p = 0; p < pixels; p++) {
+      uint8_t* row = abytes.data() + a_offset_ + p * a_stride;
+      memcpy(row, packed_a.data() + p * row_bytes, row_bytes);
+      for (size_t c = k_; c < row_bytes * 8 / sb; c++) {
+        const uint32_t garbage = (uint32_t)uni(0, (1 << sb) - 1);
+        row[c * sb / 8] = (uint8_t)((row[c * sb / 8] & ~(((1u << sb) - 1) << (c * sb % 8))) |
+                                    garbage << (c * sb % 8));
+      }
+    }
+    std::vector<int32_t> zero_codes(k_, za);
+    std::vector<uint8_t> zero =
+        crumb::ref::PackCodesLsb(zero_codes, 1, (int)k_, (int)sb, (int)row_bytes);
+    for (size_t c = k_; c < row_bytes * 8 / sb; c++)
+      zero[c * sb / 8] |= (uint8_t)(uni(0, (1 << sb) - 1) << (c * sb % 8));
+
+    // Weights: codes of the encoding, as ROWS_LSB.
+    int32_t qlo, qhi;
+    switch (w_encoding_) {
+      case CRUMB_ENC_UNSIGNED:
+        qlo = 0, qhi = (1 << w_bits_) - 1;
+        break;
+      case CRUMB_ENC_BIPOLAR:
+        qlo = 0, qhi = 1;
+        break;
+      case CRUMB_ENC_TERNARY:
+        qlo = -1, qhi = 1;
+        break;
+      default:
+        qlo = -(1 << (w_bits_ - 1)), qhi = (1 << (w_bits_ - 1)) - 1;
+        break;
+    }
+    std::vector<int32_t> zw(n_, 0);
+    if (w_encoding_ == CRUMB_ENC_UNSIGNED) {
+      for (auto& z : zw) z = w_zero_point_per_channel_ ? w_zero_point_ + uni(0, 1) : w_zero_point_;
+    }
+    std::vector<int32_t> wcodes(n_ * kk);
+    for (auto& x : wcodes)
+      x = w_fill_ == LutFill::kMax ? qhi : w_fill_ == LutFill::kMin ? qlo : uni(qlo, qhi);
+    std::vector<int32_t> wvalues(n_ * kk);  // value of the code (bipolar -1 / +1), before zw
+    for (size_t i = 0; i < wcodes.size(); i++) {
+      wvalues[i] = w_encoding_ == CRUMB_ENC_BIPOLAR ? 2 * wcodes[i] - 1 : wcodes[i];
+    }
+    std::vector<uint8_t> rows(crumb_rows_lsb_size(n_, kk, w_bits_) + 1);
+    crumb_pack_rows_lsb(wcodes.data(), n_, kk, w_bits_, rows.data());
+    std::vector<uint8_t> w(crumb_lut_packed_size(n_, ks, k_) + 64);
+    for (auto& b : w) b = 0xEE;
+    ASSERT_EQ(crumb_lut_pack(rows.data(), w_bits_, w_encoding_, zw.data(), n_, ks, k_, w.data()), 1)
+        << "the packer refused the weights";
+    int8_t vmap[4];
+    ASSERT_EQ(crumb_lut_value_map(w_bits_, w_encoding_, zw.data(), n_, vmap), 1);
+    std::vector<uint8_t> table(crumb_lut_table_size(a_bits_));
+    crumb_lut_init_table(vmap, a_bits_, table.data());
+
+    // Epilogue: multipliers spread the outputs over the codes' range, plus offsets.
+    std::vector<float> mul(n_), add(n_);
+    const bool packed_out = out_bits_ == 2 || out_bits_ == 4;
+    const uint32_t otype = packed_out ? (uint32_t)CRUMB_ELEM_U8 : out_type_;
+    int32_t olo = otype == CRUMB_ELEM_U8 ? 0 : -128, ohi = otype == CRUMB_ELEM_U8 ? 255 : 127;
+    if (packed_out) ohi = (1 << out_bits_) - 1;
+    const float span = (float)amax * 2.0f * std::sqrt((float)std::max<size_t>(kk, 1));
+    for (size_t i = 0; i < n_; i++) {
+      mul[i] = std::uniform_real_distribution<float>(0.5f, 2.0f)(rng) *
+               (otype == CRUMB_ELEM_F32 ? 0.01f : (float)(ohi - olo + 1) / span);
+      add[i] = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
+    }
+    crumb_lut_params p{};
+    p.table = table.data();
+    p.a_zero_point = za;
+    p.out_bits = packed_out ? out_bits_ : 8;
+    p.mul = mul.data() + n_first_;
+    p.add = add.data() + n_first_;
+    p.out.type = otype;
+    p.out.zero_point = std::min(std::max(out_zero_point_, olo), ohi);
+    p.out.qmin = std::max(qmin_, olo);
+    p.out.qmax = std::min(qmax_, ohi);
+    p.out.fmin = -2.0f;
+    p.out.fmax = 2.0f;
+
+    // Output rows with guard bytes before, after and between them.
+    const size_t out_row_bytes =
+        packed_out ? (n_ * out_bits_ + 7) / 8 : n_ * (otype == CRUMB_ELEM_F32 ? 4 : 1);
+    const size_t c_stride = out_row_bytes + c_stride_extra_;
+    const size_t first_byte =
+        packed_out ? n_first_ * out_bits_ / 8 : n_first_ * (otype == CRUMB_ELEM_F32 ? 4 : 1);
+    constexpr uint8_t kGuard = 0xA5;
+    constexpr size_t kGuardBytes = 64;
+    std::vector<uint8_t> out(2 * kGuardBytes + (m_ ? (m_ - 1) * c_stride + out_row_bytes : 0),
+                             kGuard);
+    uint8_t* c = out.data() + kGuardBytes;
+
+    // The im2col rows of the reference, and the indirection buffer.
+    std::vector<int32_t> im2col(m_ * kk);
+    std::vector<const void*> indirection;
+    for (size_t r = 0; r < m_; r++) {
+      for (size_t t = 0; t < ks; t++) {
+        const ptrdiff_t src = igemm ? (ptrdiff_t)(r + t) - (ptrdiff_t)pad : (ptrdiff_t)r;
+        const bool padded = src < 0 || src >= (ptrdiff_t)pixels;
+        if (igemm) {
+          indirection.push_back(padded ? (const void*)zero.data()
+                                       : (const void*)(abytes.data() + src * a_stride));
+        }
+        for (size_t c2 = 0; c2 < k_; c2++)
+          im2col[r * kk + t * k_ + c2] = padded ? za : a[src * k_ + c2];
+      }
+    }
+    const size_t nc = n_ - n_first_;
+    const uint8_t* wcall = w.data() + (n_first_ / CRUMB_LUT_NR) * crumb_lut_block_bytes(ks, k_);
+    if (gemm) {
+      gemm(m_, nc, k_, abytes.data() + a_offset_, a_stride, wcall, c + first_byte, c_stride, &p);
+    } else {
+      igemm(m_, nc, k_, ks, indirection.data(), a_offset_, zero.data(), wcall, c + first_byte,
+            c_stride, &p);
+    }
+
+    crumb::ref::Output ro;
+    ro.is_float = otype == CRUMB_ELEM_F32;
+    ro.zero_point = p.out.zero_point, ro.qmin = p.out.qmin, ro.qmax = p.out.qmax;
+    ro.fmin = p.out.fmin, ro.fmax = p.out.fmax;
+    std::vector<int32_t> want_q(m_ * n_);
+    std::vector<float> want_f(m_ * n_);
+    crumb::ref::FullyConnected((int)m_, (int)n_, (int)kk, im2col.data(), za, wvalues.data(),
+                               zw.data(), mul.data(), add.data(), ro, want_q.data(), want_f.data());
+
+    // Guards: nothing outside [first_byte, row end) of each row changed.
+    const size_t call_bytes = out_row_bytes - first_byte;
+    for (size_t i = 0; i < out.size(); i++) {
+      const bool inside = i >= kGuardBytes &&
+                          i - kGuardBytes < (m_ ? (m_ - 1) * c_stride + out_row_bytes : 0) &&
+                          (i - kGuardBytes) % c_stride >= first_byte &&
+                          (i - kGuardBytes) % c_stride < first_byte + call_bytes;
+      if (!inside) {
+        ASSERT_EQ(out[i], kGuard) << "the kernel wrote outside its output at byte " << i;
+      }
+    }
+    for (size_t r = 0; r < m_; r++) {
+      const uint8_t* row = c + r * c_stride;
+      if (packed_out) {
+        std::vector<int32_t> codes(n_, 0);
+        for (size_t j = n_first_; j < n_; j++) codes[j] = want_q[r * n_ + j];
+        const std::vector<uint8_t> want =
+            crumb::ref::PackCodesLsb(codes, 1, (int)n_, (int)out_bits_, (int)out_row_bytes);
+        for (size_t i = first_byte; i < out_row_bytes; i++) {
+          ASSERT_EQ(row[i], want[i]) << "row " << r << " packed byte " << i << " (channels from "
+                                     << i * 8 / out_bits_ << ")";
+        }
+      } else {
+        for (size_t j = n_first_; j < n_; j++) {
+          if (ro.is_float) {
+            float f;
+            memcpy(&f, row + 4 * j, 4);
+            ASSERT_EQ(f, want_f[r * n_ + j]) << "row " << r << " channel " << j;
+          } else {
+            const int32_t got = otype == CRUMB_ELEM_U8 ? (int32_t)row[j] : (int32_t)(int8_t)row[j];
+            ASSERT_EQ(got, want_q[r * n_ + j]) << "row " << r << " channel " << j;
+          }
+        }
+      }
+    }
+  }
+
+  size_t m_ = 1, n_ = 1, k_ = 1, ks_ = 9, n_first_ = 0;
+  unsigned a_bits_ = 2, w_bits_ = 2;
+  uint32_t w_encoding_ = CRUMB_ENC_SIGNED;
+  int32_t w_zero_point_ = 0;
+  bool w_zero_point_per_channel_ = false;
+  int32_t a_zero_point_ = 1;
+  uint32_t out_type_ = CRUMB_ELEM_U8;
+  unsigned out_bits_ = 8;
+  int32_t out_zero_point_ = 3, qmin_ = -1000, qmax_ = 1000;
+  size_t a_stride_extra_ = 0, a_offset_ = 0, c_stride_extra_ = 0;
+  LutFill a_fill_ = LutFill::kRandom, w_fill_ = LutFill::kRandom;
+  uint32_t seed_ = 1;
+};
+
+}  // namespace crumb_test
