@@ -17,6 +17,8 @@ if(NOT EXISTS "${CRUMB_ARM_SYSROOT}/usr/lib/${CRUMB_TARGET_TRIPLE}")
   message(FATAL_ERROR "No ${CRUMB_ARM_SYSROOT_NAME} sysroot at ${CRUMB_ARM_SYSROOT}: run "
     "tools/arm-sysroot.sh first, or point CRUMB_ARM_SYSROOT at one.")
 endif()
+# For tools/arm-bundle.sh, which reads the build's cache.
+set(CRUMB_TARGET_TRIPLE "${CRUMB_TARGET_TRIPLE}" CACHE INTERNAL "Target triple of the Arm cross build")
 # The toolchain's own runtime (glibc, libstdc++, ld.so), where qemu finds the dynamic loader.
 set(CRUMB_ARM_LIBC_ROOT /usr/${CRUMB_TARGET_TRIPLE})
 set(CRUMB_ARM_SYSROOT_LIBDIR "${CRUMB_ARM_SYSROOT}/usr/lib/${CRUMB_TARGET_TRIPLE}")

@@ -1,11 +1,87 @@
 #!/usr/bin/env bash
-# All tests: installs missing Debian packages, builds everything, runs ctest.
-# With CRUMB_EXTRA_MODELS=DIR set, also runs the end-to-end checks over every model under DIR.
-# usage: tools/test.sh [BUILD_DIR]   (default: build)
+# All tests: installs missing Debian packages, builds everything, runs ctest — on x86 (the host),
+# then the aarch64 cross build under qemu-aarch64 twice (-cpu max: dotprod + i8mm; -cpu
+# cortex-a53: neither) and the Armv7-A build under qemu-arm (-cpu cortex-a7). The Arm end-to-end
+# tests convert with the host's crumb-convert and must match the host's outputs bit for bit.
+# With CRUMB_EXTRA_MODELS=DIR set, the end-to-end checks also cover every model under DIR.
+#
+# usage: tools/test.sh [BUILD_DIR]    (default: build; Arm builds in BUILD_DIR-a64, BUILD_DIR-a32,
+#                                      Arm sysroots in build-sysroot/)
+#   CRUMB_TEST_ARM=0    x86 only
+# Every suite runs even when an earlier one fails; the summary names each suite, and the exit
+# status is non-zero when any failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-tools/install-deps.sh
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release
-cmake --build "$build" -j"$(nproc)"
-ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
+arm=${CRUMB_TEST_ARM:-1}
+jobs=$(nproc)
+
+results=()
+failed=0
+# suite NAME COMMAND...: runs one labelled suite, records its outcome.
+suite() {
+  local name=$1
+  shift
+  echo
+  echo "======== [$name] $*"
+  local start=$SECONDS rc=0
+  "$@" || rc=$?
+  local t=$((SECONDS - start))
+  if [ $rc -eq 0 ]; then
+    results+=("[$name] passed (${t}s)")
+  else
+    results+=("[$name] FAILED, exit $rc (${t}s)")
+    failed=$((failed + 1))
+    echo "======== [$name] FAILED (exit $rc)"
+  fi
+  return 0
+}
+
+x86_build() {
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release &&
+    cmake --build "$build" -j"$jobs"
+}
+# ARCH_BUILD TOOLCHAIN: configure + build a cross build, with the host's tools when they exist.
+cross_build() {
+  local dir=$1 toolchain=$2 host=()
+  [ -x "$build/tools/crumb-convert" ] && [ -x "$build/tools/crumb-run" ] &&
+    host=(-DCRUMB_HOST_TOOLS_DIR="$PWD/$build/tools")
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$toolchain" "${host[@]}" &&
+    cmake --build "$dir" -j"$jobs"
+}
+# Smoke test of the arm64 Linux bundle: crumb-bench from the bundle alone, under qemu.
+bundle_check() {
+  local out=$build-a64/bundle model=$build-a64/bundle-check.crumb
+  tools/arm-bundle.sh "$build-a64" "$out" &&
+    "$build/tools/crumb-convert" tests/data/digits_w2a4/qcdq.onnx -o "$model" --quiet &&
+    qemu-aarch64 -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH="$PWD/$out/lib" \
+      "$out/bin/crumb-bench" --graph="$model" --num_runs=3 --warmup_runs=1 | grep "Inference timings"
+}
+
+if [ "$arm" = 1 ]; then
+  tools/install-deps.sh --arm
+else
+  tools/install-deps.sh
+fi
+
+suite "x86 build" x86_build
+suite "x86 tests" ctest --test-dir "$build" --output-on-failure -j"$jobs"
+
+if [ "$arm" = 1 ]; then
+  suite "arm sysroots" tools/arm-sysroot.sh build-sysroot arm64 armhf
+  suite "aarch64 build" cross_build "$build-a64" toolchains/aarch64-linux-gnu.cmake
+  suite "aarch64 tests, qemu -cpu max" env QEMU_CPU=max CRUMB_EXPECT_ISA=neondot CRUMB_EXPECT_I8MM=1 \
+    ctest --test-dir "$build-a64" --output-on-failure -j"$jobs"
+  suite "aarch64 tests, qemu -cpu cortex-a53" env QEMU_CPU=cortex-a53 CRUMB_EXPECT_ISA=neon \
+    CRUMB_EXPECT_I8MM=0 ctest --test-dir "$build-a64" --output-on-failure -j"$jobs"
+  suite "aarch64 bundle" bundle_check
+  suite "armv7 build" cross_build "$build-a32" toolchains/arm-linux-gnueabihf.cmake
+  suite "armv7 tests, qemu -cpu cortex-a7" env QEMU_CPU=cortex-a7 CRUMB_EXPECT_ISA=neon \
+    ctest --test-dir "$build-a32" --output-on-failure -j"$jobs"
+fi
+
+echo
+echo "======== summary"
+printf '%s\n' "${results[@]}"
+echo "suites: $((${#results[@]} - failed)) passed, $failed failed"
+[ $failed -eq 0 ]
