@@ -8,8 +8,9 @@
 # usage: tools/adb-bench.sh (--binary FILE | --bundle DIR) [options] MODEL.crumb [-- FLAGS...]
 #   -s, --serial SERIAL   the device (default: $ANDROID_SERIAL, else the only one connected)
 #   --binary FILE         a crumb-bench for the device (static for Android: android-arm64.cmake)
-#   --bundle DIR          an arm64 Linux bundle: DIR/crumb-bench or DIR/bin/crumb-bench, shared
-#                         libraries in DIR/lib (or DIR)
+#   --bundle DIR          an arm64 Linux bundle (tools/arm-bundle.sh): DIR/bin/crumb-bench (or
+#                         DIR/crumb-bench), shared libraries in DIR/lib (or DIR); on a device
+#                         without glibc (Android) run through the bundle's glibc/ld-linux-*
 #   -t, --threads N       --num_threads (default 1)
 #   -r, --runs N          --num_runs (default 50)
 #   -w, --warmups N       --warmup_runs (default 1)
@@ -40,7 +41,7 @@ usage() {
 }
 
 serial=${ANDROID_SERIAL:-}
-binary="" bundle="" threads=1 runs=50 warmups=1 profile=0 mask="" shape="" isa="" out=""
+binary="" bundle="" loader="" run_via="" threads=1 runs=50 warmups=1 profile=0 mask="" shape="" isa="" out=""
 remote=/data/local/tmp/crumb-bench keep=0 model=""
 extra=()
 need() { [ $# -ge 2 ] || die "$1 needs a value."; }
@@ -92,6 +93,8 @@ elif [ -n "$bundle" ]; then
   fi
   lib_rel=.
   [ -d "$bundle/lib" ] && lib_rel=lib
+  # tools/arm-bundle.sh also packs glibc's loader and libc (glibc/), for devices without glibc.
+  loader=$(cd "$bundle" && ls glibc/ld-linux-*.so.* 2>/dev/null | head -n 1 || true)
 else
   die "no crumb-bench given: use --binary FILE (static, for Android) or --bundle DIR (arm64 Linux)."
 fi
@@ -212,6 +215,14 @@ else
   done < <(awk '{ p = $0; sub(/\/?[^\/]*$/, "", p); if (p == "") p = "."; print p }' "$out/.files" | sort -u)
   rm -f "$out/.files"
   run_env="LD_LIBRARY_PATH=$(q "$remote/$lib_rel")"
+  # A device without glibc (Android) runs the bundle through the bundle's own loader.
+  if [ -n "$loader" ] &&
+    ! "${A[@]}" shell "ls /lib/$(basename "$loader") >/dev/null 2>&1" >/dev/null 2>&1; then
+    echo "Device $serial has no glibc (Android?): running crumb-bench through the bundle's $loader."
+    "${A[@]}" shell "chmod 755 $(q "$remote/$loader")" >/dev/null
+    run_env=""
+    run_via="$(q "$remote/$loader") --library-path $(q "$remote/$lib_rel:$remote/glibc")"
+  fi
 fi
 push "$model" "$remote/model.crumb"
 "${A[@]}" shell "chmod 755 $(q "$remote/$bench_rel")" >/dev/null
@@ -223,14 +234,14 @@ flags=(--graph="$remote/model.crumb" --num_threads="$threads" --num_runs="$runs"
 [ -n "$shape" ] && flags+=(--input_shape="$shape")
 [ -n "$isa" ] && flags+=(--isa="$isa")
 if [ $profile = 1 ] &&
-  "${A[@]}" shell "cd $(q "$remote/out") && $run_env $(q "$remote/$bench_rel") --help 2>&1" |
+  "${A[@]}" shell "cd $(q "$remote/out") && $run_env $run_via $(q "$remote/$bench_rel") --help 2>&1" |
   grep -q profiling_output_csv_file; then
   flags+=(--profiling_output_csv_file=op_profile.csv)
 fi
 flags+=(${extra[@]+"${extra[@]}"})
 line="cd $(q "$remote/out") && $run_env"
 [ -n "$mask" ] && line+=" taskset ${mask#0x}"
-line+=" $(q "$remote/$bench_rel")"
+line+=" $run_via $(q "$remote/$bench_rel")"
 for f in "${flags[@]}"; do line+=" $(q "$f")"; done
 # The exit status is echoed because adb before Android 7 does not return the device's.
 line+=' 2>&1; echo "adb-bench-exit=$?"'

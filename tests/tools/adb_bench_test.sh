@@ -66,6 +66,15 @@ echo "Inference timings in us: Init: 1, First inference: 2, Warmup (avg): 2, Inf
 exit "${STUB_EXIT:-0}"
 EOF
   chmod +x "$stub/bin/crumb-bench"
+  # A stand-in for the bundle's glibc loader (tools/arm-bundle.sh packs the real one).
+  mkdir -p "$stub/glibc"
+  cat >"$stub/glibc/ld-linux-aarch64.so.1" <<'EOF'
+#!/usr/bin/env bash
+echo "loader: $1 $2"
+shift 2
+exec "$@"
+EOF
+  chmod +x "$stub/glibc/ld-linux-aarch64.so.1"
   echo fake >"$stub/lib/libfake.so.0"
   ln -s libfake.so.0 "$stub/lib/libfake.so"
   echo model >"$work/m.crumb"
@@ -129,6 +138,19 @@ EOF
     fail "binary run: CSV asked for without --profile"
   echo "ok: binary run"
 
+  # A device without glibc (Android) runs the bundle through the bundle's loader.
+  if FAKE_ADB_GLIBC=0 "$script" --bundle "$stub" -r 2 --taskset 0x0f -o "$work/res4" "$work/m.crumb" \
+    >"$work/run4.txt" 2>&1; then
+    expect_in "no glibc" "$work/run4.txt" "has no glibc (Android?): running crumb-bench through the bundle's glibc/ld-linux-aarch64.so.1"
+    expect_in "no glibc" "$work/res4/bench.txt" 'loader: --library-path .*/data/local/tmp/crumb-bench/lib:.*/data/local/tmp/crumb-bench/glibc'
+    expect_in "no glibc" "$work/res4/bench.txt" 'args: --graph=.*model.crumb --num_threads=1 --num_runs=2'
+    grep -q 'LD_LIBRARY_PATH=.' "$work/res4/bench.txt" && fail "no glibc: LD_LIBRARY_PATH was set"
+    expect_in "no glibc" "$FAKE_ADB_ROOT/taskset.log" '^0f$'
+    echo "ok: no glibc"
+  else
+    fail "no glibc: $(cat "$work/run4.txt")"
+  fi
+
   # crumb-bench failing on the device is an error naming its exit status.
   expect_error "failing run" "crumb-bench failed on device 'fake0' (exit status 3)" -- \
     env STUB_EXIT=3 "$script" --bundle "$stub" -o "$work/res3" "$work/m.crumb"
@@ -148,6 +170,12 @@ elif [ "$mode" = qemu ]; then
     mkdir -p "$bundle/bin" "$bundle/lib"
     cp "$CRUMB_ARM64_BENCH" "$bundle/bin/crumb-bench"
     find "$CRUMB_ARM64_LIBS" -maxdepth 1 -name '*.so*' -exec cp -P {} "$bundle/lib/" \;
+    # As tools/arm-bundle.sh does: glibc's loader and libc for devices without glibc.
+    libc=${FAKE_ADB_LD_PREFIX:-/usr/aarch64-linux-gnu}/lib
+    if [ -f "$libc/ld-linux-aarch64.so.1" ]; then
+      mkdir -p "$bundle/glibc"
+      cp -L "$libc/ld-linux-aarch64.so.1" "$libc/libc.so.6" "$libc/libm.so.6" "$bundle/glibc/"
+    fi
   else
     skip "no arm64 bundle: set CRUMB_ARM64_BUNDLE (environment or CMake cache) to the folder holding crumb-bench and its shared libraries."
   fi
@@ -169,6 +197,15 @@ elif [ "$mode" = qemu ]; then
     echo "ok: qemu run"
   else
     fail "qemu run: $(cat "$work/run.txt")"
+  fi
+  if ls "$bundle"/glibc/ld-linux-*.so.* >/dev/null 2>&1; then
+    if FAKE_ADB_GLIBC=0 "$script" --bundle "$bundle" -r 2 -o "$work/res2" "$model" >"$work/run2.txt" 2>&1; then
+      expect_in "qemu run without glibc" "$work/run2.txt" "has no glibc (Android?)"
+      expect_in "qemu run without glibc" "$work/res2/bench.txt" 'Inference timings in us: Init: '
+      echo "ok: qemu run without glibc (the bundle's loader)"
+    else
+      fail "qemu run without glibc: $(cat "$work/run2.txt")"
+    fi
   fi
 else
   echo "usage: $0 logic|qemu" >&2
