@@ -233,10 +233,9 @@ flags=(--graph="$remote/model.crumb" --num_threads="$threads" --num_runs="$runs"
 [ $profile = 1 ] && flags+=(--enable_op_profiling=true)
 [ -n "$shape" ] && flags+=(--input_shape="$shape")
 [ -n "$isa" ] && flags+=(--isa="$isa")
-if [ $profile = 1 ] &&
-  "${A[@]}" shell "cd $(q "$remote/out") && $run_env $run_via $(q "$remote/$bench_rel") --help 2>&1" |
-  grep -q profiling_output_csv_file; then
-  flags+=(--profiling_output_csv_file=op_profile.csv)
+if [ $profile = 1 ]; then
+  help=$("${A[@]}" shell "cd $(q "$remote/out") && $run_env $run_via $(q "$remote/$bench_rel") --help 2>&1" || true)
+  case $help in *profiling_output_csv_file*) flags+=(--profiling_output_csv_file=op_profile.csv) ;; esac
 fi
 flags+=(${extra[@]+"${extra[@]}"})
 line="cd $(q "$remote/out") && $run_env"
