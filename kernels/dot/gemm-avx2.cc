@@ -1,0 +1,320 @@
+// Dot-family GEMM / IGEMM on AVX2: DOT_N16K4 weights decoded to int8 in registers, vpmaddubsw
+// (u8 activations x s8 weights -> int16 pairs), int16 sums over a run of k-groups, then
+// vpmaddwd by 1 into int32 (kernels/dot/dot.h has the contract and the arithmetic). Register
+// tile: 4 rows x 16 channels (one block, two ymm halves of 8 channels), 2 rows for 8-bit weights.
+//
+// Exactness (vpmaddubsw saturates its int16 pair sums, vpaddw wraps; neither may happen):
+//   every activation a_u is in [0, 255]; every decoded w' is in [-2^(b-1), 2^(b-1) - 1] for b
+//   bits (signed codes, centred unsigned codes), [-1, 1] for ternary / bipolar. One vpmaddubsw
+//   lane is a0 w0 + a1 w1, so |lane| <= 2 * 255 * 2^(b-1) = 255 * 2^b. A run of S vectors adds S
+//   such lanes in int16, so |sum| <= S * 255 * 2^b must stay <= 32767:
+//     b = 1: S = 64 (510 * 64 = 32640)     b = 2: S = 32 (1020 * 32 = 32640)
+//     b = 3: S = 16 (2040 * 16 = 32640)    b = 4: S = 8  (4080 * 8 = 32640)
+//     b = 5: S = 4  (8160 * 4 = 32640)     b = 6: S = 2  (16320 * 2 = 32640)
+//     b = 7: S = 1  (32640)
+//   (kRun below; the extreme-value tests fill every activation with 255 and every weight with
+//   -2^(b-1) to hit these bounds exactly). 8-bit weights exceed the pair bound (2 * 255 * 128 =
+//   65280), so they are split: w' = 16 h + l with h = w' >> 4 in [-8, 7] (pair bound 4080, run
+//   of 8) and l = w' & 15 in [0, 15] (pair bound 7650, run of 4); the int32 result is
+//   16 * madd(h sums) + madd(l sums). vpmaddwd of an int16 sum by 1 (or 16) is exact in int32.
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/common/epilogue-avx2.h"
+#include "kernels/dot/dot.h"
+#include "kernels/dot/internal.h"
+
+namespace {
+
+using crumb_dot::Call;
+using crumb_dot::Geometry;
+using crumb_dot::Row;
+
+constexpr int kPlanes[9] = {0, 1, 1, 2, 1, 2, 2, 3, 1};
+constexpr int kWidths[9][3] = {{0, 0, 0}, {1, 0, 0}, {2, 0, 0}, {2, 1, 0}, {4, 0, 0},
+                               {4, 1, 0}, {4, 2, 0}, {4, 2, 1}, {8, 0, 0}};
+// Vectors per int16 run (see above); 8-bit weights: the run of the h part.
+constexpr unsigned kRun[9] = {0, 64, 32, 16, 8, 4, 2, 1, 8};
+
+template <int BITS>
+struct Decoder {
+  __m256i lut;   // bits <= 4: w' of codes 0..15 (vpshufb table, both lanes)
+  __m256i flip;  // bits 5..7: x ^ flip - half gives w' (flip = half for two's complement, 0 for
+                 // centred unsigned); bits 8: 0x80 for UNSIGNED
+  __m256i half;
+
+  explicit Decoder(uint32_t encoding) {
+    alignas(32) int8_t t[32];
+    for (int i = 0; i < 32; i++) {
+      const uint32_t code = (uint32_t)(i % 16) & ((1u << (BITS < 4 ? BITS : 4)) - 1u);
+      t[i] = BITS <= 4 ? (int8_t)crumb_dot_code_value(code, BITS, encoding) : 0;
+    }
+    lut = _mm256_load_si256((const __m256i*)t);
+    const int h = 1 << (BITS - 1);
+    half = _mm256_set1_epi8(BITS >= 5 && BITS <= 7 ? (char)h : 0);
+    if (BITS == 8) {
+      flip = _mm256_set1_epi8(encoding == CRUMB_ENC_UNSIGNED ? (char)0x80 : 0);
+    } else {
+      flip = _mm256_set1_epi8(encoding == CRUMB_ENC_UNSIGNED ? 0 : (char)h);
+    }
+  }
+
+  // Half `hf` (channels 8 hf .. 8 hf + 7) of vector v of a super-block of nv vectors at sb.
+  __attribute__((always_inline)) inline __m256i operator()(const uint8_t* sb, unsigned nv,
+                                                           unsigned v, unsigned hf) const {
+    if (BITS == 8) {
+      return _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(sb + 64 * v + 32 * hf)), flip);
+    }
+    __m256i code = _mm256_setzero_si256();
+    size_t offset = 32 * hf;
+    int at = 0;
+#pragma GCC unroll 3
+    for (int q = 0; q < kPlanes[BITS]; q++) {
+      const int p = kWidths[BITS][q];
+      const unsigned per = 8 / p;
+      __m256i x = _mm256_loadu_si256((const __m256i*)(sb + offset + 64 * (v / per)));
+      const int sh = p * (int)(v % per) - at;
+      if (sh > 0) x = _mm256_srl_epi16(x, _mm_cvtsi32_si128(sh));
+      if (sh < 0) x = _mm256_sll_epi16(x, _mm_cvtsi32_si128(-sh));
+      x = _mm256_and_si256(x, _mm256_set1_epi8((char)(((1 << p) - 1) << at)));
+      code = q == 0 ? x : _mm256_or_si256(code, x);
+      offset += 64 * ((nv * (unsigned)p + 7) / 8);
+      at += p;
+    }
+    if (BITS <= 4) return _mm256_shuffle_epi8(lut, code);
+    return _mm256_sub_epi8(_mm256_xor_si256(code, flip), half);
+  }
+};
+
+template <bool SA>
+__attribute__((always_inline)) inline __m256i Bcast(const uint8_t* p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  const __m256i x = _mm256_set1_epi32(v);
+  return SA ? _mm256_xor_si256(x, _mm256_set1_epi8((char)0x80)) : x;
+}
+
+template <bool SA>
+inline __m256i BcastTail(const uint8_t* p, unsigned bytes) {
+  uint32_t v = 0;
+  memcpy(&v, p, bytes);
+  const uint32_t keep = bytes >= 4 ? 0xFFFFFFFFu : (1u << (8 * bytes)) - 1u;
+  if (SA) v ^= 0x80808080u & keep;
+  return _mm256_set1_epi32((int32_t)v);
+}
+
+template <bool SA>
+inline uint32_t RowSum(const uint8_t* p, size_t kc) {
+  uint32_t sum = 0;
+  size_t k = 0;
+  __m256i s = _mm256_setzero_si256();
+  const __m256i flip = _mm256_set1_epi8(SA ? (char)0x80 : 0);
+  for (; k + 32 <= kc; k += 32) {
+    const __m256i x = _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(p + k)), flip);
+    s = _mm256_add_epi64(s, _mm256_sad_epu8(x, _mm256_setzero_si256()));
+  }
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256((__m256i*)lanes, s);
+  sum = (uint32_t)(lanes[0] + lanes[1] + lanes[2] + lanes[3]);
+  for (; k < kc; k++) sum += (uint32_t)(p[k] ^ (SA ? 0x80 : 0));
+  return sum;
+}
+
+// Int16 run sums of one (row, half): for 8-bit weights two (h and l parts).
+template <int BITS>
+struct Run16 {
+  static constexpr bool kSplit = BITS == 8;
+  __m256i h, l;
+};
+
+// One tile: MR rows from m0, the block nb (16 channels).
+template <int BITS, bool SA, int MR>
+void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t m0, size_t nb,
+          const crumb_epilogue_avx2& ep) {
+  constexpr bool kSplit = BITS == 8;
+  constexpr unsigned kRunV = kRun[BITS];
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i sixteen = _mm256_set1_epi16(16);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256i acc[MR][2];
+  __m256i th[MR][2], tl[MR][2];
+  for (int m = 0; m < MR; m++)
+    for (int h = 0; h < 2; h++) {
+      acc[m][h] = _mm256_setzero_si256();
+      th[m][h] = _mm256_setzero_si256();
+      tl[m][h] = _mm256_setzero_si256();
+    }
+  unsigned run = 0;  // vectors accumulated in th / tl since the last flush
+  auto flush = [&]() __attribute__((always_inline)) {
+    for (int m = 0; m < MR; m++)
+      for (int h = 0; h < 2; h++) {
+        if (kSplit) {
+          acc[m][h] = _mm256_add_epi32(acc[m][h], _mm256_madd_epi16(th[m][h], sixteen));
+          acc[m][h] = _mm256_add_epi32(acc[m][h], _mm256_madd_epi16(tl[m][h], ones));
+          tl[m][h] = _mm256_setzero_si256();
+        } else {
+          acc[m][h] = _mm256_add_epi32(acc[m][h], _mm256_madd_epi16(th[m][h], ones));
+        }
+        th[m][h] = _mm256_setzero_si256();
+      }
+    run = 0;
+  };
+  // One vector (k-group) for every row: x[m] the rows' activation words.
+  auto step = [&](const uint8_t* sb, unsigned nv, unsigned v, const __m256i* x)
+      __attribute__((always_inline)) {
+    for (unsigned hf = 0; hf < 2; hf++) {
+      const __m256i w = dec(sb, nv, v, hf);
+      if (kSplit) {
+        // h = w' >> 4 (arithmetic) through a table of the high nibble; l = w' & 15.
+        const __m256i hi = _mm256_shuffle_epi8(
+            _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4,
+                             5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1),
+            _mm256_and_si256(_mm256_srli_epi16(w, 4), low4));
+        const __m256i lo = _mm256_and_si256(w, low4);
+        for (int m = 0; m < MR; m++) {
+          th[m][hf] = _mm256_add_epi16(th[m][hf], _mm256_maddubs_epi16(x[m], hi));
+          tl[m][hf] = _mm256_add_epi16(tl[m][hf], _mm256_maddubs_epi16(x[m], lo));
+        }
+      } else {
+        for (int m = 0; m < MR; m++)
+          th[m][hf] = _mm256_add_epi16(th[m][hf], _mm256_maddubs_epi16(x[m], w));
+      }
+    }
+  };
+  const uint8_t* wblock = call.w + nb * g.block_bytes + CRUMB_DOT_HEADER;
+  for (size_t t = 0; t < g.ks; t++) {
+    const uint8_t* ap[MR];
+    for (int m = 0; m < MR; m++) ap[m] = Row(call, g, m0 + (size_t)m, t);
+    const uint8_t* wp = wblock + t * g.tap_bytes;
+    for (size_t s = 0; s < g.fast_sb; s++) {
+#pragma GCC unroll 8
+      for (unsigned v = 0; v < 8; v++) {
+        __m256i x[MR];
+        for (int m = 0; m < MR; m++) x[m] = Bcast<SA>(ap[m] + 4 * v);
+        step(wp, 8, v, x);
+        // 8-bit: the l part's run is 4 vectors, the h part's 8.
+        if (kSplit ? (v % 4 == 3) : (kRunV < 8 && (v + 1) % kRunV == 0)) flush();
+      }
+      if (!kSplit && kRunV >= 8) {
+        run += 8;
+        if (run + 8 > kRunV) flush();
+      }
+      wp += 64 * BITS;
+      for (int m = 0; m < MR; m++) ap[m] += 32;
+    }
+    const unsigned nv = g.tail_nv;
+    if (nv) {
+      flush();
+      for (unsigned v = 0; v < nv; v++) {
+        __m256i x[MR];
+        const bool last = v + 1 == nv;
+        for (int m = 0; m < MR; m++)
+          x[m] = last ? BcastTail<SA>(ap[m] + 4 * v, g.tail_bytes) : Bcast<SA>(ap[m] + 4 * v);
+        step(wp, nv, v, x);
+        if (++run == (kSplit ? 4 : kRunV)) flush();
+      }
+    }
+  }
+  flush();
+  // Zero-point corrections and the epilogue.
+  uint32_t rsum[MR] = {0};
+  if (call.has_zw) {
+    for (int m = 0; m < MR; m++)
+      for (size_t t = 0; t < g.ks; t++)
+        rsum[m] += RowSum<SA>(Row(call, g, m0 + (size_t)m, t), g.kc);
+  }
+  const crumb_gemm_params* p = call.params;
+  const uint8_t* header = wblock - CRUMB_DOT_HEADER;
+  for (int h = 0; h < 2; h++) {
+    const size_t n = nb * 16 + 8 * (size_t)h;
+    if (n >= call.nc) break;
+    const size_t count = call.nc - n < 8 ? call.nc - n : 8;
+    const __m256i wsum = _mm256_loadu_si256((const __m256i*)(header + 32 * h));
+    int32_t zbuf[8] = {0};
+    memcpy(zbuf, p->w_zero_point + n, count * sizeof(int32_t));
+    const __m256i zw =
+        _mm256_sub_epi32(_mm256_loadu_si256((const __m256i*)zbuf), _mm256_set1_epi32(call.bias));
+    const __m256i corr = _mm256_mullo_epi32(
+        _mm256_set1_epi32((int32_t)call.za_u),
+        _mm256_sub_epi32(_mm256_mullo_epi32(zw, _mm256_set1_epi32((int32_t)g.k_total)), wsum));
+    __m256 mul, add;
+    if (count == 8) {
+      mul = _mm256_loadu_ps(p->mul + n);
+      add = _mm256_loadu_ps(p->add + n);
+    } else {
+      mul = crumb_avx2_load_partial_ps(p->mul + n, count);
+      add = crumb_avx2_load_partial_ps(p->add + n, count);
+    }
+    for (int m = 0; m < MR; m++) {
+      __m256i a = _mm256_add_epi32(acc[m][h], corr);
+      if (call.has_zw)
+        a = _mm256_sub_epi32(a, _mm256_mullo_epi32(zw, _mm256_set1_epi32((int32_t)rsum[m])));
+      crumb_avx2_output8(a, mul, add, &ep, call.c + (m0 + (size_t)m) * call.c_stride, n, count);
+    }
+  }
+}
+
+template <int BITS, bool SA>
+void Run(const Call& call, const Geometry& g) {
+  constexpr int kMR = BITS == 8 ? 2 : 4;
+  const Decoder<BITS> dec(call.params->w_encoding);
+  const crumb_epilogue_avx2 ep = crumb_epilogue_avx2_init(&call.params->out);
+  const size_t blocks = (call.nc + 15) / 16;
+  size_t m0 = 0;
+  for (; m0 + kMR <= call.mr; m0 += kMR)
+    for (size_t nb = 0; nb < blocks; nb++) Tile<BITS, SA, kMR>(call, g, dec, m0, nb, ep);
+  for (; m0 < call.mr; m0++)
+    for (size_t nb = 0; nb < blocks; nb++) Tile<BITS, SA, 1>(call, g, dec, m0, nb, ep);
+}
+
+template <bool SA>
+void RunBits(const Call& call, const Geometry& g) {
+  switch (call.params->w_bits) {
+    case 1:
+      return Run<1, SA>(call, g);
+    case 2:
+      return Run<2, SA>(call, g);
+    case 3:
+      return Run<3, SA>(call, g);
+    case 4:
+      return Run<4, SA>(call, g);
+    case 5:
+      return Run<5, SA>(call, g);
+    case 6:
+      return Run<6, SA>(call, g);
+    case 7:
+      return Run<7, SA>(call, g);
+    default:
+      return Run<8, SA>(call, g);
+  }
+}
+
+void Dispatch(Call& call, size_t ks, size_t kc) {
+  if (!crumb_dot::Prepare(call)) return;
+  const Geometry g = crumb_dot::MakeGeometry(ks, kc, call.params->w_bits);
+  if (call.sa) {
+    RunBits<true>(call, g);
+  } else {
+    RunBits<false>(call, g);
+  }
+}
+
+}  // namespace
+
+extern "C" void crumb_q8_qb_dotgemm_ukernel_4x16__avx2(size_t mr, size_t nc, size_t kc,
+                                                       const void* a, size_t a_stride,
+                                                       const uint8_t* w, void* c, size_t c_stride,
+                                                       const crumb_gemm_params* params,
+                                                       int32_t* scratch) {
+  (void)scratch;
+  Call call = crumb_dot::GemmCall(mr, nc, a, a_stride, w, c, c_stride, params);
+  Dispatch(call, 1, kc);
+}
+
+extern "C" void crumb_q8_qb_dotigemm_ukernel_4x16__avx2(
+    size_t mr, size_t nc, size_t kc, size_t ks, const void** a, size_t a_offset, const void* zero,
+    const uint8_t* w, void* c, size_t c_stride, const crumb_gemm_params* params, int32_t* scratch) {
+  (void)scratch;
+  Call call = crumb_dot::IGemmCall(mr, nc, a, a_offset, zero, w, c, c_stride, params);
+  Dispatch(call, ks, kc);
+}

@@ -1,0 +1,254 @@
+// Dot-family GEMM / IGEMM on AVX-512 VNNI (+ VBMI for the decoders): DOT_N16K4 weights decoded
+// to int8 in registers, vpdpbusd with u8 activations (kernels/dot/dot.h has the contract and the
+// arithmetic). Register tile 4 rows x 64 channels (4 blocks of 16): 16 zmm accumulators, each
+// decoded weight vector feeds 4 vpdpbusd, each broadcast activation word feeds 4.
+//
+// Exactness: vpdpbusd multiplies u8 by s8 and adds the four products to an int32 lane without
+// intermediate saturation (unlike vpmaddubsw); the int32 lanes wrap as the scalar kernels' do.
+//
+// Decoding a vector (64 weights of one k-group): each bit plane is one 64-byte load, a 16-bit
+// shift to bring the wanted field to its place in the code (no shift for field 0) and, when the
+// code has several planes, a mask and an or; then one vpermb (vpermi2b for 7 bits) through a
+// 64-entry table maps the code to w'. vpermb reads the low 6 bits of each index byte only, so
+// for single-plane codes (1, 2, 4 bits) the table repeats every 2^bits entries and the bits
+// above the field — left over from the shift — need no mask.
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/common/epilogue-avx512.h"
+#include "kernels/dot/dot.h"
+#include "kernels/dot/internal.h"
+
+namespace {
+
+using crumb_dot::Call;
+using crumb_dot::Geometry;
+using crumb_dot::Row;
+
+constexpr int kPlanes[9] = {0, 1, 1, 2, 1, 2, 2, 3, 1};
+constexpr int kWidths[9][3] = {{0, 0, 0}, {1, 0, 0}, {2, 0, 0}, {2, 1, 0}, {4, 0, 0},
+                               {4, 1, 0}, {4, 2, 0}, {4, 2, 1}, {8, 0, 0}};
+
+template <int BITS>
+struct Decoder {
+  __m512i lut0, lut1;  // w' of codes 0..63 (and 64..127 for 7 bits)
+  __m512i flip;        // 8 bits: 0x80 for UNSIGNED (code - 128), else 0
+
+  explicit Decoder(uint32_t encoding) {
+    alignas(64) int8_t t[128];
+    for (int i = 0; i < 128; i++) {
+      const uint32_t code = BITS >= 7 ? (uint32_t)i : (uint32_t)i & ((1u << BITS) - 1u);
+      t[i] = BITS == 8 ? 0 : (int8_t)crumb_dot_code_value(code, BITS, encoding);
+    }
+    lut0 = _mm512_load_si512(t);
+    lut1 = _mm512_load_si512(t + 64);
+    flip = _mm512_set1_epi8(BITS == 8 && encoding == CRUMB_ENC_UNSIGNED ? (char)0x80 : 0);
+  }
+
+  // Vector v of a super-block of nv vectors at sb.
+  __attribute__((always_inline)) inline __m512i operator()(const uint8_t* sb, unsigned nv,
+                                                           unsigned v) const {
+    if (BITS == 8) return _mm512_xor_si512(_mm512_loadu_si512(sb + 64 * v), flip);
+    __m512i code = _mm512_setzero_si512();
+    size_t offset = 0;
+    int at = 0;
+#pragma GCC unroll 3
+    for (int q = 0; q < kPlanes[BITS]; q++) {
+      const int p = kWidths[BITS][q];
+      const unsigned per = 8 / p;
+      __m512i x = _mm512_loadu_si512(sb + offset + 64 * (v / per));
+      const int sh = p * (int)(v % per) - at;
+      if (sh > 0) x = _mm512_srl_epi16(x, _mm_cvtsi32_si128(sh));
+      if (sh < 0) x = _mm512_sll_epi16(x, _mm_cvtsi32_si128(-sh));
+      if (kPlanes[BITS] > 1) {
+        x = _mm512_and_si512(x, _mm512_set1_epi8((char)(((1 << p) - 1) << at)));
+        code = q == 0 ? x : _mm512_or_si512(code, x);
+      } else {
+        code = x;
+      }
+      offset += 64 * ((nv * (unsigned)p + 7) / 8);
+      at += p;
+    }
+    if (BITS == 7) return _mm512_permutex2var_epi8(lut0, code, lut1);
+    return _mm512_maskz_permutexvar_epi8(~(__mmask64)0, code, lut0);
+  }
+};
+
+// Activation word of k-group at p (4 bytes), in the u8 domain.
+template <bool SA>
+__attribute__((always_inline)) inline __m512i Bcast(const uint8_t* p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  const __m512i x = _mm512_set1_epi32(v);
+  return SA ? _mm512_xor_si512(x, _mm512_set1_epi8((char)0x80)) : x;
+}
+
+// The last k-group of a tap with only `bytes` (1..3) real bytes: the rest are 0 in the u8 domain.
+template <bool SA>
+inline __m512i BcastTail(const uint8_t* p, unsigned bytes) {
+  uint32_t v = 0;
+  memcpy(&v, p, bytes);
+  const uint32_t keep = bytes >= 4 ? 0xFFFFFFFFu : (1u << (8 * bytes)) - 1u;
+  if (SA) v ^= 0x80808080u & keep;
+  return _mm512_set1_epi32((int32_t)v);
+}
+
+// Sum of the kc activation codes at p, in the u8 domain (a_u = a ^ 0x80 for s8).
+template <bool SA>
+inline uint32_t RowSum(const uint8_t* p, size_t kc) {
+  __m512i sum = _mm512_setzero_si512();
+  const __m512i flip = _mm512_set1_epi8(SA ? (char)0x80 : 0);
+  for (size_t k = 0; k < kc; k += 64) {
+    const __mmask64 m = kc - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (kc - k)) - 1);
+    const __m512i x =
+        _mm512_maskz_mov_epi8(m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, p + k), flip));
+    sum = _mm512_add_epi64(sum, _mm512_sad_epu8(x, _mm512_setzero_si512()));
+  }
+  alignas(64) uint64_t lanes[8];
+  _mm512_store_si512(lanes, sum);
+  uint64_t total = 0;
+  for (int i = 0; i < 8; i++) total += lanes[i];
+  return (uint32_t)total;
+}
+
+// One tile: MR rows from m0, NB blocks of 16 channels from block nb0.
+template <int BITS, bool SA, int MR, int NB>
+void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t m0, size_t nb0,
+          const crumb_epilogue_avx512& ep) {
+  // One accumulator per (row, block); with a single row, two per block (even / odd k-groups) so
+  // that the vpdpbusd latency is covered.
+  constexpr int kSplit = MR == 1 ? 2 : 1;
+  __m512i acc[kSplit][MR][NB];
+  for (int s = 0; s < kSplit; s++)
+    for (int m = 0; m < MR; m++)
+      for (int b = 0; b < NB; b++) acc[s][m][b] = _mm512_setzero_si512();
+  const uint8_t* wblock = call.w + nb0 * g.block_bytes + CRUMB_DOT_HEADER;
+  for (size_t t = 0; t < g.ks; t++) {
+    const uint8_t* ap[MR];
+    for (int m = 0; m < MR; m++) ap[m] = Row(call, g, m0 + (size_t)m, t);
+    const uint8_t* wp[NB];
+    for (int b = 0; b < NB; b++) wp[b] = wblock + (size_t)b * g.block_bytes + t * g.tap_bytes;
+    for (size_t s = 0; s < g.fast_sb; s++) {
+#pragma GCC unroll 8
+      for (unsigned v = 0; v < 8; v++) {
+        __m512i wv[NB];
+        for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], 8, v);
+        for (int m = 0; m < MR; m++) {
+          const __m512i x = Bcast<SA>(ap[m] + 4 * v);
+          for (int b = 0; b < NB; b++)
+            acc[v % kSplit][m][b] = _mm512_dpbusd_epi32(acc[v % kSplit][m][b], x, wv[b]);
+        }
+      }
+      for (int b = 0; b < NB; b++) wp[b] += 64 * BITS;
+      for (int m = 0; m < MR; m++) ap[m] += 32;
+    }
+    const unsigned nv = g.tail_nv;
+    for (unsigned v = 0; v < nv; v++) {
+      __m512i wv[NB];
+      for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], nv, v);
+      const bool last = v + 1 == nv;
+      for (int m = 0; m < MR; m++) {
+        const __m512i x =
+            last ? BcastTail<SA>(ap[m] + 4 * v, g.tail_bytes) : Bcast<SA>(ap[m] + 4 * v);
+        for (int b = 0; b < NB; b++) acc[0][m][b] = _mm512_dpbusd_epi32(acc[0][m][b], x, wv[b]);
+      }
+    }
+  }
+  // Zero-point corrections and the epilogue.
+  uint32_t rsum[MR] = {0};
+  if (call.has_zw) {
+    for (int m = 0; m < MR; m++)
+      for (size_t t = 0; t < g.ks; t++)
+        rsum[m] += RowSum<SA>(Row(call, g, m0 + (size_t)m, t), g.kc);
+  }
+  const crumb_gemm_params* p = call.params;
+  for (int b = 0; b < NB; b++) {
+    const size_t n = (nb0 + (size_t)b) * 16;
+    const size_t count = call.nc - n < 16 ? call.nc - n : 16;
+    const __mmask16 k = crumb_avx512_mask16(count);
+    const __m512i wsum = _mm512_loadu_si512(wblock - CRUMB_DOT_HEADER + (size_t)b * g.block_bytes);
+    const __m512i zw = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, p->w_zero_point + n),
+                                        _mm512_set1_epi32(call.bias));
+    // za_u * (K zw' - wsum), wrapping.
+    const __m512i corr = _mm512_mullo_epi32(
+        _mm512_set1_epi32((int32_t)call.za_u),
+        _mm512_sub_epi32(_mm512_mullo_epi32(zw, _mm512_set1_epi32((int32_t)g.k_total)), wsum));
+    for (int m = 0; m < MR; m++) {
+      __m512i a = acc[0][m][b];
+      if (kSplit == 2) a = _mm512_add_epi32(a, acc[kSplit - 1][m][b]);
+      a = _mm512_add_epi32(a, corr);
+      if (call.has_zw)
+        a = _mm512_sub_epi32(a, _mm512_mullo_epi32(zw, _mm512_set1_epi32((int32_t)rsum[m])));
+      crumb_avx512_output16(a, p->mul, p->add, &ep, call.c + (m0 + (size_t)m) * call.c_stride, n,
+                            count);
+    }
+  }
+}
+
+template <int BITS, bool SA>
+void Run(const Call& call, const Geometry& g) {
+  const Decoder<BITS> dec(call.params->w_encoding);
+  const crumb_epilogue_avx512 ep = crumb_epilogue_avx512_init(&call.params->out);
+  const size_t blocks = (call.nc + 15) / 16;
+  size_t m0 = 0;
+  for (; m0 + 4 <= call.mr; m0 += 4) {
+    size_t nb = 0;
+    for (; nb + 4 <= blocks; nb += 4) Tile<BITS, SA, 4, 4>(call, g, dec, m0, nb, ep);
+    for (; nb < blocks; nb++) Tile<BITS, SA, 4, 1>(call, g, dec, m0, nb, ep);
+  }
+  for (; m0 < call.mr; m0++) {
+    size_t nb = 0;
+    for (; nb + 4 <= blocks; nb += 4) Tile<BITS, SA, 1, 4>(call, g, dec, m0, nb, ep);
+    for (; nb < blocks; nb++) Tile<BITS, SA, 1, 1>(call, g, dec, m0, nb, ep);
+  }
+}
+
+template <bool SA>
+void RunBits(const Call& call, const Geometry& g) {
+  switch (call.params->w_bits) {
+    case 1:
+      return Run<1, SA>(call, g);
+    case 2:
+      return Run<2, SA>(call, g);
+    case 3:
+      return Run<3, SA>(call, g);
+    case 4:
+      return Run<4, SA>(call, g);
+    case 5:
+      return Run<5, SA>(call, g);
+    case 6:
+      return Run<6, SA>(call, g);
+    case 7:
+      return Run<7, SA>(call, g);
+    default:
+      return Run<8, SA>(call, g);
+  }
+}
+
+void Dispatch(Call& call, size_t ks, size_t kc) {
+  if (!crumb_dot::Prepare(call)) return;
+  const Geometry g = crumb_dot::MakeGeometry(ks, kc, call.params->w_bits);
+  if (call.sa) {
+    RunBits<true>(call, g);
+  } else {
+    RunBits<false>(call, g);
+  }
+}
+
+}  // namespace
+
+extern "C" void crumb_q8_qb_dotgemm_ukernel_4x64__avx512vnni(
+    size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride, const uint8_t* w, void* c,
+    size_t c_stride, const crumb_gemm_params* params, int32_t* scratch) {
+  (void)scratch;
+  Call call = crumb_dot::GemmCall(mr, nc, a, a_stride, w, c, c_stride, params);
+  Dispatch(call, 1, kc);
+}
+
+extern "C" void crumb_q8_qb_dotigemm_ukernel_4x64__avx512vnni(
+    size_t mr, size_t nc, size_t kc, size_t ks, const void** a, size_t a_offset, const void* zero,
+    const uint8_t* w, void* c, size_t c_stride, const crumb_gemm_params* params, int32_t* scratch) {
+  (void)scratch;
+  Call call = crumb_dot::IGemmCall(mr, nc, a, a_offset, zero, w, c, c_stride, params);
+  Dispatch(call, ks, kc);
+}
