@@ -103,16 +103,33 @@ static inline unsigned crumb_lut_lane(unsigned j) { return j < 32 ? 2 * j : 2 * 
 static inline unsigned crumb_lut_lane_channel(unsigned l) { return (l & 1) * 32 + l / 2; }
 
 // ------------------------------------------------------------------------------- tables
-// Table entries are biased to be unsigned: T'[p][c] = vmap[c & 3] a0 + vmap[c >> 2] a1 + bias
-// with bias = 4 * amax (amax = 2^a_bits - 1), so 0 <= T' <= 8 * amax for |vmap| <= 2; kernels
-// subtract bias once per looked-up pair. Rows: A2 16 rows indexed by a0 | a1 << 2 (a nibble of
-// the packed row), A3 / A4 256 rows indexed by a0 | a1 << 4 (a byte).
-static inline int32_t crumb_lut_table_bias(unsigned a_bits) { return 4 * ((1 << a_bits) - 1); }
-static inline size_t crumb_lut_table_size(unsigned a_bits) { return a_bits <= 2 ? 256 : 4096; }
-// Pairs whose biased entries may be summed in one byte: floor(255 / (8 amax)), even (a step
-// holds two pairs): A2 10, A3 4, A4 2.
-static inline unsigned crumb_lut_pairs_per_group(unsigned a_bits) {
-  return (255u / (8u * ((1u << a_bits) - 1u))) & ~1u;
+// A table is 64-byte rows followed by a 64-byte trailer (crumb_lut_table_info). Row p holds the
+// 16 entries T'[p][c] = vmap[c & 3] a0 + vmap[c >> 2] a1 + bias four times over (so that SIMD
+// kernels read a row replicated to every 128-bit lane with a plain load, which unlike a broadcast
+// does not compete with the lookups for the shuffle units), biased to be unsigned:
+// bias = -min T = -2 amax min(vmap, 0) (amax = 2^a_bits - 1), so 0 <= T' <= width with
+// width = 2 amax (max(vmap, 0) - min(vmap, 0)) <= 8 amax. Rows: A2 16, indexed by a0 | a1 << 2
+// (a nibble of the packed row); A3 / A4 256, indexed by a0 | a1 << 4 (a byte).
+// Kernels sum up to 2 * steps_per_group looked-up entries in a byte (2 steps_per_group width <=
+// 255) and subtract bias once per looked-up pair. Signed 2-bit weights: width 6 amax, so 2 pairs
+// (A4), 6 (A3), 14 (A2) per byte sum; ternary 4 amax: 4, 8, 20.
+typedef struct crumb_lut_table_info {
+  int32_t bias;
+  int32_t steps_per_group;  // >= 1
+  int32_t a_bits;
+  int32_t width;
+} crumb_lut_table_info;
+
+#define CRUMB_LUT_ROW 64  // bytes of a table row: 16 entries, 4 times
+static inline size_t crumb_lut_table_rows_bytes(unsigned a_bits) {
+  return (a_bits <= 2 ? 16 : 256) * CRUMB_LUT_ROW;
+}
+static inline size_t crumb_lut_table_size(unsigned a_bits) {
+  return crumb_lut_table_rows_bytes(a_bits) + 64;
+}
+static inline const crumb_lut_table_info* crumb_lut_table_trailer(const uint8_t* table,
+                                                                  unsigned a_bits) {
+  return (const crumb_lut_table_info*)(const void*)(table + crumb_lut_table_rows_bytes(a_bits));
 }
 
 // The value of each kernel code for weights of `bits` (1..2) and `encoding` with per-channel zero
@@ -124,7 +141,9 @@ static inline unsigned crumb_lut_pairs_per_group(unsigned a_bits) {
 int crumb_lut_value_map(unsigned bits, unsigned encoding, const int32_t* zw, size_t n,
                         int8_t vmap[4]);
 
-// Fills table[crumb_lut_table_size(a_bits)] for activations of a_bits (2, 3 or 4).
+// Fills table[crumb_lut_table_size(a_bits)] (rows and trailer: A2 1088 bytes, A3 / A4 16448) for
+// activations of a_bits (2, 3 or 4). The table must be 64-byte aligned (kernels read whole rows
+// with aligned loads).
 void crumb_lut_init_table(const int8_t vmap[4], unsigned a_bits, uint8_t* table);
 
 // ------------------------------------------------------------------------------- packers

@@ -4,8 +4,8 @@
 //
 // The scheme and the accumulation bound are lutgemm-avx512.cc's, on ymm: per step and pixel two
 // table rows are broadcast (vbroadcasti128) and looked up with vpshufb by the 32 lanes' nibble
-// codes; byte sums of crumb_lut_pairs_per_group() lookups (<= 255 by the table's bias), widened
-// as 16-bit lanes w: accw += w, acco += w >> 8; flushed to int32 every 256 groups (255 * 257 <
+// codes; byte sums of 2 * steps_per_group lookups (<= 255, the table's trailer), widened as
+// 16-bit lanes w: accw += w, acco += w >> 8; flushed to int32 every 256 groups (255 * 257 <
 // 2^16). Even bytes of half h of a block hold channels 16h .. 16h + 15, odd bytes 32 + 16h ..
 // 32 + 16h + 15, so the flushed sums land in channel order with no shuffle.
 #include <immintrin.h>
@@ -17,15 +17,12 @@
 namespace {
 
 constexpr int kMR = 4;
-constexpr int kFlushGroups = 256;
+constexpr size_t kFlushGroups = 256;
 
-template <unsigned ABITS>
-struct Cfg {
-  static constexpr int kAmax = (1 << ABITS) - 1;
-  static constexpr int kBias = 4 * kAmax;
-  static constexpr int kStepsPerGroup = (255 / (8 * kAmax)) / 2;
-  static_assert(kStepsPerGroup >= 1, "a step of two pairs must fit a byte sum");
-};
+// acc += x in 16-bit lanes, in place (GCC 12 otherwise adds copies to the hot loop).
+inline void AddInPlace16(__m256i& acc, __m256i x) {
+  __asm__("vpaddw %1, %0, %0" : "+x"(acc) : "x"(x));
+}
 
 struct DirectRows {
   const uint8_t* a;
@@ -98,8 +95,9 @@ template <unsigned ABITS, class Rows>
 inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size_t ks,
                  const Rows& rows, const uint8_t* w, uint8_t* c, size_t c_stride,
                  const crumb_lut_params* p, const crumb_epilogue_avx2* e) {
-  constexpr int kSpg = Cfg<ABITS>::kStepsPerGroup;
   const uint8_t* table = p->table;
+  const crumb_lut_table_info* info = crumb_lut_table_trailer(table, ABITS);
+  const size_t spg = (size_t)info->steps_per_group;
   const size_t steps = crumb_lut_steps(kc);
   const __m256i nib = _mm256_set1_epi8(15);
   alignas(32) int32_t acc32[kMR][CRUMB_LUT_NR];
@@ -125,7 +123,7 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
         accw[m] = acco[m] = _mm256_setzero_si256();
       }
     };
-    int groups = 0;
+    size_t groups = 0;  // since the last flush
     for (size_t t = 0; t < ks; t++) {
       const uint8_t* ap[kMR];
 #pragma GCC unroll 4
@@ -133,42 +131,46 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
         ap[m] = rows(m0 + ((size_t)m < mvalid ? (size_t)m : mvalid - 1), t);
       }
       const uint8_t* wt = w + CRUMB_LUT_BLOCK_HEADER + t * steps * CRUMB_LUT_NR + 32 * h;
-      size_t s = 0;
-      while (s < steps) {
-        const size_t send = s + kSpg < steps ? s + kSpg : steps;
-        __m256i g[kMR];
-        auto step = [&](size_t s, bool first) __attribute__((always_inline)) {
-          const __m256i wv = _mm256_loadu_si256((const __m256i*)(wt + s * CRUMB_LUT_NR));
-          const __m256i lo = _mm256_and_si256(wv, nib);
-          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(wv, 4), nib);
-#pragma GCC unroll 4
-          for (int m = 0; m < kMR; m++) {
-            const uint8_t *r0, *r1;
-            if (ABITS == 2) {
-              const uint32_t code = ap[m][s];
-              r0 = table + ((code << 4) & 0xF0);
-              r1 = table + (code & 0xF0);
-            } else {
-              uint16_t code;
-              memcpy(&code, ap[m] + 2 * s, 2);
-              r0 = table + (((uint32_t)code << 4) & 0xFF0);
-              r1 = table + (((uint32_t)code >> 4) & 0xFF0);
-            }
-            const __m256i t0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)r0));
-            const __m256i t1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)r1));
-            const __m256i x =
-                _mm256_add_epi8(_mm256_shuffle_epi8(t0, lo), _mm256_shuffle_epi8(t1, hi));
-            g[m] = first ? x : _mm256_add_epi8(g[m], x);
-          }
-        };
-        step(s, true);
-        for (s++; s < send; s++) step(s, false);
+      auto step = [&](__m256i(&g)[kMR], size_t s, bool first) __attribute__((always_inline)) {
+        const __m256i wv = _mm256_loadu_si256((const __m256i*)(wt + s * CRUMB_LUT_NR));
+        const __m256i lo = _mm256_and_si256(wv, nib);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(wv, 4), nib);
 #pragma GCC unroll 4
         for (int m = 0; m < kMR; m++) {
-          accw[m] = _mm256_add_epi16(accw[m], g[m]);
-          acco[m] = _mm256_add_epi16(acco[m], _mm256_srli_epi16(g[m], 8));
+          const uint8_t *r0, *r1;
+          if (ABITS == 2) {
+            const uint32_t code = ap[m][s];
+            r0 = table + ((code << 6) & 0x3C0);
+            r1 = table + ((code << 2) & 0x3C0);
+          } else {
+            r0 = table + ((uint32_t)ap[m][2 * s] << 6);
+            r1 = table + ((uint32_t)ap[m][2 * s + 1] << 6);
+          }
+          const __m256i t0 = _mm256_load_si256((const __m256i*)r0);
+          const __m256i t1 = _mm256_load_si256((const __m256i*)r1);
+          const __m256i x =
+              _mm256_add_epi8(_mm256_shuffle_epi8(t0, lo), _mm256_shuffle_epi8(t1, hi));
+          g[m] = first ? x : _mm256_add_epi8(g[m], x);
         }
-        if (++groups == kFlushGroups) {
+      };
+      size_t s = 0;
+      while (s < steps) {
+        // Whole groups up to the next flush, without a branch inside.
+        const size_t tap_groups = (steps - s + spg - 1) / spg;
+        const size_t n = tap_groups < kFlushGroups - groups ? tap_groups : kFlushGroups - groups;
+        for (size_t i = 0; i < n; i++) {
+          const size_t send = s + spg < steps ? s + spg : steps;
+          __m256i g[kMR];
+          step(g, s, true);
+          for (s++; s < send; s++) step(g, s, false);
+#pragma GCC unroll 4
+          for (int m = 0; m < kMR; m++) {
+            AddInPlace16(accw[m], g[m]);
+            AddInPlace16(acco[m], _mm256_srli_epi16(g[m], 8));
+          }
+        }
+        groups += n;
+        if (groups == kFlushGroups) {
           flush();
           groups = 0;
         }
@@ -176,8 +178,7 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
     }
     flush();
   }
-  const __m256i bias_total =
-      _mm256_set1_epi32((int32_t)((uint32_t)Cfg<ABITS>::kBias * 2 * steps * ks));
+  const __m256i bias_total = _mm256_set1_epi32((int32_t)((uint32_t)info->bias * 2 * steps * ks));
   const __m256i za = _mm256_set1_epi32(p->a_zero_point);
   const size_t count = nc - n0 < CRUMB_LUT_NR ? nc - n0 : CRUMB_LUT_NR;
   for (size_t m = 0; m < mvalid; m++) {

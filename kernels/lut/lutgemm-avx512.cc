@@ -6,18 +6,20 @@
 // and vpshufb looks it up with the 64 lanes' 4-bit weight-pair codes: 2 lookups, 4 MACs per lane.
 // The nibble codes are extracted once per step and shared by the tile's 4 pixels.
 //
-// Accumulation and its bound. Table entries are biased to unsigned bytes, 0 <= T' <= 8 amax
-// (lut.h), so a "group" of P = crumb_lut_pairs_per_group() lookups sums in a byte without
-// wrapping: P * 8 amax <= 255 (A2: 10 * 24 = 240, A3: 4 * 56 = 224, A4: 2 * 120 = 240). After each
-// group the byte sums s (one per lane) are widened without shuffles, reading the zmm as 16-bit
-// lanes w = s_even + 256 s_odd:
+// Accumulation and its bound. Table entries are biased to unsigned bytes, 0 <= T' <= width
+// (lut.h: width = 2 amax (max vmap - min vmap) <= 8 amax), and the table's trailer says how many
+// steps (two lookups each) make a "group" whose byte sums cannot wrap: 2 steps_per_group width
+// <= 255 (signed 2-bit weights: A2 14 lookups x 18, A3 6 x 42, A4 2 x 90; at worst A4 2 x 120 =
+// 240). After each group the byte sums s (one per lane) are widened without shuffles, reading the
+// zmm as 16-bit lanes w = s_even + 256 s_odd:
 //   accw += w            (mod 2^16)
 //   acco += w >> 8       = s_odd
 // After G groups, acco = sum s_odd <= 255 G and sum s_even = accw - (acco << 8) (mod 2^16), both
 // exact while 255 G < 2^16: G <= 257. The kernel flushes to int32 every 256 groups (and at the
 // end of the tile). The even bytes of the weights' lanes hold channels 0-31 of a block and the odd
 // ones 32-63, so the flushed int32 sums come out in channel order. Finally
-//   acc = sum T' - bias * (pairs looked up) - za * ksum[n] = sum (a - za) v   (wrapping int32).
+//   acc = sum T' - bias * (pairs looked up) - za * ksum[n] = sum (a - za) v   (wrapping int32),
+// padding pairs included on both sides (their weights are 0, their T' = bias).
 #include <immintrin.h>
 #include <string.h>
 
@@ -27,16 +29,14 @@
 namespace {
 
 constexpr int kMR = 4;
-constexpr int kNB = 2;             // 64-channel blocks per tile
-constexpr int kFlushGroups = 256;  // <= 257, see above
+constexpr int kNB = 2;                // 64-channel blocks per tile
+constexpr size_t kFlushGroups = 256;  // <= 257, see above
 
-template <unsigned ABITS>
-struct Cfg {
-  static constexpr int kAmax = (1 << ABITS) - 1;
-  static constexpr int kBias = 4 * kAmax;
-  static constexpr int kStepsPerGroup = (255 / (8 * kAmax)) / 2;
-  static_assert(kStepsPerGroup >= 1, "a step of two pairs must fit a byte sum");
-};
+// acc += x in 16-bit lanes, in place: without the constraint GCC 12 computes some sums into a
+// fresh register and copies them back every group (a move per accumulator in the hot loop).
+inline void AddInPlace16(__m512i& acc, __m512i x) {
+  __asm__("vpaddw %1, %0, %0" : "+v"(acc) : "v"(x));
+}
 
 struct DirectRows {
   const uint8_t* a;
@@ -107,8 +107,9 @@ template <unsigned ABITS, int NB, class Rows>
 inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size_t ks,
                  const Rows& rows, const uint8_t* w, size_t block_bytes, uint8_t* c,
                  size_t c_stride, const crumb_lut_params* p, const crumb_epilogue_avx512* e) {
-  constexpr int kSpg = Cfg<ABITS>::kStepsPerGroup;
   const uint8_t* table = p->table;
+  const crumb_lut_table_info* info = crumb_lut_table_trailer(table, ABITS);
+  const size_t spg = (size_t)info->steps_per_group;
   const size_t steps = crumb_lut_steps(kc);
   const __m512i nib = _mm512_set1_epi8(15);
   alignas(64) int32_t acc32[kMR][NB][CRUMB_LUT_NR];
@@ -137,67 +138,71 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
       }
     }
   };
-  int groups = 0;
+  size_t groups = 0;  // since the last flush
   for (size_t t = 0; t < ks; t++) {
     const uint8_t* ap[kMR];
 #pragma GCC unroll 4
-    for (int m = 0; m < kMR; m++)
+    for (int m = 0; m < kMR; m++) {
       ap[m] = rows(m0 + ((size_t)m < mvalid ? (size_t)m : mvalid - 1), t);
+    }
     const uint8_t* wt = w + CRUMB_LUT_BLOCK_HEADER + t * steps * CRUMB_LUT_NR;
-    size_t s = 0;
-    while (s < steps) {
-      const size_t send = s + kSpg < steps ? s + kSpg : steps;
-      __m512i g[kMR][NB];
-      auto step = [&](size_t s, bool first) __attribute__((always_inline)) {
-        __m512i lo[NB], hi[NB];
+    auto step = [&](__m512i(&g)[kMR][NB], size_t s, bool first) __attribute__((always_inline)) {
+      __m512i lo[NB], hi[NB];
 #pragma GCC unroll 2
-        for (int b = 0; b < NB; b++) {
-          const __m512i wv = _mm512_loadu_si512(wt + b * block_bytes + s * CRUMB_LUT_NR);
-          lo[b] = _mm512_and_si512(wv, nib);
-          hi[b] = _mm512_and_si512(_mm512_srli_epi16(wv, 4), nib);
-        }
-#pragma GCC unroll 4
-        for (int m = 0; m < kMR; m++) {
-          const uint8_t *r0, *r1;
-          if (ABITS == 2) {
-            const uint32_t code = ap[m][s];
-            r0 = table + ((code << 4) & 0xF0);
-            r1 = table + (code & 0xF0);
-          } else {
-            uint16_t code;
-            memcpy(&code, ap[m] + 2 * s, 2);
-            r0 = table + (((uint32_t)code << 4) & 0xFF0);
-            r1 = table + (((uint32_t)code >> 4) & 0xFF0);
-          }
-          const __m512i t0 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)r0));
-          const __m512i t1 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)r1));
-#pragma GCC unroll 2
-          for (int b = 0; b < NB; b++) {
-            const __m512i x =
-                _mm512_add_epi8(_mm512_shuffle_epi8(t0, lo[b]), _mm512_shuffle_epi8(t1, hi[b]));
-            g[m][b] = first ? x : _mm512_add_epi8(g[m][b], x);
-          }
-        }
-      };
-      step(s, true);
-      for (s++; s < send; s++) step(s, false);
+      for (int b = 0; b < NB; b++) {
+        const __m512i wv = _mm512_loadu_si512(wt + b * block_bytes + s * CRUMB_LUT_NR);
+        lo[b] = _mm512_and_si512(wv, nib);
+        hi[b] = _mm512_and_si512(_mm512_srli_epi16(wv, 4), nib);
+      }
 #pragma GCC unroll 4
       for (int m = 0; m < kMR; m++) {
+        const uint8_t *r0, *r1;
+        if (ABITS == 2) {
+          const uint32_t code = ap[m][s];
+          r0 = table + ((code << 6) & 0x3C0);
+          r1 = table + ((code << 2) & 0x3C0);
+        } else {
+          r0 = table + ((uint32_t)ap[m][2 * s] << 6);
+          r1 = table + ((uint32_t)ap[m][2 * s + 1] << 6);
+        }
+        const __m512i t0 = _mm512_load_si512(r0);
+        const __m512i t1 = _mm512_load_si512(r1);
 #pragma GCC unroll 2
         for (int b = 0; b < NB; b++) {
-          accw[m][b] = _mm512_add_epi16(accw[m][b], g[m][b]);
-          acco[m][b] = _mm512_add_epi16(acco[m][b], _mm512_srli_epi16(g[m][b], 8));
+          const __m512i x =
+              _mm512_add_epi8(_mm512_shuffle_epi8(t0, lo[b]), _mm512_shuffle_epi8(t1, hi[b]));
+          g[m][b] = first ? x : _mm512_add_epi8(g[m][b], x);
         }
       }
-      if (++groups == kFlushGroups) {
+    };
+    size_t s = 0;
+    while (s < steps) {
+      // Whole groups up to the next flush, without a branch inside.
+      const size_t tap_groups = (steps - s + spg - 1) / spg;
+      const size_t n = tap_groups < kFlushGroups - groups ? tap_groups : kFlushGroups - groups;
+      for (size_t i = 0; i < n; i++) {
+        const size_t send = s + spg < steps ? s + spg : steps;
+        __m512i g[kMR][NB];
+        step(g, s, true);
+        for (s++; s < send; s++) step(g, s, false);
+#pragma GCC unroll 4
+        for (int m = 0; m < kMR; m++) {
+#pragma GCC unroll 2
+          for (int b = 0; b < NB; b++) {
+            AddInPlace16(accw[m][b], g[m][b]);
+            AddInPlace16(acco[m][b], _mm512_srli_epi16(g[m][b], 8));
+          }
+        }
+      }
+      groups += n;
+      if (groups == kFlushGroups) {
         flush();
         groups = 0;
       }
     }
   }
   flush();
-  const __m512i bias_total =
-      _mm512_set1_epi32((int32_t)((uint32_t)Cfg<ABITS>::kBias * 2 * steps * ks));
+  const __m512i bias_total = _mm512_set1_epi32((int32_t)((uint32_t)info->bias * 2 * steps * ks));
   const __m512i za = _mm512_set1_epi32(p->a_zero_point);
   for (size_t m = 0; m < mvalid; m++) {
     uint8_t* row = c + (m0 + m) * c_stride;

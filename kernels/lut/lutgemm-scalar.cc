@@ -51,8 +51,9 @@ void LutGemm(size_t mr, size_t nc, size_t kc, size_t ks, Rows rows, const uint8_
   const uint8_t* table = p->table;
   const size_t steps = crumb_lut_steps(kc);
   const size_t block_bytes = crumb_lut_block_bytes(ks, kc);
-  // Every step looks up two pairs per lane, each biased by crumb_lut_table_bias().
-  const uint32_t bias_total = (uint32_t)crumb_lut_table_bias(ABITS) * (uint32_t)(2 * steps * ks);
+  // Every step looks up two pairs per lane, each biased by the table's bias.
+  const uint32_t bias_total =
+      (uint32_t)crumb_lut_table_trailer(table, ABITS)->bias * (uint32_t)(2 * steps * ks);
   for (size_t m = 0; m < mr; m++) {
     uint8_t* crow = static_cast<uint8_t*>(c) + m * c_stride;
     for (size_t n0 = 0; n0 < nc; n0 += CRUMB_LUT_NR) {
@@ -64,11 +65,11 @@ void LutGemm(size_t mr, size_t nc, size_t kc, size_t ks, Rows rows, const uint8_
         for (size_t s = 0; s < steps; s++, wl += CRUMB_LUT_NR) {
           const uint8_t *t0, *t1;
           if (ABITS == 2) {
-            t0 = table + (a[s] & 15) * 16;
-            t1 = table + (a[s] >> 4) * 16;
+            t0 = table + (a[s] & 15) * CRUMB_LUT_ROW;
+            t1 = table + (a[s] >> 4) * CRUMB_LUT_ROW;
           } else {
-            t0 = table + a[2 * s] * 16;
-            t1 = table + a[2 * s + 1] * 16;
+            t0 = table + a[2 * s] * CRUMB_LUT_ROW;
+            t1 = table + a[2 * s + 1] * CRUMB_LUT_ROW;
           }
           for (size_t l = 0; l < CRUMB_LUT_NR; l++) acc[l] += t0[wl[l] & 15] + t1[wl[l] >> 4];
         }

@@ -55,8 +55,14 @@ extern "C" int crumb_lut_value_map(unsigned bits, unsigned encoding, const int32
       present[v + 2] = 1;
     }
   }
-  if (!present[4]) {  // within {-2, -1, 0, 1}: two's complement codes, the model's own
-    vmap[0] = 0, vmap[1] = 1, vmap[2] = -2, vmap[3] = -1;
+  if (!present[4]) {
+    // Within {-2, -1, 0, 1}: two's complement codes, the model's own. Codes of absent values mean
+    // 0, which narrows the table's range (ternary weights: 4 amax instead of 6 amax) and so
+    // lengthens the kernels' byte-sum groups.
+    vmap[0] = 0;
+    vmap[1] = (int8_t)(present[3] ? 1 : 0);
+    vmap[2] = (int8_t)(present[0] ? -2 : 0);
+    vmap[3] = (int8_t)(present[1] ? -1 : 0);
     return 1;
   }
   int c = 1;
@@ -72,15 +78,31 @@ extern "C" int crumb_lut_value_map(unsigned bits, unsigned encoding, const int32
 extern "C" void crumb_lut_init_table(const int8_t vmap[4], unsigned a_bits, uint8_t* table) {
   const unsigned sb = crumb_lut_storage_bits(a_bits);
   const unsigned rows = 1u << (2 * sb);
-  const int32_t bias = crumb_lut_table_bias(a_bits);
+  const int32_t amax = (1 << a_bits) - 1;
+  int32_t vmin = 0, vmax = 0;
+  for (int c = 0; c < 4; c++) {
+    vmin = vmap[c] < vmin ? vmap[c] : vmin;
+    vmax = vmap[c] > vmax ? vmap[c] : vmax;
+  }
+  crumb_lut_table_info info;
+  info.bias = -2 * amax * vmin;
+  info.width = 2 * amax * (vmax - vmin);
+  info.steps_per_group = info.width > 0 ? 255 / info.width / 2 : 64;
+  if (info.steps_per_group < 1) info.steps_per_group = 1;  // |vmap| <= 2 makes it >= 1
+  if (info.steps_per_group > 64) info.steps_per_group = 64;
+  info.a_bits = (int32_t)a_bits;
   for (unsigned p = 0; p < rows; p++) {
     // Rows of codes >= 2^a_bits (A3 in 4-bit storage) are only ever read next to a zero-valued
-    // weight (padding); any value would do, the formula's wraps too.
+    // weight (padding), where the entry is in range; the formula's other values do not matter.
     const int32_t a0 = (int32_t)(p & ((1u << sb) - 1u)), a1 = (int32_t)(p >> sb);
-    for (unsigned c = 0; c < 16; c++) {
-      table[p * 16 + c] = (uint8_t)(vmap[c & 3] * a0 + vmap[c >> 2] * a1 + bias);
+    for (unsigned c = 0; c < CRUMB_LUT_ROW; c++) {
+      table[p * CRUMB_LUT_ROW + c] =
+          (uint8_t)(vmap[c & 3] * a0 + vmap[(c & 15) >> 2] * a1 + info.bias);
     }
   }
+  uint8_t* trailer = table + crumb_lut_table_rows_bytes(a_bits);
+  memset(trailer, 0, 64);
+  memcpy(trailer, &info, sizeof(info));
 }
 
 extern "C" int crumb_lut_pack_values(const int32_t* values, const int8_t vmap[4], size_t n,

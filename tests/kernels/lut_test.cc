@@ -195,28 +195,29 @@ void Extremes(const LutKernel& kn) {
                           .a_zero_point(za)
                           .out_type(CRUMB_ELEM_F32)
                           .seed(seed++));
-        CHECK_RUN(kn, LutGemmTester()
-                          .m(2)
-                          .n(65)
-                          .k(k)
-                          .ks(ks)
-                          .a_fill(af)
-                          .w_fill(wf)
-                          .w_encoding(CRUMB_ENC_UNSIGNED)
-                          .w_zero_point(1)
-                          .a_zero_point(za)
-                          .out_type(CRUMB_ELEM_F32)
-                          .seed(seed++));
-        CHECK_RUN(kn, LutGemmTester()
-                          .m(2)
-                          .n(65)
-                          .k(k)
-                          .ks(ks)
-                          .a_fill(af)
-                          .w_fill(wf)
-                          .w_encoding(CRUMB_ENC_TERNARY)
-                          .a_zero_point(za)
-                          .seed(seed++));
+        // Other value sets, hence other table widths and byte-group lengths: {-1, 0, 1, 2},
+        // ternary, {0, 1}, bipolar.
+        struct E {
+          unsigned bits;
+          uint32_t enc;
+          int32_t zw;
+        };
+        for (E e : {E{2, CRUMB_ENC_UNSIGNED, 1}, E{2, CRUMB_ENC_TERNARY, 0},
+                    E{1, CRUMB_ENC_UNSIGNED, 0}, E{1, CRUMB_ENC_BIPOLAR, 0}}) {
+          CHECK_RUN(kn, LutGemmTester()
+                            .m(2)
+                            .n(65)
+                            .k(k)
+                            .ks(ks)
+                            .a_fill(af)
+                            .w_fill(wf)
+                            .w_bits(e.bits)
+                            .w_encoding(e.enc)
+                            .w_zero_point(e.zw)
+                            .a_zero_point(za)
+                            .out_type(CRUMB_ELEM_F32)
+                            .seed(seed++));
+        }
       }
     }
   }
@@ -264,7 +265,14 @@ TEST(LutPack, ValueMaps) {
   EXPECT_EQ(v[1], 1);
   EXPECT_EQ(v[2], -2);
   EXPECT_EQ(v[3], -1);
-  ASSERT_EQ(crumb_lut_value_map(2, CRUMB_ENC_TERNARY, &z0, 1, v), 1);
+  ASSERT_EQ(crumb_lut_value_map(2, CRUMB_ENC_TERNARY, &z0, 1, v), 1);  // code 2 unused: 0
+  EXPECT_EQ(v[0], 0);
+  EXPECT_EQ(v[1], 1);
+  EXPECT_EQ(v[2], 0);
+  EXPECT_EQ(v[3], -1);
+  ASSERT_EQ(crumb_lut_value_map(1, CRUMB_ENC_BIPOLAR, &z0, 1, v), 1);  // -1 / +1: codes 3 / 1
+  EXPECT_EQ(v[1], 1);
+  EXPECT_EQ(v[2], 0);
   EXPECT_EQ(v[3], -1);
   ASSERT_EQ(crumb_lut_value_map(2, CRUMB_ENC_UNSIGNED, &z1, 1, v), 1);  // {-1, 0, 1, 2}
   EXPECT_EQ(v[0], 0);
@@ -387,26 +395,41 @@ TEST(LutPack, ActivationsRoundTrip) {
 }
 
 TEST(LutPack, TableBoundsAndGroups) {
-  // The kernels' byte-sum argument: every entry within [0, 8 amax], a group's sum within 255.
-  const int8_t maps[3][4] = {{0, 1, -2, -1}, {0, -1, 1, 2}, {0, -2, 2, 1}};
+  // The kernels' byte-sum argument: every entry within [0, width], a group's sum within 255.
+  const int8_t maps[4][4] = {{0, 1, -2, -1}, {0, -1, 1, 2}, {0, -2, 2, 1}, {0, 1, 0, 0}};
   for (unsigned bits : {2u, 3u, 4u}) {
     const int32_t amax = (1 << bits) - 1;
-    EXPECT_LE(crumb_lut_pairs_per_group(bits) * 8 * amax, 255u);
-    EXPECT_EQ(crumb_lut_pairs_per_group(bits) % 2, 0u);
     for (const auto& vmap : maps) {
       std::vector<uint8_t> table(crumb_lut_table_size(bits));
       crumb_lut_init_table(vmap, bits, table.data());
+      const crumb_lut_table_info* info = crumb_lut_table_trailer(table.data(), bits);
+      ASSERT_EQ(info->a_bits, (int32_t)bits);
+      ASSERT_GE(info->steps_per_group, 1);
+      ASSERT_LE(2 * info->steps_per_group * info->width, 255);
       const unsigned sb = crumb_lut_storage_bits(bits);
       for (int32_t a0 = 0; a0 <= amax; a0++) {
         for (int32_t a1 = 0; a1 <= amax; a1++) {
           for (unsigned c = 0; c < 16; c++) {
-            const int32_t t = table[((unsigned)a1 << sb | (unsigned)a0) * 16 + c];
-            ASSERT_EQ(t - crumb_lut_table_bias(bits), vmap[c & 3] * a0 + vmap[c >> 2] * a1);
-            ASSERT_LE(t, 8 * amax);
+            const uint8_t* row = table.data() + ((unsigned)a1 << sb | (unsigned)a0) * CRUMB_LUT_ROW;
+            const int32_t t = row[c];
+            ASSERT_EQ(t - info->bias, vmap[c & 3] * a0 + vmap[c >> 2] * a1);
+            ASSERT_LE(t, info->width);
+            for (unsigned r = 1; r < CRUMB_LUT_ROW / 16; r++) ASSERT_EQ(row[16 * r + c], t);
           }
         }
       }
     }
+  }
+  // The group sizes the kernels get for signed 2-bit and ternary weights.
+  const int8_t sgn[4] = {0, 1, -2, -1};
+  const int32_t want_signed[5] = {0, 0, 7, 3, 1}, want_ternary[5] = {0, 0, 10, 4, 2};
+  for (unsigned bits : {2u, 3u, 4u}) {
+    std::vector<uint8_t> table(crumb_lut_table_size(bits));
+    crumb_lut_init_table(sgn, bits, table.data());
+    EXPECT_EQ(crumb_lut_table_trailer(table.data(), bits)->steps_per_group, want_signed[bits]);
+    const int8_t ter[4] = {0, 1, 0, -1};
+    crumb_lut_init_table(ter, bits, table.data());
+    EXPECT_EQ(crumb_lut_table_trailer(table.data(), bits)->steps_per_group, want_ternary[bits]);
   }
 }
 

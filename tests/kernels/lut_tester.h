@@ -154,8 +154,10 @@ class LutGemmTester {
         << "the packer refused the weights";
     int8_t vmap[4];
     ASSERT_EQ(crumb_lut_value_map(w_bits_, w_encoding_, zw.data(), n_, vmap), 1);
-    std::vector<uint8_t> table(crumb_lut_table_size(a_bits_));
-    crumb_lut_init_table(vmap, a_bits_, table.data());
+    // Kernels read the table with aligned loads: 64-byte aligned, as crumb_lut_init_table asks.
+    std::vector<uint8_t> table_bytes(crumb_lut_table_size(a_bits_) + 64);
+    uint8_t* table = table_bytes.data() + (64 - (uintptr_t)table_bytes.data() % 64) % 64;
+    crumb_lut_init_table(vmap, a_bits_, table);
 
     // Epilogue: multipliers spread the outputs over the codes' range, plus offsets.
     std::vector<float> mul(n_), add(n_);
@@ -170,7 +172,7 @@ class LutGemmTester {
       add[i] = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
     }
     crumb_lut_params p{};
-    p.table = table.data();
+    p.table = table;
     p.a_zero_point = za;
     p.out_bits = packed_out ? out_bits_ : 8;
     p.mul = mul.data() + n_first_;

@@ -1,0 +1,272 @@
+// Layer benchmarks of the lut family (kernels/lut/lut.inc) at the ResNet-18 shapes of
+// ../shared/ANCHORS.md, beside XNNPACK's qs8 and f32 convolutions of the same shapes in the same
+// process, and the DeepGEMM-style product-table reference (one product per lookup). Counter GOPS =
+// 2 * MACs per second of CPU time (the machine is shared: CPU time, not wall time, is what one
+// core delivers), one thread. Typical run (medians of 5):
+//   bench_lut --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// A lut layer is one kernel call over the whole output (what the runtime does per layer and
+// thread): IGEMM through an indirection buffer over packed activations, writing the next layer's
+// packed codes.
+#include <benchmark/benchmark.h>
+#include <string.h>
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/lut/lut.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include "benchmarks/lut_prodtable.h"
+#endif
+#ifdef CRUMB_HAVE_XNNPACK
+#include <xnnpack.h>
+#endif
+
+namespace {
+
+struct Shape {
+  const char* name;
+  int h, w, cin, cout, k, stride, pad;
+  int OutH() const { return (h + 2 * pad - k) / stride + 1; }
+  int OutW() const { return (w + 2 * pad - k) / stride + 1; }
+  double Macs() const { return (double)OutH() * OutW() * cout * cin * k * k; }
+};
+
+// ResNet-18: the 3x3 convolutions of the four stages and the three 1x1 / 2 downsamples.
+const Shape kShapes[] = {
+    {"3x3_64_at56", 56, 56, 64, 64, 3, 1, 1},
+    {"3x3_128_at28", 28, 28, 128, 128, 3, 1, 1},
+    {"3x3_256_at14", 14, 14, 256, 256, 3, 1, 1},
+    {"3x3_512_at7", 7, 7, 512, 512, 3, 1, 1},
+    {"1x1s2_64to128_at56", 56, 56, 64, 128, 1, 2, 0},
+    {"1x1s2_128to256_at28", 28, 28, 128, 256, 1, 2, 0},
+    {"1x1s2_256to512_at14", 14, 14, 256, 512, 1, 2, 0},
+};
+
+enum class Isa { SCALAR, AVX2, AVX512, NEON };
+bool IsaSupported(Isa isa) {
+  switch (isa) {
+    case Isa::SCALAR:
+      return true;
+#if defined(__x86_64__) || defined(__i386__)
+    case Isa::AVX2:
+      return __builtin_cpu_supports("avx2");
+    case Isa::AVX512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl");
+#endif
+#if defined(__aarch64__)
+    case Isa::NEON:
+      return true;
+#endif
+    default:
+      return false;
+  }
+}
+
+void SetGops(benchmark::State& state, double macs) {
+  state.counters["GOPS"] = benchmark::Counter(2.0 * macs * (double)state.iterations() * 1e-9,
+                                              benchmark::Counter::kIsRate);
+}
+
+// Indirection over NHWC rows of row_bytes bytes; padding taps point at `zero`.
+std::vector<const void*> Indirection(const Shape& s, const uint8_t* x, size_t row_bytes,
+                                     const void* zero) {
+  std::vector<const void*> ind;
+  for (int oy = 0; oy < s.OutH(); oy++) {
+    for (int ox = 0; ox < s.OutW(); ox++) {
+      for (int ky = 0; ky < s.k; ky++) {
+        for (int kx = 0; kx < s.k; kx++) {
+          const int iy = oy * s.stride - s.pad + ky, ix = ox * s.stride - s.pad + kx;
+          ind.push_back(iy < 0 || ix < 0 || iy >= s.h || ix >= s.w
+                            ? zero
+                            : (const void*)(x + ((size_t)iy * s.w + ix) * row_bytes));
+        }
+      }
+    }
+  }
+  return ind;
+}
+
+// ------------------------------------------------------------------------------- lut layers
+// Weights: signed 2-bit {-2, -1, 0, 1}, or ternary {-1, 0, 1} (a narrower table: longer byte
+// groups, see kernels/lut/lutgemm-avx512.cc).
+void LutLayer(benchmark::State& state, crumb_lutigemm_ukernel_fn* igemm, Isa isa, unsigned a_bits,
+              bool ternary, Shape s) {
+  if (!IsaSupported(isa)) {
+    state.SkipWithError("this CPU lacks the kernel's instruction set");
+    return;
+  }
+  std::mt19937 rng(1);
+  const int32_t amax = (1 << a_bits) - 1, za = 0;
+  const size_t row_bytes = crumb_lut_act_row_bytes((size_t)s.cin, a_bits);
+  std::vector<uint8_t> codes((size_t)s.h * s.w * s.cin);
+  for (auto& c : codes) c = (uint8_t)(rng() % (amax + 1));
+  std::vector<uint8_t> x((size_t)s.h * s.w * row_bytes);
+  crumb_lut_pack_act(codes.data(), (size_t)s.h * s.w, (size_t)s.cin, (size_t)s.cin, a_bits,
+                     x.data(), row_bytes);
+  std::vector<uint8_t> zcodes((size_t)s.cin, (uint8_t)za), zero(row_bytes);
+  crumb_lut_pack_act(zcodes.data(), 1, (size_t)s.cin, (size_t)s.cin, a_bits, zero.data(),
+                     row_bytes);
+  const size_t ks = (size_t)s.k * s.k, kk = ks * s.cin;
+  std::vector<int32_t> w((size_t)s.cout * kk);
+  for (auto& v : w) v = ternary ? (int32_t)(rng() % 3) - 1 : (int32_t)(rng() % 4) - 2;
+  int8_t vmap[4];
+  const int32_t zw = 0;
+  crumb_lut_value_map(2, ternary ? CRUMB_ENC_TERNARY : CRUMB_ENC_SIGNED, &zw, 1, vmap);
+  std::vector<uint8_t> packed(crumb_lut_packed_size((size_t)s.cout, ks, (size_t)s.cin));
+  crumb_lut_pack_values(w.data(), vmap, (size_t)s.cout, ks, (size_t)s.cin, packed.data());
+  std::vector<uint8_t> table_bytes(crumb_lut_table_size(a_bits) + 64);
+  uint8_t* table = table_bytes.data() + (64 - (uintptr_t)table_bytes.data() % 64) % 64;
+  crumb_lut_init_table(vmap, a_bits, table);
+  std::vector<float> mul((size_t)s.cout, 0.02f), add((size_t)s.cout, 0.5f);
+  crumb_lut_params p{};
+  p.table = table;
+  p.a_zero_point = za;
+  p.out_bits = crumb_lut_storage_bits(a_bits);  // the next lut layer's format
+  p.mul = mul.data();
+  p.add = add.data();
+  p.out.type = CRUMB_ELEM_U8;
+  p.out.qmin = 0;
+  p.out.qmax = amax;
+  const std::vector<const void*> ind = Indirection(s, x.data(), row_bytes, zero.data());
+  const size_t pixels = (size_t)s.OutH() * s.OutW();
+  const size_t out_row = ((size_t)s.cout * p.out_bits + 7) / 8;
+  std::vector<uint8_t> y(pixels * out_row);
+  for (auto _ : state) {
+    igemm(pixels, (size_t)s.cout, (size_t)s.cin, ks, const_cast<const void**>(ind.data()), 0,
+          zero.data(), packed.data(), y.data(), out_row, &p);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  SetGops(state, s.Macs());
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+// The product-table reference, W2A2, activations one code per byte.
+void ProdTableLayer(benchmark::State& state, Shape s) {
+  if (!IsaSupported(Isa::AVX512)) {
+    state.SkipWithError("this CPU lacks AVX-512BW");
+    return;
+  }
+  std::mt19937 rng(2);
+  std::vector<uint8_t> x((size_t)s.h * s.w * s.cin), zero((size_t)s.cin, 0);
+  for (auto& c : x) c = (uint8_t)(rng() % 4);
+  const size_t ks = (size_t)s.k * s.k, kk = ks * s.cin;
+  const size_t nblocks = ((size_t)s.cout + 63) / 64;
+  std::vector<uint8_t> w(nblocks * 64 * kk + 64);
+  uint8_t* wa = w.data() + (64 - (uintptr_t)w.data() % 64) % 64;
+  for (size_t i = 0; i < nblocks * 64 * kk; i++) wa[i] = (uint8_t)(rng() % 4);
+  const std::vector<const void*> ind = Indirection(s, x.data(), (size_t)s.cin, zero.data());
+  const size_t pixels = (size_t)s.OutH() * s.OutW();
+  std::vector<int32_t> y(pixels * s.cout);
+  for (auto _ : state) {
+    crumb_bench_prodtable_igemm_4x64__avx512bw(pixels, (size_t)s.cout, (size_t)s.cin, ks,
+                                               (const uint8_t**)ind.data(), wa, y.data());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  SetGops(state, s.Macs());
+}
+#endif
+
+// ------------------------------------------------------------------------------- XNNPACK
+#ifdef CRUMB_HAVE_XNNPACK
+struct XnnOp {
+  xnn_operator_t op = nullptr;
+  ~XnnOp() {
+    if (op) xnn_delete_operator(op);
+  }
+};
+
+void XnnQs8Layer(benchmark::State& state, Shape s) {
+  std::mt19937 rng(3);
+  std::vector<int8_t> x((size_t)s.h * s.w * s.cin), w((size_t)s.cout * s.k * s.k * s.cin);
+  for (auto& v : x) v = (int8_t)(rng() % 256 - 128);
+  for (auto& v : w) v = (int8_t)(rng() % 256 - 128);
+  std::vector<int32_t> bias((size_t)s.cout, 100);
+  std::vector<int8_t> y((size_t)s.OutH() * s.OutW() * s.cout);
+  XnnOp op;
+  if (xnn_create_convolution2d_nhwc_qs8(s.pad, s.pad, s.pad, s.pad, s.k, s.k, s.stride, s.stride, 1,
+                                        1, 1, s.cin, s.cout, s.cin, s.cout, 0, 0.5f, 0.02f,
+                                        w.data(), bias.data(), 0, 8.0f, -128, 127, 0,
+                                        &op.op) != xnn_status_success ||
+      xnn_setup_convolution2d_nhwc_qs8(op.op, 1, s.h, s.w, x.data(), y.data(), nullptr) !=
+          xnn_status_success) {
+    state.SkipWithError("XNNPACK qs8 convolution setup failed");
+    return;
+  }
+  for (auto _ : state) {
+    xnn_run_operator(op.op, nullptr);
+    benchmark::ClobberMemory();
+  }
+  SetGops(state, s.Macs());
+}
+
+void XnnF32Layer(benchmark::State& state, Shape s) {
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> x((size_t)s.h * s.w * s.cin), w((size_t)s.cout * s.k * s.k * s.cin);
+  for (auto& v : x) v = d(rng);
+  for (auto& v : w) v = d(rng);
+  std::vector<float> bias((size_t)s.cout, 0.1f), y((size_t)s.OutH() * s.OutW() * s.cout);
+  XnnOp op;
+  if (xnn_create_convolution2d_nhwc_f32(s.pad, s.pad, s.pad, s.pad, s.k, s.k, s.stride, s.stride, 1,
+                                        1, 1, s.cin, s.cout, s.cin, s.cout, w.data(), bias.data(),
+                                        -INFINITY, INFINITY, 0, &op.op) != xnn_status_success ||
+      xnn_setup_convolution2d_nhwc_f32(op.op, 1, s.h, s.w, x.data(), y.data(), nullptr) !=
+          xnn_status_success) {
+    state.SkipWithError("XNNPACK f32 convolution setup failed");
+    return;
+  }
+  for (auto _ : state) {
+    xnn_run_operator(op.op, nullptr);
+    benchmark::ClobberMemory();
+  }
+  SetGops(state, s.Macs());
+}
+#endif
+
+void Register() {
+  for (const Shape& s : kShapes) {
+    const std::string shape = s.name;
+#define CRUMB_LUT_UKERNEL_lutgemm(name, isa, abits)
+#define CRUMB_LUT_UKERNEL_lutigemm(name, isa, abits)                                            \
+  benchmark::RegisterBenchmark(("lut/" #name "/w2/" + shape).c_str(), LutLayer, name, Isa::isa, \
+                               abits, false, s)                                                 \
+      ->Unit(benchmark::kMicrosecond);                                                          \
+  benchmark::RegisterBenchmark(("lut/" #name "/ternary/" + shape).c_str(), LutLayer, name,      \
+                               Isa::isa, abits, true, s)                                        \
+      ->Unit(benchmark::kMicrosecond);
+#define CRUMB_LUT_UKERNEL(kind, name, isa, abits) CRUMB_LUT_UKERNEL_##kind(name, isa, abits)
+#include "kernels/lut/lut.inc"
+#if defined(__x86_64__) || defined(__i386__)
+    benchmark::RegisterBenchmark(("prodtable_w2a2/" + shape).c_str(), ProdTableLayer, s)
+        ->Unit(benchmark::kMicrosecond);
+#endif
+#ifdef CRUMB_HAVE_XNNPACK
+    benchmark::RegisterBenchmark(("xnnpack_qs8/" + shape).c_str(), XnnQs8Layer, s)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("xnnpack_f32/" + shape).c_str(), XnnF32Layer, s)
+        ->Unit(benchmark::kMicrosecond);
+#endif
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+#ifdef CRUMB_HAVE_XNNPACK
+  if (xnn_initialize(nullptr) != xnn_status_success) {
+    fprintf(stderr, "xnn_initialize failed\n");
+    return 1;
+  }
+#endif
+  Register();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
