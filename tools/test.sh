@@ -18,7 +18,7 @@ jobs=$(nproc)
 
 results=()
 failed=0
-# suite NAME COMMAND...: runs one labelled suite, records its outcome.
+# suite NAME COMMAND...: runs one labelled suite, records its outcome; returns its status.
 suite() {
   local name=$1
   shift
@@ -34,8 +34,17 @@ suite() {
     failed=$((failed + 1))
     echo "======== [$name] FAILED (exit $rc)"
   fi
-  return 0
+  return $rc
 }
+# not_run NAME WHY: a suite that cannot run counts as failed.
+not_run() {
+  echo
+  echo "======== [$1] NOT RUN: $2"
+  results+=("[$1] NOT RUN: $2")
+  failed=$((failed + 1))
+}
+# ctest that fails when it finds no test (a build that produced none is no pass).
+run_ctest() { ctest --no-tests=error --output-on-failure -j"$jobs" --test-dir "$@"; }
 
 x86_build() {
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release &&
@@ -64,20 +73,31 @@ else
   tools/install-deps.sh
 fi
 
-suite "x86 build" x86_build
-suite "x86 tests" ctest --test-dir "$build" --output-on-failure -j"$jobs"
+if suite "x86 build" x86_build; then
+  suite "x86 tests" run_ctest "$build" || true
+else
+  not_run "x86 tests" "the x86 build failed"
+fi
 
 if [ "$arm" = 1 ]; then
-  suite "arm sysroots" tools/arm-sysroot.sh build-sysroot arm64 armhf
-  suite "aarch64 build" cross_build "$build-a64" toolchains/aarch64-linux-gnu.cmake
-  suite "aarch64 tests, qemu -cpu max" env QEMU_CPU=max CRUMB_EXPECT_ISA=neondot CRUMB_EXPECT_I8MM=1 \
-    ctest --test-dir "$build-a64" --output-on-failure -j"$jobs"
-  suite "aarch64 tests, qemu -cpu cortex-a53" env QEMU_CPU=cortex-a53 CRUMB_EXPECT_ISA=neon \
-    CRUMB_EXPECT_I8MM=0 ctest --test-dir "$build-a64" --output-on-failure -j"$jobs"
-  suite "aarch64 bundle" bundle_check
-  suite "armv7 build" cross_build "$build-a32" toolchains/arm-linux-gnueabihf.cmake
-  suite "armv7 tests, qemu -cpu cortex-a7" env QEMU_CPU=cortex-a7 CRUMB_EXPECT_ISA=neon \
-    ctest --test-dir "$build-a32" --output-on-failure -j"$jobs"
+  sysroot=0
+  suite "arm sysroots" tools/arm-sysroot.sh build-sysroot arm64 armhf || sysroot=$?
+  a64="aarch64 tests, qemu -cpu"
+  if [ $sysroot -eq 0 ] && suite "aarch64 build" cross_build "$build-a64" toolchains/aarch64-linux-gnu.cmake; then
+    suite "$a64 max" env QEMU_CPU=max CRUMB_EXPECT_ISA=neondot CRUMB_EXPECT_I8MM=1 \
+      run_ctest "$build-a64" || true
+    suite "$a64 cortex-a53" env QEMU_CPU=cortex-a53 CRUMB_EXPECT_ISA=neon CRUMB_EXPECT_I8MM=0 \
+      run_ctest "$build-a64" || true
+    suite "aarch64 bundle" bundle_check || true
+  else
+    for s in "$a64 max" "$a64 cortex-a53" "aarch64 bundle"; do not_run "$s" "no aarch64 build"; done
+  fi
+  if [ $sysroot -eq 0 ] && suite "armv7 build" cross_build "$build-a32" toolchains/arm-linux-gnueabihf.cmake; then
+    suite "armv7 tests, qemu -cpu cortex-a7" env QEMU_CPU=cortex-a7 CRUMB_EXPECT_ISA=neon \
+      run_ctest "$build-a32" || true
+  else
+    not_run "armv7 tests, qemu -cpu cortex-a7" "no armv7 build"
+  fi
 fi
 
 echo
