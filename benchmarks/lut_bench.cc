@@ -44,7 +44,7 @@ const Shape kShapes[] = {
     {"1x1s2_256to512_at14", 14, 14, 256, 512, 1, 2, 0},
 };
 
-enum class Isa { SCALAR, AVX2, AVX512, NEON };
+enum class Isa { SCALAR, AVX2, AVX512, AVX512VBMI, NEON };
 bool IsaSupported(Isa isa) {
   switch (isa) {
     case Isa::SCALAR:
@@ -55,6 +55,9 @@ bool IsaSupported(Isa isa) {
     case Isa::AVX512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl");
+    case Isa::AVX512VBMI:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi");
 #endif
 #if defined(__aarch64__)
     case Isa::NEON:

@@ -63,17 +63,14 @@ inline void StorePacked(const uint8_t* codes, unsigned ob, size_t count, uint8_t
   }
 }
 
-// acc[64] (channel order) of one block minus the correction, E(y), into the row.
-inline void StoreBlock(const int32_t* acc, __m256i bias_total, __m256i za, const int32_t* ksum,
-                       size_t n, size_t count, const crumb_lut_params* p,
+// acc[64]: the int32 accumulators of channels n .. n + 63 ([0, count) valid); E(y) into the row.
+inline void StoreBlock(const int32_t* acc, size_t n, size_t count, const crumb_lut_params* p,
                        const crumb_epilogue_avx2* e, uint8_t* row) {
   const bool packed = p->out_bits == 2 || p->out_bits == 4;
   alignas(32) uint8_t codes[CRUMB_LUT_NR];
   if (packed) memset(codes, 0, sizeof(codes));
   for (size_t j = 0; j < count; j += 8) {
-    const __m256i corr = _mm256_add_epi32(
-        bias_total, _mm256_mullo_epi32(za, _mm256_loadu_si256((const __m256i*)(ksum + j))));
-    const __m256i v = _mm256_sub_epi32(_mm256_load_si256((const __m256i*)(acc + j)), corr);
+    const __m256i v = _mm256_load_si256((const __m256i*)(acc + j));
     const size_t cj = count - j < 8 ? count - j : 8;
     if (packed) {
       const __m256 y = crumb_avx2_scale(v, crumb_avx2_load_partial_ps(p->mul + n + j, cj),
@@ -100,8 +97,18 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
   const size_t spg = (size_t)info->steps_per_group;
   const size_t steps = crumb_lut_steps(kc);
   const __m256i nib = _mm256_set1_epi8(15);
+  // Every pixel's int32 sums start at -(bias * pairs + za * ksum[n]) (lutgemm-avx512.h).
   alignas(32) int32_t acc32[kMR][CRUMB_LUT_NR];
-  memset(acc32, 0, sizeof(acc32));
+  {
+    const __m256i bias_total = _mm256_set1_epi32((int32_t)((uint32_t)info->bias * 2 * steps * ks));
+    const __m256i za = _mm256_set1_epi32(p->a_zero_point);
+    for (int j = 0; j < CRUMB_LUT_NR; j += 8) {
+      const __m256i ksum = _mm256_loadu_si256((const __m256i*)(w + 4 * j));
+      const __m256i init = _mm256_sub_epi32(
+          _mm256_setzero_si256(), _mm256_add_epi32(bias_total, _mm256_mullo_epi32(za, ksum)));
+      for (int m = 0; m < kMR; m++) _mm256_store_si256((__m256i*)(acc32[m] + j), init);
+    }
+  }
   for (int h = 0; h < 2; h++) {
     __m256i accw[kMR], acco[kMR];
 #pragma GCC unroll 4
@@ -178,12 +185,9 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
     }
     flush();
   }
-  const __m256i bias_total = _mm256_set1_epi32((int32_t)((uint32_t)info->bias * 2 * steps * ks));
-  const __m256i za = _mm256_set1_epi32(p->a_zero_point);
   const size_t count = nc - n0 < CRUMB_LUT_NR ? nc - n0 : CRUMB_LUT_NR;
   for (size_t m = 0; m < mvalid; m++) {
-    StoreBlock(acc32[m], bias_total, za, (const int32_t*)w, n0, count, p, e,
-               c + (m0 + m) * c_stride);
+    StoreBlock(acc32[m], n0, count, p, e, c + (m0 + m) * c_stride);
   }
 }
 

@@ -20,7 +20,7 @@
 namespace crumb_test {
 
 // Whether this CPU runs a kernel of the .inc's isa column.
-enum class LutIsa { SCALAR, AVX2, AVX512, NEON };
+enum class LutIsa { SCALAR, AVX2, AVX512, AVX512VBMI, NEON };
 inline bool LutIsaSupported(LutIsa isa) {
   switch (isa) {
     case LutIsa::SCALAR:
@@ -31,6 +31,9 @@ inline bool LutIsaSupported(LutIsa isa) {
     case LutIsa::AVX512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl");
+    case LutIsa::AVX512VBMI:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi");
 #endif
 #if defined(__aarch64__)
     case LutIsa::NEON:

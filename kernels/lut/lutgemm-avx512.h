@@ -1,0 +1,289 @@
+// Pair-table GEMM / IGEMM on AVX-512 (kernels/lut/lut.h), the body shared by the F/BW kernels
+// (lutgemm-avx512.cc: vpshufb) and the VBMI ones (lutgemm-vbmi-avx512.cc: vpermb, which ignores
+// index bits 6-7 and, the rows being replicated, bits 4-5: no masking of the nibble codes).
+// Include only from *-avx512.cc files, once, with CRUMB_LUT_AVX512_VBMI 0 or 1 defined.
+// Register tile: 4 output pixels x 128 output channels (two 64-channel blocks, a zmm of 64 byte
+// lanes each), and 6 x 64 for an odd last block.
+//
+// Per step (4 codes of k = two pairs) and pixel: the activation byte(s) name two rows of the
+// constant pair table, each stored replicated to the four 128-bit lanes (a plain 64-byte load;
+// a vbroadcasti32x4 would take a shuffle slot from the lookups), and vpshufb / vpermb looks each
+// up with the 64 lanes' 4-bit weight-pair codes: 2 lookups, 4 MACs per lane. The nibble codes
+// are extracted once per step and shared by the tile's pixels.
+//
+// Accumulation and its bound. Table entries are biased to unsigned bytes, 0 <= T' <= width
+// (lut.h: width = 2 amax (max vmap - min vmap) <= 8 amax), and the table's trailer says how many
+// steps (two lookups each) make a "group" whose byte sums cannot wrap: 2 steps_per_group width
+// <= 255 (signed 2-bit weights: A2 14 lookups x 18, A3 6 x 42, A4 2 x 90; at worst A4 2 x 120 =
+// 240). After each group the byte sums s (one per lane) are widened without shuffles, reading the
+// zmm as 16-bit lanes w = s_even + 256 s_odd:
+//   accw += w            (mod 2^16)
+//   acco += w >> 8       = s_odd
+// After G groups, acco = sum s_odd <= 255 G and sum s_even = accw - (acco << 8) (mod 2^16), both
+// exact while 255 G < 2^16: G <= 257. The kernel flushes to int32 every 256 groups (and at the
+// end of the tile). The even bytes of the weights' lanes hold channels 0-31 of a block and the odd
+// ones 32-63, so the flushed int32 sums come out in channel order. Finally
+//   acc = sum T' - bias * (pairs looked up) - za * ksum[n] = sum (a - za) v   (wrapping int32),
+// padding pairs included on both sides (their weights are 0, their T' = bias).
+#pragma once
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/common/epilogue-avx512.h"
+#include "kernels/lut/lut.h"
+
+namespace crumb_lut_avx512 {
+namespace {
+
+// Tiles: kMR pixels x 2 blocks, and kMR1 pixels x 1 block for an odd last block (64-channel
+// layers). Both keep accw, acco and the byte sums of the tile in registers (3 x MR x NB zmm).
+#ifndef CRUMB_LUT_AVX512_MR
+#define CRUMB_LUT_AVX512_MR 4
+#define CRUMB_LUT_AVX512_MR1 6
+#endif
+constexpr int kMR = CRUMB_LUT_AVX512_MR;
+constexpr int kMR1 = CRUMB_LUT_AVX512_MR1;
+constexpr size_t kFlushGroups = 256;  // <= 257, see above
+
+// acc += x in 16-bit lanes, in place: without the constraint GCC 12 computes some sums into a
+// fresh register and copies them back every group (a move per accumulator in the hot loop).
+inline void AddInPlace16(__m512i& acc, __m512i x) {
+  __asm__("vpaddw %1, %0, %0" : "+v"(acc) : "v"(x));
+}
+
+struct DirectRows {
+  const uint8_t* a;
+  size_t stride;
+  const uint8_t* operator()(size_t m, size_t) const { return a + m * stride; }
+};
+struct IndirectRows {
+  const void** a;
+  size_t ks, offset;
+  const void* zero;
+  const uint8_t* operator()(size_t m, size_t t) const {
+    const uint8_t* p = static_cast<const uint8_t*>(a[m * ks + t]);
+    return p == zero ? p : p + offset;
+  }
+};
+
+// 64 codes (int32 x 4, channels 0-63 of a block, [0, count) valid) to the row as packed
+// out_bits codes starting at channel n (a multiple of 64).
+inline void StorePacked(__m512i q0, __m512i q1, __m512i q2, __m512i q3, unsigned ob, size_t count,
+                        uint8_t* row, size_t n) {
+  const __mmask64 valid = count >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << count) - 1);
+  const __m512i b = _mm512_maskz_mov_epi8(valid, crumb_avx512_pack64_u8(q0, q1, q2, q3));
+  // Adjacent bytes c0 + 16 c1 (4-bit), or c0 + 4 c1 then pairs of those (2-bit).
+  if (ob == 4) {
+    const __m512i w = _mm512_maddubs_epi16(b, _mm512_set1_epi16(0x1001));
+    const __m256i bytes = _mm512_cvtepi16_epi8(w);
+    const size_t nbytes = (count * 4 + 7) / 8;
+    _mm256_mask_storeu_epi8(row + n / 2,
+                            (__mmask32)(nbytes >= 32 ? 0xFFFFFFFFu : ((1u << nbytes) - 1)), bytes);
+  } else {
+    const __m512i w = _mm512_maddubs_epi16(b, _mm512_set1_epi16(0x0401));
+    const __m512i d = _mm512_madd_epi16(w, _mm512_set1_epi32(0x00100001));
+    const __m128i bytes = _mm512_cvtepi32_epi8(d);
+    const size_t nbytes = (count * 2 + 7) / 8;
+    _mm_mask_storeu_epi8(row + n / 4, (__mmask16)(nbytes >= 16 ? 0xFFFFu : ((1u << nbytes) - 1)),
+                         bytes);
+  }
+}
+
+// v[4]: the int32 accumulators of channels n .. n + 63 (16 per vector, [0, count) valid); E(y)
+// into the row.
+inline void StoreBlock(const __m512i* v, size_t n, size_t count, const crumb_lut_params* p,
+                       const crumb_epilogue_avx512* e, uint8_t* row) {
+  if (p->out_bits == 2 || p->out_bits == 4) {
+    __m512i q[4];
+    for (int j = 0; j < 4; j++) {
+      const size_t cj = count > 16 * (size_t)j ? count - 16 * j : 0;
+      const __mmask16 k = crumb_avx512_mask16(cj);
+      const __m512 y = crumb_avx512_scale(v[j], _mm512_maskz_loadu_ps(k, p->mul + n + 16 * j),
+                                          _mm512_maskz_loadu_ps(k, p->add + n + 16 * j));
+      q[j] = crumb_avx512_requantize(y, e);
+    }
+    StorePacked(q[0], q[1], q[2], q[3], p->out_bits, count, row, n);
+    return;
+  }
+  for (int j = 0; j < 4 && 16 * (size_t)j < count; j++) {
+    crumb_avx512_output16(v[j], p->mul, p->add, e, row, n + 16 * j, count - 16 * j);
+  }
+}
+
+// The 16-bit sums as int32 in channel order: even bytes (channels 0-31) = accw - (acco << 8),
+// odd bytes (32-63) = acco.
+inline void Widen(__m512i accw, __m512i acco, __m512i parts[4]) {
+  const __m512i ev = _mm512_sub_epi16(accw, _mm512_slli_epi16(acco, 8));
+  parts[0] = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(ev));
+  parts[1] = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(ev, 1));
+  parts[2] = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(acco));
+  parts[3] = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(acco, 1));
+}
+
+template <unsigned ABITS, int MR, int NB, class Rows>
+inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size_t ks,
+                 const Rows& rows, const uint8_t* w, size_t block_bytes, uint8_t* c,
+                 size_t c_stride, const crumb_lut_params* p, const crumb_epilogue_avx512* e) {
+  const uint8_t* table = p->table;
+  const crumb_lut_table_info* info = crumb_lut_table_trailer(table, ABITS);
+  const size_t spg = (size_t)info->steps_per_group;
+  const size_t steps = crumb_lut_steps(kc);
+  const __m512i nib = _mm512_set1_epi8(15);
+  // Int32 sums of earlier flushes; only used (and only written) when K needs more than one.
+  alignas(64) int32_t acc32[MR][NB][CRUMB_LUT_NR];
+  bool flushed = false;
+  __m512i accw[MR][NB], acco[MR][NB];
+#pragma GCC unroll 16
+  for (int m = 0; m < MR; m++) {
+#pragma GCC unroll 2
+    for (int b = 0; b < NB; b++) accw[m][b] = acco[m][b] = _mm512_setzero_si512();
+  }
+  auto flush = [&]() __attribute__((always_inline)) {
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; m++) {
+#pragma GCC unroll 2
+      for (int b = 0; b < NB; b++) {
+        __m512i parts[4];
+        Widen(accw[m][b], acco[m][b], parts);
+        for (int j = 0; j < 4; j++) {
+          int32_t* d = acc32[m][b] + 16 * j;
+          _mm512_store_si512(d,
+                             flushed ? _mm512_add_epi32(_mm512_load_si512(d), parts[j]) : parts[j]);
+        }
+        accw[m][b] = acco[m][b] = _mm512_setzero_si512();
+      }
+    }
+    flushed = true;
+  };
+  size_t groups = 0;  // since the last flush
+  for (size_t t = 0; t < ks; t++) {
+    const uint8_t* ap[MR];
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; m++) {
+      ap[m] = rows(m0 + ((size_t)m < mvalid ? (size_t)m : mvalid - 1), t);
+    }
+    const uint8_t* wt = w + CRUMB_LUT_BLOCK_HEADER + t * steps * CRUMB_LUT_NR;
+    auto step = [&](__m512i(&g)[MR][NB], size_t s, bool first) __attribute__((always_inline)) {
+      __m512i lo[NB], hi[NB];
+#pragma GCC unroll 2
+      for (int b = 0; b < NB; b++) {
+        const __m512i wv = _mm512_loadu_si512(wt + b * block_bytes + s * CRUMB_LUT_NR);
+#if CRUMB_LUT_AVX512_VBMI
+        lo[b] = wv;
+        hi[b] = _mm512_srli_epi16(wv, 4);
+#else
+        lo[b] = _mm512_and_si512(wv, nib);
+        hi[b] = _mm512_and_si512(_mm512_srli_epi16(wv, 4), nib);
+#endif
+      }
+#pragma GCC unroll 16
+      for (int m = 0; m < MR; m++) {
+        const uint8_t *r0, *r1;
+        if (ABITS == 2) {
+          const uint32_t code = ap[m][s];
+          r0 = table + ((code << 6) & 0x3C0);
+          r1 = table + ((code << 2) & 0x3C0);
+        } else {
+          r0 = table + ((uint32_t)ap[m][2 * s] << 6);
+          r1 = table + ((uint32_t)ap[m][2 * s + 1] << 6);
+        }
+        const __m512i t0 = _mm512_load_si512(r0);
+        const __m512i t1 = _mm512_load_si512(r1);
+#pragma GCC unroll 2
+        for (int b = 0; b < NB; b++) {
+#if CRUMB_LUT_AVX512_VBMI
+          const __m512i x = _mm512_add_epi8(_mm512_permutexvar_epi8(lo[b], t0),
+                                            _mm512_permutexvar_epi8(hi[b], t1));
+#else
+          const __m512i x =
+              _mm512_add_epi8(_mm512_shuffle_epi8(t0, lo[b]), _mm512_shuffle_epi8(t1, hi[b]));
+#endif
+          g[m][b] = first ? x : _mm512_add_epi8(g[m][b], x);
+        }
+      }
+    };
+    size_t s = 0;
+    while (s < steps) {
+      // Whole groups up to the next flush, without a branch inside.
+      const size_t tap_groups = (steps - s + spg - 1) / spg;
+      const size_t n = tap_groups < kFlushGroups - groups ? tap_groups : kFlushGroups - groups;
+      for (size_t i = 0; i < n; i++) {
+        const size_t send = s + spg < steps ? s + spg : steps;
+        __m512i g[MR][NB];
+        step(g, s, true);
+        for (s++; s < send; s++) step(g, s, false);
+#pragma GCC unroll 16
+        for (int m = 0; m < MR; m++) {
+#pragma GCC unroll 2
+          for (int b = 0; b < NB; b++) {
+            AddInPlace16(accw[m][b], g[m][b]);
+            AddInPlace16(acco[m][b], _mm512_srli_epi16(g[m][b], 8));
+          }
+        }
+      }
+      groups += n;
+      if (groups == kFlushGroups) {
+        flush();
+        groups = 0;
+      }
+    }
+  }
+  // acc = sum T' - bias * pairs - za * ksum[n].
+  const __m512i bias_total = _mm512_set1_epi32((int32_t)((uint32_t)info->bias * 2 * steps * ks));
+  const __m512i za = _mm512_set1_epi32(p->a_zero_point);
+  __m512i corr[NB][4];
+  for (int b = 0; b < NB; b++) {
+    const int32_t* ksum = (const int32_t*)(w + b * block_bytes);
+    for (int j = 0; j < 4; j++) {
+      corr[b][j] =
+          _mm512_add_epi32(bias_total, _mm512_mullo_epi32(za, _mm512_loadu_si512(ksum + 16 * j)));
+    }
+  }
+#pragma GCC unroll 16
+  for (int m = 0; m < MR; m++) {
+    if ((size_t)m >= mvalid) break;
+    uint8_t* row = c + (m0 + m) * c_stride;
+#pragma GCC unroll 2
+    for (int b = 0; b < NB; b++) {
+      const size_t n = n0 + b * CRUMB_LUT_NR;
+      if (n >= nc) break;
+      const size_t count = nc - n < CRUMB_LUT_NR ? nc - n : CRUMB_LUT_NR;
+      __m512i v[4];
+      Widen(accw[m][b], acco[m][b], v);
+      for (int j = 0; j < 4; j++) {
+        if (flushed) v[j] = _mm512_add_epi32(v[j], _mm512_load_si512(acc32[m][b] + 16 * j));
+        v[j] = _mm512_sub_epi32(v[j], corr[b][j]);
+      }
+      StoreBlock(v, n, count, p, e, row);
+    }
+  }
+}
+
+template <unsigned ABITS, class Rows>
+void LutGemm(size_t mr, size_t nc, size_t kc, size_t ks, const Rows& rows, const uint8_t* w,
+             void* c, size_t c_stride, const crumb_lut_params* p) {
+  const crumb_epilogue_avx512 e = crumb_epilogue_avx512_init(&p->out);
+  const size_t block_bytes = crumb_lut_block_bytes(ks, kc);
+  const size_t blocks = crumb_lut_blocks(nc);
+  uint8_t* out = static_cast<uint8_t*>(c);
+  // Block-major: a pair of blocks' weights stays in L2 while every pixel passes.
+  size_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    for (size_t m0 = 0; m0 < mr; m0 += kMR) {
+      const size_t mvalid = mr - m0 < (size_t)kMR ? mr - m0 : (size_t)kMR;
+      Tile<ABITS, kMR, 2>(m0, mvalid, b * CRUMB_LUT_NR, nc, kc, ks, rows, w + b * block_bytes,
+                          block_bytes, out, c_stride, p, &e);
+    }
+  }
+  if (b < blocks) {
+    for (size_t m0 = 0; m0 < mr; m0 += kMR1) {
+      const size_t mvalid = mr - m0 < (size_t)kMR1 ? mr - m0 : (size_t)kMR1;
+      Tile<ABITS, kMR1, 1>(m0, mvalid, b * CRUMB_LUT_NR, nc, kc, ks, rows, w + b * block_bytes,
+                           block_bytes, out, c_stride, p, &e);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace crumb_lut_avx512
