@@ -11,7 +11,9 @@
 //   - params->w_row_bytes is not read. params->w_bits / w_encoding must be what the weights were
 //     packed with. w_zero_point[nc], mul[nc], add[nc], a_type, a_zero_point, out: as for scalar.
 //   - Activation rows are read for exactly kc bytes (never past them); the zero row of IGEMM too.
-//   - scratch: ks * kc int32 (the scalar kernel decodes a channel into it); SIMD kernels ignore it.
+//   - scratch: crumb_dot_scratch_bytes(ks, kc, bits) bytes, or NULL for the SIMD kernels (the
+//     scalar kernel decodes a channel into it; the AVX2 kernel decodes a block of 16 channels
+//     into it once per call when there are enough rows, and decodes in registers without it).
 //
 // Layout DOT_N16K4 (proposed schema Layout id: DOT_N16K4). Output channels in blocks of 16 (the
 // last block padded with zero weights), each block `crumb_dot_block_bytes(ks, kc, bits)` bytes:
@@ -112,6 +114,11 @@ static inline size_t crumb_dot_block_bytes(size_t ks, size_t kc, unsigned bits) 
 
 static inline size_t crumb_dot_packed_size(size_t n, size_t ks, size_t kc, unsigned bits) {
   return (n + CRUMB_DOT_NR - 1) / CRUMB_DOT_NR * crumb_dot_block_bytes(ks, kc, bits);
+}
+
+// Bytes of scratch a dot kernel may use (see the contract above).
+static inline size_t crumb_dot_scratch_bytes(size_t ks, size_t kc, unsigned bits) {
+  return ks * ((kc + CRUMB_DOT_KG - 1) / CRUMB_DOT_KG) * (bits == 8 ? 128 : 64);
 }
 
 // w' = value(code) - bias: 2^(bits-1) for UNSIGNED, 0 otherwise.

@@ -86,6 +86,11 @@ struct Decoder {
   }
 };
 
+// Keeps a running sum in a register at this point of the program. Without it GCC reassociates the
+// chains of vpaddw into trees, which computes every vpmaddubsw of an unrolled run first and
+// spills them to the stack.
+__attribute__((always_inline)) inline void Pin(__m256i& x) { __asm__("" : "+x"(x)); }
+
 template <bool SA>
 __attribute__((always_inline)) inline __m256i Bcast(const uint8_t* p) {
   int32_t v;
@@ -97,7 +102,7 @@ __attribute__((always_inline)) inline __m256i Bcast(const uint8_t* p) {
 template <bool SA>
 inline __m256i BcastTail(const uint8_t* p, unsigned bytes) {
   uint32_t v = 0;
-  memcpy(&v, p, bytes);
+  for (unsigned i = 0; i < bytes; i++) v |= (uint32_t)p[i] << (8 * i);
   const uint32_t keep = bytes >= 4 ? 0xFFFFFFFFu : (1u << (8 * bytes)) - 1u;
   if (SA) v ^= 0x80808080u & keep;
   return _mm256_set1_epi32((int32_t)v);
@@ -120,12 +125,47 @@ inline uint32_t RowSum(const uint8_t* p, size_t kc) {
   return sum;
 }
 
-// Int16 run sums of one (row, half): for 8-bit weights two (h and l parts).
-template <int BITS>
-struct Run16 {
-  static constexpr bool kSplit = BITS == 8;
-  __m256i h, l;
-};
+// Zero-point corrections and the epilogue of a tile: acc[m][h] holds the dot products of row
+// m0 + m, channels 16 nb + 8 h .. + 7.
+template <bool SA, int MR>
+void Finish(const Call& call, const Geometry& g, const __m256i (*acc)[2], size_t m0, size_t nb,
+            const crumb_epilogue_avx2& ep) {
+  uint32_t rsum[MR] = {0};
+  if (call.has_zw) {
+    for (int m = 0; m < MR; m++)
+      for (size_t t = 0; t < g.ks; t++)
+        rsum[m] += RowSum<SA>(Row(call, g, m0 + (size_t)m, t), g.kc);
+  }
+  const crumb_gemm_params* p = call.params;
+  const uint8_t* header = call.w + nb * g.block_bytes;
+  for (int h = 0; h < 2; h++) {
+    const size_t n = nb * 16 + 8 * (size_t)h;
+    if (n >= call.nc) break;
+    const size_t count = call.nc - n < 8 ? call.nc - n : 8;
+    const __m256i wsum = _mm256_loadu_si256((const __m256i*)(header + 32 * h));
+    int32_t zbuf[8] = {0};
+    memcpy(zbuf, p->w_zero_point + n, count * sizeof(int32_t));
+    const __m256i zw =
+        _mm256_sub_epi32(_mm256_loadu_si256((const __m256i*)zbuf), _mm256_set1_epi32(call.bias));
+    const __m256i corr = _mm256_mullo_epi32(
+        _mm256_set1_epi32((int32_t)call.za_u),
+        _mm256_sub_epi32(_mm256_mullo_epi32(zw, _mm256_set1_epi32((int32_t)g.k_total)), wsum));
+    __m256 mul, add;
+    if (count == 8) {
+      mul = _mm256_loadu_ps(p->mul + n);
+      add = _mm256_loadu_ps(p->add + n);
+    } else {
+      mul = crumb_avx2_load_partial_ps(p->mul + n, count);
+      add = crumb_avx2_load_partial_ps(p->add + n, count);
+    }
+    for (int m = 0; m < MR; m++) {
+      __m256i a = _mm256_add_epi32(acc[m][h], corr);
+      if (call.has_zw)
+        a = _mm256_sub_epi32(a, _mm256_mullo_epi32(zw, _mm256_set1_epi32((int32_t)rsum[m])));
+      crumb_avx2_output8(a, mul, add, &ep, call.c + (m0 + (size_t)m) * call.c_stride, n, count);
+    }
+  }
+}
 
 // One tile: MR rows from m0, the block nb (16 channels).
 template <int BITS, bool SA, int MR>
@@ -174,10 +214,14 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
         for (int m = 0; m < MR; m++) {
           th[m][hf] = _mm256_add_epi16(th[m][hf], _mm256_maddubs_epi16(x[m], hi));
           tl[m][hf] = _mm256_add_epi16(tl[m][hf], _mm256_maddubs_epi16(x[m], lo));
+          Pin(th[m][hf]);
+          Pin(tl[m][hf]);
         }
       } else {
-        for (int m = 0; m < MR; m++)
+        for (int m = 0; m < MR; m++) {
           th[m][hf] = _mm256_add_epi16(th[m][hf], _mm256_maddubs_epi16(x[m], w));
+          Pin(th[m][hf]);
+        }
       }
     }
   };
@@ -216,51 +260,283 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
     }
   }
   flush();
-  // Zero-point corrections and the epilogue.
-  uint32_t rsum[MR] = {0};
-  if (call.has_zw) {
-    for (int m = 0; m < MR; m++)
-      for (size_t t = 0; t < g.ks; t++)
-        rsum[m] += RowSum<SA>(Row(call, g, m0 + (size_t)m, t), g.kc);
-  }
-  const crumb_gemm_params* p = call.params;
-  const uint8_t* header = wblock - CRUMB_DOT_HEADER;
-  for (int h = 0; h < 2; h++) {
-    const size_t n = nb * 16 + 8 * (size_t)h;
-    if (n >= call.nc) break;
-    const size_t count = call.nc - n < 8 ? call.nc - n : 8;
-    const __m256i wsum = _mm256_loadu_si256((const __m256i*)(header + 32 * h));
-    int32_t zbuf[8] = {0};
-    memcpy(zbuf, p->w_zero_point + n, count * sizeof(int32_t));
-    const __m256i zw =
-        _mm256_sub_epi32(_mm256_loadu_si256((const __m256i*)zbuf), _mm256_set1_epi32(call.bias));
-    const __m256i corr = _mm256_mullo_epi32(
-        _mm256_set1_epi32((int32_t)call.za_u),
-        _mm256_sub_epi32(_mm256_mullo_epi32(zw, _mm256_set1_epi32((int32_t)g.k_total)), wsum));
-    __m256 mul, add;
-    if (count == 8) {
-      mul = _mm256_loadu_ps(p->mul + n);
-      add = _mm256_loadu_ps(p->add + n);
-    } else {
-      mul = crumb_avx2_load_partial_ps(p->mul + n, count);
-      add = crumb_avx2_load_partial_ps(p->add + n, count);
+  Finish<SA, MR>(call, g, acc, m0, nb, ep);
+}
+
+// ---------------------------------------------------------------- decoded-block path
+// For many rows, each block of 16 channels is decoded once per call into `buf` (every k-group's
+// vector as two 32-byte halves; 8-bit weights as their h and l parts, four halves) and every
+// tile of kRowsBuf rows multiplies it from there: no decoding in the inner loop, and 6 rows
+// (12 int16 run sums in registers) per loaded weight half.
+
+// Vectors per tap (k-groups, the partial one included).
+inline size_t Groups(const Geometry& g) { return (g.kc + 3) / 4; }
+
+template <int BITS>
+constexpr size_t kBufBytesPerGroup = BITS == 8 ? 128 : 64;
+
+template <int BITS>
+void DecodeBlock(const Geometry& g, const Decoder<BITS>& dec, const uint8_t* wblock, uint8_t* buf) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i hi_lut = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1, 0,
+                                          1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+  auto put = [&](const uint8_t* sb, unsigned nv, unsigned v) __attribute__((always_inline)) {
+    for (unsigned hf = 0; hf < 2; hf++) {
+      const __m256i w = dec(sb, nv, v, hf);
+      if (BITS == 8) {
+        _mm256_storeu_si256(
+            (__m256i*)(buf + 32 * hf),
+            _mm256_shuffle_epi8(hi_lut, _mm256_and_si256(_mm256_srli_epi16(w, 4), low4)));
+        _mm256_storeu_si256((__m256i*)(buf + 64 + 32 * hf), _mm256_and_si256(w, low4));
+      } else {
+        _mm256_storeu_si256((__m256i*)(buf + 32 * hf), w);
+      }
     }
-    for (int m = 0; m < MR; m++) {
-      __m256i a = _mm256_add_epi32(acc[m][h], corr);
-      if (call.has_zw)
-        a = _mm256_sub_epi32(a, _mm256_mullo_epi32(zw, _mm256_set1_epi32((int32_t)rsum[m])));
-      crumb_avx2_output8(a, mul, add, &ep, call.c + (m0 + (size_t)m) * call.c_stride, n, count);
+    buf += kBufBytesPerGroup<BITS>;
+  };
+  for (size_t t = 0; t < g.ks; t++) {
+    const uint8_t* wp = wblock + t * g.tap_bytes;
+    for (size_t s = 0; s < g.fast_sb; s++) {
+#pragma GCC unroll 8
+      for (unsigned v = 0; v < 8; v++) put(wp, 8, v);
+      wp += 64 * BITS;
     }
+    for (unsigned v = 0; v < g.tail_nv; v++) put(wp, g.tail_nv, v);
   }
 }
 
+// The inner loop of the 6-row tile, in assembly: 12 int16 run sums (6 rows x 2 halves of 16
+// channels, ymm0-11), two weight halves (ymm12-13), one broadcast activation word (ymm14) and a
+// product (ymm15) fill the 16 ymm registers, which GCC's allocator does not manage without
+// spilling the sums or inserting moves. Per k-group: 2 weight loads, 6 broadcasts (+ 6 xors for s8
+// activations), 12 vpmaddubsw, 12 vpaddw. Runs n >= 1 k-groups from zero sums, then adds the
+// sums, widened by vpmaddwd with 1, to the int32 accumulators acc (6 rows x 2 halves, in memory);
+// the row pointers point at the first group's activation word.
+#define CRUMB_RUN6_ROW(r, t0, t1, flip)              \
+  "vpbroadcastd (%[a" #r "],%[i]), %%ymm14\n\t" flip \
+  "vpmaddubsw %%ymm12, %%ymm14, %%ymm15\n\t"         \
+  "vpaddw %%ymm15, %%ymm" #t0 ", %%ymm" #t0          \
+  "\n\t"                                             \
+  "vpmaddubsw %%ymm13, %%ymm14, %%ymm14\n\t"         \
+  "vpaddw %%ymm14, %%ymm" #t1 ", %%ymm" #t1 "\n\t"
+#define CRUMB_RUN6(flip) \
+  "vpxor %%xmm0, %%xmm0, %%xmm0\n\t"                                                          \
+  "vpxor %%xmm1, %%xmm1, %%xmm1\n\t"                                                          \
+  "vpxor %%xmm2, %%xmm2, %%xmm2\n\t"                                                          \
+  "vpxor %%xmm3, %%xmm3, %%xmm3\n\t"                                                          \
+  "vpxor %%xmm4, %%xmm4, %%xmm4\n\t"                                                          \
+  "vpxor %%xmm5, %%xmm5, %%xmm5\n\t"                                                          \
+  "vpxor %%xmm6, %%xmm6, %%xmm6\n\t"                                                          \
+  "vpxor %%xmm7, %%xmm7, %%xmm7\n\t"                                                          \
+  "vpxor %%xmm8, %%xmm8, %%xmm8\n\t"                                                          \
+  "vpxor %%xmm9, %%xmm9, %%xmm9\n\t"                                                          \
+  "vpxor %%xmm10, %%xmm10, %%xmm10\n\t"                                                       \
+  "vpxor %%xmm11, %%xmm11, %%xmm11\n\t"                                                       \
+  "1:\n\t"                                                                                    \
+  "vmovdqu (%[w]), %%ymm12\n\t"                                                               \
+  "vmovdqu 32(%[w]), %%ymm13\n\t" CRUMB_RUN6_ROW(0, 0, 1, flip) CRUMB_RUN6_ROW(1, 2, 3, flip) \
+      CRUMB_RUN6_ROW(2, 4, 5, flip) CRUMB_RUN6_ROW(3, 6, 7, flip)                             \
+          CRUMB_RUN6_ROW(4, 8, 9, flip) CRUMB_RUN6_ROW(5, 10, 11, flip)                       \
+  "add $64, %[w]\n\t"                                                                         \
+  "add $4, %[i]\n\t"                                                                          \
+  "dec %[n]\n\t"                                                                              \
+  "jnz 1b\n\t"                                                                                \
+  "vpmaddwd %[ones], %%ymm0, %%ymm0\n\t"                                                  \
+  "vpaddd 0(%[t]), %%ymm0, %%ymm0\n\t"                                                      \
+  "vmovdqu %%ymm0, 0(%[t])\n\t"                                                           \
+  "vpmaddwd %[ones], %%ymm1, %%ymm1\n\t"                                                  \
+  "vpaddd 32(%[t]), %%ymm1, %%ymm1\n\t"                                                      \
+  "vmovdqu %%ymm1, 32(%[t])\n\t"                                                           \
+  "vpmaddwd %[ones], %%ymm2, %%ymm2\n\t"                                                  \
+  "vpaddd 64(%[t]), %%ymm2, %%ymm2\n\t"                                                      \
+  "vmovdqu %%ymm2, 64(%[t])\n\t"                                                           \
+  "vpmaddwd %[ones], %%ymm3, %%ymm3\n\t"                                                  \
+  "vpaddd 96(%[t]), %%ymm3, %%ymm3\n\t"                                                      \
+  "vmovdqu %%ymm3, 96(%[t])\n\t"                                                           \
+  "vpmaddwd %[ones], %%ymm4, %%ymm4\n\t"                                                  \
+  "vpaddd 128(%[t]), %%ymm4, %%ymm4\n\t"                                                      \
+  "vmovdqu %%ymm4, 128(%[t])\n\t"                                                           \
+  "vpmaddwd %[ones], %%ymm5, %%ymm5\n\t"                                                  \
+  "vpaddd 160(%[t]), %%ymm5, %%ymm5\n\t"                                                      \
+  "vmovdqu %%ymm5, 160(%[t])\n\t"                                                           \
+  "vpmaddwd %[ones], %%ymm6, %%ymm6\n\t"                                                  \
+  "vpaddd 192(%[t]), %%ymm6, %%ymm6\n\t"                                                      \
+  "vmovdqu %%ymm6, 192(%[t])\n\t"                                                           \
+  "vpmaddwd %[ones], %%ymm7, %%ymm7\n\t"                                                  \
+  "vpaddd 224(%[t]), %%ymm7, %%ymm7\n\t"                                                      \
+  "vmovdqu %%ymm7, 224(%[t])\n\t"                                                           \
+  "vpmaddwd %[ones], %%ymm8, %%ymm8\n\t"                                                  \
+  "vpaddd 256(%[t]), %%ymm8, %%ymm8\n\t"                                                      \
+  "vmovdqu %%ymm8, 256(%[t])\n\t"                                                           \
+  "vpmaddwd %[ones], %%ymm9, %%ymm9\n\t"                                                  \
+  "vpaddd 288(%[t]), %%ymm9, %%ymm9\n\t"                                                      \
+  "vmovdqu %%ymm9, 288(%[t])\n\t"                                                           \
+  "vpmaddwd %[ones], %%ymm10, %%ymm10\n\t"                                                  \
+  "vpaddd 320(%[t]), %%ymm10, %%ymm10\n\t"                                                      \
+  "vmovdqu %%ymm10, 320(%[t])\n\t"                                                           \
+  "vpmaddwd %[ones], %%ymm11, %%ymm11\n\t"                                                  \
+  "vpaddd 352(%[t]), %%ymm11, %%ymm11\n\t"                                                      \
+  "vmovdqu %%ymm11, 352(%[t])\n\t"
+
+template <bool SA>
+__attribute__((always_inline)) inline void Run6(size_t n, const uint8_t* wq, const uint8_t* a0,
+                                                const uint8_t* a1, const uint8_t* a2,
+                                                const uint8_t* a3, const uint8_t* a4,
+                                                const uint8_t* a5, __m256i (&acc)[6][2]) {
+  alignas(32) static const uint32_t kFlip[8] = {0x80808080u, 0x80808080u, 0x80808080u, 0x80808080u,
+                                                0x80808080u, 0x80808080u, 0x80808080u, 0x80808080u};
+  alignas(32) static const uint16_t kOnes[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  size_t i = 0;
+  if (SA) {
+    __asm__ volatile(CRUMB_RUN6("vpxor %[flip], %%ymm14, %%ymm14\n\t")
+                     : [w] "+r"(wq), [i] "+r"(i), [n] "+r"(n)
+                     : [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [a3] "r"(a3), [a4] "r"(a4),
+                       [a5] "r"(a5), [t] "r"(&acc[0][0]), [flip] "m"(kFlip), [ones] "m"(kOnes)
+                     : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
+                       "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+                       "xmm15");
+  } else {
+    __asm__ volatile(CRUMB_RUN6("")
+                     : [w] "+r"(wq), [i] "+r"(i), [n] "+r"(n)
+                     : [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [a3] "r"(a3), [a4] "r"(a4),
+                       [a5] "r"(a5), [t] "r"(&acc[0][0]), [ones] "m"(kOnes)
+                     : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
+                       "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+                       "xmm15");
+  }
+}
+#undef CRUMB_RUN6
+#undef CRUMB_RUN6_ROW
+
+// One tile of MR rows from m0 against the decoded block nb. The run sums are named variables
+// (not arrays), written out row by row by the macros below: with arrays GCC keeps them in memory
+// across the loop over k-groups.
+#define CRUMB_ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define CRUMB_ROWS2(X) X(0) X(1)
+
+template <int BITS, bool SA, int MR>
+void TileBuf(const Call& call, const Geometry& g, const uint8_t* buf, size_t m0, size_t nb,
+             const crumb_epilogue_avx2& ep) {
+  static_assert(MR == (BITS == 8 ? 2 : 6), "the row macros cover these tiles");
+  constexpr bool kSplit = BITS == 8;
+  // Groups per int16 run: the proven bound (see the top of the file); 8 bits: the l part's 4.
+  constexpr unsigned kRunG = kSplit ? 4 : kRun[BITS];
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i sixteen = _mm256_set1_epi16(16);
+  __m256i acc[MR][2];
+  for (int m = 0; m < MR; m++)
+    for (int h = 0; h < 2; h++) acc[m][h] = _mm256_setzero_si256();
+  const size_t groups = Groups(g);
+  const size_t whole = g.tail_bytes == 4 ? groups : groups - 1;
+  for (size_t t = 0; t < g.ks; t++) {
+#define CRUMB_DECL(m)                                             \
+  const uint8_t* ap##m = Row(call, g, m0 + m, t);                 \
+  __m256i th##m##0 = _mm256_setzero_si256(), th##m##1 = th##m##0; \
+  __m256i tl##m##0 = th##m##0, tl##m##1 = th##m##0;
+#define CRUMB_STEP(m)                                                                   \
+  {                                                                                     \
+    const __m256i x =                                                                   \
+        tail ? BcastTail<SA>(ap##m + 4 * gi, g.tail_bytes) : Bcast<SA>(ap##m + 4 * gi); \
+    th##m##0 = _mm256_add_epi16(th##m##0, _mm256_maddubs_epi16(x, w0));                 \
+    th##m##1 = _mm256_add_epi16(th##m##1, _mm256_maddubs_epi16(x, w1));                 \
+    if (kSplit) {                                                                       \
+      tl##m##0 = _mm256_add_epi16(tl##m##0, _mm256_maddubs_epi16(x, l0));               \
+      tl##m##1 = _mm256_add_epi16(tl##m##1, _mm256_maddubs_epi16(x, l1));               \
+    }                                                                                   \
+  }
+#define CRUMB_FLUSH(m)                                                             \
+  if (kSplit) {                                                                    \
+    acc[m][0] = _mm256_add_epi32(acc[m][0], _mm256_madd_epi16(th##m##0, sixteen)); \
+    acc[m][1] = _mm256_add_epi32(acc[m][1], _mm256_madd_epi16(th##m##1, sixteen)); \
+    acc[m][0] = _mm256_add_epi32(acc[m][0], _mm256_madd_epi16(tl##m##0, ones));    \
+    acc[m][1] = _mm256_add_epi32(acc[m][1], _mm256_madd_epi16(tl##m##1, ones));    \
+  } else {                                                                         \
+    acc[m][0] = _mm256_add_epi32(acc[m][0], _mm256_madd_epi16(th##m##0, ones));    \
+    acc[m][1] = _mm256_add_epi32(acc[m][1], _mm256_madd_epi16(th##m##1, ones));    \
+  }                                                                                \
+  th##m##0 = th##m##1 = tl##m##0 = tl##m##1 = _mm256_setzero_si256();
+#define CRUMB_GROUP(ROWS)                                                           \
+  {                                                                                 \
+    const __m256i w0 = _mm256_loadu_si256((const __m256i*)wq);                      \
+    const __m256i w1 = _mm256_loadu_si256((const __m256i*)(wq + 32));               \
+    const __m256i l0 = kSplit ? _mm256_loadu_si256((const __m256i*)(wq + 64)) : w0; \
+    const __m256i l1 = kSplit ? _mm256_loadu_si256((const __m256i*)(wq + 96)) : w1; \
+    ROWS(CRUMB_STEP)                                                                \
+    wq += kBufBytesPerGroup<BITS>;                                                  \
+  }
+#define CRUMB_TAP(ROWS)                                             \
+  {                                                                 \
+    ROWS(CRUMB_DECL)                                                \
+    const uint8_t* wq = buf + t * groups * kBufBytesPerGroup<BITS>; \
+    size_t gi = 0;                                                  \
+    while (gi < whole) {                                            \
+      const size_t g1 = gi + kRunG < whole ? gi + kRunG : whole;    \
+      constexpr bool tail = false;                                  \
+      for (; gi < g1; gi++) CRUMB_GROUP(ROWS)                       \
+      ROWS(CRUMB_FLUSH)                                             \
+    }                                                               \
+    if (whole < groups) {                                           \
+      const bool tail = true;                                       \
+      CRUMB_GROUP(ROWS)                                             \
+      ROWS(CRUMB_FLUSH)                                             \
+    }                                                               \
+  }
+    if constexpr (MR == 6 && !kSplit) {
+      const uint8_t* ap[6];
+      for (int m = 0; m < 6; m++) ap[m] = Row(call, g, m0 + (size_t)m, t);
+      const uint8_t* wq = buf + t * groups * kBufBytesPerGroup<BITS>;
+      size_t gi = 0;
+      while (gi < whole) {
+        const size_t g1 = gi + kRunG < whole ? gi + kRunG : whole;
+        Run6<SA>(g1 - gi, wq, ap[0] + 4 * gi, ap[1] + 4 * gi, ap[2] + 4 * gi, ap[3] + 4 * gi,
+                 ap[4] + 4 * gi, ap[5] + 4 * gi, acc);
+        wq += (g1 - gi) * kBufBytesPerGroup<BITS>;
+        gi = g1;
+      }
+      if (whole < groups) {
+        for (int m = 0; m < 6; m++) {
+          const __m256i x = BcastTail<SA>(ap[m] + 4 * whole, g.tail_bytes);
+          for (int h = 0; h < 2; h++)
+            acc[m][h] = _mm256_add_epi32(
+                acc[m][h],
+                _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(x, _mm256_loadu_si256((const __m256i*)(wq + 32 * h))),
+                    ones));
+        }
+      }
+    } else if constexpr (MR == 6) {
+      CRUMB_TAP(CRUMB_ROWS6)
+    } else {
+      CRUMB_TAP(CRUMB_ROWS2)
+    }
+#undef CRUMB_DECL
+#undef CRUMB_STEP
+#undef CRUMB_FLUSH
+#undef CRUMB_GROUP
+#undef CRUMB_TAP
+  }
+  Finish<SA, MR>(call, g, acc, m0, nb, ep);
+}
+
+constexpr int kRowsBuf(int bits) { return bits == 8 ? 2 : 6; }
+
 template <int BITS, bool SA>
-void Run(const Call& call, const Geometry& g) {
+void Run(const Call& call, const Geometry& g, uint8_t* scratch) {
   constexpr int kMR = BITS == 8 ? 2 : 4;
+  constexpr int kMB = kRowsBuf(BITS);
   const Decoder<BITS> dec(call.params->w_encoding);
   const crumb_epilogue_avx2 ep = crumb_epilogue_avx2_init(&call.params->out);
   const size_t blocks = (call.nc + 15) / 16;
   size_t m0 = 0;
+  if (scratch && call.mr >= 2 * kMB) {
+    // Blocks outer, rows inner: each block decoded once.
+    const size_t mfull = call.mr / kMB * kMB;
+    for (size_t nb = 0; nb < blocks; nb++) {
+      DecodeBlock<BITS>(g, dec, call.w + nb * g.block_bytes + CRUMB_DOT_HEADER, scratch);
+      for (size_t m = 0; m < mfull; m += kMB) TileBuf<BITS, SA, kMB>(call, g, scratch, m, nb, ep);
+    }
+    m0 = mfull;
+  }
   for (; m0 + kMR <= call.mr; m0 += kMR)
     for (size_t nb = 0; nb < blocks; nb++) Tile<BITS, SA, kMR>(call, g, dec, m0, nb, ep);
   for (; m0 < call.mr; m0++)
@@ -268,53 +544,52 @@ void Run(const Call& call, const Geometry& g) {
 }
 
 template <bool SA>
-void RunBits(const Call& call, const Geometry& g) {
+void RunBits(const Call& call, const Geometry& g, uint8_t* scratch) {
   switch (call.params->w_bits) {
     case 1:
-      return Run<1, SA>(call, g);
+      return Run<1, SA>(call, g, scratch);
     case 2:
-      return Run<2, SA>(call, g);
+      return Run<2, SA>(call, g, scratch);
     case 3:
-      return Run<3, SA>(call, g);
+      return Run<3, SA>(call, g, scratch);
     case 4:
-      return Run<4, SA>(call, g);
+      return Run<4, SA>(call, g, scratch);
     case 5:
-      return Run<5, SA>(call, g);
+      return Run<5, SA>(call, g, scratch);
     case 6:
-      return Run<6, SA>(call, g);
+      return Run<6, SA>(call, g, scratch);
     case 7:
-      return Run<7, SA>(call, g);
+      return Run<7, SA>(call, g, scratch);
     default:
-      return Run<8, SA>(call, g);
+      return Run<8, SA>(call, g, scratch);
   }
 }
 
-void Dispatch(Call& call, size_t ks, size_t kc) {
+void Dispatch(Call& call, size_t ks, size_t kc, int32_t* scratch) {
   if (!crumb_dot::Prepare(call)) return;
   const Geometry g = crumb_dot::MakeGeometry(ks, kc, call.params->w_bits);
+  uint8_t* buf = reinterpret_cast<uint8_t*>(scratch);
   if (call.sa) {
-    RunBits<true>(call, g);
+    RunBits<true>(call, g, buf);
   } else {
-    RunBits<false>(call, g);
+    RunBits<false>(call, g, buf);
   }
 }
 
 }  // namespace
 
-extern "C" void crumb_q8_qb_dotgemm_ukernel_4x16__avx2(size_t mr, size_t nc, size_t kc,
+extern "C" void crumb_q8_qb_dotgemm_ukernel_6x16__avx2(size_t mr, size_t nc, size_t kc,
                                                        const void* a, size_t a_stride,
                                                        const uint8_t* w, void* c, size_t c_stride,
                                                        const crumb_gemm_params* params,
                                                        int32_t* scratch) {
-  (void)scratch;
   Call call = crumb_dot::GemmCall(mr, nc, a, a_stride, w, c, c_stride, params);
-  Dispatch(call, 1, kc);
+  Dispatch(call, 1, kc, scratch);
 }
 
-extern "C" void crumb_q8_qb_dotigemm_ukernel_4x16__avx2(
+extern "C" void crumb_q8_qb_dotigemm_ukernel_6x16__avx2(
     size_t mr, size_t nc, size_t kc, size_t ks, const void** a, size_t a_offset, const void* zero,
     const uint8_t* w, void* c, size_t c_stride, const crumb_gemm_params* params, int32_t* scratch) {
-  (void)scratch;
   Call call = crumb_dot::IGemmCall(mr, nc, a, a_offset, zero, w, c, c_stride, params);
-  Dispatch(call, ks, kc);
+  Dispatch(call, ks, kc, scratch);
 }

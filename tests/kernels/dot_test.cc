@@ -2,6 +2,8 @@
 // that this CPU can run against kernels/reference bit for bit (tests/kernels/dot_tester.h).
 #include <gtest/gtest.h>
 
+#include <string.h>
+
 #include <random>
 #include <vector>
 
@@ -99,13 +101,21 @@ TEST(DotPack, SizeIsBitsOverEightPlusHeader) {
 }
 
 // ------------------------------------------------------------------------------- kernels
-void Shapes(crumb_gemm_ukernel_fn* gemm, crumb_igemm_ukernel_fn* igemm) {
+// Rows below, at and above every row tile (1, 2, 4, 6) and the decoded-block threshold (2 tiles).
+void Shapes(crumb_gemm_ukernel_fn* gemm, crumb_igemm_ukernel_fn* igemm, bool null_scratch = false) {
   for (auto [bits, enc] : Encodings()) {
-    for (size_t m : {1, 2, 3, 4, 5, 9}) {
-      for (size_t n : {1, 8, 9, 16, 17, 48, 64, 65}) {
-        for (size_t k : {1, 3, 4, 5, 8, 31, 32, 33, 64, 67}) {
+    for (size_t m : {1, 2, 3, 4, 5, 9, 12, 13, 19}) {
+      for (size_t n : {1, 9, 16, 17, 48, 65}) {
+        for (size_t k : {1, 3, 4, 5, 31, 32, 33, 67}) {
           DotGemmTester t;
-          t.m(m).n(n).k(k).ks(3).bits(bits).w_encoding(enc).seed((uint32_t)(m * 1000 + n * 10 + k));
+          t.m(m)
+              .n(n)
+              .k(k)
+              .ks(3)
+              .bits(bits)
+              .w_encoding(enc)
+              .null_scratch(null_scratch)
+              .seed((uint32_t)(m * 1000 + n * 10 + k));
           if (gemm)
             t.TestGemm(gemm);
           else
@@ -121,7 +131,7 @@ void LargeK(crumb_gemm_ukernel_fn* gemm, crumb_igemm_ukernel_fn* igemm) {
   for (auto [bits, enc] : Encodings()) {
     for (size_t k : {128, 255, 256, 300, 576}) {
       DotGemmTester t;
-      t.m(5).n(33).k(k).ks(9).bits(bits).w_encoding(enc);
+      t.m(13).n(33).k(k).ks(9).bits(bits).w_encoding(enc);
       if (gemm)
         t.TestGemm(gemm);
       else
@@ -141,7 +151,7 @@ void Extremes(crumb_gemm_ukernel_fn* gemm, crumb_igemm_ukernel_fn* igemm) {
             // The longest K with every zero point would be slow: once per fill and type.
             if (k == 4608 && za != 0) continue;
             DotGemmTester t;
-            t.m(5)
+            t.m(13)
                 .n(17)
                 .k(k)
                 .ks(igemm ? 3 : 1)
@@ -174,7 +184,7 @@ void ZeroPointsAndTypes(crumb_gemm_ukernel_fn* gemm, crumb_igemm_ukernel_fn* ige
         for (ZeroPoints zp : {ZeroPoints::kSymmetric, ZeroPoints::kRandom}) {
           for (uint32_t ot : {CRUMB_ELEM_U8, CRUMB_ELEM_S8, CRUMB_ELEM_F32}) {
             DotGemmTester t;
-            t.m(6)
+            t.m(14)
                 .n(40)
                 .k(37)
                 .ks(3)
@@ -203,7 +213,7 @@ void ClampsAndStrides(crumb_gemm_ukernel_fn* gemm, crumb_igemm_ukernel_fn* igemm
     for (auto [qmin, qmax] : {std::pair{0, 255}, {10, 20}, {-128, 127}, {-3, 3}, {0, 0}}) {
       for (uint32_t ot : {CRUMB_ELEM_U8, CRUMB_ELEM_S8}) {
         DotGemmTester t;
-        t.m(7)
+        t.m(13)
             .n(70)
             .k(45)
             .ks(3)
@@ -223,7 +233,7 @@ void ClampsAndStrides(crumb_gemm_ukernel_fn* gemm, crumb_igemm_ukernel_fn* igemm
       }
     }
     DotGemmTester t;
-    t.m(7)
+    t.m(13)
         .n(70)
         .k(45)
         .ks(3)
@@ -244,7 +254,7 @@ void Taps(crumb_igemm_ukernel_fn* igemm) {
     for (size_t ks : {1, 2, 9, 25}) {
       for (size_t k : {1, 3, 16, 33, 64}) {
         DotGemmTester t;
-        t.m(11).n(24).k(k).ks(ks).bits(bits).a_type(bits % 2 ? CRUMB_ELEM_S8 : CRUMB_ELEM_U8);
+        t.m(13).n(24).k(k).ks(ks).bits(bits).a_type(bits % 2 ? CRUMB_ELEM_S8 : CRUMB_ELEM_U8);
         t.TestIGemm(igemm);
         if (testing::Test::HasFatalFailure()) return;
       }
@@ -252,51 +262,61 @@ void Taps(crumb_igemm_ukernel_fn* igemm) {
   }
 }
 
-#define CRUMB_DOT_UKERNEL_gemm(name, isa)                 \
-  TEST(DotGemm, name##_Shapes) {                          \
-    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa; \
-    Shapes(name, nullptr);                                \
-  }                                                       \
-  TEST(DotGemm, name##_LargeK) {                          \
-    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa; \
-    LargeK(name, nullptr);                                \
-  }                                                       \
-  TEST(DotGemm, name##_Extremes) {                        \
-    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa; \
-    Extremes(name, nullptr);                              \
-  }                                                       \
-  TEST(DotGemm, name##_ZeroPointsAndTypes) {              \
-    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa; \
-    ZeroPointsAndTypes(name, nullptr);                    \
-  }                                                       \
-  TEST(DotGemm, name##_ClampsAndStrides) {                \
-    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa; \
-    ClampsAndStrides(name, nullptr);                      \
+#define CRUMB_DOT_UKERNEL_gemm(name, isa)                             \
+  TEST(DotGemm, name##_Shapes) {                                      \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    Shapes(name, nullptr);                                            \
+  }                                                                   \
+  TEST(DotGemm, name##_NoScratch) {                                   \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    if (strcmp(#isa, "SCALAR") == 0) GTEST_SKIP() << "needs scratch"; \
+    Shapes(name, nullptr, true);                                      \
+  }                                                                   \
+  TEST(DotGemm, name##_LargeK) {                                      \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    LargeK(name, nullptr);                                            \
+  }                                                                   \
+  TEST(DotGemm, name##_Extremes) {                                    \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    Extremes(name, nullptr);                                          \
+  }                                                                   \
+  TEST(DotGemm, name##_ZeroPointsAndTypes) {                          \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    ZeroPointsAndTypes(name, nullptr);                                \
+  }                                                                   \
+  TEST(DotGemm, name##_ClampsAndStrides) {                            \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    ClampsAndStrides(name, nullptr);                                  \
   }
-#define CRUMB_DOT_UKERNEL_igemm(name, isa)                \
-  TEST(DotIGemm, name##_Shapes) {                         \
-    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa; \
-    Shapes(nullptr, name);                                \
-  }                                                       \
-  TEST(DotIGemm, name##_LargeK) {                         \
-    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa; \
-    LargeK(nullptr, name);                                \
-  }                                                       \
-  TEST(DotIGemm, name##_Extremes) {                       \
-    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa; \
-    Extremes(nullptr, name);                              \
-  }                                                       \
-  TEST(DotIGemm, name##_ZeroPointsAndTypes) {             \
-    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa; \
-    ZeroPointsAndTypes(nullptr, name);                    \
-  }                                                       \
-  TEST(DotIGemm, name##_ClampsAndStrides) {               \
-    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa; \
-    ClampsAndStrides(nullptr, name);                      \
-  }                                                       \
-  TEST(DotIGemm, name##_Taps) {                           \
-    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa; \
-    Taps(name);                                           \
+#define CRUMB_DOT_UKERNEL_igemm(name, isa)                            \
+  TEST(DotIGemm, name##_Shapes) {                                     \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    Shapes(nullptr, name);                                            \
+  }                                                                   \
+  TEST(DotIGemm, name##_NoScratch) {                                  \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    if (strcmp(#isa, "SCALAR") == 0) GTEST_SKIP() << "needs scratch"; \
+    Shapes(nullptr, name, true);                                      \
+  }                                                                   \
+  TEST(DotIGemm, name##_LargeK) {                                     \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    LargeK(nullptr, name);                                            \
+  }                                                                   \
+  TEST(DotIGemm, name##_Extremes) {                                   \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    Extremes(nullptr, name);                                          \
+  }                                                                   \
+  TEST(DotIGemm, name##_ZeroPointsAndTypes) {                         \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    ZeroPointsAndTypes(nullptr, name);                                \
+  }                                                                   \
+  TEST(DotIGemm, name##_ClampsAndStrides) {                           \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    ClampsAndStrides(nullptr, name);                                  \
+  }                                                                   \
+  TEST(DotIGemm, name##_Taps) {                                       \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    Taps(name);                                                       \
   }
 #define CRUMB_DOT_UKERNEL(kind, name, isa) CRUMB_DOT_UKERNEL_##kind(name, isa)
 #include "kernels/dot/dot.inc"

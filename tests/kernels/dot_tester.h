@@ -85,6 +85,7 @@ class DotGemmTester {
   CRUMB_SETTER(size_t, c_stride)
   CRUMB_SETTER(DotFill, fill)
   CRUMB_SETTER(uint32_t, seed)
+  CRUMB_SETTER(bool, null_scratch)
 #undef CRUMB_SETTER
 
   void TestGemm(crumb_gemm_ukernel_fn* gemm) const { Test(gemm, nullptr); }
@@ -214,7 +215,9 @@ class DotGemmTester {
     const size_t elem = out_type_ == CRUMB_ELEM_F32 ? 4 : 1;
     const size_t cstride = std::max(c_stride_, n_) * elem;
     GuardedOutput out(m_, n_ * elem, cstride);
-    std::vector<int32_t> scratch(kk + 1);
+    // Scratch as the contract sizes it, with a fence after it.
+    FencedBytes scratch(crumb_dot_scratch_bytes(ks, k_, bits) / 64 * 64);
+    int32_t* scratch_ptr = null_scratch_ ? nullptr : reinterpret_cast<int32_t*>(scratch.data());
 
     std::vector<int32_t> rows(m_ * kk);
     std::vector<const void*> indirection;
@@ -232,10 +235,10 @@ class DotGemmTester {
     }
     if (gemm) {
       gemm(m_, n_, k_, abuf.data() + a_offset_, astride, packed.data(), out.data(), cstride, &p,
-           scratch.data());
+           scratch_ptr);
     } else {
       igemm(m_, n_, k_, ks, indirection.data(), a_offset_, zero.data(), packed.data(), out.data(),
-            cstride, &p, scratch.data());
+            cstride, &p, scratch_ptr);
     }
     out.CheckGuards();
     crumb::ref::Output ro;
@@ -261,10 +264,10 @@ class DotGemmTester {
     char s[256];
     snprintf(s, sizeof(s),
              "%s m=%zu n=%zu k=%zu ks=%zu bits=%u enc=%u a_type=%u za=%d zw=%d out=%u zo=%d "
-             "q=[%d,%d] fill=%d a_offset=%zu seed=%u",
+             "q=[%d,%d] fill=%d a_offset=%zu seed=%u%s",
              igemm ? "igemm" : "gemm", m_, n_, k_, igemm ? ks_ : 1, bits_, w_encoding_, a_type_,
              a_zero_point_, (int)w_zero_points_, out_type_, out_zero_point_, qmin_, qmax_,
-             (int)fill_, a_offset_, seed_);
+             (int)fill_, a_offset_, seed_, null_scratch_ ? " scratch=NULL" : "");
     return s;
   }
 
@@ -275,6 +278,7 @@ class DotGemmTester {
   ZeroPoints w_zero_points_ = ZeroPoints::kSymmetric;
   DotFill fill_ = DotFill::kRandom;
   uint32_t seed_ = 1;
+  bool null_scratch_ = false;
 };
 
 }  // namespace crumb_test
