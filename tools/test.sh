@@ -43,8 +43,9 @@ not_run() {
   results+=("[$1] NOT RUN: $2")
   failed=$((failed + 1))
 }
-# ctest that fails when it finds no test (a build that produced none is no pass).
-run_ctest() { ctest --no-tests=error --output-on-failure -j"$jobs" --test-dir "$@"; }
+# run_ctest DIR [VAR=VALUE...]: ctest in DIR with those environment variables; fails when it
+# finds no test (a build that produced none is no pass).
+run_ctest() { env "${@:2}" ctest --no-tests=error --output-on-failure -j"$jobs" --test-dir "$1"; }
 
 x86_build() {
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release &&
@@ -84,17 +85,17 @@ if [ "$arm" = 1 ]; then
   suite "arm sysroots" tools/arm-sysroot.sh build-sysroot arm64 armhf || sysroot=$?
   a64="aarch64 tests, qemu -cpu"
   if [ $sysroot -eq 0 ] && suite "aarch64 build" cross_build "$build-a64" toolchains/aarch64-linux-gnu.cmake; then
-    suite "$a64 max" env QEMU_CPU=max CRUMB_EXPECT_ISA=neondot CRUMB_EXPECT_I8MM=1 \
-      run_ctest "$build-a64" || true
-    suite "$a64 cortex-a53" env QEMU_CPU=cortex-a53 CRUMB_EXPECT_ISA=neon CRUMB_EXPECT_I8MM=0 \
-      run_ctest "$build-a64" || true
+    suite "$a64 max" run_ctest "$build-a64" QEMU_CPU=max CRUMB_EXPECT_ISA=neondot \
+      CRUMB_EXPECT_I8MM=1 || true
+    suite "$a64 cortex-a53" run_ctest "$build-a64" QEMU_CPU=cortex-a53 CRUMB_EXPECT_ISA=neon \
+      CRUMB_EXPECT_I8MM=0 || true
     suite "aarch64 bundle" bundle_check || true
   else
     for s in "$a64 max" "$a64 cortex-a53" "aarch64 bundle"; do not_run "$s" "no aarch64 build"; done
   fi
   if [ $sysroot -eq 0 ] && suite "armv7 build" cross_build "$build-a32" toolchains/arm-linux-gnueabihf.cmake; then
-    suite "armv7 tests, qemu -cpu cortex-a7" env QEMU_CPU=cortex-a7 CRUMB_EXPECT_ISA=neon \
-      run_ctest "$build-a32" || true
+    suite "armv7 tests, qemu -cpu cortex-a7" run_ctest "$build-a32" QEMU_CPU=cortex-a7 \
+      CRUMB_EXPECT_ISA=neon || true
   else
     not_run "armv7 tests, qemu -cpu cortex-a7" "no armv7 build"
   fi
