@@ -120,9 +120,13 @@ typedef struct crumb_lut_table_info {
   int32_t width;
 } crumb_lut_table_info;
 
-#define CRUMB_LUT_ROW 64  // bytes of a table row: 16 entries, 4 times
+// A2 tables also hold, after the 16 pair rows, 256 "step rows" indexed by a whole activation byte
+// b (two pairs): T'[b & 15] (16 entries), T'[b >> 4], and both again, so that a kernel with a
+// 64-entry byte permute (vpermb) reads both pairs' tables in one load.
+#define CRUMB_LUT_ROW 64                             // bytes of a table row: 16 entries, 4 times
+#define CRUMB_LUT_A2_STEP_ROWS (16 * CRUMB_LUT_ROW)  // offset of the A2 step rows
 static inline size_t crumb_lut_table_rows_bytes(unsigned a_bits) {
-  return (a_bits <= 2 ? 16 : 256) * CRUMB_LUT_ROW;
+  return a_bits <= 2 ? (16 + 256) * CRUMB_LUT_ROW : 256 * CRUMB_LUT_ROW;
 }
 static inline size_t crumb_lut_table_size(unsigned a_bits) {
   return crumb_lut_table_rows_bytes(a_bits) + 64;
@@ -141,7 +145,7 @@ static inline const crumb_lut_table_info* crumb_lut_table_trailer(const uint8_t*
 int crumb_lut_value_map(unsigned bits, unsigned encoding, const int32_t* zw, size_t n,
                         int8_t vmap[4]);
 
-// Fills table[crumb_lut_table_size(a_bits)] (rows and trailer: A2 1088 bytes, A3 / A4 16448) for
+// Fills table[crumb_lut_table_size(a_bits)] (rows and trailer: A2 17472 bytes, A3 / A4 16448) for
 // activations of a_bits (2, 3 or 4). The table must be 64-byte aligned (kernels read whole rows
 // with aligned loads).
 void crumb_lut_init_table(const int8_t vmap[4], unsigned a_bits, uint8_t* table);

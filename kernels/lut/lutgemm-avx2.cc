@@ -96,6 +96,7 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
   const crumb_lut_table_info* info = crumb_lut_table_trailer(table, ABITS);
   const size_t spg = (size_t)info->steps_per_group;
   const size_t steps = crumb_lut_steps(kc);
+  const size_t tap_groups = (steps + spg - 1) / spg;  // the last one may be short
   const __m256i nib = _mm256_set1_epi8(15);
   // Every pixel's int32 sums start at -(bias * pairs + za * ksum[n]) (lutgemm-avx512.h).
   alignas(32) int32_t acc32[kMR][CRUMB_LUT_NR];
@@ -161,10 +162,11 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
         }
       };
       size_t s = 0;
-      while (s < steps) {
+      for (size_t done = 0; done < tap_groups;) {
         // Whole groups up to the next flush, without a branch inside.
-        const size_t tap_groups = (steps - s + spg - 1) / spg;
-        const size_t n = tap_groups < kFlushGroups - groups ? tap_groups : kFlushGroups - groups;
+        const size_t left = tap_groups - done;
+        const size_t n = left < kFlushGroups - groups ? left : kFlushGroups - groups;
+        done += n;
         for (size_t i = 0; i < n; i++) {
           const size_t send = s + spg < steps ? s + spg : steps;
           __m256i g[kMR];

@@ -38,6 +38,12 @@ namespace {
 
 // Tiles: kMR pixels x 2 blocks, and kMR1 pixels x 1 block for an odd last block (64-channel
 // layers). Both keep accw, acco and the byte sums of the tile in registers (3 x MR x NB zmm).
+// A2 on VBMI, one-block tiles: one load of a step row per pixel and step (lut.h) instead of two
+// pair rows. Worth it where loads and address arithmetic per pixel weigh most (64-channel layers:
+// +25%); two-block tiles are bound by vector ops and lose the two extra index ops (-5%).
+#ifndef CRUMB_LUT_AVX512_A2_STEP_ROWS
+#define CRUMB_LUT_AVX512_A2_STEP_ROWS CRUMB_LUT_AVX512_VBMI
+#endif
 #ifndef CRUMB_LUT_AVX512_MR
 #define CRUMB_LUT_AVX512_MR 4
 #define CRUMB_LUT_AVX512_MR1 6
@@ -129,7 +135,8 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
   const crumb_lut_table_info* info = crumb_lut_table_trailer(table, ABITS);
   const size_t spg = (size_t)info->steps_per_group;
   const size_t steps = crumb_lut_steps(kc);
-  const __m512i nib = _mm512_set1_epi8(15);
+  const size_t tap_groups = (steps + spg - 1) / spg;          // the last one may be short
+  [[maybe_unused]] const __m512i nib = _mm512_set1_epi8(15);  // vpshufb only
   // Int32 sums of earlier flushes; only used (and only written) when K needs more than one.
   alignas(64) int32_t acc32[MR][NB][CRUMB_LUT_NR];
   bool flushed = false;
@@ -170,8 +177,14 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
       for (int b = 0; b < NB; b++) {
         const __m512i wv = _mm512_loadu_si512(wt + b * block_bytes + s * CRUMB_LUT_NR);
 #if CRUMB_LUT_AVX512_VBMI
-        lo[b] = wv;
-        hi[b] = _mm512_srli_epi16(wv, 4);
+        if (CRUMB_LUT_AVX512_A2_STEP_ROWS && ABITS == 2 && NB == 1) {
+          // Step rows [T_lo | T_hi | T_lo | T_hi]: index bit 4 picks the pair, bit 5 is free.
+          lo[b] = _mm512_andnot_si512(_mm512_set1_epi8(0x10), wv);
+          hi[b] = _mm512_or_si512(_mm512_srli_epi16(wv, 4), _mm512_set1_epi8(0x10));
+        } else {
+          lo[b] = wv;
+          hi[b] = _mm512_srli_epi16(wv, 4);
+        }
 #else
         lo[b] = _mm512_and_si512(wv, nib);
         hi[b] = _mm512_and_si512(_mm512_srli_epi16(wv, 4), nib);
@@ -179,17 +192,17 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
       }
 #pragma GCC unroll 16
       for (int m = 0; m < MR; m++) {
-        const uint8_t *r0, *r1;
-        if (ABITS == 2) {
+        __m512i t0, t1;
+        if (CRUMB_LUT_AVX512_A2_STEP_ROWS && ABITS == 2 && NB == 1) {
+          t0 = t1 = _mm512_load_si512(table + CRUMB_LUT_A2_STEP_ROWS + ((uint32_t)ap[m][s] << 6));
+        } else if (ABITS == 2) {
           const uint32_t code = ap[m][s];
-          r0 = table + ((code << 6) & 0x3C0);
-          r1 = table + ((code << 2) & 0x3C0);
+          t0 = _mm512_load_si512(table + ((code << 6) & 0x3C0));
+          t1 = _mm512_load_si512(table + ((code << 2) & 0x3C0));
         } else {
-          r0 = table + ((uint32_t)ap[m][2 * s] << 6);
-          r1 = table + ((uint32_t)ap[m][2 * s + 1] << 6);
+          t0 = _mm512_load_si512(table + ((uint32_t)ap[m][2 * s] << 6));
+          t1 = _mm512_load_si512(table + ((uint32_t)ap[m][2 * s + 1] << 6));
         }
-        const __m512i t0 = _mm512_load_si512(r0);
-        const __m512i t1 = _mm512_load_si512(r1);
 #pragma GCC unroll 2
         for (int b = 0; b < NB; b++) {
 #if CRUMB_LUT_AVX512_VBMI
@@ -204,10 +217,11 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
       }
     };
     size_t s = 0;
-    while (s < steps) {
+    for (size_t done = 0; done < tap_groups;) {
       // Whole groups up to the next flush, without a branch inside.
-      const size_t tap_groups = (steps - s + spg - 1) / spg;
-      const size_t n = tap_groups < kFlushGroups - groups ? tap_groups : kFlushGroups - groups;
+      const size_t left = tap_groups - done;
+      const size_t n = left < kFlushGroups - groups ? left : kFlushGroups - groups;
+      done += n;
       for (size_t i = 0; i < n; i++) {
         const size_t send = s + spg < steps ? s + spg : steps;
         __m512i g[MR][NB];

@@ -100,6 +100,14 @@ extern "C" void crumb_lut_init_table(const int8_t vmap[4], unsigned a_bits, uint
           (uint8_t)(vmap[c & 3] * a0 + vmap[(c & 15) >> 2] * a1 + info.bias);
     }
   }
+  if (sb == 2) {
+    for (unsigned b = 0; b < 256; b++) {
+      uint8_t* row = table + CRUMB_LUT_A2_STEP_ROWS + b * CRUMB_LUT_ROW;
+      for (unsigned q = 0; q < 4; q++) {
+        memcpy(row + 16 * q, table + ((q & 1) ? b >> 4 : b & 15) * CRUMB_LUT_ROW, 16);
+      }
+    }
+  }
   uint8_t* trailer = table + crumb_lut_table_rows_bytes(a_bits);
   memset(trailer, 0, 64);
   memcpy(trailer, &info, sizeof(info));
