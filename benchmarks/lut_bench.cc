@@ -232,13 +232,8 @@ void XnnF32Layer(benchmark::State& state, Shape s) {
 }
 #endif
 
-// The minimum over repetitions beside Google Benchmark's mean / median / stddev: on a shared
-// machine the least disturbed run is the closest to what a core can do.
 benchmark::internal::Benchmark* Stats(benchmark::internal::Benchmark* b) {
-  return b->Unit(benchmark::kMicrosecond)
-      ->ComputeStatistics("min", [](const std::vector<double>& v) {
-        return *std::min_element(v.begin(), v.end());
-      });
+  return b->Unit(benchmark::kMicrosecond);
 }
 
 void Register() {
