@@ -125,6 +125,21 @@ inline uint32_t RowSum(const uint8_t* p, size_t kc) {
   return sum;
 }
 
+// zw' of channels n .. n + count - 1 (count 1..8), 0 in the other lanes.
+inline __m256i ZeroPoints(const Call& call, size_t n, size_t count) {
+  int32_t zbuf[8] = {0};
+  for (size_t i = 0; i < count; i++) zbuf[i] = call.params->w_zero_point[n + i];
+  return _mm256_sub_epi32(_mm256_loadu_si256((const __m256i*)zbuf), _mm256_set1_epi32(call.bias));
+}
+
+// za_u * (K zw' - wsum) of 8 channels, wrapping; wsum points at their sums in a block header.
+inline __m256i Correction(const Call& call, const Geometry& g, const uint8_t* wsum, __m256i zw) {
+  return _mm256_mullo_epi32(
+      _mm256_set1_epi32((int32_t)call.za_u),
+      _mm256_sub_epi32(_mm256_mullo_epi32(zw, _mm256_set1_epi32((int32_t)g.k_total)),
+                       _mm256_loadu_si256((const __m256i*)wsum)));
+}
+
 // Zero-point corrections and the epilogue of a tile: acc[m][h] holds the dot products of row
 // m0 + m, channels 16 nb + 8 h .. + 7.
 template <bool SA, int MR>
@@ -138,18 +153,14 @@ void Finish(const Call& call, const Geometry& g, const __m256i (*acc)[2], size_t
   }
   const crumb_gemm_params* p = call.params;
   const uint8_t* header = call.w + nb * g.block_bytes;
+  (void)header;
   for (int h = 0; h < 2; h++) {
     const size_t n = nb * 16 + 8 * (size_t)h;
     if (n >= call.nc) break;
     const size_t count = call.nc - n < 8 ? call.nc - n : 8;
-    const __m256i wsum = _mm256_loadu_si256((const __m256i*)(header + 32 * h));
-    int32_t zbuf[8] = {0};
-    memcpy(zbuf, p->w_zero_point + n, count * sizeof(int32_t));
-    const __m256i zw =
-        _mm256_sub_epi32(_mm256_loadu_si256((const __m256i*)zbuf), _mm256_set1_epi32(call.bias));
-    const __m256i corr = _mm256_mullo_epi32(
-        _mm256_set1_epi32((int32_t)call.za_u),
-        _mm256_sub_epi32(_mm256_mullo_epi32(zw, _mm256_set1_epi32((int32_t)g.k_total)), wsum));
+    const __m256i zw = ZeroPoints(call, n, count);
+    const __m256i corr = call.corrs ? _mm256_loadu_si256((const __m256i*)(call.corrs + n))
+                                    : Correction(call, g, header + 32 * h, zw);
     __m256 mul, add;
     if (count == 8) {
       mul = _mm256_loadu_ps(p->mul + n);
@@ -520,13 +531,25 @@ void TileBuf(const Call& call, const Geometry& g, const uint8_t* buf, size_t m0,
 
 constexpr int kRowsBuf(int bits) { return bits == 8 ? 2 : 6; }
 
+constexpr size_t kCorrBlocks = 128;  // corrections precomputed up to 2048 channels (8 KiB stack)
+
 template <int BITS, bool SA>
-void Run(const Call& call, const Geometry& g, uint8_t* scratch) {
+void Run(Call call, const Geometry& g, uint8_t* scratch) {
   constexpr int kMR = BITS == 8 ? 2 : 4;
   constexpr int kMB = kRowsBuf(BITS);
   const Decoder<BITS> dec(call.params->w_encoding);
   const crumb_epilogue_avx2 ep = crumb_epilogue_avx2_init(&call.params->out);
   const size_t blocks = (call.nc + 15) / 16;
+  alignas(32) int32_t corr_buf[kCorrBlocks * 16];
+  if (blocks <= kCorrBlocks && call.mr > 1) {
+    for (size_t n = 0; n < blocks * 16; n += 8) {
+      const size_t count = call.nc > n ? (call.nc - n < 8 ? call.nc - n : 8) : 0;
+      const __m256i zw = count ? ZeroPoints(call, n, count) : _mm256_setzero_si256();
+      _mm256_store_si256((__m256i*)(corr_buf + n),
+                         Correction(call, g, call.w + n / 16 * g.block_bytes + 4 * (n % 16), zw));
+    }
+    call.corrs = corr_buf;
+  }
   size_t m0 = 0;
   if (scratch && call.mr >= 2 * kMB) {
     // Blocks outer, rows inner: each block decoded once.

@@ -15,9 +15,16 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include <type_traits>
+
 #include "kernels/common/epilogue-avx512.h"
 #include "kernels/dot/dot.h"
 #include "kernels/dot/internal.h"
+
+#ifndef CRUMB_DOT_AVX512_MR
+#define CRUMB_DOT_AVX512_MR 4
+#define CRUMB_DOT_AVX512_NB 4
+#endif
 
 namespace {
 
@@ -111,10 +118,22 @@ inline uint32_t RowSum(const uint8_t* p, size_t kc) {
   return (uint32_t)total;
 }
 
+// The per-channel correction of block nb: za_u * (K zw' - wsum), wrapping.
+inline __m512i Correction(const Call& call, const Geometry& g, size_t nb) {
+  const size_t n = nb * 16;
+  const __mmask16 k = crumb_avx512_mask16(call.nc - n < 16 ? call.nc - n : 16);
+  const __m512i wsum = _mm512_loadu_si512(call.w + nb * g.block_bytes);
+  const __m512i zw = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, call.params->w_zero_point + n),
+                                      _mm512_set1_epi32(call.bias));
+  return _mm512_mullo_epi32(
+      _mm512_set1_epi32((int32_t)call.za_u),
+      _mm512_sub_epi32(_mm512_mullo_epi32(zw, _mm512_set1_epi32((int32_t)g.k_total)), wsum));
+}
+
 // One tile: MR rows from m0, NB blocks of 16 channels from block nb0.
 template <int BITS, bool SA, int MR, int NB>
 void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t m0, size_t nb0,
-          const crumb_epilogue_avx512& ep) {
+          const crumb_epilogue_avx512& ep, const int32_t* corrs) {
   // One accumulator per (row, block); with a single row, two per block (even / odd k-groups) so
   // that the vpdpbusd latency is covered.
   constexpr int kSplit = MR == 1 ? 2 : 1;
@@ -123,36 +142,47 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
     for (int m = 0; m < MR; m++)
       for (int b = 0; b < NB; b++) acc[s][m][b] = _mm512_setzero_si512();
   const uint8_t* wblock = call.w + nb0 * g.block_bytes + CRUMB_DOT_HEADER;
-  for (size_t t = 0; t < g.ks; t++) {
-    const uint8_t* ap[MR];
-    for (int m = 0; m < MR; m++) ap[m] = Row(call, g, m0 + (size_t)m, t);
-    const uint8_t* wp[NB];
-    for (int b = 0; b < NB; b++) wp[b] = wblock + (size_t)b * g.block_bytes + t * g.tap_bytes;
-    for (size_t s = 0; s < g.fast_sb; s++) {
+  // The loop over taps, instantiated without and with the generic path for a partial last
+  // super-block: with it inside, GCC spills the accumulators at every tap.
+  auto taps = [&](auto has_tail) __attribute__((always_inline)) {
+    for (size_t t = 0; t < g.ks; t++) {
+      const uint8_t* ap[MR];
+      for (int m = 0; m < MR; m++) ap[m] = Row(call, g, m0 + (size_t)m, t);
+      const uint8_t* wp[NB];
+      for (int b = 0; b < NB; b++) wp[b] = wblock + (size_t)b * g.block_bytes + t * g.tap_bytes;
+      for (size_t s = 0; s < g.fast_sb; s++) {
 #pragma GCC unroll 8
-      for (unsigned v = 0; v < 8; v++) {
-        __m512i wv[NB];
-        for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], 8, v);
-        for (int m = 0; m < MR; m++) {
-          const __m512i x = Bcast<SA>(ap[m] + 4 * v);
-          for (int b = 0; b < NB; b++)
-            acc[v % kSplit][m][b] = _mm512_dpbusd_epi32(acc[v % kSplit][m][b], x, wv[b]);
+        for (unsigned v = 0; v < 8; v++) {
+          __m512i wv[NB];
+          for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], 8, v);
+          for (int m = 0; m < MR; m++) {
+            const __m512i x = Bcast<SA>(ap[m] + 4 * v);
+            for (int b = 0; b < NB; b++)
+              acc[v % kSplit][m][b] = _mm512_dpbusd_epi32(acc[v % kSplit][m][b], x, wv[b]);
+          }
+        }
+        for (int b = 0; b < NB; b++) wp[b] += 64 * BITS;
+        for (int m = 0; m < MR; m++) ap[m] += 32;
+      }
+      if constexpr (decltype(has_tail)::value) {
+        const unsigned nv = g.tail_nv;
+        for (unsigned v = 0; v < nv; v++) {
+          __m512i wv[NB];
+          for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], nv, v);
+          const bool last = v + 1 == nv;
+          for (int m = 0; m < MR; m++) {
+            const __m512i x =
+                last ? BcastTail<SA>(ap[m] + 4 * v, g.tail_bytes) : Bcast<SA>(ap[m] + 4 * v);
+            for (int b = 0; b < NB; b++) acc[0][m][b] = _mm512_dpbusd_epi32(acc[0][m][b], x, wv[b]);
+          }
         }
       }
-      for (int b = 0; b < NB; b++) wp[b] += 64 * BITS;
-      for (int m = 0; m < MR; m++) ap[m] += 32;
     }
-    const unsigned nv = g.tail_nv;
-    for (unsigned v = 0; v < nv; v++) {
-      __m512i wv[NB];
-      for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], nv, v);
-      const bool last = v + 1 == nv;
-      for (int m = 0; m < MR; m++) {
-        const __m512i x =
-            last ? BcastTail<SA>(ap[m] + 4 * v, g.tail_bytes) : Bcast<SA>(ap[m] + 4 * v);
-        for (int b = 0; b < NB; b++) acc[0][m][b] = _mm512_dpbusd_epi32(acc[0][m][b], x, wv[b]);
-      }
-    }
+  };
+  if (g.tail_nv) {
+    taps(std::true_type());
+  } else {
+    taps(std::false_type());
   }
   // Zero-point corrections and the epilogue.
   uint32_t rsum[MR] = {0};
@@ -166,13 +196,10 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
     const size_t n = (nb0 + (size_t)b) * 16;
     const size_t count = call.nc - n < 16 ? call.nc - n : 16;
     const __mmask16 k = crumb_avx512_mask16(count);
-    const __m512i wsum = _mm512_loadu_si512(wblock - CRUMB_DOT_HEADER + (size_t)b * g.block_bytes);
     const __m512i zw = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, p->w_zero_point + n),
                                         _mm512_set1_epi32(call.bias));
-    // za_u * (K zw' - wsum), wrapping.
-    const __m512i corr = _mm512_mullo_epi32(
-        _mm512_set1_epi32((int32_t)call.za_u),
-        _mm512_sub_epi32(_mm512_mullo_epi32(zw, _mm512_set1_epi32((int32_t)g.k_total)), wsum));
+    const __m512i corr =
+        corrs ? _mm512_loadu_si512(corrs + n) : Correction(call, g, nb0 + (size_t)b);
     for (int m = 0; m < MR; m++) {
       __m512i a = acc[0][m][b];
       if (kSplit == 2) a = _mm512_add_epi32(a, acc[kSplit - 1][m][b]);
@@ -185,21 +212,34 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
   }
 }
 
+// The main register tile: kMR rows x kNB blocks of 16 channels (kMR * kNB zmm accumulators).
+constexpr int kMR = CRUMB_DOT_AVX512_MR;
+constexpr int kNB = CRUMB_DOT_AVX512_NB;
+constexpr size_t kCorrBlocks = 128;  // 2048 channels, 8 KiB of stack
+
 template <int BITS, bool SA>
 void Run(const Call& call, const Geometry& g) {
   const Decoder<BITS> dec(call.params->w_encoding);
   const crumb_epilogue_avx512 ep = crumb_epilogue_avx512_init(&call.params->out);
   const size_t blocks = (call.nc + 15) / 16;
+  // Corrections of every block computed once when there are few enough channels (else per tile).
+  alignas(64) int32_t corr_buf[kCorrBlocks * 16];
+  const int32_t* corrs = nullptr;
+  if (blocks <= kCorrBlocks && call.mr > 1) {
+    for (size_t nb = 0; nb < blocks; nb++)
+      _mm512_store_si512(corr_buf + 16 * nb, Correction(call, g, nb));
+    corrs = corr_buf;
+  }
   size_t m0 = 0;
-  for (; m0 + 4 <= call.mr; m0 += 4) {
+  for (; m0 + kMR <= call.mr; m0 += kMR) {
     size_t nb = 0;
-    for (; nb + 4 <= blocks; nb += 4) Tile<BITS, SA, 4, 4>(call, g, dec, m0, nb, ep);
-    for (; nb < blocks; nb++) Tile<BITS, SA, 4, 1>(call, g, dec, m0, nb, ep);
+    for (; nb + kNB <= blocks; nb += kNB) Tile<BITS, SA, kMR, kNB>(call, g, dec, m0, nb, ep, corrs);
+    for (; nb < blocks; nb++) Tile<BITS, SA, kMR, 1>(call, g, dec, m0, nb, ep, corrs);
   }
   for (; m0 < call.mr; m0++) {
     size_t nb = 0;
-    for (; nb + 4 <= blocks; nb += 4) Tile<BITS, SA, 1, 4>(call, g, dec, m0, nb, ep);
-    for (; nb < blocks; nb++) Tile<BITS, SA, 1, 1>(call, g, dec, m0, nb, ep);
+    for (; nb + 4 <= blocks; nb += 4) Tile<BITS, SA, 1, 4>(call, g, dec, m0, nb, ep, corrs);
+    for (; nb < blocks; nb++) Tile<BITS, SA, 1, 1>(call, g, dec, m0, nb, ep, corrs);
   }
 }
 

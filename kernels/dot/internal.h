@@ -47,10 +47,11 @@ struct Call {
   uint8_t* c;
   size_t c_stride;
   const crumb_gemm_params* params;
-  int32_t bias;   // crumb_dot_weight_bias
-  uint32_t za_u;  // activation zero point in the u8 domain
-  bool has_zw;    // some zw' != 0: row sums needed
-  bool sa;        // s8 activations
+  int32_t bias;          // crumb_dot_weight_bias
+  uint32_t za_u;         // activation zero point in the u8 domain
+  bool has_zw;           // some zw' != 0: row sums needed
+  bool sa;               // s8 activations
+  const int32_t* corrs;  // per-channel za_u (K zw' - wsum) when precomputed, else NULL
 };
 
 inline Call GemmCall(size_t mr, size_t nc, const void* a, size_t a_stride, const uint8_t* w,
