@@ -147,6 +147,48 @@ void LutLayer(benchmark::State& state, crumb_lutigemm_ukernel_fn* igemm, Isa isa
   SetGops(state, s.Macs());
 }
 
+// Fully-connected layer at M = 1 (GEMV): K x N, 8-bit activations (s8), signed 2-bit weights,
+// s8 outputs. The weights (K N / 4 bytes) are what the kernel streams; every iteration reads
+// them again (from L2 or L3 depending on the size, as a model's FC layers would be).
+void LutGemvLayer(benchmark::State& state, crumb_lutgemv_ukernel_fn* gemv, Isa isa, size_t k,
+                  size_t n) {
+  if (!IsaSupported(isa)) {
+    state.SkipWithError("this CPU lacks the kernel's instruction set");
+    return;
+  }
+  std::mt19937 rng(5);
+  std::vector<int8_t> x(k);
+  for (auto& v : x) v = (int8_t)(rng() % 256 - 128);
+  std::vector<int32_t> w(n * k);
+  for (auto& v : w) v = (int32_t)(rng() % 4) - 2;
+  int8_t vmap[4];
+  const int32_t zw = 0;
+  crumb_lut_value_map(2, CRUMB_ENC_SIGNED, &zw, 1, vmap);
+  std::vector<uint8_t> packed(crumb_lut_packed_size(n, 1, k));
+  crumb_lut_pack_values(w.data(), vmap, n, 1, k, packed.data());
+  std::vector<uint8_t> table_bytes(crumb_lut_table_size(4) + 64);
+  uint8_t* table = table_bytes.data() + (64 - (uintptr_t)table_bytes.data() % 64) % 64;
+  crumb_lut_init_table(vmap, 4, table);
+  std::vector<float> mul(n, 0.001f), add(n, 0.5f);
+  crumb_lut_params p{};
+  p.table = table;
+  p.a_zero_point = 3;
+  p.a_type = CRUMB_ELEM_S8;
+  p.out_bits = 8;
+  p.mul = mul.data();
+  p.add = add.data();
+  p.out.type = CRUMB_ELEM_S8;
+  p.out.qmin = -128;
+  p.out.qmax = 127;
+  std::vector<uint8_t> scratch(crumb_lut_gemv_scratch_size(k)), y(n);
+  for (auto _ : state) {
+    gemv(n, k, x.data(), packed.data(), y.data(), &p, scratch.data());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  SetGops(state, (double)k * n);
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 // The product-table reference, W2A2, activations one code per byte.
 void ProdTableLayer(benchmark::State& state, Shape s) {
@@ -230,6 +272,47 @@ void XnnF32Layer(benchmark::State& state, Shape s) {
   }
   SetGops(state, s.Macs());
 }
+void XnnQs8Fc(benchmark::State& state, size_t k, size_t n) {
+  std::mt19937 rng(6);
+  std::vector<int8_t> x(k), w(n * k), y(n);
+  for (auto& v : x) v = (int8_t)(rng() % 256 - 128);
+  for (auto& v : w) v = (int8_t)(rng() % 256 - 128);
+  std::vector<int32_t> bias(n, 10);
+  XnnOp op;
+  if (xnn_create_fully_connected_nc_qs8(k, n, k, n, 3, 0.5f, 0.02f, w.data(), bias.data(), 0, 8.0f,
+                                        -128, 127, 0, &op.op) != xnn_status_success ||
+      xnn_setup_fully_connected_nc_qs8(op.op, 1, x.data(), y.data(), nullptr) !=
+          xnn_status_success) {
+    state.SkipWithError("XNNPACK qs8 fully connected setup failed");
+    return;
+  }
+  for (auto _ : state) {
+    xnn_run_operator(op.op, nullptr);
+    benchmark::ClobberMemory();
+  }
+  SetGops(state, (double)k * n);
+}
+
+void XnnF32Fc(benchmark::State& state, size_t k, size_t n) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> x(k), w(n * k), y(n), bias(n, 0.1f);
+  for (auto& v : x) v = d(rng);
+  for (auto& v : w) v = d(rng);
+  XnnOp op;
+  if (xnn_create_fully_connected_nc_f32(k, n, k, n, w.data(), bias.data(), -INFINITY, INFINITY, 0,
+                                        &op.op) != xnn_status_success ||
+      xnn_setup_fully_connected_nc_f32(op.op, 1, x.data(), y.data(), nullptr) !=
+          xnn_status_success) {
+    state.SkipWithError("XNNPACK f32 fully connected setup failed");
+    return;
+  }
+  for (auto _ : state) {
+    xnn_run_operator(op.op, nullptr);
+    benchmark::ClobberMemory();
+  }
+  SetGops(state, (double)k * n);
+}
 #endif
 
 benchmark::internal::Benchmark* Stats(benchmark::internal::Benchmark* b) {
@@ -239,6 +322,7 @@ benchmark::internal::Benchmark* Stats(benchmark::internal::Benchmark* b) {
 void Register() {
   for (const Shape& s : kShapes) {
     const std::string shape = s.name;
+#define CRUMB_LUT_UKERNEL_lutgemv(name, isa, abits)
 #define CRUMB_LUT_UKERNEL_lutgemm(name, isa, abits)
 #define CRUMB_LUT_UKERNEL_lutigemm(name, isa, abits)                                             \
   Stats(benchmark::RegisterBenchmark(("lut/" #name "/w2/" + shape).c_str(), LutLayer, name,      \
@@ -247,12 +331,33 @@ void Register() {
                                      Isa::isa, abits, true, s));
 #define CRUMB_LUT_UKERNEL(kind, name, isa, abits) CRUMB_LUT_UKERNEL_##kind(name, isa, abits)
 #include "kernels/lut/lut.inc"
+#undef CRUMB_LUT_UKERNEL_lutgemv
+#undef CRUMB_LUT_UKERNEL_lutgemm
+#undef CRUMB_LUT_UKERNEL_lutigemm
 #if defined(__x86_64__) || defined(__i386__)
     Stats(benchmark::RegisterBenchmark(("prodtable_w2a2/" + shape).c_str(), ProdTableLayer, s));
 #endif
 #ifdef CRUMB_HAVE_XNNPACK
     Stats(benchmark::RegisterBenchmark(("xnnpack_qs8/" + shape).c_str(), XnnQs8Layer, s));
     Stats(benchmark::RegisterBenchmark(("xnnpack_f32/" + shape).c_str(), XnnF32Layer, s));
+#endif
+  }
+  // Fully-connected layers at M = 1 (ANCHORS.md: K = N in {512, 1024, 4096}).
+  for (size_t kn : {512, 1024, 4096}) {
+    const std::string shape = "fc_m1_k" + std::to_string(kn) + "_n" + std::to_string(kn);
+#define CRUMB_LUT_UKERNEL_lutgemv(name, isa, abits)                                             \
+  Stats(benchmark::RegisterBenchmark(("lutgemv/" #name "/w2a8/" + shape).c_str(), LutGemvLayer, \
+                                     name, Isa::isa, kn, kn));
+#define CRUMB_LUT_UKERNEL_lutgemm(name, isa, abits)
+#define CRUMB_LUT_UKERNEL_lutigemm(name, isa, abits)
+#define CRUMB_LUT_UKERNEL(kind, name, isa, abits) CRUMB_LUT_UKERNEL_##kind(name, isa, abits)
+#include "kernels/lut/lut.inc"
+#undef CRUMB_LUT_UKERNEL_lutgemv
+#undef CRUMB_LUT_UKERNEL_lutgemm
+#undef CRUMB_LUT_UKERNEL_lutigemm
+#ifdef CRUMB_HAVE_XNNPACK
+    Stats(benchmark::RegisterBenchmark(("xnnpack_qs8/" + shape).c_str(), XnnQs8Fc, kn, kn));
+    Stats(benchmark::RegisterBenchmark(("xnnpack_f32/" + shape).c_str(), XnnF32Fc, kn, kn));
 #endif
   }
 }

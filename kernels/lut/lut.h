@@ -67,12 +67,13 @@ extern "C" {
 #define CRUMB_LUT_BLOCK_HEADER 256  // bytes of ksum[64] at the start of a block
 
 typedef struct crumb_lut_params {
-  const uint8_t* table;  // crumb_lut_init_table(vmap, a_bits of the kernel)
+  const uint8_t* table;  // crumb_lut_init_table(vmap, a_bits of the kernel; 4 for GEMV)
   int32_t a_zero_point;
   uint32_t out_bits;  // 8, or 2 / 4 for packed unsigned codes
   const float* mul;   // [nc]
   const float* add;   // [nc]
   crumb_output_params out;
+  uint32_t a_type;  // GEMV only: CRUMB_ELEM_U8 or CRUMB_ELEM_S8 activation codes
 } crumb_lut_params;
 
 typedef void crumb_lutgemm_ukernel_fn(size_t mr, size_t nc, size_t kc, const void* a,
@@ -82,6 +83,17 @@ typedef void crumb_lutigemm_ukernel_fn(size_t mr, size_t nc, size_t kc, size_t k
                                        size_t a_offset, const void* zero, const uint8_t* w, void* c,
                                        size_t c_stride, const crumb_lut_params* params);
 
+// GEMV (fully-connected layers at M = 1, where the weights' bytes dominate): 8-bit activations,
+// one code per byte (params->a_type U8 or S8, zero point a_zero_point), times the same LUT_W2_N64
+// weights (packed with ks = 1, kc = K):
+//   c[n] = E(float(sum over k < kc of (a[k] - za) v(w[n][k])) * mul[n] + add[n]),  n < nc.
+// The kernel splits each code into 4-bit halves, a = 16 h + l (s8 codes offset by 128 first), and
+// runs the A4 pair-table sums of both halves over each weight load: the table is
+// crumb_lut_init_table(vmap, 4). scratch: crumb_lut_gemv_scratch_size(kc) bytes (the halves as
+// two CHANNELS_LSB A4 rows). c: one output row, formats as above.
+typedef void crumb_lutgemv_ukernel_fn(size_t nc, size_t kc, const void* a, const uint8_t* w,
+                                      void* c, const crumb_lut_params* params, uint8_t* scratch);
+
 // ------------------------------------------------------------------------------- sizes
 // Bits a code occupies in a packed activation row: 2 for A2, 4 for A3 / A4.
 static inline unsigned crumb_lut_storage_bits(unsigned a_bits) { return a_bits <= 2 ? 2u : 4u; }
@@ -90,6 +102,9 @@ static inline size_t crumb_lut_steps(size_t kc) {
 }
 static inline size_t crumb_lut_act_row_bytes(size_t channels, unsigned a_bits) {
   return crumb_lut_steps(channels) * crumb_lut_storage_bits(a_bits) * CRUMB_LUT_KSTEP / 8;
+}
+static inline size_t crumb_lut_gemv_scratch_size(size_t kc) {
+  return 2 * crumb_lut_act_row_bytes(kc, 4);
 }
 static inline size_t crumb_lut_block_bytes(size_t ks, size_t kc) {
   return CRUMB_LUT_BLOCK_HEADER + ks * crumb_lut_steps(kc) * CRUMB_LUT_NR;

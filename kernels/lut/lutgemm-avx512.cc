@@ -21,3 +21,10 @@
 CRUMB_LUT_KERNELS(2)
 CRUMB_LUT_KERNELS(3)
 CRUMB_LUT_KERNELS(4)
+
+extern "C" void crumb_q8_qs2_lutgemv_ukernel_1x128__avx512bw(size_t nc, size_t kc, const void* a,
+                                                             const uint8_t* w, void* c,
+                                                             const crumb_lut_params* params,
+                                                             uint8_t* scratch) {
+  crumb_lut_avx512::LutGemv(nc, kc, a, w, c, params, scratch);
+}

@@ -44,6 +44,9 @@ namespace {
 #ifndef CRUMB_LUT_AVX512_A2_STEP_ROWS
 #define CRUMB_LUT_AVX512_A2_STEP_ROWS CRUMB_LUT_AVX512_VBMI
 #endif
+#ifndef CRUMB_LUT_AVX512_QUAD
+#define CRUMB_LUT_AVX512_QUAD 1
+#endif
 #ifndef CRUMB_LUT_AVX512_MR
 #define CRUMB_LUT_AVX512_MR 4
 #define CRUMB_LUT_AVX512_MR1 6
@@ -127,11 +130,11 @@ inline void Widen(__m512i accw, __m512i acco, __m512i parts[4]) {
   parts[3] = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(acco, 1));
 }
 
-template <unsigned ABITS, int MR, int NB, class Rows>
-inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size_t ks,
-                 const Rows& rows, const uint8_t* w, size_t block_bytes, uint8_t* c,
-                 size_t c_stride, const crumb_lut_params* p, const crumb_epilogue_avx512* e) {
-  const uint8_t* table = p->table;
+// The int32 accumulators of pixels m0 .. m0 + mvalid - 1 (rows(m, t) reads them) for the NB
+// blocks at w: sink(m, b, v) receives v[4] = acc of channels 64b .. 64b + 63 for m < mvalid.
+template <unsigned ABITS, int MR, int NB, class Rows, class Sink>
+inline void Tile(size_t m0, size_t mvalid, size_t kc, size_t ks, const Rows& rows, const uint8_t* w,
+                 size_t block_bytes, const uint8_t* table, int32_t a_zero_point, const Sink& sink) {
   const crumb_lut_table_info* info = crumb_lut_table_trailer(table, ABITS);
   const size_t spg = (size_t)info->steps_per_group;
   const size_t steps = crumb_lut_steps(kc);
@@ -171,7 +174,10 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
       ap[m] = rows(m0 + ((size_t)m < mvalid ? (size_t)m : mvalid - 1), t);
     }
     const uint8_t* wt = w + CRUMB_LUT_BLOCK_HEADER + t * steps * CRUMB_LUT_NR;
-    auto step = [&](__m512i(&g)[MR][NB], size_t s, bool first) __attribute__((always_inline)) {
+    // pre: each pixel's 8 activation bytes from the group's first step, s0 (the offsets then
+    // wait for a shift, not a load), or null to read the row.
+    auto step = [&](__m512i(&g)[MR][NB], size_t s, bool first, const uint64_t* pre, size_t s0)
+        __attribute__((always_inline)) {
       __m512i lo[NB], hi[NB];
 #pragma GCC unroll 2
       for (int b = 0; b < NB; b++) {
@@ -193,15 +199,20 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
 #pragma GCC unroll 16
       for (int m = 0; m < MR; m++) {
         __m512i t0, t1;
-        if (CRUMB_LUT_AVX512_A2_STEP_ROWS && ABITS == 2 && NB == 1) {
-          t0 = t1 = _mm512_load_si512(table + CRUMB_LUT_A2_STEP_ROWS + ((uint32_t)ap[m][s] << 6));
-        } else if (ABITS == 2) {
-          const uint32_t code = ap[m][s];
-          t0 = _mm512_load_si512(table + ((code << 6) & 0x3C0));
-          t1 = _mm512_load_si512(table + ((code << 2) & 0x3C0));
+        if (ABITS == 2) {
+          const uint32_t code =
+              pre ? (uint32_t)(pre[m] >> (8 * (s - s0))) & 0xFF : (uint32_t)ap[m][s];
+          if (CRUMB_LUT_AVX512_A2_STEP_ROWS && NB == 1) {
+            t0 = t1 = _mm512_load_si512(table + CRUMB_LUT_A2_STEP_ROWS + (code << 6));
+          } else {
+            t0 = _mm512_load_si512(table + ((code << 6) & 0x3C0));
+            t1 = _mm512_load_si512(table + ((code << 2) & 0x3C0));
+          }
         } else {
-          t0 = _mm512_load_si512(table + ((uint32_t)ap[m][2 * s] << 6));
-          t1 = _mm512_load_si512(table + ((uint32_t)ap[m][2 * s + 1] << 6));
+          const uint32_t code = pre ? (uint32_t)(pre[m] >> (16 * (s - s0))) & 0xFFFF
+                                    : (uint32_t)ap[m][2 * s] | (uint32_t)ap[m][2 * s + 1] << 8;
+          t0 = _mm512_load_si512(table + ((code << 6) & 0x3FC0));
+          t1 = _mm512_load_si512(table + ((code >> 2) & 0x3FC0));
         }
 #pragma GCC unroll 2
         for (int b = 0; b < NB; b++) {
@@ -222,11 +233,67 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
       const size_t left = tap_groups - done;
       const size_t n = left < kFlushGroups - groups ? left : kFlushGroups - groups;
       done += n;
-      for (size_t i = 0; i < n; i++) {
+      size_t i = 0;
+#if CRUMB_LUT_AVX512_QUAD
+      if (ABITS != 2 && spg == 1) {
+        // One step per group (A3 / A4 signed): four steps per iteration, the row offsets of each
+        // pixel cut out of one 8-byte load, so that the table loads wait for an ALU op rather
+        // than for a load.
+        for (; i + 4 <= n; i += 4, s += 4) {
+          uint64_t codes[MR];
+#pragma GCC unroll 16
+          for (int m = 0; m < MR; m++) memcpy(&codes[m], ap[m] + 2 * s, 8);
+#pragma GCC unroll 4
+          for (int q = 0; q < 4; q++) {
+            __m512i lo[NB], hi[NB];
+#pragma GCC unroll 2
+            for (int b = 0; b < NB; b++) {
+              const __m512i wv = _mm512_loadu_si512(wt + b * block_bytes + (s + q) * CRUMB_LUT_NR);
+#if CRUMB_LUT_AVX512_VBMI
+              lo[b] = wv;
+              hi[b] = _mm512_srli_epi16(wv, 4);
+#else
+              lo[b] = _mm512_and_si512(wv, nib);
+              hi[b] = _mm512_and_si512(_mm512_srli_epi16(wv, 4), nib);
+#endif
+            }
+#pragma GCC unroll 16
+            for (int m = 0; m < MR; m++) {
+              const __m512i t0 = _mm512_load_si512(table + ((codes[m] >> (16 * q) << 6) & 0x3FC0));
+              const __m512i t1 = _mm512_load_si512(table + ((codes[m] >> (16 * q + 2)) & 0x3FC0));
+#pragma GCC unroll 2
+              for (int b = 0; b < NB; b++) {
+#if CRUMB_LUT_AVX512_VBMI
+                const __m512i x = _mm512_add_epi8(_mm512_permutexvar_epi8(lo[b], t0),
+                                                  _mm512_permutexvar_epi8(hi[b], t1));
+#else
+                const __m512i x =
+                    _mm512_add_epi8(_mm512_shuffle_epi8(t0, lo[b]), _mm512_shuffle_epi8(t1, hi[b]));
+#endif
+                AddInPlace16(accw[m][b], x);
+                AddInPlace16(acco[m][b], _mm512_srli_epi16(x, 8));
+              }
+            }
+          }
+        }
+      }
+#endif
+      for (; i < n; i++) {
         const size_t send = s + spg < steps ? s + spg : steps;
         __m512i g[MR][NB];
-        step(g, s, true);
-        for (s++; s < send; s++) step(g, s, false);
+        // A group within 8 activation bytes of the row: one load per pixel.
+        constexpr size_t kPerWord = ABITS == 2 ? 8 : 4;  // steps in 8 bytes
+        if (CRUMB_LUT_AVX512_QUAD && spg <= kPerWord && s + kPerWord <= steps) {
+          uint64_t pre[MR];
+#pragma GCC unroll 16
+          for (int m = 0; m < MR; m++) memcpy(&pre[m], ap[m] + s * (ABITS == 2 ? 1 : 2), 8);
+          const size_t s0 = s;
+          step(g, s, true, pre, s0);
+          for (s++; s < send; s++) step(g, s, false, pre, s0);
+        } else {
+          step(g, s, true, nullptr, 0);
+          for (s++; s < send; s++) step(g, s, false, nullptr, 0);
+        }
 #pragma GCC unroll 16
         for (int m = 0; m < MR; m++) {
 #pragma GCC unroll 2
@@ -245,7 +312,7 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
   }
   // acc = sum T' - bias * pairs - za * ksum[n].
   const __m512i bias_total = _mm512_set1_epi32((int32_t)((uint32_t)info->bias * 2 * steps * ks));
-  const __m512i za = _mm512_set1_epi32(p->a_zero_point);
+  const __m512i za = _mm512_set1_epi32(a_zero_point);
   __m512i corr[NB][4];
   for (int b = 0; b < NB; b++) {
     const int32_t* ksum = (const int32_t*)(w + b * block_bytes);
@@ -257,19 +324,15 @@ inline void Tile(size_t m0, size_t mvalid, size_t n0, size_t nc, size_t kc, size
 #pragma GCC unroll 16
   for (int m = 0; m < MR; m++) {
     if ((size_t)m >= mvalid) break;
-    uint8_t* row = c + (m0 + m) * c_stride;
 #pragma GCC unroll 2
     for (int b = 0; b < NB; b++) {
-      const size_t n = n0 + b * CRUMB_LUT_NR;
-      if (n >= nc) break;
-      const size_t count = nc - n < CRUMB_LUT_NR ? nc - n : CRUMB_LUT_NR;
       __m512i v[4];
       Widen(accw[m][b], acco[m][b], v);
       for (int j = 0; j < 4; j++) {
         if (flushed) v[j] = _mm512_add_epi32(v[j], _mm512_load_si512(acc32[m][b] + 16 * j));
         v[j] = _mm512_sub_epi32(v[j], corr[b][j]);
       }
-      StoreBlock(v, n, count, p, e, row);
+      sink((size_t)m, b, v);
     }
   }
 }
@@ -286,15 +349,90 @@ void LutGemm(size_t mr, size_t nc, size_t kc, size_t ks, const Rows& rows, const
   for (; b + 2 <= blocks; b += 2) {
     for (size_t m0 = 0; m0 < mr; m0 += kMR) {
       const size_t mvalid = mr - m0 < (size_t)kMR ? mr - m0 : (size_t)kMR;
-      Tile<ABITS, kMR, 2>(m0, mvalid, b * CRUMB_LUT_NR, nc, kc, ks, rows, w + b * block_bytes,
-                          block_bytes, out, c_stride, p, &e);
+      const auto sink = [&](size_t m, int bb, const __m512i* v) __attribute__((always_inline)) {
+        const size_t n = (b + bb) * CRUMB_LUT_NR;
+        if (n >= nc) return;
+        StoreBlock(v, n, nc - n < CRUMB_LUT_NR ? nc - n : CRUMB_LUT_NR, p, &e,
+                   out + (m0 + m) * c_stride);
+      };
+      Tile<ABITS, kMR, 2>(m0, mvalid, kc, ks, rows, w + b * block_bytes, block_bytes, p->table,
+                          p->a_zero_point, sink);
     }
   }
   if (b < blocks) {
     for (size_t m0 = 0; m0 < mr; m0 += kMR1) {
       const size_t mvalid = mr - m0 < (size_t)kMR1 ? mr - m0 : (size_t)kMR1;
-      Tile<ABITS, kMR1, 1>(m0, mvalid, b * CRUMB_LUT_NR, nc, kc, ks, rows, w + b * block_bytes,
-                           block_bytes, out, c_stride, p, &e);
+      const auto sink = [&](size_t m, int, const __m512i* v) __attribute__((always_inline)) {
+        const size_t n = b * CRUMB_LUT_NR;
+        StoreBlock(v, n, nc - n < CRUMB_LUT_NR ? nc - n : CRUMB_LUT_NR, p, &e,
+                   out + (m0 + m) * c_stride);
+      };
+      Tile<ABITS, kMR1, 1>(m0, mvalid, kc, ks, rows, w + b * block_bytes, block_bytes, p->table,
+                           p->a_zero_point, sink);
+    }
+  }
+}
+
+// GEMV over 8-bit activations: a = 16 h + l with 4-bit halves, so sum a v = sum l v + 16 sum h v,
+// two A4 pair-table sums sharing every weight load (the two "pixels" of a 2 x 128 tile). The
+// halves are first written as two A4 rows (CHANNELS_LSB) into scratch.
+inline void SplitNibbles(const uint8_t* a, size_t kc, uint32_t flip, uint8_t* lo, uint8_t* hi) {
+  const size_t rb = crumb_lut_act_row_bytes(kc, 4);
+  const __m512i f = _mm512_set1_epi8((char)flip), m0f = _mm512_set1_epi16(0x000F),
+                mf0 = _mm512_set1_epi16(0x00F0);
+  size_t i = 0;
+  for (; i + 64 <= kc; i += 64) {  // 32 pairs: words a0 | a1 << 8
+    const __m512i x = _mm512_xor_si512(_mm512_loadu_si512(a + i), f);
+    const __m512i l =
+        _mm512_or_si512(_mm512_and_si512(x, m0f), _mm512_and_si512(_mm512_srli_epi16(x, 4), mf0));
+    const __m512i h = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(x, 4), m0f),
+                                      _mm512_and_si512(_mm512_srli_epi16(x, 8), mf0));
+    _mm256_storeu_si256((__m256i*)(lo + i / 2), _mm512_cvtepi16_epi8(l));
+    _mm256_storeu_si256((__m256i*)(hi + i / 2), _mm512_cvtepi16_epi8(h));
+  }
+  for (size_t j = i / 2; j < rb; j++) {  // the tail, and zero codes up to the 4-code step
+    const uint32_t a0 = 2 * j < kc ? a[2 * j] ^ flip : 0;
+    const uint32_t a1 = 2 * j + 1 < kc ? a[2 * j + 1] ^ flip : 0;
+    lo[j] = (uint8_t)((a0 & 15) | (a1 & 15) << 4);
+    hi[j] = (uint8_t)((a0 >> 4) | (a1 & 0xF0));
+  }
+}
+
+inline void LutGemv(size_t nc, size_t kc, const void* a, const uint8_t* w, void* c,
+                    const crumb_lut_params* p, uint8_t* scratch) {
+  const crumb_epilogue_avx512 e = crumb_epilogue_avx512_init(&p->out);
+  const size_t rb = crumb_lut_act_row_bytes(kc, 4);
+  const uint32_t flip = p->a_type == CRUMB_ELEM_S8 ? 0x80 : 0;  // s8 codes as u8: a + 128
+  const int32_t za = p->a_zero_point + (int32_t)flip;
+  SplitNibbles(static_cast<const uint8_t*>(a), kc, flip, scratch, scratch + rb);
+  const DirectRows rows{scratch, rb};
+  const size_t block_bytes = crumb_lut_block_bytes(1, kc);
+  const size_t blocks = crumb_lut_blocks(nc);
+  uint8_t* out = static_cast<uint8_t*>(c);
+  for (size_t b = 0; b < blocks; b += 2) {
+    const int nb = b + 1 < blocks ? 2 : 1;
+    __m512i lo[2][4];
+    const auto sink = [&](size_t m, int bb, const __m512i* v) __attribute__((always_inline)) {
+      if (m == 0) {
+        for (int j = 0; j < 4; j++) lo[bb][j] = v[j];
+        return;
+      }
+      const size_t n = (b + bb) * CRUMB_LUT_NR;
+      if (n >= nc) return;
+      // sum l v + 16 sum h v - za ksum; the halves' sums were corrected for za = 0.
+      const int32_t* ksum = (const int32_t*)(w + (b + bb) * block_bytes);
+      __m512i acc[4];
+      for (int j = 0; j < 4; j++) {
+        acc[j] = _mm512_sub_epi32(
+            _mm512_add_epi32(lo[bb][j], _mm512_slli_epi32(v[j], 4)),
+            _mm512_mullo_epi32(_mm512_set1_epi32(za), _mm512_loadu_si512(ksum + 16 * j)));
+      }
+      StoreBlock(acc, n, nc - n < CRUMB_LUT_NR ? nc - n : CRUMB_LUT_NR, p, &e, out);
+    };
+    if (nb == 2) {
+      Tile<4, 2, 2>(0, 2, kc, 1, rows, w + b * block_bytes, block_bytes, p->table, 0, sink);
+    } else {
+      Tile<4, 2, 1>(0, 2, kc, 1, rows, w + b * block_bytes, block_bytes, p->table, 0, sink);
     }
   }
 }

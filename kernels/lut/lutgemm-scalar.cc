@@ -105,3 +105,53 @@ void LutGemm(size_t mr, size_t nc, size_t kc, size_t ks, Rows rows, const uint8_
 CRUMB_LUT_SCALAR(2)
 CRUMB_LUT_SCALAR(3)
 CRUMB_LUT_SCALAR(4)
+
+// GEMV: sum a v = sum l v + 16 sum h v over the 4-bit halves of the 8-bit codes (lut.h), each half
+// through the A4 pair table like the GEMM above.
+extern "C" void crumb_q8_qs2_lutgemv_ukernel_1x64__scalar(size_t nc, size_t kc, const void* a,
+                                                          const uint8_t* w, void* c,
+                                                          const crumb_lut_params* p,
+                                                          uint8_t* scratch) {
+  const uint8_t* codes = static_cast<const uint8_t*>(a);
+  const uint32_t flip = p->a_type == CRUMB_ELEM_S8 ? 0x80 : 0;
+  const uint32_t za = (uint32_t)(p->a_zero_point + (int32_t)flip);
+  const size_t rb = crumb_lut_act_row_bytes(kc, 4);
+  uint8_t* lo = scratch;
+  uint8_t* hi = scratch + rb;
+  for (size_t j = 0; j < rb; j++) {
+    const uint32_t a0 = 2 * j < kc ? codes[2 * j] ^ flip : 0;
+    const uint32_t a1 = 2 * j + 1 < kc ? codes[2 * j + 1] ^ flip : 0;
+    lo[j] = (uint8_t)((a0 & 15) | (a1 & 15) << 4);
+    hi[j] = (uint8_t)((a0 >> 4) | (a1 & 0xF0));
+  }
+  const uint8_t* table = p->table;
+  const size_t steps = crumb_lut_steps(kc);
+  const size_t block_bytes = crumb_lut_block_bytes(1, kc);
+  const uint32_t bias_total =
+      (uint32_t)crumb_lut_table_trailer(table, 4)->bias * (uint32_t)(2 * steps);
+  for (size_t n0 = 0; n0 < nc; n0 += CRUMB_LUT_NR) {
+    const uint8_t* block = w + (n0 / CRUMB_LUT_NR) * block_bytes;
+    uint32_t acc_l[CRUMB_LUT_NR] = {0}, acc_h[CRUMB_LUT_NR] = {0};
+    const uint8_t* wl = block + CRUMB_LUT_BLOCK_HEADER;
+    for (size_t s = 0; s < steps; s++, wl += CRUMB_LUT_NR) {
+      const uint8_t* l0 = table + lo[2 * s] * CRUMB_LUT_ROW;
+      const uint8_t* l1 = table + lo[2 * s + 1] * CRUMB_LUT_ROW;
+      const uint8_t* h0 = table + hi[2 * s] * CRUMB_LUT_ROW;
+      const uint8_t* h1 = table + hi[2 * s + 1] * CRUMB_LUT_ROW;
+      for (size_t l = 0; l < CRUMB_LUT_NR; l++) {
+        acc_l[l] += l0[wl[l] & 15] + l1[wl[l] >> 4];
+        acc_h[l] += h0[wl[l] & 15] + h1[wl[l] >> 4];
+      }
+    }
+    const size_t count = nc - n0 < CRUMB_LUT_NR ? nc - n0 : CRUMB_LUT_NR;
+    int32_t out[CRUMB_LUT_NR];
+    for (size_t j = 0; j < count; j++) {
+      int32_t ksum;
+      memcpy(&ksum, block + 4 * j, 4);
+      const unsigned l = crumb_lut_lane((unsigned)j);
+      out[j] =
+          (int32_t)((acc_l[l] - bias_total) + 16u * (acc_h[l] - bias_total) - za * (uint32_t)ksum);
+    }
+    StoreBlock(out, n0, count, p, c);
+  }
+}

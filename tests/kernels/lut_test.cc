@@ -252,8 +252,100 @@ void Extremes(const LutKernel& kn) {
   TEST_F(Lut_##name, Extremes) { Extremes(Desc_##name()); }
 #define CRUMB_LUT_FN_lutgemm gemm
 #define CRUMB_LUT_FN_lutigemm igemm
-#define CRUMB_LUT_UKERNEL(kind, name, isa_tag, abits) \
-  CRUMB_LUT_KERNEL_DESC(kind, name, isa_tag, abits)
+
+// GEMV: one row of 8-bit codes (u8 or s8) against the same weights.
+void GemvSuite(crumb_lutgemv_ukernel_fn* gemv) {
+  uint32_t seed = 500;
+  auto run = [&](LutGemmTester t) {
+    t.Test(gemv);
+    return !testing::Test::HasFatalFailure();
+  };
+  for (uint32_t at : {CRUMB_ELEM_U8, CRUMB_ELEM_S8}) {
+    const int32_t zmid = at == CRUMB_ELEM_U8 ? 128 : 0;
+    for (size_t n : {1, 17, 63, 64, 65, 127, 128, 129, 192, 300}) {
+      if (!run(LutGemmTester().a_type(at).n(n).k(37).a_zero_point(zmid + 3).seed(seed++))) return;
+    }
+    for (size_t k : {1, 2, 3, 4, 5, 7, 8, 31, 63, 64, 65, 100, 127, 128, 129, 1000, 4096}) {
+      if (!run(LutGemmTester().a_type(at).n(130).k(k).a_zero_point(zmid - 5).seed(seed++))) return;
+    }
+    for (int32_t za : {-128, -1, 0, 1, 127, 128, 255}) {
+      for (uint32_t otype : {CRUMB_ELEM_U8, CRUMB_ELEM_S8, CRUMB_ELEM_F32}) {
+        if (!run(LutGemmTester()
+                     .a_type(at)
+                     .n(70)
+                     .k(50)
+                     .a_zero_point(za)
+                     .out_type(otype)
+                     .out_zero_point(otype == CRUMB_ELEM_U8 ? 100 : -3)
+                     .seed(seed++))) {
+          return;
+        }
+      }
+    }
+    for (unsigned ob : {2u, 4u}) {
+      if (!run(LutGemmTester().a_type(at).n(133).k(77).out_bits(ob).seed(seed++))) return;
+    }
+    for (size_t first : {64, 128}) {
+      if (!run(LutGemmTester().a_type(at).n(first + 70).n_first(first).k(45).seed(seed++))) return;
+    }
+    if (!run(LutGemmTester().a_type(at).n(70).k(50).a_stride_extra(3).a_offset(5).seed(seed++))) {
+      return;
+    }
+    if (!run(LutGemmTester()
+                 .a_type(at)
+                 .n(70)
+                 .k(50)
+                 .w_bits(2)
+                 .w_encoding(CRUMB_ENC_TERNARY)
+                 .seed(seed++))) {
+      return;
+    }
+    if (!run(LutGemmTester()
+                 .a_type(at)
+                 .n(70)
+                 .k(50)
+                 .w_bits(2)
+                 .w_encoding(CRUMB_ENC_UNSIGNED)
+                 .w_zero_point(1)
+                 .seed(seed++))) {
+      return;
+    }
+    // Extremes: every code at either end, weights at either end, K long enough to flush.
+    for (LutFill af : {LutFill::kMax, LutFill::kMin}) {
+      for (LutFill wf : {LutFill::kMax, LutFill::kMin}) {
+        for (size_t k : {4096, 8195}) {
+          const int32_t za = af == LutFill::kMin ? zmid + 127 : zmid - 128;
+          if (!run(LutGemmTester()
+                       .a_type(at)
+                       .n(129)
+                       .k(k)
+                       .a_fill(af)
+                       .w_fill(wf)
+                       .a_zero_point(za)
+                       .out_type(CRUMB_ELEM_F32)
+                       .seed(seed++))) {
+            return;
+          }
+        }
+      }
+    }
+  }
+}
+
+#define CRUMB_LUT_GEMV_DESC(name, isa_tag)                                          \
+  class Lut_##name : public testing::Test {                                         \
+   protected:                                                                       \
+    void SetUp() override {                                                         \
+      if (!LutIsaSupported(LutIsa::isa_tag)) GTEST_SKIP() << "CPU lacks " #isa_tag; \
+    }                                                                               \
+  };                                                                                \
+  TEST_F(Lut_##name, Gemv) { GemvSuite(name); }
+#define CRUMB_LUT_TESTS_lutgemm(name, isa_tag, abits) \
+  CRUMB_LUT_KERNEL_DESC(lutgemm, name, isa_tag, abits)
+#define CRUMB_LUT_TESTS_lutigemm(name, isa_tag, abits) \
+  CRUMB_LUT_KERNEL_DESC(lutigemm, name, isa_tag, abits)
+#define CRUMB_LUT_TESTS_lutgemv(name, isa_tag, abits) CRUMB_LUT_GEMV_DESC(name, isa_tag)
+#define CRUMB_LUT_UKERNEL(kind, name, isa_tag, abits) CRUMB_LUT_TESTS_##kind(name, isa_tag, abits)
 #include "kernels/lut/lut.inc"
 
 // ------------------------------------------------------------------------------- packers

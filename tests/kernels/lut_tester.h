@@ -75,38 +75,49 @@ class LutGemmTester {
   CRUMB_SETTER(LutFill, a_fill)
   CRUMB_SETTER(LutFill, w_fill)
   CRUMB_SETTER(uint32_t, seed)
+
+  CRUMB_SETTER(uint32_t, a_type)  // GEMV: CRUMB_ELEM_U8 / CRUMB_ELEM_S8 8-bit codes
+
+  void Test(crumb_lutgemm_ukernel_fn* gemm) const { Run(gemm, nullptr, nullptr); }
+  void Test(crumb_lutigemm_ukernel_fn* igemm) const { Run(nullptr, igemm, nullptr); }
+  // GEMV: one row (m is 1), 8-bit activations one code per byte.
+  void Test(crumb_lutgemv_ukernel_fn* gemv) const { Run(nullptr, nullptr, gemv); }
 #undef CRUMB_SETTER
 
-  void Test(crumb_lutgemm_ukernel_fn* gemm) const { Run(gemm, nullptr); }
-  void Test(crumb_lutigemm_ukernel_fn* igemm) const { Run(nullptr, igemm); }
-
  private:
-  void Run(crumb_lutgemm_ukernel_fn* gemm, crumb_lutigemm_ukernel_fn* igemm) const {
+  void Run(crumb_lutgemm_ukernel_fn* gemm, crumb_lutigemm_ukernel_fn* igemm,
+           crumb_lutgemv_ukernel_fn* gemv) const {
+    const size_t m_ = gemv ? 1 : this->m_;
     std::mt19937 rng(seed_);
     auto uni = [&](int32_t lo, int32_t hi) {
       return std::uniform_int_distribution<int32_t>(lo, hi)(rng);
     };
     const size_t ks = igemm ? ks_ : 1;
     const size_t kk = ks * k_;
-    const int32_t amax = (1 << a_bits_) - 1;
-    const int32_t za = std::min(std::max(a_zero_point_, 0), amax);
-    const unsigned sb = crumb_lut_storage_bits(a_bits_);
+    // GEMV: 8-bit codes, one per byte (s8 or u8); else a_bits-bit unsigned codes, packed.
+    const unsigned a_bits = gemv ? 8 : a_bits_;
+    const int32_t amin = gemv && a_type_ == CRUMB_ELEM_S8 ? -128 : 0;
+    const int32_t amax = gemv ? amin + 255 : (1 << a_bits) - 1;
+    const int32_t za = std::min(std::max(a_zero_point_, amin), amax);
+    const unsigned sb = gemv ? 8 : crumb_lut_storage_bits(a_bits);
 
     // Activations: one row per pixel of a 1-D image padded by ks / 2 (IGEMM), else m rows.
     const size_t pad = ks / 2;
     const size_t pixels = igemm ? m_ + ks - 1 - 2 * pad : m_;
     auto code = [&](LutFill f) {
-      return f == LutFill::kMax ? amax : f == LutFill::kMin ? 0 : uni(0, amax);
+      return f == LutFill::kMax ? amax : f == LutFill::kMin ? amin : uni(amin, amax);
     };
     std::vector<int32_t> a(std::max<size_t>(pixels, 1) * k_);
     for (auto& x : a) x = code(a_fill_);
-    const size_t row_bytes = crumb_lut_act_row_bytes(k_, a_bits_);
+    const size_t row_bytes = gemv ? k_ : crumb_lut_act_row_bytes(k_, a_bits);
     const size_t a_stride = row_bytes + a_stride_extra_;
     // Every byte the kernel must not interpret is garbage: padding codes of a row, stride gaps.
     std::vector<uint8_t> abytes(a_offset_ + std::max<size_t>(pixels, 1) * a_stride + 64);
     for (auto& b : abytes) b = (uint8_t)rng();
+    std::vector<int32_t> a_stored = a;  // s8 codes stored as their bytes
+    for (auto& x : a_stored) x &= (1 << sb) - 1;
     const std::vector<uint8_t> packed_a =
-        crumb::ref::PackCodesLsb(a, (int)pixels, (int)k_, (int)sb, (int)row_bytes);
+        crumb::ref::PackCodesLsb(a_stored, (int)pixels, (int)k_, (int)sb, (int)row_bytes);
     for (size_t p = 0; p < pixels; p++) {
       uint8_t* row = abytes.data() + a_offset_ + p * a_stride;
       memcpy(row, packed_a.data() + p * row_bytes, row_bytes);
@@ -116,7 +127,7 @@ class LutGemmTester {
                                     garbage << (c * sb % 8));
       }
     }
-    std::vector<int32_t> zero_codes(k_, za);
+    std::vector<int32_t> zero_codes(k_, za & ((1 << sb) - 1));
     std::vector<uint8_t> zero =
         crumb::ref::PackCodesLsb(zero_codes, 1, (int)k_, (int)sb, (int)row_bytes);
     for (size_t c = k_; c < row_bytes * 8 / sb; c++)
@@ -158,9 +169,10 @@ class LutGemmTester {
     int8_t vmap[4];
     ASSERT_EQ(crumb_lut_value_map(w_bits_, w_encoding_, zw.data(), n_, vmap), 1);
     // Kernels read the table with aligned loads: 64-byte aligned, as crumb_lut_init_table asks.
-    std::vector<uint8_t> table_bytes(crumb_lut_table_size(a_bits_) + 64);
+    const unsigned table_bits = gemv ? 4 : a_bits;
+    std::vector<uint8_t> table_bytes(crumb_lut_table_size(table_bits) + 64);
     uint8_t* table = table_bytes.data() + (64 - (uintptr_t)table_bytes.data() % 64) % 64;
-    crumb_lut_init_table(vmap, a_bits_, table);
+    crumb_lut_init_table(vmap, table_bits, table);
 
     // Epilogue: multipliers spread the outputs over the codes' range, plus offsets.
     std::vector<float> mul(n_), add(n_);
@@ -168,7 +180,7 @@ class LutGemmTester {
     const uint32_t otype = packed_out ? (uint32_t)CRUMB_ELEM_U8 : out_type_;
     int32_t olo = otype == CRUMB_ELEM_U8 ? 0 : -128, ohi = otype == CRUMB_ELEM_U8 ? 255 : 127;
     if (packed_out) ohi = (1 << out_bits_) - 1;
-    const float span = (float)amax * 2.0f * std::sqrt((float)std::max<size_t>(kk, 1));
+    const float span = (float)(amax - amin) * 2.0f * std::sqrt((float)std::max<size_t>(kk, 1));
     for (size_t i = 0; i < n_; i++) {
       mul[i] = std::uniform_real_distribution<float>(0.5f, 2.0f)(rng) *
                (otype == CRUMB_ELEM_F32 ? 0.01f : (float)(ohi - olo + 1) / span);
@@ -177,6 +189,7 @@ class LutGemmTester {
     crumb_lut_params p{};
     p.table = table;
     p.a_zero_point = za;
+    p.a_type = a_type_;
     p.out_bits = packed_out ? out_bits_ : 8;
     p.mul = mul.data() + n_first_;
     p.add = add.data() + n_first_;
@@ -216,7 +229,15 @@ class LutGemmTester {
     }
     const size_t nc = n_ - n_first_;
     const uint8_t* wcall = w.data() + (n_first_ / CRUMB_LUT_NR) * crumb_lut_block_bytes(ks, k_);
-    if (gemm) {
+    std::vector<uint8_t> scratch(crumb_lut_gemv_scratch_size(k_) + 2 * kGuardBytes, kGuard);
+    if (gemv) {
+      gemv(nc, k_, abytes.data() + a_offset_, wcall, c + first_byte, &p,
+           scratch.data() + kGuardBytes);
+      for (size_t i = 0; i < kGuardBytes; i++) {
+        ASSERT_EQ(scratch[i], kGuard) << "the kernel wrote before its scratch";
+        ASSERT_EQ(scratch[scratch.size() - 1 - i], kGuard) << "the kernel wrote past its scratch";
+      }
+    } else if (gemm) {
       gemm(m_, nc, k_, abytes.data() + a_offset_, a_stride, wcall, c + first_byte, c_stride, &p);
     } else {
       igemm(m_, nc, k_, ks, indirection.data(), a_offset_, zero.data(), wcall, c + first_byte,
@@ -281,6 +302,7 @@ class LutGemmTester {
   size_t a_stride_extra_ = 0, a_offset_ = 0, c_stride_extra_ = 0;
   LutFill a_fill_ = LutFill::kRandom, w_fill_ = LutFill::kRandom;
   uint32_t seed_ = 1;
+  uint32_t a_type_ = CRUMB_ELEM_U8;
 };
 
 }  // namespace crumb_test
