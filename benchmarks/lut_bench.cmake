@@ -14,3 +14,9 @@ if(CRUMB_USE_XNNPACK)
   target_include_directories(bench_lut PRIVATE ${XNNPACK_INCLUDE_DIR})
   target_link_libraries(bench_lut PRIVATE ${XNNPACK_LIBRARY} crumb_dep_pthreadpool)
 endif()
+
+# lut_insn_driver: one lut kernel between two marker functions, for the qemu instruction counter
+# (instructions per MAC on Arm; benchmarks/lut_insn_driver.cc).
+add_executable(lut_insn_driver lut_insn_driver.cc $<TARGET_OBJECTS:crumb_kernels_lut>)
+target_include_directories(lut_insn_driver PRIVATE ${PROJECT_SOURCE_DIR})
+target_link_libraries(lut_insn_driver PRIVATE crumb_kernels_common)

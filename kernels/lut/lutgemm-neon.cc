@@ -16,9 +16,13 @@
 #include "kernels/common/requant.h"
 #include "kernels/lut/lut.h"
 
+#ifndef CRUMB_LUT_NEON_MR
+#define CRUMB_LUT_NEON_MR 4
+#endif
+
 namespace {
 
-constexpr int kMR = 4;
+constexpr int kMR = CRUMB_LUT_NEON_MR;
 constexpr size_t kFlushGroups = 256;
 
 struct DirectRows {
