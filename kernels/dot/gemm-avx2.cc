@@ -126,10 +126,13 @@ inline uint32_t RowSum(const uint8_t* p, size_t kc) {
 }
 
 // zw' of channels n .. n + count - 1 (count 1..8), 0 in the other lanes.
+// (A masked load: a 32-byte load of a buffer just written in pieces would stall on store
+// forwarding.)
 inline __m256i ZeroPoints(const Call& call, size_t n, size_t count) {
-  int32_t zbuf[8] = {0};
-  for (size_t i = 0; i < count; i++) zbuf[i] = call.params->w_zero_point[n + i];
-  return _mm256_sub_epi32(_mm256_loadu_si256((const __m256i*)zbuf), _mm256_set1_epi32(call.bias));
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), lanes);
+  const __m256i zw = _mm256_maskload_epi32(call.params->w_zero_point + n, mask);
+  return _mm256_and_si256(_mm256_sub_epi32(zw, _mm256_set1_epi32(call.bias)), mask);
 }
 
 // za_u * (K zw' - wsum) of 8 channels, wrapping; wsum points at their sums in a block header.
@@ -153,12 +156,35 @@ void Finish(const Call& call, const Geometry& g, const __m256i (*acc)[2], size_t
   }
   const crumb_gemm_params* p = call.params;
   const uint8_t* header = call.w + nb * g.block_bytes;
-  (void)header;
+  const size_t n0 = nb * 16;
+  if (call.corrs && !call.has_zw && n0 + 16 <= call.nc && ep.type != CRUMB_ELEM_F32) {
+    // A whole block to 8-bit codes: both halves of a row packed and stored as 16 bytes.
+    const __m256i corr0 = _mm256_loadu_si256((const __m256i*)(call.corrs + n0));
+    const __m256i corr1 = _mm256_loadu_si256((const __m256i*)(call.corrs + n0 + 8));
+    const __m256 mul0 = _mm256_loadu_ps(p->mul + n0), mul1 = _mm256_loadu_ps(p->mul + n0 + 8);
+    const __m256 add0 = _mm256_loadu_ps(p->add + n0), add1 = _mm256_loadu_ps(p->add + n0 + 8);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int m = 0; m < MR; m++) {
+      const __m256i q0 = crumb_avx2_requantize(
+          crumb_avx2_scale(_mm256_add_epi32(acc[m][0], corr0), mul0, add0), &ep);
+      const __m256i q1 = crumb_avx2_requantize(
+          crumb_avx2_scale(_mm256_add_epi32(acc[m][1], corr1), mul1, add1), &ep);
+      // vpackssdw / vpack(u|s)swb work per 128-bit lane: dwords come out as (q0 0-3, q1 0-3, ..
+      // | q0 4-7, q1 4-7, ..); vpermd puts q0 0-7, q1 0-7 in the low 16 bytes.
+      const __m256i w = _mm256_packs_epi32(q0, q1);
+      const __m256i b =
+          ep.type == CRUMB_ELEM_U8 ? _mm256_packus_epi16(w, w) : _mm256_packs_epi16(w, w);
+      _mm_storeu_si128((__m128i*)(call.c + (m0 + (size_t)m) * call.c_stride + n0),
+                       _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(b, order)));
+    }
+    return;
+  }
   for (int h = 0; h < 2; h++) {
     const size_t n = nb * 16 + 8 * (size_t)h;
     if (n >= call.nc) break;
     const size_t count = call.nc - n < 8 ? call.nc - n : 8;
-    const __m256i zw = ZeroPoints(call, n, count);
+    const __m256i zw =
+        call.has_zw || !call.corrs ? ZeroPoints(call, n, count) : _mm256_setzero_si256();
     const __m256i corr = call.corrs ? _mm256_loadu_si256((const __m256i*)(call.corrs + n))
                                     : Correction(call, g, header + 32 * h, zw);
     __m256 mul, add;
@@ -316,108 +342,135 @@ void DecodeBlock(const Geometry& g, const Decoder<BITS>& dec, const uint8_t* wbl
   }
 }
 
-// The inner loop of the 6-row tile, in assembly: 12 int16 run sums (6 rows x 2 halves of 16
-// channels, ymm0-11), two weight halves (ymm12-13), one broadcast activation word (ymm14) and a
-// product (ymm15) fill the 16 ymm registers, which GCC's allocator does not manage without
-// spilling the sums or inserting moves. Per k-group: 2 weight loads, 6 broadcasts (+ 6 xors for s8
-// activations), 12 vpmaddubsw, 12 vpaddw. Runs n >= 1 k-groups from zero sums, then adds the
-// sums, widened by vpmaddwd with 1, to the int32 accumulators acc (6 rows x 2 halves, in memory);
-// the row pointers point at the first group's activation word.
-#define CRUMB_RUN6_ROW(r, t0, t1, flip)              \
+// The 6-row tile over a run of taps, in assembly. Registers: 12 int16 run sums (6 rows x 2 halves
+// of 16 channels, ymm0-11), two weight halves (ymm12-13), one broadcast activation word (ymm14), a
+// product (ymm15) — all 16, which GCC's allocator does not manage without spilling the sums or
+// inserting moves. Per k-group: 2 weight loads, 6 broadcasts (+ 6 xors for s8 activations), 12
+// vpmaddubsw, 12 vpaddw; every `run` groups (and at the end of a tap) the sums are widened by
+// vpmaddwd with 1 and added to the int32 accumulators `acc` (6 rows x 2 halves, in memory).
+//   p:     6 row pointers per tap (the tap's first activation word of each row)
+//   taps:  >= 1 taps; whole: >= 1 k-groups per tap; w: the first tap's decoded vectors, `skip`
+//          bytes between the end of one tap's `whole` vectors and the next tap's first.
+#define CRUMB_TAPS6_ROW(r, t0, t1, flip)             \
   "vpbroadcastd (%[a" #r "],%[i]), %%ymm14\n\t" flip \
   "vpmaddubsw %%ymm12, %%ymm14, %%ymm15\n\t"         \
   "vpaddw %%ymm15, %%ymm" #t0 ", %%ymm" #t0          \
   "\n\t"                                             \
   "vpmaddubsw %%ymm13, %%ymm14, %%ymm14\n\t"         \
   "vpaddw %%ymm14, %%ymm" #t1 ", %%ymm" #t1 "\n\t"
-#define CRUMB_RUN6(flip) \
-  "vpxor %%xmm0, %%xmm0, %%xmm0\n\t"                                                          \
-  "vpxor %%xmm1, %%xmm1, %%xmm1\n\t"                                                          \
-  "vpxor %%xmm2, %%xmm2, %%xmm2\n\t"                                                          \
-  "vpxor %%xmm3, %%xmm3, %%xmm3\n\t"                                                          \
-  "vpxor %%xmm4, %%xmm4, %%xmm4\n\t"                                                          \
-  "vpxor %%xmm5, %%xmm5, %%xmm5\n\t"                                                          \
-  "vpxor %%xmm6, %%xmm6, %%xmm6\n\t"                                                          \
-  "vpxor %%xmm7, %%xmm7, %%xmm7\n\t"                                                          \
-  "vpxor %%xmm8, %%xmm8, %%xmm8\n\t"                                                          \
-  "vpxor %%xmm9, %%xmm9, %%xmm9\n\t"                                                          \
-  "vpxor %%xmm10, %%xmm10, %%xmm10\n\t"                                                       \
-  "vpxor %%xmm11, %%xmm11, %%xmm11\n\t"                                                       \
-  "1:\n\t"                                                                                    \
-  "vmovdqu (%[w]), %%ymm12\n\t"                                                               \
-  "vmovdqu 32(%[w]), %%ymm13\n\t" CRUMB_RUN6_ROW(0, 0, 1, flip) CRUMB_RUN6_ROW(1, 2, 3, flip) \
-      CRUMB_RUN6_ROW(2, 4, 5, flip) CRUMB_RUN6_ROW(3, 6, 7, flip)                             \
-          CRUMB_RUN6_ROW(4, 8, 9, flip) CRUMB_RUN6_ROW(5, 10, 11, flip)                       \
-  "add $64, %[w]\n\t"                                                                         \
-  "add $4, %[i]\n\t"                                                                          \
-  "dec %[n]\n\t"                                                                              \
-  "jnz 1b\n\t"                                                                                \
-  "vpmaddwd %[ones], %%ymm0, %%ymm0\n\t"                                                  \
-  "vpaddd 0(%[t]), %%ymm0, %%ymm0\n\t"                                                      \
-  "vmovdqu %%ymm0, 0(%[t])\n\t"                                                           \
-  "vpmaddwd %[ones], %%ymm1, %%ymm1\n\t"                                                  \
-  "vpaddd 32(%[t]), %%ymm1, %%ymm1\n\t"                                                      \
-  "vmovdqu %%ymm1, 32(%[t])\n\t"                                                           \
-  "vpmaddwd %[ones], %%ymm2, %%ymm2\n\t"                                                  \
-  "vpaddd 64(%[t]), %%ymm2, %%ymm2\n\t"                                                      \
-  "vmovdqu %%ymm2, 64(%[t])\n\t"                                                           \
-  "vpmaddwd %[ones], %%ymm3, %%ymm3\n\t"                                                  \
-  "vpaddd 96(%[t]), %%ymm3, %%ymm3\n\t"                                                      \
-  "vmovdqu %%ymm3, 96(%[t])\n\t"                                                           \
-  "vpmaddwd %[ones], %%ymm4, %%ymm4\n\t"                                                  \
-  "vpaddd 128(%[t]), %%ymm4, %%ymm4\n\t"                                                      \
-  "vmovdqu %%ymm4, 128(%[t])\n\t"                                                           \
-  "vpmaddwd %[ones], %%ymm5, %%ymm5\n\t"                                                  \
-  "vpaddd 160(%[t]), %%ymm5, %%ymm5\n\t"                                                      \
-  "vmovdqu %%ymm5, 160(%[t])\n\t"                                                           \
-  "vpmaddwd %[ones], %%ymm6, %%ymm6\n\t"                                                  \
-  "vpaddd 192(%[t]), %%ymm6, %%ymm6\n\t"                                                      \
-  "vmovdqu %%ymm6, 192(%[t])\n\t"                                                           \
-  "vpmaddwd %[ones], %%ymm7, %%ymm7\n\t"                                                  \
-  "vpaddd 224(%[t]), %%ymm7, %%ymm7\n\t"                                                      \
-  "vmovdqu %%ymm7, 224(%[t])\n\t"                                                           \
-  "vpmaddwd %[ones], %%ymm8, %%ymm8\n\t"                                                  \
-  "vpaddd 256(%[t]), %%ymm8, %%ymm8\n\t"                                                      \
-  "vmovdqu %%ymm8, 256(%[t])\n\t"                                                           \
-  "vpmaddwd %[ones], %%ymm9, %%ymm9\n\t"                                                  \
-  "vpaddd 288(%[t]), %%ymm9, %%ymm9\n\t"                                                      \
-  "vmovdqu %%ymm9, 288(%[t])\n\t"                                                           \
-  "vpmaddwd %[ones], %%ymm10, %%ymm10\n\t"                                                  \
-  "vpaddd 320(%[t]), %%ymm10, %%ymm10\n\t"                                                      \
-  "vmovdqu %%ymm10, 320(%[t])\n\t"                                                           \
-  "vpmaddwd %[ones], %%ymm11, %%ymm11\n\t"                                                  \
-  "vpaddd 352(%[t]), %%ymm11, %%ymm11\n\t"                                                      \
-  "vmovdqu %%ymm11, 352(%[t])\n\t"
+// The first group of a run writes the sums instead of adding to them.
+#define CRUMB_TAPS6_FIRST(r, t0, t1, flip)                                                    \
+  "vpbroadcastd (%[a" #r "],%[i]), %%ymm14\n\t" flip "vpmaddubsw %%ymm12, %%ymm14, %%ymm" #t0 \
+  "\n\t"                                                                                      \
+  "vpmaddubsw %%ymm13, %%ymm14, %%ymm" #t1 "\n\t"
+#define CRUMB_TAPS6(flip) \
+  "2:\n\t"    \
+  "mov 0(%[p]), %[a0]\n\t"    \
+  "mov 8(%[p]), %[a1]\n\t"    \
+  "mov 16(%[p]), %[a2]\n\t"    \
+  "mov 24(%[p]), %[a3]\n\t"    \
+  "mov 32(%[p]), %[a4]\n\t"    \
+  "mov 40(%[p]), %[a5]\n\t"    \
+  "add $48, %[p]\n\t"    \
+  "xor %k[i], %k[i]\n\t"    \
+  "mov %[whole], %[rem]\n\t"    \
+  "3:\n\t"    \
+  "mov %[run], %[n]\n\t"    \
+  "cmp %[n], %[rem]\n\t"    \
+  "cmovb %[rem], %[n]\n\t"    \
+  "sub %[n], %[rem]\n\t"    \
+  "vmovdqu (%[w]), %%ymm12\n\t"    \
+  "vmovdqu 32(%[w]), %%ymm13\n\t"    \
+  CRUMB_TAPS6_FIRST(0, 0, 1, flip) CRUMB_TAPS6_FIRST(1, 2, 3, flip) CRUMB_TAPS6_FIRST(2, 4, 5, flip)    \
+  CRUMB_TAPS6_FIRST(3, 6, 7, flip) CRUMB_TAPS6_FIRST(4, 8, 9, flip) CRUMB_TAPS6_FIRST(5, 10, 11, flip)    \
+  "add $64, %[w]\n\t"    \
+  "add $4, %[i]\n\t"    \
+  "dec %[n]\n\t"    \
+  "jz 4f\n\t"    \
+  "1:\n\t"    \
+  "vmovdqu (%[w]), %%ymm12\n\t"    \
+  "vmovdqu 32(%[w]), %%ymm13\n\t"    \
+  CRUMB_TAPS6_ROW(0, 0, 1, flip) CRUMB_TAPS6_ROW(1, 2, 3, flip) CRUMB_TAPS6_ROW(2, 4, 5, flip)    \
+  CRUMB_TAPS6_ROW(3, 6, 7, flip) CRUMB_TAPS6_ROW(4, 8, 9, flip) CRUMB_TAPS6_ROW(5, 10, 11, flip)    \
+  "add $64, %[w]\n\t"    \
+  "add $4, %[i]\n\t"    \
+  "dec %[n]\n\t"    \
+  "jnz 1b\n\t"    \
+  "4:\n\t"    \
+  "vpmaddwd %[ones], %%ymm0, %%ymm0\n\t"    \
+  "vpaddd 0+%[acc], %%ymm0, %%ymm0\n\t"    \
+  "vmovdqu %%ymm0, 0+%[acc]\n\t"    \
+  "vpmaddwd %[ones], %%ymm1, %%ymm1\n\t"    \
+  "vpaddd 32+%[acc], %%ymm1, %%ymm1\n\t"    \
+  "vmovdqu %%ymm1, 32+%[acc]\n\t"    \
+  "vpmaddwd %[ones], %%ymm2, %%ymm2\n\t"    \
+  "vpaddd 64+%[acc], %%ymm2, %%ymm2\n\t"    \
+  "vmovdqu %%ymm2, 64+%[acc]\n\t"    \
+  "vpmaddwd %[ones], %%ymm3, %%ymm3\n\t"    \
+  "vpaddd 96+%[acc], %%ymm3, %%ymm3\n\t"    \
+  "vmovdqu %%ymm3, 96+%[acc]\n\t"    \
+  "vpmaddwd %[ones], %%ymm4, %%ymm4\n\t"    \
+  "vpaddd 128+%[acc], %%ymm4, %%ymm4\n\t"    \
+  "vmovdqu %%ymm4, 128+%[acc]\n\t"    \
+  "vpmaddwd %[ones], %%ymm5, %%ymm5\n\t"    \
+  "vpaddd 160+%[acc], %%ymm5, %%ymm5\n\t"    \
+  "vmovdqu %%ymm5, 160+%[acc]\n\t"    \
+  "vpmaddwd %[ones], %%ymm6, %%ymm6\n\t"    \
+  "vpaddd 192+%[acc], %%ymm6, %%ymm6\n\t"    \
+  "vmovdqu %%ymm6, 192+%[acc]\n\t"    \
+  "vpmaddwd %[ones], %%ymm7, %%ymm7\n\t"    \
+  "vpaddd 224+%[acc], %%ymm7, %%ymm7\n\t"    \
+  "vmovdqu %%ymm7, 224+%[acc]\n\t"    \
+  "vpmaddwd %[ones], %%ymm8, %%ymm8\n\t"    \
+  "vpaddd 256+%[acc], %%ymm8, %%ymm8\n\t"    \
+  "vmovdqu %%ymm8, 256+%[acc]\n\t"    \
+  "vpmaddwd %[ones], %%ymm9, %%ymm9\n\t"    \
+  "vpaddd 288+%[acc], %%ymm9, %%ymm9\n\t"    \
+  "vmovdqu %%ymm9, 288+%[acc]\n\t"    \
+  "vpmaddwd %[ones], %%ymm10, %%ymm10\n\t"    \
+  "vpaddd 320+%[acc], %%ymm10, %%ymm10\n\t"    \
+  "vmovdqu %%ymm10, 320+%[acc]\n\t"    \
+  "vpmaddwd %[ones], %%ymm11, %%ymm11\n\t"    \
+  "vpaddd 352+%[acc], %%ymm11, %%ymm11\n\t"    \
+  "vmovdqu %%ymm11, 352+%[acc]\n\t"    \
+  "test %[rem], %[rem]\n\t"    \
+  "jnz 3b\n\t"    \
+  "add %[skip], %[w]\n\t"    \
+  "decq %[taps]\n\t"    \
+  "jnz 2b\n\t"
 
 template <bool SA>
-__attribute__((always_inline)) inline void Run6(size_t n, const uint8_t* wq, const uint8_t* a0,
-                                                const uint8_t* a1, const uint8_t* a2,
-                                                const uint8_t* a3, const uint8_t* a4,
-                                                const uint8_t* a5, __m256i (&acc)[6][2]) {
+__attribute__((always_inline)) inline void Taps6(const uint8_t* const* p, size_t taps, size_t whole,
+                                                 size_t run, const uint8_t* w, size_t skip,
+                                                 __m256i (&acc)[6][2]) {
   alignas(32) static const uint32_t kFlip[8] = {0x80808080u, 0x80808080u, 0x80808080u, 0x80808080u,
                                                 0x80808080u, 0x80808080u, 0x80808080u, 0x80808080u};
   alignas(32) static const uint16_t kOnes[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-  size_t i = 0;
+  const uint8_t *a0, *a1, *a2, *a3, *a4, *a5;
+  size_t i, n, rem;
   if (SA) {
-    __asm__ volatile(CRUMB_RUN6("vpxor %[flip], %%ymm14, %%ymm14\n\t")
-                     : [w] "+r"(wq), [i] "+r"(i), [n] "+r"(n)
-                     : [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [a3] "r"(a3), [a4] "r"(a4),
-                       [a5] "r"(a5), [t] "r"(&acc[0][0]), [flip] "m"(kFlip), [ones] "m"(kOnes)
-                     : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
-                       "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
-                       "xmm15");
+    __asm__ volatile(
+        CRUMB_TAPS6("vpxor %[flip], %%ymm14, %%ymm14\n\t")
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4),
+          [a5] "=&r"(a5), [i] "=&r"(i), [n] "=&r"(n), [rem] "=&r"(rem), [p] "+r"(p), [w] "+r"(w),
+          [taps] "+m"(taps), [acc] "+m"(acc)
+        : [whole] "m"(whole), [run] "m"(run), [skip] "m"(skip), [ones] "m"(kOnes), [flip] "m"(kFlip)
+        : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+          "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
   } else {
-    __asm__ volatile(CRUMB_RUN6("")
-                     : [w] "+r"(wq), [i] "+r"(i), [n] "+r"(n)
-                     : [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [a3] "r"(a3), [a4] "r"(a4),
-                       [a5] "r"(a5), [t] "r"(&acc[0][0]), [ones] "m"(kOnes)
+    __asm__ volatile(CRUMB_TAPS6("")
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
+                       [a4] "=&r"(a4), [a5] "=&r"(a5), [i] "=&r"(i), [n] "=&r"(n), [rem] "=&r"(rem),
+                       [p] "+r"(p), [w] "+r"(w), [taps] "+m"(taps), [acc] "+m"(acc)
+                     : [whole] "m"(whole), [run] "m"(run), [skip] "m"(skip), [ones] "m"(kOnes)
                      : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
                        "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
                        "xmm15");
   }
 }
-#undef CRUMB_RUN6
-#undef CRUMB_RUN6_ROW
+#undef CRUMB_TAPS6
+#undef CRUMB_TAPS6_ROW
+#undef CRUMB_TAPS6_FIRST
 
 // One tile of MR rows from m0 against the decoded block nb. The run sums are named variables
 // (not arrays), written out row by row by the macros below: with arrays GCC keeps them in memory
@@ -493,29 +546,7 @@ void TileBuf(const Call& call, const Geometry& g, const uint8_t* buf, size_t m0,
     }                                                               \
   }
     if constexpr (MR == 6 && !kSplit) {
-      const uint8_t* ap[6];
-      for (int m = 0; m < 6; m++) ap[m] = Row(call, g, m0 + (size_t)m, t);
-      const uint8_t* wq = buf + t * groups * kBufBytesPerGroup<BITS>;
-      size_t gi = 0;
-      while (gi < whole) {
-        const size_t g1 = gi + kRunG < whole ? gi + kRunG : whole;
-        Run6<SA>(g1 - gi, wq, ap[0] + 4 * gi, ap[1] + 4 * gi, ap[2] + 4 * gi, ap[3] + 4 * gi,
-                 ap[4] + 4 * gi, ap[5] + 4 * gi, acc);
-        wq += (g1 - gi) * kBufBytesPerGroup<BITS>;
-        gi = g1;
-      }
-      if (whole < groups) {
-        for (int m = 0; m < 6; m++) {
-          const __m256i x = BcastTail<SA>(ap[m] + 4 * whole, g.tail_bytes);
-          for (int h = 0; h < 2; h++)
-            acc[m][h] = _mm256_add_epi32(
-                acc[m][h],
-                _mm256_madd_epi16(
-                    _mm256_maddubs_epi16(x, _mm256_loadu_si256((const __m256i*)(wq + 32 * h))),
-                    ones));
-        }
-      }
-    } else if constexpr (MR == 6) {
+      break;  // all taps at once below    } else if constexpr (MR == 6) {
       CRUMB_TAP(CRUMB_ROWS6)
     } else {
       CRUMB_TAP(CRUMB_ROWS2)
@@ -525,6 +556,36 @@ void TileBuf(const Call& call, const Geometry& g, const uint8_t* buf, size_t m0,
 #undef CRUMB_FLUSH
 #undef CRUMB_GROUP
 #undef CRUMB_TAP
+  }
+  if constexpr (MR == 6 && !kSplit) {
+    // Taps in chunks of up to kChunk: a table of their row pointers, then one assembly call.
+    constexpr size_t kChunk = 16;
+    const size_t bytes = groups * kBufBytesPerGroup<BITS>;
+    if (whole) {
+      const uint8_t* ptab[kChunk][6];
+      for (size_t t0 = 0; t0 < g.ks; t0 += kChunk) {
+        const size_t nt = g.ks - t0 < kChunk ? g.ks - t0 : kChunk;
+        for (size_t t = 0; t < nt; t++)
+          for (int m = 0; m < 6; m++) ptab[t][m] = Row(call, g, m0 + (size_t)m, t0 + t);
+        Taps6<SA>(&ptab[0][0], nt, whole, kRunG, buf + t0 * bytes, bytes - whole * 64, acc);
+      }
+    }
+    if (whole < groups) {
+      // The partial last k-group of every tap.
+      for (size_t t = 0; t < g.ks; t++) {
+        const uint8_t* wq = buf + t * bytes + whole * 64;
+        for (int m = 0; m < 6; m++) {
+          const __m256i x =
+              BcastTail<SA>(Row(call, g, m0 + (size_t)m, t) + 4 * whole, g.tail_bytes);
+          for (int h = 0; h < 2; h++)
+            acc[m][h] = _mm256_add_epi32(
+                acc[m][h],
+                _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(x, _mm256_loadu_si256((const __m256i*)(wq + 32 * h))),
+                    ones));
+        }
+      }
+    }
   }
   Finish<SA, MR>(call, g, acc, m0, nb, ep);
 }
