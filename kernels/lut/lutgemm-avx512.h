@@ -3,7 +3,7 @@
 // index bits 6-7 and, the rows being replicated, bits 4-5: no masking of the nibble codes).
 // Include only from *-avx512.cc files, once, with CRUMB_LUT_AVX512_VBMI 0 or 1 defined.
 // Register tile: 4 output pixels x 128 output channels (two 64-channel blocks, a zmm of 64 byte
-// lanes each), and 6 x 64 for an odd last block.
+// lanes each), and 8 x 64 for an odd last block.
 //
 // Per step (4 codes of k = two pairs) and pixel: the activation byte(s) name two rows of the
 // constant pair table, each stored replicated to the four 128-bit lanes (a plain 64-byte load;
@@ -49,7 +49,7 @@ namespace {
 #endif
 #ifndef CRUMB_LUT_AVX512_MR
 #define CRUMB_LUT_AVX512_MR 4
-#define CRUMB_LUT_AVX512_MR1 6
+#define CRUMB_LUT_AVX512_MR1 8
 #endif
 constexpr int kMR = CRUMB_LUT_AVX512_MR;
 constexpr int kMR1 = CRUMB_LUT_AVX512_MR1;
