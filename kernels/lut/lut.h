@@ -6,8 +6,13 @@
 // (c0, c1) of an output channel, the 16 sums v(c0) a0 + v(c1) a1 over the code pairs form a
 // 16-byte table, and one byte shuffle (vpshufb / tbl) looks that table up with every lane's 4-bit
 // weight-pair code: 2 MACs per lane. Activations are low-bit, so the table of a pair is a row of a
-// constant table indexed by the packed activation-pair code (A2: 16 rows, A3 / A4: 256 rows of
-// 16 bytes): "building" it is a 16-byte broadcast load.
+// constant table indexed by the packed activation-pair code (A2: 16 rows, A3 / A4: 256 rows):
+// "building" it is one load. Byte sums of a few lookups are exact (the entries are biased to
+// small unsigned bytes), then widened to 16 and 32 bits before they could wrap: the bound is
+// proved in lutgemm-avx512.h and tested at the extremes (tests/kernels/lut_test.cc, Extremes).
+//
+// GEMM: `a` is mr packed rows a_stride bytes apart (1x1 stride-1 convolutions, FC layers with
+// M > 1). IGEMM: convolutions through an indirection buffer, as the scalar igemm. GEMV: below.
 //
 // ---------------------------------------------------------------------------------- the contract
 // GEMM:  c[m][n] = E(float(acc[m][n]) * mul[n] + add[n]),  m < mr, n < nc,
@@ -33,17 +38,18 @@
 //                           codes of k = 4s .. 4s + 3 LSB first (bits 0-3: the pair (4s, 4s + 1),
 //                           bits 4-7: the pair (4s + 2, 4s + 3)); k >= kc holds code 0.
 // The lane order puts the even bytes of a 16-bit lane on channels 0-31 and the odd ones on 32-63,
-// so the kernels widen byte sums to 16 bits without shuffles (see lutgemm-avx512.cc).
+// so the kernels widen byte sums to 16 bits without shuffles (see lutgemm-avx512.h).
 // Codes are the kernel's 2-bit codes, not the model's: code c means the value vmap[c], where
 // vmap = crumb_lut_value_map(bits, encoding, zw) and vmap[0] = 0 (the padding code). For signed
 // 2-bit (and ternary) weights vmap is two's complement {0, 1, -2, -1}, so the codes are the
 // model's.
 //
 // Call: `w` points at the block holding the call's first channel (a caller splitting N does it at
-// multiples of 64 channels); nc may end inside a block. params->table is crumb_lut_init_table()
-// of the layer's vmap and the kernel's activation bits (the name's qu2 / qu3 / qu4);
-// params->a_zero_point is za; mul / add hold nc floats; out as for the scalar kernels, and
-// out_bits selects the row format:
+// multiples of 64 channels, passing c, mul and add from that channel on); nc may end inside a
+// block; mr is any number of rows (a caller splitting M passes a later part of `a`). params->table
+// is crumb_lut_init_table() of the layer's vmap and the kernel's activation bits (the name's qu2 /
+// qu3 / qu4); params->a_zero_point is za; mul / add hold nc floats; out as for the scalar kernels,
+// and out_bits selects the row format:
 //   8      one code per byte (out.type S8 / U8; channel n at byte n) or float (F32, at 4n bytes);
 //   2 / 4  unsigned codes (out.type U8, [qmin, qmax] within the codes' range) packed LSB first
 //          along channels: channel n at bit n * out_bits of the row; the kernel writes

@@ -2,8 +2,8 @@
 // output channels (one half of a 64-channel block, a ymm of 32 byte lanes); a tile runs both
 // halves of a block before its epilogue.
 //
-// The scheme and the accumulation bound are lutgemm-avx512.cc's, on ymm: per step and pixel two
-// table rows are broadcast (vbroadcasti128) and looked up with vpshufb by the 32 lanes' nibble
+// The scheme and the accumulation bound are lutgemm-avx512.h's, on ymm: per step and pixel two
+// table rows are loaded and looked up with vpshufb by the 32 lanes' nibble
 // codes; byte sums of 2 * steps_per_group lookups (<= 255, the table's trailer), widened as
 // 16-bit lanes w: accw += w, acco += w >> 8; flushed to int32 every 256 groups (255 * 257 <
 // 2^16). Even bytes of half h of a block hold channels 16h .. 16h + 15, odd bytes 32 + 16h ..

@@ -30,6 +30,8 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include <type_traits>
+
 #include "kernels/common/epilogue-avx512.h"
 #include "kernels/lut/lut.h"
 
@@ -136,7 +138,17 @@ template <unsigned ABITS, int MR, int NB, class Rows, class Sink>
 inline void Tile(size_t m0, size_t mvalid, size_t kc, size_t ks, const Rows& rows, const uint8_t* w,
                  size_t block_bytes, const uint8_t* table, int32_t a_zero_point, const Sink& sink) {
   const crumb_lut_table_info* info = crumb_lut_table_trailer(table, ABITS);
-  const size_t spg = (size_t)info->steps_per_group;
+  // Steps per byte-sum group: the table's bound, shortened to what the fast paths below take
+  // (shorter groups are always exact): A2 at most 8 steps (one 8-byte load of activation
+  // codes), A3 / A4 1 step (four steps per 8-byte load).
+  size_t spg = (size_t)info->steps_per_group;
+  if (ABITS == 2) {
+    spg = spg < 8 ? spg : 8;
+  } else {
+    // Longer groups keep the byte sums of the tile live across steps (8 more zmm: spills);
+    // widening after every step measures faster, even for ternary weights.
+    spg = 1;
+  }
   const size_t steps = crumb_lut_steps(kc);
   const size_t tap_groups = (steps + spg - 1) / spg;          // the last one may be short
   [[maybe_unused]] const __m512i nib = _mm512_set1_epi8(15);  // vpshufb only
@@ -235,14 +247,15 @@ inline void Tile(size_t m0, size_t mvalid, size_t kc, size_t ks, const Rows& row
       done += n;
       size_t i = 0;
 #if CRUMB_LUT_AVX512_QUAD
-      if (ABITS != 2 && spg == 1) {
-        // One step per group (A3 / A4 signed): four steps per iteration, the row offsets of each
-        // pixel cut out of one 8-byte load, so that the table loads wait for an ALU op rather
-        // than for a load.
-        for (; i + 4 <= n; i += 4, s += 4) {
+      // A3 / A4: four steps (groups of one step) per iteration, each pixel's row offsets cut
+      // out of one 8-byte load, so that the table loads wait for an ALU op rather than a load.
+      const auto quad = [&](auto group) __attribute__((always_inline)) {
+        constexpr size_t G = decltype(group)::value;  // steps per group
+        for (; i + 4 / G <= n && s + 4 <= steps; i += 4 / G, s += 4) {
           uint64_t codes[MR];
 #pragma GCC unroll 16
           for (int m = 0; m < MR; m++) memcpy(&codes[m], ap[m] + 2 * s, 8);
+          __m512i g[MR][NB];
 #pragma GCC unroll 4
           for (int q = 0; q < 4; q++) {
             __m512i lo[NB], hi[NB];
@@ -270,12 +283,18 @@ inline void Tile(size_t m0, size_t mvalid, size_t kc, size_t ks, const Rows& row
                 const __m512i x =
                     _mm512_add_epi8(_mm512_shuffle_epi8(t0, lo[b]), _mm512_shuffle_epi8(t1, hi[b]));
 #endif
-                AddInPlace16(accw[m][b], x);
-                AddInPlace16(acco[m][b], _mm512_srli_epi16(x, 8));
+                g[m][b] = q % G == 0 ? x : _mm512_add_epi8(g[m][b], x);
+                if (q % G == G - 1) {
+                  AddInPlace16(accw[m][b], g[m][b]);
+                  AddInPlace16(acco[m][b], _mm512_srli_epi16(g[m][b], 8));
+                }
               }
             }
           }
         }
+      };
+      if (ABITS != 2) {
+        quad(std::integral_constant<size_t, 1>());
       }
 #endif
       for (; i < n; i++) {
