@@ -14,6 +14,10 @@
 // other processes does not count, as in ONNX Runtime's per-kernel profile the peer script reads);
 // with threads:2 wall time (real_time in the name).
 #include <benchmark/benchmark.h>
+#if defined(__aarch64__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 #include <pthreadpool.h>
 
 #include <cstdio>
@@ -292,11 +296,16 @@ bool CpuHas(const char* isa) {
   if (s == "SCALAR") return true;
 #if defined(__x86_64__) || defined(__i386__)
   if (s == "AVX2") return __builtin_cpu_supports("avx2");
+  if (s == "AVXVNNI") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
   if (s == "AVX512VNNI") {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
            __builtin_cpu_supports("avx512vbmi");
   }
+#endif
+#if defined(__aarch64__)
+  if (s == "NEON") return true;
+  if (s == "NEONDOT") return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 #endif
   return false;
 }
@@ -316,9 +325,12 @@ std::vector<KernelPair> Kernels() {
       if (strcmp(k.isa, isa) == 0) return k;
     v.push_back(KernelPair{});
     v.back().isa = isa;
-    v.back().isa_name = strcmp(isa, "AVX512VNNI") == 0 ? "avx512"
-                        : strcmp(isa, "AVX2") == 0     ? "avx2"
-                                                       : "scalar";
+    v.back().isa_name = strcmp(isa, "NEONDOT") == 0      ? "neondot"
+                        : strcmp(isa, "NEON") == 0       ? "neon"
+                        : strcmp(isa, "AVX512VNNI") == 0 ? "avx512"
+                        : strcmp(isa, "AVXVNNI") == 0    ? "avxvnni"
+                        : strcmp(isa, "AVX2") == 0       ? "avx2"
+                                                         : "scalar";
     return v.back();
   };
 #define CRUMB_DOT_UKERNEL_gemm(name, isa) slot(#isa).gemm = name;

@@ -17,6 +17,12 @@
 //   65280), so they are split: w' = 16 h + l with h = w' >> 4 in [-8, 7] (pair bound 4080, run
 //   of 8) and l = w' & 15 in [0, 15] (pair bound 7650, run of 4); the int32 result is
 //   16 * madd(h sums) + madd(l sums). vpmaddwd of an int16 sum by 1 (or 16) is exact in int32.
+//
+// This file is the implementation of two kernels: included by gemm-avx2.cc (AVX2 only) and by
+// gemm-vnni-avx2.cc with CRUMB_DOT_VNNI = 1 (AVX-VNNI: the decoded-block tile multiplies with
+// VEX vpdpbusd into int32 directly: no int16 runs, no flushes, 8-bit weights unsplit).
+#pragma once
+
 #include <immintrin.h>
 #include <string.h>
 
@@ -24,7 +30,13 @@
 #include "kernels/dot/dot.h"
 #include "kernels/dot/internal.h"
 
+#ifndef CRUMB_DOT_VNNI
+#define CRUMB_DOT_VNNI 0
+#endif
+
 namespace {
+
+constexpr bool kVnni = CRUMB_DOT_VNNI;
 
 using crumb_dot::Call;
 using crumb_dot::Geometry;
@@ -310,7 +322,7 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
 inline size_t Groups(const Geometry& g) { return (g.kc + 3) / 4; }
 
 template <int BITS>
-constexpr size_t kBufBytesPerGroup = BITS == 8 ? 128 : 64;
+constexpr size_t kBufBytesPerGroup = BITS == 8 && !kVnni ? 128 : 64;
 
 template <int BITS>
 void DecodeBlock(const Geometry& g, const Decoder<BITS>& dec, const uint8_t* wblock, uint8_t* buf) {
@@ -320,7 +332,7 @@ void DecodeBlock(const Geometry& g, const Decoder<BITS>& dec, const uint8_t* wbl
   auto put = [&](const uint8_t* sb, unsigned nv, unsigned v) __attribute__((always_inline)) {
     for (unsigned hf = 0; hf < 2; hf++) {
       const __m256i w = dec(sb, nv, v, hf);
-      if (BITS == 8) {
+      if (BITS == 8 && !kVnni) {
         _mm256_storeu_si256(
             (__m256i*)(buf + 32 * hf),
             _mm256_shuffle_epi8(hi_lut, _mm256_and_si256(_mm256_srli_epi16(w, 4), low4)));
@@ -472,6 +484,93 @@ __attribute__((always_inline)) inline void Taps6(const uint8_t* const* p, size_t
 #undef CRUMB_TAPS6_ROW
 #undef CRUMB_TAPS6_FIRST
 
+#if CRUMB_DOT_VNNI
+// The same tile with AVX-VNNI: vpdpbusd (VEX, ymm) adds the four u8 x s8 products of a lane to
+// its int32 sum exactly, so the 12 accumulators stay int32 in ymm0-11 over all the taps.
+#define CRUMB_TAPS6V_ROW(r, t0, t1, flip)                                                         \
+  "vpbroadcastd (%[a" #r "],%[i]), %%ymm14\n\t" flip "%{vex%} vpdpbusd %%ymm12, %%ymm14, %%ymm" #t0 \
+  "\n\t"                                                                                          \
+  "%{vex%} vpdpbusd %%ymm13, %%ymm14, %%ymm" #t1 "\n\t"
+#define CRUMB_TAPS6V(flip) \
+  "vmovdqu 0+%[acc], %%ymm0\n\t"    \
+  "vmovdqu 32+%[acc], %%ymm1\n\t"    \
+  "vmovdqu 64+%[acc], %%ymm2\n\t"    \
+  "vmovdqu 96+%[acc], %%ymm3\n\t"    \
+  "vmovdqu 128+%[acc], %%ymm4\n\t"    \
+  "vmovdqu 160+%[acc], %%ymm5\n\t"    \
+  "vmovdqu 192+%[acc], %%ymm6\n\t"    \
+  "vmovdqu 224+%[acc], %%ymm7\n\t"    \
+  "vmovdqu 256+%[acc], %%ymm8\n\t"    \
+  "vmovdqu 288+%[acc], %%ymm9\n\t"    \
+  "vmovdqu 320+%[acc], %%ymm10\n\t"    \
+  "vmovdqu 352+%[acc], %%ymm11\n\t"    \
+  "2:\n\t"    \
+  "mov 0(%[p]), %[a0]\n\t"    \
+  "mov 8(%[p]), %[a1]\n\t"    \
+  "mov 16(%[p]), %[a2]\n\t"    \
+  "mov 24(%[p]), %[a3]\n\t"    \
+  "mov 32(%[p]), %[a4]\n\t"    \
+  "mov 40(%[p]), %[a5]\n\t"    \
+  "add $48, %[p]\n\t"    \
+  "xor %k[i], %k[i]\n\t"    \
+  "mov %[whole], %[n]\n\t"    \
+  "1:\n\t"    \
+  "vmovdqu (%[w]), %%ymm12\n\t"    \
+  "vmovdqu 32(%[w]), %%ymm13\n\t"    \
+  CRUMB_TAPS6V_ROW(0, 0, 1, flip) CRUMB_TAPS6V_ROW(1, 2, 3, flip) CRUMB_TAPS6V_ROW(2, 4, 5, flip)    \
+  CRUMB_TAPS6V_ROW(3, 6, 7, flip) CRUMB_TAPS6V_ROW(4, 8, 9, flip) CRUMB_TAPS6V_ROW(5, 10, 11, flip)    \
+  "add $64, %[w]\n\t"    \
+  "add $4, %[i]\n\t"    \
+  "dec %[n]\n\t"    \
+  "jnz 1b\n\t"    \
+  "add %[skip], %[w]\n\t"    \
+  "decq %[taps]\n\t"    \
+  "jnz 2b\n\t"    \
+  "vmovdqu %%ymm0, 0+%[acc]\n\t"    \
+  "vmovdqu %%ymm1, 32+%[acc]\n\t"    \
+  "vmovdqu %%ymm2, 64+%[acc]\n\t"    \
+  "vmovdqu %%ymm3, 96+%[acc]\n\t"    \
+  "vmovdqu %%ymm4, 128+%[acc]\n\t"    \
+  "vmovdqu %%ymm5, 160+%[acc]\n\t"    \
+  "vmovdqu %%ymm6, 192+%[acc]\n\t"    \
+  "vmovdqu %%ymm7, 224+%[acc]\n\t"    \
+  "vmovdqu %%ymm8, 256+%[acc]\n\t"    \
+  "vmovdqu %%ymm9, 288+%[acc]\n\t"    \
+  "vmovdqu %%ymm10, 320+%[acc]\n\t"    \
+  "vmovdqu %%ymm11, 352+%[acc]\n\t"
+
+template <bool SA>
+__attribute__((always_inline)) inline void Taps6Vnni(const uint8_t* const* p, size_t taps,
+                                                     size_t whole, const uint8_t* w, size_t skip,
+                                                     __m256i (&acc)[6][2]) {
+  alignas(32) static const uint32_t kFlip[8] = {0x80808080u, 0x80808080u, 0x80808080u, 0x80808080u,
+                                                0x80808080u, 0x80808080u, 0x80808080u, 0x80808080u};
+  const uint8_t *a0, *a1, *a2, *a3, *a4, *a5;
+  size_t i, n;
+  if (SA) {
+    __asm__ volatile(CRUMB_TAPS6V("vpxor %[flip], %%ymm14, %%ymm14\n\t")
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
+                       [a4] "=&r"(a4), [a5] "=&r"(a5), [i] "=&r"(i), [n] "=&r"(n), [p] "+r"(p),
+                       [w] "+r"(w), [taps] "+m"(taps), [acc] "+m"(acc)
+                     : [whole] "m"(whole), [skip] "m"(skip), [flip] "m"(kFlip)
+                     : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
+                       "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+                       "xmm15");
+  } else {
+    __asm__ volatile(CRUMB_TAPS6V("")
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
+                       [a4] "=&r"(a4), [a5] "=&r"(a5), [i] "=&r"(i), [n] "=&r"(n), [p] "+r"(p),
+                       [w] "+r"(w), [taps] "+m"(taps), [acc] "+m"(acc)
+                     : [whole] "m"(whole), [skip] "m"(skip)
+                     : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
+                       "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+                       "xmm15");
+  }
+}
+#undef CRUMB_TAPS6V
+#undef CRUMB_TAPS6V_ROW
+#endif
+
 // One tile of MR rows from m0 against the decoded block nb. The run sums are named variables
 // (not arrays), written out row by row by the macros below: with arrays GCC keeps them in memory
 // across the loop over k-groups.
@@ -481,8 +580,8 @@ __attribute__((always_inline)) inline void Taps6(const uint8_t* const* p, size_t
 template <int BITS, bool SA, int MR>
 void TileBuf(const Call& call, const Geometry& g, const uint8_t* buf, size_t m0, size_t nb,
              const crumb_epilogue_avx2& ep) {
-  static_assert(MR == (BITS == 8 ? 2 : 6), "the row macros cover these tiles");
-  constexpr bool kSplit = BITS == 8;
+  constexpr bool kSplit = BITS == 8 && !kVnni;
+  static_assert(MR == (kSplit ? 2 : 6), "the row macros cover these tiles");
   // Groups per int16 run: the proven bound (see the top of the file); 8 bits: the l part's 4.
   constexpr unsigned kRunG = kSplit ? 4 : kRun[BITS];
   const __m256i ones = _mm256_set1_epi16(1);
@@ -567,7 +666,11 @@ void TileBuf(const Call& call, const Geometry& g, const uint8_t* buf, size_t m0,
         const size_t nt = g.ks - t0 < kChunk ? g.ks - t0 : kChunk;
         for (size_t t = 0; t < nt; t++)
           for (int m = 0; m < 6; m++) ptab[t][m] = Row(call, g, m0 + (size_t)m, t0 + t);
+#if CRUMB_DOT_VNNI
+        Taps6Vnni<SA>(&ptab[0][0], nt, whole, buf + t0 * bytes, bytes - whole * 64, acc);
+#else
         Taps6<SA>(&ptab[0][0], nt, whole, kRunG, buf + t0 * bytes, bytes - whole * 64, acc);
+#endif
       }
     }
     if (whole < groups) {
@@ -577,12 +680,15 @@ void TileBuf(const Call& call, const Geometry& g, const uint8_t* buf, size_t m0,
         for (int m = 0; m < 6; m++) {
           const __m256i x =
               BcastTail<SA>(Row(call, g, m0 + (size_t)m, t) + 4 * whole, g.tail_bytes);
-          for (int h = 0; h < 2; h++)
-            acc[m][h] = _mm256_add_epi32(
-                acc[m][h],
-                _mm256_madd_epi16(
-                    _mm256_maddubs_epi16(x, _mm256_loadu_si256((const __m256i*)(wq + 32 * h))),
-                    ones));
+          for (int h = 0; h < 2; h++) {
+            const __m256i w = _mm256_loadu_si256((const __m256i*)(wq + 32 * h));
+#if CRUMB_DOT_VNNI
+            acc[m][h] = _mm256_dpbusd_avx_epi32(acc[m][h], x, w);
+#else
+            acc[m][h] =
+                _mm256_add_epi32(acc[m][h], _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), ones));
+#endif
+          }
         }
       }
     }
@@ -590,7 +696,7 @@ void TileBuf(const Call& call, const Geometry& g, const uint8_t* buf, size_t m0,
   Finish<SA, MR>(call, g, acc, m0, nb, ep);
 }
 
-constexpr int kRowsBuf(int bits) { return bits == 8 ? 2 : 6; }
+constexpr int kRowsBuf(int bits) { return bits == 8 && !kVnni ? 2 : 6; }
 
 constexpr size_t kCorrBlocks = 128;  // corrections precomputed up to 2048 channels (8 KiB stack)
 
@@ -662,18 +768,17 @@ void Dispatch(Call& call, size_t ks, size_t kc, int32_t* scratch) {
 
 }  // namespace
 
-extern "C" void crumb_q8_qb_dotgemm_ukernel_6x16__avx2(size_t mr, size_t nc, size_t kc,
-                                                       const void* a, size_t a_stride,
-                                                       const uint8_t* w, void* c, size_t c_stride,
-                                                       const crumb_gemm_params* params,
-                                                       int32_t* scratch) {
+extern "C" void CRUMB_DOT_AVX2_GEMM(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride,
+                                    const uint8_t* w, void* c, size_t c_stride,
+                                    const crumb_gemm_params* params, int32_t* scratch) {
   Call call = crumb_dot::GemmCall(mr, nc, a, a_stride, w, c, c_stride, params);
   Dispatch(call, 1, kc, scratch);
 }
 
-extern "C" void crumb_q8_qb_dotigemm_ukernel_6x16__avx2(
-    size_t mr, size_t nc, size_t kc, size_t ks, const void** a, size_t a_offset, const void* zero,
-    const uint8_t* w, void* c, size_t c_stride, const crumb_gemm_params* params, int32_t* scratch) {
+extern "C" void CRUMB_DOT_AVX2_IGEMM(size_t mr, size_t nc, size_t kc, size_t ks, const void** a,
+                                     size_t a_offset, const void* zero, const uint8_t* w, void* c,
+                                     size_t c_stride, const crumb_gemm_params* params,
+                                     int32_t* scratch) {
   Call call = crumb_dot::IGemmCall(mr, nc, a, a_offset, zero, w, c, c_stride, params);
   Dispatch(call, ks, kc, scratch);
 }

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <string.h>
+#if defined(__aarch64__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 #include <random>
 #include <vector>
@@ -19,11 +23,16 @@ bool CpuHas(const char* isa) {
   if (s == "SCALAR") return true;
 #if defined(__x86_64__) || defined(__i386__)
   if (s == "AVX2") return __builtin_cpu_supports("avx2");
+  if (s == "AVXVNNI") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
   if (s == "AVX512VNNI") {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
            __builtin_cpu_supports("avx512vbmi");
   }
+#endif
+#if defined(__aarch64__)
+  if (s == "NEON") return true;
+  if (s == "NEONDOT") return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 #endif
   return false;
 }
