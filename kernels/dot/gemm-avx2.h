@@ -487,9 +487,10 @@ __attribute__((always_inline)) inline void Taps6(const uint8_t* const* p, size_t
 #if CRUMB_DOT_VNNI
 // The same tile with AVX-VNNI: vpdpbusd (VEX, ymm) adds the four u8 x s8 products of a lane to
 // its int32 sum exactly, so the 12 accumulators stay int32 in ymm0-11 over all the taps.
-#define CRUMB_TAPS6V_ROW(r, t0, t1, flip)                                                         \
-  "vpbroadcastd (%[a" #r "],%[i]), %%ymm14\n\t" flip "%{vex%} vpdpbusd %%ymm12, %%ymm14, %%ymm" #t0 \
-  "\n\t"                                                                                          \
+#define CRUMB_TAPS6V_ROW(r, t0, t1, flip)            \
+  "vpbroadcastd (%[a" #r "],%[i]), %%ymm14\n\t" flip \
+  "%{vex%} vpdpbusd %%ymm12, %%ymm14, %%ymm" #t0     \
+  "\n\t"                                             \
   "%{vex%} vpdpbusd %%ymm13, %%ymm14, %%ymm" #t1 "\n\t"
 #define CRUMB_TAPS6V(flip) \
   "vmovdqu 0+%[acc], %%ymm0\n\t"    \
@@ -733,37 +734,13 @@ void Run(Call call, const Geometry& g, uint8_t* scratch) {
     for (size_t nb = 0; nb < blocks; nb++) Tile<BITS, SA, 1>(call, g, dec, m0, nb, ep);
 }
 
-template <bool SA>
-void RunBits(const Call& call, const Geometry& g, uint8_t* scratch) {
-  switch (call.params->w_bits) {
-    case 1:
-      return Run<1, SA>(call, g, scratch);
-    case 2:
-      return Run<2, SA>(call, g, scratch);
-    case 3:
-      return Run<3, SA>(call, g, scratch);
-    case 4:
-      return Run<4, SA>(call, g, scratch);
-    case 5:
-      return Run<5, SA>(call, g, scratch);
-    case 6:
-      return Run<6, SA>(call, g, scratch);
-    case 7:
-      return Run<7, SA>(call, g, scratch);
-    default:
-      return Run<8, SA>(call, g, scratch);
-  }
-}
-
 void Dispatch(Call& call, size_t ks, size_t kc, int32_t* scratch) {
   if (!crumb_dot::Prepare(call)) return;
   const Geometry g = crumb_dot::MakeGeometry(ks, kc, call.params->w_bits);
   uint8_t* buf = reinterpret_cast<uint8_t*>(scratch);
-  if (call.sa) {
-    RunBits<true>(call, g, buf);
-  } else {
-    RunBits<false>(call, g, buf);
-  }
+  crumb_dot::WithBitsAndSign(call.params->w_bits, call.sa, [&](auto bits, auto sa) {
+    Run<decltype(bits)::value, decltype(sa)::value>(call, g, buf);
+  });
 }
 
 }  // namespace

@@ -191,36 +191,12 @@ void Run(const Call& call, const Geometry& g) {
     for (size_t hb = 0; hb < halves; hb++) Tile<BITS, SA, 1>(call, g, dec, m0, hb / 2, hb % 2, ep);
 }
 
-template <bool SA>
-void RunBits(const Call& call, const Geometry& g) {
-  switch (call.params->w_bits) {
-    case 1:
-      return Run<1, SA>(call, g);
-    case 2:
-      return Run<2, SA>(call, g);
-    case 3:
-      return Run<3, SA>(call, g);
-    case 4:
-      return Run<4, SA>(call, g);
-    case 5:
-      return Run<5, SA>(call, g);
-    case 6:
-      return Run<6, SA>(call, g);
-    case 7:
-      return Run<7, SA>(call, g);
-    default:
-      return Run<8, SA>(call, g);
-  }
-}
-
 void Dispatch(Call& call, size_t ks, size_t kc) {
   if (!crumb_dot::Prepare(call)) return;
   const Geometry g = crumb_dot::MakeGeometry(ks, kc, call.params->w_bits);
-  if (call.sa) {
-    RunBits<true>(call, g);
-  } else {
-    RunBits<false>(call, g);
-  }
+  crumb_dot::WithBitsAndSign(call.params->w_bits, call.sa, [&](auto bits, auto sa) {
+    Run<decltype(bits)::value, decltype(sa)::value>(call, g);
+  });
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <type_traits>
+
 #include "kernels/dot/dot.h"
 
 namespace crumb_dot {
@@ -99,6 +101,38 @@ inline const uint8_t* Row(const Call& call, const Geometry& g, size_t m, size_t 
   if (!call.ind) return call.a + m * call.a_stride;
   const uint8_t* p = call.ind[m * g.ks + t];
   return p == call.zero ? p : p + call.a_offset;
+}
+
+// Calls f(std::integral_constant<int, BITS>, std::bool_constant<SA>) for the weight width (1..8)
+// and activation signedness of a call, so each ISA file instantiates its kernel body once per
+// (width, signedness) without repeating the switch.
+template <typename F>
+inline void WithBitsAndSign(unsigned bits, bool sa, F&& f) {
+  auto with_sign = [&](auto b) {
+    if (sa) {
+      f(b, std::true_type{});
+    } else {
+      f(b, std::false_type{});
+    }
+  };
+  switch (bits) {
+    case 1:
+      return with_sign(std::integral_constant<int, 1>{});
+    case 2:
+      return with_sign(std::integral_constant<int, 2>{});
+    case 3:
+      return with_sign(std::integral_constant<int, 3>{});
+    case 4:
+      return with_sign(std::integral_constant<int, 4>{});
+    case 5:
+      return with_sign(std::integral_constant<int, 5>{});
+    case 6:
+      return with_sign(std::integral_constant<int, 6>{});
+    case 7:
+      return with_sign(std::integral_constant<int, 7>{});
+    default:
+      return with_sign(std::integral_constant<int, 8>{});
+  }
 }
 
 }  // namespace crumb_dot
