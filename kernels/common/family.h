@@ -1,0 +1,78 @@
+// Which kernel family runs a Conv / FullyConnected layer. The converter records the choice and
+// packs the weights for it offline; the runtime makes the same choice for models whose weights
+// are still ROWS_LSB (older files, family AUTO) and packs them at prepare. One rule, here, so the
+// two never disagree. The choice depends only on the layer (bits, encodings, zero points, groups),
+// never on the ISA: a converted model runs in place on every CPU, and every ISA has a kernel of
+// every family (scalar included).
+//
+// Measured basis (benchmarks/README.md, benchmarks/lut_results.md): 2-bit weights times 2-bit
+// activations run 3.5-4.4x XNNPACK qs8 on pair tables and about 2x faster than `dot`; at 3-4-bit
+// activations pair tables and `dot` tie on AVX-512 and pair tables win on AVX2 and NEON (no int8
+// dot product to compete with). Everything else with quantized weights and activations of up to
+// 8 bits runs on `dot`. Grouped convolutions with fewer than 16 output channels per group
+// (depthwise) would waste most of a 16-channel block: they stay on the scalar kernels until the
+// depthwise family lands.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/common/params.h"
+#include "kernels/lut/lut.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Values of schema/crumb.fbs KernelFamily.
+enum crumb_kernel_family {
+  CRUMB_FAMILY_AUTO = 0,
+  CRUMB_FAMILY_SCALAR = 1,
+  CRUMB_FAMILY_LUT = 2,
+  CRUMB_FAMILY_BITSERIAL = 3,
+  CRUMB_FAMILY_DOT = 4,
+  CRUMB_FAMILY_DWCONV = 5,
+  CRUMB_FAMILY_SPARSE = 6,
+  CRUMB_FAMILY_XNNPACK = 7,
+};
+
+// What the choice looks at. Activations are the layer's input codes.
+typedef struct crumb_gemm_layer {
+  unsigned w_bits;                // 1..8
+  unsigned w_encoding;            // crumb_weight_encoding
+  const int32_t* w_zero_points;   // [n]
+  size_t n;                       // output channels (all groups)
+  size_t groups;                  // 1 for FullyConnected
+  unsigned a_bits;                // 1..8
+  unsigned a_encoding;            // crumb_weight_encoding values: UNSIGNED or SIGNED
+} crumb_gemm_layer;
+
+// Bits the lut kernels' activations are stored with (2, 3 or 4), or 0 when the layer cannot run
+// on pair tables.
+static inline unsigned crumb_lut_layer_a_bits(const crumb_gemm_layer* l) {
+  int8_t vmap[4];
+  if (l->w_bits > 2 || l->a_encoding != CRUMB_ENC_UNSIGNED || l->a_bits > 4) return 0;
+  if (!crumb_lut_value_map(l->w_bits, l->w_encoding, l->w_zero_points, l->n, vmap)) return 0;
+  return l->a_bits < 2 ? 2u : l->a_bits;
+}
+
+static inline int crumb_dot_layer_ok(const crumb_gemm_layer* l) {
+  return l->w_bits >= 1 && l->w_bits <= 8 && l->a_bits <= 8;
+}
+
+// The family for the layer: LUT, DOT or SCALAR. `prefer` (a forced family: SCALAR, LUT or DOT;
+// AUTO for the measured rule) is honoured where the layer can run on it, else the rule applies.
+static inline int crumb_choose_gemm_family(const crumb_gemm_layer* l, int prefer) {
+  if (prefer == CRUMB_FAMILY_SCALAR) return CRUMB_FAMILY_SCALAR;
+  if (l->groups > 1 && l->n / l->groups < 16) return CRUMB_FAMILY_SCALAR;
+  const int lut = crumb_lut_layer_a_bits(l) != 0;
+  const int dot = crumb_dot_layer_ok(l);
+  if (prefer == CRUMB_FAMILY_DOT && dot) return CRUMB_FAMILY_DOT;
+  if (lut) return CRUMB_FAMILY_LUT;
+  if (dot) return CRUMB_FAMILY_DOT;
+  return CRUMB_FAMILY_SCALAR;
+}
+
+#ifdef __cplusplus
+}
+#endif
