@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include <mutex>
+#include <string>
 
 #include "cpuinfo.h"
 
@@ -46,6 +47,58 @@ void FillScalar(KernelTable* t) {
   t->kind = name;                 \
   t->kind##_name = #name;
 #include "kernels/scalar/scalar.inc"
+}
+
+// Whether a kernel tagged `tag` in a family's .inc list may run on the selected ISA. Extensions
+// beyond the ISA's baseline (VNNI, VBMI) are asked of cpuinfo. A forced AVX2 path means AVX2 only
+// (that is what `CRUMB_ISA=avx2` is for: the speed of AVX2-only CPUs); left to itself, an AVX2
+// CPU with AVX-VNNI (Alder Lake, Zen 5 without AVX-512) runs the AVX-VNNI kernels.
+bool KernelAllowed(const char* tag, crumb_isa isa, bool forced) {
+  const std::string t = tag;
+  if (t == "SCALAR") return true;
+#if defined(__x86_64__) || defined(__i386__)
+  const bool avx2 = isa == CRUMB_ISA_AVX2 || isa == CRUMB_ISA_AVX512;
+  const bool avx512 = isa == CRUMB_ISA_AVX512;
+  if (t == "AVX2") return avx2;
+  if (t == "AVXVNNI") {
+    return isa == CRUMB_ISA_AVX2 && !forced && __builtin_cpu_supports("avxvnni");
+  }
+  if (t == "AVX512") return avx512;
+  if (t == "AVX512VBMI") return avx512 && CpuInfoReady() && cpuinfo_has_x86_avx512vbmi();
+  if (t == "AVX512VNNI") {
+    return avx512 && CpuInfoReady() && cpuinfo_has_x86_avx512vnni() &&
+           cpuinfo_has_x86_avx512vbmi();
+  }
+#endif
+  if (t == "NEON") return isa == CRUMB_ISA_NEON || isa == CRUMB_ISA_NEONDOT;
+  if (t == "NEONDOT") return isa == CRUMB_ISA_NEONDOT;
+  return false;
+}
+
+// The .inc lists order each family's kernels from portable to fastest: the last allowed wins.
+void FillFamilies(KernelTable* t, bool forced) {
+#define CRUMB_DOT_UKERNEL(kind, name, tag)        \
+  if (KernelAllowed(#tag, t->isa, forced)) {     \
+    t->dot.kind = name;                          \
+    t->dot.kind##_name = #name;                  \
+  }
+#include "kernels/dot/dot.inc"
+#define CRUMB_LUT_UKERNEL(kind, name, tag, a_bits)                                   \
+  if (a_bits <= 4 && KernelAllowed(#tag, t->isa, forced)) {                        \
+    LutKernels& l = t->lut[a_bits <= 4 ? a_bits : 0];                              \
+    CRUMB_LUT_SET_##kind(l, name)                                                  \
+  }
+#define CRUMB_LUT_SET_lutgemm(l, name) \
+  l.gemm = name;                       \
+  l.gemm_name = #name;
+#define CRUMB_LUT_SET_lutigemm(l, name) \
+  l.igemm = name;                       \
+  l.igemm_name = #name;
+#define CRUMB_LUT_SET_lutgemv(l, name) (void)l;
+#include "kernels/lut/lut.inc"
+#undef CRUMB_LUT_SET_lutgemm
+#undef CRUMB_LUT_SET_lutigemm
+#undef CRUMB_LUT_SET_lutgemv
 }
 
 }  // namespace
@@ -140,6 +193,7 @@ Status SelectKernels(crumb_isa requested, KernelTable* table) {
       source = "CRUMB_ISA";
     }
   }
+  const bool forced = isa != CRUMB_ISA_AUTO;
   if (isa == CRUMB_ISA_AUTO) {
     isa = BestIsa();
   } else if ((int)isa < CRUMB_ISA_AUTO || (int)isa > CRUMB_ISA_NEONDOT) {
@@ -150,10 +204,11 @@ Status SelectKernels(crumb_isa requested, KernelTable* table) {
                   "instructions.",
                   IsaName(isa), source, IsaName(isa)));
   }
-  // Only the portable scalar kernels exist so far: every ISA runs them, and the kernel names
-  // (reported per op) say so.
+  // Element-wise and pooling ops run the portable scalar kernels on every ISA; Conv and
+  // FullyConnected pick their family's best kernel per layer from the table.
   table->isa = isa;
   FillScalar(table);
+  FillFamilies(table, forced);
   return Status::Ok();
 }
 

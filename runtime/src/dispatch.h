@@ -3,14 +3,34 @@
 #pragma once
 
 #include "crumb/crumb.h"
+#include "kernels/dot/dot.h"
+#include "kernels/lut/lut.h"
 #include "kernels/scalar/scalar.h"
 #include "status.h"
 
 namespace crumb::rt {
 
+// The best kernels of the `dot` family (kernels/dot/dot.inc) the selected ISA can run.
+struct DotKernels {
+  crumb_gemm_ukernel_fn* gemm = nullptr;
+  crumb_igemm_ukernel_fn* igemm = nullptr;
+  const char* gemm_name = "";
+  const char* igemm_name = "";
+};
+
+// The best `lut` kernels (kernels/lut/lut.inc) for one activation width.
+struct LutKernels {
+  crumb_lutgemm_ukernel_fn* gemm = nullptr;
+  crumb_lutigemm_ukernel_fn* igemm = nullptr;
+  const char* gemm_name = "";
+  const char* igemm_name = "";
+};
+
 // One kernel per contract, with its name for profiles and tools.
 struct KernelTable {
   crumb_isa isa = CRUMB_ISA_SCALAR;
+  DotKernels dot;
+  LutKernels lut[5];  // by activation bits 2, 3, 4 (0 and 1 unused)
 #define CRUMB_KERNEL_SLOT(kind)              \
   crumb_##kind##_ukernel_fn* kind = nullptr; \
   const char* kind##_name = "";

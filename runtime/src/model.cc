@@ -89,6 +89,10 @@ const char* LayoutName(int32_t layout) {
       return "DENSE";
     case kLayoutRowsLsb:
       return "ROWS_LSB";
+    case kLayoutDotN16K4:
+      return "DOT_N16K4";
+    case kLayoutLutW2N64:
+      return "LUT_W2_N64";
     default:
       return "UNKNOWN";
   }
@@ -342,12 +346,13 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
     }
   }
   // Layout and data.
-  if (desc->layout < kLayoutRuntime || desc->layout > kLayoutRowsLsb) {
+  if (desc->layout < kLayoutRuntime || desc->layout > kLayoutLutW2N64) {
     return InvalidModel(StrFormat("%s has unknown layout id %d.", label.c_str(), desc->layout));
   }
   if (!constant) {
-    if (desc->layout == kLayoutRowsLsb) {
-      return InvalidModel(label + " has no data but layout ROWS_LSB (only for constant weights).");
+    if (desc->layout != kLayoutRuntime && desc->layout != kLayoutDense) {
+      return InvalidModel(StrFormat("%s has no data but layout %s (only for constant weights).",
+                                    label.c_str(), LayoutName(desc->layout)));
     }
     return Status::Ok();
   }
@@ -388,6 +393,18 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
     const uint64_t rows = (uint64_t)desc->shape[0];
     const uint64_t k = (uint64_t)count / rows;
     expected = (uint64_t)crumb_rows_lsb_size(rows, k, (unsigned)desc->bits);
+  } else if (IsFamilyLayout(desc->layout)) {
+    if (desc->shape.size() != 2 && desc->shape.size() != 4) {
+      return InvalidModel(StrFormat("%s is %s but has rank %zu (Conv / FullyConnected weights "
+                                    "have rank 4 / 2).",
+                                    label.c_str(), LayoutName(desc->layout), desc->shape.size()));
+    }
+    if (desc->layout == kLayoutLutW2N64 && desc->bits > 2) {
+      return InvalidModel(StrFormat("%s is LUT_W2_N64 but has %d-bit codes (the layout holds 1- "
+                                    "and 2-bit weights).",
+                                    label.c_str(), desc->bits));
+    }
+    expected = size;  // depends on the op's groups: checked with the op (op_check.cc)
   } else {
     return InvalidModel(label + " is constant but has layout RUNTIME.");
   }

@@ -30,7 +30,17 @@ enum OpCode : int32_t {
   kOpCustom = 1000,
 };
 enum Encoding : int32_t { kSigned = 0, kUnsigned = 1, kBipolar = 2, kTernary = 3 };
-enum LayoutId : int32_t { kLayoutRuntime = 0, kLayoutDense = 1, kLayoutRowsLsb = 2 };
+enum LayoutId : int32_t {
+  kLayoutRuntime = 0,
+  kLayoutDense = 1,
+  kLayoutRowsLsb = 2,
+  kLayoutDotN16K4 = 3,
+  kLayoutLutW2N64 = 4,
+};
+// Weights packed for a kernel family: their size depends on the op's groups, so the op checks it.
+inline bool IsFamilyLayout(int layout) {
+  return layout == kLayoutDotN16K4 || layout == kLayoutLutW2N64;
+}
 
 const char* OpCodeName(int32_t opcode);
 const char* EncodingName(int32_t encoding);

@@ -1,5 +1,8 @@
 // Static per-op checks at load: the signature of schema/README.md's table, options in range, and
 // the shapes that do not depend on the batch. Shape inference at allocate re-checks the rest.
+#include "kernels/common/family.h"
+#include "kernels/dot/dot.h"
+#include "kernels/lut/lut.h"
 #include "model.h"
 
 namespace crumb::rt {
@@ -62,13 +65,15 @@ class Checker {
     return Status::Ok();
   }
 
-  // Weights: constant QUANT ROWS_LSB of the given rank, per-axis 0 or per-tensor; mul / add:
-  // constant FLOAT32 [rows].
+  // Weights: constant QUANT ROWS_LSB (or packed for a family) of the given rank, per-axis 0 or
+  // per-tensor; mul / add: constant FLOAT32 [rows].
   Status Weights(int rank) const {
     const TensorDesc& w = In(1);
     const std::string what = StrFormat("weights %s", m_.TensorLabel(op_.inputs[1]).c_str());
-    if (!w.is_constant() || w.is_float || w.layout != kLayoutRowsLsb) {
-      return Fail(what + " must be constant QUANT data with layout ROWS_LSB.");
+    if (!w.is_constant() || w.is_float || (w.layout != kLayoutRowsLsb && !IsFamilyLayout(w.layout))) {
+      return Fail(what +
+                  " must be constant QUANT data with layout ROWS_LSB, DOT_N16K4 or "
+                  "LUT_W2_N64.");
     }
     if ((int)w.shape.size() != rank) {
       return Fail(StrFormat("%s have rank %zu; they must have rank %d.", what.c_str(),
@@ -86,6 +91,43 @@ class Checker {
                       "output channel).",
                       role, m_.TensorLabel(op_.inputs[k]).c_str(), (long long)w.shape[0]));
       }
+    }
+    return Status::Ok();
+  }
+
+  // Weights packed for a family: exactly the packer's size for the op's groups, and a layer the
+  // family's kernels can run (the activation widths the lut tables exist for).
+  Status PackedWeights(size_t groups) const {
+    const TensorDesc& w = In(1);
+    if (!IsFamilyLayout(w.layout)) return Status::Ok();
+    const std::string what = StrFormat("weights %s", m_.TensorLabel(op_.inputs[1]).c_str());
+    const uint64_t n = (uint64_t)w.shape[0] / groups, kc = (uint64_t)w.shape[1];
+    const uint64_t ks = w.shape.size() == 4 ? (uint64_t)(w.shape[2] * w.shape[3]) : 1;
+    if (n * ks * kc > (uint64_t(1) << 40)) return Fail(what + " are too large to pack.");
+    uint64_t expected = 0;
+    if (w.layout == kLayoutDotN16K4) {
+      expected = groups * (uint64_t)crumb_dot_packed_size(n, ks, kc, (unsigned)w.bits);
+    } else {
+      const TensorDesc& x = In(0);
+      std::vector<int32_t> zw((size_t)w.shape[0], w.zero_points[0]);
+      if (w.zero_points.size() == zw.size()) zw = w.zero_points;
+      const crumb_gemm_layer l = {(unsigned)w.bits, (unsigned)w.encoding, zw.data(),  zw.size(),
+                                  groups,           (unsigned)x.bits,     (unsigned)x.encoding};
+      if (crumb_lut_layer_a_bits(&l) == 0) {
+        return Fail(StrFormat(
+            "has LUT_W2_N64 weights but the lut kernels cannot run it: they take 1-2-bit weights "
+            "of at most three non-zero values in [-2, 2] times unsigned activations of up to 4 "
+            "bits (here %d-bit %s weights, %d-bit %s activations).",
+            w.bits, EncodingName(w.encoding), x.bits, EncodingName(x.encoding)));
+      }
+      expected = groups * (uint64_t)crumb_lut_packed_size(n, ks, kc);
+    }
+    if (w.data_size != expected) {
+      return Fail(StrFormat("%s hold %llu bytes but %s weights of shape %lld x %llu x %llu in %zu "
+                            "groups need exactly %llu bytes.",
+                            what.c_str(), (unsigned long long)w.data_size, LayoutName(w.layout),
+                            (long long)w.shape[0], (unsigned long long)ks,
+                            (unsigned long long)kc, groups, (unsigned long long)expected));
     }
     return Status::Ok();
   }
@@ -140,7 +182,7 @@ class Checker {
           return Fail(StrFormat("writes %lld channels but has %lld filters.",
                                 (long long)Out().shape[1], (long long)w.shape[0]));
         }
-        return Status::Ok();
+        return PackedWeights((size_t)op_.groups);
       }
       case kOpFullyConnected: {
         CRUMB_RETURN_IF_ERROR(Counts(4, 4, 1));
@@ -159,7 +201,7 @@ class Checker {
               "has an output shape that is not the input's rows by the weights' "
               "outputs.");
         }
-        return Status::Ok();
+        return PackedWeights(1);
       }
       case kOpAdd:
         CRUMB_RETURN_IF_ERROR(Counts(2, 2, 1));

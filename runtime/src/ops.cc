@@ -5,32 +5,14 @@
 #include <algorithm>
 #include <memory>
 
+#include "gemm_layer.h"
 #include "interpreter.h"
+#include "op_params.h"
 #include "kernels/common/pack.h"
 
 namespace crumb::rt {
 
 namespace {
-
-uint32_t ElemType(const TensorDesc& d) {
-  if (d.is_float) return CRUMB_ELEM_F32;
-  return d.encoding == kUnsigned ? CRUMB_ELEM_U8 : CRUMB_ELEM_S8;
-}
-
-// M = (float)((double)s_in / (double)s_out): schema/README.md fixes this computation.
-float Multiplier(float s_in, float s_out) { return (float)((double)s_in / (double)s_out); }
-
-crumb_output_params OutputParams(const OpContext& ctx) {
-  const TensorDesc& out = ctx.OutDesc();
-  crumb_output_params p;
-  p.type = ElemType(out);
-  p.zero_point = out.is_float ? 0 : out.zero_points[0];
-  p.qmin = ctx.desc.clamp.qmin;
-  p.qmax = ctx.desc.clamp.qmax;
-  p.fmin = ctx.desc.clamp.fmin;
-  p.fmax = ctx.desc.clamp.fmax;
-  return p;
-}
 
 crumb_requant_params RequantParams(const OpContext& ctx, size_t input) {
   const TensorDesc& in = ctx.InDesc(input);
@@ -183,45 +165,38 @@ class AddOp : public Op {
 };
 
 // ---------------------------------------------------------------------------- conv / fc
-// Weights, zero points and the epilogue shared by CONV_2D and FULLY_CONNECTED.
-struct GemmWeights {
-  const uint8_t* data = nullptr;
-  size_t row_bytes = 0;
-  std::vector<int32_t> zero_points;  // one per output channel
-  const float* mul = nullptr;
-  const float* add = nullptr;
-  crumb_gemm_params params{};
+// The lut family reads activations packed along channels (kernels/lut/lut.h, CHANNELS_LSB): the
+// layer packs its input's pixels, each group's channels as their own packed row so that a group
+// starts on a whole 4-code step, into a buffer the indirection buffer then points into.
+class PackedInput {
+ public:
+  Status Resize(const GemmLayer& layer, size_t pixels, size_t groups) {
+    row_ = groups * layer.lut_row_bytes();
+    if (!buf_.Resize(pixels * row_)) {
+      return Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory for its packed activations.");
+    }
+    return Status::Ok();
+  }
+  void Pack(const GemmLayer& layer, const uint8_t* x, size_t pixels, size_t channels,
+            size_t groups) const {
+    const size_t kc = channels / groups, grow = layer.lut_row_bytes();
+    for (size_t g = 0; g < groups; g++) {
+      crumb_lut_pack_act(x + g * kc, pixels, kc, channels, layer.lut_a_bits(), buf_.data() + g * grow,
+                         row_);
+    }
+  }
+  uint8_t* data() const { return buf_.data(); }
+  size_t row_bytes() const { return row_; }
+  size_t size() const { return buf_.size(); }
 
-  void Init(const OpContext& ctx, size_t k) {
-    const TensorDesc& x = ctx.InDesc(0);
-    const TensorDesc& w = ctx.InDesc(1);
-    const size_t rows = (size_t)w.shape[0];
-    data = w.data;
-    row_bytes = crumb_rows_lsb_row_bytes(k, (unsigned)w.bits);
-    zero_points.assign(rows, w.zero_points[0]);
-    if (w.zero_points.size() == rows) zero_points = w.zero_points;
-    mul = reinterpret_cast<const float*>(ctx.InDesc(2).data);
-    add = reinterpret_cast<const float*>(ctx.InDesc(3).data);
-    params.a_type = ElemType(x);
-    params.a_zero_point = x.zero_points[0];
-    params.w_bits = (uint32_t)w.bits;
-    params.w_encoding = (uint32_t)w.encoding;
-    params.w_row_bytes = row_bytes;
-    params.out = OutputParams(ctx);
-  }
-  // Parameters for output channels [first, ...).
-  crumb_gemm_params At(size_t first) const {
-    crumb_gemm_params p = params;
-    p.w_zero_point = zero_points.data() + first;
-    p.mul = mul + first;
-    p.add = add + first;
-    return p;
-  }
+ private:
+  AlignedBytes buf_;
+  size_t row_ = 0;
 };
 
 class ConvOp : public Op {
  public:
-  explicit ConvOp(const KernelTable& k) : kernels_(k) {}
+  explicit ConvOp(const KernelTable&) {}
 
   Status Configure(const OpContext& ctx) override {
     const OpDesc& d = ctx.desc;
@@ -246,25 +221,45 @@ class ConvOp : public Op {
     ks_ = (size_t)d.kernel_h * (size_t)d.kernel_w;
     direct_ = d.kernel_h == 1 && d.kernel_w == 1 && d.stride_h == 1 && d.stride_w == 1 &&
               d.pad_top == 0 && d.pad_left == 0 && d.pad_bottom == 0 && d.pad_right == 0;
-    scratch_bytes_ = ks_ * kc_ * sizeof(int32_t);
+    CRUMB_RETURN_IF_ERROR(layer_.Prepare(ctx, groups_, ks_, kc_));
+    scratch_bytes_ = layer_.scratch_bytes();
     return Status::Ok();
   }
 
   Status Setup(const OpContext& ctx) override {
     const OpDesc& d = ctx.desc;
-    w_.Init(ctx, ks_ * kc_);
     out_elem_ = ctx.OutDesc().is_float ? 4 : 1;
     const Shape& xs = ctx.In(0).shape;
     const Shape& ys = ctx.Out().shape;
     pixels_ = (size_t)(ys[0] * ys[2] * ys[3]);
+    in_pixels_ = (size_t)(xs[0] * xs[2] * xs[3]);
+    const bool lut = layer_.family() == CRUMB_FAMILY_LUT;
+    // Rows the kernels read: the input's own (one code per byte, cin_ apart) or the packed ones.
+    const uint8_t* rows = ctx.In(0).data;
+    size_t row_bytes = cin_;
+    if (lut) {
+      CRUMB_RETURN_IF_ERROR(packed_.Resize(layer_, in_pixels_, groups_));
+      rows = packed_.data();
+      row_bytes = packed_.row_bytes();
+    }
     indirection_.clear();
+    zero_.clear();
     if (!direct_) {
-      // One pointer per (output pixel, tap): the input pixel's channels, or the shared zero row
-      // for padding (filled with the input zero point, so padding adds exactly 0).
+      // One pointer per (output pixel, tap): the input pixel's row, or the shared zero row for
+      // padding (the input zero point in the row's format, so padding adds exactly 0).
       const uint8_t zx = (uint8_t)ctx.InDesc(0).zero_points[0];
-      zero_.assign(cin_, zx);
+      std::vector<uint8_t> zcodes(cin_, zx);
+      if (lut) {
+        zero_.assign(row_bytes, 0);
+        const size_t grow = layer_.lut_row_bytes();
+        for (size_t g = 0; g < groups_; g++) {
+          crumb_lut_pack_act(zcodes.data(), 1, kc_, cin_, layer_.lut_a_bits(),
+                             zero_.data() + g * grow, grow);
+        }
+      } else {
+        zero_ = zcodes;
+      }
       indirection_.resize(pixels_ * ks_);
-      const uint8_t* x = ctx.In(0).data;
       const int64_t h = xs[2], wd = xs[3];
       size_t i = 0;
       for (int64_t n = 0; n < ys[0]; n++) {
@@ -274,18 +269,18 @@ class ConvOp : public Op {
               for (int64_t kx = 0; kx < d.kernel_w; kx++) {
                 const int64_t iy = oy * d.stride_h - d.pad_top + ky * d.dilation_h;
                 const int64_t ix = ox * d.stride_w - d.pad_left + kx * d.dilation_w;
-                indirection_[i++] =
-                    (iy < 0 || iy >= h || ix < 0 || ix >= wd)
-                        ? static_cast<const void*>(zero_.data())
-                        : static_cast<const void*>(x + ((n * h + iy) * wd + ix) * (int64_t)cin_);
+                indirection_[i++] = (iy < 0 || iy >= h || ix < 0 || ix >= wd)
+                                        ? static_cast<const void*>(zero_.data())
+                                        : static_cast<const void*>(
+                                              rows + ((n * h + iy) * wd + ix) * (int64_t)row_bytes);
               }
             }
           }
         }
       }
     }
-    persistent_bytes_ = indirection_.size() * sizeof(void*) + zero_.size() +
-                        w_.zero_points.size() * sizeof(int32_t);
+    persistent_bytes_ = indirection_.size() * sizeof(void*) + zero_.size() + packed_.size() +
+                        layer_.persistent_bytes();
     return Status::Ok();
   }
 
@@ -294,27 +289,32 @@ class ConvOp : public Op {
     const uint8_t* x = ctx.In(0).data;
     uint8_t* y = ctx.Out().data;
     int32_t* s = reinterpret_cast<int32_t*>(scratch);
+    const bool lut = layer_.family() == CRUMB_FAMILY_LUT;
+    if (lut) packed_.Pack(layer_, x, in_pixels_, cin_, groups_);
+    // Where group g's codes start within a row: channel g * kc_, or its own packed row.
+    const size_t group_offset = lut ? layer_.lut_row_bytes() : kc_;
+    const uint8_t* rows = lut ? packed_.data() : x;
+    const size_t row_bytes = lut ? packed_.row_bytes() : cin_;
     for (size_t g = 0; g < groups_; g++) {
-      const crumb_gemm_params p = w_.At(g * cout_g);
-      const uint8_t* wg = w_.data + g * cout_g * w_.row_bytes;
       uint8_t* yg = y + g * cout_g * out_elem_;
       if (direct_) {
-        kernels_.gemm(pixels_, cout_g, kc_, x + g * kc_, cin_, wg, yg, cout_ * out_elem_, &p, s);
+        layer_.Gemm(g, pixels_, rows + g * group_offset, row_bytes, yg, cout_ * out_elem_, s);
       } else {
-        kernels_.igemm(pixels_, cout_g, kc_, ks_, indirection_.data(), g * kc_, zero_.data(), wg,
-                       yg, cout_ * out_elem_, &p, s);
+        layer_.Igemm(g, pixels_, indirection_.data(), g * group_offset, zero_.data(), yg,
+                     cout_ * out_elem_, s);
       }
     }
   }
 
   const char* KernelName() const override {
-    return direct_ ? kernels_.gemm_name : kernels_.igemm_name;
+    return direct_ ? layer_.GemmName() : layer_.IgemmName();
   }
 
  private:
-  const KernelTable& kernels_;
-  GemmWeights w_;
-  size_t groups_ = 1, cin_ = 0, cout_ = 0, kc_ = 0, ks_ = 0, pixels_ = 0, out_elem_ = 1;
+  GemmLayer layer_;
+  PackedInput packed_;
+  size_t groups_ = 1, cin_ = 0, cout_ = 0, kc_ = 0, ks_ = 0, pixels_ = 0, in_pixels_ = 0,
+         out_elem_ = 1;
   bool direct_ = false;
   std::vector<const void*> indirection_;
   std::vector<uint8_t> zero_;
@@ -322,7 +322,7 @@ class ConvOp : public Op {
 
 class FullyConnectedOp : public Op {
  public:
-  explicit FullyConnectedOp(const KernelTable& k) : kernels_(k) {}
+  explicit FullyConnectedOp(const KernelTable&) {}
   Status Configure(const OpContext& ctx) override {
     const Shape& x = ctx.In(0).shape;
     const Shape& w = ctx.InDesc(1).shape;
@@ -338,25 +338,32 @@ class FullyConnectedOp : public Op {
     k_ = (size_t)w[1];
     n_ = (size_t)w[0];
     m_ = (size_t)(ElementCount(x) / (int64_t)k_);
-    scratch_bytes_ = k_ * sizeof(int32_t);
+    CRUMB_RETURN_IF_ERROR(layer_.Prepare(ctx, 1, 1, k_));
+    scratch_bytes_ = layer_.scratch_bytes();
     return Status::Ok();
   }
   Status Setup(const OpContext& ctx) override {
-    w_.Init(ctx, k_);
     out_elem_ = ctx.OutDesc().is_float ? 4 : 1;
-    persistent_bytes_ = w_.zero_points.size() * sizeof(int32_t);
+    if (layer_.family() == CRUMB_FAMILY_LUT) {
+      CRUMB_RETURN_IF_ERROR(packed_.Resize(layer_, m_, 1));
+    }
+    persistent_bytes_ = packed_.size() + layer_.persistent_bytes();
     return Status::Ok();
   }
   void Run(const OpContext& ctx, uint8_t* scratch) override {
-    const crumb_gemm_params p = w_.At(0);
-    kernels_.gemm(m_, n_, k_, ctx.In(0).data, k_, w_.data, ctx.Out().data, n_ * out_elem_, &p,
-                  reinterpret_cast<int32_t*>(scratch));
+    int32_t* s = reinterpret_cast<int32_t*>(scratch);
+    if (layer_.family() == CRUMB_FAMILY_LUT) {
+      packed_.Pack(layer_, ctx.In(0).data, m_, k_, 1);
+      layer_.Gemm(0, m_, packed_.data(), packed_.row_bytes(), ctx.Out().data, n_ * out_elem_, s);
+      return;
+    }
+    layer_.Gemm(0, m_, ctx.In(0).data, k_, ctx.Out().data, n_ * out_elem_, s);
   }
-  const char* KernelName() const override { return kernels_.gemm_name; }
+  const char* KernelName() const override { return layer_.GemmName(); }
 
  private:
-  const KernelTable& kernels_;
-  GemmWeights w_;
+  GemmLayer layer_;
+  PackedInput packed_;
   size_t m_ = 0, n_ = 0, k_ = 0, out_elem_ = 1;
 };
 

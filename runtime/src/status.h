@@ -37,6 +37,10 @@ inline Status InvalidArgument(std::string message) {
   return Status(CRUMB_ERROR_INVALID_ARGUMENT, std::move(message));
 }
 
+inline Status Internal(std::string message) {
+  return Status(CRUMB_ERROR_INTERNAL, std::move(message));
+}
+
 #define CRUMB_RETURN_IF_ERROR(expr)  \
   do {                               \
     ::crumb::rt::Status _s = (expr); \

@@ -116,13 +116,19 @@ double Accuracy(const std::vector<float>& out, int classes, const std::string& l
   return static_cast<double>(correct) / rows;
 }
 
-// Runs a .crumb file through the C API on one input; returns "" or an error.
+// Runs a .crumb file through the C API on one input; returns "" or an error. With `isa` other
+// than AUTO, that instruction-set path (creation fails when the CPU lacks it); `kernels` receives
+// the kernel of every op.
 std::string RunModel(const std::string& path, const std::vector<int32_t>& shape,
-                     const std::vector<float>& input, std::vector<float>* output) {
+                     const std::vector<float>& input, std::vector<float>* output,
+                     crumb_isa isa = CRUMB_ISA_AUTO, std::vector<std::string>* kernels = nullptr) {
   crumb_model* model = crumb_model_create_from_file(path.c_str());
   if (!model) return std::string("load: ") + crumb_last_error();
   std::string err;
-  crumb_interpreter* it = crumb_interpreter_create(model, nullptr);
+  crumb_options* options = crumb_options_create();
+  crumb_options_set_isa(options, isa);
+  crumb_interpreter* it = crumb_interpreter_create(model, options);
+  crumb_options_delete(options);
   if (!it) {
     err = std::string("create: ") + crumb_last_error();
   } else if (crumb_interpreter_resize_input(it, 0, shape.data(), (int32_t)shape.size()) !=
@@ -137,6 +143,13 @@ std::string RunModel(const std::string& path, const std::vector<int32_t>& shape,
     output->resize(crumb_tensor_byte_size(out) / 4);
     if (crumb_tensor_copy_to_buffer(out, output->data(), output->size() * 4) != CRUMB_OK)
       err = crumb_interpreter_last_error(it);
+    for (int32_t i = 0; kernels && i < crumb_interpreter_op_count(it); i++) {
+      const char *name, *type, *kernel;
+      double us;
+      int64_t invokes;
+      if (crumb_interpreter_op_info(it, i, &name, &type, &kernel, &us, &invokes) == CRUMB_OK)
+        kernels->push_back(kernel);
+    }
   }
   crumb_interpreter_delete(it);
   crumb_model_delete(model);
@@ -285,6 +298,66 @@ class HostIdenticalTest : public testing::Test {
   std::string form_;
 };
 
+// Every instruction-set path this CPU has, on the kernel families the converter chose, must give
+// the outputs of the portable scalar kernels on ROWS_LSB weights (`--kernel-family scalar`: no
+// family packing, the reference-like scalar GEMM), bit for bit.
+class IsaIdenticalTest : public testing::Test {
+ public:
+  explicit IsaIdenticalTest(ModelDir* m) : m_(m) {}
+  void TestBody() override {
+    std::string form;
+    for (const auto& f : m_->forms) {
+      if (Convert(m_, f).error.empty()) {
+        form = f;
+        break;
+      }
+    }
+    if (form.empty()) GTEST_SKIP() << "no form of " << m_->name << " converts";
+    const auto& v = m_->manifest["variants"][form];
+    const std::string scalar_file = g_tmp + "/" + m_->name + "." + form + ".scalar.crumb";
+    std::string log;
+    ASSERT_EQ(RunCommand({g_convert, m_->dir + "/" + v["file"].str, "-o", scalar_file,
+                          "--kernel-family", "scalar"},
+                         &log),
+              0)
+        << log;
+    std::vector<int32_t> shape;
+    for (const auto& d : m_->manifest["input_shape"].arr) shape.push_back((int32_t)d.num);
+    const std::vector<float> input = ReadFloats(m_->dir + "/" + m_->manifest["input"].str);
+    std::vector<float> want;
+    ASSERT_EQ(RunModel(scalar_file, shape, input, &want, CRUMB_ISA_SCALAR), "");
+    const std::string file = Convert(m_, form).crumb;
+    int ran = 0;
+    for (crumb_isa isa : {CRUMB_ISA_SCALAR, CRUMB_ISA_AVX2, CRUMB_ISA_AVX512, CRUMB_ISA_NEON,
+                          CRUMB_ISA_NEONDOT}) {
+      std::vector<float> got;
+      std::vector<std::string> kernels;
+      const std::string err = RunModel(file, shape, input, &got, isa, &kernels);
+      if (err.rfind("create:", 0) == 0) continue;  // this CPU lacks the ISA
+      ASSERT_EQ(err, "") << crumb_isa_name(isa);
+      ran++;
+      ASSERT_EQ(got.size(), want.size());
+      size_t differ = 0, first = 0;
+      for (size_t i = 0; i < got.size(); i++) {
+        if (memcmp(&got[i], &want[i], 4) != 0 && differ++ == 0) first = i;
+      }
+      EXPECT_EQ(differ, 0u) << m_->name << "/" << form << " on " << crumb_isa_name(isa) << ": "
+                            << differ << " of " << got.size()
+                            << " outputs differ from the scalar ROWS_LSB path; first at " << first;
+      std::string families;
+      for (const auto& k : kernels) {
+        if (k.find("gemm") != std::string::npos) families += " " + k;
+      }
+      printf("[ isa      ] %-22s %-8s %-7s identical=%s:%s\n", m_->name.c_str(), form.c_str(),
+             crumb_isa_name(isa), differ == 0 ? "yes" : "NO", families.c_str());
+    }
+    EXPECT_GE(ran, 1);
+  }
+
+ private:
+  ModelDir* m_;
+};
+
 // Every form of one model must give the same crumb outputs, bit for bit.
 class FormsIdenticalTest : public testing::Test {
  public:
@@ -339,6 +412,9 @@ void Discover(const std::string& root, const std::string& suite) {
                               [m, f]() -> testing::Test* { return new HostIdenticalTest(m, f); });
       }
     }
+    testing::RegisterTest(suite.c_str(), (name + ".isa_identical").c_str(), nullptr, nullptr,
+                          __FILE__, __LINE__,
+                          [m]() -> testing::Test* { return new IsaIdenticalTest(m); });
     testing::RegisterTest(suite.c_str(), (name + ".forms_identical").c_str(), nullptr, nullptr,
                           __FILE__, __LINE__,
                           [m]() -> testing::Test* { return new FormsIdenticalTest(m); });

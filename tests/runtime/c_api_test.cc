@@ -85,7 +85,7 @@ TEST(CApi, CreateAllocateInvokeResize) {
   ASSERT_EQ(crumb_interpreter_op_info(it, 1, &name, &type, &kernel, &us, &invokes), CRUMB_OK);
   EXPECT_STREQ(name, "fc");
   EXPECT_STREQ(type, "FULLY_CONNECTED");
-  EXPECT_NE(std::string(kernel).find("__scalar"), std::string::npos);
+  EXPECT_NE(std::string(kernel).find("_ukernel_"), std::string::npos);
   EXPECT_GE(us, 0.0);
   EXPECT_EQ(invokes, 1);
   EXPECT_NE(crumb_interpreter_op_info(it, 3, &name, &type, &kernel, &us, &invokes), CRUMB_OK);

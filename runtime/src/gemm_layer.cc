@@ -1,0 +1,198 @@
+#include "gemm_layer.h"
+
+#include <string.h>
+
+#include "kernels/common/pack.h"
+#include "kernels/dot/dot.h"
+#include "kernels/lut/lut.h"
+#include "op_params.h"
+
+namespace crumb::rt {
+
+bool AlignedBytes::Resize(size_t n) {
+  void* p = nullptr;
+  if (posix_memalign(&p, 64, n ? (n + 63) / 64 * 64 : 64) != 0) return false;
+  p_.reset(static_cast<uint8_t*>(p));
+  n_ = n;
+  return true;
+}
+
+Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t kc) {
+  if (prepared_) return Status::Ok();
+  const TensorDesc& x = ctx.InDesc(0);
+  const TensorDesc& w = ctx.InDesc(1);
+  const size_t n = (size_t)w.shape[0];
+  kernels_ = &ctx.kernels;
+  groups_ = groups;
+  ks_ = ks;
+  kc_ = kc;
+  cout_g_ = n / groups;
+  zero_points_.assign(n, w.zero_points[0]);
+  if (w.zero_points.size() == n) zero_points_ = w.zero_points;
+  mul_ = reinterpret_cast<const float*>(ctx.InDesc(2).data);
+  add_ = reinterpret_cast<const float*>(ctx.InDesc(3).data);
+
+  params_.a_type = ElemType(x);
+  params_.a_zero_point = x.zero_points[0];
+  params_.w_bits = (uint32_t)w.bits;
+  params_.w_encoding = (uint32_t)w.encoding;
+  params_.w_row_bytes = crumb_rows_lsb_row_bytes(ks * kc, (unsigned)w.bits);
+  params_.out = OutputParams(ctx);
+
+  const crumb_gemm_layer layer = {(unsigned)w.bits, (unsigned)w.encoding, zero_points_.data(),
+                                  n,                groups,               (unsigned)x.bits,
+                                  (unsigned)x.encoding};
+  if (w.layout == kLayoutDotN16K4) {
+    family_ = CRUMB_FAMILY_DOT;
+  } else if (w.layout == kLayoutLutW2N64) {
+    family_ = CRUMB_FAMILY_LUT;  // op_check.cc proved the lut kernels can run it
+  } else {
+    family_ = crumb_choose_gemm_family(&layer, ctx.desc.family);
+  }
+  if (family_ == CRUMB_FAMILY_LUT) lut_bits_ = crumb_lut_layer_a_bits(&layer);
+
+  if (w.layout == kLayoutRowsLsb && family_ != CRUMB_FAMILY_SCALAR) {
+    CRUMB_RETURN_IF_ERROR(PackForFamily(w, n));
+  } else {
+    w_ = w.data;
+  }
+  switch (family_) {
+    case CRUMB_FAMILY_DOT:
+      group_bytes_ = crumb_dot_packed_size(cout_g_, ks, kc, (unsigned)w.bits);
+      break;
+    case CRUMB_FAMILY_LUT:
+      group_bytes_ = crumb_lut_packed_size(cout_g_, ks, kc);
+      break;
+    default:
+      group_bytes_ = cout_g_ * params_.w_row_bytes;
+  }
+
+  if (family_ == CRUMB_FAMILY_LUT) {
+    int8_t vmap[4];
+    if (!crumb_lut_value_map((unsigned)w.bits, (unsigned)w.encoding, zero_points_.data(), n,
+                             vmap)) {
+      return Internal("has weights the lut value map refuses after the family check.");
+    }
+    if (!table_.Resize(crumb_lut_table_size(lut_bits_))) {
+      return Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory allocating a lookup table.");
+    }
+    crumb_lut_init_table(vmap, lut_bits_, table_.data());
+    lut_ = ctx.kernels.lut[lut_bits_];
+    lut_params_.table = table_.data();
+    lut_params_.a_zero_point = x.zero_points[0];
+    lut_params_.out_bits = 8;
+    lut_params_.out = params_.out;
+    lut_params_.a_type = CRUMB_ELEM_U8;
+  }
+  prepared_ = true;
+  return Status::Ok();
+}
+
+Status GemmLayer::PackForFamily(const TensorDesc& w, size_t n) {
+  const unsigned bits = (unsigned)w.bits;
+  const size_t row_bytes = params_.w_row_bytes, k = ks_ * kc_;
+  if (family_ == CRUMB_FAMILY_DOT) {
+    const size_t gb = crumb_dot_packed_size(cout_g_, ks_, kc_, bits);
+    if (!owned_.Resize(groups_ * gb)) {
+      return Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory packing weights.");
+    }
+    for (size_t g = 0; g < groups_; g++) {
+      crumb_dot_pack_rows_lsb(w.data + g * cout_g_ * row_bytes, row_bytes, cout_g_, ks_, kc_, bits,
+                              (uint32_t)w.encoding, owned_.data() + g * gb);
+    }
+  } else {
+    int8_t vmap[4];
+    if (!crumb_lut_value_map(bits, (unsigned)w.encoding, zero_points_.data(), n, vmap)) {
+      return Internal("has weights the lut value map refuses after the family check.");
+    }
+    std::vector<int32_t> values(n * k);
+    crumb_unpack_rows_lsb(w.data, n, k, bits, w.encoding != kUnsigned && w.encoding != kBipolar,
+                          values.data());
+    for (size_t o = 0; o < n; o++) {
+      for (size_t i = 0; i < k; i++) {
+        int32_t& v = values[o * k + i];
+        v = w.encoding == kBipolar ? 2 * v - 1 - zero_points_[o] : v - zero_points_[o];
+      }
+    }
+    const size_t gb = crumb_lut_packed_size(cout_g_, ks_, kc_);
+    if (!owned_.Resize(groups_ * gb)) {
+      return Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory packing weights.");
+    }
+    for (size_t g = 0; g < groups_; g++) {
+      if (!crumb_lut_pack_values(values.data() + g * cout_g_ * k, vmap, cout_g_, ks_, kc_,
+                                 owned_.data() + g * gb)) {
+        return InvalidModel(
+            "has weight values outside the ones its zero points allow (the lut packer refuses "
+            "them).");
+      }
+    }
+  }
+  w_ = owned_.data();
+  return Status::Ok();
+}
+
+size_t GemmLayer::scratch_bytes() const {
+  if (family_ == CRUMB_FAMILY_DOT) {
+    return crumb_dot_scratch_bytes(ks_, kc_, (unsigned)params_.w_bits);
+  }
+  if (family_ == CRUMB_FAMILY_LUT) return 0;
+  return ks_ * kc_ * sizeof(int32_t);
+}
+
+void GemmLayer::Gemm(size_t g, size_t mr, const void* a, size_t a_stride, void* c,
+                     size_t c_stride, int32_t* scratch) const {
+  const size_t first = g * cout_g_;
+  const uint8_t* w = w_ + g * group_bytes_;
+  if (family_ == CRUMB_FAMILY_LUT) {
+    crumb_lut_params p = lut_params_;
+    p.mul = mul_ + first;
+    p.add = add_ + first;
+    lut_.gemm(mr, cout_g_, kc_, a, a_stride, w, c, c_stride, &p);
+    return;
+  }
+  crumb_gemm_params p = params_;
+  p.w_zero_point = zero_points_.data() + first;
+  p.mul = mul_ + first;
+  p.add = add_ + first;
+  if (family_ == CRUMB_FAMILY_DOT) {
+    kernels_->dot.gemm(mr, cout_g_, kc_, a, a_stride, w, c, c_stride, &p, scratch);
+  } else {
+    kernels_->gemm(mr, cout_g_, kc_, a, a_stride, w, c, c_stride, &p, scratch);
+  }
+}
+
+void GemmLayer::Igemm(size_t g, size_t mr, const void** a, size_t a_offset, const void* zero,
+                      void* c, size_t c_stride, int32_t* scratch) const {
+  const size_t first = g * cout_g_;
+  const uint8_t* w = w_ + g * group_bytes_;
+  if (family_ == CRUMB_FAMILY_LUT) {
+    crumb_lut_params p = lut_params_;
+    p.mul = mul_ + first;
+    p.add = add_ + first;
+    lut_.igemm(mr, cout_g_, kc_, ks_, a, a_offset, zero, w, c, c_stride, &p);
+    return;
+  }
+  crumb_gemm_params p = params_;
+  p.w_zero_point = zero_points_.data() + first;
+  p.mul = mul_ + first;
+  p.add = add_ + first;
+  if (family_ == CRUMB_FAMILY_DOT) {
+    kernels_->dot.igemm(mr, cout_g_, kc_, ks_, a, a_offset, zero, w, c, c_stride, &p, scratch);
+  } else {
+    kernels_->igemm(mr, cout_g_, kc_, ks_, a, a_offset, zero, w, c, c_stride, &p, scratch);
+  }
+}
+
+const char* GemmLayer::GemmName() const {
+  if (family_ == CRUMB_FAMILY_LUT) return lut_.gemm_name;
+  if (family_ == CRUMB_FAMILY_DOT) return kernels_->dot.gemm_name;
+  return kernels_->gemm_name;
+}
+
+const char* GemmLayer::IgemmName() const {
+  if (family_ == CRUMB_FAMILY_LUT) return lut_.igemm_name;
+  if (family_ == CRUMB_FAMILY_DOT) return kernels_->dot.igemm_name;
+  return kernels_->igemm_name;
+}
+
+}  // namespace crumb::rt

@@ -1,0 +1,85 @@
+// The weights of a Conv / FullyConnected layer prepared for its kernel family, and the calls into
+// that family's kernels. Shared by both ops so that the family logic lives in one place.
+//
+// Families: SCALAR runs kernels/scalar over ROWS_LSB rows; DOT runs kernels/dot over DOT_N16K4
+// blocks; LUT runs kernels/lut over LUT_W2_N64 blocks and reads its activations packed along
+// channels (CHANNELS_LSB: the layer packs its one-code-per-byte input before the kernel). Weights
+// the converter packed for the family run in place from the model's memory; ROWS_LSB weights of
+// older files are packed once, at the first prepare, by kernels/common/family.h's rule.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <memory>
+#include <vector>
+
+#include "interpreter.h"
+#include "kernels/common/family.h"
+
+namespace crumb::rt {
+
+// 64-byte aligned bytes (the lut kernels load table rows and weight lanes aligned).
+class AlignedBytes {
+ public:
+  bool Resize(size_t n);
+  uint8_t* data() const { return p_.get(); }
+  size_t size() const { return n_; }
+
+ private:
+  struct Free {
+    void operator()(uint8_t* p) const { free(p); }
+  };
+  std::unique_ptr<uint8_t, Free> p_;
+  size_t n_ = 0;
+};
+
+class GemmLayer {
+ public:
+  // Decides the family and prepares the weights, tables and parameters (once; later calls only
+  // refresh nothing). groups / ks / kc as in the kernels' contracts; FullyConnected: 1, 1, K.
+  Status Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t kc);
+
+  int family() const { return family_; }
+  // Bits per code of the packed activations the LUT kernels read (2 or 4); 0 for other families.
+  unsigned lut_storage_bits() const { return lut_bits_ ? crumb_lut_storage_bits(lut_bits_) : 0; }
+  // Bits of the activation codes the LUT tables are built for (2, 3 or 4).
+  unsigned lut_a_bits() const { return lut_bits_; }
+  // Bytes of one group's packed activation row (LUT).
+  size_t lut_row_bytes() const { return crumb_lut_act_row_bytes(kc_, lut_bits_); }
+  // Bytes of scratch the kernels need.
+  size_t scratch_bytes() const;
+  size_t persistent_bytes() const { return owned_.size() + table_.size(); }
+
+  // C = A W for group g: `a` rows a_stride bytes apart (LUT: packed rows), mr rows.
+  void Gemm(size_t g, size_t mr, const void* a, size_t a_stride, void* c, size_t c_stride,
+            int32_t* scratch) const;
+  // The indirect form: a[mr * ks] row pointers (+ a_offset bytes), zero the padding row.
+  void Igemm(size_t g, size_t mr, const void** a, size_t a_offset, const void* zero, void* c,
+             size_t c_stride, int32_t* scratch) const;
+
+  const char* GemmName() const;
+  const char* IgemmName() const;
+
+ private:
+  Status PackForFamily(const TensorDesc& w, size_t n);
+
+  const KernelTable* kernels_ = nullptr;
+  int family_ = CRUMB_FAMILY_SCALAR;
+  bool prepared_ = false;
+  size_t groups_ = 1, ks_ = 1, kc_ = 0, cout_g_ = 0;
+  unsigned lut_bits_ = 0;
+  const uint8_t* w_ = nullptr;  // packed weights of group 0
+  size_t group_bytes_ = 0;      // bytes between groups' packed weights
+  AlignedBytes owned_;          // weights packed at prepare (ROWS_LSB files)
+  AlignedBytes table_;          // LUT pair tables
+  std::vector<int32_t> zero_points_;
+  const float* mul_ = nullptr;
+  const float* add_ = nullptr;
+  crumb_gemm_params params_{};
+  crumb_lut_params lut_params_{};
+  LutKernels lut_;
+};
+
+}  // namespace crumb::rt
