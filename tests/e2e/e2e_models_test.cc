@@ -346,7 +346,8 @@ class IsaIdenticalTest : public testing::Test {
                             << " outputs differ from the scalar ROWS_LSB path; first at " << first;
       std::string families;
       for (const auto& k : kernels) {
-        if (k.find("gemm") != std::string::npos) families += " " + k;
+        if (k.find("gemm") != std::string::npos && families.find(" " + k) == std::string::npos)
+          families += " " + k;
       }
       printf("[ isa      ] %-22s %-8s %-7s identical=%s:%s\n", m_->name.c_str(), form.c_str(),
              crumb_isa_name(isa), differ == 0 ? "yes" : "NO", families.c_str());
