@@ -48,6 +48,8 @@ class GemmLayer {
   unsigned lut_a_bits() const { return lut_bits_; }
   // Bytes of one group's packed activation row (LUT).
   size_t lut_row_bytes() const { return crumb_lut_act_row_bytes(kc_, lut_bits_); }
+  // LUT: writes unsigned codes packed at `bits` (2 or 4) per code instead of one per byte.
+  void SetLutOutBits(unsigned bits) { lut_params_.out_bits = bits; }
   // Bytes of scratch the kernels need.
   size_t scratch_bytes() const;
   size_t persistent_bytes() const { return owned_.size() + table_.size(); }

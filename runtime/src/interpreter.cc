@@ -134,6 +134,10 @@ Status Interpreter::Allocate() {
                     ShapeString(declared).c_str()));
     }
   }
+  if (!packed_linked_) {
+    LinkPackedActivations();
+    packed_linked_ = true;
+  }
   // Byte sizes, with an overflow guard against hostile shapes.
   for (size_t i = 0; i < tensors_.size(); i++) {
     TensorState& t = tensors_[i];
@@ -158,6 +162,29 @@ Status Interpreter::Allocate() {
   }
   allocated_ = true;
   return Status::Ok();
+}
+
+void Interpreter::LinkPackedActivations() {
+  const Model& m = *model_;
+  for (size_t i = 0; i < ops_.size(); i++) {
+    const unsigned bits = ops_[i]->PackedOutputBits();
+    if (bits == 0) continue;
+    const int32_t t = m.ops[i].outputs[0];
+    if (std::find(m.outputs.begin(), m.outputs.end(), t) != m.outputs.end()) continue;
+    std::vector<size_t> consumers;
+    bool all = true;
+    for (size_t j = 0; j < ops_.size() && all; j++) {
+      const auto& in = m.ops[j].inputs;
+      for (size_t k = 0; k < in.size() && all; k++) {
+        if (in[k] != t) continue;
+        all = k == 0 && ops_[j]->PackedInputBits() == bits;
+        if (all && (consumers.empty() || consumers.back() != j)) consumers.push_back(j);
+      }
+    }
+    if (!all || consumers.empty()) continue;
+    ops_[i]->UsePackedOutput();
+    for (size_t j : consumers) ops_[j]->UsePackedInput();
+  }
 }
 
 // One arena for every computed tensor, offsets from lifetimes, greedy by size (TFLite's

@@ -68,6 +68,14 @@ class Op {
   virtual void Run(const OpContext& ctx, uint8_t* scratch) = 0;
   // Name of the microkernel doing the work, e.g. "crumb_q8_qb_igemm_ukernel_1x1__scalar".
   virtual const char* KernelName() const = 0;
+  // Activations packed along channels between lut layers (kernels/lut/lut.h, CHANNELS_LSB): the
+  // bits per code of a packed output this op can write and of a packed input 0 it can read (0:
+  // none). The interpreter links a producer and its consumers after Configure when every consumer
+  // reads the same packing, so the tensor never exists one code per byte.
+  virtual unsigned PackedOutputBits() const { return 0; }
+  virtual unsigned PackedInputBits() const { return 0; }
+  virtual void UsePackedOutput() {}
+  virtual void UsePackedInput() {}
   size_t scratch_bytes() const { return scratch_bytes_; }
   size_t persistent_bytes() const { return persistent_bytes_; }
 
@@ -111,6 +119,7 @@ class Interpreter {
 
  private:
   Status PlanMemory();
+  void LinkPackedActivations();
 
   const Model* model_;
   crumb_options options_;
@@ -123,6 +132,7 @@ class Interpreter {
   void* scratch_ = nullptr;
   size_t scratch_size_ = 0;
   bool allocated_ = false;
+  bool packed_linked_ = false;
   std::vector<double> op_us_;
   int64_t invokes_ = 0;
   std::string last_error_;

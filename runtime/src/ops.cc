@@ -223,12 +223,28 @@ class ConvOp : public Op {
               d.pad_top == 0 && d.pad_left == 0 && d.pad_bottom == 0 && d.pad_right == 0;
     CRUMB_RETURN_IF_ERROR(layer_.Prepare(ctx, groups_, ks_, kc_));
     scratch_bytes_ = layer_.scratch_bytes();
+    const TensorDesc& y = ctx.OutDesc();
+    out_bits_ = !y.is_float && y.encoding == kUnsigned && y.bits <= 4 ? (unsigned)y.bits : 0;
     return Status::Ok();
   }
+
+  // Only whole-tensor rows (one group): a group's codes would not start on a packed step.
+  unsigned PackedOutputBits() const override {
+    return Lut() && groups_ == 1 && out_bits_ ? crumb_lut_storage_bits(out_bits_) : 0;
+  }
+  unsigned PackedInputBits() const override {
+    return Lut() && groups_ == 1 ? layer_.lut_storage_bits() : 0;
+  }
+  void UsePackedOutput() override {
+    packed_out_ = true;
+    layer_.SetLutOutBits(crumb_lut_storage_bits(out_bits_));
+  }
+  void UsePackedInput() override { packed_in_ = true; }
 
   Status Setup(const OpContext& ctx) override {
     const OpDesc& d = ctx.desc;
     out_elem_ = ctx.OutDesc().is_float ? 4 : 1;
+    out_stride_ = packed_out_ ? crumb_lut_act_row_bytes(cout_, out_bits_) : cout_ * out_elem_;
     const Shape& xs = ctx.In(0).shape;
     const Shape& ys = ctx.Out().shape;
     pixels_ = (size_t)(ys[0] * ys[2] * ys[3]);
@@ -237,7 +253,9 @@ class ConvOp : public Op {
     // Rows the kernels read: the input's own (one code per byte, cin_ apart) or the packed ones.
     const uint8_t* rows = ctx.In(0).data;
     size_t row_bytes = cin_;
-    if (lut) {
+    if (packed_in_) {
+      row_bytes = layer_.lut_row_bytes();
+    } else if (lut) {
       CRUMB_RETURN_IF_ERROR(packed_.Resize(layer_, in_pixels_, groups_));
       rows = packed_.data();
       row_bytes = packed_.row_bytes();
@@ -290,18 +308,19 @@ class ConvOp : public Op {
     uint8_t* y = ctx.Out().data;
     int32_t* s = reinterpret_cast<int32_t*>(scratch);
     const bool lut = layer_.family() == CRUMB_FAMILY_LUT;
-    if (lut) packed_.Pack(layer_, x, in_pixels_, cin_, groups_);
+    const bool repack = lut && !packed_in_;
+    if (repack) packed_.Pack(layer_, x, in_pixels_, cin_, groups_);
     // Where group g's codes start within a row: channel g * kc_, or its own packed row.
     const size_t group_offset = lut ? layer_.lut_row_bytes() : kc_;
-    const uint8_t* rows = lut ? packed_.data() : x;
-    const size_t row_bytes = lut ? packed_.row_bytes() : cin_;
+    const uint8_t* rows = repack ? packed_.data() : x;
+    const size_t row_bytes = repack ? packed_.row_bytes() : lut ? layer_.lut_row_bytes() : cin_;
     for (size_t g = 0; g < groups_; g++) {
       uint8_t* yg = y + g * cout_g * out_elem_;
       if (direct_) {
-        layer_.Gemm(g, pixels_, rows + g * group_offset, row_bytes, yg, cout_ * out_elem_, s);
+        layer_.Gemm(g, pixels_, rows + g * group_offset, row_bytes, yg, out_stride_, s);
       } else {
         layer_.Igemm(g, pixels_, indirection_.data(), g * group_offset, zero_.data(), yg,
-                     cout_ * out_elem_, s);
+                     out_stride_, s);
       }
     }
   }
@@ -311,11 +330,14 @@ class ConvOp : public Op {
   }
 
  private:
+  bool Lut() const { return layer_.family() == CRUMB_FAMILY_LUT; }
+
   GemmLayer layer_;
   PackedInput packed_;
   size_t groups_ = 1, cin_ = 0, cout_ = 0, kc_ = 0, ks_ = 0, pixels_ = 0, in_pixels_ = 0,
-         out_elem_ = 1;
-  bool direct_ = false;
+         out_elem_ = 1, out_stride_ = 0;
+  unsigned out_bits_ = 0;  // bits of unsigned output codes a packed row can hold (<= 4), else 0
+  bool direct_ = false, packed_in_ = false, packed_out_ = false;
   std::vector<const void*> indirection_;
   std::vector<uint8_t> zero_;
 };
