@@ -276,6 +276,66 @@ TEST(Conv2D, AllWeightBitWidthsAndEncodings) {
   }
 }
 
+// Layers the `lut` family runs (kernels/common/family.h): 1-2-bit weights whose values fit the
+// pair tables times unsigned 1-4-bit activations, at channel counts below, at and above the
+// 64-channel weight block and the 4-code activation step, direct (1x1) and indirect, grouped,
+// with extreme fills. RunModel also runs every other ISA and the scalar kernels on them.
+TEST(Conv2D, LutFamilyLayers) {
+  struct W {
+    int bits, enc;
+  };
+  uint32_t seed = 7;
+  for (W w : {W{2, kSigned}, W{2, kTernary}, W{2, kUnsigned}, W{1, kBipolar}}) {
+    for (int abits : {1, 2, 3, 4}) {
+      for (int cin : {3, 8, 13}) {
+        for (int cout : {1, 64, 65}) {
+          for (int k : {1, 3}) {
+            ConvTester()
+                .input(1, cin, 5, 6)
+                .output_channels(cout)
+                .kernel(k, k)
+                .pads(k / 2, k / 2, k / 2, k / 2)
+                .weight_bits(w.bits)
+                .weight_encoding(w.enc)
+                .per_channel_zero_points(false)
+                .act_bits(abits)
+                .act_encoding(kUnsigned)
+                .out_bits(abits == 3 ? 8 : 4)
+                .out_encoding(kUnsigned)
+                .fill(seed % 5 == 0 ? Fill::kMax : seed % 7 == 0 ? Fill::kMin : Fill::kRandom)
+                .seed(seed++)
+                .Test();
+          }
+        }
+      }
+    }
+  }
+  // Groups of >= 16 channels stay on the family; each group's codes are packed as their own row.
+  ConvTester()
+      .input(2, 10, 6, 5)
+      .output_channels(32)
+      .groups(2)
+      .kernel(3, 3)
+      .pads(1, 1, 1, 1)
+      .weight_bits(2)
+      .per_channel_zero_points(false)
+      .act_bits(2)
+      .act_encoding(kUnsigned)
+      .Test();
+  ConvTester()
+      .input(1, 130, 4, 4)
+      .output_channels(130)
+      .kernel(3, 3)
+      .stride(2, 2)
+      .pads(1, 1, 1, 1)
+      .weight_bits(2)
+      .per_channel_zero_points(false)
+      .act_bits(4)
+      .act_encoding(kUnsigned)
+      .float_output(true)
+      .Test();
+}
+
 TEST(Conv2D, BipolarAndTernaryWeights) {
   ConvTester()
       .input(2, 4, 5, 5)

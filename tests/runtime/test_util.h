@@ -13,18 +13,30 @@
 
 namespace crumb_test {
 
-// Runs `bytes` on one input (raw logical-order bytes) and returns output 0's raw bytes.
-// Fails the test (returns false) on any error, with the message in *error.
-inline bool RunModel(const std::string& bytes, const std::vector<int32_t>& input_shape,
-                     const std::string& input, std::string* output, std::string* error) {
+// Runs `bytes` on one input (raw logical-order bytes) on one instruction-set path and returns
+// output 0's raw bytes. Returns false with the message in *error; *missing_isa tells a CPU without
+// the path apart from a real failure.
+inline bool RunModelOnIsa(const std::string& bytes, const std::vector<int32_t>& input_shape,
+                          const std::string& input, crumb_isa isa, std::string* output,
+                          std::string* error, bool* missing_isa) {
+  *missing_isa = false;
   crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());
   if (!m) {
     *error = crumb_last_error();
     return false;
   }
-  crumb_interpreter* it = crumb_interpreter_create(m, nullptr);
-  bool ok = it != nullptr;
-  if (ok && !input_shape.empty()) {
+  crumb_options* options = crumb_options_create();
+  crumb_options_set_isa(options, isa);
+  crumb_interpreter* it = crumb_interpreter_create(m, options);
+  crumb_options_delete(options);
+  if (!it) {
+    *error = crumb_last_error();
+    *missing_isa = isa != CRUMB_ISA_AUTO && error->find("lacks") != std::string::npos;
+    crumb_model_delete(m);
+    return false;
+  }
+  bool ok = true;
+  if (!input_shape.empty()) {
     ok = crumb_interpreter_resize_input(it, 0, input_shape.data(), (int32_t)input_shape.size()) ==
          CRUMB_OK;
   }
@@ -37,10 +49,39 @@ inline bool RunModel(const std::string& bytes, const std::vector<int32_t>& input
     output->assign(crumb_tensor_byte_size(out), '\0');
     ok = crumb_tensor_copy_to_buffer(out, &(*output)[0], output->size()) == CRUMB_OK;
   }
-  if (!ok) *error = crumb_last_error();
+  if (!ok) *error = crumb_interpreter_last_error(it);
   crumb_interpreter_delete(it);
   crumb_model_delete(m);
   return ok;
+}
+
+// Runs `bytes` on the path the runtime picks and on every other path this CPU has (the scalar
+// kernels, AVX2, AVX-512, NEON, NEON dot product): every path must give the same bytes, so each
+// op test proves every ISA's kernels against the reference at once. Returns output 0's raw bytes,
+// or false with the message in *error.
+inline bool RunModel(const std::string& bytes, const std::vector<int32_t>& input_shape,
+                     const std::string& input, std::string* output, std::string* error) {
+  bool missing = false;
+  if (!RunModelOnIsa(bytes, input_shape, input, CRUMB_ISA_AUTO, output, error, &missing)) {
+    return false;
+  }
+  for (crumb_isa isa : {CRUMB_ISA_SCALAR, CRUMB_ISA_AVX2, CRUMB_ISA_AVX512, CRUMB_ISA_NEON,
+                        CRUMB_ISA_NEONDOT}) {
+    std::string other;
+    if (!RunModelOnIsa(bytes, input_shape, input, isa, &other, error, &missing)) {
+      if (missing) continue;
+      *error = std::string(crumb_isa_name(isa)) + ": " + *error;
+      return false;
+    }
+    if (other != *output) {
+      size_t i = 0;
+      while (i < other.size() && i < output->size() && other[i] == (*output)[i]) i++;
+      *error = std::string("the ") + crumb_isa_name(isa) +
+               " path's output differs from the default path's at byte " + std::to_string(i);
+      return false;
+    }
+  }
+  return true;
 }
 
 inline std::vector<int32_t> RandomCodes(std::mt19937& rng, size_t n, int32_t lo, int32_t hi) {
