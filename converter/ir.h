@@ -152,8 +152,9 @@ std::string DumpGraph(const Graph& g);
 // --------------------------------------------------------------------------- crumb-level model
 
 enum class ElemType { kFloat32 = 0, kQuant = 1 };
-enum class Layout { kRuntime = 0, kDense = 1, kRowsLsb = 2 };
-enum class KernelFamily { kAuto = 0, kScalar = 1 };
+// Values of crumb.fbs Layout and KernelFamily (the writer casts them).
+enum class Layout { kRuntime = 0, kDense = 1, kRowsLsb = 2, kDotN16K4 = 3, kLutW2N64 = 4 };
+enum class KernelFamily { kAuto = 0, kScalar = 1, kLut = 2, kDot = 4 };
 // Values of crumb.fbs OpCode.
 enum class OpCode : int {
   kQuantize = 0,

@@ -9,12 +9,18 @@ namespace {
 
 void Usage(FILE* f) {
   std::fprintf(f,
-               "usage: crumb-convert IN.onnx -o OUT.crumb [--kernel-family auto|scalar] [--quiet]\n"
+               "usage: crumb-convert IN.onnx -o OUT.crumb [--kernel-family auto|scalar|dot|lut]\n"
+               "                     [--quiet]\n"
                "\n"
                "Converts a fake-quantized ONNX model (QuantizeLinear->Clip->DequantizeLinear,\n"
                "folded integer weights, or native INT4/INT2 tensors) into a .crumb model with\n"
-               "weights packed at their bit width. The output is written atomically; on any\n"
-               "problem nothing is written and every problem is listed.\n");
+               "weights packed at their bit width, in the layout of the kernel family chosen per\n"
+               "Conv / FC layer (auto: lut for <=2-bit weights x unsigned <=4-bit activations,\n"
+               "dot for other quantized layers, scalar for grouped convs with <16 channels per\n"
+               "group). dot / lut are preferences, used where the layer can run on them;\n"
+               "scalar forces the portable kernels. The choice does not depend on the CPU.\n"
+               "The output is written atomically; on any problem nothing is written and every\n"
+               "problem is listed.\n");
 }
 
 }  // namespace
@@ -43,8 +49,13 @@ int main(int argc, char** argv) {
         options.family = crumb::cv::KernelFamily::kAuto;
       } else if (f == "scalar") {
         options.family = crumb::cv::KernelFamily::kScalar;
+      } else if (f == "dot") {
+        options.family = crumb::cv::KernelFamily::kDot;
+      } else if (f == "lut") {
+        options.family = crumb::cv::KernelFamily::kLut;
       } else {
-        std::fprintf(stderr, "crumb-convert: unknown kernel family '%s' (auto or scalar)\n",
+        std::fprintf(stderr,
+                     "crumb-convert: unknown kernel family '%s' (auto, scalar, dot or lut)\n",
                      f.c_str());
         return 2;
       }

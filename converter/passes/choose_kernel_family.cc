@@ -1,13 +1,79 @@
-// The kernel-family choice is data the runtime reads per op. With only the portable scalar
-// kernels in this issue the choice is AUTO (the runtime picks what its build has) unless the
-// user forces one; later issues fill in a table keyed by (bits, encoding, shape class, ISA).
+// The kernel family of each Conv / FullyConnected op, so that PackWeights can pack its weights
+// offline in that family's layout and the runtime runs them in place. The rule is
+// kernels/common/family.h's, the one the runtime applies to files whose weights are still
+// ROWS_LSB: keeping a single rule means a converted file and a repacked one run the same kernels.
+// It looks only at the layer, never at an ISA, so the file runs in place on every CPU.
+#include <cstdint>
+#include <vector>
+
 #include "converter/passes/passes.h"
+#include "kernels/common/family.h"
 
 namespace crumb {
 namespace cv {
+namespace {
+
+int PreferOf(KernelFamily family) {
+  switch (family) {
+    case KernelFamily::kScalar:
+      return CRUMB_FAMILY_SCALAR;
+    case KernelFamily::kLut:
+      return CRUMB_FAMILY_LUT;
+    case KernelFamily::kDot:
+      return CRUMB_FAMILY_DOT;
+    default:
+      return CRUMB_FAMILY_AUTO;
+  }
+}
+
+KernelFamily FamilyOf(int family) {
+  switch (family) {
+    case CRUMB_FAMILY_SCALAR:
+      return KernelFamily::kScalar;
+    case CRUMB_FAMILY_LUT:
+      return KernelFamily::kLut;
+    case CRUMB_FAMILY_DOT:
+      return KernelFamily::kDot;
+    default:
+      return KernelFamily::kAuto;
+  }
+}
+
+bool IsQuantizedGemm(const CModel& m, const COp& op) {
+  if (op.opcode != OpCode::kConv2D && op.opcode != OpCode::kFullyConnected) return false;
+  if (op.inputs.size() < 2 || op.inputs[0] < 0 || op.inputs[1] < 0) return false;
+  const CTensor& x = m.tensors[size_t(op.inputs[0])];
+  const CTensor& w = m.tensors[size_t(op.inputs[1])];
+  return x.type == ElemType::kQuant && w.type == ElemType::kQuant && !w.shape.empty() &&
+         w.shape[0] > 0;
+}
+
+}  // namespace
 
 void ChooseKernelFamily(CModel* m, KernelFamily family) {
-  for (auto& op : m->ops) op.family = family;
+  const int prefer = PreferOf(family);
+  for (auto& op : m->ops) {
+    if (!IsQuantizedGemm(*m, op)) {
+      // Only Conv / FC have more than one family; a forced scalar still reads as such in the file.
+      op.family = family == KernelFamily::kScalar ? KernelFamily::kScalar : KernelFamily::kAuto;
+      continue;
+    }
+    const CTensor& x = m->tensors[size_t(op.inputs[0])];
+    const CTensor& w = m->tensors[size_t(op.inputs[1])];
+    const size_t n = size_t(w.shape[0]);
+    std::vector<int32_t> zw(n, 0);
+    for (size_t o = 0; o < n && !w.zero_point.empty(); o++)
+      zw[o] = int32_t(w.zero_point.size() == n ? w.zero_point[o] : w.zero_point[0]);
+    crumb_gemm_layer l;
+    l.w_bits = unsigned(w.bits);
+    l.w_encoding = unsigned(w.encoding);  // Encoding values are crumb_weight_encoding's
+    l.w_zero_points = zw.data();
+    l.n = n;
+    l.groups = op.opcode == OpCode::kConv2D && op.groups > 1 ? size_t(op.groups) : 1;
+    l.a_bits = unsigned(x.bits);
+    l.a_encoding = unsigned(x.encoding);
+    op.family = FamilyOf(crumb_choose_gemm_family(&l, prefer));
+  }
 }
 
 }  // namespace cv

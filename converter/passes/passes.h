@@ -36,10 +36,14 @@ void FuseActivations(Graph* g, Diagnostics* diag);
 // Graph -> crumb ops and tensors, with shape inference and the numeric contract's mul/add.
 void LowerToCrumb(const Graph& g, CModel* m, Diagnostics* diag);
 
-// Records the kernel family per op (AUTO: the runtime picks; SCALAR: forced).
+// Records the kernel family per op: for a Conv / FC with quantized activations and weights,
+// kernels/common/family.h's rule (LUT, DOT or SCALAR), `family` being a preference it honours
+// where the layer can run on it (SCALAR always); every other op AUTO, or SCALAR when forced.
 void ChooseKernelFamily(CModel* m, KernelFamily family);
 
-// Weight codes -> ROWS_LSB bytes; float constants -> DENSE bytes.
+// Quantized weights -> DOT_N16K4 bytes when their ops' family is DOT, LUT_W2_N64 when LUT,
+// ROWS_LSB otherwise (a weight read by ops that disagree on family or groups stays ROWS_LSB and
+// those ops become AUTO); float constants -> DENSE bytes.
 void PackWeights(CModel* m, Diagnostics* diag);
 
 }  // namespace cv

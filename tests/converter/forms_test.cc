@@ -10,6 +10,8 @@
 
 #include "converter/converter.h"
 #include "converter/writer.h"
+#include "kernels/dot/dot.h"
+#include "kernels/lut/lut.h"
 #include "schema/crumb_generated.h"
 #include "tests/converter/onnx_builder.h"
 #include "tests/converter/test_models.h"
@@ -196,15 +198,22 @@ TEST(Writer, FileLayoutFollowsTheSchemaReadme) {
     EXPECT_LE(b->offset() + b->size(), bytes.size());
     prev_end = b->offset() + b->size();
   }
-  // Every constant tensor has its own buffer, with the packed size of its bits.
+  // Every constant tensor has its own buffer, with the packed size of its bits in its layout:
+  // the conv's W2 x A8 weight for the dot family, the FC's W2 x A4 one for lut (one group each).
   for (const auto* t : *m->tensors()) {
     if (t->buffer() == 0) continue;
     const fb::Buffer* b = m->buffers()->Get(t->buffer());
     if (t->type() == fb::ElementType::QUANT) {
-      EXPECT_EQ(t->layout(), fb::Layout::ROWS_LSB);
-      size_t k = 1;
-      for (size_t d = 1; d < t->shape()->size(); d++) k *= size_t(t->shape()->Get(uint32_t(d)));
-      EXPECT_EQ(b->size(), size_t(t->shape()->Get(0)) * ((k * t->bits() + 7) / 8));
+      const size_t n = size_t(t->shape()->Get(0)), kc = size_t(t->shape()->Get(1));
+      size_t ks = 1;
+      for (size_t d = 2; d < t->shape()->size(); d++) ks *= size_t(t->shape()->Get(uint32_t(d)));
+      if (t->shape()->size() == 4) {
+        EXPECT_EQ(t->layout(), fb::Layout::DOT_N16K4);
+        EXPECT_EQ(b->size(), crumb_dot_packed_size(n, ks, kc, t->bits()));
+      } else {
+        EXPECT_EQ(t->layout(), fb::Layout::LUT_W2_N64);
+        EXPECT_EQ(b->size(), crumb_lut_packed_size(n, ks, kc));
+      }
     } else {
       EXPECT_EQ(t->layout(), fb::Layout::DENSE);
       EXPECT_EQ(b->size(), size_t(t->shape()->Get(0)) * 4);
@@ -225,6 +234,10 @@ TEST(Writer, FileLayoutFollowsTheSchemaReadme) {
   EXPECT_EQ(m->operators()->Get(0)->opcode(), fb::OpCode::QUANTIZE);
   const fb::Operator* conv = m->operators()->Get(1);
   EXPECT_EQ(conv->opcode(), fb::OpCode::CONV_2D);
+  EXPECT_EQ(conv->family(), fb::KernelFamily::DOT);
+  EXPECT_EQ(m->operators()->Get(4)->opcode(), fb::OpCode::FULLY_CONNECTED);
+  EXPECT_EQ(m->operators()->Get(4)->family(), fb::KernelFamily::LUT);
+  EXPECT_EQ(m->operators()->Get(2)->family(), fb::KernelFamily::AUTO);
   ASSERT_NE(conv->options_as_Conv2DOptions(), nullptr);
   EXPECT_EQ(conv->options_as_Conv2DOptions()->pad_top(), 1);
   EXPECT_EQ(conv->options_as_Conv2DOptions()->clamp()->qmax(), 15);

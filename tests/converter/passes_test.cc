@@ -8,6 +8,8 @@
 #include "converter/passes/passes.h"
 #include "converter/sha256.h"
 #include "kernels/common/pack.h"
+#include "kernels/dot/dot.h"
+#include "kernels/lut/lut.h"
 #include "tests/converter/onnx_builder.h"
 #include "tests/converter/test_models.h"
 
@@ -702,16 +704,136 @@ TEST(LowerToCrumb, FloatOutputOfAnUnquantizedOpIsReported) {
 
 // ------------------------------------------------------------------ family / pack / write
 
-TEST(ChooseKernelFamily, AutoByDefaultScalarWhenForced) {
-  ConvModel cm(ConvModelSpec{});
-  OnnxBuilder& b = cm.Build();
+// x -> Q/[Clip]/DQ (abits, unsigned) -> Conv (int8 / uint8 weight codes, per channel) -> Q/DQ
+// (8-bit) -> y. The weight codes are deterministic in [wlo, whi], every output channel reaching
+// both ends so that the inferred width and encoding are known.
+struct ConvSpec {
+  int64_t cin = 8, cout = 16, groups = 1, kh = 3, kw = 3;
+  int abits = 2;
+  int64_t wlo = -2, whi = 1;  // int8 storage, or uint8 when wlo >= 0 and wzp > 0
+  int64_t wzp = 0;
+};
+
+OnnxBuilder ConvNet(const ConvSpec& s, std::vector<int64_t>* codes) {
+  OnnxBuilder b;
+  b.Input("x", {1, s.cin, 5, 5});
+  b.InitF("s", {}, {0.1f});
+  b.InitI("z", 2, {}, {0});
+  b.Node("QuantizeLinear", "qx", {"x", "s", "z"}, {"xq"});
+  std::string xq = "xq";
+  if (s.abits < 8) {
+    b.InitI("lo", 2, {}, {0});
+    b.InitI("hi", 2, {}, {(int64_t(1) << s.abits) - 1});
+    b.Node("Clip", "clipx", {"xq", "lo", "hi"}, {"xc"});
+    xq = "xc";
+  }
+  b.Node("DequantizeLinear", "dqx", {xq, "s", "z"}, {"xd"});
+  const int64_t k = s.cin / s.groups * s.kh * s.kw;
+  codes->assign(size_t(s.cout * k), 0);
+  uint32_t r = 7;
+  for (int64_t o = 0; o < s.cout; o++)
+    for (int64_t e = 0; e < k; e++) {
+      r = r * 1103515245u + 12345u;
+      int64_t c = s.wlo + int64_t((r >> 16) % uint32_t(s.whi - s.wlo + 1));
+      if (e == 0) c = s.wlo;
+      if (e == 1) c = s.whi;
+      (*codes)[size_t(o * k + e)] = c;
+    }
+  const int wtype = s.wzp > 0 ? 2 : 3;
+  b.InitI("w", wtype, {s.cout, s.cin / s.groups, s.kh, s.kw}, *codes);
+  b.InitF("ws", {s.cout}, std::vector<float>(size_t(s.cout), 0.05f));
+  b.InitI("wz", wtype, {s.cout}, std::vector<int64_t>(size_t(s.cout), s.wzp));
+  auto* dqw = b.Node("DequantizeLinear", "dqw", {"w", "ws", "wz"}, {"wd"});
+  OnnxBuilder::AttrI(dqw, "axis", 0);
+  auto* c = b.Node("Conv", "conv", {"xd", "wd"}, {"c"});
+  OnnxBuilder::AttrInts(c, "kernel_shape", {s.kh, s.kw});
+  OnnxBuilder::AttrInts(c, "pads", {s.kh / 2, s.kw / 2, s.kh / 2, s.kw / 2});
+  if (s.groups > 1) OnnxBuilder::AttrI(c, "group", s.groups);
+  b.InitF("so", {}, {0.2f});
+  b.Node("QuantizeLinear", "qy", {"c", "so", "z"}, {"yq"});
+  b.Node("DequantizeLinear", "dqy", {"yq", "so", "z"}, {"y"});
+  b.Output("y");
+  return b;
+}
+
+ConvertResult ConvertWith(OnnxBuilder& b, cv::KernelFamily family) {
   cv::ConvertOptions o;
-  ConvertResult a = ConvertModel(b.model(), std::string(64, '0'), o);
-  o.family = cv::KernelFamily::kScalar;
-  ConvertResult s = ConvertModel(b.model(), std::string(64, '0'), o);
-  ASSERT_TRUE(a.ok && s.ok);
-  for (const auto& op : a.model.ops) EXPECT_EQ(op.family, cv::KernelFamily::kAuto);
-  for (const auto& op : s.model.ops) EXPECT_EQ(op.family, cv::KernelFamily::kScalar);
+  o.family = family;
+  return ConvertModel(b.model(), std::string(64, 'a'), o);
+}
+
+// ONNX [O, Cin/G, KH, KW] codes -> rows of (tap, channel) order, as every layout reads them.
+std::vector<int32_t> TapMajor(const std::vector<int64_t>& codes, const ConvSpec& s) {
+  const int64_t ci = s.cin / s.groups, taps = s.kh * s.kw, k = ci * taps;
+  std::vector<int32_t> v(codes.size());
+  for (int64_t o = 0; o < s.cout; o++)
+    for (int64_t c = 0; c < ci; c++)
+      for (int64_t t = 0; t < taps; t++)
+        v[size_t(o * k + t * ci + c)] = int32_t(codes[size_t(o * k + c * taps + t)]);
+  return v;
+}
+
+// Unpacks a LUT_W2_N64 weight group by group into values (code - zero point).
+std::vector<int32_t> UnpackLut(const cv::CTensor& w, const ConvSpec& s) {
+  const size_t og = size_t(s.cout / s.groups), ks = size_t(s.kh * s.kw);
+  const size_t kc = size_t(s.cin / s.groups), k = ks * kc;
+  std::vector<int32_t> zw(w.zero_point.begin(), w.zero_point.end());
+  int8_t vmap[4];
+  EXPECT_EQ(crumb_lut_value_map(unsigned(w.bits), unsigned(w.encoding), zw.data(), zw.size(), vmap),
+            1);
+  std::vector<int32_t> values(size_t(s.cout) * k);
+  const size_t group_bytes = crumb_lut_packed_size(og, ks, kc);
+  for (size_t g = 0; g < size_t(s.groups); g++)
+    EXPECT_EQ(crumb_lut_unpack(w.bytes.data() + g * group_bytes, vmap, og, ks, kc,
+                               values.data() + g * og * k),
+              1)
+        << "group " << g;
+  return values;
+}
+
+std::vector<int32_t> UnpackDot(const cv::CTensor& w, const ConvSpec& s) {
+  const size_t og = size_t(s.cout / s.groups), ks = size_t(s.kh * s.kw);
+  const size_t kc = size_t(s.cin / s.groups), k = ks * kc;
+  std::vector<int32_t> codes(size_t(s.cout) * k);
+  const size_t group_bytes = crumb_dot_packed_size(og, ks, kc, unsigned(w.bits));
+  const int is_signed = w.encoding != cv::Encoding::kUnsigned;
+  for (size_t g = 0; g < size_t(s.groups); g++)
+    crumb_dot_unpack(w.bytes.data() + g * group_bytes, og, ks, kc, unsigned(w.bits), is_signed,
+                     codes.data() + g * og * k);
+  return codes;
+}
+
+TEST(ChooseKernelFamily, ConvAndFcByTheRuleOtherOpsAutoScalarWhenForced) {
+  ConvModel cm(ConvModelSpec{});  // conv: W2 x A8 (dot); FC: ternary W2 x unsigned A4 (lut)
+  OnnxBuilder& b = cm.Build();
+  ConvertResult a = ConvertWith(b, cv::KernelFamily::kAuto);
+  ConvertResult s = ConvertWith(b, cv::KernelFamily::kScalar);
+  ASSERT_TRUE(a.ok && s.ok) << Joined(a.problems) << Joined(s.problems);
+  for (const auto& op : a.model.ops) {
+    const cv::KernelFamily want = op.name == "/conv/Conv" ? cv::KernelFamily::kDot
+                                  : op.name == "/fc/Gemm" ? cv::KernelFamily::kLut
+                                                          : cv::KernelFamily::kAuto;
+    EXPECT_EQ(op.family, want) << op.name;
+  }
+  for (const auto& op : s.model.ops) EXPECT_EQ(op.family, cv::KernelFamily::kScalar) << op.name;
+  for (const auto& t : s.model.tensors) {
+    if (t.is_const && t.type == cv::ElemType::kQuant) {
+      EXPECT_EQ(t.layout, cv::Layout::kRowsLsb);
+    }
+  }
+  // The FC weight: one group, one tap of K = 4 channels.
+  const cv::COp* fc = FindOp(a.model, "/fc/Gemm");
+  ASSERT_NE(fc, nullptr);
+  const auto& w = a.model.tensors[size_t(fc->inputs[1])];
+  EXPECT_EQ(w.encoding, cv::Encoding::kTernary);
+  EXPECT_EQ(w.layout, cv::Layout::kLutW2N64);
+  ASSERT_EQ(w.bytes.size(), crumb_lut_packed_size(3, 1, 4));
+  int8_t vmap[4];
+  const int32_t zw[3] = {0, 0, 0};
+  ASSERT_EQ(crumb_lut_value_map(2, CRUMB_ENC_TERNARY, zw, 3, vmap), 1);
+  std::vector<int32_t> values(12);
+  ASSERT_EQ(crumb_lut_unpack(w.bytes.data(), vmap, 3, 1, 4, values.data()), 1);
+  EXPECT_EQ(values, std::vector<int32_t>(cm.fc_codes.begin(), cm.fc_codes.end()));
 }
 
 TEST(PackWeights, ConvRowsAreKhKwCiOrderLsbFirst) {
@@ -719,7 +841,7 @@ TEST(PackWeights, ConvRowsAreKhKwCiOrderLsbFirst) {
   spec.wbits = 2;
   ConvModel cm(spec);
   OnnxBuilder& b = cm.Build();
-  ConvertResult r = Convert(b);
+  ConvertResult r = ConvertWith(b, cv::KernelFamily::kScalar);
   ASSERT_TRUE(r.ok) << Joined(r.problems);
   const cv::COp* conv = FindOp(r.model, "/conv/Conv");
   ASSERT_NE(conv, nullptr);
@@ -734,6 +856,176 @@ TEST(PackWeights, ConvRowsAreKhKwCiOrderLsbFirst) {
       for (size_t y = 0; y < 3; y++)
         for (size_t x = 0; x < 3; x++)
           ASSERT_EQ(un[o * k + (y * 3 + x) * 2 + c], cm.conv_codes[((o * 2 + c) * 3 + y) * 3 + x]);
+}
+
+TEST(PackWeights, W2A2ConvIsLutW2N64) {
+  // Signed 2-bit (the model's codes are the kernel's), and unsigned 2-bit with zero point 1
+  // (values -1..2: the value map renumbers them); 70 channels span two 64-channel blocks.
+  ConvSpec signed2;
+  signed2.cout = 70;
+  ConvSpec unsigned2;
+  unsigned2.wlo = 0, unsigned2.whi = 3, unsigned2.wzp = 1, unsigned2.cin = 5;
+  for (const ConvSpec& s : {signed2, unsigned2}) {
+    std::vector<int64_t> codes;
+    OnnxBuilder b = ConvNet(s, &codes);
+    ConvertResult r = Convert(b);
+    ASSERT_TRUE(r.ok) << Joined(r.problems);
+    const cv::COp* conv = FindOp(r.model, "conv");
+    ASSERT_NE(conv, nullptr);
+    EXPECT_EQ(conv->family, cv::KernelFamily::kLut);
+    const auto& w = r.model.tensors[size_t(conv->inputs[1])];
+    EXPECT_EQ(w.bits, 2);
+    EXPECT_EQ(w.layout, cv::Layout::kLutW2N64);
+    ASSERT_EQ(w.bytes.size(), crumb_lut_packed_size(size_t(s.cout), 9, size_t(s.cin)));
+    std::vector<int32_t> want = TapMajor(codes, s);
+    for (auto& v : want) v -= int32_t(s.wzp);
+    EXPECT_EQ(UnpackLut(w, s), want);
+  }
+}
+
+TEST(PackWeights, W4A8ConvIsDotN16K4) {
+  ConvSpec s;
+  s.abits = 8, s.wlo = -7, s.whi = 7, s.cout = 20, s.cin = 6;
+  std::vector<int64_t> codes;
+  OnnxBuilder b = ConvNet(s, &codes);
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* conv = FindOp(r.model, "conv");
+  ASSERT_NE(conv, nullptr);
+  EXPECT_EQ(conv->family, cv::KernelFamily::kDot);
+  const auto& w = r.model.tensors[size_t(conv->inputs[1])];
+  EXPECT_EQ(w.bits, 4);
+  EXPECT_EQ(w.layout, cv::Layout::kDotN16K4);
+  ASSERT_EQ(w.bytes.size(), crumb_dot_packed_size(20, 9, 6, 4));
+  EXPECT_EQ(UnpackDot(w, s), TapMajor(codes, s));
+}
+
+TEST(PackWeights, GroupedConvPacksEachGroupAndConcatenates) {
+  // 20 channels per group: packing the tensor whole would fill 3 dot blocks, per group 2 + 2;
+  // 16 per group: one lut block per group instead of one for both.
+  ConvSpec dot32;
+  dot32.groups = 2, dot32.cout = 32, dot32.cin = 6, dot32.abits = 8, dot32.wlo = -7, dot32.whi = 7;
+  ConvSpec dot40 = dot32;
+  dot40.cout = 40;
+  ConvSpec lut32 = dot32;
+  lut32.abits = 2, lut32.wlo = -1, lut32.whi = 1;  // ternary
+  for (const ConvSpec& s : {dot32, dot40, lut32}) {
+    std::vector<int64_t> codes;
+    OnnxBuilder b = ConvNet(s, &codes);
+    ConvertResult r = Convert(b);
+    ASSERT_TRUE(r.ok) << Joined(r.problems);
+    const cv::COp* conv = FindOp(r.model, "conv");
+    ASSERT_NE(conv, nullptr);
+    EXPECT_EQ(conv->groups, 2);
+    const auto& w = r.model.tensors[size_t(conv->inputs[1])];
+    const size_t per_group = size_t(s.cout / 2);
+    if (s.abits == 8) {
+      EXPECT_EQ(conv->family, cv::KernelFamily::kDot);
+      EXPECT_EQ(w.layout, cv::Layout::kDotN16K4);
+      ASSERT_EQ(w.bytes.size(), 2 * crumb_dot_packed_size(per_group, 9, 3, 4));
+      EXPECT_EQ(UnpackDot(w, s), TapMajor(codes, s));
+    } else {
+      EXPECT_EQ(conv->family, cv::KernelFamily::kLut);
+      EXPECT_EQ(w.layout, cv::Layout::kLutW2N64);
+      ASSERT_EQ(w.bytes.size(), 2 * crumb_lut_packed_size(per_group, 9, 3));
+      EXPECT_EQ(UnpackLut(w, s), TapMajor(codes, s));
+    }
+  }
+}
+
+TEST(PackWeights, DepthwiseConvStaysScalarRowsLsb) {
+  ConvSpec s;
+  s.groups = 8, s.cin = 8, s.cout = 8;
+  std::vector<int64_t> codes;
+  OnnxBuilder b = ConvNet(s, &codes);
+  ConvertResult r = ConvertWith(b, cv::KernelFamily::kLut);  // a preference the layer cannot take
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* conv = FindOp(r.model, "conv");
+  ASSERT_NE(conv, nullptr);
+  EXPECT_EQ(conv->family, cv::KernelFamily::kScalar);
+  const auto& w = r.model.tensors[size_t(conv->inputs[1])];
+  EXPECT_EQ(w.layout, cv::Layout::kRowsLsb);
+  EXPECT_EQ(w.bytes.size(), crumb_rows_lsb_size(8, 9, 2));
+}
+
+TEST(ChooseKernelFamily, ForcedScalarKeepsRowsLsbAndPreferencesFallBackToTheRule) {
+  ConvSpec w2a2;
+  std::vector<int64_t> codes;
+  OnnxBuilder b = ConvNet(w2a2, &codes);
+  ConvertResult scalar = ConvertWith(b, cv::KernelFamily::kScalar);
+  ConvertResult dot = ConvertWith(b, cv::KernelFamily::kDot);
+  ASSERT_TRUE(scalar.ok && dot.ok) << Joined(scalar.problems) << Joined(dot.problems);
+  const cv::COp* c = FindOp(scalar.model, "conv");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->family, cv::KernelFamily::kScalar);
+  EXPECT_EQ(scalar.model.tensors[size_t(c->inputs[1])].layout, cv::Layout::kRowsLsb);
+  c = FindOp(dot.model, "conv");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->family, cv::KernelFamily::kDot);
+  EXPECT_EQ(dot.model.tensors[size_t(c->inputs[1])].layout, cv::Layout::kDotN16K4);
+  // W4 x A8 cannot run on lut: the rule gives dot.
+  ConvSpec w4a8;
+  w4a8.abits = 8, w4a8.wlo = -7, w4a8.whi = 7;
+  OnnxBuilder b4 = ConvNet(w4a8, &codes);
+  ConvertResult lut = ConvertWith(b4, cv::KernelFamily::kLut);
+  ASSERT_TRUE(lut.ok) << Joined(lut.problems);
+  c = FindOp(lut.model, "conv");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->family, cv::KernelFamily::kDot);
+}
+
+TEST(ChooseKernelFamily, W2WeightsWithEightBitActivationsAreDot) {
+  ConvSpec s;
+  s.abits = 8;
+  std::vector<int64_t> codes;
+  OnnxBuilder b = ConvNet(s, &codes);
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* conv = FindOp(r.model, "conv");
+  ASSERT_NE(conv, nullptr);
+  EXPECT_EQ(r.model.tensors[size_t(conv->inputs[0])].bits, 8);
+  EXPECT_EQ(conv->family, cv::KernelFamily::kDot);
+  const auto& w = r.model.tensors[size_t(conv->inputs[1])];
+  EXPECT_EQ(w.layout, cv::Layout::kDotN16K4);
+  EXPECT_EQ(UnpackDot(w, s), TapMajor(codes, s));
+}
+
+TEST(PackWeights, WeightSharedByOpsOfDifferentFamiliesStaysRowsLsbAndAuto) {
+  // One 2-bit weight read by a conv on 2-bit activations (lut) and one on 8-bit ones (dot).
+  OnnxBuilder b;
+  b.Input("x", {1, 4, 5, 5});
+  b.InitF("s", {}, {0.1f});
+  b.InitI("z", 2, {}, {0});
+  b.InitI("lo", 2, {}, {0});
+  b.InitI("hi", 2, {}, {3});
+  b.Node("QuantizeLinear", "qa", {"x", "s", "z"}, {"aq"});
+  b.Node("Clip", "clipa", {"aq", "lo", "hi"}, {"ac"});
+  b.Node("DequantizeLinear", "dqa", {"ac", "s", "z"}, {"ad"});
+  b.InitF("s8", {}, {0.05f});
+  b.Node("QuantizeLinear", "qb", {"x", "s8", "z"}, {"bq"});
+  b.Node("DequantizeLinear", "dqb", {"bq", "s8", "z"}, {"bd"});
+  std::vector<int64_t> codes(16 * 4);
+  for (size_t e = 0; e < codes.size(); e++) codes[e] = int64_t(e % 4) - 2;
+  b.InitI("w", 3, {16, 4, 1, 1}, codes);
+  b.InitF("ws", {}, {0.5f});
+  b.Node("DequantizeLinear", "dqw", {"w", "ws"}, {"wd"});
+  b.Node("Conv", "conv_a", {"ad", "wd"}, {"ca"});
+  b.Node("Conv", "conv_b", {"bd", "wd"}, {"cb"});
+  for (const char* y : {"a", "b"}) {
+    const std::string c = std::string("c") + y, q = std::string("q") + y + "y";
+    b.Node("QuantizeLinear", q, {c, "s", "z"}, {q + "_q"});
+    b.Node("DequantizeLinear", "dq" + q, {q + "_q", "s", "z"}, {std::string("y") + y});
+    b.Output(std::string("y") + y);
+  }
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* a = FindOp(r.model, "conv_a");
+  const cv::COp* c = FindOp(r.model, "conv_b");
+  ASSERT_TRUE(a && c);
+  ASSERT_EQ(a->inputs[1], c->inputs[1]);
+  EXPECT_EQ(a->family, cv::KernelFamily::kAuto);
+  EXPECT_EQ(c->family, cv::KernelFamily::kAuto);
+  EXPECT_EQ(r.model.tensors[size_t(a->inputs[1])].layout, cv::Layout::kRowsLsb);
 }
 
 TEST(Sha256, KnownVectors) {
