@@ -290,6 +290,7 @@ TEST(Conv2D, LutFamilyLayers) {
       for (int cin : {3, 8, 13}) {
         for (int cout : {1, 64, 65}) {
           for (int k : {1, 3}) {
+            const Fill fill = seed % 5 == 0 ? Fill::kMax : seed % 7 == 0 ? Fill::kMin : Fill::kRandom;
             ConvTester()
                 .input(1, cin, 5, 6)
                 .output_channels(cout)
@@ -302,7 +303,7 @@ TEST(Conv2D, LutFamilyLayers) {
                 .act_encoding(kUnsigned)
                 .out_bits(abits == 3 ? 8 : 4)
                 .out_encoding(kUnsigned)
-                .fill(seed % 5 == 0 ? Fill::kMax : seed % 7 == 0 ? Fill::kMin : Fill::kRandom)
+                .fill(fill)
                 .seed(seed++)
                 .Test();
           }
