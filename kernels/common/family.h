@@ -38,13 +38,13 @@ enum crumb_kernel_family {
 
 // What the choice looks at. Activations are the layer's input codes.
 typedef struct crumb_gemm_layer {
-  unsigned w_bits;                // 1..8
-  unsigned w_encoding;            // crumb_weight_encoding
-  const int32_t* w_zero_points;   // [n]
-  size_t n;                       // output channels (all groups)
-  size_t groups;                  // 1 for FullyConnected
-  unsigned a_bits;                // 1..8
-  unsigned a_encoding;            // crumb_weight_encoding values: UNSIGNED or SIGNED
+  unsigned w_bits;               // 1..8
+  unsigned w_encoding;           // crumb_weight_encoding
+  const int32_t* w_zero_points;  // [n]
+  size_t n;                      // output channels (all groups)
+  size_t groups;                 // 1 for FullyConnected
+  unsigned a_bits;               // 1..8
+  unsigned a_encoding;           // crumb_weight_encoding values: UNSIGNED or SIGNED
 } crumb_gemm_layer;
 
 // Bits the lut kernels' activations are stored with (2, 3 or 4), or 0 when the layer cannot run

@@ -66,8 +66,7 @@ bool KernelAllowed(const char* tag, crumb_isa isa, bool forced) {
   if (t == "AVX512") return avx512;
   if (t == "AVX512VBMI") return avx512 && CpuInfoReady() && cpuinfo_has_x86_avx512vbmi();
   if (t == "AVX512VNNI") {
-    return avx512 && CpuInfoReady() && cpuinfo_has_x86_avx512vnni() &&
-           cpuinfo_has_x86_avx512vbmi();
+    return avx512 && CpuInfoReady() && cpuinfo_has_x86_avx512vnni() && cpuinfo_has_x86_avx512vbmi();
   }
 #endif
   if (t == "NEON") return isa == CRUMB_ISA_NEON || isa == CRUMB_ISA_NEONDOT;
@@ -77,16 +76,16 @@ bool KernelAllowed(const char* tag, crumb_isa isa, bool forced) {
 
 // The .inc lists order each family's kernels from portable to fastest: the last allowed wins.
 void FillFamilies(KernelTable* t, bool forced) {
-#define CRUMB_DOT_UKERNEL(kind, name, tag)        \
-  if (KernelAllowed(#tag, t->isa, forced)) {     \
-    t->dot.kind = name;                          \
-    t->dot.kind##_name = #name;                  \
+#define CRUMB_DOT_UKERNEL(kind, name, tag)   \
+  if (KernelAllowed(#tag, t->isa, forced)) { \
+    t->dot.kind = name;                      \
+    t->dot.kind##_name = #name;              \
   }
 #include "kernels/dot/dot.inc"
-#define CRUMB_LUT_UKERNEL(kind, name, tag, a_bits)                                   \
-  if (a_bits <= 4 && KernelAllowed(#tag, t->isa, forced)) {                        \
-    LutKernels& l = t->lut[a_bits <= 4 ? a_bits : 0];                              \
-    CRUMB_LUT_SET_##kind(l, name)                                                  \
+#define CRUMB_LUT_UKERNEL(kind, name, tag, a_bits)          \
+  if (a_bits <= 4 && KernelAllowed(#tag, t->isa, forced)) { \
+    LutKernels& l = t->lut[a_bits <= 4 ? a_bits : 0];       \
+    CRUMB_LUT_SET_##kind(l, name)                           \
   }
 #define CRUMB_LUT_SET_lutgemm(l, name) \
   l.gemm = name;                       \

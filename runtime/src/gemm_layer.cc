@@ -39,9 +39,8 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
   params_.w_row_bytes = crumb_rows_lsb_row_bytes(ks * kc, (unsigned)w.bits);
   params_.out = OutputParams(ctx);
 
-  const crumb_gemm_layer layer = {(unsigned)w.bits, (unsigned)w.encoding, zero_points_.data(),
-                                  n,                groups,               (unsigned)x.bits,
-                                  (unsigned)x.encoding};
+  const crumb_gemm_layer layer = {(unsigned)w.bits, (unsigned)w.encoding, zero_points_.data(), n,
+                                  groups,           (unsigned)x.bits,     (unsigned)x.encoding};
   if (w.layout == kLayoutDotN16K4) {
     family_ = CRUMB_FAMILY_DOT;
   } else if (w.layout == kLayoutLutW2N64) {
@@ -139,8 +138,8 @@ size_t GemmLayer::scratch_bytes() const {
   return ks_ * kc_ * sizeof(int32_t);
 }
 
-void GemmLayer::Gemm(size_t g, size_t mr, const void* a, size_t a_stride, void* c,
-                     size_t c_stride, int32_t* scratch) const {
+void GemmLayer::Gemm(size_t g, size_t mr, const void* a, size_t a_stride, void* c, size_t c_stride,
+                     int32_t* scratch) const {
   const size_t first = g * cout_g_;
   const uint8_t* w = w_ + g * group_bytes_;
   if (family_ == CRUMB_FAMILY_LUT) {

@@ -395,14 +395,16 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
     expected = (uint64_t)crumb_rows_lsb_size(rows, k, (unsigned)desc->bits);
   } else if (IsFamilyLayout(desc->layout)) {
     if (desc->shape.size() != 2 && desc->shape.size() != 4) {
-      return InvalidModel(StrFormat("%s is %s but has rank %zu (Conv / FullyConnected weights "
-                                    "have rank 4 / 2).",
-                                    label.c_str(), LayoutName(desc->layout), desc->shape.size()));
+      return InvalidModel(
+          StrFormat("%s is %s but has rank %zu (Conv / FullyConnected weights "
+                    "have rank 4 / 2).",
+                    label.c_str(), LayoutName(desc->layout), desc->shape.size()));
     }
     if (desc->layout == kLayoutLutW2N64 && desc->bits > 2) {
-      return InvalidModel(StrFormat("%s is LUT_W2_N64 but has %d-bit codes (the layout holds 1- "
-                                    "and 2-bit weights).",
-                                    label.c_str(), desc->bits));
+      return InvalidModel(
+          StrFormat("%s is LUT_W2_N64 but has %d-bit codes (the layout holds 1- "
+                    "and 2-bit weights).",
+                    label.c_str(), desc->bits));
     }
     expected = size;  // depends on the op's groups: checked with the op (op_check.cc)
   } else {

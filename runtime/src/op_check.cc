@@ -70,7 +70,8 @@ class Checker {
   Status Weights(int rank) const {
     const TensorDesc& w = In(1);
     const std::string what = StrFormat("weights %s", m_.TensorLabel(op_.inputs[1]).c_str());
-    if (!w.is_constant() || w.is_float || (w.layout != kLayoutRowsLsb && !IsFamilyLayout(w.layout))) {
+    if (!w.is_constant() || w.is_float ||
+        (w.layout != kLayoutRowsLsb && !IsFamilyLayout(w.layout))) {
       return Fail(what +
                   " must be constant QUANT data with layout ROWS_LSB, DOT_N16K4 or "
                   "LUT_W2_N64.");
@@ -111,8 +112,9 @@ class Checker {
       const TensorDesc& x = In(0);
       std::vector<int32_t> zw((size_t)w.shape[0], w.zero_points[0]);
       if (w.zero_points.size() == zw.size()) zw = w.zero_points;
-      const crumb_gemm_layer l = {(unsigned)w.bits, (unsigned)w.encoding, zw.data(),  zw.size(),
-                                  groups,           (unsigned)x.bits,     (unsigned)x.encoding};
+      const crumb_gemm_layer l = {
+          (unsigned)w.bits, (unsigned)w.encoding, zw.data(),           zw.size(),
+          groups,           (unsigned)x.bits,     (unsigned)x.encoding};
       if (crumb_lut_layer_a_bits(&l) == 0) {
         return Fail(StrFormat(
             "has LUT_W2_N64 weights but the lut kernels cannot run it: they take 1-2-bit weights "
@@ -123,11 +125,12 @@ class Checker {
       expected = groups * (uint64_t)crumb_lut_packed_size(n, ks, kc);
     }
     if (w.data_size != expected) {
-      return Fail(StrFormat("%s hold %llu bytes but %s weights of shape %lld x %llu x %llu in %zu "
-                            "groups need exactly %llu bytes.",
-                            what.c_str(), (unsigned long long)w.data_size, LayoutName(w.layout),
-                            (long long)w.shape[0], (unsigned long long)ks,
-                            (unsigned long long)kc, groups, (unsigned long long)expected));
+      return Fail(
+          StrFormat("%s hold %llu bytes but %s weights of shape %lld x %llu x %llu in %zu "
+                    "groups need exactly %llu bytes.",
+                    what.c_str(), (unsigned long long)w.data_size, LayoutName(w.layout),
+                    (long long)w.shape[0], (unsigned long long)ks, (unsigned long long)kc, groups,
+                    (unsigned long long)expected));
     }
     return Status::Ok();
   }

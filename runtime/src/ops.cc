@@ -7,8 +7,8 @@
 
 #include "gemm_layer.h"
 #include "interpreter.h"
-#include "op_params.h"
 #include "kernels/common/pack.h"
+#include "op_params.h"
 
 namespace crumb::rt {
 
@@ -181,8 +181,8 @@ class PackedInput {
             size_t groups) const {
     const size_t kc = channels / groups, grow = layer.lut_row_bytes();
     for (size_t g = 0; g < groups; g++) {
-      crumb_lut_pack_act(x + g * kc, pixels, kc, channels, layer.lut_a_bits(), buf_.data() + g * grow,
-                         row_);
+      crumb_lut_pack_act(x + g * kc, pixels, kc, channels, layer.lut_a_bits(),
+                         buf_.data() + g * grow, row_);
     }
   }
   uint8_t* data() const { return buf_.data(); }
@@ -289,8 +289,8 @@ class ConvOp : public Op {
                 const int64_t ix = ox * d.stride_w - d.pad_left + kx * d.dilation_w;
                 indirection_[i++] = (iy < 0 || iy >= h || ix < 0 || ix >= wd)
                                         ? static_cast<const void*>(zero_.data())
-                                        : static_cast<const void*>(
-                                              rows + ((n * h + iy) * wd + ix) * (int64_t)row_bytes);
+                                        : static_cast<const void*>(rows + ((n * h + iy) * wd + ix) *
+                                                                              (int64_t)row_bytes);
               }
             }
           }

@@ -328,8 +328,8 @@ class IsaIdenticalTest : public testing::Test {
     ASSERT_EQ(RunModel(scalar_file, shape, input, &want, CRUMB_ISA_SCALAR), "");
     const std::string file = Convert(m_, form).crumb;
     int ran = 0;
-    for (crumb_isa isa : {CRUMB_ISA_SCALAR, CRUMB_ISA_AVX2, CRUMB_ISA_AVX512, CRUMB_ISA_NEON,
-                          CRUMB_ISA_NEONDOT}) {
+    for (crumb_isa isa :
+         {CRUMB_ISA_SCALAR, CRUMB_ISA_AVX2, CRUMB_ISA_AVX512, CRUMB_ISA_NEON, CRUMB_ISA_NEONDOT}) {
       std::vector<float> got;
       std::vector<std::string> kernels;
       const std::string err = RunModel(file, shape, input, &got, isa, &kernels);

@@ -290,7 +290,9 @@ TEST(Conv2D, LutFamilyLayers) {
       for (int cin : {3, 8, 13}) {
         for (int cout : {1, 64, 65}) {
           for (int k : {1, 3}) {
-            const Fill fill = seed % 5 == 0 ? Fill::kMax : seed % 7 == 0 ? Fill::kMin : Fill::kRandom;
+            const Fill fill = seed % 5 == 0   ? Fill::kMax
+                              : seed % 7 == 0 ? Fill::kMin
+                                              : Fill::kRandom;
             ConvTester()
                 .input(1, cin, 5, 6)
                 .output_channels(cout)
@@ -335,6 +337,75 @@ TEST(Conv2D, LutFamilyLayers) {
       .act_encoding(kUnsigned)
       .float_output(true)
       .Test();
+}
+
+// Two lut layers in a row hand over packed activations (the first writes 2- / 3- / 4-bit codes
+// packed along channels, the second reads them in place; interpreter.cc links them): the chain
+// must equal two reference convolutions, at channel counts that end inside a packed step and
+// inside a 64-channel block, on every ISA.
+TEST(Conv2D, LutChainPackedActivations) {
+  for (int mid_bits : {1, 2, 3, 4}) {
+    for (int mid_c : {5, 64, 70}) {
+      SCOPED_TRACE("mid_bits=" + std::to_string(mid_bits) + " mid_c=" + std::to_string(mid_c));
+      std::mt19937 rng(mid_bits * 100 + mid_c);
+      ref::Conv2D d1;
+      d1.n = 2, d1.c = 13, d1.h = 6, d1.w = 5, d1.cout = mid_c, d1.kh = d1.kw = 3;
+      d1.pad_top = d1.pad_left = d1.pad_bottom = d1.pad_right = 1;
+      ref::Conv2D d2;
+      d2.n = 2, d2.c = mid_c, d2.h = 6, d2.w = 5, d2.cout = 9, d2.kh = d2.kw = 3;
+      d2.stride_h = d2.stride_w = 2, d2.pad_top = d2.pad_left = 1;
+      const ActSpec a = RandomAct(rng, 2, kUnsigned);
+      const ActSpec m = RandomAct(rng, mid_bits, kUnsigned);
+      const ActSpec o = RandomAct(rng, 4, kUnsigned);
+      const std::vector<int32_t> x = RandomCodes(rng, (size_t)2 * 13 * 6 * 5, 0, 3);
+      const std::vector<int32_t> w1 = RandomCodes(rng, (size_t)mid_c * 13 * 9, -2, 1);
+      const std::vector<int32_t> w2 = RandomCodes(rng, (size_t)9 * mid_c * 9, -1, 1);
+      std::vector<int32_t> zw1(mid_c, 0), zw2(9, 0);
+      std::vector<float> mul1(mid_c), add1(mid_c), mul2(9), add2(9);
+      const int32_t mhi = (1 << mid_bits) - 1;
+      for (int i = 0; i < mid_c; i++) {
+        mul1[i] =
+            (float)mhi / (float)(6 * 13 * 3) * std::uniform_real_distribution<float>(1, 3)(rng);
+        add1[i] = std::uniform_real_distribution<float>(-1, (float)mhi)(rng);
+      }
+      for (int i = 0; i < 9; i++) {
+        mul2[i] =
+            15.0f / (float)(3 * mid_c * mhi) * std::uniform_real_distribution<float>(1, 3)(rng);
+        add2[i] = std::uniform_real_distribution<float>(-2, 15)(rng);
+      }
+      ModelBuilder mb;
+      const int32_t xt = mb.AddQuant("x", {2, 13, 6, 5}, 2, kUnsigned, a.scale, a.zero_point);
+      const int32_t w1t = mb.AddWeights("w1", {mid_c, 13, 3, 3}, 2, kSigned, {0.1f}, {0}, w1);
+      const int32_t m1t = mb.AddFloatConst("mul1", mul1), a1t = mb.AddFloatConst("add1", add1);
+      const int32_t mt =
+          mb.AddQuant("mid", {2, mid_c, 6, 5}, mid_bits, kUnsigned, m.scale, m.zero_point);
+      const int32_t w2t = mb.AddWeights("w2", {9, mid_c, 3, 3}, 2, kTernary, {0.1f}, {0}, w2);
+      const int32_t m2t = mb.AddFloatConst("mul2", mul2), a2t = mb.AddFloatConst("add2", add2);
+      const int32_t yt =
+          mb.AddQuant("y", {2, 9, d2.OutH(), d2.OutW()}, 4, kUnsigned, o.scale, o.zero_point);
+      OpSpec& c1 = mb.AddOp(kConv, "conv1", {xt, w1t, m1t, a1t}, {mt});
+      c1.kernel_h = c1.kernel_w = 3, c1.pad_top = c1.pad_left = c1.pad_bottom = c1.pad_right = 1;
+      OpSpec& c2 = mb.AddOp(kConv, "conv2", {mt, w2t, m2t, a2t}, {yt});
+      c2.kernel_h = c2.kernel_w = 3, c2.stride_h = c2.stride_w = 2, c2.pad_top = c2.pad_left = 1;
+      mb.inputs = {xt};
+      mb.outputs = {yt};
+      ref::Output out1;
+      out1.zero_point = m.zero_point, out1.qmin = 0, out1.qmax = mhi;
+      std::vector<int32_t> mid((size_t)2 * mid_c * 6 * 5),
+          want((size_t)2 * 9 * d2.OutH() * d2.OutW());
+      std::vector<float> f1(mid.size()), f2(want.size());
+      ref::Conv(d1, x.data(), a.zero_point, w1.data(), zw1.data(), mul1.data(), add1.data(), out1,
+                mid.data(), f1.data());
+      ref::Output out2;
+      out2.zero_point = o.zero_point, out2.qmin = 0, out2.qmax = 15;
+      ref::Conv(d2, mid.data(), m.zero_point, w2.data(), zw2.data(), mul2.data(), add2.data(), out2,
+                want.data(), f2.data());
+      std::string got, error;
+      ASSERT_TRUE(RunModel(mb.Finish(), {}, CodesToBytes(x), &got, &error)) << error;
+      const std::vector<int32_t> g = BytesToCodes(got, true);
+      ASSERT_EQ(g, want);
+    }
+  }
 }
 
 TEST(Conv2D, BipolarAndTernaryWeights) {

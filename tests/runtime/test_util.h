@@ -65,8 +65,8 @@ inline bool RunModel(const std::string& bytes, const std::vector<int32_t>& input
   if (!RunModelOnIsa(bytes, input_shape, input, CRUMB_ISA_AUTO, output, error, &missing)) {
     return false;
   }
-  for (crumb_isa isa : {CRUMB_ISA_SCALAR, CRUMB_ISA_AVX2, CRUMB_ISA_AVX512, CRUMB_ISA_NEON,
-                        CRUMB_ISA_NEONDOT}) {
+  for (crumb_isa isa :
+       {CRUMB_ISA_SCALAR, CRUMB_ISA_AVX2, CRUMB_ISA_AVX512, CRUMB_ISA_NEON, CRUMB_ISA_NEONDOT}) {
     std::string other;
     if (!RunModelOnIsa(bytes, input_shape, input, isa, &other, error, &missing)) {
       if (missing) continue;
