@@ -22,7 +22,6 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
   const TensorDesc& x = ctx.InDesc(0);
   const TensorDesc& w = ctx.InDesc(1);
   const size_t n = (size_t)w.shape[0];
-  kernels_ = &ctx.kernels;
   groups_ = groups;
   ks_ = ks;
   kc_ = kc;
@@ -77,11 +76,31 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
     }
     crumb_lut_init_table(vmap, lut_bits_, table_.data());
     lut_ = ctx.kernels.lut[lut_bits_];
-    lut_params_.table = table_.data();
-    lut_params_.a_zero_point = x.zero_points[0];
-    lut_params_.out_bits = 8;
-    lut_params_.out = params_.out;
-    lut_params_.a_type = CRUMB_ELEM_U8;
+    gemm_name_ = lut_.gemm_name;
+    igemm_name_ = lut_.igemm_name;
+    crumb_lut_params p{};
+    p.table = table_.data();
+    p.a_zero_point = x.zero_points[0];
+    p.out_bits = 8;
+    p.out = params_.out;
+    p.a_type = CRUMB_ELEM_U8;
+    lut_groups_.assign(groups, p);
+    for (size_t g = 0; g < groups; g++) {
+      lut_groups_[g].mul = mul_ + g * cout_g_;
+      lut_groups_[g].add = add_ + g * cout_g_;
+    }
+  } else {
+    const bool dot = family_ == CRUMB_FAMILY_DOT;
+    gemm_ = dot ? ctx.kernels.dot.gemm : ctx.kernels.gemm;
+    igemm_ = dot ? ctx.kernels.dot.igemm : ctx.kernels.igemm;
+    gemm_name_ = dot ? ctx.kernels.dot.gemm_name : ctx.kernels.gemm_name;
+    igemm_name_ = dot ? ctx.kernels.dot.igemm_name : ctx.kernels.igemm_name;
+    gemm_groups_.assign(groups, params_);
+    for (size_t g = 0; g < groups; g++) {
+      gemm_groups_[g].w_zero_point = zero_points_.data() + g * cout_g_;
+      gemm_groups_[g].mul = mul_ + g * cout_g_;
+      gemm_groups_[g].add = add_ + g * cout_g_;
+    }
   }
   prepared_ = true;
   return Status::Ok();
@@ -140,58 +159,26 @@ size_t GemmLayer::scratch_bytes() const {
 
 void GemmLayer::Gemm(size_t g, size_t mr, const void* a, size_t a_stride, void* c, size_t c_stride,
                      int32_t* scratch) const {
-  const size_t first = g * cout_g_;
   const uint8_t* w = w_ + g * group_bytes_;
   if (family_ == CRUMB_FAMILY_LUT) {
-    crumb_lut_params p = lut_params_;
-    p.mul = mul_ + first;
-    p.add = add_ + first;
-    lut_.gemm(mr, cout_g_, kc_, a, a_stride, w, c, c_stride, &p);
-    return;
-  }
-  crumb_gemm_params p = params_;
-  p.w_zero_point = zero_points_.data() + first;
-  p.mul = mul_ + first;
-  p.add = add_ + first;
-  if (family_ == CRUMB_FAMILY_DOT) {
-    kernels_->dot.gemm(mr, cout_g_, kc_, a, a_stride, w, c, c_stride, &p, scratch);
+    lut_.gemm(mr, cout_g_, kc_, a, a_stride, w, c, c_stride, &lut_groups_[g]);
   } else {
-    kernels_->gemm(mr, cout_g_, kc_, a, a_stride, w, c, c_stride, &p, scratch);
+    gemm_(mr, cout_g_, kc_, a, a_stride, w, c, c_stride, &gemm_groups_[g], scratch);
   }
 }
 
 void GemmLayer::Igemm(size_t g, size_t mr, const void** a, size_t a_offset, const void* zero,
                       void* c, size_t c_stride, int32_t* scratch) const {
-  const size_t first = g * cout_g_;
   const uint8_t* w = w_ + g * group_bytes_;
   if (family_ == CRUMB_FAMILY_LUT) {
-    crumb_lut_params p = lut_params_;
-    p.mul = mul_ + first;
-    p.add = add_ + first;
-    lut_.igemm(mr, cout_g_, kc_, ks_, a, a_offset, zero, w, c, c_stride, &p);
-    return;
-  }
-  crumb_gemm_params p = params_;
-  p.w_zero_point = zero_points_.data() + first;
-  p.mul = mul_ + first;
-  p.add = add_ + first;
-  if (family_ == CRUMB_FAMILY_DOT) {
-    kernels_->dot.igemm(mr, cout_g_, kc_, ks_, a, a_offset, zero, w, c, c_stride, &p, scratch);
+    lut_.igemm(mr, cout_g_, kc_, ks_, a, a_offset, zero, w, c, c_stride, &lut_groups_[g]);
   } else {
-    kernels_->igemm(mr, cout_g_, kc_, ks_, a, a_offset, zero, w, c, c_stride, &p, scratch);
+    igemm_(mr, cout_g_, kc_, ks_, a, a_offset, zero, w, c, c_stride, &gemm_groups_[g], scratch);
   }
 }
 
-const char* GemmLayer::GemmName() const {
-  if (family_ == CRUMB_FAMILY_LUT) return lut_.gemm_name;
-  if (family_ == CRUMB_FAMILY_DOT) return kernels_->dot.gemm_name;
-  return kernels_->gemm_name;
-}
-
-const char* GemmLayer::IgemmName() const {
-  if (family_ == CRUMB_FAMILY_LUT) return lut_.igemm_name;
-  if (family_ == CRUMB_FAMILY_DOT) return kernels_->dot.igemm_name;
-  return kernels_->igemm_name;
+void GemmLayer::SetLutOutBits(unsigned bits) {
+  for (crumb_lut_params& p : lut_groups_) p.out_bits = bits;
 }
 
 }  // namespace crumb::rt

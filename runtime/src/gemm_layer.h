@@ -49,7 +49,7 @@ class GemmLayer {
   // Bytes of one group's packed activation row (LUT).
   size_t lut_row_bytes() const { return crumb_lut_act_row_bytes(kc_, lut_bits_); }
   // LUT: writes unsigned codes packed at `bits` (2 or 4) per code instead of one per byte.
-  void SetLutOutBits(unsigned bits) { lut_params_.out_bits = bits; }
+  void SetLutOutBits(unsigned bits);
   // Bytes of scratch the kernels need.
   size_t scratch_bytes() const;
   size_t persistent_bytes() const { return owned_.size() + table_.size(); }
@@ -61,13 +61,12 @@ class GemmLayer {
   void Igemm(size_t g, size_t mr, const void** a, size_t a_offset, const void* zero, void* c,
              size_t c_stride, int32_t* scratch) const;
 
-  const char* GemmName() const;
-  const char* IgemmName() const;
+  const char* GemmName() const { return gemm_name_; }
+  const char* IgemmName() const { return igemm_name_; }
 
  private:
   Status PackForFamily(const TensorDesc& w, size_t n);
 
-  const KernelTable* kernels_ = nullptr;
   int family_ = CRUMB_FAMILY_SCALAR;
   bool prepared_ = false;
   size_t groups_ = 1, ks_ = 1, kc_ = 0, cout_g_ = 0;
@@ -80,8 +79,14 @@ class GemmLayer {
   const float* mul_ = nullptr;
   const float* add_ = nullptr;
   crumb_gemm_params params_{};
-  crumb_lut_params lut_params_{};
+  // Per group: the parameters with that group's zero points, multipliers and biases.
+  std::vector<crumb_gemm_params> gemm_groups_;
+  std::vector<crumb_lut_params> lut_groups_;
+  crumb_gemm_ukernel_fn* gemm_ = nullptr;  // SCALAR / DOT
+  crumb_igemm_ukernel_fn* igemm_ = nullptr;
   LutKernels lut_;
+  const char* gemm_name_ = "";
+  const char* igemm_name_ = "";
 };
 
 }  // namespace crumb::rt
