@@ -271,6 +271,45 @@ void Taps(crumb_igemm_ukernel_fn* igemm) {
   }
 }
 
+// Small kc (fewer than 4 channels, or not a multiple of 4) over many taps (ks = 49: the 7x7 stem
+// convolution has kc = 3): rows below and above the decoded-block threshold and over several
+// chunks of the AVX2 packed-rows path (kernels/dot/gemm-avx2.h), extreme fills (int16 runs that
+// cross taps there), s8 activations, zero points, an a_offset.
+void SmallKManyTaps(crumb_gemm_ukernel_fn* gemm, crumb_igemm_ukernel_fn* igemm) {
+  uint32_t seed = 1;
+  for (auto [bits, enc] : Encodings()) {
+    for (size_t k : {1, 2, 3, 5, 7}) {
+      for (size_t m : {5, 13, 230}) {
+        for (DotFill f : {DotFill::kRandom, DotFill::kActMaxWMin, DotFill::kActMaxWMax}) {
+          const bool extreme = f != DotFill::kRandom;
+          DotGemmTester t;
+          t.m(m)
+              .n(m == 230 ? 40 : 17)
+              .k(k)
+              .ks(49)
+              .bits(bits)
+              .w_encoding(enc)
+              .fill(f)
+              .a_type(seed % 2 ? CRUMB_ELEM_S8 : CRUMB_ELEM_U8)
+              .a_zero_point(seed % 3 ? 3 : -7)
+              .w_zero_points(enc == CRUMB_ENC_UNSIGNED || seed % 4 == 0 ? ZeroPoints::kRandom
+                                                                        : ZeroPoints::kSymmetric)
+              .a_offset(seed % 2 ? 5 : 0)
+              .out_type(extreme ? CRUMB_ELEM_S8 : CRUMB_ELEM_U8)
+              .out_zero_point(extreme ? 0 : 5)
+              .seed(seed);
+          seed++;
+          if (gemm)
+            t.TestGemm(gemm);
+          else
+            t.TestIGemm(igemm);
+          if (testing::Test::HasFatalFailure()) return;
+        }
+      }
+    }
+  }
+}
+
 #define CRUMB_DOT_UKERNEL_gemm(name, isa)                             \
   TEST(DotGemm, name##_Shapes) {                                      \
     if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
@@ -296,6 +335,10 @@ void Taps(crumb_igemm_ukernel_fn* igemm) {
   TEST(DotGemm, name##_ClampsAndStrides) {                            \
     if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
     ClampsAndStrides(name, nullptr);                                  \
+  }                                                                   \
+  TEST(DotGemm, name##_SmallKManyTaps) {                              \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    SmallKManyTaps(name, nullptr);                                    \
   }
 #define CRUMB_DOT_UKERNEL_igemm(name, isa)                            \
   TEST(DotIGemm, name##_Shapes) {                                     \
@@ -326,6 +369,10 @@ void Taps(crumb_igemm_ukernel_fn* igemm) {
   TEST(DotIGemm, name##_Taps) {                                       \
     if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
     Taps(name);                                                       \
+  }                                                                   \
+  TEST(DotIGemm, name##_SmallKManyTaps) {                             \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    SmallKManyTaps(nullptr, name);                                    \
   }
 #define CRUMB_DOT_UKERNEL(kind, name, isa) CRUMB_DOT_UKERNEL_##kind(name, isa)
 #include "kernels/dot/dot.inc"
