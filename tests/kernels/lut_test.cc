@@ -57,6 +57,32 @@ void Shapes(const LutKernel& kn) {
   }
 }
 
+// Many output pixels: kernels that group pixels beyond their register tile (the NEON
+// super-tile kernels share weight indices among 32 pixels) see partial and several groups, K
+// that does not fill their chunks (steps not a multiple of 3 or 4, chunks across taps), and
+// 16-bit flushes (K long enough for more than 256 byte-sum groups) with several groups.
+void ManyPixels(const LutKernel& kn) {
+  uint32_t seed = 600;
+  for (size_t m : {31, 32, 33, 64, 70}) {
+    for (size_t ks : {1, 9}) {
+      CHECK_RUN(kn, LutGemmTester().m(m).n(130).k(50).ks(ks).seed(seed++));
+    }
+  }
+  for (size_t k : {4, 12, 13, 16, 24, 64}) {
+    CHECK_RUN(kn, LutGemmTester().m(40).n(64).k(k).ks(9).out_bits(2).seed(seed++));
+  }
+  CHECK_RUN(kn, LutGemmTester().m(35).n(70).k(1100).ks(3).out_type(CRUMB_ELEM_F32).seed(seed++));
+  CHECK_RUN(kn, LutGemmTester()
+                    .m(34)
+                    .n(65)
+                    .k(6200)
+                    .ks(1)
+                    .a_fill(LutFill::kMax)
+                    .w_fill(LutFill::kMin)
+                    .out_type(CRUMB_ELEM_F32)
+                    .seed(seed++));
+}
+
 void ZeroPointsAndOutputs(const LutKernel& kn) {
   const int32_t amax = (1 << kn.a_bits) - 1;
   uint32_t seed = 100;
@@ -249,7 +275,8 @@ void Extremes(const LutKernel& kn) {
   TEST_F(Lut_##name, ZeroPointsAndOutputs) { ZeroPointsAndOutputs(Desc_##name()); } \
   TEST_F(Lut_##name, StridesAndOffsets) { StridesAndOffsets(Desc_##name()); }       \
   TEST_F(Lut_##name, Encodings) { Encodings(Desc_##name()); }                       \
-  TEST_F(Lut_##name, Extremes) { Extremes(Desc_##name()); }
+  TEST_F(Lut_##name, Extremes) { Extremes(Desc_##name()); }                         \
+  TEST_F(Lut_##name, ManyPixels) { ManyPixels(Desc_##name()); }
 #define CRUMB_LUT_FN_lutgemm gemm
 #define CRUMB_LUT_FN_lutigemm igemm
 
