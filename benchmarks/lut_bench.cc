@@ -1,13 +1,30 @@
 // Layer benchmarks of the lut family (kernels/lut/lut.inc) at the ResNet-18 shapes of
 // ../shared/ANCHORS.md, beside XNNPACK's qs8 and f32 convolutions of the same shapes in the same
 // process, and the DeepGEMM-style product-table reference (one product per lookup). Counter GOPS =
-// 2 * MACs per second of CPU time (the machine is shared: CPU time, not wall time, is what one
-// core delivers), one thread. Typical run (medians of 5):
-//   bench_lut --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
-// A lut layer is one kernel call over the whole output (what the runtime does per layer and
-// thread): IGEMM through an indirection buffer over packed activations, writing the next layer's
-// packed codes.
+// 2 * MACs per second. Typical run (medians of 5, one thread):
+//   bench_lut --benchmark_filter='/threads:1$' --benchmark_repetitions=5
+//             --benchmark_report_aggregates_only=true
+//
+// Benchmarks are named as bench_dot's, <shape>/<implementation>/threads:<n>, with the same shape
+// names (so benchmarks/ort_layers.js runs both binaries with one filter), e.g.
+//   conv3x3_s1_56x56_64to64/lut_w2a2_avx512vbmi/threads:1    signed 2-bit weights, A2
+//   conv3x3_s1_56x56_64to64/lut_t2a4_avx2/threads:2/real_time ternary weights, A4
+//   fc_m1_k4096_n4096/lut_w2a8_avx512vbmi/threads:1          GEMV, s8 activations
+//   conv3x3_s1_56x56_64to64/prodtable_w2a2 | xnn_qs8 | xnn_f32
+// A lut layer is one kernel call over the whole output per thread (what the runtime does per
+// layer and thread): IGEMM through an indirection buffer over packed activations, writing the
+// next layer's packed codes. threads:1 times the calling thread's CPU time (time the shared
+// machine gives to other processes does not count); threads:2 splits the layer over a pthreadpool
+// as bench_dot does (output rows in multiples of 4, or 64-channel blocks when there are fewer than
+// 4 rows per thread; GEMV: 64-channel blocks) and times wall time (real_time in the name).
+// CRUMB_BENCH_YIELD_WORKERS=1 in the environment makes the threads:2 benchmarks pass
+// PTHREADPOOL_FLAG_YIELD_WORKERS (XNNPACK: XNN_FLAG_YIELD_WORKERS): the worker sleeps between
+// calls instead of spin-waiting, which on a machine whose cores other processes keep busy is
+// the difference between ~15 ms and ~1 ms per call (benchmarks/README.md). Default: off, as
+// bench_dot.
 #include <benchmark/benchmark.h>
+#include <pthreadpool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <algorithm>
@@ -27,7 +44,7 @@
 namespace {
 
 struct Shape {
-  const char* name;
+  const char* name;  // bench_dot's
   int h, w, cin, cout, k, stride, pad;
   int OutH() const { return (h + 2 * pad - k) / stride + 1; }
   int OutW() const { return (w + 2 * pad - k) / stride + 1; }
@@ -36,13 +53,13 @@ struct Shape {
 
 // ResNet-18: the 3x3 convolutions of the four stages and the three 1x1 / 2 downsamples.
 const Shape kShapes[] = {
-    {"3x3_64_at56", 56, 56, 64, 64, 3, 1, 1},
-    {"3x3_128_at28", 28, 28, 128, 128, 3, 1, 1},
-    {"3x3_256_at14", 14, 14, 256, 256, 3, 1, 1},
-    {"3x3_512_at7", 7, 7, 512, 512, 3, 1, 1},
-    {"1x1s2_64to128_at56", 56, 56, 64, 128, 1, 2, 0},
-    {"1x1s2_128to256_at28", 28, 28, 128, 256, 1, 2, 0},
-    {"1x1s2_256to512_at14", 14, 14, 256, 512, 1, 2, 0},
+    {"conv3x3_s1_56x56_64to64", 56, 56, 64, 64, 3, 1, 1},
+    {"conv3x3_s1_28x28_128to128", 28, 28, 128, 128, 3, 1, 1},
+    {"conv3x3_s1_14x14_256to256", 14, 14, 256, 256, 3, 1, 1},
+    {"conv3x3_s1_7x7_512to512", 7, 7, 512, 512, 3, 1, 1},
+    {"conv1x1_s2_56x56_64to128", 56, 56, 64, 128, 1, 2, 0},
+    {"conv1x1_s2_28x28_128to256", 28, 28, 128, 256, 1, 2, 0},
+    {"conv1x1_s2_14x14_256to512", 14, 14, 256, 512, 1, 2, 0},
 };
 
 enum class Isa { SCALAR, AVX2, AVX512, AVX512VBMI, NEON };
@@ -73,6 +90,36 @@ void SetGops(benchmark::State& state, double macs) {
   state.counters["GOPS"] = benchmark::Counter(2.0 * macs * (double)state.iterations() * 1e-9,
                                               benchmark::Counter::kIsRate);
 }
+
+// pthreadpool for threads > 1 (NULL: the calling thread).
+struct Pool {
+  pthreadpool_t pool = nullptr;
+  explicit Pool(size_t threads) {
+    if (threads > 1) pool = pthreadpool_create(threads);
+  }
+  ~Pool() {
+    if (pool) pthreadpool_destroy(pool);
+  }
+};
+
+// The pthreadpool flags of every parallelize call (see the top of the file).
+uint32_t PoolFlags() {
+  static const char* env = getenv("CRUMB_BENCH_YIELD_WORKERS");
+  static const uint32_t flags =
+      env && strcmp(env, "") != 0 && strcmp(env, "0") != 0 ? PTHREADPOOL_FLAG_YIELD_WORKERS : 0;
+  return flags;
+}
+
+// Tiles of an M x N layer for `threads`, as bench_dot's: rows in multiples of the register tile's
+// 4, or 64-channel blocks (the lut weight block) when there are fewer than 4 rows per thread.
+struct Tiling {
+  size_t tile_m, tile_n;
+  Tiling(size_t m, size_t n, size_t threads) {
+    const bool split_n = m < 4 * threads;
+    tile_m = split_n ? m : ((m + threads - 1) / threads + 3) / 4 * 4;
+    tile_n = split_n ? ((n + threads - 1) / threads + 63) / 64 * 64 : n;
+  }
+};
 
 // Indirection over NHWC rows of row_bytes bytes; padding taps point at `zero`.
 std::vector<const void*> Indirection(const Shape& s, const uint8_t* x, size_t row_bytes,
@@ -138,9 +185,39 @@ void LutLayer(benchmark::State& state, crumb_lutigemm_ukernel_fn* igemm, Isa isa
   const size_t pixels = (size_t)s.OutH() * s.OutW();
   const size_t out_row = ((size_t)s.cout * p.out_bits + 7) / 8;
   std::vector<uint8_t> y(pixels * out_row);
+  // Output rows [m0, m0 + mr), channels [n0, n0 + nc) (n0 a multiple of 64: whole weight blocks
+  // and whole output bytes).
+  struct Task {
+    crumb_lutigemm_ukernel_fn* igemm;
+    size_t kc, ks, block_bytes, out_row;
+    const void** ind;
+    const void* zero;
+    const uint8_t* packed;
+    uint8_t* y;
+    const crumb_lut_params* p;
+    void Run(size_t m0, size_t mr, size_t n0, size_t nc) const {
+      crumb_lut_params q = *p;
+      q.mul += n0;
+      q.add += n0;
+      igemm(mr, nc, kc, ks, ind + m0 * ks, 0, zero, packed + n0 / CRUMB_LUT_NR * block_bytes,
+            y + m0 * out_row + n0 * p->out_bits / 8, out_row, &q);
+    }
+  } task{igemm, (size_t)s.cin, ks, crumb_lut_block_bytes(ks, (size_t)s.cin), out_row,
+         const_cast<const void**>(ind.data()), zero.data(), packed.data(), y.data(), &p};
+  const size_t threads = (size_t)state.range(0);
+  Pool pool(threads);
+  const Tiling t(pixels, (size_t)s.cout, threads);
   for (auto _ : state) {
-    igemm(pixels, (size_t)s.cout, (size_t)s.cin, ks, const_cast<const void**>(ind.data()), 0,
-          zero.data(), packed.data(), y.data(), out_row, &p);
+    if (!pool.pool) {
+      task.Run(0, pixels, 0, (size_t)s.cout);
+    } else {
+      pthreadpool_parallelize_2d_tile_2d(
+          pool.pool,
+          [](void* ctx, size_t i, size_t j, size_t ti, size_t tj) {
+            static_cast<const Task*>(ctx)->Run(i, ti, j, tj);
+          },
+          &task, pixels, (size_t)s.cout, t.tile_m, t.tile_n, PoolFlags());
+    }
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -180,9 +257,38 @@ void LutGemvLayer(benchmark::State& state, crumb_lutgemv_ukernel_fn* gemv, Isa i
   p.out.type = CRUMB_ELEM_S8;
   p.out.qmin = -128;
   p.out.qmax = 127;
-  std::vector<uint8_t> scratch(crumb_lut_gemv_scratch_size(k)), y(n);
+  std::vector<uint8_t> y(n);
+  // Channels [n0, n0 + nc), n0 a multiple of 64; a scratch per tile.
+  const size_t threads = (size_t)state.range(0);
+  Pool pool(threads);
+  struct Task {
+    crumb_lutgemv_ukernel_fn* gemv;
+    size_t k, tile_n, block_bytes;
+    const int8_t* x;
+    const uint8_t* packed;
+    uint8_t* y;
+    const crumb_lut_params* p;
+    std::vector<std::vector<uint8_t>> scratch;
+    void Run(size_t n0, size_t nc) {
+      crumb_lut_params q = *p;
+      q.mul += n0;
+      q.add += n0;
+      gemv(nc, k, x, packed + n0 / CRUMB_LUT_NR * block_bytes, y + n0, &q,
+           scratch[n0 / tile_n].data());
+    }
+  } task{gemv, k, Tiling(1, n, threads).tile_n, crumb_lut_block_bytes(1, k), x.data(),
+         packed.data(), y.data(), &p, {}};
+  task.scratch.assign((n + task.tile_n - 1) / task.tile_n,
+                      std::vector<uint8_t>(crumb_lut_gemv_scratch_size(k)));
   for (auto _ : state) {
-    gemv(n, k, x.data(), packed.data(), y.data(), &p, scratch.data());
+    if (!pool.pool) {
+      task.Run(0, n);
+    } else {
+      pthreadpool_parallelize_1d_tile_1d(
+          pool.pool,
+          [](void* ctx, size_t i, size_t ti) { static_cast<Task*>(ctx)->Run(i, ti); }, &task, n,
+          task.tile_n, PoolFlags());
+    }
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -207,9 +313,29 @@ void ProdTableLayer(benchmark::State& state, Shape s) {
   const std::vector<const void*> ind = Indirection(s, x.data(), (size_t)s.cin, zero.data());
   const size_t pixels = (size_t)s.OutH() * s.OutW();
   std::vector<int32_t> y(pixels * s.cout);
+  // Rows [m0, m0 + mr) (this kernel's output has no channel offset: it splits M only).
+  struct Task {
+    size_t cout, cin, ks;
+    const uint8_t** ind;
+    const uint8_t* w;
+    int32_t* y;
+    void Run(size_t m0, size_t mr) const {
+      crumb_bench_prodtable_igemm_4x64__avx512bw(mr, cout, cin, ks, ind + m0 * ks, w,
+                                                 y + m0 * cout);
+    }
+  } task{(size_t)s.cout, (size_t)s.cin, ks, (const uint8_t**)ind.data(), wa, y.data()};
+  const size_t threads = (size_t)state.range(0);
+  Pool pool(threads);
+  const size_t tile_m = ((pixels + threads - 1) / threads + 3) / 4 * 4;
   for (auto _ : state) {
-    crumb_bench_prodtable_igemm_4x64__avx512bw(pixels, (size_t)s.cout, (size_t)s.cin, ks,
-                                               (const uint8_t**)ind.data(), wa, y.data());
+    if (!pool.pool) {
+      task.Run(0, pixels);
+    } else {
+      pthreadpool_parallelize_1d_tile_1d(
+          pool.pool,
+          [](void* ctx, size_t i, size_t ti) { static_cast<const Task*>(ctx)->Run(i, ti); }, &task,
+          pixels, tile_m, PoolFlags());
+    }
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -219,6 +345,8 @@ void ProdTableLayer(benchmark::State& state, Shape s) {
 
 // ------------------------------------------------------------------------------- XNNPACK
 #ifdef CRUMB_HAVE_XNNPACK
+uint32_t XnnFlags() { return PoolFlags() ? XNN_FLAG_YIELD_WORKERS : 0; }
+
 struct XnnOp {
   xnn_operator_t op = nullptr;
   ~XnnOp() {
@@ -227,6 +355,7 @@ struct XnnOp {
 };
 
 void XnnQs8Layer(benchmark::State& state, Shape s) {
+  Pool pool((size_t)state.range(0));
   std::mt19937 rng(3);
   std::vector<int8_t> x((size_t)s.h * s.w * s.cin), w((size_t)s.cout * s.k * s.k * s.cin);
   for (auto& v : x) v = (int8_t)(rng() % 256 - 128);
@@ -236,21 +365,22 @@ void XnnQs8Layer(benchmark::State& state, Shape s) {
   XnnOp op;
   if (xnn_create_convolution2d_nhwc_qs8(s.pad, s.pad, s.pad, s.pad, s.k, s.k, s.stride, s.stride, 1,
                                         1, 1, s.cin, s.cout, s.cin, s.cout, 0, 0.5f, 0.02f,
-                                        w.data(), bias.data(), 0, 8.0f, -128, 127, 0,
+                                        w.data(), bias.data(), 0, 8.0f, -128, 127, XnnFlags(),
                                         &op.op) != xnn_status_success ||
-      xnn_setup_convolution2d_nhwc_qs8(op.op, 1, s.h, s.w, x.data(), y.data(), nullptr) !=
+      xnn_setup_convolution2d_nhwc_qs8(op.op, 1, s.h, s.w, x.data(), y.data(), pool.pool) !=
           xnn_status_success) {
     state.SkipWithError("XNNPACK qs8 convolution setup failed");
     return;
   }
   for (auto _ : state) {
-    xnn_run_operator(op.op, nullptr);
+    xnn_run_operator(op.op, pool.pool);
     benchmark::ClobberMemory();
   }
   SetGops(state, s.Macs());
 }
 
 void XnnF32Layer(benchmark::State& state, Shape s) {
+  Pool pool((size_t)state.range(0));
   std::mt19937 rng(4);
   std::uniform_real_distribution<float> d(-1.0f, 1.0f);
   std::vector<float> x((size_t)s.h * s.w * s.cin), w((size_t)s.cout * s.k * s.k * s.cin);
@@ -260,19 +390,21 @@ void XnnF32Layer(benchmark::State& state, Shape s) {
   XnnOp op;
   if (xnn_create_convolution2d_nhwc_f32(s.pad, s.pad, s.pad, s.pad, s.k, s.k, s.stride, s.stride, 1,
                                         1, 1, s.cin, s.cout, s.cin, s.cout, w.data(), bias.data(),
-                                        -INFINITY, INFINITY, 0, &op.op) != xnn_status_success ||
-      xnn_setup_convolution2d_nhwc_f32(op.op, 1, s.h, s.w, x.data(), y.data(), nullptr) !=
+                                        -INFINITY, INFINITY, XnnFlags(),
+                                        &op.op) != xnn_status_success ||
+      xnn_setup_convolution2d_nhwc_f32(op.op, 1, s.h, s.w, x.data(), y.data(), pool.pool) !=
           xnn_status_success) {
     state.SkipWithError("XNNPACK f32 convolution setup failed");
     return;
   }
   for (auto _ : state) {
-    xnn_run_operator(op.op, nullptr);
+    xnn_run_operator(op.op, pool.pool);
     benchmark::ClobberMemory();
   }
   SetGops(state, s.Macs());
 }
 void XnnQs8Fc(benchmark::State& state, size_t k, size_t n) {
+  Pool pool((size_t)state.range(0));
   std::mt19937 rng(6);
   std::vector<int8_t> x(k), w(n * k), y(n);
   for (auto& v : x) v = (int8_t)(rng() % 256 - 128);
@@ -280,74 +412,92 @@ void XnnQs8Fc(benchmark::State& state, size_t k, size_t n) {
   std::vector<int32_t> bias(n, 10);
   XnnOp op;
   if (xnn_create_fully_connected_nc_qs8(k, n, k, n, 3, 0.5f, 0.02f, w.data(), bias.data(), 0, 8.0f,
-                                        -128, 127, 0, &op.op) != xnn_status_success ||
-      xnn_setup_fully_connected_nc_qs8(op.op, 1, x.data(), y.data(), nullptr) !=
+                                        -128, 127, XnnFlags(), &op.op) != xnn_status_success ||
+      xnn_setup_fully_connected_nc_qs8(op.op, 1, x.data(), y.data(), pool.pool) !=
           xnn_status_success) {
     state.SkipWithError("XNNPACK qs8 fully connected setup failed");
     return;
   }
   for (auto _ : state) {
-    xnn_run_operator(op.op, nullptr);
+    xnn_run_operator(op.op, pool.pool);
     benchmark::ClobberMemory();
   }
   SetGops(state, (double)k * n);
 }
 
 void XnnF32Fc(benchmark::State& state, size_t k, size_t n) {
+  Pool pool((size_t)state.range(0));
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> d(-1.0f, 1.0f);
   std::vector<float> x(k), w(n * k), y(n), bias(n, 0.1f);
   for (auto& v : x) v = d(rng);
   for (auto& v : w) v = d(rng);
   XnnOp op;
-  if (xnn_create_fully_connected_nc_f32(k, n, k, n, w.data(), bias.data(), -INFINITY, INFINITY, 0,
-                                        &op.op) != xnn_status_success ||
-      xnn_setup_fully_connected_nc_f32(op.op, 1, x.data(), y.data(), nullptr) !=
+  if (xnn_create_fully_connected_nc_f32(k, n, k, n, w.data(), bias.data(), -INFINITY, INFINITY,
+                                        XnnFlags(), &op.op) != xnn_status_success ||
+      xnn_setup_fully_connected_nc_f32(op.op, 1, x.data(), y.data(), pool.pool) !=
           xnn_status_success) {
     state.SkipWithError("XNNPACK f32 fully connected setup failed");
     return;
   }
   for (auto _ : state) {
-    xnn_run_operator(op.op, nullptr);
+    xnn_run_operator(op.op, pool.pool);
     benchmark::ClobberMemory();
   }
   SetGops(state, (double)k * n);
 }
 #endif
 
-benchmark::internal::Benchmark* Stats(benchmark::internal::Benchmark* b) {
-  return b->Unit(benchmark::kMicrosecond);
+// Registers name/threads:1 (CPU time of the calling thread) and name/threads:2/real_time (wall
+// time), as bench_dot does.
+template <typename... Args>
+void Register2(const std::string& name, Args&&... args) {
+  benchmark::RegisterBenchmark(name.c_str(), args...)
+      ->ArgName("threads")
+      ->Arg(1)
+      ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark(name.c_str(), args...)
+      ->ArgName("threads")
+      ->Arg(2)
+      ->Unit(benchmark::kMicrosecond)
+      ->UseRealTime();
+}
+
+// "lut_w2a4_avx512vbmi" from the weights ("w2" signed, "t2" ternary), the activation bits and the
+// kernel name's ISA suffix (after "__").
+std::string LutName(const char* weights, unsigned a_bits, const char* kernel) {
+  const char* isa = strstr(kernel, "__");
+  return std::string("lut_") + weights + "a" + std::to_string(a_bits) + "_" +
+         (isa ? isa + 2 : kernel);
 }
 
 void Register() {
   for (const Shape& s : kShapes) {
-    const std::string shape = s.name;
+    const std::string shape = std::string(s.name) + "/";
 #define CRUMB_LUT_UKERNEL_lutgemv(name, isa, abits)
 #define CRUMB_LUT_UKERNEL_lutgemm(name, isa, abits)
-#define CRUMB_LUT_UKERNEL_lutigemm(name, isa, abits)                                             \
-  Stats(benchmark::RegisterBenchmark(("lut/" #name "/w2/" + shape).c_str(), LutLayer, name,      \
-                                     Isa::isa, abits, false, s));                                \
-  Stats(benchmark::RegisterBenchmark(("lut/" #name "/ternary/" + shape).c_str(), LutLayer, name, \
-                                     Isa::isa, abits, true, s));
+#define CRUMB_LUT_UKERNEL_lutigemm(name, isa, abits)                                          \
+  Register2(shape + LutName("w2", abits, #name), LutLayer, name, Isa::isa, abits, false, s); \
+  Register2(shape + LutName("t2", abits, #name), LutLayer, name, Isa::isa, abits, true, s);
 #define CRUMB_LUT_UKERNEL(kind, name, isa, abits) CRUMB_LUT_UKERNEL_##kind(name, isa, abits)
 #include "kernels/lut/lut.inc"
 #undef CRUMB_LUT_UKERNEL_lutgemv
 #undef CRUMB_LUT_UKERNEL_lutgemm
 #undef CRUMB_LUT_UKERNEL_lutigemm
 #if defined(__x86_64__) || defined(__i386__)
-    Stats(benchmark::RegisterBenchmark(("prodtable_w2a2/" + shape).c_str(), ProdTableLayer, s));
+    Register2(shape + "prodtable_w2a2", ProdTableLayer, s);
 #endif
 #ifdef CRUMB_HAVE_XNNPACK
-    Stats(benchmark::RegisterBenchmark(("xnnpack_qs8/" + shape).c_str(), XnnQs8Layer, s));
-    Stats(benchmark::RegisterBenchmark(("xnnpack_f32/" + shape).c_str(), XnnF32Layer, s));
+    Register2(shape + "xnn_qs8", XnnQs8Layer, s);
+    Register2(shape + "xnn_f32", XnnF32Layer, s);
 #endif
   }
-  // Fully-connected layers at M = 1 (ANCHORS.md: K = N in {512, 1024, 4096}).
-  for (size_t kn : {512, 1024, 4096}) {
-    const std::string shape = "fc_m1_k" + std::to_string(kn) + "_n" + std::to_string(kn);
-#define CRUMB_LUT_UKERNEL_lutgemv(name, isa, abits)                                             \
-  Stats(benchmark::RegisterBenchmark(("lutgemv/" #name "/w2a8/" + shape).c_str(), LutGemvLayer, \
-                                     name, Isa::isa, kn, kn));
+  // Fully-connected layers at M = 1 (ANCHORS.md: K, N in {512, 1024, 4096}), as in bench_dot.
+  for (size_t k : {512, 1024, 4096}) {
+    for (size_t n : {512, 1024, 4096}) {
+      const std::string shape = "fc_m1_k" + std::to_string(k) + "_n" + std::to_string(n) + "/";
+#define CRUMB_LUT_UKERNEL_lutgemv(name, isa, abits) \
+  Register2(shape + LutName("w2", abits, #name), LutGemvLayer, name, Isa::isa, k, n);
 #define CRUMB_LUT_UKERNEL_lutgemm(name, isa, abits)
 #define CRUMB_LUT_UKERNEL_lutigemm(name, isa, abits)
 #define CRUMB_LUT_UKERNEL(kind, name, isa, abits) CRUMB_LUT_UKERNEL_##kind(name, isa, abits)
@@ -356,9 +506,10 @@ void Register() {
 #undef CRUMB_LUT_UKERNEL_lutgemm
 #undef CRUMB_LUT_UKERNEL_lutigemm
 #ifdef CRUMB_HAVE_XNNPACK
-    Stats(benchmark::RegisterBenchmark(("xnnpack_qs8/" + shape).c_str(), XnnQs8Fc, kn, kn));
-    Stats(benchmark::RegisterBenchmark(("xnnpack_f32/" + shape).c_str(), XnnF32Fc, kn, kn));
+      Register2(shape + "xnn_qs8", XnnQs8Fc, k, n);
+      Register2(shape + "xnn_f32", XnnF32Fc, k, n);
 #endif
+    }
   }
 }
 

@@ -8,11 +8,12 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i[3-6]86)$")
 endif()
 add_executable(bench_lut ${CRUMB_LUT_BENCH_SOURCES} $<TARGET_OBJECTS:crumb_kernels_lut>)
 target_include_directories(bench_lut PRIVATE ${PROJECT_SOURCE_DIR})
-target_link_libraries(bench_lut PRIVATE crumb_kernels_common benchmark::benchmark)
+target_link_libraries(bench_lut PRIVATE crumb_kernels_common benchmark::benchmark
+  crumb_dep_pthreadpool)
 if(CRUMB_USE_XNNPACK)
   target_compile_definitions(bench_lut PRIVATE CRUMB_HAVE_XNNPACK)
   target_include_directories(bench_lut PRIVATE ${XNNPACK_INCLUDE_DIR})
-  target_link_libraries(bench_lut PRIVATE ${XNNPACK_LIBRARY} crumb_dep_pthreadpool)
+  target_link_libraries(bench_lut PRIVATE ${XNNPACK_LIBRARY})
 endif()
 
 # lut_insn_driver: one lut kernel between two marker functions, for the qemu instruction counter

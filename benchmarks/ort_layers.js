@@ -1,19 +1,27 @@
-// ONNX Runtime as a peer of the dot family: builds single-layer int8 QDQ ONNX models of the
-// ANCHORS.md layer shapes (u8 activations, s8 weights, written here as raw protobuf), times them
-// in onnxruntime-node (default graph optimizations, which fuse DQ -> Conv / MatMul -> Q into
-// QLinearConv / QLinearMatMul, u8s8 with VNNI where the CPU has it), runs crumb's bench_dot on
-// the same shape in alternation with it, and prints GOPS (2 * MACs / s) and the ratios.
+// ONNX Runtime as a peer of the dot and lut families: builds single-layer int8 QDQ ONNX models of
+// the ANCHORS.md layer shapes (u8 activations, s8 weights, written here as raw protobuf), times
+// them in onnxruntime-node (default graph optimizations, which fuse DQ -> Conv / MatMul -> Q into
+// QLinearConv / QLinearMatMul, u8s8 with VNNI where the CPU has it), runs crumb's bench_dot
+// (W8A8 / W4A8 / W2A8) and bench_lut (W2A2 / W2A4 pair tables, W2A8 GEMV) on the same shape in
+// alternation with it, and prints GOPS (2 * MACs / s) and the ratios.
 //
-//   node benchmarks/ort_layers.js --bench BUILD/benchmarks/bench_dot [--threads 1,2]
-//        [--reps 7] [--filter REGEX] [--ort-dir DIR] [--json out.json]
+//   node benchmarks/ort_layers.js --bench BUILD/benchmarks/bench_dot
+//        [--bench-lut BUILD/benchmarks/bench_lut] [--threads 1,2] [--reps 7] [--filter REGEX]
+//        [--ort-dir DIR] [--json out.json]
+//
+// Both binaries name their benchmarks <shape>/<implementation>/threads:<n>[/real_time] with the
+// same shape names; --bench and --bench-lut may be given more than once (any such binary), and
+// every implementation they run is kept in --json.
 //
 // ONNX Runtime's time per layer is the kernel's own: the median `dur` of the QLinearConv /
 // QLinearMatMul node events in ORT's profile (no JavaScript or session overhead; layout
 // transposes ORT inserts around an NHWC kernel are left out, as crumb's NHWC kernels need none).
 // The median wall time of whole session.run() calls is printed beside it (ORTwall). The machine
-// is shared and noisy, so ORT and bench_dot alternate --reps times per layer (0.3 s of ORT runs,
-// then one repetition of every crumb / XNNPACK benchmark of the layer); every figure is the median
-// over its runs. benchmarks/ort_layers.sh installs onnxruntime-node when needed and calls this.
+// is shared and noisy, so ORT and the benchmark binaries alternate --reps times per layer (0.3 s
+// of ORT runs, then one repetition of every crumb / XNNPACK benchmark of the layer in each
+// binary); every figure is the median over its runs. With --threads 2 ORT gets
+// intra_op_num_threads = 2 and crumb / XNNPACK their threads:2 benchmarks (a pthreadpool of 2,
+// wall time). benchmarks/ort_layers.sh installs onnxruntime-node when needed and calls this.
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -21,10 +29,10 @@ const path = require('path');
 const {execFileSync} = require('child_process');
 
 // ------------------------------------------------------------------------------ arguments
-const args = {bench: '', threads: [1], reps: 7, filter: '', ortDir: '', json: ''};
+const args = {bench: [], threads: [1], reps: 7, filter: '', ortDir: '', json: ''};
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i], v = process.argv[i + 1];
-  if (a === '--bench') args.bench = v, i++;
+  if (a === '--bench' || a === '--bench-lut') args.bench.push(v), i++;
   else if (a === '--threads') args.threads = v.split(',').map(Number), i++;
   else if (a === '--reps') args.reps = Number(v), i++;
   else if (a === '--filter') args.filter = v, i++;
@@ -40,7 +48,8 @@ const ort = require(require.resolve('onnxruntime-node',
                                     {paths: [path.resolve(ortDir), process.cwd()]}));
 
 // ------------------------------------------------------------------------------ shapes
-// The same list, names and MAC counts as benchmarks/dot_bench.cc.
+// The same list, names and MAC counts as benchmarks/dot_bench.cc (bench_lut has the convolutions
+// but conv1 and the M = 1 FC layers).
 function conv(name, h, w, cin, cout, k, stride, pad) {
   const oh = Math.floor((h + 2 * pad - k) / stride) + 1, ow = Math.floor((w + 2 * pad - k) / stride) + 1;
   return {name, fc: false, h, w, cin, cout, k, stride, pad, macs: oh * ow * cout * cin * k * k};
@@ -152,7 +161,8 @@ const median = (v) => {
 };
 
 // An ONNX Runtime session of one layer; batch() runs it for about `seconds`, finish() returns the
-// median kernel time of every run (from the profile) and the median wall time of run() calls.
+// median kernel time of every run (from the profile), the median kernel time of each batch, and
+// the median wall time of run() calls.
 async function ortSession(s, threads, tmp) {
   const {model, xDims} = buildModel(s);
   const file = path.join(tmp, `${s.name}.onnx`);
@@ -166,7 +176,7 @@ async function ortSession(s, threads, tmp) {
   const count = xDims.reduce((a, b) => a * b, 1);
   const x = new ort.Tensor('uint8', Uint8Array.from({length: count}, (_, i) => (i * 37) & 0xff), xDims);
   const feeds = {x};
-  const walls = [];
+  const walls = [], batches = [];
   let runs = 0;
   await sess.run(feeds);  // warm-up (its profile event is dropped below)
   runs++;
@@ -180,6 +190,7 @@ async function ortSession(s, threads, tmp) {
         walls.push(Number(process.hrtime.bigint() - t0) * 1e-9);
         n++, runs++;
       }
+      batches.push(n);
     },
     async finish() {
       // endProfiling() writes PREFIX_<date>.json (the node binding does not return the name).
@@ -199,26 +210,40 @@ async function ortSession(s, threads, tmp) {
       const main = ['QLinearConv', 'QLinearMatMul', 'MatMulIntegerToFloat', 'QGemm',
                     'ConvInteger', 'MatMulInteger'].find((op) => kernels[op]);
       const ops = Object.keys(kernels).sort().join('+');
+      const times = main ? kernels[main].slice(1) : [];
+      const batch_s = [];
+      for (let i = 0, b = 0; b < batches.length && main; i += batches[b++])
+        batch_s.push(median(times.slice(i, i + batches[b])));
       return {op: main || `(no fused int8 node: ${ops})`, ops,
-              kernel_s: main ? median(kernels[main].slice(1)) : NaN, wall_s: median(walls)};
+              kernel_s: main ? median(times) : NaN, batch_s, wall_s: median(walls)};
     },
   };
 }
 
-// One repetition of every crumb / XNNPACK benchmark of the shape; returns {impl: GOPS}.
+// The implementations run beside ORT: bench_dot's W8A8 / W4A8 / W2A8 (AVX-512 VNNI, AVX2),
+// bench_lut's signed-2-bit-weight pair-table kernels (W2A2 / W2A4 IGEMM, W2A8 GEMV; AVX-512 VBMI,
+// AVX2), and XNNPACK qs8 / f32 from the first binary that has the shape.
+const CRUMB = 'crumb_w[842]a8_avx(2|512)|lut_w2a[248]_(avx512vbmi|avx2)', XNN = 'xnn_(qs8|f32)';
+
+// One repetition of every crumb / XNNPACK benchmark of the shape in each binary; returns
+// {impl: GOPS}.
 function runCrumb(s, threads) {
-  if (!args.bench) return {};
-  const out = path.join(os.tmpdir(), `crumb_ort_layers_${process.pid}.json`);
-  execFileSync(args.bench, [
-    `--benchmark_filter=^${s.name}/(crumb_w[842]a8_avx(2|512)|xnn_(qs8|f32))/threads:${threads}(/real_time)?$`,
-    '--benchmark_min_time=0.1', `--benchmark_out=${out}`, '--benchmark_out_format=json',
-  ], {stdio: ['ignore', 'ignore', 'ignore']});
-  const res = JSON.parse(fs.readFileSync(out, 'utf8'));
-  fs.unlinkSync(out);
   const gops = {};
-  for (const b of res.benchmarks) {
-    if (b.run_type !== 'iteration' || b.error_occurred) continue;
-    gops[b.run_name.split('/')[1]] = b.GOPS;
+  for (const bench of args.bench) {
+    const out = path.join(os.tmpdir(), `crumb_ort_layers_${process.pid}.json`);
+    const impls = gops.xnn_qs8 === undefined ? `${CRUMB}|${XNN}` : CRUMB;
+    execFileSync(bench, [
+      `--benchmark_filter=^${s.name}/(${impls})/threads:${threads}(/real_time)?$`,
+      '--benchmark_min_time=0.1', `--benchmark_out=${out}`, '--benchmark_out_format=json',
+    ], {stdio: ['ignore', 'ignore', 'ignore']});
+    // A binary without the shape (bench_lut: conv1, FC at M = 64) matches nothing, writes nothing.
+    const text = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
+    if (fs.existsSync(out)) fs.unlinkSync(out);
+    const res = text ? JSON.parse(text) : {benchmarks: []};
+    for (const b of res.benchmarks) {
+      if (b.run_type !== 'iteration' || b.error_occurred) continue;
+      gops[b.run_name.split('/')[1]] = b.GOPS;
+    }
   }
   return gops;
 }
@@ -233,36 +258,57 @@ async function measure(s, threads, tmp) {
   }
   const med = {};
   for (const [k, v] of Object.entries(crumb)) med[k] = median(v);
-  return {ort: await o.finish(), crumb: med};
+  return {ort: await o.finish(), crumb: med, reps: crumb};
 }
+
+// Columns: [label, implementation]. AVX-512 kernels are compared with ORT (VNNI) and XNNPACK
+// qs8, AVX2-only kernels with XNNPACK qs8 (Debian's build has no VNNI kernels).
+const COLS = [
+  ['w2a2 vbmi', 'lut_w2a2_avx512vbmi'], ['w2a4 vbmi', 'lut_w2a4_avx512vbmi'],
+  ['w4 512', 'crumb_w4a8_avx512'], ['w2 512', 'crumb_w2a8_avx512'], ['w8 512', 'crumb_w8a8_avx512'],
+  ['w2a8 gemv', 'lut_w2a8_avx512vbmi'], ['w2a2 avx2', 'lut_w2a2_avx2'], ['w2a4 avx2', 'lut_w2a4_avx2'],
+  ['w4 avx2', 'crumb_w4a8_avx2'], ['w2 avx2', 'crumb_w2a8_avx2'], ['xnnqs8', 'xnn_qs8'],
+  ['xnnf32', 'xnn_f32'],
+];
+const label = (impl) => COLS.find((c) => c[1] === impl)[0];
+const VS_ORT = ['lut_w2a2_avx512vbmi', 'lut_w2a4_avx512vbmi', 'crumb_w4a8_avx512', 'crumb_w2a8_avx512',
+                'lut_w2a8_avx512vbmi'];
+const VS_XNN = [...VS_ORT, 'lut_w2a2_avx2', 'lut_w2a4_avx2', 'crumb_w4a8_avx2', 'crumb_w2a8_avx2'];
 
 (async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crumb-ort-'));
   const re = args.filter ? new RegExp(args.filter) : null;
   console.log(`onnxruntime-node ${ort.env.versions.common}, ${os.cpus()[0].model}, ` +
-              `${os.cpus().length} CPUs; GOPS = 2 * MACs / s, medians`);
+              `${os.cpus().length} CPUs; GOPS = 2 * MACs / s, medians of ${args.reps} alternations`);
   const results = [];
+  const f = (v, w = 6) => (Number.isFinite(v) ? v.toFixed(1) : '-').padStart(w);
+  const r = (v, w = 6) => (Number.isFinite(v) ? v.toFixed(2) + 'x' : '-').padStart(w);
   for (const threads of args.threads) {
-    console.log(`\n=== ${threads} thread${threads > 1 ? 's' : ''}`);
-    console.log(['layer'.padEnd(27), 'ORT op'.padEnd(14), 'ORT', 'ORTwall', 'w4 512', 'w2 512',
-                 'w8 512', 'w4 avx2', 'w2 avx2', 'xnnqs8', 'xnnf32', '| w4/ORT', 'w2/ORT',
-                 'w4x/xnn', 'w2x/xnn'].join('  '));
+    console.log(`\n=== ${threads} thread${threads > 1 ? 's' : ''}: GOPS`);
+    console.log(['layer'.padEnd(27), 'ORT op'.padEnd(14), '   ORT', 'ORTwall',
+                 ...COLS.map((c) => c[0].padStart(6))].join('  '));
+    const rows = [];
     for (const s of shapes) {
       if (re && !re.test(s.name)) continue;
-      const {ort: o, crumb: c} = await measure(s, threads, tmp);
+      const {ort: o, crumb: c, reps} = await measure(s, threads, tmp);
       const ortG = 2 * s.macs / o.kernel_s * 1e-9, wallG = 2 * s.macs / o.wall_s * 1e-9;
-      const g = (k) => c[k] === undefined ? NaN : c[k];
+      // Per repetition as well (ORT: the median of each 0.3 s batch), for --json.
       const row = {layer: s.name, threads, ort_op: o.op, ort_ops: o.ops, ort_gops: ortG,
-                   ort_wall_gops: wallG, crumb: c};
-      results.push(row);
-      const f = (v) => (Number.isFinite(v) ? v.toFixed(1) : '-').padStart(6);
-      const r = (v) => (Number.isFinite(v) ? v.toFixed(2) + 'x' : '-').padStart(6);
-      console.log([s.name.padEnd(27), o.op.padEnd(14), f(ortG), f(wallG), f(g('crumb_w4a8_avx512')),
-                   f(g('crumb_w2a8_avx512')), f(g('crumb_w8a8_avx512')), f(g('crumb_w4a8_avx2')),
-                   f(g('crumb_w2a8_avx2')), f(g('xnn_qs8')), f(g('xnn_f32')),
-                   '|', r(g('crumb_w4a8_avx512') / ortG), r(g('crumb_w2a8_avx512') / ortG),
-                   r(g('crumb_w4a8_avx2') / g('xnn_qs8')), r(g('crumb_w2a8_avx2') / g('xnn_qs8'))]
-                      .join('  '));
+                   ort_wall_gops: wallG, crumb: c,
+                   ort_rep_gops: o.batch_s.map((t) => 2 * s.macs / t * 1e-9), crumb_reps: reps};
+      results.push(row), rows.push(row);
+      console.log([s.name.padEnd(27), o.op.padEnd(14), f(ortG), f(wallG, 7),
+                   ...COLS.map(([l, k]) => f(c[k], Math.max(6, l.length)))].join('  '));
+    }
+    // The ratios, once every layer of this thread count has run.
+    console.log(`\n=== ${threads} thread${threads > 1 ? 's' : ''}: ratios (same run) vs ORT | ` +
+                'vs XNNPACK qs8');
+    console.log(['layer'.padEnd(27), ...VS_ORT.map((k) => label(k).padStart(9)), '|',
+                 ...VS_XNN.map((k) => label(k).padStart(9))].join('  '));
+    for (const row of rows) {
+      const c = row.crumb;
+      console.log([row.layer.padEnd(27), ...VS_ORT.map((k) => r(c[k] / row.ort_gops, 9)), '|',
+                   ...VS_XNN.map((k) => r(c[k] / c.xnn_qs8, 9))].join('  '));
     }
   }
   if (args.json) fs.writeFileSync(args.json, JSON.stringify(results, null, 1));
