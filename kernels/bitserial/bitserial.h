@@ -35,6 +35,22 @@
 // activation rows (producers write 0 all the same). Channels n >= nc of the last block are all
 // zero and never stored.
 //
+// A2 x W2 in three popcounts instead of four. With a = a0 + 2 a1 and u = u0 + 2 u1 (codes 0..3),
+//   a u = F1 + 2 (F2 + F3) + g(a) + h(u),   F1 = a0 & u0,
+//   F2 = a1 ? [u = 3] : [u = 0],  F3 = u1 ? [a = 3] : [a = 0],
+//   g(a) = (0, 2, 4, 4)[a],  h(u) = (-4, -2, 0, 0)[u]
+// (check the 16 cases; no form with fewer than three binary terms exists, even up to such g and h).
+// Each F is one AND or one bit-select (vpternlogd / vbsl) of planes derived once per word:
+// [u = 3] = u0 & u1, [u = 0] = ~u0 & ~u1 & valid (amortized over the tile's pixels), [a = 3],
+// [a = 0] likewise (amortized over its channels); `valid` clears k >= kc, so that every F is 0 on
+// padding whatever the activation row holds there. Summing over (t, k < kc):
+//   sum a u = P' + G[m] + hsum[n],   P' = sum popcount(F1) + 2 sum popcount(F2) + 2 sum
+//   popcount(F3) G[m] = sum of g(a) = 2 #[a = 1] + 4 #[a >= 2]   (per pixel, counted by the kernel)
+// and acc = P' + G[m] + hsum[n] - beta[n] S_a[m] - za vsum[n] (shift is 0 for 2-bit weights).
+// Kernels may use either form; they return the same integers. (The AVX-512 kernels keep four
+// AND-popcounts, measured faster there: gemm-avx512.cc. A NEON kernel, where vbsl is a plain
+// logic op, may well prefer three.)
+//
 // Activations (layout CHANNELS_PLANES64, proposed schema Layout id: CHANNELS_PLANES64): a pixel's
 // row is its a_bits bit planes, plane i (bit i of each code) first to last, each plane
 // crumb_bitserial_words(kc) little-endian 64-bit words: channel c at bit c % 64 of word c / 64.
@@ -47,6 +63,9 @@
 // crumb_bitserial_block_bytes(ks, kc, w_bits) bytes:
 //   int32 vsum[64]          sum of v over the channel's ks * kc weights (0 for padding channels)
 //   int32 beta[64]          the offset above (0 for padding channels)
+//   int32 hsum[64]          w_bits 2: -sum over (t, k < kc) of (4 [u = 0] + 2 [u = 1]); 0 for
+//   w_bits 1
+//                           (the A2 x W2 kernels' three-popcount form, below)
 //   int32 shift, int32 reserved[15] (0)
 //   for each tap t < ks, for each 32-bit word d < ceil(kc / 32), for each plane j < w_bits:
 //     uint32 lane[64]       lane l: channel l of the block, plane j of u for k = 32d .. 32d + 31
@@ -81,10 +100,11 @@
 extern "C" {
 #endif
 
-#define CRUMB_BITSERIAL_NR 64               // output channels per packed block
-#define CRUMB_BITSERIAL_BLOCK_HEADER 576    // bytes of vsum[64], beta[64], shift + reserved
-#define CRUMB_BITSERIAL_BETA_OFFSET 256     // byte offset of beta[64] in a block
-#define CRUMB_BITSERIAL_SHIFT_OFFSET 512    // byte offset of shift in a block
+#define CRUMB_BITSERIAL_NR 64             // output channels per packed block
+#define CRUMB_BITSERIAL_BLOCK_HEADER 832  // bytes of vsum[64], beta[64], hsum[64], shift + reserved
+#define CRUMB_BITSERIAL_BETA_OFFSET 256   // byte offset of beta[64] in a block
+#define CRUMB_BITSERIAL_HSUM_OFFSET 512   // byte offset of hsum[64] in a block
+#define CRUMB_BITSERIAL_SHIFT_OFFSET 768  // byte offset of shift in a block
 #define CRUMB_BITSERIAL_ROW_BYTES (4 * 64)  // bytes of one (tap, word, plane) row of 64 lanes
 
 typedef struct crumb_bitserial_params {

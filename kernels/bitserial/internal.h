@@ -28,6 +28,15 @@ struct IndirectRows {
   }
 };
 
+// IndirectRows with a_offset 0 (the usual call): no compare with `zero` per tap.
+struct IndirectRows0 {
+  const void** a;
+  size_t ks;
+  const uint8_t* operator()(size_t m, size_t t) const {
+    return static_cast<const uint8_t*>(a[m * ks + t]);
+  }
+};
+
 inline uint32_t Load32(const uint8_t* p) {
   uint32_t v;
   memcpy(&v, p, 4);
@@ -65,6 +74,9 @@ inline uint32_t RowSum(const uint8_t* row, size_t kc) {
 inline int32_t Vsum(const uint8_t* block, size_t l) { return (int32_t)Load32(block + 4 * l); }
 inline int32_t Beta(const uint8_t* block, size_t l) {
   return (int32_t)Load32(block + CRUMB_BITSERIAL_BETA_OFFSET + 4 * l);
+}
+inline int32_t Hsum(const uint8_t* block, size_t l) {
+  return (int32_t)Load32(block + CRUMB_BITSERIAL_HSUM_OFFSET + 4 * l);
 }
 inline uint32_t Shift(const uint8_t* block) { return Load32(block + CRUMB_BITSERIAL_SHIFT_OFFSET); }
 

@@ -72,13 +72,14 @@ extern "C" int crumb_bitserial_pack(const uint8_t* rows, unsigned bits, unsigned
     int32_t beta = 0;
     uint32_t shift = 0;
     Offset(bits, encoding, encoding == CRUMB_ENC_UNSIGNED ? zw[o] : 0, &beta, &shift);
-    uint32_t vsum = 0;  // wrapping, like the kernels
+    uint32_t vsum = 0, hsum = 0;  // wrapping, like the kernels
     for (size_t t = 0; t < ks; t++) {
       for (size_t k = 0; k < kc; k++) {
         const int32_t q = crumb_rows_lsb_get(rows + o * row_bytes, t * kc + k, bits, is_signed);
         // UNSIGNED / BIPOLAR: the code itself; SIGNED / TERNARY: the code offset by beta.
         const uint32_t u = is_signed ? (uint32_t)(q + beta) : (uint32_t)q;
         vsum += (u << shift) - (uint32_t)beta;
+        if (bits == 2) hsum -= u == 0 ? 4u : u == 1 ? 2u : 0u;
         for (unsigned j = 0; j < bits; j++) {
           if ((u >> j) & 1) {
             uint8_t* row = block + crumb_bitserial_row_offset(t, k / 32, j, kc, bits);
@@ -89,6 +90,7 @@ extern "C" int crumb_bitserial_pack(const uint8_t* rows, unsigned bits, unsigned
     }
     Store32(block + 4 * l, (int32_t)vsum);
     Store32(block + CRUMB_BITSERIAL_BETA_OFFSET + 4 * l, beta);
+    Store32(block + CRUMB_BITSERIAL_HSUM_OFFSET + 4 * l, (int32_t)hsum);
     Store32(block + CRUMB_BITSERIAL_SHIFT_OFFSET, (int32_t)shift);
   }
   return 1;
@@ -105,7 +107,7 @@ extern "C" int crumb_bitserial_unpack(const uint8_t* src, unsigned bits, size_t 
     const uint32_t shift = (uint32_t)Load32(block + CRUMB_BITSERIAL_SHIFT_OFFSET);
     const int32_t beta = Load32(block + CRUMB_BITSERIAL_BETA_OFFSET + 4 * l);
     if (shift > 1) return 0;
-    uint32_t vsum = 0;
+    uint32_t vsum = 0, hsum = 0;
     for (size_t t = 0; t < ks; t++) {
       for (size_t k = 0; k < 32 * words; k++) {
         uint32_t u = 0;
@@ -120,11 +122,13 @@ extern "C" int crumb_bitserial_unpack(const uint8_t* src, unsigned bits, size_t 
         const uint32_t v = (u << shift) - (uint32_t)beta;
         values[o * kk + t * kc + k] = (int32_t)v;
         vsum += v;
+        if (bits == 2) hsum -= u == 0 ? 4u : u == 1 ? 2u : 0u;
       }
     }
+    // Padding channels: everything 0 (the loops above counted nothing for them).
     if (o >= n && beta != 0) return 0;
-    if ((int32_t)vsum != Load32(block + 4 * l) && o < n) return 0;
-    if (o >= n && Load32(block + 4 * l) != 0) return 0;
+    if ((int32_t)vsum != Load32(block + 4 * l)) return 0;
+    if ((int32_t)hsum != Load32(block + CRUMB_BITSERIAL_HSUM_OFFSET + 4 * l)) return 0;
   }
   return 1;
 }

@@ -91,6 +91,7 @@ class BsTester {
   CRUMB_SETTER(size_t, c_stride_extra)
   CRUMB_SETTER(Fill, a_fill)
   CRUMB_SETTER(Fill, w_fill)
+  CRUMB_SETTER(bool, ties)  // mul 0.5, add 0 or 0.5: many y exactly halfway between two codes
   CRUMB_SETTER(uint32_t, seed)
 #undef CRUMB_SETTER
 
@@ -174,6 +175,7 @@ class BsTester {
                (otype == CRUMB_ELEM_F32 ? 0.01f : (float)(ohi - olo + 1) / span);
       add[i] = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng) +
                (packed_out ? (float)(ohi + 1) / 2 : 0.0f);
+      if (ties_) mul[i] = 0.5f, add[i] = (float)(i % 2) * 0.5f;
     }
     crumb_bitserial_params p{};
     p.a_zero_point = za;
@@ -284,6 +286,7 @@ class BsTester {
   int32_t out_zero_point_ = 3, qmin_ = -1000, qmax_ = 1000;
   size_t a_stride_extra_ = 0, a_offset_ = 0, c_stride_extra_ = 0;
   Fill a_fill_ = Fill::kRandom, w_fill_ = Fill::kRandom;
+  bool ties_ = false;
   uint32_t seed_ = 1;
 };
 
@@ -398,6 +401,25 @@ void ZeroPointsAndOutputs(const BsKernel& kn) {
                         .out_bits(ob)
                         .a_zero_point(za)
                         .seed(seed++));
+    }
+  }
+  // Round half to even at the clamp edges and inside: small K makes acc small, mul 0.5 puts y on
+  // halves (1-bit outputs compare y with lo + 0.5, whose tie goes to the even code).
+  for (unsigned ob : {8u, 2u, 1u}) {
+    for (int32_t z : {0, 1, 2, 3}) {
+      for (size_t k : {1, 2, 3}) {
+        for (size_t ks : {1, 9}) {
+          CHECK_RUN(kn, Base(kn)
+                            .m(kn.mr + 1)
+                            .n(kn.nr + 3)
+                            .k(k)
+                            .ks(ks)
+                            .out_bits(ob)
+                            .out_zero_point(z)
+                            .ties(true)
+                            .seed(seed++));
+        }
+      }
     }
   }
   // Clamp ranges (a fused ReLU6-like range, one-sided ones) and a degenerate one.
@@ -611,7 +633,7 @@ TEST(BitserialPack, WeightsRoundTrip) {
               const uint8_t* block = packed.data() + (o / 64) * block_bytes;
               int32_t beta, shift, vsum;
               memcpy(&beta, block + 256 + 4 * (o % 64), 4);
-              memcpy(&shift, block + 512, 4);
+              memcpy(&shift, block + 768, 4);
               memcpy(&vsum, block + 4 * (o % 64), 4);
               ASSERT_EQ(shift, e.encoding == CRUMB_ENC_BIPOLAR ? 1 : 0);
               int32_t want_sum = 0;
@@ -622,20 +644,27 @@ TEST(BitserialPack, WeightsRoundTrip) {
                   const uint32_t u = (uint32_t)(v + beta) >> shift;
                   for (unsigned j = 0; j < bits; j++) {
                     const uint8_t* row =
-                        block + 576 + ((t * ((kc + 31) / 32) + k / 32) * bits + j) * 256;
+                        block + 832 + ((t * ((kc + 31) / 32) + k / 32) * bits + j) * 256;
                     ASSERT_EQ((row[4 * (o % 64) + (k % 32) / 8] >> (k % 8)) & 1, (u >> j) & 1);
                   }
                 }
               }
               ASSERT_EQ(vsum, want_sum);
+              int32_t hsum, want_hsum = 0;
+              memcpy(&hsum, block + 512 + 4 * (o % 64), 4);
+              for (size_t i = 0; i < kk && bits == 2; i++) {
+                const int32_t u = back[o * kk + i] + beta;
+                want_hsum -= u == 0 ? 4 : u == 1 ? 2 : 0;
+              }
+              ASSERT_EQ(hsum, want_hsum);
             }
             // A flipped weight bit breaks vsum; a set padding bit is refused.
-            packed[576] ^= 1;
+            packed[832] ^= 1;
             ASSERT_EQ(crumb_bitserial_unpack(packed.data(), bits, n, ks, kc, back.data()), 0);
-            packed[576] ^= 1;
+            packed[832] ^= 1;
             if (kc % 32) {
               // Lane 0, bit 31 of the tap's last word (plane 0): k >= kc.
-              const size_t at = 576 + ((kc - 1) / 32) * bits * 256 + 3;
+              const size_t at = 832 + ((kc - 1) / 32) * bits * 256 + 3;
               packed[at] ^= 0x80;
               ASSERT_EQ(crumb_bitserial_unpack(packed.data(), bits, n, ks, kc, back.data()), 0);
               packed[at] ^= 0x80;
