@@ -171,13 +171,12 @@ struct Epilogue {
       mul[g] = _mm512_maskz_loadu_ps(valid[g], p->mul + n0 + l);
       add[g] = _mm512_maskz_loadu_ps(valid[g], p->add + n0 + l);
     }
-    if (mode == kBits1) {
-      const int32_t lo = p->out.qmin - p->out.zero_point;
-      thr = _mm512_set1_ps((float)lo + 0.5f);
-      ge = ((lo + 1) & 1) == 0;
-      is_constant = p->out.qmin == p->out.qmax;
-      constant = p->out.qmin ? ~(uint64_t)0 : 0;
-    }
+    // Set for every mode (only kBits1 reads them).
+    const int32_t lo = p->out.qmin - p->out.zero_point;
+    thr = _mm512_set1_ps((float)lo + 0.5f);
+    ge = ((lo + 1) & 1) == 0;
+    is_constant = p->out.qmin == p->out.qmax;
+    constant = p->out.qmin ? ~(uint64_t)0 : 0;
   }
 
   // pv[m * 4 + g]: P of pixel m, group g (pointers, not array references: GCC folds the identical
