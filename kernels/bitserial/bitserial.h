@@ -63,9 +63,8 @@
 // crumb_bitserial_block_bytes(ks, kc, w_bits) bytes:
 //   int32 vsum[64]          sum of v over the channel's ks * kc weights (0 for padding channels)
 //   int32 beta[64]          the offset above (0 for padding channels)
-//   int32 hsum[64]          w_bits 2: -sum over (t, k < kc) of (4 [u = 0] + 2 [u = 1]); 0 for
-//   w_bits 1
-//                           (the A2 x W2 kernels' three-popcount form, below)
+//   int32 hsum[64]          w_bits 2: -sum over (t, k < kc) of (4 [u = 0] + 2 [u = 1]), for the
+//                           three-popcount A2 x W2 form below; 0 for w_bits 1
 //   int32 shift, int32 reserved[15] (0)
 //   for each tap t < ks, for each 32-bit word d < ceil(kc / 32), for each plane j < w_bits:
 //     uint32 lane[64]       lane l: channel l of the block, plane j of u for k = 32d .. 32d + 31
@@ -76,11 +75,11 @@
 // together. Header and rows are multiples of 64 bytes: a block stays 64-byte aligned when the
 // buffer is (the kernels do not need it; loads are unaligned).
 //
-// Call: `w` points at the block holding the call's first channel (a caller splitting N does it at
-// multiples of 64 channels, passing c, mul and add from that channel on); nc may end inside a
-// block; mr is any number of rows (a caller splitting M passes a later part of `a`). params:
-// a_zero_point za (0 <= za < 2^a_bits, as the zero row's codes); mul / add hold nc floats; out
-// as for the scalar kernels; out_bits selects the row format:
+// Call (kc >= 1): `w` points at the block holding the call's first channel (a caller splitting N
+// does it at multiples of 64 channels, passing c, mul and add from that channel on); nc may end
+// inside a block; mr is any number of rows (a caller splitting M passes a later part of `a`).
+// params: a_zero_point za (0 <= za < 2^a_bits, as the zero row's codes); mul / add hold nc floats;
+// out as for the scalar kernels; out_bits selects the row format:
 //   8      one code per byte (out.type S8 / U8; channel n at byte n) or float (F32, at 4n bytes);
 //   1 / 2  unsigned codes (out.type U8, [qmin, qmax] within [0, 2^out_bits - 1]) written as the
 //          next layer's CHANNELS_PLANES64 row: plane p of the row at c + p * out_plane_bytes, the
