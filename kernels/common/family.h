@@ -5,18 +5,19 @@
 // never on the ISA: a converted model runs in place on every CPU, and every ISA has a kernel of
 // every family (scalar included).
 //
-// Measured basis (benchmarks/README.md, benchmarks/lut_results.md): 2-bit weights times 2-bit
-// activations run 3.5-4.4x XNNPACK qs8 on pair tables and about 2x faster than `dot`; at 3-4-bit
-// activations pair tables and `dot` tie on AVX-512 and pair tables win on AVX2 and NEON (no int8
-// dot product to compete with). Everything else with quantized weights and activations of up to
-// 8 bits runs on `dot`. Grouped convolutions with fewer than 16 output channels per group
-// (depthwise) would waste most of a 16-channel block: they stay on the scalar kernels until the
-// depthwise family lands.
+// Measured basis (benchmarks/README.md, lut_results.md, bitserial_results.md): 1-bit weights or
+// 1-bit activations (at most two bit-plane pairs) run fastest on popcount (`bitserial`); 2-bit
+// weights times 2-bit activations run 3.5-4.4x XNNPACK qs8 on pair tables (`lut`) and about 2x
+// faster than `dot`; at 3-4-bit activations pair tables and `dot` tie on AVX-512 and pair tables
+// win on AVX2 and NEON. Everything else with quantized weights and activations of up to 8 bits
+// runs on `dot`. Grouped convolutions with fewer than 16 output channels per group (depthwise)
+// would waste most of a block: they stay on the scalar kernels until the depthwise family lands.
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/bitserial/bitserial.h"
 #include "kernels/common/params.h"
 #include "kernels/lut/lut.h"
 
@@ -56,6 +57,22 @@ static inline unsigned crumb_lut_layer_a_bits(const crumb_gemm_layer* l) {
   return l->a_bits < 2 ? 2u : l->a_bits;
 }
 
+// Popcount over bit planes: 1-2-bit weights of an encoding with a plane form times unsigned 1-2-bit
+// activations. The packer folds a zero point into the per-channel offset for UNSIGNED weights
+// only; other encodings must have zero points 0 (symmetric, as trainers export them).
+static inline int crumb_bitserial_layer_ok(const crumb_gemm_layer* l) {
+  if (l->w_bits > 2 || l->a_bits > 2 || l->a_encoding != CRUMB_ENC_UNSIGNED ||
+      !crumb_bitserial_supports(l->w_bits, l->w_encoding)) {
+    return 0;
+  }
+  if (l->w_encoding != CRUMB_ENC_UNSIGNED) {
+    for (size_t i = 0; i < l->n; i++) {
+      if (l->w_zero_points[i] != 0) return 0;
+    }
+  }
+  return 1;
+}
+
 static inline int crumb_dot_layer_ok(const crumb_gemm_layer* l) {
   return l->w_bits >= 1 && l->w_bits <= 8 && l->a_bits <= 8;
 }
@@ -67,8 +84,15 @@ static inline int crumb_choose_gemm_family(const crumb_gemm_layer* l, int prefer
   if (l->groups > 1 && l->n / l->groups < 16) return CRUMB_FAMILY_SCALAR;
   const int lut = crumb_lut_layer_a_bits(l) != 0;
   const int dot = crumb_dot_layer_ok(l);
+  const int bs = crumb_bitserial_layer_ok(l);
   if (prefer == CRUMB_FAMILY_DOT && dot) return CRUMB_FAMILY_DOT;
+  if (prefer == CRUMB_FAMILY_BITSERIAL && bs) return CRUMB_FAMILY_BITSERIAL;
+  if (prefer == CRUMB_FAMILY_LUT && lut) return CRUMB_FAMILY_LUT;
+  // At most two plane pairs (W1A1, W1A2, W2A1) popcount wins: ~170-340 binary MACs per cycle
+  // against the pair tables' 2 MACs per lookup lane; at W2A2 (four pairs) the tables win.
+  if (bs && l->w_bits * l->a_bits <= 2) return CRUMB_FAMILY_BITSERIAL;
   if (lut) return CRUMB_FAMILY_LUT;
+  if (bs) return CRUMB_FAMILY_BITSERIAL;
   if (dot) return CRUMB_FAMILY_DOT;
   return CRUMB_FAMILY_SCALAR;
 }

@@ -65,6 +65,9 @@ bool KernelAllowed(const char* tag, crumb_isa isa, bool forced) {
   }
   if (t == "AVX512") return avx512;
   if (t == "AVX512VBMI") return avx512 && CpuInfoReady() && cpuinfo_has_x86_avx512vbmi();
+  if (t == "AVX512VPOPCNT") {
+    return avx512 && CpuInfoReady() && cpuinfo_has_x86_avx512vpopcntdq();
+  }
   if (t == "AVX512VNNI") {
     return avx512 && CpuInfoReady() && cpuinfo_has_x86_avx512vnni() && cpuinfo_has_x86_avx512vbmi();
   }
@@ -95,6 +98,20 @@ void FillFamilies(KernelTable* t, bool forced) {
   l.igemm_name = #name;
 #define CRUMB_LUT_SET_lutgemv(l, name) (void)l;
 #include "kernels/lut/lut.inc"
+#define CRUMB_BITSERIAL_UKERNEL(kind, name, tag, a_bits, w_bits) \
+  if (KernelAllowed(#tag, t->isa, forced)) {                     \
+    BitserialKernels& b = t->bitserial[a_bits][w_bits];          \
+    CRUMB_BS_SET_##kind(b, name)                                 \
+  }
+#define CRUMB_BS_SET_bsgemm(b, name) \
+  b.gemm = name;                     \
+  b.gemm_name = #name;
+#define CRUMB_BS_SET_bsigemm(b, name) \
+  b.igemm = name;                     \
+  b.igemm_name = #name;
+#include "kernels/bitserial/bitserial.inc"
+#undef CRUMB_BS_SET_bsgemm
+#undef CRUMB_BS_SET_bsigemm
 #undef CRUMB_LUT_SET_lutgemm
 #undef CRUMB_LUT_SET_lutigemm
 #undef CRUMB_LUT_SET_lutgemv

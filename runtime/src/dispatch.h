@@ -3,6 +3,7 @@
 #pragma once
 
 #include "crumb/crumb.h"
+#include "kernels/bitserial/bitserial.h"
 #include "kernels/dot/dot.h"
 #include "kernels/lut/lut.h"
 #include "kernels/scalar/scalar.h"
@@ -26,11 +27,21 @@ struct LutKernels {
   const char* igemm_name = "";
 };
 
+// The best `bitserial` kernels (kernels/bitserial/bitserial.inc) for one (activation, weight)
+// plane count.
+struct BitserialKernels {
+  crumb_bsgemm_ukernel_fn* gemm = nullptr;
+  crumb_bsigemm_ukernel_fn* igemm = nullptr;
+  const char* gemm_name = "";
+  const char* igemm_name = "";
+};
+
 // One kernel per contract, with its name for profiles and tools.
 struct KernelTable {
   crumb_isa isa = CRUMB_ISA_SCALAR;
   DotKernels dot;
-  LutKernels lut[5];  // by activation bits 2, 3, 4 (0 and 1 unused)
+  LutKernels lut[5];                 // by activation bits 2, 3, 4 (0 and 1 unused)
+  BitserialKernels bitserial[3][3];  // by activation bits, weight bits (1, 2)
 #define CRUMB_KERNEL_SLOT(kind)              \
   crumb_##kind##_ukernel_fn* kind = nullptr; \
   const char* kind##_name = "";

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "kernels/bitserial/bitserial.h"
 #include "kernels/common/pack.h"
 #include "kernels/dot/dot.h"
 #include "kernels/lut/lut.h"
@@ -42,6 +43,8 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
                                   groups,           (unsigned)x.bits,     (unsigned)x.encoding};
   if (w.layout == kLayoutDotN16K4) {
     family_ = CRUMB_FAMILY_DOT;
+  } else if (w.layout == kLayoutBitserialN64) {
+    family_ = CRUMB_FAMILY_BITSERIAL;  // op_check.cc proved the bitserial kernels can run it
   } else if (w.layout == kLayoutLutW2N64) {
     family_ = CRUMB_FAMILY_LUT;  // op_check.cc proved the lut kernels can run it
   } else {
@@ -60,6 +63,9 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
       break;
     case CRUMB_FAMILY_LUT:
       group_bytes_ = crumb_lut_packed_size(cout_g_, ks, kc);
+      break;
+    case CRUMB_FAMILY_BITSERIAL:
+      group_bytes_ = crumb_bitserial_packed_size(cout_g_, ks, kc, (unsigned)w.bits);
       break;
     default:
       group_bytes_ = cout_g_ * params_.w_row_bytes;
@@ -89,6 +95,20 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
       lut_groups_[g].mul = mul_ + g * cout_g_;
       lut_groups_[g].add = add_ + g * cout_g_;
     }
+  } else if (family_ == CRUMB_FAMILY_BITSERIAL) {
+    a_bits_ = (unsigned)x.bits;
+    bs_ = ctx.kernels.bitserial[a_bits_][w.bits];
+    gemm_name_ = bs_.gemm_name;
+    igemm_name_ = bs_.igemm_name;
+    crumb_bitserial_params p{};
+    p.a_zero_point = x.zero_points[0];
+    p.out_bits = 8;
+    p.out = params_.out;
+    bs_groups_.assign(groups, p);
+    for (size_t g = 0; g < groups; g++) {
+      bs_groups_[g].mul = mul_ + g * cout_g_;
+      bs_groups_[g].add = add_ + g * cout_g_;
+    }
   } else {
     const bool dot = family_ == CRUMB_FAMILY_DOT;
     gemm_ = dot ? ctx.kernels.dot.gemm : ctx.kernels.gemm;
@@ -117,6 +137,19 @@ Status GemmLayer::PackForFamily(const TensorDesc& w, size_t n) {
     for (size_t g = 0; g < groups_; g++) {
       crumb_dot_pack_rows_lsb(w.data + g * cout_g_ * row_bytes, row_bytes, cout_g_, ks_, kc_, bits,
                               (uint32_t)w.encoding, owned_.data() + g * gb);
+    }
+  } else if (family_ == CRUMB_FAMILY_BITSERIAL) {
+    const size_t gb = crumb_bitserial_packed_size(cout_g_, ks_, kc_, bits);
+    if (!owned_.Resize(groups_ * gb)) {
+      return Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory packing weights.");
+    }
+    for (size_t g = 0; g < groups_; g++) {
+      if (!crumb_bitserial_pack(w.data + g * cout_g_ * row_bytes, bits, (unsigned)w.encoding,
+                                zero_points_.data() + g * cout_g_, cout_g_, ks_, kc_,
+                                owned_.data() + g * gb)) {
+        return InvalidModel(
+            "has weight codes outside their encoding (the bitserial packer refuses them).");
+      }
     }
   } else {
     int8_t vmap[4];
@@ -153,7 +186,7 @@ size_t GemmLayer::scratch_bytes() const {
   if (family_ == CRUMB_FAMILY_DOT) {
     return crumb_dot_scratch_bytes(ks_, kc_, (unsigned)params_.w_bits);
   }
-  if (family_ == CRUMB_FAMILY_LUT) return 0;
+  if (family_ == CRUMB_FAMILY_LUT || family_ == CRUMB_FAMILY_BITSERIAL) return 0;
   return ks_ * kc_ * sizeof(int32_t);
 }
 
@@ -162,6 +195,8 @@ void GemmLayer::Gemm(size_t g, size_t mr, const void* a, size_t a_stride, void* 
   const uint8_t* w = w_ + g * group_bytes_;
   if (family_ == CRUMB_FAMILY_LUT) {
     lut_.gemm(mr, cout_g_, kc_, a, a_stride, w, c, c_stride, &lut_groups_[g]);
+  } else if (family_ == CRUMB_FAMILY_BITSERIAL) {
+    bs_.gemm(mr, cout_g_, kc_, a, a_stride, w, c, c_stride, &bs_groups_[g]);
   } else {
     gemm_(mr, cout_g_, kc_, a, a_stride, w, c, c_stride, &gemm_groups_[g], scratch);
   }
@@ -172,13 +207,56 @@ void GemmLayer::Igemm(size_t g, size_t mr, const void** a, size_t a_offset, cons
   const uint8_t* w = w_ + g * group_bytes_;
   if (family_ == CRUMB_FAMILY_LUT) {
     lut_.igemm(mr, cout_g_, kc_, ks_, a, a_offset, zero, w, c, c_stride, &lut_groups_[g]);
+  } else if (family_ == CRUMB_FAMILY_BITSERIAL) {
+    bs_.igemm(mr, cout_g_, kc_, ks_, a, a_offset, zero, w, c, c_stride, &bs_groups_[g]);
   } else {
     igemm_(mr, cout_g_, kc_, ks_, a, a_offset, zero, w, c, c_stride, &gemm_groups_[g], scratch);
   }
 }
 
-void GemmLayer::SetLutOutBits(unsigned bits) {
-  for (crumb_lut_params& p : lut_groups_) p.out_bits = bits;
+unsigned GemmLayer::InputFormat() const {
+  if (family_ == CRUMB_FAMILY_LUT) return 16 * CRUMB_FAMILY_LUT + crumb_lut_storage_bits(lut_bits_);
+  if (family_ == CRUMB_FAMILY_BITSERIAL) return 16 * CRUMB_FAMILY_BITSERIAL + a_bits_;
+  return 0;
+}
+
+size_t GemmLayer::InputRowBytes() const {
+  if (family_ == CRUMB_FAMILY_LUT) return crumb_lut_act_row_bytes(kc_, lut_bits_);
+  if (family_ == CRUMB_FAMILY_BITSERIAL) return crumb_bitserial_act_row_bytes(kc_, a_bits_);
+  return kc_;
+}
+
+void GemmLayer::PackInput(const uint8_t* codes, size_t pixels, size_t in_stride, uint8_t* dst,
+                          size_t dst_stride) const {
+  if (family_ == CRUMB_FAMILY_LUT) {
+    crumb_lut_pack_act(codes, pixels, kc_, in_stride, lut_bits_, dst, dst_stride);
+  } else if (family_ == CRUMB_FAMILY_BITSERIAL) {
+    crumb_bitserial_pack_act(codes, pixels, kc_, in_stride, a_bits_, dst, dst_stride);
+  }
+}
+
+unsigned GemmLayer::OutputFormat(const TensorDesc& y) const {
+  if (y.is_float || y.encoding != kUnsigned) return 0;
+  if (family_ == CRUMB_FAMILY_LUT && y.bits <= 4) {
+    return 16 * CRUMB_FAMILY_LUT + crumb_lut_storage_bits((unsigned)y.bits);
+  }
+  if (family_ == CRUMB_FAMILY_BITSERIAL && y.bits <= 2) {
+    return 16 * CRUMB_FAMILY_BITSERIAL + (unsigned)y.bits;
+  }
+  return 0;
+}
+
+size_t GemmLayer::OutputRowBytes(const TensorDesc& y, size_t n) const {
+  if (family_ == CRUMB_FAMILY_LUT) return crumb_lut_act_row_bytes(n, (unsigned)y.bits);
+  return crumb_bitserial_act_row_bytes(n, (unsigned)y.bits);
+}
+
+void GemmLayer::UsePackedOutput(const TensorDesc& y, size_t n) {
+  for (crumb_lut_params& p : lut_groups_) p.out_bits = crumb_lut_storage_bits((unsigned)y.bits);
+  for (crumb_bitserial_params& p : bs_groups_) {
+    p.out_bits = (uint32_t)y.bits;
+    p.out_plane_bytes = crumb_bitserial_plane_bytes(n);
+  }
 }
 
 }  // namespace crumb::rt

@@ -42,14 +42,23 @@ class GemmLayer {
   Status Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t kc);
 
   int family() const { return family_; }
-  // Bits per code of the packed activations the LUT kernels read (2 or 4); 0 for other families.
-  unsigned lut_storage_bits() const { return lut_bits_ ? crumb_lut_storage_bits(lut_bits_) : 0; }
-  // Bits of the activation codes the LUT tables are built for (2, 3 or 4).
-  unsigned lut_a_bits() const { return lut_bits_; }
-  // Bytes of one group's packed activation row (LUT).
-  size_t lut_row_bytes() const { return crumb_lut_act_row_bytes(kc_, lut_bits_); }
-  // LUT: writes unsigned codes packed at `bits` (2 or 4) per code instead of one per byte.
-  void SetLutOutBits(unsigned bits);
+
+  // Activation rows. SCALAR / DOT read one code per byte; LUT reads codes packed along channels
+  // (kernels/lut/lut.h CHANNELS_LSB, 2 or 4 bits per code) and BITSERIAL bit planes
+  // (kernels/bitserial/bitserial.h CHANNELS_PLANES64). A format is a tag, 0 for one code per
+  // byte, equal for producer and consumer exactly when the bytes mean the same.
+  unsigned InputFormat() const;
+  // Bytes of one group's packed input row.
+  size_t InputRowBytes() const;
+  // Packs `pixels` rows of kc codes (in_stride bytes apart) into rows dst_stride apart.
+  void PackInput(const uint8_t* codes, size_t pixels, size_t in_stride, uint8_t* dst,
+                 size_t dst_stride) const;
+  // The packed format this layer can write for output `y` of n channels (0: none), and the bytes
+  // of such a row.
+  unsigned OutputFormat(const TensorDesc& y) const;
+  size_t OutputRowBytes(const TensorDesc& y, size_t n) const;
+  // Writes OutputFormat(y) instead of one code per byte from now on.
+  void UsePackedOutput(const TensorDesc& y, size_t n);
   // Bytes of scratch the kernels need.
   size_t scratch_bytes() const;
   size_t persistent_bytes() const { return owned_.size() + table_.size(); }
@@ -82,6 +91,9 @@ class GemmLayer {
   // Per group: the parameters with that group's zero points, multipliers and biases.
   std::vector<crumb_gemm_params> gemm_groups_;
   std::vector<crumb_lut_params> lut_groups_;
+  std::vector<crumb_bitserial_params> bs_groups_;
+  unsigned a_bits_ = 0;  // BITSERIAL: activation planes
+  BitserialKernels bs_;
   crumb_gemm_ukernel_fn* gemm_ = nullptr;  // SCALAR / DOT
   crumb_igemm_ukernel_fn* igemm_ = nullptr;
   LutKernels lut_;

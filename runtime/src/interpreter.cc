@@ -151,6 +151,10 @@ Status Interpreter::Allocate() {
     }
     t.bytes = (size_t)(n * t.elem_size);
   }
+  for (size_t i : packed_producers_) {
+    TensorState& t = tensors_[m.ops[i].outputs[0]];
+    t.bytes = std::max(t.bytes, ops_[i]->PackedOutputBytes());
+  }
   CRUMB_RETURN_IF_ERROR(PlanMemory());
   for (size_t i = 0; i < ops_.size(); i++) {
     OpContext ctx{m, m.ops[i], tensors_, kernels_};
@@ -167,8 +171,8 @@ Status Interpreter::Allocate() {
 void Interpreter::LinkPackedActivations() {
   const Model& m = *model_;
   for (size_t i = 0; i < ops_.size(); i++) {
-    const unsigned bits = ops_[i]->PackedOutputBits();
-    if (bits == 0) continue;
+    const unsigned format = ops_[i]->PackedOutputFormat();
+    if (format == 0) continue;
     const int32_t t = m.ops[i].outputs[0];
     if (std::find(m.outputs.begin(), m.outputs.end(), t) != m.outputs.end()) continue;
     std::vector<size_t> consumers;
@@ -177,12 +181,13 @@ void Interpreter::LinkPackedActivations() {
       const auto& in = m.ops[j].inputs;
       for (size_t k = 0; k < in.size() && all; k++) {
         if (in[k] != t) continue;
-        all = k == 0 && ops_[j]->PackedInputBits() == bits;
+        all = k == 0 && ops_[j]->PackedInputFormat() == format;
         if (all && (consumers.empty() || consumers.back() != j)) consumers.push_back(j);
       }
     }
     if (!all || consumers.empty()) continue;
     ops_[i]->UsePackedOutput();
+    packed_producers_.push_back(i);
     for (size_t j : consumers) ops_[j]->UsePackedInput();
   }
 }

@@ -68,13 +68,16 @@ class Op {
   virtual void Run(const OpContext& ctx, uint8_t* scratch) = 0;
   // Name of the microkernel doing the work, e.g. "crumb_q8_qb_igemm_ukernel_1x1__scalar".
   virtual const char* KernelName() const = 0;
-  // Activations packed along channels between lut layers (kernels/lut/lut.h, CHANNELS_LSB): the
-  // bits per code of a packed output this op can write and of a packed input 0 it can read (0:
-  // none). The interpreter links a producer and its consumers after Configure when every consumer
-  // reads the same packing, so the tensor never exists one code per byte.
-  virtual unsigned PackedOutputBits() const { return 0; }
-  virtual unsigned PackedInputBits() const { return 0; }
+  // Activations packed along channels between layers of the lut or bitserial family: the format
+  // (GemmLayer::InputFormat's tags) of a packed output this op can write and of a packed input 0
+  // it can read (0: none). The interpreter links a producer and its consumers after Configure
+  // when every consumer reads the producer's format, so the tensor never exists one code per byte.
+  virtual unsigned PackedOutputFormat() const { return 0; }
+  virtual unsigned PackedInputFormat() const { return 0; }
   virtual void UsePackedOutput() {}
+  // Bytes of the packed output at the current shapes (after Configure): a packed row of few
+  // channels can be longer than one byte per code (a plane word holds up to 64 channels).
+  virtual size_t PackedOutputBytes() const { return 0; }
   virtual void UsePackedInput() {}
   size_t scratch_bytes() const { return scratch_bytes_; }
   size_t persistent_bytes() const { return persistent_bytes_; }
@@ -133,6 +136,7 @@ class Interpreter {
   size_t scratch_size_ = 0;
   bool allocated_ = false;
   bool packed_linked_ = false;
+  std::vector<size_t> packed_producers_;  // ops writing a packed output
   std::vector<double> op_us_;
   int64_t invokes_ = 0;
   std::string last_error_;

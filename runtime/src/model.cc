@@ -93,6 +93,8 @@ const char* LayoutName(int32_t layout) {
       return "DOT_N16K4";
     case kLayoutLutW2N64:
       return "LUT_W2_N64";
+    case kLayoutBitserialN64:
+      return "BITSERIAL_N64";
     default:
       return "UNKNOWN";
   }
@@ -346,7 +348,7 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
     }
   }
   // Layout and data.
-  if (desc->layout < kLayoutRuntime || desc->layout > kLayoutLutW2N64) {
+  if (desc->layout < kLayoutRuntime || desc->layout > kLayoutBitserialN64) {
     return InvalidModel(StrFormat("%s has unknown layout id %d.", label.c_str(), desc->layout));
   }
   if (!constant) {
@@ -400,11 +402,11 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
                     "have rank 4 / 2).",
                     label.c_str(), LayoutName(desc->layout), desc->shape.size()));
     }
-    if (desc->layout == kLayoutLutW2N64 && desc->bits > 2) {
+    if ((desc->layout == kLayoutLutW2N64 || desc->layout == kLayoutBitserialN64) &&
+        desc->bits > 2) {
       return InvalidModel(
-          StrFormat("%s is LUT_W2_N64 but has %d-bit codes (the layout holds 1- "
-                    "and 2-bit weights).",
-                    label.c_str(), desc->bits));
+          StrFormat("%s is %s but has %d-bit codes (the layout holds 1- and 2-bit weights).",
+                    label.c_str(), LayoutName(desc->layout), desc->bits));
     }
     expected = size;  // depends on the op's groups: checked with the op (op_check.cc)
   } else {

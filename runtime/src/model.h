@@ -36,10 +36,11 @@ enum LayoutId : int32_t {
   kLayoutRowsLsb = 2,
   kLayoutDotN16K4 = 3,
   kLayoutLutW2N64 = 4,
+  kLayoutBitserialN64 = 5,
 };
 // Weights packed for a kernel family: their size depends on the op's groups, so the op checks it.
 inline bool IsFamilyLayout(int layout) {
-  return layout == kLayoutDotN16K4 || layout == kLayoutLutW2N64;
+  return layout == kLayoutDotN16K4 || layout == kLayoutLutW2N64 || layout == kLayoutBitserialN64;
 }
 
 const char* OpCodeName(int32_t opcode);

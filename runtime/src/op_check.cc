@@ -106,15 +106,24 @@ class Checker {
     const uint64_t ks = w.shape.size() == 4 ? (uint64_t)(w.shape[2] * w.shape[3]) : 1;
     if (n * ks * kc > (uint64_t(1) << 40)) return Fail(what + " are too large to pack.");
     uint64_t expected = 0;
+    const TensorDesc& x = In(0);
+    std::vector<int32_t> zw((size_t)w.shape[0], w.zero_points[0]);
+    if (w.zero_points.size() == zw.size()) zw = w.zero_points;
+    const crumb_gemm_layer l = {
+        (unsigned)w.bits, (unsigned)w.encoding, zw.data(),           zw.size(),
+        groups,           (unsigned)x.bits,     (unsigned)x.encoding};
     if (w.layout == kLayoutDotN16K4) {
       expected = groups * (uint64_t)crumb_dot_packed_size(n, ks, kc, (unsigned)w.bits);
+    } else if (w.layout == kLayoutBitserialN64) {
+      if (!crumb_bitserial_layer_ok(&l)) {
+        return Fail(StrFormat(
+            "has BITSERIAL_N64 weights but the bitserial kernels cannot run it: they take 1-2-bit "
+            "weights times unsigned 1-2-bit activations (here %d-bit %s weights, %d-bit %s "
+            "activations).",
+            w.bits, EncodingName(w.encoding), x.bits, EncodingName(x.encoding)));
+      }
+      expected = groups * (uint64_t)crumb_bitserial_packed_size(n, ks, kc, (unsigned)w.bits);
     } else {
-      const TensorDesc& x = In(0);
-      std::vector<int32_t> zw((size_t)w.shape[0], w.zero_points[0]);
-      if (w.zero_points.size() == zw.size()) zw = w.zero_points;
-      const crumb_gemm_layer l = {
-          (unsigned)w.bits, (unsigned)w.encoding, zw.data(),           zw.size(),
-          groups,           (unsigned)x.bits,     (unsigned)x.encoding};
       if (crumb_lut_layer_a_bits(&l) == 0) {
         return Fail(StrFormat(
             "has LUT_W2_N64 weights but the lut kernels cannot run it: they take 1-2-bit weights "

@@ -165,25 +165,30 @@ class AddOp : public Op {
 };
 
 // ---------------------------------------------------------------------------- conv / fc
-// The lut family reads activations packed along channels (kernels/lut/lut.h, CHANNELS_LSB): the
-// layer packs its input's pixels, each group's channels as their own packed row so that a group
-// starts on a whole 4-code step, into a buffer the indirection buffer then points into.
+// The lut and bitserial families read activations packed along channels (kernels/lut/lut.h
+// CHANNELS_LSB, kernels/bitserial/bitserial.h CHANNELS_PLANES64): the layer packs its input's
+// pixels, each group's channels as their own packed row so that a group starts on a whole packing
+// unit, into a buffer the indirection buffer then points into.
 class PackedInput {
  public:
   Status Resize(const GemmLayer& layer, size_t pixels, size_t groups) {
-    row_ = groups * layer.lut_row_bytes();
+    row_ = groups * layer.InputRowBytes();
     if (!buf_.Resize(pixels * row_)) {
       return Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory for its packed activations.");
     }
     return Status::Ok();
   }
+  // Packs rows of `channels` codes, channels / groups per group, into rows of row_bytes().
+  static void Pack(const GemmLayer& layer, const uint8_t* x, size_t pixels, size_t channels,
+                   size_t groups, uint8_t* dst, size_t dst_stride) {
+    const size_t kc = channels / groups, grow = layer.InputRowBytes();
+    for (size_t g = 0; g < groups; g++) {
+      layer.PackInput(x + g * kc, pixels, channels, dst + g * grow, dst_stride);
+    }
+  }
   void Pack(const GemmLayer& layer, const uint8_t* x, size_t pixels, size_t channels,
             size_t groups) const {
-    const size_t kc = channels / groups, grow = layer.lut_row_bytes();
-    for (size_t g = 0; g < groups; g++) {
-      crumb_lut_pack_act(x + g * kc, pixels, kc, channels, layer.lut_a_bits(),
-                         buf_.data() + g * grow, row_);
-    }
+    Pack(layer, x, pixels, channels, groups, buf_.data(), row_);
   }
   uint8_t* data() const { return buf_.data(); }
   size_t row_bytes() const { return row_; }
@@ -223,39 +228,40 @@ class ConvOp : public Op {
               d.pad_top == 0 && d.pad_left == 0 && d.pad_bottom == 0 && d.pad_right == 0;
     CRUMB_RETURN_IF_ERROR(layer_.Prepare(ctx, groups_, ks_, kc_));
     scratch_bytes_ = layer_.scratch_bytes();
-    const TensorDesc& y = ctx.OutDesc();
-    out_bits_ = !y.is_float && y.encoding == kUnsigned && y.bits <= 4 ? (unsigned)y.bits : 0;
+    out_desc_ = &ctx.OutDesc();
+    out_pixels_ = (size_t)(x[0] * oh * ow);
     return Status::Ok();
   }
 
-  // Only whole-tensor rows (one group): a group's codes would not start on a packed step.
-  unsigned PackedOutputBits() const override {
-    return Lut() && groups_ == 1 && out_bits_ ? crumb_lut_storage_bits(out_bits_) : 0;
+  // Only whole-tensor rows (one group): a group's codes would not start on a packing unit.
+  unsigned PackedOutputFormat() const override {
+    return groups_ == 1 ? layer_.OutputFormat(*out_desc_) : 0;
   }
-  unsigned PackedInputBits() const override {
-    return Lut() && groups_ == 1 ? layer_.lut_storage_bits() : 0;
-  }
+  unsigned PackedInputFormat() const override { return groups_ == 1 ? layer_.InputFormat() : 0; }
   void UsePackedOutput() override {
     packed_out_ = true;
-    layer_.SetLutOutBits(crumb_lut_storage_bits(out_bits_));
+    layer_.UsePackedOutput(*out_desc_, cout_);
   }
   void UsePackedInput() override { packed_in_ = true; }
+  size_t PackedOutputBytes() const override {
+    return out_pixels_ * layer_.OutputRowBytes(*out_desc_, cout_);
+  }
 
   Status Setup(const OpContext& ctx) override {
     const OpDesc& d = ctx.desc;
     out_elem_ = ctx.OutDesc().is_float ? 4 : 1;
-    out_stride_ = packed_out_ ? crumb_lut_act_row_bytes(cout_, out_bits_) : cout_ * out_elem_;
+    out_stride_ = packed_out_ ? layer_.OutputRowBytes(*out_desc_, cout_) : cout_ * out_elem_;
     const Shape& xs = ctx.In(0).shape;
     const Shape& ys = ctx.Out().shape;
     pixels_ = (size_t)(ys[0] * ys[2] * ys[3]);
     in_pixels_ = (size_t)(xs[0] * xs[2] * xs[3]);
-    const bool lut = layer_.family() == CRUMB_FAMILY_LUT;
+    const bool packed = layer_.InputFormat() != 0;
     // Rows the kernels read: the input's own (one code per byte, cin_ apart) or the packed ones.
     const uint8_t* rows = ctx.In(0).data;
     size_t row_bytes = cin_;
     if (packed_in_) {
-      row_bytes = layer_.lut_row_bytes();
-    } else if (lut) {
+      row_bytes = layer_.InputRowBytes();
+    } else if (packed) {
       CRUMB_RETURN_IF_ERROR(packed_.Resize(layer_, in_pixels_, groups_));
       rows = packed_.data();
       row_bytes = packed_.row_bytes();
@@ -267,13 +273,9 @@ class ConvOp : public Op {
       // padding (the input zero point in the row's format, so padding adds exactly 0).
       const uint8_t zx = (uint8_t)ctx.InDesc(0).zero_points[0];
       std::vector<uint8_t> zcodes(cin_, zx);
-      if (lut) {
+      if (packed) {
         zero_.assign(row_bytes, 0);
-        const size_t grow = layer_.lut_row_bytes();
-        for (size_t g = 0; g < groups_; g++) {
-          crumb_lut_pack_act(zcodes.data(), 1, kc_, cin_, layer_.lut_a_bits(),
-                             zero_.data() + g * grow, grow);
-        }
+        PackedInput::Pack(layer_, zcodes.data(), 1, cin_, groups_, zero_.data(), row_bytes);
       } else {
         zero_ = zcodes;
       }
@@ -307,13 +309,13 @@ class ConvOp : public Op {
     const uint8_t* x = ctx.In(0).data;
     uint8_t* y = ctx.Out().data;
     int32_t* s = reinterpret_cast<int32_t*>(scratch);
-    const bool lut = layer_.family() == CRUMB_FAMILY_LUT;
-    const bool repack = lut && !packed_in_;
+    const bool packed = layer_.InputFormat() != 0;
+    const bool repack = packed && !packed_in_;
     if (repack) packed_.Pack(layer_, x, in_pixels_, cin_, groups_);
     // Where group g's codes start within a row: channel g * kc_, or its own packed row.
-    const size_t group_offset = lut ? layer_.lut_row_bytes() : kc_;
+    const size_t group_offset = packed ? layer_.InputRowBytes() : kc_;
     const uint8_t* rows = repack ? packed_.data() : x;
-    const size_t row_bytes = repack ? packed_.row_bytes() : lut ? layer_.lut_row_bytes() : cin_;
+    const size_t row_bytes = repack ? packed_.row_bytes() : packed ? layer_.InputRowBytes() : cin_;
     for (size_t g = 0; g < groups_; g++) {
       uint8_t* yg = y + g * cout_g * out_elem_;
       if (direct_) {
@@ -330,13 +332,12 @@ class ConvOp : public Op {
   }
 
  private:
-  bool Lut() const { return layer_.family() == CRUMB_FAMILY_LUT; }
-
   GemmLayer layer_;
   PackedInput packed_;
   size_t groups_ = 1, cin_ = 0, cout_ = 0, kc_ = 0, ks_ = 0, pixels_ = 0, in_pixels_ = 0,
          out_elem_ = 1, out_stride_ = 0;
-  unsigned out_bits_ = 0;  // bits of unsigned output codes a packed row can hold (<= 4), else 0
+  const TensorDesc* out_desc_ = nullptr;
+  size_t out_pixels_ = 0;
   bool direct_ = false, packed_in_ = false, packed_out_ = false;
   std::vector<const void*> indirection_;
   std::vector<uint8_t> zero_;
@@ -366,7 +367,7 @@ class FullyConnectedOp : public Op {
   }
   Status Setup(const OpContext& ctx) override {
     out_elem_ = ctx.OutDesc().is_float ? 4 : 1;
-    if (layer_.family() == CRUMB_FAMILY_LUT) {
+    if (layer_.InputFormat() != 0) {
       CRUMB_RETURN_IF_ERROR(packed_.Resize(layer_, m_, 1));
     }
     persistent_bytes_ = packed_.size() + layer_.persistent_bytes();
@@ -374,7 +375,7 @@ class FullyConnectedOp : public Op {
   }
   void Run(const OpContext& ctx, uint8_t* scratch) override {
     int32_t* s = reinterpret_cast<int32_t*>(scratch);
-    if (layer_.family() == CRUMB_FAMILY_LUT) {
+    if (layer_.InputFormat() != 0) {
       packed_.Pack(layer_, ctx.In(0).data, m_, k_, 1);
       layer_.Gemm(0, m_, packed_.data(), packed_.row_bytes(), ctx.Out().data, n_ * out_elem_, s);
       return;

@@ -339,14 +339,58 @@ TEST(Conv2D, LutFamilyLayers) {
       .Test();
 }
 
-// Two lut layers in a row hand over packed activations (the first writes 2- / 3- / 4-bit codes
-// packed along channels, the second reads them in place; interpreter.cc links them): the chain
-// must equal two reference convolutions, at channel counts that end inside a packed step and
-// inside a 64-channel block, on every ISA.
-TEST(Conv2D, LutChainPackedActivations) {
+// Layers the `bitserial` family runs: 1-2-bit weights (bipolar, signed and ternary with zero
+// point 0, unsigned with a zero point) times unsigned 1-2-bit activations, with K below, at and
+// above the 32- and 64-bit words, N around the 64-channel block, direct and indirect, extreme
+// fills.
+TEST(Conv2D, BitserialFamilyLayers) {
+  struct W {
+    int bits, enc;
+  };
+  uint32_t seed = 11;
+  for (W w : {W{1, kBipolar}, W{1, kSigned}, W{1, kUnsigned}, W{2, kSigned}, W{2, kTernary},
+              W{2, kUnsigned}}) {
+    for (int abits : {1, 2}) {
+      if (w.bits * abits > 2 && w.enc != kUnsigned) continue;  // W2A2 signed / ternary: lut
+      for (int cin : {3, 32, 65}) {
+        for (int cout : {1, 64, 65}) {
+          for (int k : {1, 3}) {
+            const Fill fill = seed % 5 == 0   ? Fill::kMax
+                              : seed % 7 == 0 ? Fill::kMin
+                                              : Fill::kRandom;
+            ConvTester()
+                .input(1, cin, 4, 5)
+                .output_channels(cout)
+                .kernel(k, k)
+                .pads(k / 2, k / 2, k / 2, k / 2)
+                .weight_bits(w.bits)
+                .weight_encoding(w.enc)
+                .per_channel_zero_points(false)
+                .act_bits(abits)
+                .act_encoding(kUnsigned)
+                .out_bits(abits == 1 ? 2 : 8)
+                .out_encoding(kUnsigned)
+                .fill(fill)
+                .seed(seed++)
+                .Test();
+          }
+        }
+      }
+    }
+  }
+}
+
+// Two layers of a packing family in a row hand over packed activations (the first writes its
+// codes packed along channels, the second reads them in place; interpreter.cc links them): the
+// chain must equal two reference convolutions, at channel counts that end inside a packing unit
+// and inside a 64-channel block, on every ISA. `binary` picks 1-bit weights (bitserial family,
+// 1- and 2-bit activations), else 2-bit ones (lut family, 1-4-bit activations).
+void TestPackedChain(bool binary) {
   for (int mid_bits : {1, 2, 3, 4}) {
+    if (binary && mid_bits > 2) continue;
     for (int mid_c : {5, 64, 70}) {
-      SCOPED_TRACE("mid_bits=" + std::to_string(mid_bits) + " mid_c=" + std::to_string(mid_c));
+      SCOPED_TRACE("binary=" + std::to_string(binary) + " mid_bits=" + std::to_string(mid_bits) +
+                   " mid_c=" + std::to_string(mid_c));
       std::mt19937 rng(mid_bits * 100 + mid_c);
       ref::Conv2D d1;
       d1.n = 2, d1.c = 13, d1.h = 6, d1.w = 5, d1.cout = mid_c, d1.kh = d1.kw = 3;
@@ -354,12 +398,18 @@ TEST(Conv2D, LutChainPackedActivations) {
       ref::Conv2D d2;
       d2.n = 2, d2.c = mid_c, d2.h = 6, d2.w = 5, d2.cout = 9, d2.kh = d2.kw = 3;
       d2.stride_h = d2.stride_w = 2, d2.pad_top = d2.pad_left = 1;
-      const ActSpec a = RandomAct(rng, 2, kUnsigned);
+      const int abits = binary ? 1 : 2, wbits = binary ? 1 : 2;
+      const int wenc1 = binary ? kBipolar : kSigned, wenc2 = binary ? kBipolar : kTernary;
+      const ActSpec a = RandomAct(rng, abits, kUnsigned);
       const ActSpec m = RandomAct(rng, mid_bits, kUnsigned);
       const ActSpec o = RandomAct(rng, 4, kUnsigned);
-      const std::vector<int32_t> x = RandomCodes(rng, (size_t)2 * 13 * 6 * 5, 0, 3);
-      const std::vector<int32_t> w1 = RandomCodes(rng, (size_t)mid_c * 13 * 9, -2, 1);
-      const std::vector<int32_t> w2 = RandomCodes(rng, (size_t)9 * mid_c * 9, -1, 1);
+      const std::vector<int32_t> x = RandomCodes(rng, (size_t)2 * 13 * 6 * 5, 0, (1 << abits) - 1);
+      std::vector<int32_t> w1 = RandomCodes(rng, (size_t)mid_c * 13 * 9, -2, 1);
+      std::vector<int32_t> w2 = RandomCodes(rng, (size_t)9 * mid_c * 9, -1, 1);
+      if (binary) {
+        for (auto& v : w1) v = v < 0 ? -1 : 1;
+        for (auto& v : w2) v = v < 0 ? -1 : 1;
+      }
       std::vector<int32_t> zw1(mid_c, 0), zw2(9, 0);
       std::vector<float> mul1(mid_c), add1(mid_c), mul2(9), add2(9);
       const int32_t mhi = (1 << mid_bits) - 1;
@@ -374,12 +424,12 @@ TEST(Conv2D, LutChainPackedActivations) {
         add2[i] = std::uniform_real_distribution<float>(-2, 15)(rng);
       }
       ModelBuilder mb;
-      const int32_t xt = mb.AddQuant("x", {2, 13, 6, 5}, 2, kUnsigned, a.scale, a.zero_point);
-      const int32_t w1t = mb.AddWeights("w1", {mid_c, 13, 3, 3}, 2, kSigned, {0.1f}, {0}, w1);
+      const int32_t xt = mb.AddQuant("x", {2, 13, 6, 5}, abits, kUnsigned, a.scale, a.zero_point);
+      const int32_t w1t = mb.AddWeights("w1", {mid_c, 13, 3, 3}, wbits, wenc1, {0.1f}, {0}, w1);
       const int32_t m1t = mb.AddFloatConst("mul1", mul1), a1t = mb.AddFloatConst("add1", add1);
       const int32_t mt =
           mb.AddQuant("mid", {2, mid_c, 6, 5}, mid_bits, kUnsigned, m.scale, m.zero_point);
-      const int32_t w2t = mb.AddWeights("w2", {9, mid_c, 3, 3}, 2, kTernary, {0.1f}, {0}, w2);
+      const int32_t w2t = mb.AddWeights("w2", {9, mid_c, 3, 3}, wbits, wenc2, {0.1f}, {0}, w2);
       const int32_t m2t = mb.AddFloatConst("mul2", mul2), a2t = mb.AddFloatConst("add2", add2);
       const int32_t yt =
           mb.AddQuant("y", {2, 9, d2.OutH(), d2.OutW()}, 4, kUnsigned, o.scale, o.zero_point);
@@ -407,6 +457,9 @@ TEST(Conv2D, LutChainPackedActivations) {
     }
   }
 }
+
+TEST(Conv2D, LutChainPackedActivations) { TestPackedChain(false); }
+TEST(Conv2D, BitserialChainPackedActivations) { TestPackedChain(true); }
 
 TEST(Conv2D, BipolarAndTernaryWeights) {
   ConvTester()
