@@ -153,8 +153,15 @@ std::string DumpGraph(const Graph& g);
 
 enum class ElemType { kFloat32 = 0, kQuant = 1 };
 // Values of crumb.fbs Layout and KernelFamily (the writer casts them).
-enum class Layout { kRuntime = 0, kDense = 1, kRowsLsb = 2, kDotN16K4 = 3, kLutW2N64 = 4 };
-enum class KernelFamily { kAuto = 0, kScalar = 1, kLut = 2, kDot = 4 };
+enum class Layout {
+  kRuntime = 0,
+  kDense = 1,
+  kRowsLsb = 2,
+  kDotN16K4 = 3,
+  kLutW2N64 = 4,
+  kBitserialN64 = 5
+};
+enum class KernelFamily { kAuto = 0, kScalar = 1, kLut = 2, kBitserial = 3, kDot = 4 };
 // Values of crumb.fbs OpCode.
 enum class OpCode : int {
   kQuantize = 0,

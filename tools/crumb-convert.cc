@@ -8,19 +8,20 @@
 namespace {
 
 void Usage(FILE* f) {
-  std::fprintf(f,
-               "usage: crumb-convert IN.onnx -o OUT.crumb [--kernel-family auto|scalar|dot|lut]\n"
-               "                     [--quiet]\n"
-               "\n"
-               "Converts a fake-quantized ONNX model (QuantizeLinear->Clip->DequantizeLinear,\n"
-               "folded integer weights, or native INT4/INT2 tensors) into a .crumb model with\n"
-               "weights packed at their bit width, in the layout of the kernel family chosen per\n"
-               "Conv / FC layer (auto: lut for <=2-bit weights x unsigned <=4-bit activations,\n"
-               "dot for other quantized layers, scalar for grouped convs with <16 channels per\n"
-               "group). dot / lut are preferences, used where the layer can run on them;\n"
-               "scalar forces the portable kernels. The choice does not depend on the CPU.\n"
-               "The output is written atomically; on any problem nothing is written and every\n"
-               "problem is listed.\n");
+  std::fprintf(
+      f,
+      "usage: crumb-convert IN.onnx -o OUT.crumb [--kernel-family auto|scalar|dot|lut|bitserial]\n"
+      "                     [--quiet]\n"
+      "\n"
+      "Converts a fake-quantized ONNX model (QuantizeLinear->Clip->DequantizeLinear,\n"
+      "folded integer weights, or native INT4/INT2 tensors) into a .crumb model with\n"
+      "weights packed at their bit width, in the layout of the kernel family chosen per\n"
+      "Conv / FC layer (auto: lut for <=2-bit weights x unsigned <=4-bit activations,\n"
+      "dot for other quantized layers, scalar for grouped convs with <16 channels per\n"
+      "group). dot / lut are preferences, used where the layer can run on them;\n"
+      "scalar forces the portable kernels. The choice does not depend on the CPU.\n"
+      "The output is written atomically; on any problem nothing is written and every\n"
+      "problem is listed.\n");
 }
 
 }  // namespace
@@ -53,9 +54,12 @@ int main(int argc, char** argv) {
         options.family = crumb::cv::KernelFamily::kDot;
       } else if (f == "lut") {
         options.family = crumb::cv::KernelFamily::kLut;
+      } else if (f == "bitserial") {
+        options.family = crumb::cv::KernelFamily::kBitserial;
       } else {
         std::fprintf(stderr,
-                     "crumb-convert: unknown kernel family '%s' (auto, scalar, dot or lut)\n",
+                     "crumb-convert: unknown kernel family '%s' (auto, scalar, dot, lut or "
+                     "bitserial)\n",
                      f.c_str());
         return 2;
       }

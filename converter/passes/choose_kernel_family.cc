@@ -21,6 +21,8 @@ int PreferOf(KernelFamily family) {
       return CRUMB_FAMILY_LUT;
     case KernelFamily::kDot:
       return CRUMB_FAMILY_DOT;
+    case KernelFamily::kBitserial:
+      return CRUMB_FAMILY_BITSERIAL;
     default:
       return CRUMB_FAMILY_AUTO;
   }
@@ -34,6 +36,8 @@ KernelFamily FamilyOf(int family) {
       return KernelFamily::kLut;
     case CRUMB_FAMILY_DOT:
       return KernelFamily::kDot;
+    case CRUMB_FAMILY_BITSERIAL:
+      return KernelFamily::kBitserial;
     default:
       return KernelFamily::kAuto;
   }

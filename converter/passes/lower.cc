@@ -625,6 +625,9 @@ class Lowerer {
       t.shape = w.dims;
       t.codes = w.codes;
     }
+    // Bipolar codes are 0 for -1 and 1 for +1 (schema Encoding BIPOLAR).
+    if (w.encoding == Encoding::kBipolar)
+      for (int64_t& c : t.codes) c = (c + 1) / 2;
     if (axis > 0) {
       diag_->AddNode(n, "weights quantized per channel along an input axis are not supported");
       return -1;

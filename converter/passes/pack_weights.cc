@@ -1,12 +1,14 @@
 // Weights go into the file in the layout of the kernel family ChooseKernelFamily picked, so the
-// runtime maps them and runs them in place: DOT_N16K4 for `dot`, LUT_W2_N64 for `lut`, ROWS_LSB
-// otherwise. Every layout is written by its one packer (kernels/<family>/pack.cc), from the
-// ROWS_LSB rows, so the converter and the runtime's prepare-time packing give the same bytes.
+// runtime maps them and runs them in place: DOT_N16K4 for `dot`, LUT_W2_N64 for `lut`,
+// BITSERIAL_N64 for `bitserial`, ROWS_LSB otherwise. Every layout is written by its one packer
+// (kernels/<family>/pack.cc), from the ROWS_LSB rows, so the converter and the runtime's
+// prepare-time packing give the same bytes.
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "converter/passes/passes.h"
+#include "kernels/bitserial/bitserial.h"
 #include "kernels/common/pack.h"
 #include "kernels/common/requant.h"
 #include "kernels/dot/dot.h"
@@ -60,6 +62,24 @@ bool PackLut(const CTensor& t, const std::vector<uint8_t>& rows_lsb, const Group
   for (size_t g = 0; g < s.groups; g++)
     if (!crumb_lut_pack_values(values.data() + g * s.rows * k, vmap, s.rows, s.ks, s.kc,
                                out->data() + g * group_bytes))
+      return false;
+  return true;
+}
+
+bool PackBitserial(const CTensor& t, const std::vector<uint8_t>& rows_lsb, const GroupShape& s,
+                   std::vector<uint8_t>* out) {
+  const unsigned bits = unsigned(t.bits);
+  const size_t n = s.groups * s.rows;
+  std::vector<int32_t> zw(n, 0);
+  for (size_t o = 0; o < n && !t.zero_point.empty(); o++)
+    zw[o] = int32_t(t.zero_point.size() == n ? t.zero_point[o] : t.zero_point[0]);
+  const size_t row_bytes = crumb_rows_lsb_row_bytes(s.ks * s.kc, bits);
+  const size_t group_bytes = crumb_bitserial_packed_size(s.rows, s.ks, s.kc, bits);
+  out->assign(s.groups * group_bytes, 0);
+  for (size_t g = 0; g < s.groups; g++)
+    if (!crumb_bitserial_pack(rows_lsb.data() + g * s.rows * row_bytes, bits, unsigned(t.encoding),
+                              zw.data() + g * s.rows, s.rows, s.ks, s.kc,
+                              out->data() + g * group_bytes))
       return false;
   return true;
 }
@@ -129,7 +149,9 @@ void PackWeights(CModel* m, Diagnostics* diag) {
       for (size_t i : ops) m->ops[i].family = KernelFamily::kAuto;
       continue;
     }
-    if (family != KernelFamily::kDot && family != KernelFamily::kLut) continue;
+    if (family != KernelFamily::kDot && family != KernelFamily::kLut &&
+        family != KernelFamily::kBitserial)
+      continue;
     const COp& op = m->ops[ops[0]];
     if (t.shape.size() < 2 || t.shape[1] <= 0 || rows % s.groups != 0) {
       diag->Add("Internal converter error: the weight tensor '" + t.name + "' of op '" + op.name +
@@ -144,6 +166,14 @@ void PackWeights(CModel* m, Diagnostics* diag) {
     if (family == KernelFamily::kDot) {
       PackDot(t, t.bytes, s, &packed);
       t.layout = Layout::kDotN16K4;
+    } else if (family == KernelFamily::kBitserial) {
+      if (!PackBitserial(t, t.bytes, s, &packed)) {
+        diag->Add("Internal converter error: the weight tensor '" + t.name + "' of op '" + op.name +
+                  "' was given the bitserial kernel family, but its packer refuses the codes; "
+                  "please report this bug.");
+        continue;
+      }
+      t.layout = Layout::kBitserialN64;
     } else {
       if (!PackLut(t, t.bytes, s, &packed)) {
         diag->Add("Internal converter error: the weight tensor '" + t.name + "' of op '" + op.name +

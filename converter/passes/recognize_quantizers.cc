@@ -106,6 +106,19 @@ bool ClipBounds(const Graph& g, const Node& c, double* lo, double* hi, Diagnosti
 // QCDQ Clip(-7, 7), an int8 initializer and an INT4 tensor holding the same codes all give the
 // same crumb tensor, even when a layer's codes never reach its declared bounds.
 void SetWeightRange(QuantInfo* q, bool is_signed, const std::vector<int64_t>& zero_points) {
+  // Binary weights (a trainer's sign(), folded to +-1 codes with zero point 0) are bipolar 1-bit:
+  // code 0 means -1 and code 1 means +1 (lower.cc rewrites the codes). Ternary weights that
+  // happen to hold no 0 are binary by value, so every form of a model agrees.
+  bool binary = is_signed && !q->codes.empty();
+  for (int64_t c : q->codes) binary = binary && (c == -1 || c == 1);
+  for (int64_t z : zero_points) binary = binary && z == 0;
+  if (binary) {
+    q->bits = 1;
+    q->encoding = Encoding::kBipolar;
+    q->qmin = 0;
+    q->qmax = 1;
+    return;
+  }
   int64_t lo = 0, hi = 0;
   for (int64_t c : q->codes) lo = std::min(lo, c), hi = std::max(hi, c);
   for (int64_t z : zero_points) lo = std::min(lo, z), hi = std::max(hi, z);

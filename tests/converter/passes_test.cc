@@ -7,6 +7,7 @@
 #include "converter/onnx_import.h"
 #include "converter/passes/passes.h"
 #include "converter/sha256.h"
+#include "kernels/bitserial/bitserial.h"
 #include "kernels/common/pack.h"
 #include "kernels/dot/dot.h"
 #include "kernels/lut/lut.h"
@@ -712,6 +713,7 @@ struct ConvSpec {
   int abits = 2;
   int64_t wlo = -2, whi = 1;  // int8 storage, or uint8 when wlo >= 0 and wzp > 0
   int64_t wzp = 0;
+  bool binary = false;  // codes -1 / +1 only (a trainer's sign(), folded)
 };
 
 OnnxBuilder ConvNet(const ConvSpec& s, std::vector<int64_t>* codes) {
@@ -737,6 +739,7 @@ OnnxBuilder ConvNet(const ConvSpec& s, std::vector<int64_t>* codes) {
       int64_t c = s.wlo + int64_t((r >> 16) % uint32_t(s.whi - s.wlo + 1));
       if (e == 0) c = s.wlo;
       if (e == 1) c = s.whi;
+      if (s.binary) c = c < 0 ? -1 : 1;
       (*codes)[size_t(o * k + e)] = c;
     }
   const int wtype = s.wzp > 0 ? 2 : 3;
@@ -801,6 +804,38 @@ std::vector<int32_t> UnpackDot(const cv::CTensor& w, const ConvSpec& s) {
     crumb_dot_unpack(w.bytes.data() + g * group_bytes, og, ks, kc, unsigned(w.bits), is_signed,
                      codes.data() + g * og * k);
   return codes;
+}
+
+// Folded +-1 weights are bipolar 1-bit; with 1- or 2-bit activations they go to the bitserial
+// family (as do ternary weights times 1-bit activations) and are packed BITSERIAL_N64.
+TEST(PackWeights, BinaryAndOneBitActivationLayersAreBitserialN64) {
+  ConvSpec binary_a2;
+  binary_a2.binary = true, binary_a2.wlo = -1, binary_a2.whi = 1, binary_a2.cout = 70;
+  ConvSpec binary_a1 = binary_a2;
+  binary_a1.abits = 1, binary_a1.cin = 5;
+  ConvSpec ternary_a1;
+  ternary_a1.abits = 1, ternary_a1.wlo = -1, ternary_a1.whi = 1;
+  for (const ConvSpec& s : {binary_a2, binary_a1, ternary_a1}) {
+    std::vector<int64_t> codes;
+    OnnxBuilder b = ConvNet(s, &codes);
+    ConvertResult r = Convert(b);
+    ASSERT_TRUE(r.ok) << Joined(r.problems);
+    const cv::COp* conv = FindOp(r.model, "conv");
+    ASSERT_NE(conv, nullptr);
+    EXPECT_EQ(conv->family, cv::KernelFamily::kBitserial);
+    const auto& w = r.model.tensors[size_t(conv->inputs[1])];
+    EXPECT_EQ(w.bits, s.binary ? 1 : 2);
+    EXPECT_EQ(w.encoding, s.binary ? cv::Encoding::kBipolar : cv::Encoding::kTernary);
+    EXPECT_EQ(w.layout, cv::Layout::kBitserialN64);
+    const size_t ks = size_t(s.kh * s.kw), kc = size_t(s.cin);
+    ASSERT_EQ(w.bytes.size(),
+              crumb_bitserial_packed_size(size_t(s.cout), ks, kc, unsigned(w.bits)));
+    std::vector<int32_t> values(size_t(s.cout) * ks * kc);
+    ASSERT_EQ(crumb_bitserial_unpack(w.bytes.data(), unsigned(w.bits), size_t(s.cout), ks, kc,
+                                     values.data()),
+              1);
+    EXPECT_EQ(values, TapMajor(codes, s));
+  }
 }
 
 TEST(ChooseKernelFamily, ConvAndFcByTheRuleOtherOpsAutoScalarWhenForced) {
