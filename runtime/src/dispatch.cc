@@ -54,6 +54,7 @@ void FillScalar(KernelTable* t) {
 // (that is what `CRUMB_ISA=avx2` is for: the speed of AVX2-only CPUs); left to itself, an AVX2
 // CPU with AVX-VNNI (Alder Lake, Zen 5 without AVX-512) runs the AVX-VNNI kernels.
 bool KernelAllowed(const char* tag, crumb_isa isa, bool forced) {
+  (void)forced;  // only x86 has an extension (AVX-VNNI) that a forced path excludes
   const std::string t = tag;
   if (t == "SCALAR") return true;
 #if defined(__x86_64__) || defined(__i386__)
