@@ -20,71 +20,25 @@
 #endif
 #include <pthreadpool.h>
 
-#include <cstdio>
 #include <cstring>
-#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "benchmarks/layer_bench.h"
 #include "kernels/dot/dot.h"
-
-#ifdef CRUMB_HAVE_XNNPACK
-#include <xnnpack.h>
-#endif
 
 namespace {
 
-struct LayerShape {
-  const char* name;
-  size_t h, w, cin, cout, k, stride, pad;  // convolution; FC: h = M, w = 1, k = 1
-  bool fc;
-  size_t OutH() const { return fc ? h : (h + 2 * pad - k) / stride + 1; }
-  size_t OutW() const { return fc ? 1 : (w + 2 * pad - k) / stride + 1; }
-  size_t Pixels() const { return OutH() * OutW(); }
-  double Macs() const { return (double)Pixels() * (double)cout * (double)cin * (double)(k * k); }
-};
+using namespace crumb_bench;
 
+// The ResNet-18 convolutions, the 7x7 / 2 stem, and fully-connected layers at M = 1 and 64.
 std::vector<LayerShape> Shapes() {
-  std::vector<LayerShape> v = {
-      {"conv3x3_s1_56x56_64to64", 56, 56, 64, 64, 3, 1, 1, false},
-      {"conv3x3_s1_28x28_128to128", 28, 28, 128, 128, 3, 1, 1, false},
-      {"conv3x3_s1_14x14_256to256", 14, 14, 256, 256, 3, 1, 1, false},
-      {"conv3x3_s1_7x7_512to512", 7, 7, 512, 512, 3, 1, 1, false},
-      {"conv1x1_s2_56x56_64to128", 56, 56, 64, 128, 1, 2, 0, false},
-      {"conv1x1_s2_28x28_128to256", 28, 28, 128, 256, 1, 2, 0, false},
-      {"conv1x1_s2_14x14_256to512", 14, 14, 256, 512, 1, 2, 0, false},
-      {"conv7x7_s2_224x224_3to64", 224, 224, 3, 64, 7, 2, 3, false},
-  };
-  static std::vector<std::string> names;  // keeps the FC names alive
-  names.reserve(32);
-  for (size_t m : {1, 64}) {
-    for (size_t k : {512, 1024, 4096}) {
-      for (size_t n : {512, 1024, 4096}) {
-        names.push_back("fc_m" + std::to_string(m) + "_k" + std::to_string(k) + "_n" +
-                        std::to_string(n));
-        v.push_back({names.back().c_str(), m, 1, k, n, 1, 1, 0, true});
-      }
-    }
-  }
+  std::vector<LayerShape> v = ResNet18Shapes();
+  v.push_back({"conv7x7_s2_224x224_3to64", 224, 224, 3, 64, 7, 2, 3, false});
+  for (const LayerShape& s : FcShapes({1, 64})) v.push_back(s);
   return v;
 }
-
-void SetGops(benchmark::State& state, double macs) {
-  state.counters["GOPS"] = benchmark::Counter(2.0 * macs * 1e-9 * (double)state.iterations(),
-                                              benchmark::Counter::kIsRate);
-}
-
-// pthreadpool for threads > 1 (NULL: the calling thread).
-struct Pool {
-  pthreadpool_t pool = nullptr;
-  explicit Pool(size_t threads) {
-    if (threads > 1) pool = pthreadpool_create(threads);
-  }
-  ~Pool() {
-    if (pool) pthreadpool_destroy(pool);
-  }
-};
 
 // ------------------------------------------------------------------------------------ crumb
 struct CrumbLayer {
@@ -111,18 +65,7 @@ struct CrumbLayer {
     packed_storage.resize(size + 64);
     packed = packed_storage.data() + (64 - (uintptr_t)packed_storage.data() % 64) % 64;
     crumb_dot_pack(codes.data(), s.cout, ks, s.cin, (unsigned)bits, CRUMB_ENC_SIGNED, packed);
-    if (!s.fc) {
-      for (size_t oy = 0; oy < s.OutH(); oy++)
-        for (size_t ox = 0; ox < s.OutW(); ox++)
-          for (size_t ky = 0; ky < s.k; ky++)
-            for (size_t kx = 0; kx < s.k; kx++) {
-              const ptrdiff_t iy = (ptrdiff_t)(oy * s.stride + ky) - (ptrdiff_t)s.pad;
-              const ptrdiff_t ix = (ptrdiff_t)(ox * s.stride + kx) - (ptrdiff_t)s.pad;
-              indirection.push_back(iy < 0 || ix < 0 || iy >= (ptrdiff_t)s.h || ix >= (ptrdiff_t)s.w
-                                        ? (const void*)zero.data()
-                                        : input.data() + ((size_t)iy * s.w + (size_t)ix) * s.cin);
-            }
-    }
+    if (!s.fc) indirection = Indirection(s, input.data(), s.cin, zero.data());
     zw.assign(s.cout, 0);
     mul.assign(s.cout, 1.0f / (64.0f * (float)(s.cin * ks)));
     add.assign(s.cout, 0.5f);
@@ -183,10 +126,8 @@ void CrumbBench(benchmark::State& state, LayerShape shape, size_t bits, crumb_ge
   Pool pool(threads);
   const size_t m = shape.Pixels();
   // Tiles: rows in multiples of 4 (the register tile), or 64-channel blocks for a single row.
-  CrumbTask task{&layer, gemm, igemm, 0, 0, {}};
-  const bool split_n = m < 4 * threads;
-  task.tile_m = split_n ? m : ((m + threads - 1) / threads + 3) / 4 * 4;
-  task.tile_n = split_n ? ((shape.cout + threads - 1) / threads + 63) / 64 * 64 : shape.cout;
+  const Tiling t(m, shape.cout, threads, 4);
+  CrumbTask task{&layer, gemm, igemm, t.tile_m, t.tile_n, {}};
   const size_t tiles =
       ((m + task.tile_m - 1) / task.tile_m) * ((shape.cout + task.tile_n - 1) / task.tile_n);
   task.scratch.assign(tiles, std::vector<int32_t>(layer.ScratchBytes() / 4 + 16));
@@ -206,90 +147,6 @@ void CrumbBench(benchmark::State& state, LayerShape shape, size_t bits, crumb_ge
   }
   SetGops(state, shape.Macs());
 }
-
-// ------------------------------------------------------------------------------------ XNNPACK
-#ifdef CRUMB_HAVE_XNNPACK
-struct XnnOp {
-  xnn_operator_t op = nullptr;
-  ~XnnOp() {
-    if (op) xnn_delete_operator(op);
-  }
-};
-
-void XnnQs8Bench(benchmark::State& state, LayerShape s) {
-  const size_t threads = (size_t)state.range(0);
-  Pool pool(threads);
-  std::mt19937 rng(1);
-  std::vector<int8_t> x(s.h * s.w * s.cin + 64), w(s.cout * s.k * s.k * s.cin);
-  std::vector<int8_t> y(s.Pixels() * s.cout);
-  std::vector<int32_t> bias(s.cout, 0);
-  for (auto& v : x) v = (int8_t)rng();
-  for (auto& v : w) v = (int8_t)rng();
-  XnnOp op;
-  const float in_scale = 0.5f, w_scale = 0.01f,
-              out_scale = 0.5f * 0.01f * 64.0f * (float)(s.cin * s.k * s.k) / 16.0f;
-  xnn_status st;
-  if (s.fc) {
-    st = xnn_create_fully_connected_nc_qs8(s.cin, s.cout, s.cin, s.cout, 0, in_scale, w_scale,
-                                           w.data(), bias.data(), 0, out_scale, -128, 127, 0,
-                                           &op.op);
-    if (st == xnn_status_success)
-      st = xnn_setup_fully_connected_nc_qs8(op.op, s.h, x.data(), y.data(), pool.pool);
-  } else {
-    st = xnn_create_convolution2d_nhwc_qs8(
-        (uint32_t)s.pad, (uint32_t)s.pad, (uint32_t)s.pad, (uint32_t)s.pad, (uint32_t)s.k,
-        (uint32_t)s.k, (uint32_t)s.stride, (uint32_t)s.stride, 1, 1, 1, s.cin, s.cout, s.cin,
-        s.cout, 0, in_scale, w_scale, w.data(), bias.data(), 0, out_scale, -128, 127, 0, &op.op);
-    if (st == xnn_status_success)
-      st = xnn_setup_convolution2d_nhwc_qs8(op.op, 1, s.h, s.w, x.data(), y.data(), pool.pool);
-  }
-  if (st != xnn_status_success) {
-    state.SkipWithError("XNNPACK qs8 operator creation failed");
-    return;
-  }
-  for (auto _ : state) {
-    xnn_run_operator(op.op, pool.pool);
-    benchmark::DoNotOptimize(y.data());
-  }
-  SetGops(state, s.Macs());
-}
-
-void XnnF32Bench(benchmark::State& state, LayerShape s) {
-  const size_t threads = (size_t)state.range(0);
-  Pool pool(threads);
-  std::mt19937 rng(1);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<float> x(s.h * s.w * s.cin + 16), w(s.cout * s.k * s.k * s.cin);
-  std::vector<float> y(s.Pixels() * s.cout), bias(s.cout, 0.0f);
-  for (auto& v : x) v = d(rng);
-  for (auto& v : w) v = d(rng);
-  XnnOp op;
-  const float inf = __builtin_inff();
-  xnn_status st;
-  if (s.fc) {
-    st = xnn_create_fully_connected_nc_f32(s.cin, s.cout, s.cin, s.cout, w.data(), bias.data(),
-                                           -inf, inf, 0, &op.op);
-    if (st == xnn_status_success)
-      st = xnn_setup_fully_connected_nc_f32(op.op, s.h, x.data(), y.data(), pool.pool);
-  } else {
-    st = xnn_create_convolution2d_nhwc_f32(
-        (uint32_t)s.pad, (uint32_t)s.pad, (uint32_t)s.pad, (uint32_t)s.pad, (uint32_t)s.k,
-        (uint32_t)s.k, (uint32_t)s.stride, (uint32_t)s.stride, 1, 1, 1, s.cin, s.cout, s.cin,
-        s.cout, w.data(), bias.data(), -inf, inf, 0, &op.op);
-    if (st == xnn_status_success)
-      st = xnn_setup_convolution2d_nhwc_f32(op.op, 1, s.h, s.w, x.data(), y.data(), pool.pool);
-  }
-  if (st != xnn_status_success) {
-    state.SkipWithError("XNNPACK f32 operator creation failed");
-    return;
-  }
-  for (auto _ : state) {
-    xnn_run_operator(op.op, pool.pool);
-    benchmark::DoNotOptimize(y.data());
-  }
-  SetGops(state, s.Macs());
-}
-#endif
 
 bool CpuHas(const char* isa) {
   const std::string s = isa;
@@ -342,20 +199,6 @@ std::vector<KernelPair> Kernels() {
   return v;
 }
 
-// Registers name/threads:1 (CPU time) and name/threads:2/real_time (wall time).
-template <typename... Args>
-void Register2(const std::string& name, Args&&... args) {
-  benchmark::RegisterBenchmark(name.c_str(), args...)
-      ->ArgName("threads")
-      ->Arg(1)
-      ->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark(name.c_str(), args...)
-      ->ArgName("threads")
-      ->Arg(2)
-      ->Unit(benchmark::kMicrosecond)
-      ->UseRealTime();
-}
-
 void Register() {
   const std::vector<KernelPair> kernels = Kernels();
   for (const LayerShape& s : Shapes()) {
@@ -365,26 +208,10 @@ void Register() {
                   CrumbBench, s, bits, k.gemm, k.igemm, CpuHas(k.isa));
       }
     }
-#ifdef CRUMB_HAVE_XNNPACK
-    Register2(std::string(s.name) + "/xnn_qs8", XnnQs8Bench, s);
-    Register2(std::string(s.name) + "/xnn_f32", XnnF32Bench, s);
-#endif
+    RegisterXnn(s, /*yield_flag=*/false);
   }
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-#ifdef CRUMB_HAVE_XNNPACK
-  if (xnn_initialize(nullptr) != xnn_status_success) {
-    fprintf(stderr, "xnn_initialize failed\n");
-    return 1;
-  }
-#endif
-  Register();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return crumb_bench::LayerBenchMain(argc, argv, Register); }

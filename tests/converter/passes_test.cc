@@ -806,6 +806,24 @@ std::vector<int32_t> UnpackDot(const cv::CTensor& w, const ConvSpec& s) {
   return codes;
 }
 
+// ConvNet(s) converted with `family` preferred: the codes, the result, its op "conv" and the
+// conv's weight tensor. ASSERTs that it converted and has the op (callers wrap the call in
+// ASSERT_NO_FATAL_FAILURE).
+struct ConvertedConv {
+  std::vector<int64_t> codes;
+  ConvertResult r;
+  const cv::COp* conv = nullptr;
+  const cv::CTensor& weight() const { return r.model.tensors[size_t(conv->inputs[1])]; }
+};
+void ConvertConv(const ConvSpec& s, ConvertedConv* out,
+                 cv::KernelFamily family = cv::KernelFamily::kAuto) {
+  OnnxBuilder b = ConvNet(s, &out->codes);
+  out->r = ConvertWith(b, family);
+  ASSERT_TRUE(out->r.ok) << Joined(out->r.problems);
+  out->conv = FindOp(out->r.model, "conv");
+  ASSERT_NE(out->conv, nullptr);
+}
+
 // Folded +-1 weights are bipolar 1-bit; with 1- or 2-bit activations they go to the bitserial
 // family (as do ternary weights times 1-bit activations) and are packed BITSERIAL_N64.
 TEST(PackWeights, BinaryAndOneBitActivationLayersAreBitserialN64) {
@@ -816,14 +834,12 @@ TEST(PackWeights, BinaryAndOneBitActivationLayersAreBitserialN64) {
   ConvSpec ternary_a1;
   ternary_a1.abits = 1, ternary_a1.wlo = -1, ternary_a1.whi = 1;
   for (const ConvSpec& s : {binary_a2, binary_a1, ternary_a1}) {
-    std::vector<int64_t> codes;
-    OnnxBuilder b = ConvNet(s, &codes);
-    ConvertResult r = Convert(b);
-    ASSERT_TRUE(r.ok) << Joined(r.problems);
-    const cv::COp* conv = FindOp(r.model, "conv");
-    ASSERT_NE(conv, nullptr);
+    ConvertedConv cc;
+    ASSERT_NO_FATAL_FAILURE(ConvertConv(s, &cc));
+    const cv::COp* conv = cc.conv;
+    const std::vector<int64_t>& codes = cc.codes;
     EXPECT_EQ(conv->family, cv::KernelFamily::kBitserial);
-    const auto& w = r.model.tensors[size_t(conv->inputs[1])];
+    const auto& w = cc.weight();
     EXPECT_EQ(w.bits, s.binary ? 1 : 2);
     EXPECT_EQ(w.encoding, s.binary ? cv::Encoding::kBipolar : cv::Encoding::kTernary);
     EXPECT_EQ(w.layout, cv::Layout::kBitserialN64);
@@ -901,14 +917,12 @@ TEST(PackWeights, W2A2ConvIsLutW2N64) {
   ConvSpec unsigned2;
   unsigned2.wlo = 0, unsigned2.whi = 3, unsigned2.wzp = 1, unsigned2.cin = 5;
   for (const ConvSpec& s : {signed2, unsigned2}) {
-    std::vector<int64_t> codes;
-    OnnxBuilder b = ConvNet(s, &codes);
-    ConvertResult r = Convert(b);
-    ASSERT_TRUE(r.ok) << Joined(r.problems);
-    const cv::COp* conv = FindOp(r.model, "conv");
-    ASSERT_NE(conv, nullptr);
+    ConvertedConv cc;
+    ASSERT_NO_FATAL_FAILURE(ConvertConv(s, &cc));
+    const cv::COp* conv = cc.conv;
+    const std::vector<int64_t>& codes = cc.codes;
     EXPECT_EQ(conv->family, cv::KernelFamily::kLut);
-    const auto& w = r.model.tensors[size_t(conv->inputs[1])];
+    const auto& w = cc.weight();
     EXPECT_EQ(w.bits, 2);
     EXPECT_EQ(w.layout, cv::Layout::kLutW2N64);
     ASSERT_EQ(w.bytes.size(), crumb_lut_packed_size(size_t(s.cout), 9, size_t(s.cin)));
@@ -921,14 +935,12 @@ TEST(PackWeights, W2A2ConvIsLutW2N64) {
 TEST(PackWeights, W4A8ConvIsDotN16K4) {
   ConvSpec s;
   s.abits = 8, s.wlo = -7, s.whi = 7, s.cout = 20, s.cin = 6;
-  std::vector<int64_t> codes;
-  OnnxBuilder b = ConvNet(s, &codes);
-  ConvertResult r = Convert(b);
-  ASSERT_TRUE(r.ok) << Joined(r.problems);
-  const cv::COp* conv = FindOp(r.model, "conv");
-  ASSERT_NE(conv, nullptr);
+  ConvertedConv cc;
+  ASSERT_NO_FATAL_FAILURE(ConvertConv(s, &cc));
+  const cv::COp* conv = cc.conv;
+  const std::vector<int64_t>& codes = cc.codes;
   EXPECT_EQ(conv->family, cv::KernelFamily::kDot);
-  const auto& w = r.model.tensors[size_t(conv->inputs[1])];
+  const auto& w = cc.weight();
   EXPECT_EQ(w.bits, 4);
   EXPECT_EQ(w.layout, cv::Layout::kDotN16K4);
   ASSERT_EQ(w.bytes.size(), crumb_dot_packed_size(20, 9, 6, 4));
@@ -945,14 +957,12 @@ TEST(PackWeights, GroupedConvPacksEachGroupAndConcatenates) {
   ConvSpec lut32 = dot32;
   lut32.abits = 2, lut32.wlo = -1, lut32.whi = 1;  // ternary
   for (const ConvSpec& s : {dot32, dot40, lut32}) {
-    std::vector<int64_t> codes;
-    OnnxBuilder b = ConvNet(s, &codes);
-    ConvertResult r = Convert(b);
-    ASSERT_TRUE(r.ok) << Joined(r.problems);
-    const cv::COp* conv = FindOp(r.model, "conv");
-    ASSERT_NE(conv, nullptr);
+    ConvertedConv cc;
+    ASSERT_NO_FATAL_FAILURE(ConvertConv(s, &cc));
+    const cv::COp* conv = cc.conv;
+    const std::vector<int64_t>& codes = cc.codes;
     EXPECT_EQ(conv->groups, 2);
-    const auto& w = r.model.tensors[size_t(conv->inputs[1])];
+    const auto& w = cc.weight();
     const size_t per_group = size_t(s.cout / 2);
     if (s.abits == 8) {
       EXPECT_EQ(conv->family, cv::KernelFamily::kDot);
@@ -971,14 +981,11 @@ TEST(PackWeights, GroupedConvPacksEachGroupAndConcatenates) {
 TEST(PackWeights, DepthwiseConvStaysScalarRowsLsb) {
   ConvSpec s;
   s.groups = 8, s.cin = 8, s.cout = 8;
-  std::vector<int64_t> codes;
-  OnnxBuilder b = ConvNet(s, &codes);
-  ConvertResult r = ConvertWith(b, cv::KernelFamily::kLut);  // a preference the layer cannot take
-  ASSERT_TRUE(r.ok) << Joined(r.problems);
-  const cv::COp* conv = FindOp(r.model, "conv");
-  ASSERT_NE(conv, nullptr);
+  ConvertedConv cc;  // a preference the layer cannot take
+  ASSERT_NO_FATAL_FAILURE(ConvertConv(s, &cc, cv::KernelFamily::kLut));
+  const cv::COp* conv = cc.conv;
   EXPECT_EQ(conv->family, cv::KernelFamily::kScalar);
-  const auto& w = r.model.tensors[size_t(conv->inputs[1])];
+  const auto& w = cc.weight();
   EXPECT_EQ(w.layout, cv::Layout::kRowsLsb);
   EXPECT_EQ(w.bytes.size(), crumb_rows_lsb_size(8, 9, 2));
 }
@@ -1012,15 +1019,13 @@ TEST(ChooseKernelFamily, ForcedScalarKeepsRowsLsbAndPreferencesFallBackToTheRule
 TEST(ChooseKernelFamily, W2WeightsWithEightBitActivationsAreDot) {
   ConvSpec s;
   s.abits = 8;
-  std::vector<int64_t> codes;
-  OnnxBuilder b = ConvNet(s, &codes);
-  ConvertResult r = Convert(b);
-  ASSERT_TRUE(r.ok) << Joined(r.problems);
-  const cv::COp* conv = FindOp(r.model, "conv");
-  ASSERT_NE(conv, nullptr);
-  EXPECT_EQ(r.model.tensors[size_t(conv->inputs[0])].bits, 8);
+  ConvertedConv cc;
+  ASSERT_NO_FATAL_FAILURE(ConvertConv(s, &cc));
+  const cv::COp* conv = cc.conv;
+  const std::vector<int64_t>& codes = cc.codes;
+  EXPECT_EQ(cc.r.model.tensors[size_t(conv->inputs[0])].bits, 8);
   EXPECT_EQ(conv->family, cv::KernelFamily::kDot);
-  const auto& w = r.model.tensors[size_t(conv->inputs[1])];
+  const auto& w = cc.weight();
   EXPECT_EQ(w.layout, cv::Layout::kDotN16K4);
   EXPECT_EQ(UnpackDot(w, s), TapMajor(codes, s));
 }

@@ -13,31 +13,10 @@
 #include "kernels/common/pack.h"
 #include "kernels/common/requant.h"
 #include "kernels/reference/reference.h"
+#include "tests/kernels/kernel_test_util.h"
 
 namespace crumb_test {
 namespace {
-
-// Whether this CPU runs a kernel of the .inc's isa column.
-enum class BsIsa { SCALAR, AVX2, AVX512VPOPCNT, NEON };
-bool BsIsaSupported(BsIsa isa) {
-  switch (isa) {
-    case BsIsa::SCALAR:
-      return true;
-#if defined(__x86_64__) || defined(__i386__)
-    case BsIsa::AVX2:
-      return __builtin_cpu_supports("avx2");
-    case BsIsa::AVX512VPOPCNT:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vpopcntdq");
-#endif
-#if defined(__aarch64__)
-    case BsIsa::NEON:
-      return true;
-#endif
-    default:
-      return false;
-  }
-}
 
 enum class Fill { kRandom, kMax, kMin };
 
@@ -64,11 +43,7 @@ int32_t GetPlaneCode(const uint8_t* row, size_t plane_bytes, size_t c, unsigned 
 // the im2col rows.
 class BsTester {
  public:
-#define CRUMB_SETTER(type, name) \
-  BsTester& name(type v) {       \
-    name##_ = v;                 \
-    return *this;                \
-  }
+#define CRUMB_SETTER(type, name) CRUMB_TESTER_SETTER(BsTester, type, name)
   CRUMB_SETTER(size_t, m)
   CRUMB_SETTER(size_t, n)
   CRUMB_SETTER(size_t, k)
@@ -129,20 +104,7 @@ class BsTester {
 
     // Weights: codes of the encoding, as ROWS_LSB.
     int32_t qlo, qhi;
-    switch (w_encoding_) {
-      case CRUMB_ENC_UNSIGNED:
-        qlo = 0, qhi = (1 << w_bits_) - 1;
-        break;
-      case CRUMB_ENC_BIPOLAR:
-        qlo = 0, qhi = 1;
-        break;
-      case CRUMB_ENC_TERNARY:
-        qlo = -1, qhi = 1;
-        break;
-      default:
-        qlo = -(1 << (w_bits_ - 1)), qhi = (1 << (w_bits_ - 1)) - 1;
-        break;
-    }
+    WeightCodeRange(w_encoding_, w_bits_, &qlo, &qhi);
     std::vector<int32_t> zw(n_, 0);
     if (w_encoding_ == CRUMB_ENC_UNSIGNED) {
       for (auto& z : zw) z = w_zero_point_per_channel_ ? w_zero_point_ + uni(0, 1) : w_zero_point_;
@@ -150,10 +112,7 @@ class BsTester {
     std::vector<int32_t> wcodes(n_ * kk);
     for (auto& x : wcodes)
       x = w_fill_ == Fill::kMax ? qhi : w_fill_ == Fill::kMin ? qlo : uni(qlo, qhi);
-    std::vector<int32_t> wvalues(n_ * kk);  // the code's value (bipolar -1 / +1), before zw
-    for (size_t i = 0; i < wcodes.size(); i++) {
-      wvalues[i] = w_encoding_ == CRUMB_ENC_BIPOLAR ? 2 * wcodes[i] - 1 : wcodes[i];
-    }
+    const std::vector<int32_t> wvalues = WeightValues(wcodes, w_encoding_);
     std::vector<uint8_t> rows(crumb_rows_lsb_size(n_, kk, w_bits_) + 1);
     crumb_pack_rows_lsb(wcodes.data(), n_, kk, w_bits_, rows.data());
     std::vector<uint8_t> w(crumb_bitserial_packed_size(n_, ks, k_, w_bits_) + 64, 0xEE);
@@ -184,39 +143,21 @@ class BsTester {
     p.out_plane_bytes = packed_out ? out_plane_bytes : 0;
     p.mul = mul.data() + n_first_;
     p.add = add.data() + n_first_;
-    p.out.type = otype;
-    p.out.zero_point = std::min(std::max(out_zero_point_, olo), ohi);
-    p.out.qmin = std::max(qmin_, olo);
-    p.out.qmax = std::min(qmax_, ohi);
-    p.out.fmin = -2.0f;
-    p.out.fmax = 2.0f;
+    p.out = ClippedOutput(otype, olo, ohi, out_zero_point_, qmin_, qmax_);
 
     // Output rows with guard bytes before, after and between them.
     const size_t esize = otype == CRUMB_ELEM_F32 ? 4 : 1;
     const size_t out_row_bytes = packed_out ? out_bits_ * out_plane_bytes : n_ * esize;
     const size_t c_stride = out_row_bytes + c_stride_extra_;
     const size_t first_byte = packed_out ? n_first_ / 8 : n_first_ * esize;
-    constexpr uint8_t kGuard = 0xA5;
-    constexpr size_t kGuardBytes = 64;
-    const size_t span_bytes = m_ ? (m_ - 1) * c_stride + out_row_bytes : 0;
-    std::vector<uint8_t> out(2 * kGuardBytes + span_bytes, kGuard);
-    uint8_t* c = out.data() + kGuardBytes;
+    GuardedRows out(m_, out_row_bytes, c_stride);
+    uint8_t* c = out.data();
 
     // The im2col rows of the reference, and the indirection buffer.
-    std::vector<int32_t> im2col(m_ * kk);
+    std::vector<int32_t> im2col;
     std::vector<const void*> indirection;
-    for (size_t r = 0; r < m_; r++) {
-      for (size_t t = 0; t < ks; t++) {
-        const ptrdiff_t src = igemm ? (ptrdiff_t)(r + t) - (ptrdiff_t)pad : (ptrdiff_t)r;
-        const bool padded = src < 0 || src >= (ptrdiff_t)pixels;
-        if (igemm) {
-          indirection.push_back(padded ? (const void*)zero.data()
-                                       : (const void*)(abytes.data() + src * a_stride));
-        }
-        for (size_t c2 = 0; c2 < k_; c2++)
-          im2col[r * kk + t * k_ + c2] = padded ? za : a[src * k_ + c2];
-      }
-    }
+    Im2col(m_, ks, k_, pixels, pad, igemm != nullptr, a, za, abytes.data(), a_stride, zero.data(),
+           &im2col, &indirection);
     const size_t nc = n_ - n_first_;
     const uint8_t* wcall =
         w.data() + (n_first_ / CRUMB_BITSERIAL_NR) * crumb_bitserial_block_bytes(ks, k_, w_bits_);
@@ -227,49 +168,29 @@ class BsTester {
             c_stride, &p);
     }
 
-    crumb::ref::Output ro;
-    ro.is_float = otype == CRUMB_ELEM_F32;
-    ro.zero_point = p.out.zero_point, ro.qmin = p.out.qmin, ro.qmax = p.out.qmax;
-    ro.fmin = p.out.fmin, ro.fmax = p.out.fmax;
-    std::vector<int32_t> want_q(m_ * n_);
-    std::vector<float> want_f(m_ * n_);
-    crumb::ref::FullyConnected((int)m_, (int)n_, (int)kk, im2col.data(), za, wvalues.data(),
-                               zw.data(), mul.data(), add.data(), ro, want_q.data(), want_f.data());
+    const RefOutputs want =
+        Reference(m_, n_, kk, im2col, za, wvalues, zw, mul.data(), add.data(), p.out);
 
     // Guards: the kernel writes, per row, [first_byte, first_byte + call bytes) of the row, or of
     // each plane: ceil(nc / 64) whole words.
     auto inside = [&](size_t off) {
-      if (off >= span_bytes) return false;
       const size_t in_row = off % c_stride;
       if (!packed_out) return in_row >= first_byte && in_row < out_row_bytes;
       const size_t plane = in_row / out_plane_bytes, in_plane = in_row % out_plane_bytes;
       return plane < out_bits_ && in_plane >= first_byte &&
              in_plane < first_byte + 8 * ((nc + 63) / 64);
     };
-    for (size_t i = 0; i < out.size(); i++) {
-      if (i < kGuardBytes || !inside(i - kGuardBytes)) {
-        ASSERT_EQ(out[i], kGuard) << "the kernel wrote outside its output at byte " << i;
-      }
-    }
+    ASSERT_NO_FATAL_FAILURE(out.CheckGuards(inside));
     for (size_t r = 0; r < m_; r++) {
       const uint8_t* row = c + r * c_stride;
       if (packed_out) {
         for (size_t j = n_first_; j < n_first_ + 64 * ((nc + 63) / 64); j++) {
           const int32_t got = GetPlaneCode(row, out_plane_bytes, j, out_bits_);
-          const int32_t want = j < n_ ? want_q[r * n_ + j] : 0;
-          ASSERT_EQ(got, want) << "row " << r << " channel " << j << " (packed; >= n: padding)";
+          ASSERT_EQ(got, j < n_ ? want.q[r * n_ + j] : 0)
+              << "row " << r << " channel " << j << " (packed; >= n: padding)";
         }
       } else {
-        for (size_t j = n_first_; j < n_; j++) {
-          if (ro.is_float) {
-            float f;
-            memcpy(&f, row + 4 * j, 4);
-            ASSERT_EQ(f, want_f[r * n_ + j]) << "row " << r << " channel " << j;
-          } else {
-            const int32_t got = otype == CRUMB_ELEM_U8 ? (int32_t)row[j] : (int32_t)(int8_t)row[j];
-            ASSERT_EQ(got, want_q[r * n_ + j]) << "row " << r << " channel " << j;
-          }
-        }
+        ASSERT_NO_FATAL_FAILURE(ExpectRow(row, r, n_first_, n_, otype, want));
       }
     }
   }
@@ -293,7 +214,7 @@ class BsTester {
 struct BsKernel {
   crumb_bsgemm_ukernel_fn* gemm = nullptr;
   crumb_bsigemm_ukernel_fn* igemm = nullptr;
-  BsIsa isa;
+  KernelIsa isa;
   unsigned a_bits, w_bits;
   // The register tile's rows and channels, from which the shapes below are derived.
   size_t mr, nr;
@@ -325,11 +246,7 @@ void Run(const BsKernel& kn, const BsTester& t) {
   if (kn.igemm) u.Test(kn.igemm);
 }
 
-#define CHECK_RUN(kn, t)                          \
-  do {                                            \
-    Run(kn, t);                                   \
-    if (testing::Test::HasFatalFailure()) return; \
-  } while (0)
+#define CHECK_RUN(kn, t) CRUMB_RETURN_ON_FATAL(Run(kn, t))
 
 // The default encoding of the kernel's weight bits: bipolar W1, signed W2.
 BsTester Base(const BsKernel& kn) {
@@ -422,52 +339,12 @@ void ZeroPointsAndOutputs(const BsKernel& kn) {
       }
     }
   }
-  // Clamp ranges (a fused ReLU6-like range, one-sided ones) and a degenerate one.
-  for (auto [lo, hi] : {std::pair<int32_t, int32_t>{0, 6}, {10, 200}, {-128, -5}, {3, 3}}) {
-    const uint32_t otype = lo < 0 ? CRUMB_ELEM_S8 : CRUMB_ELEM_U8;
-    CHECK_RUN(kn, Base(kn)
-                      .m(kn.mr)
-                      .n(kn.nr)
-                      .k(27)
-                      .ks(9)
-                      .out_type(otype)
-                      .qmin(lo)
-                      .qmax(hi)
-                      .out_zero_point(otype == CRUMB_ELEM_U8 ? 5 : 0)
-                      .seed(seed++));
-  }
+  ClampRangeCases(Base(kn), kn.mr, kn.nr, &seed, SweepRunner(Run, kn));
 }
 
 void StridesAndOffsets(const BsKernel& kn) {
   uint32_t seed = 200;
-  for (size_t ks : {1, 9}) {
-    CHECK_RUN(
-        kn,
-        Base(kn).m(kn.mr + 3).n(kn.nr + 7).k(70).ks(ks).a_stride_extra(5).c_stride_extra(11).seed(
-            seed++));
-    CHECK_RUN(kn, Base(kn)
-                      .m(kn.mr + 3)
-                      .n(kn.nr + 7)
-                      .k(70)
-                      .ks(ks)
-                      .a_offset(24)
-                      .out_type(CRUMB_ELEM_F32)
-                      .c_stride_extra(4)
-                      .seed(seed++));
-    // A call for the channels of later blocks (how a caller splits N).
-    for (size_t first : {64, 128}) {
-      for (unsigned ob : {8u, 2u, 1u}) {
-        CHECK_RUN(kn, Base(kn)
-                          .m(kn.mr + 1)
-                          .n(first + 70)
-                          .n_first(first)
-                          .k(33)
-                          .ks(ks)
-                          .out_bits(ob)
-                          .seed(seed++));
-      }
-    }
-  }
+  StridesAndOffsetsCases(Base(kn), kn.mr, kn.nr, 70, 33, {8u, 2u, 1u}, &seed, SweepRunner(Run, kn));
 }
 
 void Encodings(const BsKernel& kn) {
@@ -537,20 +414,13 @@ void Extremes(const BsKernel& kn) {
   BsKernel Desc_##name() {                                                         \
     BsKernel k;                                                                    \
     k.CRUMB_BS_FN_##kind = name;                                                   \
-    k.isa = BsIsa::isa_tag;                                                        \
+    k.isa = KernelIsa::isa_tag;                                                    \
     k.a_bits = abits;                                                              \
     k.w_bits = wbits;                                                              \
-    const char* tile = strstr(#name, "_ukernel_") + 9;                             \
-    k.mr = (size_t)atoi(tile);                                                     \
-    k.nr = (size_t)atoi(strchr(tile, 'x') + 1);                                    \
+    TileOf(#name, &k.mr, &k.nr);                                                   \
     return k;                                                                      \
   }                                                                                \
-  class Bs_##name : public testing::Test {                                         \
-   protected:                                                                      \
-    void SetUp() override {                                                        \
-      if (!BsIsaSupported(BsIsa::isa_tag)) GTEST_SKIP() << "CPU lacks " #isa_tag;  \
-    }                                                                              \
-  };                                                                               \
+  CRUMB_ISA_FIXTURE(Bs_##name, isa_tag)                                            \
   TEST_F(Bs_##name, Shapes) { Shapes(Desc_##name()); }                             \
   TEST_F(Bs_##name, ZeroPointsAndOutputs) { ZeroPointsAndOutputs(Desc_##name()); } \
   TEST_F(Bs_##name, StridesAndOffsets) { StridesAndOffsets(Desc_##name()); }       \

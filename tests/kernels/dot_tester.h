@@ -16,6 +16,7 @@
 
 #include "kernels/dot/dot.h"
 #include "kernels/reference/reference.h"
+#include "tests/kernels/kernel_test_util.h"
 #include "tests/kernels/kernel_testers.h"
 
 namespace crumb_test {
@@ -62,11 +63,7 @@ inline int32_t DotValue(int32_t code, uint32_t bits, uint32_t enc) {
 
 class DotGemmTester {
  public:
-#define CRUMB_SETTER(type, name) \
-  DotGemmTester& name(type v) {  \
-    name##_ = v;                 \
-    return *this;                \
-  }
+#define CRUMB_SETTER(type, name) CRUMB_TESTER_SETTER(DotGemmTester, type, name)
   CRUMB_SETTER(size_t, m)
   CRUMB_SETTER(size_t, n)
   CRUMB_SETTER(size_t, k)
@@ -206,12 +203,7 @@ class DotGemmTester {
     p.w_zero_point = zw.data();
     p.mul = mul.data();
     p.add = add.data();
-    p.out.type = out_type_;
-    p.out.zero_point = std::min(std::max(out_zero_point_, olo), ohi);
-    p.out.qmin = std::max(qmin_, olo);
-    p.out.qmax = std::min(qmax_, ohi);
-    p.out.fmin = -2.0f;
-    p.out.fmax = 2.0f;
+    p.out = ClippedOutput(out_type_, olo, ohi, out_zero_point_, qmin_, qmax_);
     const size_t elem = out_type_ == CRUMB_ELEM_F32 ? 4 : 1;
     const size_t cstride = std::max(c_stride_, n_) * elem;
     GuardedOutput out(m_, n_ * elem, cstride);
@@ -219,20 +211,11 @@ class DotGemmTester {
     FencedBytes scratch(crumb_dot_scratch_bytes(ks, k_, bits) / 64 * 64);
     int32_t* scratch_ptr = null_scratch_ ? nullptr : reinterpret_cast<int32_t*>(scratch.data());
 
-    std::vector<int32_t> rows(m_ * kk);
+    // Padding taps point at the zero row itself; real taps at the pixel row minus a_offset.
+    std::vector<int32_t> rows;
     std::vector<const void*> indirection;
-    for (size_t r = 0; r < m_; r++) {
-      for (size_t t = 0; t < ks; t++) {
-        const ptrdiff_t src = igemm ? (ptrdiff_t)(r + t) - (ptrdiff_t)pad : (ptrdiff_t)r;
-        const bool padded = src < 0 || src >= (ptrdiff_t)pixels;
-        if (igemm) {
-          // Padding taps point at the zero row itself; real taps at the pixel row minus a_offset.
-          indirection.push_back(padded ? (const void*)zero.data()
-                                       : (const void*)(abuf.data() + src * astride));
-        }
-        for (size_t c = 0; c < k_; c++) rows[r * kk + t * k_ + c] = padded ? za : a[src * k_ + c];
-      }
-    }
+    Im2col(m_, ks, k_, pixels, pad, igemm != nullptr, a, za, abuf.data(), astride, zero.data(),
+           &rows, &indirection);
     if (gemm) {
       gemm(m_, n_, k_, abuf.data() + a_offset_, astride, packed.data(), out.data(), cstride, &p,
            scratch_ptr);
@@ -241,22 +224,10 @@ class DotGemmTester {
             cstride, &p, scratch_ptr);
     }
     out.CheckGuards();
-    crumb::ref::Output ro;
-    ro.is_float = out_type_ == CRUMB_ELEM_F32;
-    ro.zero_point = p.out.zero_point, ro.qmin = p.out.qmin, ro.qmax = p.out.qmax;
-    ro.fmin = p.out.fmin, ro.fmax = p.out.fmax;
-    std::vector<int32_t> want_q(m_ * n_);
-    std::vector<float> want_f(m_ * n_);
-    crumb::ref::FullyConnected((int)m_, (int)n_, (int)kk, rows.data(), za, wvalue.data(), zw.data(),
-                               mul.data(), add.data(), ro, want_q.data(), want_f.data());
+    const RefOutputs want =
+        Reference(m_, n_, kk, rows, za, wvalue, zw, mul.data(), add.data(), p.out);
     for (size_t r = 0; r < m_; r++) {
-      for (size_t c = 0; c < n_; c++) {
-        if (ro.is_float) {
-          ASSERT_EQ(out.Float(r, c), want_f[r * n_ + c]) << "row " << r << " col " << c;
-        } else {
-          ASSERT_EQ(out.Code(r, c, out_type_), want_q[r * n_ + c]) << "row " << r << " col " << c;
-        }
-      }
+      ASSERT_NO_FATAL_FAILURE(ExpectRow(out.data() + r * cstride, r, 0, n_, out_type_, want));
     }
   }
 

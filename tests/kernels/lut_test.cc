@@ -24,11 +24,7 @@ void Run(const LutKernel& kn, const LutGemmTester& t) {
   if (kn.igemm) u.Test(kn.igemm);
 }
 
-#define CHECK_RUN(kn, t)                          \
-  do {                                            \
-    Run(kn, t);                                   \
-    if (testing::Test::HasFatalFailure()) return; \
-  } while (0)
+#define CHECK_RUN(kn, t) CRUMB_RETURN_ON_FATAL(Run(kn, t))
 
 // Shapes below, at and above the tile and its multiples; K below, at and above the 4-code step,
 // odd (pair padding), and long enough for several accumulation groups.
@@ -121,56 +117,13 @@ void ZeroPointsAndOutputs(const LutKernel& kn) {
                       .qmax(ob == 4 ? 7 : 2)
                       .seed(seed++));
   }
-  // Clamp ranges (a fused ReLU6-like range, one-sided ones) and a degenerate one.
-  for (auto [lo, hi] : {std::pair<int32_t, int32_t>{0, 6}, {10, 200}, {-128, -5}, {3, 3}}) {
-    const uint32_t otype = lo < 0 ? CRUMB_ELEM_S8 : CRUMB_ELEM_U8;
-    CHECK_RUN(kn, LutGemmTester()
-                      .m(kn.mr)
-                      .n(kn.nr)
-                      .k(27)
-                      .ks(9)
-                      .out_type(otype)
-                      .qmin(lo)
-                      .qmax(hi)
-                      .out_zero_point(otype == CRUMB_ELEM_U8 ? 5 : 0)
-                      .seed(seed++));
-  }
+  ClampRangeCases(LutGemmTester(), kn.mr, kn.nr, &seed, SweepRunner(Run, kn));
 }
 
 void StridesAndOffsets(const LutKernel& kn) {
   uint32_t seed = 200;
-  for (size_t ks : {1, 9}) {
-    CHECK_RUN(kn, LutGemmTester()
-                      .m(kn.mr + 3)
-                      .n(kn.nr + 7)
-                      .k(23)
-                      .ks(ks)
-                      .a_stride_extra(5)
-                      .c_stride_extra(11)
-                      .seed(seed++));
-    CHECK_RUN(kn, LutGemmTester()
-                      .m(kn.mr + 3)
-                      .n(kn.nr + 7)
-                      .k(23)
-                      .ks(ks)
-                      .a_offset(24)
-                      .out_type(CRUMB_ELEM_F32)
-                      .c_stride_extra(4)
-                      .seed(seed++));
-    // A call for the channels of later blocks (how a caller splits N).
-    for (size_t first : {64, 128}) {
-      for (unsigned ob : {8u, 4u, 2u}) {
-        CHECK_RUN(kn, LutGemmTester()
-                          .m(kn.mr + 1)
-                          .n(first + 70)
-                          .n_first(first)
-                          .k(17)
-                          .ks(ks)
-                          .out_bits(ob)
-                          .seed(seed++));
-      }
-    }
-  }
+  StridesAndOffsetsCases(LutGemmTester(), kn.mr, kn.nr, 23, 17, {8u, 4u, 2u}, &seed,
+                         SweepRunner(Run, kn));
 }
 
 // Weight encodings the packer maps onto 2-bit kernel codes.
@@ -260,17 +213,10 @@ void Extremes(const LutKernel& kn) {
     k.CRUMB_LUT_FN_##kind = name;                                                   \
     k.isa = LutIsa::isa_tag;                                                        \
     k.a_bits = abits;                                                               \
-    const char* tile = strstr(#name, "_ukernel_") + 9;                              \
-    k.mr = (size_t)atoi(tile);                                                      \
-    k.nr = (size_t)atoi(strchr(tile, 'x') + 1);                                     \
+    TileOf(#name, &k.mr, &k.nr);                                                    \
     return k;                                                                       \
   }                                                                                 \
-  class Lut_##name : public testing::Test {                                         \
-   protected:                                                                       \
-    void SetUp() override {                                                         \
-      if (!LutIsaSupported(LutIsa::isa_tag)) GTEST_SKIP() << "CPU lacks " #isa_tag; \
-    }                                                                               \
-  };                                                                                \
+  CRUMB_ISA_FIXTURE(Lut_##name, isa_tag)                                            \
   TEST_F(Lut_##name, Shapes) { Shapes(Desc_##name()); }                             \
   TEST_F(Lut_##name, ZeroPointsAndOutputs) { ZeroPointsAndOutputs(Desc_##name()); } \
   TEST_F(Lut_##name, StridesAndOffsets) { StridesAndOffsets(Desc_##name()); }       \
@@ -359,13 +305,8 @@ void GemvSuite(crumb_lutgemv_ukernel_fn* gemv) {
   }
 }
 
-#define CRUMB_LUT_GEMV_DESC(name, isa_tag)                                          \
-  class Lut_##name : public testing::Test {                                         \
-   protected:                                                                       \
-    void SetUp() override {                                                         \
-      if (!LutIsaSupported(LutIsa::isa_tag)) GTEST_SKIP() << "CPU lacks " #isa_tag; \
-    }                                                                               \
-  };                                                                                \
+#define CRUMB_LUT_GEMV_DESC(name, isa_tag) \
+  CRUMB_ISA_FIXTURE(Lut_##name, isa_tag)   \
   TEST_F(Lut_##name, Gemv) { GemvSuite(name); }
 #define CRUMB_LUT_TESTS_lutgemm(name, isa_tag, abits) \
   CRUMB_LUT_KERNEL_DESC(lutgemm, name, isa_tag, abits)

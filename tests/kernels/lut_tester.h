@@ -16,43 +16,17 @@
 #include "kernels/lut/lut.h"
 #include "kernels/reference/lut_reference.h"
 #include "kernels/reference/reference.h"
+#include "tests/kernels/kernel_test_util.h"
 
 namespace crumb_test {
 
-// Whether this CPU runs a kernel of the .inc's isa column.
-enum class LutIsa { SCALAR, AVX2, AVX512, AVX512VBMI, NEON };
-inline bool LutIsaSupported(LutIsa isa) {
-  switch (isa) {
-    case LutIsa::SCALAR:
-      return true;
-#if defined(__x86_64__) || defined(__i386__)
-    case LutIsa::AVX2:
-      return __builtin_cpu_supports("avx2");
-    case LutIsa::AVX512:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl");
-    case LutIsa::AVX512VBMI:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi");
-#endif
-#if defined(__aarch64__)
-    case LutIsa::NEON:
-      return true;
-#endif
-    default:
-      return false;
-  }
-}
+using LutIsa = KernelIsa;
 
 enum class LutFill { kRandom, kMax, kMin };
 
 class LutGemmTester {
  public:
-#define CRUMB_SETTER(type, name) \
-  LutGemmTester& name(type v) {  \
-    name##_ = v;                 \
-    return *this;                \
-  }
+#define CRUMB_SETTER(type, name) CRUMB_TESTER_SETTER(LutGemmTester, type, name)
   CRUMB_SETTER(size_t, m)
   CRUMB_SETTER(size_t, n)
   CRUMB_SETTER(size_t, k)
@@ -135,20 +109,7 @@ class LutGemmTester {
 
     // Weights: codes of the encoding, as ROWS_LSB.
     int32_t qlo, qhi;
-    switch (w_encoding_) {
-      case CRUMB_ENC_UNSIGNED:
-        qlo = 0, qhi = (1 << w_bits_) - 1;
-        break;
-      case CRUMB_ENC_BIPOLAR:
-        qlo = 0, qhi = 1;
-        break;
-      case CRUMB_ENC_TERNARY:
-        qlo = -1, qhi = 1;
-        break;
-      default:
-        qlo = -(1 << (w_bits_ - 1)), qhi = (1 << (w_bits_ - 1)) - 1;
-        break;
-    }
+    WeightCodeRange(w_encoding_, w_bits_, &qlo, &qhi);
     std::vector<int32_t> zw(n_, 0);
     if (w_encoding_ == CRUMB_ENC_UNSIGNED) {
       for (auto& z : zw) z = w_zero_point_per_channel_ ? w_zero_point_ + uni(0, 1) : w_zero_point_;
@@ -156,10 +117,7 @@ class LutGemmTester {
     std::vector<int32_t> wcodes(n_ * kk);
     for (auto& x : wcodes)
       x = w_fill_ == LutFill::kMax ? qhi : w_fill_ == LutFill::kMin ? qlo : uni(qlo, qhi);
-    std::vector<int32_t> wvalues(n_ * kk);  // value of the code (bipolar -1 / +1), before zw
-    for (size_t i = 0; i < wcodes.size(); i++) {
-      wvalues[i] = w_encoding_ == CRUMB_ENC_BIPOLAR ? 2 * wcodes[i] - 1 : wcodes[i];
-    }
+    const std::vector<int32_t> wvalues = WeightValues(wcodes, w_encoding_);
     std::vector<uint8_t> rows(crumb_rows_lsb_size(n_, kk, w_bits_) + 1);
     crumb_pack_rows_lsb(wcodes.data(), n_, kk, w_bits_, rows.data());
     std::vector<uint8_t> w(crumb_lut_packed_size(n_, ks, k_) + 64);
@@ -193,12 +151,7 @@ class LutGemmTester {
     p.out_bits = packed_out ? out_bits_ : 8;
     p.mul = mul.data() + n_first_;
     p.add = add.data() + n_first_;
-    p.out.type = otype;
-    p.out.zero_point = std::min(std::max(out_zero_point_, olo), ohi);
-    p.out.qmin = std::max(qmin_, olo);
-    p.out.qmax = std::min(qmax_, ohi);
-    p.out.fmin = -2.0f;
-    p.out.fmax = 2.0f;
+    p.out = ClippedOutput(otype, olo, ohi, out_zero_point_, qmin_, qmax_);
 
     // Output rows with guard bytes before, after and between them.
     const size_t out_row_bytes =
@@ -206,27 +159,16 @@ class LutGemmTester {
     const size_t c_stride = out_row_bytes + c_stride_extra_;
     const size_t first_byte =
         packed_out ? n_first_ * out_bits_ / 8 : n_first_ * (otype == CRUMB_ELEM_F32 ? 4 : 1);
-    constexpr uint8_t kGuard = 0xA5;
-    constexpr size_t kGuardBytes = 64;
-    std::vector<uint8_t> out(2 * kGuardBytes + (m_ ? (m_ - 1) * c_stride + out_row_bytes : 0),
-                             kGuard);
-    uint8_t* c = out.data() + kGuardBytes;
+    GuardedRows out(m_, out_row_bytes, c_stride);
+    uint8_t* c = out.data();
+    constexpr uint8_t kGuard = GuardedRows::kByte;
+    constexpr size_t kGuardBytes = GuardedRows::kPad;
 
     // The im2col rows of the reference, and the indirection buffer.
-    std::vector<int32_t> im2col(m_ * kk);
+    std::vector<int32_t> im2col;
     std::vector<const void*> indirection;
-    for (size_t r = 0; r < m_; r++) {
-      for (size_t t = 0; t < ks; t++) {
-        const ptrdiff_t src = igemm ? (ptrdiff_t)(r + t) - (ptrdiff_t)pad : (ptrdiff_t)r;
-        const bool padded = src < 0 || src >= (ptrdiff_t)pixels;
-        if (igemm) {
-          indirection.push_back(padded ? (const void*)zero.data()
-                                       : (const void*)(abytes.data() + src * a_stride));
-        }
-        for (size_t c2 = 0; c2 < k_; c2++)
-          im2col[r * kk + t * k_ + c2] = padded ? za : a[src * k_ + c2];
-      }
-    }
+    Im2col(m_, ks, k_, pixels, pad, igemm != nullptr, a, za, abytes.data(), a_stride, zero.data(),
+           &im2col, &indirection);
     const size_t nc = n_ - n_first_;
     const uint8_t* wcall = w.data() + (n_first_ / CRUMB_LUT_NR) * crumb_lut_block_bytes(ks, k_);
     std::vector<uint8_t> scratch(crumb_lut_gemv_scratch_size(k_) + 2 * kGuardBytes, kGuard);
@@ -244,31 +186,19 @@ class LutGemmTester {
             c_stride, &p);
     }
 
-    crumb::ref::Output ro;
-    ro.is_float = otype == CRUMB_ELEM_F32;
-    ro.zero_point = p.out.zero_point, ro.qmin = p.out.qmin, ro.qmax = p.out.qmax;
-    ro.fmin = p.out.fmin, ro.fmax = p.out.fmax;
-    std::vector<int32_t> want_q(m_ * n_);
-    std::vector<float> want_f(m_ * n_);
-    crumb::ref::FullyConnected((int)m_, (int)n_, (int)kk, im2col.data(), za, wvalues.data(),
-                               zw.data(), mul.data(), add.data(), ro, want_q.data(), want_f.data());
+    const RefOutputs want =
+        Reference(m_, n_, kk, im2col, za, wvalues, zw, mul.data(), add.data(), p.out);
 
     // Guards: nothing outside [first_byte, row end) of each row changed.
     const size_t call_bytes = out_row_bytes - first_byte;
-    for (size_t i = 0; i < out.size(); i++) {
-      const bool inside = i >= kGuardBytes &&
-                          i - kGuardBytes < (m_ ? (m_ - 1) * c_stride + out_row_bytes : 0) &&
-                          (i - kGuardBytes) % c_stride >= first_byte &&
-                          (i - kGuardBytes) % c_stride < first_byte + call_bytes;
-      if (!inside) {
-        ASSERT_EQ(out[i], kGuard) << "the kernel wrote outside its output at byte " << i;
-      }
-    }
+    ASSERT_NO_FATAL_FAILURE(out.CheckGuards([&](size_t off) {
+      return off % c_stride >= first_byte && off % c_stride < first_byte + call_bytes;
+    }));
     for (size_t r = 0; r < m_; r++) {
       const uint8_t* row = c + r * c_stride;
       if (packed_out) {
         std::vector<int32_t> codes(n_, 0);
-        for (size_t j = n_first_; j < n_; j++) codes[j] = want_q[r * n_ + j];
+        for (size_t j = n_first_; j < n_; j++) codes[j] = want.q[r * n_ + j];
         const std::vector<uint8_t> want =
             crumb::ref::PackCodesLsb(codes, 1, (int)n_, (int)out_bits_, (int)out_row_bytes);
         for (size_t i = first_byte; i < out_row_bytes; i++) {
@@ -276,16 +206,7 @@ class LutGemmTester {
                                      << i * 8 / out_bits_ << ")";
         }
       } else {
-        for (size_t j = n_first_; j < n_; j++) {
-          if (ro.is_float) {
-            float f;
-            memcpy(&f, row + 4 * j, 4);
-            ASSERT_EQ(f, want_f[r * n_ + j]) << "row " << r << " channel " << j;
-          } else {
-            const int32_t got = otype == CRUMB_ELEM_U8 ? (int32_t)row[j] : (int32_t)(int8_t)row[j];
-            ASSERT_EQ(got, want_q[r * n_ + j]) << "row " << r << " channel " << j;
-          }
-        }
+        ASSERT_NO_FATAL_FAILURE(ExpectRow(row, r, n_first_, n_, otype, want));
       }
     }
   }
