@@ -261,36 +261,10 @@ void BsGemm(size_t mr, size_t nc, size_t kc, size_t ks, const Rows& rows, const 
   }
 }
 
-template <unsigned A, unsigned W>
-void BsIgemm(size_t mr, size_t nc, size_t kc, size_t ks, const void** a, size_t a_offset,
-             const void* zero, const uint8_t* w, void* c, size_t c_stride,
-             const crumb_bitserial_params* p) {
-  if (a_offset == 0) {
-    BsGemm<A, W>(mr, nc, kc, ks, IndirectRows0{a, ks}, w, c, c_stride, p);
-  } else {
-    BsGemm<A, W>(mr, nc, kc, ks, IndirectRows{a, ks, a_offset, zero}, w, c, c_stride, p);
-  }
-}
-
 }  // namespace
 }  // namespace crumb_bitserial
 
-#define CRUMB_BITSERIAL_AVX2(ABITS, WBITS, TILE)                                                  \
-  extern "C" void crumb_qu##ABITS##_qb##WBITS##_bsgemm_ukernel_##TILE##__avx2(                    \
-      size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride, const uint8_t* w, void* c, \
-      size_t c_stride, const crumb_bitserial_params* params) {                                    \
-    crumb_bitserial::BsGemm<ABITS, WBITS>(                                                        \
-        mr, nc, kc, 1, crumb_bitserial::DirectRows{static_cast<const uint8_t*>(a), a_stride}, w,  \
-        c, c_stride, params);                                                                     \
-  }                                                                                               \
-  extern "C" void crumb_qu##ABITS##_qb##WBITS##_bsigemm_ukernel_##TILE##__avx2(                   \
-      size_t mr, size_t nc, size_t kc, size_t ks, const void** a, size_t a_offset,                \
-      const void* zero, const uint8_t* w, void* c, size_t c_stride,                               \
-      const crumb_bitserial_params* params) {                                                     \
-    crumb_bitserial::BsIgemm<ABITS, WBITS>(mr, nc, kc, ks, a, a_offset, zero, w, c, c_stride,     \
-                                           params);                                               \
-  }
-CRUMB_BITSERIAL_AVX2(1, 1, 6x8)
-CRUMB_BITSERIAL_AVX2(2, 1, 6x8)
-CRUMB_BITSERIAL_AVX2(1, 2, 6x8)
-CRUMB_BITSERIAL_AVX2(2, 2, 4x8)
+CRUMB_BITSERIAL_DEFINE_UKERNELS(1, 1, 6x8, avx2)
+CRUMB_BITSERIAL_DEFINE_UKERNELS(2, 1, 6x8, avx2)
+CRUMB_BITSERIAL_DEFINE_UKERNELS(1, 2, 6x8, avx2)
+CRUMB_BITSERIAL_DEFINE_UKERNELS(2, 2, 4x8, avx2)

@@ -110,3 +110,29 @@ inline void StoreBlock(const int32_t* acc, size_t n0, size_t count, const crumb_
 }
 
 }  // namespace crumb_bitserial
+
+// The extern "C" GEMM and IGEMM entry points of one SIMD kernel, from the including file's
+// crumb_bitserial::BsGemm<A, W>(mr, nc, kc, ks, rows, w, c, c_stride, params) template (one per
+// ISA file, in its anonymous namespace). IGEMM calls without an a_offset use the indirection
+// buffer's pointers as they are (IndirectRows0: no compare with the zero row per tap).
+#define CRUMB_BITSERIAL_DEFINE_UKERNELS(ABITS, WBITS, TILE, ISA)                                   \
+  extern "C" void crumb_qu##ABITS##_qb##WBITS##_bsgemm_ukernel_##TILE##__##ISA(                    \
+      size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride, const uint8_t* w, void* c,  \
+      size_t c_stride, const crumb_bitserial_params* params) {                                     \
+    crumb_bitserial::BsGemm<ABITS, WBITS>(                                                         \
+        mr, nc, kc, 1, crumb_bitserial::DirectRows{static_cast<const uint8_t*>(a), a_stride}, w,   \
+        c, c_stride, params);                                                                      \
+  }                                                                                                \
+  extern "C" void crumb_qu##ABITS##_qb##WBITS##_bsigemm_ukernel_##TILE##__##ISA(                   \
+      size_t mr, size_t nc, size_t kc, size_t ks, const void** a, size_t a_offset,                 \
+      const void* zero, const uint8_t* w, void* c, size_t c_stride,                                \
+      const crumb_bitserial_params* params) {                                                      \
+    if (a_offset == 0) {                                                                           \
+      crumb_bitserial::BsGemm<ABITS, WBITS>(mr, nc, kc, ks, crumb_bitserial::IndirectRows0{a, ks}, \
+                                            w, c, c_stride, params);                               \
+    } else {                                                                                       \
+      crumb_bitserial::BsGemm<ABITS, WBITS>(mr, nc, kc, ks,                                        \
+                                            crumb_bitserial::IndirectRows{a, ks, a_offset, zero},  \
+                                            w, c, c_stride, params);                               \
+    }                                                                                              \
+  }
