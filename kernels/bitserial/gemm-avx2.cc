@@ -47,8 +47,6 @@ __attribute__((always_inline)) inline void Tile(size_t m0, size_t kc, size_t ks,
                                                 const uint8_t* wb, __m256i (&p)[MR], uint32_t* sa) {
   constexpr size_t kGroup = Shape<A, W>::kGroup;
   const size_t words = crumb_bitserial_words32(kc), pb = crumb_bitserial_plane_bytes(kc);
-  const size_t words64 = crumb_bitserial_words(kc);
-  const uint64_t last = LastWordMask(kc);
   const __m256i nib = _mm256_set1_epi8(15);
   __m256i table[A + W - 1];
 #pragma GCC unroll 4
@@ -67,17 +65,7 @@ __attribute__((always_inline)) inline void Tile(size_t m0, size_t kc, size_t ks,
     for (int m = 0; m < MR; m++) ap[m] = rows(m0 + (size_t)m, t);
     if (kCount) {
 #pragma GCC unroll 8
-      for (int m = 0; m < MR; m++) {
-#pragma GCC unroll 2
-        for (unsigned i = 0; i < A; i++) {
-          const uint8_t* plane = ap[m] + i * pb;
-          uint32_t count = (uint32_t)__builtin_popcountll(Load64(plane + 8 * (words64 - 1)) & last);
-          for (size_t q = 0; q + 1 < words64; q++) {
-            count += (uint32_t)__builtin_popcountll(Load64(plane + 8 * q));
-          }
-          sa[m] += count << i;
-        }
-      }
+      for (int m = 0; m < MR; m++) sa[m] += RowSum<A>(ap[m], kc);
     }
     for (size_t d = 0; d < words; d++, wr += W * kRow) {
       __m256i wl[W], wh[W];

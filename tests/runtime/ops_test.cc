@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <random>
 #include <sstream>
 
@@ -276,34 +277,35 @@ TEST(Conv2D, AllWeightBitWidthsAndEncodings) {
   }
 }
 
-// Layers the `lut` family runs (kernels/common/family.h): 1-2-bit weights whose values fit the
-// pair tables times unsigned 1-4-bit activations, at channel counts below, at and above the
-// 64-channel weight block and the 4-code activation step, direct (1x1) and indirect, grouped,
-// with extreme fills. RunModel also runs every other ISA and the scalar kernels on them.
-TEST(Conv2D, LutFamilyLayers) {
-  struct W {
-    int bits, enc;
-  };
-  uint32_t seed = 7;
-  for (W w : {W{2, kSigned}, W{2, kTernary}, W{2, kUnsigned}, W{1, kBipolar}}) {
-    for (int abits : {1, 2, 3, 4}) {
-      for (int cin : {3, 8, 13}) {
+// One layer per (weights, activation bits, input channels, output channels, kernel 1 / 3) with
+// per-tensor zero points and unsigned activations, every fifth / seventh at extreme codes.
+struct WeightKind {
+  int bits, enc;
+};
+template <typename Skip, typename OutBits>
+void SweepUnsignedActLayers(std::initializer_list<WeightKind> weights,
+                            std::initializer_list<int> act_bits, std::initializer_list<int> cins,
+                            int h, int w, uint32_t seed, Skip skip, OutBits out_bits) {
+  for (WeightKind wk : weights) {
+    for (int abits : act_bits) {
+      if (skip(wk, abits)) continue;
+      for (int cin : cins) {
         for (int cout : {1, 64, 65}) {
           for (int k : {1, 3}) {
             const Fill fill = seed % 5 == 0   ? Fill::kMax
                               : seed % 7 == 0 ? Fill::kMin
                                               : Fill::kRandom;
             ConvTester()
-                .input(1, cin, 5, 6)
+                .input(1, cin, h, w)
                 .output_channels(cout)
                 .kernel(k, k)
                 .pads(k / 2, k / 2, k / 2, k / 2)
-                .weight_bits(w.bits)
-                .weight_encoding(w.enc)
+                .weight_bits(wk.bits)
+                .weight_encoding(wk.enc)
                 .per_channel_zero_points(false)
                 .act_bits(abits)
                 .act_encoding(kUnsigned)
-                .out_bits(abits == 3 ? 8 : 4)
+                .out_bits(out_bits(abits))
                 .out_encoding(kUnsigned)
                 .fill(fill)
                 .seed(seed++)
@@ -313,6 +315,16 @@ TEST(Conv2D, LutFamilyLayers) {
       }
     }
   }
+}
+
+// Layers the `lut` family runs (kernels/common/family.h): 1-2-bit weights whose values fit the
+// pair tables times unsigned 1-4-bit activations, at channel counts below, at and above the
+// 64-channel weight block and the 4-code activation step, direct (1x1) and indirect, grouped,
+// with extreme fills. RunModel also runs every other ISA and the scalar kernels on them.
+TEST(Conv2D, LutFamilyLayers) {
+  SweepUnsignedActLayers(
+      {{2, kSigned}, {2, kTernary}, {2, kUnsigned}, {1, kBipolar}}, {1, 2, 3, 4}, {3, 8, 13}, 5, 6,
+      7, [](WeightKind, int) { return false; }, [](int abits) { return abits == 3 ? 8 : 4; });
   // Groups of >= 16 channels stay on the family; each group's codes are packed as their own row.
   ConvTester()
       .input(2, 10, 6, 5)
@@ -344,40 +356,12 @@ TEST(Conv2D, LutFamilyLayers) {
 // above the 32- and 64-bit words, N around the 64-channel block, direct and indirect, extreme
 // fills.
 TEST(Conv2D, BitserialFamilyLayers) {
-  struct W {
-    int bits, enc;
-  };
-  uint32_t seed = 11;
-  for (W w : {W{1, kBipolar}, W{1, kSigned}, W{1, kUnsigned}, W{2, kSigned}, W{2, kTernary},
-              W{2, kUnsigned}}) {
-    for (int abits : {1, 2}) {
-      if (w.bits * abits > 2 && w.enc != kUnsigned) continue;  // W2A2 signed / ternary: lut
-      for (int cin : {3, 32, 65}) {
-        for (int cout : {1, 64, 65}) {
-          for (int k : {1, 3}) {
-            const Fill fill = seed % 5 == 0   ? Fill::kMax
-                              : seed % 7 == 0 ? Fill::kMin
-                                              : Fill::kRandom;
-            ConvTester()
-                .input(1, cin, 4, 5)
-                .output_channels(cout)
-                .kernel(k, k)
-                .pads(k / 2, k / 2, k / 2, k / 2)
-                .weight_bits(w.bits)
-                .weight_encoding(w.enc)
-                .per_channel_zero_points(false)
-                .act_bits(abits)
-                .act_encoding(kUnsigned)
-                .out_bits(abits == 1 ? 2 : 8)
-                .out_encoding(kUnsigned)
-                .fill(fill)
-                .seed(seed++)
-                .Test();
-          }
-        }
-      }
-    }
-  }
+  // W2A2 signed / ternary go to lut.
+  SweepUnsignedActLayers(
+      {{1, kBipolar}, {1, kSigned}, {1, kUnsigned}, {2, kSigned}, {2, kTernary}, {2, kUnsigned}},
+      {1, 2}, {3, 32, 65}, 4, 5, 11,
+      [](WeightKind w, int abits) { return w.bits * abits > 2 && w.enc != kUnsigned; },
+      [](int abits) { return abits == 1 ? 2 : 8; });
 }
 
 // Two layers of a packing family in a row hand over packed activations (the first writes its
