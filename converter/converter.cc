@@ -21,6 +21,7 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
   ImportModel(model, &g, &diag);
   ConstantsToInitializers(&g, &diag);
   RemoveIdentity(&g, &diag);
+  LowerQonnx(&g, &diag);
   CheckSupported(g, &diag);
   if (diag.ok()) {
     RecognizeQuantizers(&g, &diag);

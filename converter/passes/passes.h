@@ -16,6 +16,12 @@ void ConstantsToInitializers(Graph* g, Diagnostics* diag);
 // names).
 void RemoveIdentity(Graph* g, Diagnostics* diag);
 
+// QONNX Quant / BipolarQuant / MultiThreshold nodes (domains qonnx.custom_op.general,
+// onnx.brevitas, finn.custom_op.general) become the standard forms: DequantizeLinear of integer
+// codes computed here for constant weights, QuantizeLinear -> Clip -> DequantizeLinear for
+// activations. Reports (and drops) the nodes it cannot rewrite exactly.
+void LowerQonnx(Graph* g, Diagnostics* diag);
+
 // Lists every unsupported op, data type and bit width, with node names. Later passes run only
 // when this finds nothing.
 void CheckSupported(const Graph& g, Diagnostics* diag);
