@@ -20,6 +20,7 @@ namespace crumb {
 namespace {
 
 using cv::ConvertResult;
+using testing::AnonymousModel;
 using testing::ConvModel;
 using testing::ConvModelSpec;
 using testing::Form;
@@ -289,17 +290,6 @@ TEST(ConvertFile, WritesAtomicallyAndNothingOnFailure) {
 
 // ------------------------------------------------------------------ reference models on disk
 
-// The model with its tensors and ops named by position, and the packed bytes of every tensor:
-// what two forms must share when they spell the names differently (the QONNX forms name their
-// quantizers after the QONNX nodes).
-std::string Anonymous(cv::CModel m) {
-  for (size_t k = 0; k < m.tensors.size(); k++) m.tensors[k].name = "t" + std::to_string(k);
-  for (size_t k = 0; k < m.ops.size(); k++) m.ops[k].name = "op" + std::to_string(k);
-  std::string s = cv::DumpModel(m);
-  for (const auto& t : m.tensors) s += std::string(t.bytes.begin(), t.bytes.end());
-  return s;
-}
-
 // Converts the forms of every model directory under `root` whose name starts with one of
 // `prefixes`: qcdq / folded / native (and binary_folded) must give identical files (source hash
 // aside); the QONNX forms (qonnx, qonnx_mt, binary_qonnx) the same model up to names.
@@ -325,9 +315,10 @@ int CheckModelDirs(const std::string& root, const std::vector<std::string>& pref
       if (ref.empty()) {
         ref = stripped;
         ref_form = form;
-        ref_anonymous = Anonymous(r.model);
+        ref_anonymous = AnonymousModel(r.model);
       } else if (qonnx) {
-        EXPECT_TRUE(Anonymous(r.model) == ref_anonymous) << form << " differs from " << ref_form;
+        EXPECT_TRUE(AnonymousModel(r.model) == ref_anonymous)
+            << form << " differs from " << ref_form;
       } else {
         EXPECT_TRUE(stripped == ref) << form << " differs from " << ref_form;
       }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "converter/converter.h"
 #include "converter/onnx_import.h"
@@ -21,6 +22,7 @@ using cv::ConvertModel;
 using cv::ConvertResult;
 using cv::Diagnostics;
 using cv::Graph;
+using cv::Node;
 using testing::ConvModel;
 using testing::ConvModelSpec;
 using testing::Form;
@@ -399,6 +401,399 @@ TEST(RecognizeQuantizers, MismatchedQuantizeDequantizeParamsAreReported) {
   ASSERT_FALSE(r.ok);
   EXPECT_NE(Joined(r.problems).find("differ from those of QuantizeLinear 'q'"), std::string::npos)
       << Joined(r.problems);
+}
+
+// ------------------------------------------------------------------ lower QONNX
+
+constexpr const char* kQonnx = "qonnx.custom_op.general";
+
+// Quant(x, scale, zeropt, bitwidth) named `name` writing `y`; scale / zeropt of shape `pdims`.
+onnx::NodeProto* AddQuant(OnnxBuilder& b, const std::string& name, const std::string& x,
+                          const std::string& y, const std::vector<int64_t>& pdims,
+                          const std::vector<float>& scale, const std::vector<float>& zp, float bits,
+                          bool is_signed, bool narrow, const std::string& mode = "ROUND") {
+  b.InitF(name + "/scale", pdims, scale);
+  b.InitF(name + "/zeropt", pdims, zp);
+  b.InitF(name + "/bitwidth", {}, {bits});
+  auto* n = b.Node("Quant", name, {x, name + "/scale", name + "/zeropt", name + "/bitwidth"}, {y},
+                   kQonnx);
+  OnnxBuilder::AttrI(n, "signed", is_signed ? 1 : 0);
+  OnnxBuilder::AttrI(n, "narrow", narrow ? 1 : 0);
+  OnnxBuilder::AttrS(n, "rounding_mode", mode);
+  return n;
+}
+
+// MultiThreshold(x, thresholds [C, T]) named `name` writing `y`.
+void AddMultiThreshold(OnnxBuilder& b, const std::string& name, const std::string& x,
+                       const std::string& y, int64_t channels, const std::vector<float>& t,
+                       const std::string& dtype, float out_scale, float out_bias) {
+  std::vector<float> all;
+  for (int64_t c = 0; c < channels; c++) all.insert(all.end(), t.begin(), t.end());
+  b.InitF(name + "/thresholds", {channels, int64_t(t.size())}, all);
+  auto* n = b.Node("MultiThreshold", name, {x, name + "/thresholds"}, {y}, kQonnx);
+  OnnxBuilder::AttrS(n, "out_dtype", dtype);
+  OnnxBuilder::AttrF(n, "out_scale", out_scale);
+  OnnxBuilder::AttrF(n, "out_bias", out_bias);
+  OnnxBuilder::AttrS(n, "data_layout", "NCHW");
+}
+
+// The graph after LowerQonnx (in *lowered) and after RecognizeQuantizers (returned).
+Graph LowerAndRecognize(OnnxBuilder& b, Diagnostics* d, std::string* lowered = nullptr) {
+  Graph g = Import(b, d);
+  cv::ConstantsToInitializers(&g, d);
+  cv::RemoveIdentity(&g, d);
+  cv::LowerQonnx(&g, d);
+  if (lowered) *lowered = cv::DumpGraph(g);
+  cv::CheckSupported(g, d);
+  if (d->ok()) cv::RecognizeQuantizers(&g, d);
+  return g;
+}
+
+const Node* FindNode(const Graph& g, const std::string& name) {
+  for (const auto& n : g.nodes)
+    if (n.name == name) return &n;
+  return nullptr;
+}
+
+// x -> Quant (8-bit activation) -> Conv(Quant(w) per output channel, scale [2,1,1,1]) -> Quant -> y
+TEST(LowerQonnx, QuantWeightPerChannelBecomesFoldedDequantize) {
+  OnnxBuilder b;
+  b.Input("x", {1, 3, 1, 1});
+  AddQuant(b, "qx", "x", "xd", {}, {0.1f}, {0.f}, 8, false, false);
+  // Channel 0 (scale 0.5): 0.6 / 0.5 = 1.2 -> 1, -0.5 -> -1, 0.1 -> 0; channel 1 (0.25): 0, 1, -1.
+  b.InitF("w", {2, 3, 1, 1}, {0.6f, -0.5f, 0.1f, 0.f, 0.25f, -0.3f});
+  AddQuant(b, "qw", "w", "wd", {2, 1, 1, 1}, {0.5f, 0.25f}, {0.f, 0.f}, 2, true, true);
+  b.Node("Conv", "conv", {"xd", "wd"}, {"c"});
+  AddQuant(b, "qy", "c", "y", {}, {0.2f}, {0.f}, 8, false, false);
+  b.Output("y");
+  Diagnostics d;
+  std::string lowered;
+  Graph g = LowerAndRecognize(b, &d, &lowered);
+  ASSERT_TRUE(d.ok()) << Joined(d.problems());
+  EXPECT_EQ(lowered,
+            "input x [1,3,1,1]\n"
+            "QuantizeLinear 'qx' (x, xd/scale, xd/zero_point) -> (xd/quantized)\n"
+            "DequantizeLinear 'qx/DequantizeLinear' (xd/quantized, xd/scale, xd/zero_point) -> "
+            "(xd)\n"
+            "DequantizeLinear 'qw' (wd/codes, wd/scale, wd/zero_point) -> (wd)\n"
+            "Conv 'conv' (xd, wd) -> (c)\n"
+            "QuantizeLinear 'qy' (c, y/scale, y/zero_point) -> (y/quantized)\n"
+            "DequantizeLinear 'qy/DequantizeLinear' (y/quantized, y/scale, y/zero_point) -> (y)\n"
+            "output y\n");
+  const Node* w = FindNode(g, "qw");
+  ASSERT_NE(w, nullptr);
+  ASSERT_TRUE(w->quant);
+  EXPECT_EQ(w->op_type, cv::kQConstOp);
+  EXPECT_EQ(w->quant->codes, (std::vector<int64_t>{1, -1, 0, 0, 1, -1}));
+  EXPECT_EQ(w->quant->bits, 2);
+  EXPECT_EQ(w->quant->encoding, cv::Encoding::kTernary);
+  EXPECT_EQ(w->quant->axis, 0);
+  EXPECT_EQ(w->quant->scale, (std::vector<float>{0.5f, 0.25f}));
+  EXPECT_EQ(w->quant->zero_point, (std::vector<int64_t>{0, 0}));
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+}
+
+// A [1, C] scale on a [K, N] MatMul weight is per column: axis 1.
+TEST(LowerQonnx, QuantScaleOfShape1xCIsAxis1) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  AddQuant(b, "qx", "x", "xd", {}, {0.1f}, {0.f}, 8, false, false);
+  b.InitF("w", {4, 2}, {1.f, 0.5f, -1.f, -0.5f, 0.f, 0.25f, 2.f, 0.f});
+  AddQuant(b, "qw", "w", "wd", {1, 2}, {1.f, 0.25f}, {0.f, 0.f}, 4, true, true);
+  b.Node("MatMul", "mm", {"xd", "wd"}, {"m"});
+  AddQuant(b, "qy", "m", "y", {}, {0.2f}, {0.f}, 8, false, false);
+  b.Output("y");
+  Diagnostics d;
+  Graph g = LowerAndRecognize(b, &d);
+  ASSERT_TRUE(d.ok()) << Joined(d.problems());
+  const Node* w = FindNode(g, "qw");
+  ASSERT_TRUE(w && w->quant);
+  EXPECT_EQ(w->quant->axis, 1);
+  EXPECT_EQ(w->quant->scale, (std::vector<float>{1.f, 0.25f}));
+  EXPECT_EQ(w->quant->codes, (std::vector<int64_t>{1, 2, -1, -2, 0, 1, 2, 0}));
+  EXPECT_EQ(w->quant->bits, 3);  // codes in [-2, 2]: the width is the codes' range
+}
+
+TEST(LowerQonnx, QuantActivationBecomesQcdqWithTheDeclaredWidth) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  AddQuant(b, "q", "x", "y", {}, {0.1f}, {3.f}, 4, false, false);
+  b.Output("y");
+  Diagnostics d;
+  std::string lowered;
+  Graph g = LowerAndRecognize(b, &d, &lowered);
+  ASSERT_TRUE(d.ok()) << Joined(d.problems());
+  EXPECT_EQ(lowered,
+            "input x [1,4]\n"
+            "QuantizeLinear 'q' (x, y/scale, y/zero_point) -> (y/quantized)\n"
+            "Clip 'q/Clip' (y/quantized, y/qmin, y/qmax) -> (y/clipped)\n"
+            "DequantizeLinear 'q/DequantizeLinear' (y/clipped, y/scale, y/zero_point) -> (y)\n"
+            "output y\n");
+  EXPECT_EQ(cv::DumpGraph(g),
+            "input x [1,4]\n"
+            "crumb.FakeQuant 'q' (x) -> (y) q{y/quantized bits=4 UNSIGNED [0,15] "
+            "scale=[0.100000001] zp=[3] axis=-1}\n"
+            "output y\n");
+  // The same crumb model as the QCDQ spelling.
+  OnnxBuilder c;
+  c.Input("x", {1, 4});
+  c.InitF("s", {}, {0.1f});
+  c.InitI("z", 2, {}, {3});
+  c.InitI("lo", 2, {}, {0});
+  c.InitI("hi", 2, {}, {15});
+  c.Node("QuantizeLinear", "q", {"x", "s", "z"}, {"xq"});
+  c.Node("Clip", "clip", {"xq", "lo", "hi"}, {"xc"});
+  c.Node("DequantizeLinear", "dq", {"xc", "s", "z"}, {"y"});
+  c.Output("y");
+  ConvertResult rq = Convert(b), rc = Convert(c);
+  ASSERT_TRUE(rq.ok && rc.ok) << Joined(rq.problems) << Joined(rc.problems);
+  EXPECT_EQ(testing::AnonymousModel(rq.model), testing::AnonymousModel(rc.model));
+}
+
+TEST(LowerQonnx, SignedNarrowAndUnsignedRanges) {
+  struct Case {
+    bool is_signed, narrow;
+    int bits;
+    int64_t qmin, qmax;
+    cv::Encoding enc;
+    bool clip;  // a Clip narrows the zero point type's range
+  };
+  const Case cases[] = {
+      {true, true, 4, -7, 7, cv::Encoding::kSigned, true},
+      {true, false, 4, -8, 7, cv::Encoding::kSigned, true},
+      {false, true, 4, 0, 14, cv::Encoding::kUnsigned, true},
+      {false, false, 4, 0, 15, cv::Encoding::kUnsigned, true},
+      {true, true, 8, -127, 127, cv::Encoding::kSigned, true},
+      {true, false, 8, -128, 127, cv::Encoding::kSigned, false},
+      {false, false, 8, 0, 255, cv::Encoding::kUnsigned, false},
+      {false, false, 2, 0, 3, cv::Encoding::kUnsigned, true},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(std::string(k.is_signed ? "signed" : "unsigned") + (k.narrow ? " narrow " : " ") +
+                 std::to_string(k.bits));
+    OnnxBuilder b;
+    b.Input("x", {1, 4});
+    AddQuant(b, "q", "x", "y", {}, {0.1f}, {0.f}, float(k.bits), k.is_signed, k.narrow);
+    b.Output("y");
+    Diagnostics d;
+    std::string lowered;
+    Graph g = LowerAndRecognize(b, &d, &lowered);
+    ASSERT_TRUE(d.ok()) << Joined(d.problems());
+    EXPECT_EQ(lowered.find("Clip") != std::string::npos, k.clip) << lowered;
+    ASSERT_EQ(g.nodes.size(), 1u);
+    ASSERT_TRUE(g.nodes[0].quant);
+    const cv::QuantInfo& q = *g.nodes[0].quant;
+    EXPECT_EQ(q.qmin, k.qmin);
+    EXPECT_EQ(q.qmax, k.qmax);
+    EXPECT_EQ(q.bits, k.bits);
+    EXPECT_EQ(q.encoding, k.enc);
+  }
+}
+
+// Weights are quantized offline exactly as QONNX does: v = x / scale + zeropt in float32, clamp,
+// then the node's rounding mode (ROUND is numpy's half to even).
+TEST(LowerQonnx, WeightCodesFollowTheRoundingMode) {
+  // x / scale = 0.5, 1.5, -0.5, 2.5, -1.2, 9.7 (the last clamps to 7: signed 4-bit, not narrow).
+  const std::vector<float> w = {0.25f, 0.75f, -0.25f, 1.25f, -0.6f, 4.85f};
+  const std::map<std::string, std::vector<int64_t>> want = {
+      {"ROUND", {0, 2, 0, 2, -1, 7}},
+      {"CEIL", {1, 2, 0, 3, -1, 7}},
+      {"FLOOR", {0, 1, -1, 2, -2, 7}},
+  };
+  for (const auto& kv : want) {
+    SCOPED_TRACE(kv.first);
+    OnnxBuilder b;
+    b.InitF("w", {1, 6}, w);
+    AddQuant(b, "qw", "w", "wd", {}, {0.5f}, {0.f}, 4, true, false, kv.first);
+    b.Output("wd");
+    Diagnostics d;
+    Graph g = Import(b, &d);
+    cv::LowerQonnx(&g, &d);
+    ASSERT_TRUE(d.ok()) << Joined(d.problems());
+    const cv::Const* codes = g.FindConst("wd/codes");
+    ASSERT_NE(codes, nullptr);
+    EXPECT_EQ(codes->type, cv::kInt8);
+    EXPECT_EQ(codes->dims, (std::vector<int64_t>{1, 6}));
+    EXPECT_EQ(codes->i, kv.second);
+  }
+  // The zero point is added before rounding: 0.5 + 1 = 1.5 rounds to 2 (QuantizeLinear's
+  // round(0.5) + 1 would give 1). Unsigned codes are uint8 with a uint8 zero point.
+  OnnxBuilder b;
+  b.InitF("w", {1, 3}, {0.25f, -0.5f, 10.f});
+  AddQuant(b, "qw", "w", "wd", {}, {0.5f}, {1.f}, 3, false, false);
+  b.Output("wd");
+  Diagnostics d;
+  Graph g = Import(b, &d);
+  cv::LowerQonnx(&g, &d);
+  ASSERT_TRUE(d.ok()) << Joined(d.problems());
+  ASSERT_NE(g.FindConst("wd/codes"), nullptr);
+  EXPECT_EQ(g.FindConst("wd/codes")->type, cv::kUint8);
+  EXPECT_EQ(g.FindConst("wd/codes")->i, (std::vector<int64_t>{2, 0, 7}));
+  EXPECT_EQ(g.FindConst("wd/zero_point")->type, cv::kUint8);
+  EXPECT_EQ(g.FindConst("wd/zero_point")->i, (std::vector<int64_t>{1}));
+}
+
+// Everything LowerQonnx cannot rewrite exactly is reported, naming the node, in one run.
+TEST(LowerQonnx, ListsEveryUnsupportedQonnxNode) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  AddQuant(b, "floor_act", "x", "a1", {}, {0.1f}, {0.f}, 4, false, false, "FLOOR");
+  AddQuant(b, "nine_bits", "a1", "a2", {}, {0.1f}, {0.f}, 9, false, false);
+  AddQuant(b, "half_bits", "a2", "a3", {}, {0.1f}, {0.f}, 2.5f, false, false);
+  b.InitF("bs", {}, {0.5f});
+  b.Node("BipolarQuant", "bipolar_act", {"a3", "bs"}, {"a4"}, kQonnx);
+  AddMultiThreshold(b, "mt", "a4", "y", 1, {0.05f, 0.1f, 0.3f}, "UINT2", 0.1f, 0.f);
+  b.Output("y");
+  ConvertResult r = Convert(b);
+  ASSERT_FALSE(r.ok);
+  const std::string all = Joined(r.problems);
+  EXPECT_NE(all.find("node 'floor_act' (op qonnx.custom_op.general.Quant): rounding_mode 'FLOOR' "
+                     "is supported on constant weights only"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(
+      all.find("node 'nine_bits' (op qonnx.custom_op.general.Quant): unsupported bit width 9"),
+      std::string::npos)
+      << all;
+  EXPECT_NE(all.find("node 'half_bits' (op qonnx.custom_op.general.Quant): the bit width 2.5 is "
+                     "not an integer"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("node 'bipolar_act' (op qonnx.custom_op.general.BipolarQuant): bipolar "
+                     "activations are not supported yet"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("node 'mt' (op qonnx.custom_op.general.MultiThreshold): non-uniform "
+                     "thresholds"),
+            std::string::npos)
+      << all;
+  EXPECT_EQ(r.problems.size(), 5u) << all;
+}
+
+// x -> Q/Clip/DQ (2-bit) -> Conv(weight) -> Q/DQ -> y with the weight given by `add` as "wd".
+template <typename F>
+ConvertResult ConvertWithWeight(F add) {
+  OnnxBuilder b;
+  b.Input("x", {1, 2, 3, 3});
+  b.InitF("s", {}, {0.1f});
+  b.InitI("z", 2, {}, {0});
+  b.InitI("lo", 2, {}, {0});
+  b.InitI("hi", 2, {}, {3});
+  b.Node("QuantizeLinear", "qx", {"x", "s", "z"}, {"xq"});
+  b.Node("Clip", "clipx", {"xq", "lo", "hi"}, {"xc"});
+  b.Node("DequantizeLinear", "dqx", {"xc", "s", "z"}, {"xd"});
+  add(b);
+  b.Node("Conv", "conv", {"xd", "wd"}, {"c"});
+  b.InitF("so", {}, {0.2f});
+  b.Node("QuantizeLinear", "qy", {"c", "so", "z"}, {"yq"});
+  b.Node("DequantizeLinear", "dqy", {"yq", "so", "z"}, {"y"});
+  b.Output("y");
+  return Convert(b);
+}
+
+TEST(LowerQonnx, BipolarQuantWeightsAreBipolarOneBit) {
+  const std::vector<float> w = {0.3f, -0.1f, 0.f, -2.f, 1.f, -0.5f, 0.2f, -0.f};
+  ConvertResult rq = ConvertWithWeight([&](OnnxBuilder& b) {
+    b.InitF("w", {4, 2, 1, 1}, w);
+    b.InitF("ws", {4, 1, 1, 1}, {0.5f, 0.25f, 1.f, 2.f});
+    b.Node("BipolarQuant", "bq", {"w", "ws"}, {"wd"}, kQonnx);
+  });
+  ASSERT_TRUE(rq.ok) << Joined(rq.problems);
+  // The folded +-1 form (x >= 0 -> +1, so 0 and -0 are +1).
+  ConvertResult rf = ConvertWithWeight([](OnnxBuilder& b) {
+    b.InitI("w", 3, {4, 2, 1, 1}, {1, -1, 1, -1, 1, -1, 1, 1});
+    b.InitF("ws", {4}, {0.5f, 0.25f, 1.f, 2.f});
+    b.InitI("wz", 3, {4}, {0, 0, 0, 0});
+    auto* n = b.Node("DequantizeLinear", "bq", {"w", "ws", "wz"}, {"wd"});
+    OnnxBuilder::AttrI(n, "axis", 0);
+  });
+  ASSERT_TRUE(rf.ok) << Joined(rf.problems);
+  const cv::COp* conv = FindOp(rq.model, "conv");
+  ASSERT_NE(conv, nullptr);
+  const auto& t = rq.model.tensors[size_t(conv->inputs[1])];
+  EXPECT_EQ(t.bits, 1);
+  EXPECT_EQ(t.encoding, cv::Encoding::kBipolar);
+  EXPECT_EQ(t.scale, (std::vector<float>{0.5f, 0.25f, 1.f, 2.f}));
+  EXPECT_EQ(testing::AnonymousModel(rq.model), testing::AnonymousModel(rf.model));
+}
+
+// MultiThreshold with thresholds (k - 1/2 - z0) * s is QuantizeLinear -> Clip -> DequantizeLinear
+// with scale s and zero point z0 = -out_bias / s (UINTn), or zero point qmin + z0 (INTn).
+TEST(LowerQonnx, UniformMultiThresholdIsTheQcdqForm) {
+  struct Case {
+    std::string dtype;
+    float bias;        // in steps of s
+    int64_t channels;  // rows of the threshold matrix (1 = broadcast)
+    int64_t zp, lo, hi;
+    int zp_type;
+  };
+  const float s = 0.3f;
+  const Case cases[] = {
+      {"UINT2", 0.f, 1, 0, 0, 3, 2},
+      {"UINT2", -1.f, 2, 1, 0, 3, 2},
+      {"UINT4", 0.f, 2, 0, 0, 15, 2},
+      {"INT2", -2.f, 1, 0, -2, 1, 3},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.dtype + " bias " + std::to_string(k.bias) + " rows " +
+                 std::to_string(k.channels));
+    const int64_t levels = k.hi - k.lo;
+    std::vector<float> t;
+    for (int64_t j = 1; j <= levels; j++) t.push_back(float((double(j) - 0.5 + k.bias) * s));
+    OnnxBuilder b;
+    b.Input("x", {1, 2, 2, 2});
+    AddMultiThreshold(b, "mt", "x", "y", k.channels, t, k.dtype, s, k.bias * s);
+    b.Output("y");
+    Diagnostics d;
+    std::string lowered;
+    LowerAndRecognize(b, &d, &lowered);
+    ASSERT_TRUE(d.ok()) << Joined(d.problems());
+    EXPECT_EQ(lowered,
+              "input x [1,2,2,2]\n"
+              "QuantizeLinear 'mt' (x, y/scale, y/zero_point) -> (y/quantized)\n"
+              "Clip 'mt/Clip' (y/quantized, y/qmin, y/qmax) -> (y/clipped)\n"
+              "DequantizeLinear 'mt/DequantizeLinear' (y/clipped, y/scale, y/zero_point) -> (y)\n"
+              "output y\n");
+    OnnxBuilder c;
+    c.Input("x", {1, 2, 2, 2});
+    c.InitF("s", {}, {s});
+    c.InitI("z", k.zp_type, {}, {k.zp});
+    c.InitI("lo", k.zp_type, {}, {k.lo});
+    c.InitI("hi", k.zp_type, {}, {k.hi});
+    c.Node("QuantizeLinear", "q", {"x", "s", "z"}, {"xq"});
+    c.Node("Clip", "clip", {"xq", "lo", "hi"}, {"xc"});
+    c.Node("DequantizeLinear", "dq", {"xc", "s", "z"}, {"y"});
+    c.Output("y");
+    ConvertResult rm = Convert(b), rc = Convert(c);
+    ASSERT_TRUE(rm.ok && rc.ok) << Joined(rm.problems) << Joined(rc.problems);
+    EXPECT_EQ(testing::AnonymousModel(rm.model), testing::AnonymousModel(rc.model));
+  }
+}
+
+// Thresholds must be the rounding boundaries up to float32 rounding (1e-5 relative); a threshold
+// off by a thousandth of a step is another function and is reported.
+TEST(LowerQonnx, NonUniformMultiThresholdIsReported) {
+  const float s = 0.25f;
+  for (double off : {1e-7, 1e-3}) {
+    OnnxBuilder b;
+    b.Input("x", {1, 4});
+    AddMultiThreshold(b, "mt", "x", "y", 1,
+                      {float(0.5 * s), float(1.5 * s * (1 + off)), float(2.5 * s)}, "UINT2", s,
+                      0.f);
+    b.Output("y");
+    ConvertResult r = Convert(b);
+    if (off < 1e-5) {
+      EXPECT_TRUE(r.ok) << Joined(r.problems);
+    } else {
+      ASSERT_FALSE(r.ok);
+      EXPECT_NE(Joined(r.problems)
+                    .find("node 'mt' (op qonnx.custom_op.general.MultiThreshold): non-uniform "
+                          "thresholds: threshold 2 of channel 0"),
+                std::string::npos)
+          << Joined(r.problems);
+    }
+  }
 }
 
 // ------------------------------------------------------------------ batch norm / fusion

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "converter/ir.h"
 #include "tests/converter/onnx_builder.h"
 
 namespace crumb {
@@ -149,6 +150,17 @@ class ConvModel {
   ConvModelSpec spec_;
   OnnxBuilder b_;
 };
+
+// A converted model with its tensors and ops named by position, plus the packed bytes of every
+// tensor: what two forms must share when they spell value and node names differently (the QONNX
+// forms name their quantizers after the QONNX nodes).
+inline std::string AnonymousModel(cv::CModel m) {
+  for (size_t k = 0; k < m.tensors.size(); k++) m.tensors[k].name = "t" + std::to_string(k);
+  for (size_t k = 0; k < m.ops.size(); k++) m.ops[k].name = "op" + std::to_string(k);
+  std::string s = cv::DumpModel(m);
+  for (const auto& t : m.tensors) s += std::string(t.bytes.begin(), t.bytes.end());
+  return s;
+}
 
 }  // namespace testing
 }  // namespace crumb
