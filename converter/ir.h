@@ -162,6 +162,7 @@ enum class Layout {
   kBitserialN64 = 5
 };
 enum class KernelFamily { kAuto = 0, kScalar = 1, kLut = 2, kBitserial = 3, kDot = 4 };
+enum class FamilySource { kTable = 0, kForced = 1, kTuned = 2 };
 // Values of crumb.fbs OpCode.
 enum class OpCode : int {
   kQuantize = 0,
@@ -210,6 +211,7 @@ struct COp {
   std::string name;
   std::vector<int> inputs, outputs;
   KernelFamily family = KernelFamily::kAuto;
+  FamilySource family_source = FamilySource::kTable;
   bool has_clamp = false;
   CClamp clamp;
   // Conv / pool geometry.

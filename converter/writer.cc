@@ -130,7 +130,8 @@ bool Build(const CModel& m, const std::vector<fb::Buffer>& buffers,
     const auto outs = b->CreateVector(std::vector<int32_t>(op.outputs.begin(), op.outputs.end()));
     ops.push_back(fb::CreateOperator(*b, static_cast<fb::OpCode>(int(op.opcode)), op.version, name,
                                      ins, outs, type, options,
-                                     static_cast<fb::KernelFamily>(int(op.family)), 0));
+                                     static_cast<fb::KernelFamily>(int(op.family)), 0,
+                                     static_cast<fb::FamilySource>(int(op.family_source))));
   }
 
   std::vector<flatbuffers::Offset<fb::Metadata>> meta;

@@ -1,8 +1,10 @@
 // crumb-bench --graph=MODEL.crumb [--num_threads=1] [--num_runs=50] [--warmup_runs=1]
 //             [--input_shape=N,C,H,W] [--enable_op_profiling=true] [--isa=scalar]
+//             [--kernel_family=auto|scalar|lut|bitserial|dot]
 // Output follows TFLite's benchmark_model: init time, first / warmup / average inference in
 // microseconds with std, the kernel chosen per op, and with op profiling the per-op table by
-// node and the summary by op type.
+// node and the summary by op type and by kernel family; each Conv / FullyConnected op's family
+// and why it was chosen (table row, tuned, forced).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,13 +60,14 @@ struct Stats {
 int main(int argc, char** argv) {
   crumb_tools::Args args(argc, argv,
                          {"graph", "num_threads", "num_runs", "warmup_runs", "input_shape",
-                          "enable_op_profiling", "isa", "help"},
+                          "enable_op_profiling", "isa", "kernel_family", "help"},
                          {"enable_op_profiling", "help"});
   if (args.Has("help")) {
     printf(
         "usage: crumb-bench --graph=MODEL.crumb [--num_threads=1] [--num_runs=50] "
         "[--warmup_runs=1]\n                   [--input_shape=N,C,H,W] "
-        "[--enable_op_profiling=true] [--isa=scalar]\n");
+        "[--enable_op_profiling=true] [--isa=scalar]\n"
+        "                   [--kernel_family=auto|scalar|lut|bitserial|dot]\n");
     return 0;
   }
   if (!args.ok()) return Fail(args.error());
@@ -175,10 +178,13 @@ int main(int argc, char** argv) {
          (double)(peak - std::min(peak, mem_start)) / 1e6);
   printf("Peak memory footprint (MB): %g\n", (double)peak / 1e6);
 
-  printf("\nKernels chosen per op:\n");
+  printf("\nKernels chosen per op (family: why):\n");
   for (int32_t i = 0; i < interp.OpCount(); i++) {
     const crumb::OpInfo op = interp.Op(i);
-    printf("  %3d %-20s %-40s %s\n", i, op.type.c_str(), op.kernel.c_str(), op.name.c_str());
+    printf("  %3d %-20s %-44s %s\n", i, op.type.c_str(), op.kernel.c_str(), op.name.c_str());
+    if (!op.family.empty()) {
+      printf("      %-20s %s: %s\n", "", op.family.c_str(), op.family_reason.c_str());
+    }
   }
 
   if (profiling) {
@@ -238,6 +244,21 @@ int main(int argc, char** argv) {
       cdf += pct;
       printf("\t%24s\t%10d\t%10.3f\t%9.3f%%\t%9.3f%%\t%10.3f\t%14d\n", t.first.c_str(),
              t.second.first, t.second.second, pct, cdf, 0.0, t.second.first);
+    }
+    printf(
+        "\n============================== Summary by kernel family "
+        "==============================\n");
+    printf("\t%24s\t%10s\t%10s\t%10s\n", "[family]", "[count]", "[avg ms]", "[avg %]");
+    std::map<std::string, std::pair<int, double>> by_family;
+    for (int32_t i = 0; i < n; i++) {
+      const crumb::OpInfo op = interp.Op(i);
+      auto& e = by_family[op.family.empty() ? "(single-kernel ops)" : op.family];
+      e.first++;
+      e.second += avg_ms[i];
+    }
+    for (const auto& f : by_family) {
+      printf("\t%24s\t%10d\t%10.3f\t%9.3f%%\n", f.first.c_str(), f.second.first, f.second.second,
+             total > 0 ? 100.0 * f.second.second / total : 0);
     }
     printf("\nTimings (microseconds): ");
     regular.Print();

@@ -199,6 +199,10 @@ bool MakeInterpreter(Args& args, const crumb::Model& model, bool profiling,
     }
     options.SetIsa(isa);
   }
+  if (args.Has("kernel_family") && !options.SetKernelFamily(args.Get("kernel_family").c_str())) {
+    *error = crumb_last_error();
+    return false;
+  }
   *interpreter = crumb::Interpreter(model, options);
   if (!*interpreter) {
     *error = crumb_last_error();

@@ -46,8 +46,8 @@ bool WriteFileAtomic(const std::string& path, const void* data, size_t size, std
 // Peak resident memory of this process in bytes (VmHWM), 0 when unknown.
 size_t PeakMemoryBytes();
 
-// Creates the interpreter the tools share: --num_threads and --isa from the command line (default
-// one thread, ISA auto), profiling as asked. Returns false with a message when a flag is bad or
+// Creates the interpreter the tools share: --num_threads, --isa and --kernel_family from the
+// command line (default one thread, ISA auto, family auto), profiling as asked. Returns false with a message when a flag is bad or
 // the interpreter cannot be created.
 bool MakeInterpreter(Args& args, const crumb::Model& model, bool profiling,
                      crumb::Interpreter* interpreter, std::string* error);

@@ -77,6 +77,10 @@ void ChooseKernelFamily(CModel* m, KernelFamily family) {
     l.a_bits = unsigned(x.bits);
     l.a_encoding = unsigned(x.encoding);
     op.family = FamilyOf(crumb_choose_gemm_family(&l, prefer));
+    // A family the user asked for is honoured by every runtime; the rule's choice is a default a
+    // runtime may replace with its own CPU's measured table row.
+    if (family != KernelFamily::kAuto && op.family == family)
+      op.family_source = FamilySource::kForced;
   }
 }
 

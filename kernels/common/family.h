@@ -97,6 +97,23 @@ static inline int crumb_choose_gemm_family(const crumb_gemm_layer* l, int prefer
   return CRUMB_FAMILY_SCALAR;
 }
 
+// Why crumb_choose_gemm_family(l, AUTO) returned `family`, in a few words for profiles.
+static inline const char* crumb_gemm_family_rule_reason(const crumb_gemm_layer* l, int family) {
+  switch (family) {
+    case CRUMB_FAMILY_BITSERIAL:
+      return crumb_lut_layer_a_bits(l) ? "at most two bit-plane pairs: popcount"
+                                       : "1-2-bit weights x 1-2-bit activations: popcount";
+    case CRUMB_FAMILY_LUT:
+      return "1-2-bit weights x unsigned activations of up to 4 bits: pair tables";
+    case CRUMB_FAMILY_DOT:
+      return "quantized weights and activations of up to 8 bits: int8 dot products";
+    default:
+      return l->groups > 1 && l->n / l->groups < 16
+                 ? "fewer than 16 output channels per group: scalar until the dwconv family"
+                 : "no SIMD family runs these bit widths and encodings";
+  }
+}
+
 #ifdef __cplusplus
 }
 #endif

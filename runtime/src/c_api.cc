@@ -1,12 +1,14 @@
 // The C API: argument checks, status codes and error messages around the C++ core. Nothing
 // thrown inside (std::bad_alloc) escapes.
 #include <string.h>
+#include <strings.h>
 
 #include <new>
 #include <string>
 
 #include "c_api_internal.h"
 #include "crumb/crumb.h"
+#include "kernels/common/family.h"
 
 #ifndef CRUMB_VERSION_STRING
 #define CRUMB_VERSION_STRING "0.0.0"
@@ -15,6 +17,21 @@
 namespace {
 
 thread_local std::string g_last_error;
+
+const char* FamilyName(int family) {
+  switch (family) {
+    case CRUMB_FAMILY_SCALAR:
+      return "scalar";
+    case CRUMB_FAMILY_LUT:
+      return "lut";
+    case CRUMB_FAMILY_BITSERIAL:
+      return "bitserial";
+    case CRUMB_FAMILY_DOT:
+      return "dot";
+    default:
+      return "";
+  }
+}
 
 crumb_status SetError(const crumb::rt::Status& s) {
   g_last_error = s.message();
@@ -114,10 +131,7 @@ void crumb_model_delete(crumb_model* model) {
 
 const char* crumb_model_metadata(const crumb_model* model, const char* key) {
   if (!model || !key) return nullptr;
-  for (const auto& kv : model->model->metadata) {
-    if (kv.first == key) return kv.second.c_str();
-  }
-  return nullptr;
+  return model->model->Metadata(key);
 }
 
 crumb_options* crumb_options_create(void) { return new (std::nothrow) crumb_options(); }
@@ -133,6 +147,20 @@ void crumb_options_set_error_callback(crumb_options* options, crumb_error_fn fn,
   options->error_fn = fn;
   options->error_user_data = user_data;
 }
+crumb_status crumb_options_set_kernel_family(crumb_options* options, const char* family) {
+  if (!options) return SetError(crumb::rt::InvalidArgument("The options are NULL."));
+  static const char* const kNames[] = {"auto", "scalar", "lut", "bitserial", "dot"};
+  for (int i = 0; i < 5; i++) {
+    if (family && strcasecmp(family, kNames[i]) == 0) {
+      options->family = i;
+      return CRUMB_OK;
+    }
+  }
+  return SetError(crumb::rt::InvalidArgument(
+      crumb::rt::StrFormat("Kernel family '%s' is unknown (auto, scalar, lut, bitserial or dot).",
+                           family ? family : "(null)")));
+}
+
 void crumb_options_set_profiling(crumb_options* options, int enable) {
   if (options) options->profiling = enable != 0;
 }
@@ -248,6 +276,20 @@ crumb_status crumb_interpreter_op_info(const crumb_interpreter* interpreter, int
   if (kernel) *kernel = impl.OpKernelName(op);
   if (total_us) *total_us = impl.op_total_us(op);
   if (invokes) *invokes = impl.invokes();
+  return CRUMB_OK;
+}
+
+crumb_status crumb_interpreter_op_family(const crumb_interpreter* interpreter, int32_t op,
+                                         const char** family, const char** reason) {
+  if (!interpreter) return SetError(crumb::rt::InvalidArgument("The interpreter is NULL."));
+  const crumb::rt::Interpreter& impl = *interpreter->impl;
+  if (op < 0 || op >= impl.op_count()) {
+    return SetError(crumb::rt::InvalidArgument(crumb::rt::StrFormat(
+        "Op index %d is out of range (the model has %d ops).", op, impl.op_count())));
+  }
+  const int f = impl.OpFamily(op);
+  if (family) *family = f == CRUMB_FAMILY_AUTO ? "" : FamilyName(f);
+  if (reason) *reason = impl.OpFamilyReason(op);
   return CRUMB_OK;
 }
 

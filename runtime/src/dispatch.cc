@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cpuinfo.h"
+#include "kernels/common/family_table.h"
 
 #if defined(__linux__) && (defined(__aarch64__) || defined(__arm__))
 #include <sys/auxv.h>
@@ -118,6 +119,27 @@ void FillFamilies(KernelTable* t, bool forced) {
 #undef CRUMB_LUT_SET_lutgemv
 }
 
+// The family table's CPU class: AVX-512 rows were measured with the VBMI lut, VPOPCNTDQ bitserial
+// and VNNI dot kernels, so an AVX-512 CPU lacking one of them uses the AVX2 rows.
+unsigned SelectIsa(crumb_isa isa, bool forced) {
+  switch (isa) {
+    case CRUMB_ISA_AVX512:
+      return KernelAllowed("AVX512VBMI", isa, forced) &&
+                     KernelAllowed("AVX512VPOPCNT", isa, forced) &&
+                     KernelAllowed("AVX512VNNI", isa, forced)
+                 ? CRUMB_SELECT_AVX512
+                 : CRUMB_SELECT_AVX2;
+    case CRUMB_ISA_AVX2:
+      return CRUMB_SELECT_AVX2;
+    case CRUMB_ISA_NEON:
+      return CRUMB_SELECT_NEON;
+    case CRUMB_ISA_NEONDOT:
+      return CRUMB_SELECT_NEONDOT;
+    default:
+      return CRUMB_SELECT_SCALAR;
+  }
+}
+
 }  // namespace
 
 const char* IsaName(crumb_isa isa) {
@@ -226,6 +248,7 @@ Status SelectKernels(crumb_isa requested, KernelTable* table) {
   table->isa = isa;
   FillScalar(table);
   FillFamilies(table, forced);
+  table->select_isa = SelectIsa(isa, forced);
   return Status::Ok();
 }
 

@@ -39,6 +39,10 @@ struct BitserialKernels {
 // One kernel per contract, with its name for profiles and tools.
 struct KernelTable {
   crumb_isa isa = CRUMB_ISA_SCALAR;
+  // The row of kernels/common/family_table.h this CPU and ISA path use (crumb_select_isa), and a
+  // family the options force on every layer that can run it (CRUMB_FAMILY_AUTO: none).
+  unsigned select_isa = 0;
+  int forced_family = 0;
   DotKernels dot;
   LutKernels lut[5];                 // by activation bits 2, 3, 4 (0 and 1 unused)
   BitserialKernels bitserial[3][3];  // by activation bits, weight bits (1, 2)

@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "kernels/bitserial/bitserial.h"
+#include "kernels/common/family_table.h"
 #include "kernels/common/pack.h"
+#include "kernels/common/repack.h"
 #include "kernels/dot/dot.h"
 #include "kernels/lut/lut.h"
 #include "op_params.h"
@@ -18,7 +20,70 @@ bool AlignedBytes::Resize(size_t n) {
   return true;
 }
 
-Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t kc) {
+namespace {
+
+const char* FamilyLower(int family) {
+  switch (family) {
+    case CRUMB_FAMILY_SCALAR:
+      return "scalar";
+    case CRUMB_FAMILY_LUT:
+      return "lut";
+    case CRUMB_FAMILY_BITSERIAL:
+      return "bitserial";
+    case CRUMB_FAMILY_DOT:
+      return "dot";
+    default:
+      return "auto";
+  }
+}
+
+const char* SelectIsaName(unsigned isa) {
+  static const char* const kNames[] = {"portable", "scalar", "avx2", "avx512", "neon", "neondot"};
+  return isa < 6 ? kNames[isa] : "?";
+}
+
+}  // namespace
+
+// In order: a family the options force; the file's family when a user forced it at conversion or
+// crumb-bench --tune measured it; else the measured table for this CPU (which may differ from the
+// family the converter packed for: the caller then repacks).
+int GemmLayer::ChooseFamily(const OpContext& ctx, const crumb_gemm_layer& layer, unsigned shape,
+                            int packed_for) {
+  const int forced = ctx.kernels.forced_family;
+  if (forced != CRUMB_FAMILY_AUTO) {
+    if (crumb_family_can_run(&layer, forced)) {
+      reason_ = StrFormat("forced by the options (%s)", FamilyLower(forced));
+      return forced;
+    }
+    reason_ = StrFormat("%s cannot run this layer; ", FamilyLower(forced));
+  }
+  const int recorded = packed_for != CRUMB_FAMILY_AUTO ? packed_for : ctx.desc.family;
+  const bool recorded_ok = recorded != CRUMB_FAMILY_AUTO && crumb_family_can_run(&layer, recorded);
+  if (recorded_ok && ctx.desc.family_source == kFamilySourceTuned) {
+    const char* isa = ctx.model.Metadata("crumb.tuned_isa");
+    reason_ += StrFormat("tuned (crumb-bench --tune%s%s)", isa ? " on " : "", isa ? isa : "");
+    return recorded;
+  }
+  // Files from before family_source recorded a forced scalar as family SCALAR on ROWS_LSB weights
+  // (where the rule itself says SCALAR, that is the rule's choice, not a user's).
+  const bool old_forced_scalar = packed_for == CRUMB_FAMILY_AUTO &&
+                                 recorded == CRUMB_FAMILY_SCALAR &&
+                                 crumb_choose_gemm_family(&layer, CRUMB_FAMILY_AUTO) != recorded;
+  if (recorded_ok && (ctx.desc.family_source == kFamilySourceForced || old_forced_scalar)) {
+    reason_ += StrFormat("forced at conversion (--kernel-family %s)", FamilyLower(recorded));
+    return recorded;
+  }
+  const char* why = nullptr;
+  const int family = crumb_family_table_choose(&layer, ctx.kernels.select_isa, shape, &why);
+  if (why) {
+    reason_ += StrFormat("table, %s row: %s", SelectIsaName(ctx.kernels.select_isa), why);
+  } else {
+    reason_ += StrFormat("rule, no table row: %s", crumb_gemm_family_rule_reason(&layer, family));
+  }
+  return family;
+}
+
+Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t kc, size_t rows) {
   if (prepared_) return Status::Ok();
   const TensorDesc& x = ctx.InDesc(0);
   const TensorDesc& w = ctx.InDesc(1);
@@ -41,19 +106,32 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
 
   const crumb_gemm_layer layer = {(unsigned)w.bits, (unsigned)w.encoding, zero_points_.data(), n,
                                   groups,           (unsigned)x.bits,     (unsigned)x.encoding};
-  if (w.layout == kLayoutDotN16K4) {
-    family_ = CRUMB_FAMILY_DOT;
-  } else if (w.layout == kLayoutBitserialN64) {
-    family_ = CRUMB_FAMILY_BITSERIAL;  // op_check.cc proved the bitserial kernels can run it
-  } else if (w.layout == kLayoutLutW2N64) {
-    family_ = CRUMB_FAMILY_LUT;  // op_check.cc proved the lut kernels can run it
-  } else {
-    family_ = crumb_choose_gemm_family(&layer, ctx.desc.family);
-  }
+  const unsigned shape = ks > 1      ? CRUMB_SHAPE_SPATIAL
+                         : rows == 1 ? CRUMB_SHAPE_GEMV
+                                     : CRUMB_SHAPE_POINTWISE;
+  const int packed_for = crumb_layout_family(w.layout);
+  family_ = ChooseFamily(ctx, layer, shape, packed_for);
   if (family_ == CRUMB_FAMILY_LUT) lut_bits_ = crumb_lut_layer_a_bits(&layer);
 
-  if (w.layout == kLayoutRowsLsb && family_ != CRUMB_FAMILY_SCALAR) {
-    CRUMB_RETURN_IF_ERROR(PackForFamily(w, n));
+  const int layout = crumb_family_layout(family_);
+  if (layout != w.layout) {
+    // Weights of a ROWS_LSB file, or packed for another family: packed for this one, once.
+    const crumb_weights_desc wd = {
+        (unsigned)w.bits, (unsigned)w.encoding, zero_points_.data(), n, groups, ks, kc};
+    if (!owned_.Resize(crumb_weights_size(&wd, layout))) {
+      return Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory packing weights.");
+    }
+    if (!crumb_repack_weights(&wd, w.data, w.layout, owned_.data(), layout)) {
+      return InvalidModel(
+          StrFormat("has weights the %s packer refuses (codes outside what the "
+                    "encoding and zero points allow, or checksums that do not "
+                    "match).",
+                    KernelFamilyName(family_)));
+    }
+    if (w.layout != kLayoutRowsLsb) {
+      reason_ += StrFormat("; weights repacked from %s at prepare", KernelFamilyName(packed_for));
+    }
+    w_ = owned_.data();
   } else {
     w_ = w.data;
   }
@@ -123,62 +201,6 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
     }
   }
   prepared_ = true;
-  return Status::Ok();
-}
-
-Status GemmLayer::PackForFamily(const TensorDesc& w, size_t n) {
-  const unsigned bits = (unsigned)w.bits;
-  const size_t row_bytes = params_.w_row_bytes, k = ks_ * kc_;
-  if (family_ == CRUMB_FAMILY_DOT) {
-    const size_t gb = crumb_dot_packed_size(cout_g_, ks_, kc_, bits);
-    if (!owned_.Resize(groups_ * gb)) {
-      return Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory packing weights.");
-    }
-    for (size_t g = 0; g < groups_; g++) {
-      crumb_dot_pack_rows_lsb(w.data + g * cout_g_ * row_bytes, row_bytes, cout_g_, ks_, kc_, bits,
-                              (uint32_t)w.encoding, owned_.data() + g * gb);
-    }
-  } else if (family_ == CRUMB_FAMILY_BITSERIAL) {
-    const size_t gb = crumb_bitserial_packed_size(cout_g_, ks_, kc_, bits);
-    if (!owned_.Resize(groups_ * gb)) {
-      return Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory packing weights.");
-    }
-    for (size_t g = 0; g < groups_; g++) {
-      if (!crumb_bitserial_pack(w.data + g * cout_g_ * row_bytes, bits, (unsigned)w.encoding,
-                                zero_points_.data() + g * cout_g_, cout_g_, ks_, kc_,
-                                owned_.data() + g * gb)) {
-        return InvalidModel(
-            "has weight codes outside their encoding (the bitserial packer refuses them).");
-      }
-    }
-  } else {
-    int8_t vmap[4];
-    if (!crumb_lut_value_map(bits, (unsigned)w.encoding, zero_points_.data(), n, vmap)) {
-      return Internal("has weights the lut value map refuses after the family check.");
-    }
-    std::vector<int32_t> values(n * k);
-    crumb_unpack_rows_lsb(w.data, n, k, bits, w.encoding != kUnsigned && w.encoding != kBipolar,
-                          values.data());
-    for (size_t o = 0; o < n; o++) {
-      for (size_t i = 0; i < k; i++) {
-        int32_t& v = values[o * k + i];
-        v = w.encoding == kBipolar ? 2 * v - 1 - zero_points_[o] : v - zero_points_[o];
-      }
-    }
-    const size_t gb = crumb_lut_packed_size(cout_g_, ks_, kc_);
-    if (!owned_.Resize(groups_ * gb)) {
-      return Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory packing weights.");
-    }
-    for (size_t g = 0; g < groups_; g++) {
-      if (!crumb_lut_pack_values(values.data() + g * cout_g_ * k, vmap, cout_g_, ks_, kc_,
-                                 owned_.data() + g * gb)) {
-        return InvalidModel(
-            "has weight values outside the ones its zero points allow (the lut packer refuses "
-            "them).");
-      }
-    }
-  }
-  w_ = owned_.data();
   return Status::Ok();
 }
 

@@ -5,7 +5,8 @@
 // blocks; LUT runs kernels/lut over LUT_W2_N64 blocks and reads its activations packed along
 // channels (CHANNELS_LSB: the layer packs its one-code-per-byte input before the kernel). Weights
 // the converter packed for the family run in place from the model's memory; ROWS_LSB weights of
-// older files are packed once, at the first prepare, by kernels/common/family.h's rule.
+// older files, and weights packed for a family the CPU's table row does not pick, are packed once
+// at the first prepare (kernels/common/repack.h).
 #pragma once
 
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "interpreter.h"
@@ -39,9 +41,12 @@ class GemmLayer {
  public:
   // Decides the family and prepares the weights, tables and parameters (once; later calls only
   // refresh nothing). groups / ks / kc as in the kernels' contracts; FullyConnected: 1, 1, K.
-  Status Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t kc);
+  // `rows`: output rows (pixels) at the current shapes, for the table's shape class.
+  Status Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t kc, size_t rows);
 
   int family() const { return family_; }
+  // Why this family: forced, tuned, or the table row (and whether the weights were repacked).
+  const char* family_reason() const { return reason_.c_str(); }
 
   // Activation rows. SCALAR / DOT read one code per byte; LUT reads codes packed along channels
   // (kernels/lut/lut.h CHANNELS_LSB, 2 or 4 bits per code) and BITSERIAL bit planes
@@ -74,9 +79,11 @@ class GemmLayer {
   const char* IgemmName() const { return igemm_name_; }
 
  private:
-  Status PackForFamily(const TensorDesc& w, size_t n);
+  int ChooseFamily(const OpContext& ctx, const crumb_gemm_layer& layer, unsigned shape,
+                   int packed_for);
 
   int family_ = CRUMB_FAMILY_SCALAR;
+  std::string reason_;
   bool prepared_ = false;
   size_t groups_ = 1, ks_ = 1, kc_ = 0, cout_g_ = 0;
   unsigned lut_bits_ = 0;

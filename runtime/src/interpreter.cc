@@ -41,6 +41,7 @@ Interpreter::~Interpreter() {
 
 Status Interpreter::Init() {
   CRUMB_RETURN_IF_ERROR(SelectKernels(options_.isa, &kernels_));
+  kernels_.forced_family = options_.family;
   const Model& m = *model_;
   tensors_.resize(m.tensors.size());
   for (size_t i = 0; i < m.tensors.size(); i++) {

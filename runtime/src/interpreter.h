@@ -20,6 +20,7 @@ struct crumb_options {
   crumb_error_fn error_fn = nullptr;
   void* error_user_data = nullptr;
   bool profiling = false;
+  int family = 0;  // crumb_kernel_family forced on every layer that can run it; 0 = the table
 };
 
 namespace crumb::rt {
@@ -68,6 +69,9 @@ class Op {
   virtual void Run(const OpContext& ctx, uint8_t* scratch) = 0;
   // Name of the microkernel doing the work, e.g. "crumb_q8_qb_igemm_ukernel_1x1__scalar".
   virtual const char* KernelName() const = 0;
+  // Conv / FullyConnected: the kernel family chosen at prepare and a sentence saying why.
+  virtual int Family() const { return 0; }
+  virtual const char* FamilyReason() const { return ""; }
   // Activations packed along channels between layers of the lut or bitserial family: the format
   // (GemmLayer::InputFormat's tags) of a packed output this op can write and of a packed input 0
   // it can read (0: none). The interpreter links a producer and its consumers after Configure
@@ -113,6 +117,9 @@ class Interpreter {
 
   int32_t op_count() const { return (int32_t)ops_.size(); }
   const char* OpKernelName(int32_t i) const { return ops_[i]->KernelName(); }
+  // The kernel family op i runs on (CRUMB_FAMILY_AUTO for ops with one family) and why.
+  int OpFamily(int32_t i) const { return ops_[i]->Family(); }
+  const char* OpFamilyReason(int32_t i) const { return ops_[i]->FamilyReason(); }
   double op_total_us(int32_t i) const { return op_us_[i]; }
   int64_t invokes() const { return invokes_; }
 

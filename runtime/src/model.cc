@@ -518,6 +518,7 @@ Status Model::Parse() {
     op.version = fo->version();
     op.name = Quote(fo->name());
     op.family = (int32_t)fo->family();
+    op.family_source = (int32_t)fo->family_source();
     const std::string label =
         StrFormat("Op %u (%s '%s')", i, OpCodeName(op.opcode), op.name.c_str());
     if (op.opcode == kOpCustom) {

@@ -30,6 +30,11 @@ enum OpCode : int32_t {
   kOpCustom = 1000,
 };
 enum Encoding : int32_t { kSigned = 0, kUnsigned = 1, kBipolar = 2, kTernary = 3 };
+enum FamilySourceId : int32_t {
+  kFamilySourceTable = 0,
+  kFamilySourceForced = 1,
+  kFamilySourceTuned = 2
+};
 enum LayoutId : int32_t {
   kLayoutRuntime = 0,
   kLayoutDense = 1,
@@ -76,6 +81,7 @@ struct OpDesc {
   std::string name;
   std::vector<int32_t> inputs, outputs;
   int32_t family = 0;
+  int32_t family_source = 0;  // schema FamilySource: 0 TABLE, 1 FORCED, 2 TUNED
   // Conv2D / Pool2D options.
   int32_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
   int32_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0, groups = 1;
@@ -101,6 +107,13 @@ class Model {
   std::vector<OpDesc> ops;
   std::vector<int32_t> inputs, outputs;
   std::vector<std::pair<std::string, std::string>> metadata;
+  // The value of a metadata key, or null.
+  const char* Metadata(const char* key) const {
+    for (const auto& kv : metadata) {
+      if (kv.first == key) return kv.second.c_str();
+    }
+    return nullptr;
+  }
 
   // Names a tensor in messages: "tensor 3 ('conv1.weight')".
   std::string TensorLabel(int32_t index) const;

@@ -226,7 +226,7 @@ class ConvOp : public Op {
     ks_ = (size_t)d.kernel_h * (size_t)d.kernel_w;
     direct_ = d.kernel_h == 1 && d.kernel_w == 1 && d.stride_h == 1 && d.stride_w == 1 &&
               d.pad_top == 0 && d.pad_left == 0 && d.pad_bottom == 0 && d.pad_right == 0;
-    CRUMB_RETURN_IF_ERROR(layer_.Prepare(ctx, groups_, ks_, kc_));
+    CRUMB_RETURN_IF_ERROR(layer_.Prepare(ctx, groups_, ks_, kc_, (size_t)(x[0] * oh * ow)));
     scratch_bytes_ = layer_.scratch_bytes();
     out_desc_ = &ctx.OutDesc();
     out_pixels_ = (size_t)(x[0] * oh * ow);
@@ -330,6 +330,8 @@ class ConvOp : public Op {
   const char* KernelName() const override {
     return direct_ ? layer_.GemmName() : layer_.IgemmName();
   }
+  int Family() const override { return layer_.family(); }
+  const char* FamilyReason() const override { return layer_.family_reason(); }
 
  private:
   GemmLayer layer_;
@@ -361,7 +363,7 @@ class FullyConnectedOp : public Op {
     k_ = (size_t)w[1];
     n_ = (size_t)w[0];
     m_ = (size_t)(ElementCount(x) / (int64_t)k_);
-    CRUMB_RETURN_IF_ERROR(layer_.Prepare(ctx, 1, 1, k_));
+    CRUMB_RETURN_IF_ERROR(layer_.Prepare(ctx, 1, 1, k_, m_));
     scratch_bytes_ = layer_.scratch_bytes();
     return Status::Ok();
   }
@@ -383,6 +385,8 @@ class FullyConnectedOp : public Op {
     layer_.Gemm(0, m_, ctx.In(0).data, k_, ctx.Out().data, n_ * out_elem_, s);
   }
   const char* KernelName() const override { return layer_.GemmName(); }
+  int Family() const override { return layer_.family(); }
+  const char* FamilyReason() const override { return layer_.family_reason(); }
 
  private:
   GemmLayer layer_;

@@ -83,6 +83,11 @@ CRUMB_API void crumb_options_set_isa(crumb_options* options, crumb_isa isa);
 CRUMB_API void crumb_options_set_error_callback(crumb_options* options, crumb_error_fn fn,
                                                 void* user_data);
 /* Records the time of every op of every invoke (crumb_interpreter_op_profile). */
+/* Forces one kernel family ("scalar", "lut", "bitserial", "dot") on every Conv / FullyConnected
+ * layer that can run it, whatever the model file recorded; "auto" (the default) follows the file
+ * and the measured family table. Used by crumb-bench --tune and for comparisons. Returns
+ * CRUMB_ERROR_INVALID_ARGUMENT for an unknown name. */
+CRUMB_API crumb_status crumb_options_set_kernel_family(crumb_options* options, const char* family);
 CRUMB_API void crumb_options_set_profiling(crumb_options* options, int enable);
 
 /* ---- interpreter ---------------------------------------------------------------------------
@@ -130,6 +135,13 @@ CRUMB_API crumb_status crumb_interpreter_op_info(const crumb_interpreter* interp
                                                  const char** name, const char** type,
                                                  const char** kernel, double* total_us,
                                                  int64_t* invokes);
+
+/* Kernel family of op i ("lut", "bitserial", "dot", "scalar"; "" for ops with a single family)
+ * and why it was chosen: "table, avx512 row: ...", "tuned (crumb-bench --tune on avx512)",
+ * "forced at conversion (...)", "forced by the options (...)", with "; weights repacked from LUT
+ * at prepare" when the file's packing was for another family. Valid after allocate. */
+CRUMB_API crumb_status crumb_interpreter_op_family(const crumb_interpreter* interpreter, int32_t op,
+                                                   const char** family, const char** reason);
 
 /* ---- tensors ------------------------------------------------------------------------------- */
 CRUMB_API const char* crumb_tensor_name(const crumb_tensor* tensor);

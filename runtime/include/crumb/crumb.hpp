@@ -52,6 +52,10 @@ class Options {
     crumb_options_set_error_callback(options_.get(), fn, user_data);
     return *this;
   }
+  // False for an unknown family name (crumb_last_error() says which).
+  bool SetKernelFamily(const char* family) {
+    return crumb_options_set_kernel_family(options_.get(), family) == CRUMB_OK;
+  }
   Options& SetProfiling(bool enable) {
     crumb_options_set_profiling(options_.get(), enable ? 1 : 0);
     return *this;
@@ -68,6 +72,7 @@ class Options {
 // One op's profile (crumb_interpreter_op_info).
 struct OpInfo {
   std::string name, type, kernel;
+  std::string family, family_reason;  // Conv / FullyConnected only
   double total_us = 0;
   int64_t invokes = 0;
 };
@@ -108,6 +113,10 @@ class Interpreter {
     info.name = name;
     info.type = type;
     info.kernel = kernel;
+    const char *family = "", *reason = "";
+    crumb_interpreter_op_family(get(), i, &family, &reason);
+    info.family = family;
+    info.family_reason = reason;
     return info;
   }
 
