@@ -1,10 +1,14 @@
 // crumb-bench --graph=MODEL.crumb [--num_threads=1] [--num_runs=50] [--warmup_runs=1]
 //             [--input_shape=N,C,H,W] [--enable_op_profiling=true] [--isa=scalar]
 //             [--kernel_family=auto|scalar|lut|bitserial|dot]
+//             [--tune=OUT.crumb [--tune_rounds=5]]
 // Output follows TFLite's benchmark_model: init time, first / warmup / average inference in
 // microseconds with std, the kernel chosen per op, and with op profiling the per-op table by
 // node and the summary by op type and by kernel family; each Conv / FullyConnected op's family
 // and why it was chosen (table row, tuned, forced).
+// --tune=OUT.crumb times every family each Conv / FullyConnected layer can run on this device and
+// writes a copy of the model with the fastest recorded per layer (tools/tune.h); the input file is
+// left untouched.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +17,12 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "crumb/crumb.hpp"
 #include "tool_util.h"
+#include "tune.h"
 
 namespace {
 
@@ -58,16 +62,21 @@ struct Stats {
 }  // namespace
 
 int main(int argc, char** argv) {
-  crumb_tools::Args args(argc, argv,
-                         {"graph", "num_threads", "num_runs", "warmup_runs", "input_shape",
-                          "enable_op_profiling", "isa", "kernel_family", "help"},
-                         {"enable_op_profiling", "help"});
+  crumb_tools::Args args(
+      argc, argv,
+      {"graph", "num_threads", "num_runs", "warmup_runs", "input_shape", "enable_op_profiling",
+       "isa", "kernel_family", "tune", "tune_rounds", "help"},
+      {"enable_op_profiling", "help"});
   if (args.Has("help")) {
     printf(
         "usage: crumb-bench --graph=MODEL.crumb [--num_threads=1] [--num_runs=50] "
         "[--warmup_runs=1]\n                   [--input_shape=N,C,H,W] "
         "[--enable_op_profiling=true] [--isa=scalar]\n"
-        "                   [--kernel_family=auto|scalar|lut|bitserial|dot]\n");
+        "                   [--kernel_family=auto|scalar|lut|bitserial|dot]\n"
+        "                   [--tune=OUT.crumb [--tune_rounds=5]]\n"
+        "--tune times each kernel family every Conv / FullyConnected layer can run (--num_runs\n"
+        "invokes per family per round, --tune_rounds rounds interleaved), keeps the fastest per\n"
+        "layer and writes a copy of the model with those families recorded as tuned.\n");
     return 0;
   }
   if (!args.ok()) return Fail(args.error());
@@ -84,6 +93,28 @@ int main(int argc, char** argv) {
   }
   if (runs < 1 || warmups < 0 || threads < 1) {
     return Fail("--num_runs and --num_threads must be >= 1 and --warmup_runs >= 0.");
+  }
+
+  if (args.Has("tune")) {
+    if (args.Has("kernel_family")) return Fail("--tune times every family; drop --kernel_family.");
+    crumb_tools::TuneConfig config;
+    config.graph = graph;
+    config.output = args.Get("tune");
+    config.num_threads = (int)threads;
+    config.num_runs = runs;
+    config.warmup_runs = warmups;
+    if (!args.GetInt("tune_rounds", 5, &config.rounds)) return Fail(args.error());
+    if (args.Has("isa")) {
+      if (!crumb::ParseIsa(args.Get("isa").c_str(), &config.isa)) {
+        return Fail("--isa=" + args.Get("isa") + " is not an instruction set.");
+      }
+      config.has_isa = true;
+    }
+    if (args.Has("input_shape") &&
+        !crumb_tools::ParseShape(args.Get("input_shape"), &config.input_shape)) {
+      return Fail("--input_shape=" + args.Get("input_shape") + " is not a shape like 1,1,8,8.");
+    }
+    return crumb_tools::Tune(config);
   }
 
   printf("STARTING!\n");
@@ -124,22 +155,7 @@ int main(int argc, char** argv) {
   printf("Arena (bytes): %zu\n", interp.ArenaBytes());
 
   // Inputs: deterministic pseudo-random values (benchmark_model fills random data too).
-  std::mt19937 rng(1234);
-  for (int32_t i = 0; i < interp.InputCount(); i++) {
-    crumb_tensor* t = interp.Input(i);
-    const size_t bytes = crumb_tensor_byte_size(t);
-    std::vector<uint8_t> data(bytes);
-    if (crumb_tensor_type(t) == CRUMB_TYPE_FLOAT32) {
-      std::uniform_real_distribution<float> u(0.0f, 1.0f);
-      for (size_t k = 0; k + 4 <= bytes; k += 4) {
-        const float f = u(rng);
-        memcpy(&data[k], &f, 4);
-      }
-    }
-    if (crumb_tensor_copy_from_buffer(t, data.data(), bytes) != CRUMB_OK) {
-      return Fail(interp.LastError());
-    }
-  }
+  if (!crumb_tools::FillBenchInputs(interp, &error)) return Fail(error);
 
   // Per-op totals are cumulative; differences give the first run and the regular runs.
   auto op_totals = [&]() {
