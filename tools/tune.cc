@@ -370,7 +370,8 @@ bool FillBenchInputs(crumb::Interpreter& interp, std::string* error) {
 
 int Tune(const TuneConfig& c) {
   if (c.rounds < 1) return Fail("--tune_rounds must be >= 1.");
-  if (c.output.empty()) return Fail("--tune needs an output file (--tune=OUT.crumb).");
+  if (c.output.empty() || c.output == "true")
+    return Fail("--tune needs an output file (--tune=OUT.crumb).");
   if (c.output == c.graph || SameFile(c.output, c.graph)) {
     return Fail("the output file '" + c.output + "' is the input model; choose another name.");
   }
@@ -534,10 +535,16 @@ int Tune(const TuneConfig& c) {
   // 6. Verification and the file.
   const double t_orig = base.TotalMedian(), t_tuned = tr->TotalMedian();
   const double ratio = t_orig > 0 ? t_tuned / t_orig : 1.0;
+  auto range = [](const std::vector<double>& v) {
+    return Us(*std::min_element(v.begin(), v.end())) + "-" +
+           Us(*std::max_element(v.begin(), v.end()));
+  };
   printf(
-      "\nTune: verification, %lld rounds x %lld runs interleaved: original %s us, tuned %s "
-      "us per inference (median), tuned/original %.3f\n",
-      (long long)c.rounds, (long long)c.num_runs, Us(t_orig).c_str(), Us(t_tuned).c_str(), ratio);
+      "\nTune: verification, %lld rounds x %lld runs interleaved: original %s us (rounds %s), "
+      "tuned %s us (rounds %s) per inference (median), tuned/original %.3f\n",
+      (long long)c.rounds, (long long)c.num_runs, Us(t_orig).c_str(),
+      range(base.total_rounds).c_str(), Us(t_tuned).c_str(), range(tr->total_rounds).c_str(),
+      ratio);
   printf("Tune: outputs of the tuned model equal the original's (%zu bytes).\n", expected.size());
   if (ratio > 1.0) {
     printf(
