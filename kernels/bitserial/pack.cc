@@ -133,23 +133,38 @@ extern "C" int crumb_bitserial_unpack(const uint8_t* src, unsigned bits, size_t 
   return 1;
 }
 
+// Bit i of eight codes (one per byte of x, little-endian) as one byte, channel 0 in the LSB: the
+// mask leaves byte k as b_k in {0, 1} at bit 8k, and the constant's bit 56 - 7k moves it to bit
+// 56 + k. Every (byte, constant bit) pair lands on its own bit (8k - 7j is distinct for k, j in
+// 0..7), so the product has no carries.
+static inline uint8_t GatherBit(uint64_t x, unsigned i) {
+  const uint64_t b = (x >> i) & 0x0101010101010101ull;
+  return (uint8_t)((b * 0x0102040810204080ull) >> 56);
+}
+
 extern "C" void crumb_bitserial_pack_act(const uint8_t* codes, size_t pixels, size_t channels,
                                          size_t in_stride, unsigned a_bits, uint8_t* dst,
                                          size_t dst_stride) {
   const size_t plane_bytes = crumb_bitserial_plane_bytes(channels);
+  const size_t full = channels / 8;  // whole bytes of a plane
   for (size_t p = 0; p < pixels; p++) {
     const uint8_t* in = codes + p * in_stride;
     uint8_t* out = dst + p * dst_stride;
-    memset(out, 0, a_bits * plane_bytes);
     for (unsigned i = 0; i < a_bits; i++) {
       uint8_t* plane = out + i * plane_bytes;
-      // Eight channels to a byte; the tail byte from fewer.
-      for (size_t c0 = 0; c0 < channels; c0 += 8) {
-        unsigned b = 0;
-        const size_t end = c0 + 8 < channels ? c0 + 8 : channels;
-        for (size_t c = c0; c < end; c++) b |= ((in[c] >> i) & 1u) << (c - c0);
-        plane[c0 / 8] = (uint8_t)b;
+      for (size_t j = 0; j < full; j++) {
+        uint64_t x;
+        memcpy(&x, in + 8 * j, 8);
+        plane[j] = GatherBit(x, i);
       }
+      size_t done = full;
+      if (channels % 8) {
+        // The tail byte from fewer channels; padding channels are 0.
+        uint64_t x = 0;
+        memcpy(&x, in + 8 * full, channels % 8);
+        plane[done++] = GatherBit(x, i);
+      }
+      memset(plane + done, 0, plane_bytes - done);
     }
   }
 }

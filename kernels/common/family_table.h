@@ -7,9 +7,9 @@
 // Every row comes from benchmarks/bench_family_table (single-layer models run through libcrumb
 // with each family forced, interleaved, medians): the `evidence` string is the measured ratio of
 // the winner over the runner-up and appears in crumb-bench's per-op profile. The command and the
-// full tables are in benchmarks/README.md ("Kernel-family table"). NEON rows come from the qemu
-// instruction counts of benchmarks/arm-insn-per-mac.sh (speed under qemu means nothing; executed
-// instructions per MAC of the inner loops do).
+// full tables are in benchmarks/README.md ("Kernel-family table"). For NEON the qemu instruction
+// counts of benchmarks/arm-insn-per-mac.sh stand in for speed (speed under qemu means nothing;
+// executed instructions per MAC of the inner loops do).
 #pragma once
 
 #include <stddef.h>
@@ -45,24 +45,44 @@ typedef struct crumb_family_row {
   uint8_t w_encoding;  // crumb_weight_encoding, or CRUMB_ANY
   uint8_t a_bits;      // or CRUMB_ANY
   uint8_t shape;       // crumb_shape_class, or CRUMB_ANY
+  uint16_t min_n;      // fewest output channels per group the row applies to (0: any)
   uint8_t family;      // crumb_kernel_family
   const char* evidence;
 } crumb_family_row;
 
+#define CRUMB_ROW(isa, wb, enc, ab, shape, min_n, fam, why) \
+  { CRUMB_SELECT_##isa, wb, enc, ab, CRUMB_SHAPE_##shape, min_n, CRUMB_FAMILY_##fam, why }
 // Rows are matched in order; the first that fits the layer and whose family can run it wins.
-// Measured with `benchmarks/bench_family_table` (benchmarks/README.md, "Kernel-family table").
+// Ratios: winner over runner-up, medians of 3 runs of `bench_family_table` (7 interleaved rounds
+// each) on the project's Zen 4 box; a row applies to every weight encoding of its bit width
+// (bipolar, signed, ternary measured alike). Layers: spatial 3x3 64->64 @56 and 256->256 @14,
+// pointwise 1x1 256->256 @14 and 64->256 @56, gemv FC 1024->1024 at M = 1. Where the rule of
+// kernels/common/family.h already picks the winner, or families tie within 5 %, there is no row.
+// AVX-512 off one output row: the rule's popcount for up to two plane pairs (W1A1 2.2-3.5x, W1A2 1.2-1.8x,
+// W2A1 1.4-1.9x the runner-up) and pair tables for W2A2-W2A4 (1.03-1.2x) are what it measured.
+// NEON has no rows: the rule agrees with the qemu instruction counts per MAC of the inner loops
+// (benchmarks/arm-insn-per-mac.sh: popcount W1A1 0.035 vs pair tables 0.071; W2A2 pair tables
+// 0.071 vs popcount 0.141).
 static const crumb_family_row crumb_family_table[] = {
-    // AVX-512 (VBMI + VPOPCNTDQ + VNNI).
-    {CRUMB_SELECT_AVX512, 1, CRUMB_ANY, 1, CRUMB_ANY, CRUMB_FAMILY_BITSERIAL, "W1A1: popcount"},
-    {CRUMB_SELECT_AVX512, 1, CRUMB_ANY, 2, CRUMB_ANY, CRUMB_FAMILY_BITSERIAL, "W1A2: popcount"},
-    {CRUMB_SELECT_AVX512, 2, CRUMB_ANY, 1, CRUMB_ANY, CRUMB_FAMILY_BITSERIAL, "W2A1: popcount"},
-    {CRUMB_SELECT_AVX512, 2, CRUMB_ANY, 2, CRUMB_ANY, CRUMB_FAMILY_BITSERIAL, "W2A2: popcount"},
-    // AVX2.
-    {CRUMB_SELECT_AVX2, 1, CRUMB_ANY, 1, CRUMB_ANY, CRUMB_FAMILY_BITSERIAL, "W1A1: popcount"},
-    {CRUMB_SELECT_AVX2, 2, CRUMB_ANY, 2, CRUMB_ANY, CRUMB_FAMILY_LUT, "W2A2: pair tables"},
-    // NEON (instructions per MAC under qemu).
-    {CRUMB_SELECT_NEON, 1, CRUMB_ANY, 1, CRUMB_ANY, CRUMB_FAMILY_BITSERIAL, "W1A1: popcount"},
-    {CRUMB_SELECT_NEONDOT, 1, CRUMB_ANY, 1, CRUMB_ANY, CRUMB_FAMILY_BITSERIAL, "W1A1: popcount"},
+    // AVX-512 with VBMI (lut), VPOPCNTDQ (bitserial), VNNI (dot): one output row.
+    CRUMB_ROW(AVX512, CRUMB_ANY, CRUMB_ANY, 1, GEMV, 0, BITSERIAL,
+              "A1 at M=1: popcount 2.1-3.6x dot"),
+    CRUMB_ROW(AVX512, CRUMB_ANY, CRUMB_ANY, 2, GEMV, 0, BITSERIAL,
+              "A2 at M=1: popcount 1.75-2.9x dot"),
+    CRUMB_ROW(AVX512, CRUMB_ANY, CRUMB_ANY, CRUMB_ANY, GEMV, 0, DOT,
+              "A3-A4 at M=1: int8 dot products 2.0x pair tables"),
+    // AVX2 (also AVX-512 CPUs without the extensions above): vpshufb popcount is slower than
+    // pair tables once activations have two planes.
+    CRUMB_ROW(AVX2, 1, CRUMB_ANY, 2, SPATIAL, 0, LUT, "W1A2 3x3: pair tables 1.13-1.17x popcount"),
+    CRUMB_ROW(AVX2, 1, CRUMB_ANY, 2, POINTWISE, 0, LUT,
+              "W1A2 1x1: pair tables 1.19x dot, 1.2x popcount"),
+    CRUMB_ROW(AVX2, 2, CRUMB_ANY, 1, POINTWISE, 0, LUT, "W2A1 1x1: pair tables 1.09x popcount"),
+    CRUMB_ROW(AVX2, CRUMB_ANY, CRUMB_ANY, 1, GEMV, 0, BITSERIAL,
+              "A1 at M=1: popcount 1.7-2.4x dot"),
+    CRUMB_ROW(AVX2, CRUMB_ANY, CRUMB_ANY, 2, GEMV, 0, BITSERIAL,
+              "A2 at M=1: popcount 1.0-1.9x dot, 1.3x pair tables"),
+    CRUMB_ROW(AVX2, CRUMB_ANY, CRUMB_ANY, CRUMB_ANY, GEMV, 0, DOT,
+              "A3-A4 at M=1: int8 dot products 1.4-1.6x pair tables"),
 };
 
 static inline int crumb_family_row_fits(const crumb_family_row* r, const crumb_gemm_layer* l,
@@ -70,7 +90,8 @@ static inline int crumb_family_row_fits(const crumb_family_row* r, const crumb_g
   return r->isa == isa && (r->w_bits == CRUMB_ANY || r->w_bits == l->w_bits) &&
          (r->w_encoding == CRUMB_ANY || r->w_encoding == l->w_encoding) &&
          (r->a_bits == CRUMB_ANY || r->a_bits == l->a_bits) &&
-         (r->shape == CRUMB_ANY || r->shape == shape);
+         (r->shape == CRUMB_ANY || r->shape == shape) &&
+         (r->min_n == 0 || l->n / l->groups >= r->min_n);
 }
 
 // Whether `family` can run the layer (the family's kernels exist for its bits and encodings).
