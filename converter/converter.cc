@@ -13,6 +13,37 @@
 namespace crumb {
 namespace cv {
 
+bool ParseTarget(const std::string& name, Target* target) {
+  static const struct {
+    const char* name;
+    Target target;
+  } kTargets[] = {{"portable", Target::kPortable},          {"x86-avx2", Target::kX86Avx2},
+                  {"x86-avx512", Target::kX86Avx512},       {"arm64", Target::kArm64},
+                  {"arm64-dotprod", Target::kArm64Dotprod}, {"armv7", Target::kArm64}};
+  for (const auto& t : kTargets) {
+    if (name == t.name) {
+      *target = t.target;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* TargetName(Target target) {
+  switch (target) {
+    case Target::kX86Avx2:
+      return "x86-avx2";
+    case Target::kX86Avx512:
+      return "x86-avx512";
+    case Target::kArm64:
+      return "arm64";
+    case Target::kArm64Dotprod:
+      return "arm64-dotprod";
+    default:
+      return "portable";
+  }
+}
+
 ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& source_hash,
                            const ConvertOptions& options) {
   ConvertResult r;
@@ -30,7 +61,7 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
     LowerToCrumb(g, &r.model, &diag);
   }
   if (diag.ok()) {
-    ChooseKernelFamily(&r.model, options.family);
+    ChooseKernelFamily(&r.model, options.family, unsigned(options.target));
     PackWeights(&r.model, &diag);
   }
   if (diag.ok()) {
@@ -39,6 +70,8 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
     m.metadata.insert(m.metadata.begin(),
                       {{kMetaConverter, std::string("crumb-convert ") + kConverterVersion},
                        {kMetaSourceHash, source_hash}});
+    if (options.target != Target::kPortable)
+      m.metadata.insert(m.metadata.begin() + 2, {kMetaFamilyTarget, TargetName(options.target)});
     std::string err;
     if (!SerializeModel(m, &r.bytes, &err)) diag.Add(err);
   }

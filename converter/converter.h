@@ -21,8 +21,18 @@ constexpr const char* kMetaConverter = "converter";
 constexpr const char* kMetaSourceHash = "source_sha256";
 constexpr const char* kMetaBitsPrefix = "bits:";  // + op name -> "wXaY"
 
+// The CPU class whose measured family table (kernels/common/family_table.h) picks each layer's
+// family; kPortable applies the ISA-independent rule of kernels/common/family.h. Values are
+// crumb_select_isa's.
+enum class Target { kPortable = 0, kX86Avx2 = 2, kX86Avx512 = 3, kArm64 = 4, kArm64Dotprod = 5 };
+// "portable", "x86-avx2", "x86-avx512", "arm64", "arm64-dotprod", "armv7" (NEON, as arm64).
+bool ParseTarget(const std::string& name, Target* target);
+const char* TargetName(Target target);
+constexpr const char* kMetaFamilyTarget = "crumb.family_target";
+
 struct ConvertOptions {
   KernelFamily family = KernelFamily::kAuto;
+  Target target = Target::kPortable;
 };
 
 struct ConvertResult {

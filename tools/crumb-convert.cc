@@ -11,6 +11,7 @@ void Usage(FILE* f) {
   std::fprintf(
       f,
       "usage: crumb-convert IN.onnx -o OUT.crumb [--kernel-family auto|scalar|dot|lut|bitserial]\n"
+      "                     [--target portable|x86-avx2|x86-avx512|arm64|arm64-dotprod|armv7]\n"
       "                     [--quiet]\n"
       "\n"
       "Converts a fake-quantized ONNX model (QuantizeLinear->Clip->DequantizeLinear,\n"
@@ -19,7 +20,11 @@ void Usage(FILE* f) {
       "Conv / FC layer (auto: lut for <=2-bit weights x unsigned <=4-bit activations,\n"
       "dot for other quantized layers, scalar for grouped convs with <16 channels per\n"
       "group). dot / lut are preferences, used where the layer can run on them;\n"
-      "scalar forces the portable kernels. The choice does not depend on the CPU.\n"
+      "scalar forces the portable kernels. With --target portable (the default) the\n"
+      "choice does not depend on the CPU; a named target picks each layer's family\n"
+      "from that CPU class's measured table (kernels/common/family_table.h), so the\n"
+      "runtime there uses the weights in place. A runtime on another CPU class re-\n"
+      "chooses from its own table row and repacks at load; a forced family is kept.\n"
       "The output is written atomically; on any problem nothing is written and every\n"
       "problem is listed.\n");
 }
@@ -61,6 +66,15 @@ int main(int argc, char** argv) {
                      "crumb-convert: unknown kernel family '%s' (auto, scalar, dot, lut or "
                      "bitserial)\n",
                      f.c_str());
+        return 2;
+      }
+    } else if ((a == "--target" && i + 1 < argc) || a.rfind("--target=", 0) == 0) {
+      const std::string t = a == "--target" ? argv[++i] : a.substr(9);
+      if (!crumb::cv::ParseTarget(t, &options.target)) {
+        std::fprintf(stderr,
+                     "crumb-convert: unknown target '%s' (portable, x86-avx2, x86-avx512, arm64, "
+                     "arm64-dotprod or armv7)\n",
+                     t.c_str());
         return 2;
       }
     } else if (!a.empty() && a[0] == '-') {

@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
   crumb::Model model = crumb::Model::FromFile(args.positional()[0].c_str());
   if (!model) return Fail(crumb_last_error());
   const crumb::rt::Model& m = *model.get()->model;
-  // An interpreter (scalar path, batch 1) tells which kernel each op runs.
+  // An interpreter (the best path this CPU has, batch 1) tells which kernel and family each op
+  // runs, and why.
   crumb::Interpreter interp(model);
   const bool planned = interp && interp.Allocate() == CRUMB_OK;
 
@@ -77,9 +78,15 @@ int main(int argc, char** argv) {
   printf("\nOps (%zu):\n", m.ops.size());
   for (size_t i = 0; i < m.ops.size(); i++) {
     const crumb::rt::OpDesc& op = m.ops[i];
-    printf("  %3zu %-20s '%s'  family=%s  kernel=%s\n", i, crumb::rt::OpCodeName(op.opcode),
+    static const char* const kSources[] = {"table", "forced", "tuned"};
+    const crumb::OpInfo info = planned ? interp.Op((int32_t)i) : crumb::OpInfo();
+    printf("  %3zu %-20s '%s'  family=%s (%s)  kernel=%s\n", i, crumb::rt::OpCodeName(op.opcode),
            op.name.c_str(), crumb::rt::KernelFamilyName(op.family),
-           planned ? interp.Op((int32_t)i).kernel.c_str() : "?");
+           op.family_source >= 0 && op.family_source < 3 ? kSources[op.family_source] : "?",
+           planned ? info.kernel.c_str() : "?");
+    if (!info.family.empty()) {
+      printf("        runs: %s, %s\n", info.family.c_str(), info.family_reason.c_str());
+    }
     if (op.opcode == crumb::rt::kOpConv2D || op.opcode == crumb::rt::kOpMaxPool2D ||
         op.opcode == crumb::rt::kOpAveragePool2D) {
       printf("        kernel=%dx%d stride=%dx%d dilation=%dx%d pads=%d,%d,%d,%d", op.kernel_h,

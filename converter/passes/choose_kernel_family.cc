@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "converter/passes/passes.h"
-#include "kernels/common/family.h"
+#include "kernels/common/family_table.h"
 
 namespace crumb {
 namespace cv {
@@ -52,9 +52,26 @@ bool IsQuantizedGemm(const CModel& m, const COp& op) {
          w.shape[0] > 0;
 }
 
+// The table's shape class: a window larger than 1x1, else one output row (GEMV) or many.
+unsigned ShapeClass(const CModel& m, const COp& op) {
+  if (op.opcode == OpCode::kConv2D && int64_t(op.kernel_h) * op.kernel_w > 1) {
+    return CRUMB_SHAPE_SPATIAL;
+  }
+  // Rows: every dimension of the output but the channels (NCHW: N * H * W; FC: all but the last),
+  // a dynamic batch counted as 1.
+  const CTensor& y = m.tensors[size_t(op.outputs[0])];
+  int64_t rows = 1;
+  for (size_t d = 0; d < y.shape.size(); d++) {
+    if (d == 1 && op.opcode == OpCode::kConv2D) continue;
+    if (d + 1 == y.shape.size() && op.opcode != OpCode::kConv2D) continue;
+    rows *= y.shape[d] > 0 ? y.shape[d] : 1;
+  }
+  return rows == 1 ? CRUMB_SHAPE_GEMV : CRUMB_SHAPE_POINTWISE;
+}
+
 }  // namespace
 
-void ChooseKernelFamily(CModel* m, KernelFamily family) {
+void ChooseKernelFamily(CModel* m, KernelFamily family, unsigned target) {
   const int prefer = PreferOf(family);
   for (auto& op : m->ops) {
     if (!IsQuantizedGemm(*m, op)) {
@@ -76,7 +93,11 @@ void ChooseKernelFamily(CModel* m, KernelFamily family) {
     l.groups = op.opcode == OpCode::kConv2D && op.groups > 1 ? size_t(op.groups) : 1;
     l.a_bits = unsigned(x.bits);
     l.a_encoding = unsigned(x.encoding);
-    op.family = FamilyOf(crumb_choose_gemm_family(&l, prefer));
+    if (family == KernelFamily::kAuto) {
+      op.family = FamilyOf(crumb_family_table_choose(&l, target, ShapeClass(*m, op), nullptr));
+    } else {
+      op.family = FamilyOf(crumb_choose_gemm_family(&l, prefer));
+    }
     // A family the user asked for is honoured by every runtime; the rule's choice is a default a
     // runtime may replace with its own CPU's measured table row.
     if (family != KernelFamily::kAuto && op.family == family)

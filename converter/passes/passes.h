@@ -42,10 +42,11 @@ void FuseActivations(Graph* g, Diagnostics* diag);
 // Graph -> crumb ops and tensors, with shape inference and the numeric contract's mul/add.
 void LowerToCrumb(const Graph& g, CModel* m, Diagnostics* diag);
 
-// Records the kernel family per op: for a Conv / FC with quantized activations and weights,
-// kernels/common/family.h's rule (LUT, DOT or SCALAR), `family` being a preference it honours
-// where the layer can run on it (SCALAR always); every other op AUTO, or SCALAR when forced.
-void ChooseKernelFamily(CModel* m, KernelFamily family);
+// Records the kernel family per op: for a Conv / FC with quantized activations and weights, the
+// measured table row of `target` (crumb_select_isa; 0 = portable: kernels/common/family.h's
+// ISA-independent rule), `family` being a preference honoured where the layer can run on it
+// (SCALAR always) and then recorded as FORCED; every other op AUTO, or SCALAR when forced.
+void ChooseKernelFamily(CModel* m, KernelFamily family, unsigned target = 0);
 
 // Quantized weights -> DOT_N16K4 bytes when their ops' family is DOT, LUT_W2_N64 when LUT,
 // ROWS_LSB otherwise (a weight read by ops that disagree on family or groups stays ROWS_LSB and

@@ -58,10 +58,10 @@ typedef struct crumb_family_row {
 // (bipolar, signed, ternary measured alike). Layers: spatial 3x3 64->64 @56 and 256->256 @14,
 // pointwise 1x1 256->256 @14 and 64->256 @56, gemv FC 1024->1024 at M = 1. Where the rule of
 // kernels/common/family.h already picks the winner, or families tie within 5 %, there is no row.
-// AVX-512 off one output row: the rule's popcount for up to two plane pairs (W1A1 2.2-3.5x, W1A2 1.2-1.8x,
-// W2A1 1.4-1.9x the runner-up) and pair tables for W2A2-W2A4 (1.03-1.2x) are what it measured.
-// NEON has no rows: the rule agrees with the qemu instruction counts per MAC of the inner loops
-// (benchmarks/arm-insn-per-mac.sh: popcount W1A1 0.035 vs pair tables 0.071; W2A2 pair tables
+// AVX-512 off one output row: the rule's popcount for up to two plane pairs (W1A1 2.2-3.5x,
+// W1A2 1.2-1.8x, W2A1 1.4-1.9x the runner-up) and pair tables for W2A2-W2A4 (1.03-1.2x) are what it
+// measured. NEON has no rows: the rule agrees with the qemu instruction counts per MAC of the inner
+// loops (benchmarks/arm-insn-per-mac.sh: popcount W1A1 0.035 vs pair tables 0.071; W2A2 pair tables
 // 0.071 vs popcount 0.141).
 static const crumb_family_row crumb_family_table[] = {
     // AVX-512 with VBMI (lut), VPOPCNTDQ (bitserial), VNNI (dot): one output row.
@@ -70,7 +70,7 @@ static const crumb_family_row crumb_family_table[] = {
     CRUMB_ROW(AVX512, CRUMB_ANY, CRUMB_ANY, 2, GEMV, 0, BITSERIAL,
               "A2 at M=1: popcount 1.75-2.9x dot"),
     CRUMB_ROW(AVX512, CRUMB_ANY, CRUMB_ANY, CRUMB_ANY, GEMV, 0, DOT,
-              "A3-A4 at M=1: int8 dot products 2.0x pair tables"),
+              "A3-A8 at M=1: int8 dot products (2.0x pair tables at A3-A4)"),
     // AVX2 (also AVX-512 CPUs without the extensions above): vpshufb popcount is slower than
     // pair tables once activations have two planes.
     CRUMB_ROW(AVX2, 1, CRUMB_ANY, 2, SPATIAL, 0, LUT, "W1A2 3x3: pair tables 1.13-1.17x popcount"),
@@ -82,7 +82,7 @@ static const crumb_family_row crumb_family_table[] = {
     CRUMB_ROW(AVX2, CRUMB_ANY, CRUMB_ANY, 2, GEMV, 0, BITSERIAL,
               "A2 at M=1: popcount 1.0-1.9x dot, 1.3x pair tables"),
     CRUMB_ROW(AVX2, CRUMB_ANY, CRUMB_ANY, CRUMB_ANY, GEMV, 0, DOT,
-              "A3-A4 at M=1: int8 dot products 1.4-1.6x pair tables"),
+              "A3-A8 at M=1: int8 dot products (1.4-1.6x pair tables at A3-A4)"),
 };
 
 static inline int crumb_family_row_fits(const crumb_family_row* r, const crumb_gemm_layer* l,

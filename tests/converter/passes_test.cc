@@ -1155,9 +1155,11 @@ OnnxBuilder ConvNet(const ConvSpec& s, std::vector<int64_t>* codes) {
   return b;
 }
 
-ConvertResult ConvertWith(OnnxBuilder& b, cv::KernelFamily family) {
+ConvertResult ConvertWith(OnnxBuilder& b, cv::KernelFamily family,
+                          cv::Target target = cv::Target::kPortable) {
   cv::ConvertOptions o;
   o.family = family;
+  o.target = target;
   return ConvertModel(b.model(), std::string(64, 'a'), o);
 }
 
@@ -1281,6 +1283,40 @@ TEST(ChooseKernelFamily, ConvAndFcByTheRuleOtherOpsAutoScalarWhenForced) {
   std::vector<int32_t> values(12);
   ASSERT_EQ(crumb_lut_unpack(w.bytes.data(), vmap, 3, 1, 4, values.data()), 1);
   EXPECT_EQ(values, std::vector<int32_t>(cm.fc_codes.begin(), cm.fc_codes.end()));
+}
+
+// A named target takes each layer's family from that CPU class's table row: the FC (ternary W2 x
+// unsigned A4, one output row) is lut by the portable rule but dot on the x86 rows (int8 dot
+// products at M = 1), recorded with the dot packing and the target in the metadata; the 3x3
+// conv (W2 x A8) is dot everywhere. A forced family still wins over a target, as FORCED.
+TEST(ChooseKernelFamily, TargetUsesItsTableRow) {
+  ConvModel cm(ConvModelSpec{});
+  OnnxBuilder& b = cm.Build();
+  for (cv::Target t : {cv::Target::kX86Avx2, cv::Target::kX86Avx512}) {
+    ConvertResult r = ConvertWith(b, cv::KernelFamily::kAuto, t);
+    ASSERT_TRUE(r.ok) << Joined(r.problems);
+    const cv::COp* fc = FindOp(r.model, "/fc/Gemm");
+    const cv::COp* conv = FindOp(r.model, "/conv/Conv");
+    ASSERT_TRUE(fc && conv);
+    EXPECT_EQ(fc->family, cv::KernelFamily::kDot) << cv::TargetName(t);
+    EXPECT_EQ(fc->family_source, cv::FamilySource::kTable);
+    EXPECT_EQ(r.model.tensors[size_t(fc->inputs[1])].layout, cv::Layout::kDotN16K4);
+    EXPECT_EQ(conv->family, cv::KernelFamily::kDot);
+    bool has_target = false;
+    for (const auto& kv : r.model.metadata)
+      has_target |= kv.first == cv::kMetaFamilyTarget && kv.second == cv::TargetName(t);
+    EXPECT_TRUE(has_target) << cv::TargetName(t);
+  }
+  ConvertResult forced = ConvertWith(b, cv::KernelFamily::kLut, cv::Target::kX86Avx512);
+  ASSERT_TRUE(forced.ok) << Joined(forced.problems);
+  const cv::COp* fc = FindOp(forced.model, "/fc/Gemm");
+  ASSERT_NE(fc, nullptr);
+  EXPECT_EQ(fc->family, cv::KernelFamily::kLut);
+  EXPECT_EQ(fc->family_source, cv::FamilySource::kForced);
+  cv::Target parsed;
+  EXPECT_TRUE(cv::ParseTarget("arm64-dotprod", &parsed));
+  EXPECT_EQ(parsed, cv::Target::kArm64Dotprod);
+  EXPECT_FALSE(cv::ParseTarget("x86", &parsed));
 }
 
 TEST(PackWeights, ConvRowsAreKhKwCiOrderLsbFirst) {
