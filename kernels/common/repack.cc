@@ -95,6 +95,13 @@ bool FromRows(const crumb_weights_desc* w, const uint8_t* rows, int layout, uint
     if (layout == CRUMB_LAYOUT_DOT_N16K4) {
       crumb_dot_pack_rows_lsb(rg, row_bytes, ng, w->ks, w->kc, w->bits, w->encoding, dst + g * gb);
     } else if (layout == CRUMB_LAYOUT_BITSERIAL_N64) {
+      // The packer folds zero points into beta for UNSIGNED weights only and ignores the others':
+      // refuse them rather than drop them.
+      if (w->encoding != CRUMB_ENC_UNSIGNED) {
+        for (size_t o = 0; o < ng; o++) {
+          if (w->zero_points[g * ng + o] != 0) return false;
+        }
+      }
       if (!crumb_bitserial_pack(rg, w->bits, w->encoding, w->zero_points + g * ng, ng, w->ks, w->kc,
                                 dst + g * gb)) {
         return false;
