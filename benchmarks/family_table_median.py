@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Combines runs of bench_family_table (markdown tables) by the median per cell; prints the table
 with the winner and its ratio over the runner-up. Usage: family_table_median.py RUN.md [RUN.md ...]"""
+import re
+import statistics
+import sys
+
 files=sys.argv[1:]
 runs=[open(f).read().splitlines() for f in files]
 rows={}; order=[]
