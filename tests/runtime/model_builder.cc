@@ -4,6 +4,7 @@
 
 #include "flatbuffers/flatbuffers.h"
 #include "kernels/common/pack.h"
+#include "kernels/common/repack.h"
 #include "schema/crumb_generated.h"
 
 namespace crumb_test {
@@ -85,6 +86,26 @@ int32_t ModelBuilder::AddWeights(const std::string& name, const std::vector<int3
   crumb_pack_rows_lsb(ordered.data(), rows, k, (unsigned)bits,
                       reinterpret_cast<uint8_t*>(&t.data[0]));
   return Add(t);
+}
+
+bool ModelBuilder::PackWeights(int32_t t, int layout, int groups) {
+  TensorSpec& w = tensors[(size_t)t];
+  if (w.layout == layout) return true;
+  const size_t n = (size_t)w.shape[0];
+  const size_t ks = w.shape.size() == 4 ? (size_t)w.shape[2] * (size_t)w.shape[3] : 1;
+  const size_t kc = (size_t)w.shape[1];
+  std::vector<int32_t> zps(n, w.zero_points.empty() ? 0 : w.zero_points[0]);
+  if (w.zero_points.size() == n) zps = w.zero_points;
+  const crumb_weights_desc d = {
+      (unsigned)w.bits, (unsigned)w.encoding, zps.data(), n, (size_t)groups, ks, kc};
+  std::string packed(crumb_weights_size(&d, layout), '\0');
+  if (!crumb_repack_weights(&d, reinterpret_cast<const uint8_t*>(w.data.data()), w.layout,
+                            reinterpret_cast<uint8_t*>(&packed[0]), layout)) {
+    return false;
+  }
+  w.data = packed;
+  w.layout = layout;
+  return true;
 }
 
 int32_t ModelBuilder::AddFloatConst(const std::string& name, const std::vector<float>& values) {
@@ -192,7 +213,8 @@ std::string Build(const ModelBuilder& m, uint64_t data_start, std::vector<uint64
     }
     ops.push_back(fb::CreateOperator(b, (fb::OpCode)o.opcode, o.version, b.CreateString(o.name),
                                      b.CreateVector(o.inputs), b.CreateVector(o.outputs), type,
-                                     options));
+                                     options, (fb::KernelFamily)o.family, 0,
+                                     (fb::FamilySource)o.family_source));
   }
   std::vector<flatbuffers::Offset<fb::Metadata>> md;
   for (const auto& kv : m.metadata) {

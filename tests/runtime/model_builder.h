@@ -12,7 +12,10 @@ namespace crumb_test {
 
 enum { kFloat32 = 0, kQuant = 1 };
 enum { kSigned = 0, kUnsigned = 1, kBipolar = 2, kTernary = 3 };
-enum { kRuntime = 0, kDense = 1, kRowsLsb = 2 };
+enum { kRuntime = 0, kDense = 1, kRowsLsb = 2, kDotN16K4 = 3, kLutW2N64 = 4, kBitserialN64 = 5 };
+// schema/crumb.fbs KernelFamily and FamilySource.
+enum { kFamilyAuto = 0, kFamilyScalar = 1, kFamilyLut = 2, kFamilyBitserial = 3, kFamilyDot = 4 };
+enum { kSourceTable = 0, kSourceForced = 1, kSourceTuned = 2 };
 
 struct TensorSpec {
   std::string name;
@@ -45,7 +48,9 @@ struct OpSpec {
   bool has_clamp = false;
   int32_t clamp_qmin = 0, clamp_qmax = 0;
   float clamp_fmin = -__builtin_inff(), clamp_fmax = __builtin_inff();
-  bool no_options = false;  // omit the options table
+  bool no_options = false;           // omit the options table
+  int family = kFamilyAuto;          // Operator.family
+  int family_source = kSourceTable;  // Operator.family_source
 };
 
 class ModelBuilder {
@@ -69,6 +74,10 @@ class ModelBuilder {
   int32_t AddWeights(const std::string& name, const std::vector<int32_t>& shape, int bits,
                      int encoding, const std::vector<float>& scales,
                      const std::vector<int32_t>& zero_points, const std::vector<int32_t>& codes);
+  // Repacks the ROWS_LSB weights of tensor `t` (from AddWeights) into `layout` (kRowsLsb,
+  // kDotN16K4, kLutW2N64, kBitserialN64) with crumb_repack_weights, `groups` groups, and sets the
+  // tensor's layout. Returns false when the packer refuses the weights.
+  bool PackWeights(int32_t t, int layout, int groups = 1);
   int32_t AddFloatConst(const std::string& name, const std::vector<float>& values);
   OpSpec& AddOp(int opcode, const std::string& name, const std::vector<int32_t>& in,
                 const std::vector<int32_t>& out);
