@@ -305,6 +305,34 @@ TEST_P(DwconvKernelTest, Shapes) {
   }
 }
 
+// Kernels larger than 5 x 5: more tap pairs than a SIMD kernel prepares at once (chunks), odd and
+// even tap counts.
+TEST_P(DwconvKernelTest, LongKernels) {
+  uint32_t seed = 50;
+  for (size_t ks : {31, 32, 33, 49, 81}) {
+    for (size_t channels : {16, 64, 100}) {
+      for (uint32_t ab : {2u, 8u}) {
+        CHECK_RUN(DwconvTester()
+                      .channels(channels)
+                      .width(3)
+                      .ks(ks)
+                      .a_bits(ab)
+                      .w_bits(ab == 2 ? 2 : 8)
+                      .seed(seed++));
+        CHECK_RUN(DwconvTester()
+                      .channels(channels)
+                      .width(2)
+                      .ks(ks)
+                      .a_bits(ab)
+                      .a_type(CRUMB_ELEM_S8)
+                      .a_zero_point(-1)
+                      .w_bits(ab == 2 ? 3 : 8)
+                      .seed(seed++));
+      }
+    }
+  }
+}
+
 // Every weight width and encoding, zero points symmetric and per channel, under u8 / s8
 // activations of 1..8 bits.
 TEST_P(DwconvKernelTest, Encodings) {

@@ -1,0 +1,196 @@
+// crumb_q8_qb_dwconv_ukernel_c64__avx512: the dwconv contract (kernels/dwconv/dwconv.h) on zmm
+// registers, one 64-channel weight block per iteration (masked loads / stores for the last,
+// partial block), output pixels of the call inside it so the block's prepared weights are reused
+// by every pixel.
+//
+// Taps go in pairs (t, t + 1; an odd last tap is paired with itself under zero weights). The
+// activation bytes of a pair are interleaved with vpunpcklbw / vpunpckhbw; the weights of the
+// block are interleaved the same way once per call (a stack buffer, chunks of kPairs pairs),
+// so a pair costs two shuffles and two multiply-adds per 64 channels:
+//   int16 path (ks * max|qa| * max|v| < 2^15, with S8 codes flipped to u8 by xor 0x80: max|qa|
+//     is then 127 + 2^(a_bits - 1)): vpmaddubsw (u8 activations x s8 weights; a pair's sum is
+//     bounded by the same product, so it never saturates) and vpaddw; widened to int32 once per
+//     pixel.
+//   int32 path otherwise: the byte pairs widened to word pairs (vpunpck with zero / the weights'
+//     sign) and vpmaddwd + vpaddd.
+// Activations are read raw (S8 flipped), so acc = sum qa' v - za' vsum with za' = za (+ 128 for
+// S8), vsum from the block header; the subtraction is exact in int32 (wrapping arithmetic, and
+// the true acc fits int32). The epilogue is kernels/common/epilogue-avx512.h's.
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/common/epilogue-avx512.h"
+#include "kernels/dwconv/dwconv.h"
+
+namespace {
+
+constexpr size_t kPairs = 16;  // tap pairs whose prepared weights the stack buffer holds
+
+#define ALL8 ((__mmask64)~0ULL)
+
+inline __m512i PermuteQ(__m512i a, __m512i idx, __m512i b) {
+  return _mm512_maskz_permutex2var_epi64((__mmask8)0xFF, a, idx, b);
+}
+
+// vpmovsxwd of the low 16 words (the all-ones-masked form, and the low half taken as a vector
+// shuffle rather than _mm512_castsi512_si256: see epilogue-avx512.h on GCC 12's warnings).
+inline __m512i WidenLow(__m512i x) {
+  typedef long long v8di __attribute__((vector_size(64)));
+  const __m256i lo = (__m256i)__builtin_shufflevector((v8di)x, (v8di)x, 0, 1, 2, 3);
+  return _mm512_maskz_cvtepi16_epi32(CRUMB_AVX512_ALL, lo);
+}
+
+// The byte sign (0xFF for negative bytes) of x.
+inline __m512i SignBytes(__m512i x) { return _mm512_movm_epi8(_mm512_movepi8_mask(x)); }
+
+template <bool kInt16, bool kS8>
+void Run(size_t channels, size_t width, size_t ks, const void** input, size_t input_offset,
+         const void* zero, const uint8_t* weights, uint8_t* output, size_t output_stride,
+         const crumb_dwconv_params* params) {
+  const crumb_epilogue_avx512 e = crumb_epilogue_avx512_init(&params->out);
+  const size_t elem = params->out.type == CRUMB_ELEM_F32 ? 4 : 1;
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
+  const __m512i vza = _mm512_set1_epi32(params->a_zero_point + (kS8 ? 128 : 0));
+  const __m512i vzero = _mm512_setzero_si512();
+  const size_t pairs = (ks + 1) / 2;
+  const bool chunked = pairs > kPairs;
+  const size_t block_bytes = crumb_dwconv_block_bytes(ks);
+  // Prepared weights of up to kPairs pairs: int16 path 2 vectors per pair (vpunpckl/hbw of the
+  // two taps), int32 path 4 (those widened to int16 pairs).
+  alignas(64) __m512i wbuf[kPairs * 4];
+  const __m512i qlo = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+  const __m512i qhi = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+  const __m512i qw0 = _mm512_setr_epi64(0, 1, 8, 9, 0, 1, 8, 9);
+  const __m512i qw1 = _mm512_setr_epi64(2, 3, 10, 11, 2, 3, 10, 11);
+  const __m512i qw2 = _mm512_setr_epi64(4, 5, 12, 13, 4, 5, 12, 13);
+  const __m512i qw3 = _mm512_setr_epi64(6, 7, 14, 15, 6, 7, 14, 15);
+  const __m512i qlo2 = _mm512_setr_epi64(0, 1, 2, 3, 8, 9, 10, 11);
+  const __m512i qhi2 = _mm512_setr_epi64(4, 5, 6, 7, 12, 13, 14, 15);
+
+  for (size_t c0 = 0; c0 < channels; c0 += CRUMB_DWCONV_BLOCK) {
+    const size_t nc = channels - c0 < 64 ? channels - c0 : 64;
+    const __mmask64 m = nc == 64 ? ALL8 : (__mmask64)((1ULL << nc) - 1);
+    const uint8_t* block = weights + c0 / CRUMB_DWCONV_BLOCK * block_bytes;
+    const int8_t* v = (const int8_t*)(block + CRUMB_DWCONV_BLOCK * 4);
+    __m512i corr[4];
+    for (int j = 0; j < 4; j++) {
+      corr[j] = _mm512_mullo_epi32(vza, _mm512_loadu_si512(block + 64 * j));
+    }
+    auto build = [&](size_t p0, size_t p1) {
+      for (size_t p = p0; p < p1; p++) {
+        const size_t t0 = 2 * p, t1 = 2 * p + 1;
+        const __m512i v0 = _mm512_loadu_si512(v + t0 * 64);
+        const __m512i v1 = t1 < ks ? _mm512_loadu_si512(v + t1 * 64) : vzero;
+        const __m512i lo = _mm512_unpacklo_epi8(v0, v1);
+        const __m512i hi = _mm512_unpackhi_epi8(v0, v1);
+        __m512i* w = wbuf + (p - p0) * (kInt16 ? 2 : 4);
+        if (kInt16) {
+          w[0] = lo;
+          w[1] = hi;
+        } else {
+          const __m512i slo = SignBytes(lo), shi = SignBytes(hi);
+          w[0] = _mm512_unpacklo_epi8(lo, slo);
+          w[1] = _mm512_unpackhi_epi8(lo, slo);
+          w[2] = _mm512_unpacklo_epi8(hi, shi);
+          w[3] = _mm512_unpackhi_epi8(hi, shi);
+        }
+      }
+    };
+    if (!chunked) build(0, pairs);
+
+    for (size_t x = 0; x < width; x++) {
+      const void** taps = input + x * ks;
+      __m512i a16lo = vzero, a16hi = vzero;                                // int16 path
+      __m512i a32_0 = vzero, a32_1 = vzero, a32_2 = vzero, a32_3 = vzero;  // int32 path
+      for (size_t p0 = 0; p0 < pairs; p0 += kPairs) {
+        const size_t p1 = pairs - p0 < kPairs ? pairs : p0 + kPairs;
+        if (chunked) build(p0, p1);
+        for (size_t p = p0; p < p1; p++) {
+          const size_t t0 = 2 * p, t1 = 2 * p + 1 < ks ? 2 * p + 1 : 2 * p;
+          const uint8_t* r0 = (const uint8_t*)taps[t0];
+          const uint8_t* r1 = (const uint8_t*)taps[t1];
+          if (r0 != (const uint8_t*)zero) r0 += input_offset;
+          if (r1 != (const uint8_t*)zero) r1 += input_offset;
+          __m512i a0 = _mm512_maskz_loadu_epi8(m, r0 + c0);
+          __m512i a1 = _mm512_maskz_loadu_epi8(m, r1 + c0);
+          if (kS8) {
+            a0 = _mm512_xor_si512(a0, flip);
+            a1 = _mm512_xor_si512(a1, flip);
+          }
+          const __m512i lo = _mm512_unpacklo_epi8(a0, a1);
+          const __m512i hi = _mm512_unpackhi_epi8(a0, a1);
+          const __m512i* w = wbuf + (p - p0) * (kInt16 ? 2 : 4);
+          if (kInt16) {
+            a16lo = _mm512_add_epi16(a16lo, _mm512_maddubs_epi16(lo, w[0]));
+            a16hi = _mm512_add_epi16(a16hi, _mm512_maddubs_epi16(hi, w[1]));
+          } else {
+            a32_0 =
+                _mm512_add_epi32(a32_0, _mm512_madd_epi16(_mm512_unpacklo_epi8(lo, vzero), w[0]));
+            a32_1 =
+                _mm512_add_epi32(a32_1, _mm512_madd_epi16(_mm512_unpackhi_epi8(lo, vzero), w[1]));
+            a32_2 =
+                _mm512_add_epi32(a32_2, _mm512_madd_epi16(_mm512_unpacklo_epi8(hi, vzero), w[2]));
+            a32_3 =
+                _mm512_add_epi32(a32_3, _mm512_madd_epi16(_mm512_unpackhi_epi8(hi, vzero), w[3]));
+          }
+        }
+      }
+      // Channel-ordered int32 accumulators acc[j] = channels c0 + 16 j .. + 15.
+      __m512i acc[4];
+      if (kInt16) {
+        // a16lo lane L: channels 16L + 0..7, a16hi lane L: 16L + 8..15; vpermt2q puts lanes
+        // (lo L, hi L) in the low half: channels 16L .. 16L + 15 as words.
+        acc[0] = WidenLow(PermuteQ(a16lo, qw0, a16hi));
+        acc[1] = WidenLow(PermuteQ(a16lo, qw1, a16hi));
+        acc[2] = WidenLow(PermuteQ(a16lo, qw2, a16hi));
+        acc[3] = WidenLow(PermuteQ(a16lo, qw3, a16hi));
+      } else {
+        // a32_k lane L: channels 16L + 4k .. + 3: a 4 x 4 transpose of 128-bit lanes.
+        const __m512i s01a = PermuteQ(a32_0, qlo, a32_1);  // 0L0 1L0 0L1 1L1
+        const __m512i s01b = PermuteQ(a32_0, qhi, a32_1);  // 0L2 1L2 0L3 1L3
+        const __m512i s23a = PermuteQ(a32_2, qlo, a32_3);
+        const __m512i s23b = PermuteQ(a32_2, qhi, a32_3);
+        acc[0] = PermuteQ(s01a, qlo2, s23a);
+        acc[1] = PermuteQ(s01a, qhi2, s23a);
+        acc[2] = PermuteQ(s01b, qlo2, s23b);
+        acc[3] = PermuteQ(s01b, qhi2, s23b);
+      }
+      for (int j = 0; j < 4; j++) acc[j] = _mm512_sub_epi32(acc[j], corr[j]);
+      uint8_t* row = output + x * output_stride;
+      if (nc == 64 && elem == 1) {
+        __m512i q[4];
+        for (int j = 0; j < 4; j++) {
+          const __m512 y = crumb_avx512_scale(acc[j], _mm512_loadu_ps(params->mul + c0 + 16 * j),
+                                              _mm512_loadu_ps(params->add + c0 + 16 * j));
+          q[j] = crumb_avx512_requantize(y, &e);
+        }
+        const __m512i b = e.type == CRUMB_ELEM_U8 ? crumb_avx512_pack64_u8(q[0], q[1], q[2], q[3])
+                                                  : crumb_avx512_pack64_s8(q[0], q[1], q[2], q[3]);
+        _mm512_storeu_si512(row + c0, b);
+      } else {
+        for (size_t j = 0; j < 4 && 16 * j < nc; j++) {
+          const size_t cnt = nc - 16 * j < 16 ? nc - 16 * j : 16;
+          crumb_avx512_output16(acc[j], params->mul, params->add, &e, row, c0 + 16 * j, cnt);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" void crumb_q8_qb_dwconv_ukernel_c64__avx512(size_t channels, size_t width, size_t ks,
+                                                       const void** input, size_t input_offset,
+                                                       const void* zero, const void* weights,
+                                                       void* output, size_t output_stride,
+                                                       const crumb_dwconv_params* params) {
+  const bool s8 = params->a_type == CRUMB_ELEM_S8;
+  const uint64_t bits = params->a_bits;
+  const uint64_t max_qa = s8 ? 127u + (1u << (bits - 1)) : (1u << bits) - 1u;
+  const bool int16 = (uint64_t)ks * max_qa * params->max_abs_v < 32768u;
+  auto* fn = int16 ? (s8 ? Run<true, true> : Run<true, false>)
+                   : (s8 ? Run<false, true> : Run<false, false>);
+  fn(channels, width, ks, input, input_offset, zero, (const uint8_t*)weights, (uint8_t*)output,
+     output_stride, params);
+}
