@@ -53,6 +53,7 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
   ConstantsToInitializers(&g, &diag);
   RemoveIdentity(&g, &diag);
   LowerQonnx(&g, &diag);
+  FoldBinaryWeights(&g, &diag);
   CheckSupported(g, &diag);
   if (diag.ok()) {
     RecognizeQuantizers(&g, &diag);

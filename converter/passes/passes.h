@@ -22,6 +22,13 @@ void RemoveIdentity(Graph* g, Diagnostics* diag);
 // activations. Reports (and drops) the nodes it cannot rewrite exactly.
 void LowerQonnx(Graph* g, Diagnostics* diag);
 
+// The 1-bit / ternary weight forms of BNN trainers: constant elementwise subgraphs feeding a
+// Conv / Gemm / MatMul weight (Sign, Mul by a per-channel scale, Where(W >= 0, a, -a), Cast,
+// Reshape / Unsqueeze, ...) are evaluated as ONNX Runtime does; a float weight holding only
+// {-s_o, +s_o} (or {-s_o, 0, +s_o}) per output channel o becomes DequantizeLinear of int8 codes
+// -1 / +1 (/ 0) with scale s_o and zero point 0. Sign on an activation is reported.
+void FoldBinaryWeights(Graph* g, Diagnostics* diag);
+
 // Lists every unsupported op, data type and bit width, with node names. Later passes run only
 // when this finds nothing.
 void CheckSupported(const Graph& g, Diagnostics* diag);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include "converter/converter.h"
@@ -11,6 +12,7 @@
 #include "kernels/bitserial/bitserial.h"
 #include "kernels/common/pack.h"
 #include "kernels/dot/dot.h"
+#include "kernels/dwconv/dwconv.h"
 #include "kernels/lut/lut.h"
 #include "tests/converter/onnx_builder.h"
 #include "tests/converter/test_models.h"
@@ -718,6 +720,300 @@ TEST(LowerQonnx, BipolarQuantWeightsAreBipolarOneBit) {
   EXPECT_EQ(testing::AnonymousModel(rq.model), testing::AnonymousModel(rf.model));
 }
 
+// ------------------------------------------------------------------ fold binary weights
+
+// x -> Q/Clip/DQ (2-bit) -> `op`(xd, wd) -> Q/DQ -> y, the weight given by `add` as "wd". Conv
+// reads x [1, 2, 3, 3] (weights [4, 2, 3, 3]); Gemm / MatMul read x [1, 4].
+template <typename F>
+ConvertResult ConvertWithWeightOp(const std::string& op, int64_t trans_b, F add) {
+  OnnxBuilder b;
+  if (op == "Conv")
+    b.Input("x", {1, 2, 3, 3});
+  else
+    b.Input("x", {1, 4});
+  b.InitF("s", {}, {0.1f});
+  b.InitI("z", 2, {}, {0});
+  b.InitI("lo", 2, {}, {0});
+  b.InitI("hi", 2, {}, {3});
+  b.Node("QuantizeLinear", "qx", {"x", "s", "z"}, {"xq"});
+  b.Node("Clip", "clipx", {"xq", "lo", "hi"}, {"xc"});
+  b.Node("DequantizeLinear", "dqx", {"xc", "s", "z"}, {"xd"});
+  add(b);
+  auto* n = b.Node(op, "op", {"xd", "wd"}, {"c"});
+  if (op == "Gemm") OnnxBuilder::AttrI(n, "transB", trans_b);
+  b.InitF("so", {}, {0.2f});
+  b.Node("QuantizeLinear", "qy", {"c", "so", "z"}, {"yq"});
+  b.Node("DequantizeLinear", "dqy", {"yq", "so", "z"}, {"y"});
+  b.Output("y");
+  return Convert(b);
+}
+
+// Deterministic float weights without zeros, several magnitudes per channel.
+std::vector<float> RandomWeights(size_t n, uint32_t seed) {
+  std::vector<float> w(n);
+  for (auto& v : w) {
+    seed = seed * 1103515245u + 12345u;
+    v = (float((seed >> 16) % 1000u) + 1.0f) / 997.0f * (((seed >> 8) & 1u) ? 1.0f : -1.0f);
+  }
+  return w;
+}
+
+std::vector<int64_t> Signs(const std::vector<float>& w, bool ge_zero_positive) {
+  std::vector<int64_t> c;
+  for (float v : w) c.push_back(v > 0 || (ge_zero_positive && v == 0) ? 1 : (v < 0 ? -1 : 0));
+  return c;
+}
+
+// The folded reference: int8 codes -> DequantizeLinear(scale, zero point 0, axis).
+void FoldedWeight(OnnxBuilder& b, const std::vector<int64_t>& dims,
+                  const std::vector<int64_t>& codes, const std::vector<float>& scale, int axis) {
+  b.InitI("w", 3, dims, codes);
+  b.InitF("ws", {int64_t(scale.size())}, scale);
+  b.InitI("wz", 3, {int64_t(scale.size())}, std::vector<int64_t>(scale.size(), 0));
+  auto* n = b.Node("DequantizeLinear", "dqw", {"w", "ws", "wz"}, {"wd"});
+  OnnxBuilder::AttrI(n, "axis", axis);
+}
+
+// Every Sign / Where spelling of sign(W) * alpha a BNN trainer exports converts to the same crumb
+// model as the folded +-1 form.
+TEST(FoldBinaryWeights, SignAndWherePatternsEqualTheFoldedForm) {
+  const std::vector<int64_t> dims = {4, 2, 3, 3};
+  const std::vector<float> w = RandomWeights(72, 3);
+  const std::vector<float> alpha = {0.5f, 0.25f, 0.37f, 1.3f};
+  const std::vector<int64_t> codes = Signs(w, true);
+  ConvertResult ref = ConvertWithWeightOp(
+      "Conv", 0, [&](OnnxBuilder& b) { FoldedWeight(b, dims, codes, alpha, 0); });
+  ASSERT_TRUE(ref.ok) << Joined(ref.problems);
+  ConvertResult ref1 = ConvertWithWeightOp("Conv", 0, [&](OnnxBuilder& b) {
+    FoldedWeight(b, dims, codes, std::vector<float>(4, 1.0f), 0);
+  });
+  ASSERT_TRUE(ref1.ok) << Joined(ref1.problems);
+  const cv::COp* conv = FindOp(ref.model, "op");
+  ASSERT_NE(conv, nullptr);
+  EXPECT_EQ(ref.model.tensors[size_t(conv->inputs[1])].encoding, cv::Encoding::kBipolar);
+
+  struct Case {
+    const char* name;
+    bool unit_scale;
+    std::function<void(OnnxBuilder&)> add;
+  };
+  const std::vector<Case> cases = {
+      {"Mul(Sign(W), alpha[C,1,1,1])", false,
+       [&](OnnxBuilder& b) {
+         b.InitF("W", dims, w);
+         b.InitF("alpha", {4, 1, 1, 1}, alpha);
+         b.Node("Sign", "sign", {"W"}, {"sw"});
+         b.Node("Mul", "mul", {"sw", "alpha"}, {"wd"});
+       }},
+      {"Sign(W)", true,
+       [&](OnnxBuilder& b) {
+         b.InitF("W", dims, w);
+         b.Node("Sign", "sign", {"W"}, {"wd"});
+       }},
+      {"Where(GreaterOrEqual(W, 0), a, Neg(a))", false,
+       [&](OnnxBuilder& b) {
+         b.InitF("W", dims, w);
+         b.InitF("zero", {}, {0.0f});
+         b.InitF("a", {4, 1, 1, 1}, alpha);
+         b.Node("GreaterOrEqual", "ge", {"W", "zero"}, {"pos"});
+         b.Node("Neg", "neg", {"a"}, {"na"});
+         b.Node("Where", "where", {"pos", "a", "na"}, {"wd"});
+       }},
+      {"Mul(Where(W >= 0, 1, -1), Unsqueeze(alpha[C]))", false,
+       [&](OnnxBuilder& b) {
+         b.InitF("W", dims, w);
+         b.InitF("zero", {}, {0.0f});
+         b.InitF("one", {}, {1.0f});
+         b.InitF("minus_one", {}, {-1.0f});
+         b.InitF("alpha", {4}, alpha);
+         b.InitI("axes", 7, {3}, {1, 2, 3});
+         b.Node("GreaterOrEqual", "ge", {"W", "zero"}, {"pos"});
+         b.Node("Where", "where", {"pos", "one", "minus_one"}, {"pm"});
+         b.Node("Unsqueeze", "unsq", {"alpha", "axes"}, {"a4"});
+         b.Node("Mul", "mul", {"pm", "a4"}, {"wd"});
+       }},
+      {"Mul(Sub(Mul(Cast(Greater(W, 0)), 2), 1), Reshape(Neg(Neg(alpha))))", false,
+       [&](OnnxBuilder& b) {
+         b.InitF("W", dims, w);
+         b.InitF("zero", {}, {0.0f});
+         b.InitF("one", {}, {1.0f});
+         b.InitF("two", {1}, {2.0f});
+         b.InitF("alpha", {4}, alpha);
+         b.InitI("shape", 7, {4}, {-1, 1, 1, 1});
+         b.Node("Greater", "gt", {"W", "zero"}, {"pos"});
+         OnnxBuilder::AttrI(b.Node("Cast", "cast", {"pos"}, {"posf"}), "to", 1);
+         b.Node("Mul", "twice", {"posf", "two"}, {"p2"});
+         b.Node("Sub", "sub", {"p2", "one"}, {"pm"});
+         b.Node("Neg", "neg1", {"alpha"}, {"na"});
+         b.Node("Neg", "neg2", {"na"}, {"a"});
+         b.Node("Reshape", "reshape", {"a", "shape"}, {"a4"});
+         b.Node("Mul", "mul", {"pm", "a4"}, {"wd"});
+       }},
+      {"Div(Sign(W), Cast(int32 1) / alpha)", false,
+       [&](OnnxBuilder& b) {
+         // 1 / (1 / alpha) is alpha again for these values: checked on the reference below.
+         b.InitF("W", dims, w);
+         b.InitI("one_i", 6, {}, {1});
+         b.InitF("alpha", {4, 1, 1, 1}, alpha);
+         OnnxBuilder::AttrI(b.Node("Cast", "cast", {"one_i"}, {"one"}), "to", 1);
+         b.Node("Div", "inv", {"one", "alpha"}, {"inv_alpha"});
+         b.Node("Sign", "sign", {"W"}, {"sw"});
+         b.Node("Div", "div", {"sw", "inv_alpha"}, {"wd"});
+       }},
+      {"float +-alpha initializer", false,
+       [&](OnnxBuilder& b) {
+         std::vector<float> v(w.size());
+         for (size_t k = 0; k < w.size(); k++) v[k] = float(codes[k]) * alpha[k / 18];
+         b.InitF("wd", dims, v);
+       }},
+  };
+  for (float a : alpha) ASSERT_EQ(1.0f / (1.0f / a), a);
+  for (const auto& c : cases) {
+    ConvertResult r = ConvertWithWeightOp("Conv", 0, c.add);
+    ASSERT_TRUE(r.ok) << c.name << ":\n" << Joined(r.problems);
+    EXPECT_EQ(testing::AnonymousModel(r.model),
+              testing::AnonymousModel((c.unit_scale ? ref1 : ref).model))
+        << c.name;
+  }
+}
+
+// Gemm weights are per output channel along axis 0 with transB = 1 ([N, K]) and along axis 1
+// with transB = 0 and for MatMul ([K, N]).
+TEST(FoldBinaryWeights, GemmAndMatMulWeightsPerOutputChannel) {
+  const std::vector<float> alpha = {0.5f, 0.75f, 0.125f};
+  struct Case {
+    const char* op;
+    int64_t trans_b;
+    std::vector<int64_t> dims;  // weight shape
+    int axis;                   // the output-channel axis
+  };
+  for (const Case& c :
+       {Case{"Gemm", 1, {3, 4}, 0}, Case{"Gemm", 0, {4, 3}, 1}, Case{"MatMul", 0, {4, 3}, 1}}) {
+    const std::vector<float> w = RandomWeights(12, 9);
+    const std::vector<int64_t> codes = Signs(w, false);
+    std::vector<int64_t> adims = {1, 1};
+    adims[size_t(c.axis)] = 3;
+    ConvertResult r = ConvertWithWeightOp(c.op, c.trans_b, [&](OnnxBuilder& b) {
+      b.InitF("W", c.dims, w);
+      b.InitF("alpha", adims, alpha);
+      b.Node("Sign", "sign", {"W"}, {"sw"});
+      b.Node("Mul", "mul", {"alpha", "sw"}, {"wd"});
+    });
+    ASSERT_TRUE(r.ok) << c.op << " transB " << c.trans_b << ":\n" << Joined(r.problems);
+    ConvertResult ref = ConvertWithWeightOp(
+        c.op, c.trans_b, [&](OnnxBuilder& b) { FoldedWeight(b, c.dims, codes, alpha, c.axis); });
+    ASSERT_TRUE(ref.ok) << Joined(ref.problems);
+    EXPECT_EQ(testing::AnonymousModel(r.model), testing::AnonymousModel(ref.model))
+        << c.op << " transB " << c.trans_b;
+    const cv::COp* op = FindOp(r.model, "op");
+    ASSERT_NE(op, nullptr);
+    const auto& t = r.model.tensors[size_t(op->inputs[1])];
+    EXPECT_EQ(t.bits, 1);
+    EXPECT_EQ(t.scale, alpha);
+  }
+}
+
+// Zeros in W give Sign() = 0: ternary {-1, 0, +1} codes, 2-bit TERNARY like the folded form.
+TEST(FoldBinaryWeights, ZerosInSignOutputAreTernaryCodes) {
+  const std::vector<int64_t> dims = {4, 2, 3, 3};
+  std::vector<float> w = RandomWeights(72, 5);
+  for (size_t k = 0; k < w.size(); k += 5) w[k] = k % 10 == 0 ? 0.0f : -0.0f;
+  const std::vector<float> alpha = {0.5f, 0.25f, 0.37f, 1.3f};
+  ConvertResult r = ConvertWithWeightOp("Conv", 0, [&](OnnxBuilder& b) {
+    b.InitF("W", dims, w);
+    b.InitF("alpha", {4, 1, 1, 1}, alpha);
+    b.Node("Sign", "sign", {"W"}, {"sw"});
+    b.Node("Mul", "mul", {"sw", "alpha"}, {"wd"});
+  });
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  ConvertResult ref = ConvertWithWeightOp(
+      "Conv", 0, [&](OnnxBuilder& b) { FoldedWeight(b, dims, Signs(w, false), alpha, 0); });
+  ASSERT_TRUE(ref.ok) << Joined(ref.problems);
+  EXPECT_EQ(testing::AnonymousModel(r.model), testing::AnonymousModel(ref.model));
+  const cv::COp* conv = FindOp(r.model, "op");
+  ASSERT_NE(conv, nullptr);
+  const auto& t = r.model.tensors[size_t(conv->inputs[1])];
+  EXPECT_EQ(t.bits, 2);
+  EXPECT_EQ(t.encoding, cv::Encoding::kTernary);
+}
+
+// Three distinct magnitudes in one channel: not a binary weight; it stays a float weight, which
+// the conversion then reports.
+TEST(FoldBinaryWeights, ThreeMagnitudesInAChannelAreLeftAlone) {
+  const std::vector<int64_t> dims = {4, 2, 1, 1};
+  auto add = [&](OnnxBuilder& b) {
+    b.InitF("W", dims, {1.f, -1.f, 1.f, 1.f, -1.f, -1.f, 2.f, -0.5f});
+    b.InitF("alpha", {4, 1, 1, 1}, {0.5f, 0.25f, 0.37f, 1.3f});
+    b.Node("Mul", "mul", {"W", "alpha"}, {"wd"});
+  };
+  Diagnostics d;
+  OnnxBuilder b;
+  b.Input("x", {1, 2, 1, 1});
+  add(b);
+  b.Node("Conv", "op", {"x", "wd"}, {"y"});
+  b.Output("y");
+  Graph g = Import(b, &d);
+  cv::FoldBinaryWeights(&g, &d);
+  EXPECT_TRUE(d.ok()) << Joined(d.problems());
+  ASSERT_EQ(g.nodes.size(), 1u);  // the Mul was folded, the Conv still reads the float weight
+  EXPECT_EQ(g.nodes[0].Input(1), "wd");
+  ASSERT_NE(g.FindConst("wd"), nullptr);
+  EXPECT_EQ(g.FindConst("wd")->f[6], 2.f * 1.3f);
+
+  ConvertResult r = ConvertWithWeightOp("Conv", 0, [&](OnnxBuilder& b2) {
+    b2.InitF("W", {4, 2, 1, 1}, {1.f, -1.f, 1.f, 1.f, -1.f, -1.f, 2.f, -0.5f});
+    b2.InitF("alpha", {4, 1, 1, 1}, {0.5f, 0.25f, 0.37f, 1.3f});
+    b2.Node("Mul", "mul", {"W", "alpha"}, {"wd"});
+  });
+  EXPECT_FALSE(r.ok);
+  const std::string all = Joined(r.problems);
+  EXPECT_NE(all.find("node 'op' (op Conv): its weight 'wd' must be a quantized constant"),
+            std::string::npos)
+      << all;
+}
+
+// Foldable ops that do not feed a weight are not touched.
+TEST(FoldBinaryWeights, ConstantsNotFeedingAWeightStay) {
+  Diagnostics d;
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  b.InitF("c", {4}, {1.f, -2.f, 3.f, -4.f});
+  b.Node("Sign", "sign", {"c"}, {"sc"});
+  b.Node("Add", "add", {"x", "sc"}, {"y"});
+  b.Output("y");
+  Graph g = Import(b, &d);
+  const std::string before = cv::DumpGraph(g);
+  cv::FoldBinaryWeights(&g, &d);
+  EXPECT_TRUE(d.ok()) << Joined(d.problems());
+  EXPECT_EQ(cv::DumpGraph(g), before);
+}
+
+// Sign on an activation (a BNN's binarized input) is reported by name, once.
+TEST(FoldBinaryWeights, SignOnAnActivationIsReported) {
+  ConvertResult r = ConvertWithWeightOp("Conv", 0, [&](OnnxBuilder& b) {
+    b.InitF("W", {4, 2, 3, 3}, RandomWeights(72, 3));
+    b.Node("Sign", "sign_w", {"W"}, {"wd"});
+  });
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  OnnxBuilder b;
+  b.Input("x", {1, 2, 3, 3});
+  b.Node("Sign", "binarize_x", {"x"}, {"xs"});
+  b.InitF("W", {4, 2, 3, 3}, RandomWeights(72, 3));
+  b.Node("Sign", "sign_w", {"W"}, {"wd"});
+  b.Node("Conv", "conv", {"xs", "wd"}, {"c"});
+  b.InitF("so", {}, {0.2f});
+  b.InitI("z", 2, {}, {0});
+  b.Node("QuantizeLinear", "qy", {"c", "so", "z"}, {"yq"});
+  b.Node("DequantizeLinear", "dqy", {"yq", "so", "z"}, {"y"});
+  b.Output("y");
+  ConvertResult bad = Convert(b);
+  EXPECT_FALSE(bad.ok);
+  ASSERT_EQ(bad.problems.size(), 1u) << Joined(bad.problems);
+  EXPECT_EQ(bad.problems[0],
+            "node 'binarize_x' (op Sign): bipolar (Sign) activations are not supported yet; "
+            "quantize activations with QuantizeLinear / QONNX Quant");
+}
+
 // MultiThreshold with thresholds (k - 1/2 - z0) * s is QuantizeLinear -> Clip -> DequantizeLinear
 // with scale s and zero point z0 = -out_bias / s (UINTn), or zero point qmin + z0 (INTn).
 TEST(LowerQonnx, UniformMultiThresholdIsTheQcdqForm) {
@@ -1410,16 +1706,27 @@ TEST(PackWeights, GroupedConvPacksEachGroupAndConcatenates) {
   }
 }
 
-TEST(PackWeights, DepthwiseConvStaysScalarRowsLsb) {
+// A depthwise conv goes to the dwconv family (a GEMM preference it cannot take falls back to the
+// rule), packed DWCONV_C64; a grouped conv with 2 channels per group has no SIMD family and stays
+// scalar on ROWS_LSB.
+TEST(PackWeights, DepthwiseConvIsDwconvOtherSmallGroupsStayScalar) {
   ConvSpec s;
   s.groups = 8, s.cin = 8, s.cout = 8;
-  ConvertedConv cc;  // a preference the layer cannot take
+  ConvertedConv cc;
   ASSERT_NO_FATAL_FAILURE(ConvertConv(s, &cc, cv::KernelFamily::kLut));
-  const cv::COp* conv = cc.conv;
-  EXPECT_EQ(conv->family, cv::KernelFamily::kScalar);
+  EXPECT_EQ(cc.conv->family, cv::KernelFamily::kDwconv);
   const auto& w = cc.weight();
-  EXPECT_EQ(w.layout, cv::Layout::kRowsLsb);
-  EXPECT_EQ(w.bytes.size(), crumb_rows_lsb_size(8, 9, 2));
+  EXPECT_EQ(w.layout, cv::Layout::kDwconvC64);
+  ASSERT_EQ(w.bytes.size(), crumb_dwconv_packed_size(8, 9));
+  std::vector<int32_t> values(8 * 9);
+  ASSERT_EQ(crumb_dwconv_unpack(w.bytes.data(), 8, 9, values.data()), 1);
+  ConvSpec g;
+  g.groups = 4, g.cin = 8, g.cout = 8;
+  ConvertedConv gc;
+  ASSERT_NO_FATAL_FAILURE(ConvertConv(g, &gc, cv::KernelFamily::kAuto));
+  EXPECT_EQ(gc.conv->family, cv::KernelFamily::kScalar);
+  EXPECT_EQ(gc.weight().layout, cv::Layout::kRowsLsb);
+  EXPECT_EQ(gc.weight().bytes.size(), crumb_rows_lsb_size(8, 2 * 9, 2));
 }
 
 TEST(ChooseKernelFamily, ForcedScalarKeepsRowsLsbAndPreferencesFallBackToTheRule) {
