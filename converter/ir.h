@@ -159,9 +159,10 @@ enum class Layout {
   kRowsLsb = 2,
   kDotN16K4 = 3,
   kLutW2N64 = 4,
-  kBitserialN64 = 5
+  kBitserialN64 = 5,
+  kDwconvC64 = 6
 };
-enum class KernelFamily { kAuto = 0, kScalar = 1, kLut = 2, kBitserial = 3, kDot = 4 };
+enum class KernelFamily { kAuto = 0, kScalar = 1, kLut = 2, kBitserial = 3, kDot = 4, kDwconv = 5 };
 enum class FamilySource { kTable = 0, kForced = 1, kTuned = 2 };
 // Values of crumb.fbs OpCode.
 enum class OpCode : int {

@@ -71,6 +71,7 @@ int FamilyFromName(const std::string& name) {
   if (name == "lut") return (int)fb::KernelFamily::LUT;
   if (name == "bitserial") return (int)fb::KernelFamily::BITSERIAL;
   if (name == "dot") return (int)fb::KernelFamily::DOT;
+  if (name == "dwconv") return (int)fb::KernelFamily::DWCONV;
   return -1;
 }
 
@@ -84,6 +85,8 @@ const char* FamilyName(int family) {
       return "bitserial";
     case fb::KernelFamily::DOT:
       return "dot";
+    case fb::KernelFamily::DWCONV:
+      return "dwconv";
     default:
       return "auto";
   }

@@ -23,6 +23,8 @@ int PreferOf(KernelFamily family) {
       return CRUMB_FAMILY_DOT;
     case KernelFamily::kBitserial:
       return CRUMB_FAMILY_BITSERIAL;
+    case KernelFamily::kDwconv:
+      return CRUMB_FAMILY_DWCONV;
     default:
       return CRUMB_FAMILY_AUTO;
   }
@@ -38,6 +40,8 @@ KernelFamily FamilyOf(int family) {
       return KernelFamily::kDot;
     case CRUMB_FAMILY_BITSERIAL:
       return KernelFamily::kBitserial;
+    case CRUMB_FAMILY_DWCONV:
+      return KernelFamily::kDwconv;
     default:
       return KernelFamily::kAuto;
   }
@@ -85,7 +89,7 @@ void ChooseKernelFamily(CModel* m, KernelFamily family, unsigned target) {
     std::vector<int32_t> zw(n, 0);
     for (size_t o = 0; o < n && !w.zero_point.empty(); o++)
       zw[o] = int32_t(w.zero_point.size() == n ? w.zero_point[o] : w.zero_point[0]);
-    crumb_gemm_layer l;
+    crumb_gemm_layer l = {};
     l.w_bits = unsigned(w.bits);
     l.w_encoding = unsigned(w.encoding);  // Encoding values are crumb_weight_encoding's
     l.w_zero_points = zw.data();
@@ -93,6 +97,7 @@ void ChooseKernelFamily(CModel* m, KernelFamily family, unsigned target) {
     l.groups = op.opcode == OpCode::kConv2D && op.groups > 1 ? size_t(op.groups) : 1;
     l.a_bits = unsigned(x.bits);
     l.a_encoding = unsigned(x.encoding);
+    l.kc = w.shape.size() > 1 && w.shape[1] > 0 ? size_t(w.shape[1]) : 0;
     if (family == KernelFamily::kAuto) {
       op.family = FamilyOf(crumb_family_table_choose(&l, target, ShapeClass(*m, op), nullptr));
     } else {

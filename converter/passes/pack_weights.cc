@@ -1,18 +1,15 @@
 // Weights go into the file in the layout of the kernel family ChooseKernelFamily picked, so the
 // runtime maps them and runs them in place: DOT_N16K4 for `dot`, LUT_W2_N64 for `lut`,
-// BITSERIAL_N64 for `bitserial`, ROWS_LSB otherwise. Every layout is written by its one packer
-// (kernels/<family>/pack.cc), from the ROWS_LSB rows, so the converter and the runtime's
-// prepare-time packing give the same bytes.
+// BITSERIAL_N64 for `bitserial`, DWCONV_C64 for `dwconv`, ROWS_LSB otherwise. Every layout is
+// written by its one packer (kernels/<family>/pack.cc, through kernels/common/repack.h), from the
+// ROWS_LSB rows, so the converter and the runtime's prepare-time packing give the same bytes.
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "converter/passes/passes.h"
-#include "kernels/bitserial/bitserial.h"
 #include "kernels/common/pack.h"
-#include "kernels/common/requant.h"
-#include "kernels/dot/dot.h"
-#include "kernels/lut/lut.h"
+#include "kernels/common/repack.h"
 
 namespace crumb {
 namespace cv {
@@ -31,57 +28,19 @@ struct GroupShape {
   size_t groups = 1, rows = 0, ks = 1, kc = 0;
 };
 
-void PackDot(const CTensor& t, const std::vector<uint8_t>& rows_lsb, const GroupShape& s,
-             std::vector<uint8_t>* out) {
-  const unsigned bits = unsigned(t.bits);
-  const size_t row_bytes = crumb_rows_lsb_row_bytes(s.ks * s.kc, bits);
-  const size_t group_bytes = crumb_dot_packed_size(s.rows, s.ks, s.kc, bits);
-  out->assign(s.groups * group_bytes, 0);
-  for (size_t g = 0; g < s.groups; g++)
-    crumb_dot_pack_rows_lsb(rows_lsb.data() + g * s.rows * row_bytes, row_bytes, s.rows, s.ks, s.kc,
-                            bits, uint32_t(t.encoding), out->data() + g * group_bytes);
-}
-
-bool PackLut(const CTensor& t, const std::vector<uint8_t>& rows_lsb, const GroupShape& s,
-             std::vector<uint8_t>* out) {
-  const unsigned bits = unsigned(t.bits);
-  const size_t n = s.groups * s.rows, k = s.ks * s.kc;
-  std::vector<int32_t> zw(n, 0);
-  for (size_t o = 0; o < n && !t.zero_point.empty(); o++)
-    zw[o] = int32_t(t.zero_point.size() == n ? t.zero_point[o] : t.zero_point[0]);
-  // One map for the whole tensor, not per group: the runtime builds one table per layer from it.
-  int8_t vmap[4];
-  if (!crumb_lut_value_map(bits, unsigned(t.encoding), zw.data(), n, vmap)) return false;
-  const size_t row_bytes = crumb_rows_lsb_row_bytes(k, bits);
-  std::vector<int32_t> values(n * k);
-  for (size_t o = 0; o < n; o++)
-    crumb_decode_weight_row(rows_lsb.data() + o * row_bytes, k, bits, uint32_t(t.encoding), zw[o],
-                            values.data() + o * k);
-  const size_t group_bytes = crumb_lut_packed_size(s.rows, s.ks, s.kc);
-  out->assign(s.groups * group_bytes, 0);
-  for (size_t g = 0; g < s.groups; g++)
-    if (!crumb_lut_pack_values(values.data() + g * s.rows * k, vmap, s.rows, s.ks, s.kc,
-                               out->data() + g * group_bytes))
-      return false;
-  return true;
-}
-
-bool PackBitserial(const CTensor& t, const std::vector<uint8_t>& rows_lsb, const GroupShape& s,
-                   std::vector<uint8_t>* out) {
-  const unsigned bits = unsigned(t.bits);
-  const size_t n = s.groups * s.rows;
-  std::vector<int32_t> zw(n, 0);
-  for (size_t o = 0; o < n && !t.zero_point.empty(); o++)
-    zw[o] = int32_t(t.zero_point.size() == n ? t.zero_point[o] : t.zero_point[0]);
-  const size_t row_bytes = crumb_rows_lsb_row_bytes(s.ks * s.kc, bits);
-  const size_t group_bytes = crumb_bitserial_packed_size(s.rows, s.ks, s.kc, bits);
-  out->assign(s.groups * group_bytes, 0);
-  for (size_t g = 0; g < s.groups; g++)
-    if (!crumb_bitserial_pack(rows_lsb.data() + g * s.rows * row_bytes, bits, unsigned(t.encoding),
-                              zw.data() + g * s.rows, s.rows, s.ks, s.kc,
-                              out->data() + g * group_bytes))
-      return false;
-  return true;
+const char* FamilyName(KernelFamily f) {
+  switch (f) {
+    case KernelFamily::kDot:
+      return "dot";
+    case KernelFamily::kLut:
+      return "lut";
+    case KernelFamily::kBitserial:
+      return "bitserial";
+    case KernelFamily::kDwconv:
+      return "dwconv";
+    default:
+      return "scalar";
+  }
 }
 
 }  // namespace
@@ -149,9 +108,8 @@ void PackWeights(CModel* m, Diagnostics* diag) {
       for (size_t i : ops) m->ops[i].family = KernelFamily::kAuto;
       continue;
     }
-    if (family != KernelFamily::kDot && family != KernelFamily::kLut &&
-        family != KernelFamily::kBitserial)
-      continue;
+    const int layout = crumb_family_layout(int(family));
+    if (layout == CRUMB_LAYOUT_ROWS_LSB) continue;
     const COp& op = m->ops[ops[0]];
     if (t.shape.size() < 2 || t.shape[1] <= 0 || rows % s.groups != 0) {
       diag->Add("Internal converter error: the weight tensor '" + t.name + "' of op '" + op.name +
@@ -159,30 +117,20 @@ void PackWeights(CModel* m, Diagnostics* diag) {
                 " groups of output channel rows; please report this bug.");
       continue;
     }
-    s.rows = rows / s.groups;
-    s.kc = size_t(t.shape[1]);
-    s.ks = k / s.kc;
-    std::vector<uint8_t> packed;
-    if (family == KernelFamily::kDot) {
-      PackDot(t, t.bytes, s, &packed);
-      t.layout = Layout::kDotN16K4;
-    } else if (family == KernelFamily::kBitserial) {
-      if (!PackBitserial(t, t.bytes, s, &packed)) {
-        diag->Add("Internal converter error: the weight tensor '" + t.name + "' of op '" + op.name +
-                  "' was given the bitserial kernel family, but its packer refuses the codes; "
-                  "please report this bug.");
-        continue;
-      }
-      t.layout = Layout::kBitserialN64;
-    } else {
-      if (!PackLut(t, t.bytes, s, &packed)) {
-        diag->Add("Internal converter error: the weight tensor '" + t.name + "' of op '" + op.name +
-                  "' was given the lut kernel family, but its values do not fit one lut value "
-                  "map; please report this bug.");
-        continue;
-      }
-      t.layout = Layout::kLutW2N64;
+    std::vector<int32_t> zw(rows, 0);
+    for (size_t o = 0; o < rows && !t.zero_point.empty(); o++)
+      zw[o] = int32_t(t.zero_point.size() == rows ? t.zero_point[o] : t.zero_point[0]);
+    const size_t kc = size_t(t.shape[1]);
+    const crumb_weights_desc wd = {
+        unsigned(t.bits), unsigned(t.encoding), zw.data(), rows, s.groups, k / kc, kc};
+    std::vector<uint8_t> packed(crumb_weights_size(&wd, layout));
+    if (!crumb_repack_weights(&wd, t.bytes.data(), CRUMB_LAYOUT_ROWS_LSB, packed.data(), layout)) {
+      diag->Add("Internal converter error: the weight tensor '" + t.name + "' of op '" + op.name +
+                "' was given the " + FamilyName(family) +
+                " kernel family, but its packer refuses the codes; please report this bug.");
+      continue;
     }
+    t.layout = Layout(layout);
     t.bytes = std::move(packed);
   }
 }

@@ -10,8 +10,9 @@
 // weights times 2-bit activations run 3.5-4.4x XNNPACK qs8 on pair tables (`lut`) and about 2x
 // faster than `dot`; at 3-4-bit activations pair tables and `dot` tie on AVX-512 and pair tables
 // win on AVX2 and NEON. Everything else with quantized weights and activations of up to 8 bits
-// runs on `dot`. Grouped convolutions with fewer than 16 output channels per group (depthwise)
-// would waste most of a block: they stay on the scalar kernels until the depthwise family lands.
+// runs on `dot`. Depthwise convolutions (one input and one output channel per group) run on
+// `dwconv` (weights widened to int8 at pack time); other grouped convolutions with fewer than 16
+// output channels per group would waste most of a GEMM block and stay on the scalar kernels.
 #pragma once
 
 #include <stddef.h>
@@ -46,6 +47,7 @@ typedef struct crumb_gemm_layer {
   size_t groups;                 // 1 for FullyConnected
   unsigned a_bits;               // 1..8
   unsigned a_encoding;           // crumb_weight_encoding values: UNSIGNED or SIGNED
+  size_t kc;                     // input channels per group (0: unknown, not depthwise)
 } crumb_gemm_layer;
 
 // Bits the lut kernels' activations are stored with (2, 3 or 4), or 0 when the layer cannot run
@@ -73,6 +75,27 @@ static inline int crumb_bitserial_layer_ok(const crumb_gemm_layer* l) {
   return 1;
 }
 
+// Depthwise (one input and one output channel per group) with values v = qw - zw (bipolar:
+// 2 qw - 1 - zw) that fit the int8 the dwconv packer stores (kernels/dwconv/dwconv.h).
+static inline int crumb_dwconv_layer_ok(const crumb_gemm_layer* l) {
+  if (l->groups < 2 || l->n != l->groups || l->kc != 1 || l->w_bits > 8 || l->a_bits > 8) return 0;
+  int32_t lo, hi;
+  switch (l->w_encoding) {
+    case CRUMB_ENC_UNSIGNED:
+      lo = 0, hi = (1 << l->w_bits) - 1;
+      break;
+    case CRUMB_ENC_BIPOLAR:
+      lo = -1, hi = 1;
+      break;
+    default:
+      lo = -(1 << (l->w_bits - 1)), hi = (1 << (l->w_bits - 1)) - 1;
+  }
+  for (size_t i = 0; i < l->n; i++) {
+    if (lo - l->w_zero_points[i] < -128 || hi - l->w_zero_points[i] > 127) return 0;
+  }
+  return 1;
+}
+
 static inline int crumb_dot_layer_ok(const crumb_gemm_layer* l) {
   return l->w_bits >= 1 && l->w_bits <= 8 && l->a_bits <= 8;
 }
@@ -81,6 +104,7 @@ static inline int crumb_dot_layer_ok(const crumb_gemm_layer* l) {
 // AUTO for the measured rule) is honoured where the layer can run on it, else the rule applies.
 static inline int crumb_choose_gemm_family(const crumb_gemm_layer* l, int prefer) {
   if (prefer == CRUMB_FAMILY_SCALAR) return CRUMB_FAMILY_SCALAR;
+  if (crumb_dwconv_layer_ok(l)) return CRUMB_FAMILY_DWCONV;
   if (l->groups > 1 && l->n / l->groups < 16) return CRUMB_FAMILY_SCALAR;
   const int lut = crumb_lut_layer_a_bits(l) != 0;
   const int dot = crumb_dot_layer_ok(l);
@@ -107,9 +131,12 @@ static inline const char* crumb_gemm_family_rule_reason(const crumb_gemm_layer* 
       return "1-2-bit weights x unsigned activations of up to 4 bits: pair tables";
     case CRUMB_FAMILY_DOT:
       return "quantized weights and activations of up to 8 bits: int8 dot products";
+    case CRUMB_FAMILY_DWCONV:
+      return "depthwise: one filter per channel, weights widened to int8 at pack time";
     default:
       return l->groups > 1 && l->n / l->groups < 16
-                 ? "fewer than 16 output channels per group: scalar until the dwconv family"
+                 ? "fewer than 16 output channels per group and not depthwise (or 8-bit "
+                   "values beyond int8): no SIMD family"
                  : "no SIMD family runs these bit widths and encodings";
   }
 }

@@ -8,6 +8,7 @@
 #include "kernels/common/family.h"
 #include "kernels/common/pack.h"
 #include "kernels/dot/dot.h"
+#include "kernels/dwconv/dwconv.h"
 #include "kernels/lut/lut.h"
 
 namespace {
@@ -21,6 +22,8 @@ size_t GroupBytes(const crumb_weights_desc* w, int layout) {
       return crumb_lut_packed_size(ng, w->ks, w->kc);
     case CRUMB_LAYOUT_BITSERIAL_N64:
       return crumb_bitserial_packed_size(ng, w->ks, w->kc, w->bits);
+    case CRUMB_LAYOUT_DWCONV_C64:  // one block run over all channels: bytes per group unused
+      return 0;
     default:
       return ng * crumb_rows_lsb_row_bytes(w->ks * w->kc, w->bits);
   }
@@ -34,6 +37,19 @@ bool IsSigned(unsigned encoding) {
 bool ToRows(const crumb_weights_desc* w, const uint8_t* src, int layout, uint8_t* rows) {
   const size_t ng = w->n / w->groups, k = w->ks * w->kc;
   const size_t row_bytes = crumb_rows_lsb_row_bytes(k, w->bits);
+  if (layout == CRUMB_LAYOUT_DWCONV_C64) {
+    std::vector<int32_t> codes(w->n * k);
+    if (!crumb_dwconv_unpack(src, w->n, w->ks, codes.data())) return false;
+    for (size_t o = 0; o < w->n; o++) {
+      for (size_t i = 0; i < k; i++) {
+        int32_t& v = codes[o * k + i];
+        const int32_t z = w->zero_points[o];
+        v = w->encoding == CRUMB_ENC_BIPOLAR ? (v + z + 1) / 2 : v + z;
+      }
+    }
+    crumb_pack_rows_lsb(codes.data(), w->n, k, w->bits, rows);
+    return true;
+  }
   const size_t gb = GroupBytes(w, layout);
   int8_t vmap[4];
   if (layout == CRUMB_LAYOUT_LUT_W2_N64 &&
@@ -69,6 +85,11 @@ bool FromRows(const crumb_weights_desc* w, const uint8_t* rows, int layout, uint
   const size_t ng = w->n / w->groups, k = w->ks * w->kc;
   const size_t row_bytes = crumb_rows_lsb_row_bytes(k, w->bits);
   const size_t gb = GroupBytes(w, layout);
+  if (layout == CRUMB_LAYOUT_DWCONV_C64) {
+    uint32_t max_abs_v;
+    return crumb_dwconv_pack(rows, w->bits, w->encoding, w->zero_points, w->n, w->ks, dst,
+                             &max_abs_v) != 0;
+  }
   if (layout == CRUMB_LAYOUT_LUT_W2_N64) {
     // One value map for the whole tensor (the runtime builds its tables from it).
     int8_t vmap[4];
@@ -125,6 +146,8 @@ int crumb_family_layout(int family) {
       return CRUMB_LAYOUT_LUT_W2_N64;
     case CRUMB_FAMILY_BITSERIAL:
       return CRUMB_LAYOUT_BITSERIAL_N64;
+    case CRUMB_FAMILY_DWCONV:
+      return CRUMB_LAYOUT_DWCONV_C64;
     default:
       return CRUMB_LAYOUT_ROWS_LSB;
   }
@@ -138,18 +161,25 @@ int crumb_layout_family(int layout) {
       return CRUMB_FAMILY_LUT;
     case CRUMB_LAYOUT_BITSERIAL_N64:
       return CRUMB_FAMILY_BITSERIAL;
+    case CRUMB_LAYOUT_DWCONV_C64:
+      return CRUMB_FAMILY_DWCONV;
     default:
       return CRUMB_FAMILY_AUTO;
   }
 }
 
 size_t crumb_weights_size(const crumb_weights_desc* w, int layout) {
+  if (layout == CRUMB_LAYOUT_DWCONV_C64) return crumb_dwconv_packed_size(w->n, w->ks);
   return w->groups * GroupBytes(w, layout);
 }
 
 int crumb_repack_weights(const crumb_weights_desc* w, const uint8_t* src, int src_layout,
                          uint8_t* dst, int dst_layout) {
   if (w->groups == 0 || w->n % w->groups != 0) return 0;
+  if ((src_layout == CRUMB_LAYOUT_DWCONV_C64 || dst_layout == CRUMB_LAYOUT_DWCONV_C64) &&
+      (w->groups != w->n || w->kc != 1)) {
+    return 0;
+  }
   if (src_layout == CRUMB_LAYOUT_ROWS_LSB) return FromRows(w, src, dst_layout, dst) ? 1 : 0;
   if (dst_layout == CRUMB_LAYOUT_ROWS_LSB) return ToRows(w, src, src_layout, dst) ? 1 : 0;
   std::vector<uint8_t> rows(crumb_weights_size(w, CRUMB_LAYOUT_ROWS_LSB));

@@ -18,6 +18,7 @@ enum crumb_weight_layout {
   CRUMB_LAYOUT_DOT_N16K4 = 3,
   CRUMB_LAYOUT_LUT_W2_N64 = 4,
   CRUMB_LAYOUT_BITSERIAL_N64 = 5,
+  CRUMB_LAYOUT_DWCONV_C64 = 6,  // depthwise only: groups == n, kc == 1; the whole tensor at once
 };
 
 // What a weight tensor is: n output channels in `groups` groups, ks taps of kc channels each.

@@ -28,6 +28,8 @@ const char* FamilyName(int family) {
       return "bitserial";
     case CRUMB_FAMILY_DOT:
       return "dot";
+    case CRUMB_FAMILY_DWCONV:
+      return "dwconv";
     default:
       return "";
   }
@@ -149,8 +151,8 @@ void crumb_options_set_error_callback(crumb_options* options, crumb_error_fn fn,
 }
 crumb_status crumb_options_set_kernel_family(crumb_options* options, const char* family) {
   if (!options) return SetError(crumb::rt::InvalidArgument("The options are NULL."));
-  static const char* const kNames[] = {"auto", "scalar", "lut", "bitserial", "dot"};
-  for (int i = 0; i < 5; i++) {
+  static const char* const kNames[] = {"auto", "scalar", "lut", "bitserial", "dot", "dwconv"};
+  for (int i = 0; i < 6; i++) {
     if (family && strcasecmp(family, kNames[i]) == 0) {
       options->family = i;
       return CRUMB_OK;

@@ -117,6 +117,12 @@ void FillFamilies(KernelTable* t, bool forced) {
 #undef CRUMB_LUT_SET_lutgemm
 #undef CRUMB_LUT_SET_lutigemm
 #undef CRUMB_LUT_SET_lutgemv
+#define CRUMB_DWCONV_UKERNEL(kname, tag)     \
+  if (KernelAllowed(#tag, t->isa, forced)) { \
+    t->dwconv.fn = kname;                    \
+    t->dwconv.name = #kname;                 \
+  }
+#include "kernels/dwconv/dwconv.inc"
 }
 
 // The family table's CPU class: AVX-512 rows were measured with the VBMI lut, VPOPCNTDQ bitserial

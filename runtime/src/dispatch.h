@@ -5,6 +5,7 @@
 #include "crumb/crumb.h"
 #include "kernels/bitserial/bitserial.h"
 #include "kernels/dot/dot.h"
+#include "kernels/dwconv/dwconv.h"
 #include "kernels/lut/lut.h"
 #include "kernels/scalar/scalar.h"
 #include "status.h"
@@ -36,6 +37,12 @@ struct BitserialKernels {
   const char* igemm_name = "";
 };
 
+// The best `dwconv` kernel (kernels/dwconv/dwconv.inc).
+struct DwconvKernel {
+  crumb_dwconv_ukernel_fn* fn = nullptr;
+  const char* name = "";
+};
+
 // One kernel per contract, with its name for profiles and tools.
 struct KernelTable {
   crumb_isa isa = CRUMB_ISA_SCALAR;
@@ -46,6 +53,7 @@ struct KernelTable {
   DotKernels dot;
   LutKernels lut[5];                 // by activation bits 2, 3, 4 (0 and 1 unused)
   BitserialKernels bitserial[3][3];  // by activation bits, weight bits (1, 2)
+  DwconvKernel dwconv;
 #define CRUMB_KERNEL_SLOT(kind)              \
   crumb_##kind##_ukernel_fn* kind = nullptr; \
   const char* kind##_name = "";

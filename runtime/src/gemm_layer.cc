@@ -1,6 +1,9 @@
 #include "gemm_layer.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include <algorithm>
 
 #include "kernels/bitserial/bitserial.h"
 #include "kernels/common/family_table.h"
@@ -32,9 +35,30 @@ const char* FamilyLower(int family) {
       return "bitserial";
     case CRUMB_FAMILY_DOT:
       return "dot";
+    case CRUMB_FAMILY_DWCONV:
+      return "dwconv";
     default:
       return "auto";
   }
+}
+
+// The largest |qw - zw| (bipolar: |2 qw - 1 - zw|) the weights' encoding allows: the dwconv
+// kernels' bound for int16 chains.
+uint32_t MaxAbsValue(int bits, int encoding, const std::vector<int32_t>& zw) {
+  int32_t lo, hi;
+  if (encoding == kUnsigned) {
+    lo = 0, hi = (1 << bits) - 1;
+  } else if (encoding == kBipolar) {
+    lo = -1, hi = 1;
+  } else {
+    lo = -(1 << (bits - 1)), hi = (1 << (bits - 1)) - 1;
+  }
+  uint32_t m = 0;
+  for (int32_t z : zw) {
+    m = std::max<uint32_t>(m, (uint32_t)std::abs(lo - z));
+    m = std::max<uint32_t>(m, (uint32_t)std::abs(hi - z));
+  }
+  return m;
 }
 
 const char* SelectIsaName(unsigned isa) {
@@ -104,8 +128,8 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
   params_.w_row_bytes = crumb_rows_lsb_row_bytes(ks * kc, (unsigned)w.bits);
   params_.out = OutputParams(ctx);
 
-  const crumb_gemm_layer layer = {(unsigned)w.bits, (unsigned)w.encoding, zero_points_.data(), n,
-                                  groups,           (unsigned)x.bits,     (unsigned)x.encoding};
+  const crumb_gemm_layer layer = {(unsigned)w.bits, (unsigned)w.encoding, zero_points_.data(),  n,
+                                  groups,           (unsigned)x.bits,     (unsigned)x.encoding, kc};
   const unsigned shape = ks > 1      ? CRUMB_SHAPE_SPATIAL
                          : rows == 1 ? CRUMB_SHAPE_GEMV
                                      : CRUMB_SHAPE_POINTWISE;
@@ -145,6 +169,9 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
     case CRUMB_FAMILY_BITSERIAL:
       group_bytes_ = crumb_bitserial_packed_size(cout_g_, ks, kc, (unsigned)w.bits);
       break;
+    case CRUMB_FAMILY_DWCONV:
+      group_bytes_ = 0;  // one call covers every channel (group)
+      break;
     default:
       group_bytes_ = cout_g_ * params_.w_row_bytes;
   }
@@ -173,6 +200,16 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
       lut_groups_[g].mul = mul_ + g * cout_g_;
       lut_groups_[g].add = add_ + g * cout_g_;
     }
+  } else if (family_ == CRUMB_FAMILY_DWCONV) {
+    dwconv_ = ctx.kernels.dwconv;
+    gemm_name_ = igemm_name_ = dwconv_.name;
+    dw_params_.a_type = params_.a_type;
+    dw_params_.a_zero_point = x.zero_points[0];
+    dw_params_.a_bits = (uint32_t)x.bits;
+    dw_params_.max_abs_v = MaxAbsValue(w.bits, w.encoding, zero_points_);
+    dw_params_.mul = mul_;
+    dw_params_.add = add_;
+    dw_params_.out = params_.out;
   } else if (family_ == CRUMB_FAMILY_BITSERIAL) {
     a_bits_ = (unsigned)x.bits;
     bs_ = ctx.kernels.bitserial[a_bits_][w.bits];
@@ -204,11 +241,19 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
   return Status::Ok();
 }
 
+void GemmLayer::Dwconv(size_t width, const void** a, size_t a_offset, const void* zero, void* c,
+                       size_t c_stride) const {
+  dwconv_.fn(cout_g_ * groups_, width, ks_, a, a_offset, zero, w_, c, c_stride, &dw_params_);
+}
+
 size_t GemmLayer::scratch_bytes() const {
   if (family_ == CRUMB_FAMILY_DOT) {
     return crumb_dot_scratch_bytes(ks_, kc_, (unsigned)params_.w_bits);
   }
-  if (family_ == CRUMB_FAMILY_LUT || family_ == CRUMB_FAMILY_BITSERIAL) return 0;
+  if (family_ == CRUMB_FAMILY_LUT || family_ == CRUMB_FAMILY_BITSERIAL ||
+      family_ == CRUMB_FAMILY_DWCONV) {
+    return 0;
+  }
   return ks_ * kc_ * sizeof(int32_t);
 }
 

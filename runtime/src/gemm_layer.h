@@ -75,6 +75,11 @@ class GemmLayer {
   void Igemm(size_t g, size_t mr, const void** a, size_t a_offset, const void* zero, void* c,
              size_t c_stride, int32_t* scratch) const;
 
+  // DWCONV: `width` output pixels of every channel, a[width * ks] row pointers (one code per byte,
+  // + a_offset bytes) and `zero` for padding; outputs c_stride bytes apart.
+  void Dwconv(size_t width, const void** a, size_t a_offset, const void* zero, void* c,
+              size_t c_stride) const;
+
   const char* GemmName() const { return gemm_name_; }
   const char* IgemmName() const { return igemm_name_; }
 
@@ -104,6 +109,8 @@ class GemmLayer {
   crumb_gemm_ukernel_fn* gemm_ = nullptr;  // SCALAR / DOT
   crumb_igemm_ukernel_fn* igemm_ = nullptr;
   LutKernels lut_;
+  DwconvKernel dwconv_;
+  crumb_dwconv_params dw_params_{};
   const char* gemm_name_ = "";
   const char* igemm_name_ = "";
 };

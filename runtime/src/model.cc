@@ -95,6 +95,8 @@ const char* LayoutName(int32_t layout) {
       return "LUT_W2_N64";
     case kLayoutBitserialN64:
       return "BITSERIAL_N64";
+    case kLayoutDwconvC64:
+      return "DWCONV_C64";
     default:
       return "UNKNOWN";
   }
@@ -348,7 +350,7 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
     }
   }
   // Layout and data.
-  if (desc->layout < kLayoutRuntime || desc->layout > kLayoutBitserialN64) {
+  if (desc->layout < kLayoutRuntime || desc->layout > kLayoutDwconvC64) {
     return InvalidModel(StrFormat("%s has unknown layout id %d.", label.c_str(), desc->layout));
   }
   if (!constant) {

@@ -42,10 +42,12 @@ enum LayoutId : int32_t {
   kLayoutDotN16K4 = 3,
   kLayoutLutW2N64 = 4,
   kLayoutBitserialN64 = 5,
+  kLayoutDwconvC64 = 6,
 };
 // Weights packed for a kernel family: their size depends on the op's groups, so the op checks it.
 inline bool IsFamilyLayout(int layout) {
-  return layout == kLayoutDotN16K4 || layout == kLayoutLutW2N64 || layout == kLayoutBitserialN64;
+  return layout == kLayoutDotN16K4 || layout == kLayoutLutW2N64 || layout == kLayoutBitserialN64 ||
+         layout == kLayoutDwconvC64;
 }
 
 const char* OpCodeName(int32_t opcode);

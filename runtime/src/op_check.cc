@@ -2,6 +2,7 @@
 // the shapes that do not depend on the batch. Shape inference at allocate re-checks the rest.
 #include "kernels/common/family.h"
 #include "kernels/dot/dot.h"
+#include "kernels/dwconv/dwconv.h"
 #include "kernels/lut/lut.h"
 #include "model.h"
 
@@ -110,9 +111,19 @@ class Checker {
     std::vector<int32_t> zw((size_t)w.shape[0], w.zero_points[0]);
     if (w.zero_points.size() == zw.size()) zw = w.zero_points;
     const crumb_gemm_layer l = {
-        (unsigned)w.bits, (unsigned)w.encoding, zw.data(),           zw.size(),
-        groups,           (unsigned)x.bits,     (unsigned)x.encoding};
-    if (w.layout == kLayoutDotN16K4) {
+        (unsigned)w.bits, (unsigned)w.encoding, zw.data(), zw.size(), groups,
+        (unsigned)x.bits, (unsigned)x.encoding, (size_t)kc};
+    if (w.layout == kLayoutDwconvC64) {
+      if (!crumb_dwconv_layer_ok(&l)) {
+        return Fail(StrFormat(
+            "has DWCONV_C64 weights but is not a depthwise convolution the dwconv kernels can run "
+            "(one input and one output channel per group, values weight - zero point within "
+            "int8; here %zu groups, %lld output and %llu input channels per group, %d-bit %s "
+            "weights).",
+            groups, (long long)n, (unsigned long long)kc, w.bits, EncodingName(w.encoding)));
+      }
+      expected = crumb_dwconv_packed_size((size_t)w.shape[0], ks);
+    } else if (w.layout == kLayoutDotN16K4) {
       expected = groups * (uint64_t)crumb_dot_packed_size(n, ks, kc, (unsigned)w.bits);
     } else if (w.layout == kLayoutBitserialN64) {
       if (!crumb_bitserial_layer_ok(&l)) {

@@ -268,7 +268,8 @@ class ConvOp : public Op {
     }
     indirection_.clear();
     zero_.clear();
-    if (!direct_) {
+    // dwconv reads every layer through the indirection buffer, 1x1 included.
+    if (!direct_ || layer_.family() == CRUMB_FAMILY_DWCONV) {
       // One pointer per (output pixel, tap): the input pixel's row, or the shared zero row for
       // padding (the input zero point in the row's format, so padding adds exactly 0).
       const uint8_t zx = (uint8_t)ctx.InDesc(0).zero_points[0];
@@ -309,6 +310,10 @@ class ConvOp : public Op {
     const uint8_t* x = ctx.In(0).data;
     uint8_t* y = ctx.Out().data;
     int32_t* s = reinterpret_cast<int32_t*>(scratch);
+    if (layer_.family() == CRUMB_FAMILY_DWCONV) {
+      layer_.Dwconv(pixels_, indirection_.data(), 0, zero_.data(), y, out_stride_);
+      return;
+    }
     const bool packed = layer_.InputFormat() != 0;
     const bool repack = packed && !packed_in_;
     if (repack) packed_.Pack(layer_, x, in_pixels_, cin_, groups_);
