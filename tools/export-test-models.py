@@ -22,6 +22,11 @@ Every model directory holds the same numbers in three ONNX forms:
                INT2/UINT2 (opset 25) tensors, no Clip
 and manifest.json in the format of shared/models/*/manifest.json.
 
+smallcnn_w1a2 (BINARY_MODELS) holds 1-bit bipolar weights on its inner layers instead, in the
+three forms trainers write them: binary_folded.onnx (int8 codes +-1 -> DequantizeLinear),
+binary_qonnx.onnx (QONNX BipolarQuant; ONNX Runtime cannot run it, its manifest entry names the
+binary_folded output as reference) and binary_sign.onnx (Mul(Sign(W), alpha)).
+
 Quantization recipe (all models): weights per output channel, symmetric, narrow
 (-(2^(b-1)-1)..2^(b-1)-1; 2 bits = ternary); activations per tensor, affine, unsigned. The model
 input, the first conv's weights, the last FC's weights and the logits are 8-bit; everything else
@@ -634,7 +639,24 @@ def top2_margin_steps(y, step):
     return float(np.min(s[:, -1] - s[:, -2]) / step)
 
 
-def build_small(spec):
+def binarize(model, layers):
+    """1-bit bipolar weights on `layers` (QConv attribute names): W <- alpha_o * sign(W_o) with
+    alpha_o = mean|W_o| and sign(0) = +1 (as BipolarQuant). The layers keep their 2-bit ternary
+    weight quantizer, whose scale then observes max|W_o| = alpha_o exactly, so the fake-quant
+    codes are +-1 and the exported scale is alpha. Returns {layer: (float W, alpha)}."""
+    out = {}
+    with torch.no_grad():
+        for name in layers:
+            c = getattr(model, name).conv
+            w = c.weight.detach().clone()
+            assert not bool((w == 0).any()), f"{name}: exact zero weight (sign would be 0)"
+            alpha = w.abs().mean(dim=(1, 2, 3))
+            c.weight.copy_(torch.where(w >= 0, 1.0, -1.0) * alpha.reshape(-1, 1, 1, 1))
+            out[name] = (w.numpy().astype(np.float32), alpha.numpy().astype(np.float32))
+    return out
+
+
+def build_small(spec, binary=()):
     name, cls, wb, ab, kw, shape, dyn, empty_min = spec
     seed = sum(map(ord, name))
     torch.manual_seed(seed)
@@ -643,6 +665,7 @@ def build_small(spec):
     model.eval()
     if cls is not SmallCNN3:
         fold_all_bn(model)
+    model.binary_float = binarize(model, binary)
     # Calibrate the quantizers on random images (BN in eval mode: running statistics).
     set_observing(model, True)
     g = torch.Generator().manual_seed(seed + 2)
@@ -678,6 +701,108 @@ def export_small(spec, out_root, tmp):
                         "io/sample0.torch.bin", y.shape, forms, "sample0")
     print(f"{name}: input {list(shape)}{' (dynamic N)' if dyn else ''} output {list(y.shape)} "
           f"top1-top2 margin {margin:.1f} steps", flush=True)
+    return d, man
+
+
+# ============================================================================ 1-bit weights
+
+# dir, SmallCNN spec (the W2A2 settings), layers with 1-bit bipolar weights. The first conv and the
+# FC stay 8-bit as in every smallcnn model.
+BINARY_MODELS = [
+    ("smallcnn_w1a2", ("smallcnn_w1a2", SmallCNN, 2, 2, {}, (1, 3, 16, 16), False, False),
+     ("conv2", "dw", "pw")),
+]
+BINARY_FORMS = ("binary_folded", "binary_qonnx", "binary_sign")
+QONNX_DOMAIN = "qonnx.custom_op.general"
+
+
+def binary_dqs(model, layers):
+    """{layer: DequantizeLinear node} of the 1-bit weights of a folded model (the DQ feeding input 1
+    of the layer's Conv, its codes all +-1)."""
+    g = model.graph
+    inits = {t.name: t for t in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    out = {}
+    for n in g.node:
+        if n.op_type != "Conv":
+            continue
+        layer = n.name.split("/")[1] if n.name.startswith("/") else ""
+        if layer not in layers:
+            continue
+        dq = producer[n.input[1]]
+        codes = numpy_helper.to_array(inits[dq.input[0]])
+        assert dq.op_type == "DequantizeLinear" and np.all(np.abs(codes) == 1), layer
+        out[layer] = dq
+    assert sorted(out) == sorted(layers), out.keys()
+    return out
+
+
+def binary_form(folded, floats, form):
+    """binary_folded: the folded model as is (int8 codes +-1 -> DequantizeLinear, scale alpha per
+    output channel, zero point 0). binary_qonnx: each 1-bit weight DequantizeLinear replaced by
+    QONNX BipolarQuant(W, alpha[C,1,1,1]). binary_sign: by Mul(Sign(W), alpha[C,1,1,1]), the
+    graph torch.onnx.export writes for `torch.sign(w) * alpha` without constant folding. W is the
+    layer's float weight (no exact zeros: its signs are the codes), alpha the folded scale."""
+    m = onnx.ModelProto()
+    m.CopyFrom(folded)
+    if form == "binary_folded":
+        return m
+    g = m.graph
+    inits = {t.name: t for t in g.initializer}
+    for layer, dq in binary_dqs(m, floats).items():
+        w, _ = floats[layer]
+        scale = numpy_helper.to_array(inits[dq.input[1]]).astype(np.float32)
+        codes = numpy_helper.to_array(inits[dq.input[0]])
+        assert np.array_equal(np.where(w >= 0, 1, -1), codes), layer
+        wname = f"{layer}.conv.weight"
+        g.initializer.append(numpy_helper.from_array(w, wname))
+        pos = list(g.node).index(dq)
+        if form == "binary_qonnx":
+            sname = wname + "_bscale"
+            g.initializer.append(numpy_helper.from_array(scale.reshape(-1, 1, 1, 1), sname))
+            new = [onnx.helper.make_node("BipolarQuant", [wname, sname], [dq.output[0]],
+                                         name=wname + "_BipolarQuant", domain=QONNX_DOMAIN)]
+        else:
+            aname = f"{layer}.alpha"
+            g.initializer.append(numpy_helper.from_array(scale.reshape(-1, 1, 1, 1), aname))
+            sign_out = f"/{layer}/Sign_output_0"
+            new = [onnx.helper.make_node("Sign", [wname], [sign_out], name=f"/{layer}/Sign"),
+                   onnx.helper.make_node("Mul", [sign_out, aname], [dq.output[0]],
+                                         name=f"/{layer}/Mul")]
+        g.node.remove(dq)
+        for k, n in enumerate(new):
+            g.node.insert(pos + k, n)
+    if form == "binary_qonnx":
+        m.opset_import.append(onnx.helper.make_opsetid(QONNX_DOMAIN, 1))
+    prune(m)
+    return m
+
+
+def export_binary(entry, out_root, tmp):
+    name, spec, layers = entry
+    _, cls, wb, ab, kw, shape, dyn, empty_min = spec
+    model, x, y, margin = build_small(spec, layers)
+    d = os.path.join(out_root, name)
+    os.makedirs(os.path.join(d, "io"), exist_ok=True)
+    write_f32(os.path.join(d, "io/sample0.input.bin"), x)
+    write_f32(os.path.join(d, "io/sample0.torch.bin"), y)
+    q = export_qcdq(model, torch.zeros(*shape), os.path.join(tmp, name + ".onnx"), dyn, empty_min)
+    folded = rewrite(q, "folded")
+    forms = {f: binary_form(folded, model.binary_float, f) for f in BINARY_FORMS}
+    for form, m in forms.items():
+        onnx.save(m, os.path.join(d, form + ".onnx"))
+    man = make_manifest(name, cls.__name__.lower(), 1, ab, "io/sample0.input.bin", shape,
+                        "io/sample0.torch.bin", y.shape, forms, "sample0",
+                        {"binary_layers": list(layers),
+                         "note": "1-bit bipolar weights (alpha_o * sign(W_o), alpha_o = mean|W_o|) "
+                                 "on the inner conv / depthwise / pointwise layers; ONNX Runtime "
+                                 "cannot run binary_qonnx, whose reference is the binary_folded "
+                                 "output (the forms carry the same numbers)"})
+    # ONNX Runtime has no QONNX ops: the QONNX form's reference is the folded form's output.
+    man["variants"]["binary_qonnx"]["ort_output"] = "io/sample0.binary_folded.ort.bin"
+    man["variants"]["binary_qonnx"]["ort_output_form"] = "binary_folded"
+    print(f"{name}: input {list(shape)} output {list(y.shape)} top1-top2 margin {margin:.1f} steps"
+          f", 1-bit layers {', '.join(layers)}", flush=True)
     return d, man
 
 
@@ -786,6 +911,8 @@ def run_ort(ort_dir, entries):
     jobs = []
     for d, man in entries:
         for form, v in man["variants"].items():
+            if "ort_output_form" in v:  # another form's output (ORT cannot run this one)
+                continue
             jobs.append({"model": os.path.join(d, v["file"]),
                          "input": os.path.normpath(os.path.join(d, man["input"])),
                          "shape": man["input_shape"],
@@ -834,11 +961,12 @@ def summarize(entries):
             if top1 < 0.98 or corr < 0.98:
                 ok = False
                 print(f"  FAIL: {name} {form} is further from PyTorch than allowed")
-        base = outs["qcdq"]
+        base_form = "qcdq" if "qcdq" in outs else next(iter(outs))
+        base = outs[base_form]
         for form, out in outs.items():
             if not np.array_equal(out, base):
                 ok = False
-                print(f"  FAIL: {name}: ORT gives {form} different numbers from qcdq")
+                print(f"  FAIL: {name}: ORT gives {form} different numbers from {base_form}")
     return ok
 
 
@@ -864,6 +992,9 @@ def main():
         for spec in SMALL_MODELS:
             if not only or spec[0] in only:
                 entries.append(export_small(spec, a.out, tmp))
+        for entry in BINARY_MODELS:
+            if not only or entry[0] in only:
+                entries.append(export_binary(entry, a.out, tmp))
         cfgs = [c for c in a.digits.split(",") if not only or f"digits_{c}" in only]
         if cfgs:
             entries += export_digits(cfgs, a.out, tmp, a.epochs, a.qat_epochs)
@@ -875,6 +1006,7 @@ def main():
         print("\nORT_DIR is not set: no ONNX Runtime outputs; removing stale ones", flush=True)
         for d, man in entries:
             for v in man["variants"].values():
+                v.pop("ort_output_form", None)
                 p = os.path.join(d, v.pop("ort_output"))
                 if os.path.exists(p):
                     os.remove(p)

@@ -523,6 +523,11 @@ bool FoldConstantWeights(Graph* g, Diagnostics* diag) {
 bool BinaryWeightsToFolded(Graph* g) {
   Names names(*g);
   std::map<std::string, std::string> made;  // weight + "@" + axis -> DequantizeLinear output
+  // A weight read once (by its op) gives its name to the dequantized tensor, as in the folded
+  // form; the float initializer goes away.
+  std::map<std::string, int> reads;
+  for (const auto& n : g->nodes)
+    for (const auto& v : n.inputs) reads[v]++;
   std::vector<Node> out;
   for (auto& n : g->nodes) {
     const std::string w = n.Input(1);
@@ -586,11 +591,13 @@ bool BinaryWeightsToFolded(Graph* g) {
       dq.op_type = "DequantizeLinear";
       dq.inputs = {names.Make(w + "/codes"), names.Make(w + "/scale"),
                    names.Make(w + "/zero_point")};
-      dq.outputs = {names.Make(w + "/dequantized")};
+      const bool rename = reads[w] == 1 && !g->IsGraphOutput(w);
+      dq.outputs = {rename ? w : names.Make(w + "/dequantized")};
       Attr a;
       a.kind = Attr::kInt;
       a.i = axis;
       dq.attrs["axis"] = a;
+      if (rename) g->initializers.erase(w);  // `c` is not read after this
       g->initializers[dq.inputs[0]] = std::move(codes);
       g->initializers[dq.inputs[1]] = std::move(scale);
       g->initializers[dq.inputs[2]] = std::move(zp);

@@ -291,8 +291,8 @@ TEST(ConvertFile, WritesAtomicallyAndNothingOnFailure) {
 // ------------------------------------------------------------------ reference models on disk
 
 // Converts the forms of every model directory under `root` whose name starts with one of
-// `prefixes`: qcdq / folded / native (and binary_folded) must give identical files (source hash
-// aside); the QONNX forms (qonnx, qonnx_mt, binary_qonnx) the same model up to names.
+// `prefixes`: qcdq / folded / native (and binary_folded, binary_sign) must give identical files
+// (source hash aside); the QONNX forms (qonnx, qonnx_mt, binary_qonnx) the same model up to names.
 int CheckModelDirs(const std::string& root, const std::vector<std::string>& prefixes) {
   int checked = 0;
   for (const auto& d : ListDir(root)) {
@@ -301,8 +301,8 @@ int CheckModelDirs(const std::string& root, const std::vector<std::string>& pref
     if (!match) continue;
     std::vector<uint8_t> ref;
     std::string ref_form, ref_anonymous;
-    for (const char* form :
-         {"folded", "qcdq", "native", "binary_folded", "qonnx", "qonnx_mt", "binary_qonnx"}) {
+    for (const char* form : {"folded", "qcdq", "native", "binary_folded", "binary_sign", "qonnx",
+                             "qonnx_mt", "binary_qonnx"}) {
       const std::string path = root + "/" + d + "/" + form + ".onnx";
       if (!Exists(path)) continue;
       SCOPED_TRACE(path);
