@@ -18,18 +18,26 @@ extern "C" void crumb_q8_qb_dwconv_ukernel_c64__scalar(size_t channels, size_t w
   for (size_t x = 0; x < width; x++) {
     const void** taps = input + x * ks;
     uint8_t* out = (uint8_t*)output + x * output_stride;
-    for (size_t c = 0; c < channels; c++) {
-      const int8_t* v = (const int8_t*)weights + c / CRUMB_DWCONV_BLOCK * block_bytes +
-                        CRUMB_DWCONV_BLOCK * 4 + c % CRUMB_DWCONV_BLOCK;
-      int32_t acc = 0;
+    for (size_t c0 = 0; c0 < channels; c0 += CRUMB_DWCONV_BLOCK) {
+      const size_t nc = channels - c0 < CRUMB_DWCONV_BLOCK ? channels - c0 : CRUMB_DWCONV_BLOCK;
+      const int8_t* v = (const int8_t*)weights + c0 / CRUMB_DWCONV_BLOCK * block_bytes +
+                        CRUMB_DWCONV_BLOCK * 4;  // tap t, channel c0 + i: v[t * 64 + i]
+      int32_t acc[CRUMB_DWCONV_BLOCK] = {0};
       for (size_t t = 0; t < ks; t++) {
         const uint8_t* row = (const uint8_t*)taps[t];
         if (taps[t] != zero) row += input_offset;
-        const int32_t qa = crumb_load_code(row, c, a_type);
-        acc += (qa - za) * (int32_t)v[t * CRUMB_DWCONV_BLOCK];
+        const int8_t* vt = v + t * CRUMB_DWCONV_BLOCK;
+        if (a_type == CRUMB_ELEM_U8) {
+          for (size_t i = 0; i < nc; i++) acc[i] += ((int32_t)row[c0 + i] - za) * (int32_t)vt[i];
+        } else {
+          const int8_t* srow = (const int8_t*)row;
+          for (size_t i = 0; i < nc; i++) acc[i] += ((int32_t)srow[c0 + i] - za) * (int32_t)vt[i];
+        }
       }
-      const float y = (float)acc * params->mul[c] + params->add[c];
-      crumb_store_output(y, &params->out, out, c);
+      for (size_t i = 0; i < nc; i++) {
+        const float y = (float)acc[i] * params->mul[c0 + i] + params->add[c0 + i];
+        crumb_store_output(y, &params->out, out, c0 + i);
+      }
     }
   }
 }

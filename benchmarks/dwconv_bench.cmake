@@ -1,0 +1,11 @@
+# bench_dwconv: the dwconv family on MobileNetV2's depthwise layers beside XNNPACK qs8 / f32
+# depthwise convolutions (benchmarks/dwconv_bench.cc). Included from benchmarks/CMakeLists.txt.
+add_executable(bench_dwconv dwconv_bench.cc $<TARGET_OBJECTS:crumb_kernels_dwconv>)
+target_include_directories(bench_dwconv PRIVATE ${PROJECT_SOURCE_DIR})
+target_link_libraries(bench_dwconv PRIVATE crumb_kernels_common benchmark::benchmark
+  crumb_dep_pthreadpool)
+if(CRUMB_USE_XNNPACK)
+  target_compile_definitions(bench_dwconv PRIVATE CRUMB_HAVE_XNNPACK)
+  target_include_directories(bench_dwconv PRIVATE ${XNNPACK_INCLUDE_DIR})
+  target_link_libraries(bench_dwconv PRIVATE ${XNNPACK_LIBRARY})
+endif()
