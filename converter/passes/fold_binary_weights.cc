@@ -179,7 +179,7 @@ bool Evaluate(const Graph& g, const Node& n, Const* out, std::string* why) {
     if (x->type == kFloat) {
       for (auto& v : out->f) {
         if (op == "Sign")
-          v = v > 0 ? 1.0f : (v < 0 ? -1.0f : (v == 0 ? 0.0f : v));
+          v = v > 0 ? 1.0f : (v < 0 ? -1.0f : (v == 0 ? 0.0f : v));  // ORT: -0 gives 0, NaN NaN
         else if (op == "Neg")
           v = -v;
         else
