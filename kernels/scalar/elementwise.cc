@@ -1,4 +1,4 @@
-// Scalar element-wise kernels: quantize, dequantize, requantize, add.
+// Scalar element-wise kernels: quantize, dequantize, requantize, add, byte table lookup.
 #include <stdint.h>
 
 #include "kernels/common/requant.h"
@@ -23,6 +23,11 @@ extern "C" void crumb_q8_requantize_ukernel__scalar(size_t n, const void* x, voi
         (float)(crumb_load_code(x, i, params->in_type) - params->in_zero_point) * params->scale;
     crumb_store_output(v, &params->out, y, i);
   }
+}
+
+extern "C" void crumb_x8_lut_ukernel__scalar(size_t n, const uint8_t* x, const uint8_t table[256],
+                                             uint8_t* y) {
+  for (size_t i = 0; i < n; i++) y[i] = table[x[i]];
 }
 
 extern "C" void crumb_q8_vadd_ukernel__scalar(size_t n, const void* a, const void* b, void* y,

@@ -58,6 +58,10 @@ typedef void crumb_dequantize_ukernel_fn(size_t n, const void* x, float* y,
 // q_out = E(float(q - zx) * scale), n elements.
 typedef void crumb_requantize_ukernel_fn(size_t n, const void* x, void* y,
                                          const crumb_requant_params* params);
+// y[i] = table[x[i]] over bytes, n elements: any function of one 8-bit code, tabulated once (the
+// runtime tabulates Requantize with the requantize kernel itself, so results are identical).
+typedef void crumb_x8lut_ukernel_fn(size_t n, const uint8_t* x, const uint8_t table[256],
+                                    uint8_t* y);
 // q_out = E(float(qa - za) * Ma + float(qb - zb) * Mb), n elements.
 typedef void crumb_vadd_ukernel_fn(size_t n, const void* a, const void* b, void* y,
                                    const crumb_add_params* params);

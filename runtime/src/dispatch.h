@@ -66,6 +66,7 @@ struct KernelTable {
   CRUMB_KERNEL_SLOT(dequantize)
   CRUMB_KERNEL_SLOT(requantize)
   CRUMB_KERNEL_SLOT(vadd)
+  CRUMB_KERNEL_SLOT(x8lut)
 #undef CRUMB_KERNEL_SLOT
 };
 

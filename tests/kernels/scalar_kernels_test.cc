@@ -276,6 +276,20 @@ void PoolSuite(crumb_maxpool_ukernel_fn* maxpool, crumb_avgpool_ukernel_fn* avgp
     }                                                                                              \
   }
 
+// Table lookup: every byte maps through the table, guard bytes untouched, n = 0 writes nothing.
+#define CRUMB_UKERNEL_x8lut(name)                                       \
+  TEST(X8Lut, name) {                                                   \
+    uint8_t table[256];                                                 \
+    for (int i = 0; i < 256; i++) table[i] = (uint8_t)(i * 37 + 11);    \
+    for (size_t n : {0, 1, 15, 16, 17, 63, 64, 65, 256, 1000}) {        \
+      std::vector<uint8_t> x(n), y(n + 64, 0xA5);                       \
+      for (size_t i = 0; i < n; i++) x[i] = (uint8_t)(i * 101 + n);     \
+      name(n, x.data(), table, y.data());                               \
+      for (size_t i = 0; i < n; i++) ASSERT_EQ(y[i], table[x[i]]) << n; \
+      for (size_t i = n; i < n + 64; i++) ASSERT_EQ(y[i], 0xA5) << n;   \
+    }                                                                   \
+  }
+
 #define CRUMB_UKERNEL(kind, name) CRUMB_UKERNEL_##kind(name)
 #include "kernels/scalar/scalar.inc"
 
