@@ -1,0 +1,173 @@
+// The `sparse` kernel family: sparse weights x dense activations (SpMM) for 1x1 convolutions and
+// fully connected layers whose weights are mostly zero. XNNPACK's "Fast Sparse ConvNets" format
+// (per output channel: the count of non-zeros, their values and the input-row deltas between
+// them, over a channel-major activation tensor walked mr pixels at a time), extended to
+// quantized weights of any width 1..8 with 1x4 blocks along the input channels, so that one
+// int8 dot-product lane (vpdpbusd, vpmaddubsw + vpmaddwd, sdot, smull + sadalp) covers a block.
+//
+// ---------------------------------------------------------------------------------------------
+// Activations: layout C4HW ("SPARSE_C4"). A tensor of P pixels x K channels (one code per byte,
+// u8 or s8, as everywhere else) stored as ceil(K / 4) channel groups; group g holds for every
+// pixel p the 4 bytes of channels 4g .. 4g + 3:
+//     byte (p, k) at  a + (k / 4) * a_group_stride + 4 * p + (k % 4)
+// a_group_stride >= 4 * P (bytes; 4 * P for a dense tensor). One 32-bit lane = one pixel's 4
+// channels. Channels >= K of the last group (padding) may hold anything: their weights are 0.
+// crumb_sparse_nhwc_to_c4hw / crumb_sparse_c4hw_to_nhwc (pack.cc) convert at region borders.
+//
+// Weights: layout SPARSE_B4 (proposed schema Layout id SPARSE_B4), written by crumb_sparse_pack*:
+//   crumb_sparse_header  {n, k, blocks, flags}                               16 bytes
+//   int32  vsum[n]       sum over channel o's blocks of the 4 values         (4n bytes)
+//   uint32 start[n + 1]  blocks of channel o are [start[o], start[o + 1])    (4n + 4 bytes)
+//   (zero bytes to a multiple of 8)
+//   crumb_sparse_block blocks[blocks]                                        8 bytes each
+// A block is one all-nonzero-or-not 1x4 piece of a weight row: int32 `delta` then int8 v[4].
+// v[j] = value(code of input channel 4g + j) - zw[o] (the ROWS_LSB code's value under its
+// encoding minus the channel's zero point; 0 for j with 4g + j >= K), so the real weight is
+// s_w * v. A block is stored iff some v[j] != 0 (all-zero blocks are the sparsity). Blocks of a
+// channel are in increasing g; `delta` is g itself for the channel's first block and
+// g - g(previous block) for the others (so a call may start at any channel). Counts of
+// XNNPACK's format are start[o + 1] - start[o]; its byte deltas are delta * a_group_stride,
+// multiplied in the kernel so that one packed tensor serves every image size.
+// flags bit 0 (CRUMB_SPARSE_WIDE): some |v| > 64 (the AVX2 kernel then takes an int16 path; with
+// |v| <= 64 u8 x s8 pairs cannot saturate vpmaddubsw). Every v must fit int8: the packer refuses
+// (returns -1) otherwise (8-bit weights with a zero point far from the codes' centre); the
+// converter keeps such layers dense.
+//
+// ---------------------------------------------------------------------------------------------
+// Kernel contract, crumb_<act>_<wgt>_spmm_ukernel_<mr>x4__<isa> (q8: u8 / s8 activation codes;
+// qs8: SPARSE_B4 int8 blocks from weights of any width):
+//   fn(mc, n0, nc, a, a_group_stride, w, out, out_pixel_stride, out_group_stride, params)
+//   - mc >= 1 pixels (any count; the kernel tiles them by mr itself), a at pixel 0 of the call
+//     (a caller splitting pixels passes a + 4 * p0 with the same a_group_stride). Reads only
+//     bytes [4 * p, 4 * p + 4) for p < mc of the groups the call's blocks name.
+//   - output channels [n0, n0 + nc), nc >= 1, n0 a multiple of 4 (threads may split N at
+//     multiples of 4); w = the whole packed tensor (header first); params->mul / add point at
+//     the call's first channel (mul[i], add[i] belong to channel n0 + i).
+//   - acc(p, o) = sum over blocks b of o, j < 4 of (qa(p, 4g_b + j) - za) * v_b[j] in wrapping
+//     int32 (computed as sum a_u * v - za_u * vsum[o], u8 domain: a_u = qa, or qa ^ 0x80 for s8
+//     codes with za_u = za + 128), y = float(acc) * mul[i] + add[i] (two roundings, never
+//     fused), then crumb_store_output(y, &params->out) — E(y) of kernels/common/requant.h, the
+//     epilogue of every family. A channel without blocks gives E(add[i]).
+//   - output element (p, n0 + i), in elements of params->out.type (1 byte for u8 / s8, 4 for
+//     f32), at   out + p * out_pixel_stride + (i / 4) * out_group_stride + (i % 4)
+//     with out pointing at (pixel 0 of the call, channel n0):
+//       C4HW output (chains into the next sparse layer): out_pixel_stride = 4,
+//         out_group_stride = the next tensor's group stride (elements), out = base + (n0 / 4) *
+//         out_group_stride + 4 * p0;
+//       NHWC output (the rest of the runtime): out_pixel_stride = the row stride (>= N),
+//         out_group_stride = 4, out = base + p0 * row_stride + n0.
+//     Exactly the elements of channels < n0 + nc and pixels < mc are written (padding lanes of
+//     a C4HW output's last group are left alone).
+//   - Leaf functions: no allocation, no scratch, any alignment of a / out.
+// Every kernel of sparse.inc returns the same bits as the scalar one.
+//
+// fp32 (XNNPACK's own path, CHW in / out, min / max clamp): not in this revision.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/common/params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CRUMB_SPARSE_KB 4           // input channels per block (one int32 lane)
+#define CRUMB_SPARSE_WIDE 1u        // header flag: some |v| > 64
+#define CRUMB_SPARSE_NARROW_MAX 64  // |v| bound of the vpmaddubsw path
+
+typedef struct crumb_sparse_header {
+  uint32_t n;       // output channels
+  uint32_t k;       // input channels
+  uint32_t blocks;  // stored (non-zero) 1x4 blocks
+  uint32_t flags;   // CRUMB_SPARSE_WIDE
+} crumb_sparse_header;
+
+typedef struct crumb_sparse_block {
+  int32_t delta;  // input channel groups from the previous block of the channel (first: g)
+  int8_t v[4];    // qw - zw of input channels 4g .. 4g + 3
+} crumb_sparse_block;
+
+typedef struct crumb_spmm_params {
+  uint32_t a_type;  // CRUMB_ELEM_S8 or CRUMB_ELEM_U8
+  int32_t a_zero_point;
+  const float* mul;  // [nc], from channel n0
+  const float* add;  // [nc]
+  crumb_output_params out;
+} crumb_spmm_params;
+
+typedef void crumb_spmm_ukernel_fn(size_t mc, size_t n0, size_t nc, const void* a,
+                                   size_t a_group_stride, const void* w, void* out,
+                                   size_t out_pixel_stride, size_t out_group_stride,
+                                   const crumb_spmm_params* params);
+
+static inline size_t crumb_sparse_groups(size_t k) {
+  return (k + CRUMB_SPARSE_KB - 1) / CRUMB_SPARSE_KB;
+}
+static inline size_t crumb_sparse_vsum_offset(void) { return sizeof(crumb_sparse_header); }
+static inline size_t crumb_sparse_start_offset(size_t n) { return 16 + 4 * n; }
+static inline size_t crumb_sparse_blocks_offset(size_t n) {
+  return (16 + 4 * n + 4 * (n + 1) + 7) & ~(size_t)7;
+}
+// Bytes of a packed tensor of n output channels holding `blocks` non-zero blocks.
+static inline size_t crumb_sparse_packed_size(size_t n, size_t blocks) {
+  return crumb_sparse_blocks_offset(n) + sizeof(crumb_sparse_block) * blocks;
+}
+static inline const int32_t* crumb_sparse_vsum(const void* w) {
+  return (const int32_t*)((const uint8_t*)w + crumb_sparse_vsum_offset());
+}
+static inline const uint32_t* crumb_sparse_start(const void* w) {
+  return (const uint32_t*)((const uint8_t*)w +
+                           crumb_sparse_start_offset(((const crumb_sparse_header*)w)->n));
+}
+static inline const crumb_sparse_block* crumb_sparse_blocks(const void* w) {
+  return (const crumb_sparse_block*)((const uint8_t*)w +
+                                     crumb_sparse_blocks_offset(((const crumb_sparse_header*)w)->n));
+}
+
+// ---- Packer (kernels/sparse/pack.cc, in crumb_kernels_pack) ---------------------------------
+
+// v = value(code) - zw[o] of ROWS_LSB rows (row_bytes apart) into v[n * k]. Returns 0, or -1
+// when some v does not fit int8 (the tensor cannot be packed).
+int crumb_sparse_decode_rows_lsb(const uint8_t* rows, size_t row_bytes, size_t n, size_t k,
+                                 unsigned bits, uint32_t encoding, const int32_t* zw, int32_t* v);
+
+// Non-zero 1x4 blocks of v[n * k] (the `blocks` of crumb_sparse_packed_size).
+size_t crumb_sparse_count_blocks(const int32_t* v, size_t n, size_t k);
+
+// Fraction of all-zero 1x4 blocks among n * ceil(k / 4) (the converter's >= 2/3 rule), from
+// ROWS_LSB rows; -1 when the tensor cannot be packed (some v outside int8).
+double crumb_sparse_block_sparsity(const uint8_t* rows, size_t row_bytes, size_t n, size_t k,
+                                   unsigned bits, uint32_t encoding, const int32_t* zw);
+
+// Packs v[n * k] (each in [-128, 127]) into dst of crumb_sparse_packed_size(n,
+// crumb_sparse_count_blocks(v, n, k)) bytes. Returns 0, or -1 when some v is outside int8.
+int crumb_sparse_pack(const int32_t* v, size_t n, size_t k, void* dst);
+
+// Bytes the packing of ROWS_LSB rows needs (0 when it cannot be packed), and the packing.
+size_t crumb_sparse_packed_size_rows_lsb(const uint8_t* rows, size_t row_bytes, size_t n, size_t k,
+                                         unsigned bits, uint32_t encoding, const int32_t* zw);
+int crumb_sparse_pack_rows_lsb(const uint8_t* rows, size_t row_bytes, size_t n, size_t k,
+                               unsigned bits, uint32_t encoding, const int32_t* zw, void* dst);
+
+// Round trip: v[n * k] (header's n, k) of a packed tensor. Returns -1 on an inconsistent tensor
+// (start not monotonic, a group outside ceil(k / 4), blocks out of order, vsum wrong).
+int crumb_sparse_unpack(const void* w, size_t size, int32_t* v);
+
+// Activation layout changes at a sparse region's borders (one code per byte). NHWC: pixel p,
+// channel c at src[p * pixel_stride + c]. C4HW: see above; the padding channels of the last
+// group are set to `pad` (e.g. the zero point).
+void crumb_sparse_nhwc_to_c4hw(const uint8_t* src, size_t pixels, size_t channels,
+                               size_t src_pixel_stride, uint8_t* dst, size_t dst_group_stride,
+                               uint8_t pad);
+void crumb_sparse_c4hw_to_nhwc(const uint8_t* src, size_t pixels, size_t channels,
+                               size_t src_group_stride, uint8_t* dst, size_t dst_pixel_stride);
+
+// Declarations of every kernel of kernels/sparse/sparse.inc.
+#define CRUMB_SPARSE_UKERNEL(name, mr, isa) crumb_spmm_ukernel_fn name;
+#include "kernels/sparse/sparse.inc"
+
+#ifdef __cplusplus
+}
+#endif
