@@ -122,8 +122,8 @@ static inline const uint32_t* crumb_sparse_start(const void* w) {
                            crumb_sparse_start_offset(((const crumb_sparse_header*)w)->n));
 }
 static inline const crumb_sparse_block* crumb_sparse_blocks(const void* w) {
-  return (const crumb_sparse_block*)((const uint8_t*)w +
-                                     crumb_sparse_blocks_offset(((const crumb_sparse_header*)w)->n));
+  return (const crumb_sparse_block*)((const uint8_t*)w + crumb_sparse_blocks_offset(
+                                                             ((const crumb_sparse_header*)w)->n));
 }
 
 // ---- Packer (kernels/sparse/pack.cc, in crumb_kernels_pack) ---------------------------------
