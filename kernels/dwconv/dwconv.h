@@ -26,7 +26,13 @@
 // Bounds the kernels may use (params): a_bits / w_bits give |qa| <= 2^a_bits - 1 (U8) or
 // 2^(a_bits-1) (S8) and |v| <= max_abs_v, so a kernel may accumulate in int16 while
 // ks * max|qa| * max_abs_v < 2^15 (e.g. 4-bit activations x 2-bit weights, 25 taps: 25 * 15 * 2
-// = 750), and must widen to int32 otherwise.
+// = 750), and must widen to int32 otherwise. za is an input code too (the zero row holds it), so it
+// lies in the same range. (The x86 kernels read S8 codes as u8 after xor 0x80 and choose the int16
+// chain with max|qa| = 127 + 2^(a_bits-1) for them; a choice inside the kernel, same bits.)
+//
+// Splitting a layer's channels over calls: at multiples of 64 channels c0, with weights +
+// (c0 / 64) * crumb_dwconv_block_bytes(ks), input_offset + c0, mul / add + c0 and output + c0
+// elements; the zero row needs no offset (every channel holds za).
 #pragma once
 
 #include <stddef.h>
