@@ -1,9 +1,10 @@
-// ONNX Runtime as a peer of the dot and lut families: builds single-layer int8 QDQ ONNX models of
-// the ANCHORS.md layer shapes (u8 activations, s8 weights, written here as raw protobuf), times
+// ONNX Runtime as a peer of the dot, lut and dwconv families: builds single-layer int8 QDQ ONNX
+// models of the ANCHORS.md layer shapes (and two MobileNetV2 depthwise layers, group = channels) (u8 activations, s8 weights, written here as raw protobuf), times
 // them in onnxruntime-node (default graph optimizations, which fuse DQ -> Conv / MatMul -> Q into
 // QLinearConv / QLinearMatMul, u8s8 with VNNI where the CPU has it), runs crumb's bench_dot
-// (W8A8 / W4A8 / W2A8) and bench_lut (W2A2 / W2A4 pair tables, W2A8 GEMV) on the same shape in
-// alternation with it, and prints GOPS (2 * MACs / s) and the ratios.
+// (W8A8 / W4A8 / W2A8), bench_lut (W2A2 / W2A4 pair tables, W2A8 GEMV) and bench_dwconv
+// (depthwise W2A4 / W4A4 / W8A8) on the same shape in alternation with it, and prints GOPS
+// (2 * MACs / s) and the ratios.
 //
 //   node benchmarks/ort_layers.js --bench BUILD/benchmarks/bench_dot
 //        [--bench-lut BUILD/benchmarks/bench_lut] [--threads 1,2] [--reps 7] [--filter REGEX]
@@ -50,9 +51,10 @@ const ort = require(require.resolve('onnxruntime-node',
 // ------------------------------------------------------------------------------ shapes
 // The same list, names and MAC counts as benchmarks/dot_bench.cc (bench_lut has the convolutions
 // but conv1 and the M = 1 FC layers).
-function conv(name, h, w, cin, cout, k, stride, pad) {
+function conv(name, h, w, cin, cout, k, stride, pad, group = 1) {
   const oh = Math.floor((h + 2 * pad - k) / stride) + 1, ow = Math.floor((w + 2 * pad - k) / stride) + 1;
-  return {name, fc: false, h, w, cin, cout, k, stride, pad, macs: oh * ow * cout * cin * k * k};
+  return {name, fc: false, h, w, cin, cout, k, stride, pad, group,
+          macs: oh * ow * cout * (cin / group) * k * k};
 }
 const shapes = [
   conv('conv3x3_s1_56x56_64to64', 56, 56, 64, 64, 3, 1, 1),
@@ -63,6 +65,9 @@ const shapes = [
   conv('conv1x1_s2_28x28_128to256', 28, 28, 128, 256, 1, 2, 0),
   conv('conv1x1_s2_14x14_256to512', 14, 14, 256, 512, 1, 2, 0),
   conv('conv7x7_s2_224x224_3to64', 224, 224, 3, 64, 7, 2, 3),
+  // MobileNetV2 depthwise layers (group = channels; benchmarks/dwconv_bench.cc's names).
+  conv('dw3x3_s1_56x56_144', 56, 56, 144, 144, 3, 1, 1, 144),
+  conv('dw3x3_s1_7x7_960', 7, 7, 960, 960, 3, 1, 1, 960),
 ];
 for (const m of [1, 64])
   for (const k of [512, 1024, 4096])
@@ -121,7 +126,8 @@ function int8s(count, seed) {
 function buildModel(s) {
   const parts = [];
   let xDims, yDims, wDims, layer;
-  const scaleY = s.fc ? 0.05 * 0.01 * Math.sqrt(s.k) : 0.05 * 0.01 * Math.sqrt(s.cin * s.k * s.k);
+  const scaleY = s.fc ? 0.05 * 0.01 * Math.sqrt(s.k)
+                      : 0.05 * 0.01 * Math.sqrt((s.cin / s.group) * s.k * s.k);
   if (s.fc) {
     xDims = [s.m, s.k], yDims = [s.m, s.n], wDims = [s.k, s.n];
     parts.push(tensor('w_scale', FLOAT, [], f32([0.01])));
@@ -131,13 +137,15 @@ function buildModel(s) {
   } else {
     const oh = Math.floor((s.h + 2 * s.pad - s.k) / s.stride) + 1;
     const ow = Math.floor((s.w + 2 * s.pad - s.k) / s.stride) + 1;
-    xDims = [1, s.cin, s.h, s.w], yDims = [1, s.cout, oh, ow], wDims = [s.cout, s.cin, s.k, s.k];
+    xDims = [1, s.cin, s.h, s.w], yDims = [1, s.cout, oh, ow];
+    wDims = [s.cout, s.cin / s.group, s.k, s.k];
     parts.push(tensor('w_scale', FLOAT, [s.cout], f32(new Array(s.cout).fill(0.01))));
     parts.push(tensor('w_zp', INT8, [s.cout], Buffer.alloc(s.cout)));
     layer = [node('DequantizeLinear', ['w', 'w_scale', 'w_zp'], ['wf'], [attrInt('axis', 0)]),
              node('Conv', ['xf', 'wf'], ['yf'],
                   [attrInts('kernel_shape', [s.k, s.k]), attrInts('strides', [s.stride, s.stride]),
-                   attrInts('pads', [s.pad, s.pad, s.pad, s.pad])])];
+                   attrInts('pads', [s.pad, s.pad, s.pad, s.pad]),
+                   ...(s.group > 1 ? [attrInt('group', s.group)] : [])])];
   }
   const wCount = wDims.reduce((a, b) => a * b, 1);
   parts.push(tensor('w', INT8, wDims, int8s(wCount, 7)));
@@ -223,7 +231,9 @@ async function ortSession(s, threads, tmp) {
 // The implementations run beside ORT: bench_dot's W8A8 / W4A8 / W2A8 (AVX-512 VNNI, AVX2),
 // bench_lut's signed-2-bit-weight pair-table kernels (W2A2 / W2A4 IGEMM, W2A8 GEMV; AVX-512 VBMI,
 // AVX2), and XNNPACK qs8 / f32 from the first binary that has the shape.
-const CRUMB = 'crumb_w[842]a8_avx(2|512)|lut_w2a[248]_(avx512vbmi|avx2)', XNN = 'xnn_(qs8|f32)';
+// bench_dwconv's depthwise kernels (W2A4 / W4A4 / W8A8 bounds) on the depthwise layers.
+const CRUMB = 'crumb_w[842]a8_avx(2|512)|lut_w2a[248]_(avx512vbmi|avx2)|crumb_w[24]a4_avx(2|512)',
+      XNN = 'xnn_(qs8|f32)';
 
 // One repetition of every crumb / XNNPACK benchmark of the shape in each binary; returns
 // {impl: GOPS}.
@@ -267,13 +277,15 @@ const COLS = [
   ['w2a2 vbmi', 'lut_w2a2_avx512vbmi'], ['w2a4 vbmi', 'lut_w2a4_avx512vbmi'],
   ['w4 512', 'crumb_w4a8_avx512'], ['w2 512', 'crumb_w2a8_avx512'], ['w8 512', 'crumb_w8a8_avx512'],
   ['w2a8 gemv', 'lut_w2a8_avx512vbmi'], ['w2a2 avx2', 'lut_w2a2_avx2'], ['w2a4 avx2', 'lut_w2a4_avx2'],
-  ['w4 avx2', 'crumb_w4a8_avx2'], ['w2 avx2', 'crumb_w2a8_avx2'], ['xnnqs8', 'xnn_qs8'],
-  ['xnnf32', 'xnn_f32'],
+  ['w4 avx2', 'crumb_w4a8_avx2'], ['w2 avx2', 'crumb_w2a8_avx2'],
+  ['dw w2a4 512', 'crumb_w2a4_avx512'], ['dw w4a4 512', 'crumb_w4a4_avx512'],
+  ['dw w4a4 avx2', 'crumb_w4a4_avx2'], ['xnnqs8', 'xnn_qs8'], ['xnnf32', 'xnn_f32'],
 ];
 const label = (impl) => COLS.find((c) => c[1] === impl)[0];
 const VS_ORT = ['lut_w2a2_avx512vbmi', 'lut_w2a4_avx512vbmi', 'crumb_w4a8_avx512', 'crumb_w2a8_avx512',
-                'lut_w2a8_avx512vbmi'];
-const VS_XNN = [...VS_ORT, 'lut_w2a2_avx2', 'lut_w2a4_avx2', 'crumb_w4a8_avx2', 'crumb_w2a8_avx2'];
+                'lut_w2a8_avx512vbmi', 'crumb_w2a4_avx512', 'crumb_w4a4_avx512'];
+const VS_XNN = [...VS_ORT, 'lut_w2a2_avx2', 'lut_w2a4_avx2', 'crumb_w4a8_avx2', 'crumb_w2a8_avx2',
+                'crumb_w4a4_avx2'];
 
 (async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crumb-ort-'));
