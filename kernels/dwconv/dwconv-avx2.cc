@@ -1,12 +1,12 @@
 // crumb_q8_qb_dwconv_ukernel_c32__avx2: the dwconv contract (kernels/dwconv/dwconv.h) on ymm
 // registers, 32 channels (half a weight block) per iteration, the call's output pixels inside it
-// so the prepared weights are reused by every pixel. The scheme of dwconv-avx512.cc:
-// tap pairs interleaved with vpunpcklbw / vpunpckhbw (activations per pixel, weights once per
-// call into a stack buffer), vpmaddubsw + vpaddw while ks * max|qa| * max|v| < 2^15 (S8 codes
-// flipped to u8 by xor 0x80, so max|qa| = 127 + 2^(a_bits - 1) for them), vpmaddwd + vpaddd
-// otherwise, acc = sum qa' v - za' vsum in int32, kernels/common/epilogue-avx2.h's epilogue.
-// The last group of fewer than 32 channels reads its activation bytes through a small copy (no
-// byte past a row's `channels` is read) and stores through the partial epilogue.
+// so the prepared weights are reused by every pixel. The scheme of dwconv-avx512.cc: tap pairs
+// interleaved with vpunpcklbw / vpunpckhbw (activations per pixel, weights once per call into a
+// stack buffer), S8 codes flipped to u8, vpmaddubsw + vpaddw from -za' vsum while
+// ks * max|qa'| * max|v| < 2^15, vpmaddwd + vpaddd otherwise, kernels/common/epilogue-avx2.h's
+// epilogue. A last group of fewer than 32 channels reads its activation bytes through a small
+// copy (no byte past a row's `channels` is read); with integer outputs of the int16 path and at
+// most 16 channels it runs two output pixels per register, one per 128-bit lane.
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -53,9 +53,11 @@ void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* con
   const crumb_epilogue_avx2 e = crumb_epilogue_avx2_init(&params->out);
   const size_t elem = params->out.type == CRUMB_ELEM_F32 ? 4 : 1;
   // Integer outputs of the int16 path: the accumulators start at -za' vsum (int16 words) and are
-  // widened by shifts into even and odd words, mul / add permuted to match once per group, and
-  // one vpshufb restores the byte order after the packs (as in dwconv-avx512.cc).
+  // widened (vpmaddwd by (1, 0), vpsrad) into even and odd words, mul / add permuted to match once
+  // per group, and one vpshufb restores the byte order after the packs (as in dwconv-avx512.cc).
   const bool fast = kInt16 && elem == 1;
+  // vpmaddwd with (1, 0) word pairs: the even word of each dword, sign-extended.
+  const __m256i even = _mm256_set1_epi32(1);
   const int32_t za = params->a_zero_point + (kS8 ? 128 : 0);
   const __m256i flip = _mm256_set1_epi8((char)0x80);
   const __m256i vza = _mm256_set1_epi32(za);
@@ -94,7 +96,7 @@ void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* con
       c16lo = _mm256_permute2x128_si256(r0, two ? r0 : r1, 0x20);
       c16hi = _mm256_permute2x128_si256(r0, two ? r0 : r1, 0x31);
     }
-    // Integer outputs: mul / add in the order of the shifted accumulators, vector k (E_lo,
+    // Integer outputs: mul / add in the order of the widened accumulators, vector k (E_lo,
     // O_lo, E_hi, O_hi) lane L = channels 16L + 8 (k >> 1) + (k & 1) + 0, 2, 4, 6.
     __m256 mulp[4], addp[4];
     for (int k = 0; k < 4; k++) mulp[k] = addp[k] = _mm256_setzero_ps();
@@ -194,9 +196,8 @@ void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* con
         }
         uint8_t* row = output + x * output_stride;
         if (fast) {
-          const __m256i x4[4] = {
-              _mm256_srai_epi32(_mm256_slli_epi32(a16lo, 16), 16), _mm256_srai_epi32(a16lo, 16),
-              _mm256_srai_epi32(_mm256_slli_epi32(a16hi, 16), 16), _mm256_srai_epi32(a16hi, 16)};
+          const __m256i x4[4] = {_mm256_madd_epi16(a16lo, even), _mm256_srai_epi32(a16lo, 16),
+                                 _mm256_madd_epi16(a16hi, even), _mm256_srai_epi32(a16hi, 16)};
           __m256i q[4];
           for (int k = 0; k < 4; k++) {
             q[k] = crumb_avx2_requantize(crumb_avx2_scale(x4[k], mulp[k], addp[k]), &e);

@@ -1,21 +1,23 @@
 // crumb_q8_qb_dwconv_ukernel_c64__avx512: the dwconv contract (kernels/dwconv/dwconv.h) on zmm
-// registers, one 64-channel weight block per iteration (masked loads / stores for the last,
-// partial block), output pixels of the call inside it so the block's prepared weights are reused
-// by every pixel.
+// registers, one 64-channel weight block per iteration (masked loads / stores for a last block of
+// 33..63 channels; a last block of <= 32 channels goes to the AVX2 kernel with the same resolved
+// taps), the call's output pixels inside it so the block's prepared weights are reused.
 //
 // Taps go in pairs (t, t + 1; an odd last tap is paired with itself under zero weights). The
 // activation bytes of a pair are interleaved with vpunpcklbw / vpunpckhbw; the weights of the
 // block are interleaved the same way once per call (a stack buffer, chunks of kPairs pairs),
-// so a pair costs two shuffles and two multiply-adds per 64 channels:
-//   int16 path (ks * max|qa| * max|v| < 2^15, with S8 codes flipped to u8 by xor 0x80: max|qa|
-//     is then 127 + 2^(a_bits - 1)): vpmaddubsw (u8 activations x s8 weights; a pair's sum is
-//     bounded by the same product, so it never saturates) and vpaddw; widened to int32 once per
-//     pixel.
+// so a pair costs two shuffles and two multiply-adds per 64 channels.
+// Activations are read raw (S8 flipped to u8 by xor 0x80), so acc = sum qa' v - za' vsum with
+// za' = za (+ 128 for S8), vsum from the block header.
+//   int16 path (ks * max|qa'| * max|v| < 2^15, max|qa'| = 2^a_bits - 1 for U8, 127 +
+//     2^(a_bits - 1) for flipped S8): vpmaddubsw (u8 x s8; a pair's sum is bounded by the same
+//     product, so it never saturates) and vpaddw, the accumulators starting at -za' vsum modulo
+//     2^16. |qa' - za'| <= max|qa'| (za is a code of the same range), so |acc| < 2^15 and the
+//     wrapping int16 sum is acc exactly. Widened to int32 once per pixel.
 //   int32 path otherwise: the byte pairs widened to word pairs (vpunpck with zero / the weights'
-//     sign) and vpmaddwd + vpaddd.
-// Activations are read raw (S8 flipped), so acc = sum qa' v - za' vsum with za' = za (+ 128 for
-// S8), vsum from the block header; the subtraction is exact in int32 (wrapping arithmetic, and
-// the true acc fits int32). The epilogue is kernels/common/epilogue-avx512.h's.
+//     sign), vpmaddwd + vpaddd, and za' vsum subtracted in int32 (wrapping; acc fits int32).
+// The epilogue is kernels/common/epilogue-avx512.h's (scale, requantize; for float outputs and
+// the int32 path its output16 as well).
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -43,8 +45,7 @@ inline __m512i WidenLow(__m512i x) {
   return _mm512_maskz_cvtepi16_epi32(CRUMB_AVX512_ALL, lo);
 }
 
-// vpslld / vpsrad by 16 (all-ones-masked forms).
-inline __m512i Sll16(__m512i x) { return _mm512_maskz_slli_epi32(CRUMB_AVX512_ALL, x, 16); }
+// vpsrad by 16 (the all-ones-masked form).
 inline __m512i Sra16(__m512i x) { return _mm512_maskz_srai_epi32(CRUMB_AVX512_ALL, x, 16); }
 
 // The byte sign (0xFF for negative bytes) of x.
@@ -77,6 +78,9 @@ void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* con
   const __m512i qhi2 = _mm512_setr_epi64(4, 5, 6, 7, 12, 13, 14, 15);
 
   const bool fast = kInt16 && elem == 1;
+  // vpmaddwd with (1, 0) word pairs: the even word of each dword, sign-extended (one instruction
+  // where vpslld + vpsrad would be two).
+  const __m512i even = _mm512_set1_epi32(1);
   const __m512i fix = _mm512_maskz_broadcast_i32x4(
       CRUMB_AVX512_ALL, _mm_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15));
   for (size_t c0 = c_begin; c0 < c_end; c0 += CRUMB_DWCONV_BLOCK) {
@@ -92,10 +96,10 @@ void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* con
     // L: channels 16L + 0..7, hi: 16L + 8..15). The final sum is acc itself, |acc| < 2^15 (see
     // the top), so wrapping int16 arithmetic gives it exactly.
     __m512i c16lo = vzero, c16hi = vzero;
-    // Integer outputs of the int16 path: the accumulators are widened by shifts into even and
-    // odd words (E_lo lane L: channels 16L + 0, 2, 4, 6; O_lo: + 1, 3, 5, 7; E_hi, O_hi: + 8
-    // ...), mul / add permuted to match once per block, and one vpshufb restores the byte order
-    // after the packs.
+    // Integer outputs of the int16 path: the accumulators are widened (vpmaddwd by (1, 0) words,
+    // vpsrad) into even and odd words (E_lo lane L: channels 16L + 0, 2, 4, 6; O_lo: 1, 3, 5, 7;
+    // E_hi, O_hi: 8 + those), mul / add permuted to match once per block, and one vpshufb
+    // restores the byte order after the packs.
     __m512 mulp[4], addp[4];
     if (kInt16) {
       alignas(64) __m256i w[4];  // -za' vsum as int16 (wrapping), channels 0..63 in order
@@ -187,8 +191,8 @@ void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* con
       }
       uint8_t* row = output + x * output_stride;
       if (fast) {
-        const __m512i x4[4] = {Sra16(Sll16(a16lo)), Sra16(a16lo), Sra16(Sll16(a16hi)),
-                               Sra16(a16hi)};
+        const __m512i x4[4] = {_mm512_madd_epi16(a16lo, even), Sra16(a16lo),
+                               _mm512_madd_epi16(a16hi, even), Sra16(a16hi)};
         __m512i q[4];
         for (int k = 0; k < 4; k++) {
           q[k] = crumb_avx512_requantize(crumb_avx512_scale(x4[k], mulp[k], addp[k]), &e);
