@@ -20,7 +20,6 @@
 namespace {
 
 constexpr size_t kPairs = 16;  // tap pairs whose prepared weights the stack buffer holds
-                               // resolved tap pointers (input_offset applied) held at once
 
 // Loads n (1..32) bytes, zero above; never reads past p[n - 1].
 inline __m256i LoadPartial(const uint8_t* p, size_t n) {
@@ -44,7 +43,8 @@ inline __m256i LoadTwo(const uint8_t* p0, const uint8_t* p1, size_t n) {
 // register, one in each 128-bit lane.
 enum Mode { kFull = 0, kPartial = 1, kTwoPixels = 2 };
 
-// KS: the taps as a compile-time constant (0: ks at run time, <= kPtrs).
+// Channels [c_begin, c_end) of nx output pixels whose taps are resolved (internal.h). KS: the
+// taps as a compile-time constant (0: ks at run time).
 template <bool kInt16, bool kS8, size_t KS>
 void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* const* ptrs,
          const uint8_t* weights, uint8_t* output, size_t output_stride,

@@ -29,7 +29,6 @@
 namespace {
 
 constexpr size_t kPairs = 16;  // tap pairs whose prepared weights the stack buffer holds
-                               // resolved tap pointers (input_offset applied) held at once
 
 #define ALL8 ((__mmask64)~0ULL)
 
@@ -51,7 +50,8 @@ inline __m512i Sra16(__m512i x) { return _mm512_maskz_srai_epi32(CRUMB_AVX512_AL
 // The byte sign (0xFF for negative bytes) of x.
 inline __m512i SignBytes(__m512i x) { return _mm512_movm_epi8(_mm512_movepi8_mask(x)); }
 
-// KS: the taps as a compile-time constant (0: ks at run time, <= kPtrs).
+// Channels [c_begin, c_end) of nx output pixels whose taps are resolved (internal.h). KS: the
+// taps as a compile-time constant (0: ks at run time).
 template <bool kInt16, bool kS8, size_t KS>
 void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* const* ptrs,
          const uint8_t* weights, uint8_t* output, size_t output_stride,
@@ -68,6 +68,8 @@ void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* con
   // Prepared weights of up to kPairs pairs: int16 path 2 vectors per pair (vpunpckl/hbw of the
   // two taps), int32 path 4 (those widened to int16 pairs).
   alignas(64) __m512i wbuf[kPairs * 4];
+  // vpermt2q indices: the int32 path's 4 x 4 lane transpose (qlo, qhi, qlo2, qhi2), the int16
+  // path's (lo L, hi L) lane pairs for float outputs (qw0..qw3).
   const __m512i qlo = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
   const __m512i qhi = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
   const __m512i qw0 = _mm512_setr_epi64(0, 1, 8, 9, 0, 1, 8, 9);
