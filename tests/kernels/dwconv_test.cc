@@ -533,6 +533,65 @@ TEST_P(DwconvKernelTest, Int16Bound) {
   }
 }
 
+// Splitting a layer's channels over calls as dwconv.h describes (at multiples of 64: weights +
+// block bytes, input_offset + c0, mul / add + c0, output + c0 elements, the zero row as it is)
+// gives the bytes of one call over all channels (which the tests above check against the
+// reference).
+TEST_P(DwconvKernelTest, ChannelSplits) {
+  std::mt19937 rng(77);
+  for (size_t channels : {65, 144, 200}) {
+    for (size_t ks : {9, 25}) {
+      for (uint32_t ot : {CRUMB_ELEM_U8, CRUMB_ELEM_F32}) {
+        for (uint32_t ab : {4u, 8u}) {
+          const size_t width = 5, elem = ot == CRUMB_ELEM_F32 ? 4 : 1, offset = 7;
+          const int32_t za = ab == 4 ? 8 : 128;
+          std::vector<int32_t> codes(channels * ks), zw(channels, 0);
+          for (auto& c : codes) c = (int32_t)(rng() % 16) - 8;
+          std::vector<uint8_t> rows(crumb_rows_lsb_size(channels, ks, 4));
+          crumb_pack_rows_lsb(codes.data(), channels, ks, 4, rows.data());
+          std::vector<uint8_t> packed(crumb_dwconv_packed_size(channels, ks));
+          uint32_t max_abs_v = 0;
+          ASSERT_EQ(crumb_dwconv_pack(rows.data(), 4, CRUMB_ENC_SIGNED, zw.data(), channels, ks,
+                                      packed.data(), &max_abs_v),
+                    1);
+          const size_t nrows = width + ks;
+          std::vector<uint8_t> act(nrows * (offset + channels));
+          for (auto& a : act) a = (uint8_t)(rng() % (1u << ab));
+          std::vector<uint8_t> zero(channels, (uint8_t)za);
+          std::vector<const void*> ind(width * ks);
+          for (size_t i = 0; i < ind.size(); i++) {
+            ind[i] = rng() % 5 == 0
+                         ? (const void*)zero.data()
+                         : (const void*)(act.data() + (i / ks + i % ks) * (offset + channels));
+          }
+          std::vector<float> mul(channels), add(channels);
+          for (size_t c = 0; c < channels; c++) {
+            mul[c] = 0.01f + 0.001f * (float)(rng() % 50), add[c] = (float)(rng() % 100) * 0.5f;
+          }
+          crumb_dwconv_params p{};
+          p.a_type = CRUMB_ELEM_U8, p.a_zero_point = za, p.a_bits = ab, p.max_abs_v = max_abs_v;
+          p.mul = mul.data(), p.add = add.data();
+          p.out = ClippedOutput(ot, 0, 255, 3, 0, 255);
+          const size_t stride = (channels + 3) * elem;
+          std::vector<uint8_t> whole(width * stride, 0xA5), split(width * stride, 0xA5);
+          GetParam().fn(channels, width, ks, ind.data(), offset, zero.data(), packed.data(),
+                        whole.data(), stride, &p);
+          for (size_t c0 = 0; c0 < channels; c0 += 128) {
+            const size_t nc = channels - c0 < 128 ? channels - c0 : 128;
+            crumb_dwconv_params q = p;
+            q.mul += c0, q.add += c0;
+            GetParam().fn(nc, width, ks, ind.data(), offset + c0, zero.data(),
+                          packed.data() + c0 / 64 * crumb_dwconv_block_bytes(ks),
+                          split.data() + c0 * elem, stride, &q);
+          }
+          ASSERT_EQ(split, whole) << "channels " << channels << " ks " << ks << " out " << ot
+                                  << " a_bits " << ab;
+        }
+      }
+    }
+  }
+}
+
 std::string KernelName(const testing::TestParamInfo<DwKernel>& info) {
   const char* n = strstr(info.param.name, "_ukernel_");
   std::string s = n ? n + 9 : info.param.name;
