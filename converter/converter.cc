@@ -62,7 +62,7 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
     LowerToCrumb(g, &r.model, &diag);
   }
   if (diag.ok()) {
-    ChooseKernelFamily(&r.model, options.family, unsigned(options.target));
+    ChooseKernelFamily(&r.model, options.family, unsigned(options.target), options.sparse);
     PackWeights(&r.model, &diag);
   }
   if (diag.ok()) {

@@ -33,6 +33,7 @@ constexpr const char* kMetaFamilyTarget = "crumb.family_target";
 struct ConvertOptions {
   KernelFamily family = KernelFamily::kAuto;
   Target target = Target::kPortable;
+  SparseMode sparse = SparseMode::kAuto;
 };
 
 struct ConvertResult {

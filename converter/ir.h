@@ -160,9 +160,21 @@ enum class Layout {
   kDotN16K4 = 3,
   kLutW2N64 = 4,
   kBitserialN64 = 5,
-  kDwconvC64 = 6
+  kDwconvC64 = 6,
+  kSparseB4 = 7
 };
-enum class KernelFamily { kAuto = 0, kScalar = 1, kLut = 2, kBitserial = 3, kDot = 4, kDwconv = 5 };
+enum class KernelFamily {
+  kAuto = 0,
+  kScalar = 1,
+  kLut = 2,
+  kBitserial = 3,
+  kDot = 4,
+  kDwconv = 5,
+  kSparse = 6
+};
+// crumb-convert --sparse: the block-sparsity rule (auto), every layer the sparse kernels can run
+// (on), none (off).
+enum class SparseMode { kAuto = 0, kOn = 1, kOff = 2 };
 enum class FamilySource { kTable = 0, kForced = 1, kTuned = 2 };
 // Values of crumb.fbs OpCode.
 enum class OpCode : int {

@@ -12,6 +12,7 @@ void Usage(FILE* f) {
       f,
       "usage: crumb-convert IN.onnx -o OUT.crumb [--kernel-family auto|scalar|dot|lut|bitserial]\n"
       "                     [--target portable|x86-avx2|x86-avx512|arm64|arm64-dotprod|armv7]\n"
+      "                     [--sparse auto|on|off]\n"
       "                     [--quiet]\n"
       "\n"
       "Converts a fake-quantized ONNX model (QuantizeLinear->Clip->DequantizeLinear,\n"
@@ -25,6 +26,9 @@ void Usage(FILE* f) {
       "from that CPU class's measured table (kernels/common/family_table.h), so the\n"
       "runtime there uses the weights in place. A runtime on another CPU class re-\n"
       "chooses from its own table row and repacks at load; a forced family is kept.\n"
+      "1x1 convolutions and fully-connected layers whose weights are mostly zero 1x4\n"
+      "blocks (>= 2/3; >= 0.85 under 196 output rows) are stored sparse (SPARSE_B4);\n"
+      "--sparse on stores every such layer sparse, --sparse off none.\n"
       "The output is written atomically; on any problem nothing is written and every\n"
       "problem is listed.\n");
 }
@@ -66,6 +70,19 @@ int main(int argc, char** argv) {
                      "crumb-convert: unknown kernel family '%s' (auto, scalar, dot, lut or "
                      "bitserial)\n",
                      f.c_str());
+        return 2;
+      }
+    } else if ((a == "--sparse" && i + 1 < argc) || a.rfind("--sparse=", 0) == 0) {
+      const std::string v = a == "--sparse" ? argv[++i] : a.substr(9);
+      if (v == "auto") {
+        options.sparse = crumb::cv::SparseMode::kAuto;
+      } else if (v == "on") {
+        options.sparse = crumb::cv::SparseMode::kOn;
+      } else if (v == "off") {
+        options.sparse = crumb::cv::SparseMode::kOff;
+      } else {
+        std::fprintf(stderr, "crumb-convert: --sparse takes auto, on or off, not '%s'\n",
+                     v.c_str());
         return 2;
       }
     } else if ((a == "--target" && i + 1 < argc) || a.rfind("--target=", 0) == 0) {

@@ -72,6 +72,7 @@ int FamilyFromName(const std::string& name) {
   if (name == "bitserial") return (int)fb::KernelFamily::BITSERIAL;
   if (name == "dot") return (int)fb::KernelFamily::DOT;
   if (name == "dwconv") return (int)fb::KernelFamily::DWCONV;
+  if (name == "sparse") return (int)fb::KernelFamily::SPARSE;
   return -1;
 }
 
@@ -87,6 +88,8 @@ const char* FamilyName(int family) {
       return "dot";
     case fb::KernelFamily::DWCONV:
       return "dwconv";
+    case fb::KernelFamily::SPARSE:
+      return "sparse";
     default:
       return "auto";
   }

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include <algorithm>
+
 #include "converter/passes/passes.h"
 #include "kernels/common/family_table.h"
 
@@ -25,6 +27,8 @@ int PreferOf(KernelFamily family) {
       return CRUMB_FAMILY_BITSERIAL;
     case KernelFamily::kDwconv:
       return CRUMB_FAMILY_DWCONV;
+    case KernelFamily::kSparse:
+      return CRUMB_FAMILY_SPARSE;
     default:
       return CRUMB_FAMILY_AUTO;
   }
@@ -42,6 +46,8 @@ KernelFamily FamilyOf(int family) {
       return KernelFamily::kBitserial;
     case CRUMB_FAMILY_DWCONV:
       return KernelFamily::kDwconv;
+    case CRUMB_FAMILY_SPARSE:
+      return KernelFamily::kSparse;
     default:
       return KernelFamily::kAuto;
   }
@@ -56,13 +62,9 @@ bool IsQuantizedGemm(const CModel& m, const COp& op) {
          w.shape[0] > 0;
 }
 
-// The table's shape class: a window larger than 1x1, else one output row (GEMV) or many.
-unsigned ShapeClass(const CModel& m, const COp& op) {
-  if (op.opcode == OpCode::kConv2D && int64_t(op.kernel_h) * op.kernel_w > 1) {
-    return CRUMB_SHAPE_SPATIAL;
-  }
-  // Rows: every dimension of the output but the channels (NCHW: N * H * W; FC: all but the last),
-  // a dynamic batch counted as 1.
+// Output rows: every dimension of the output but the channels (NCHW: N * H * W; FC: all but the
+// last), a dynamic batch counted as 1.
+size_t Rows(const CModel& m, const COp& op) {
   const CTensor& y = m.tensors[size_t(op.outputs[0])];
   int64_t rows = 1;
   for (size_t d = 0; d < y.shape.size(); d++) {
@@ -70,12 +72,46 @@ unsigned ShapeClass(const CModel& m, const COp& op) {
     if (d + 1 == y.shape.size() && op.opcode != OpCode::kConv2D) continue;
     rows *= y.shape[d] > 0 ? y.shape[d] : 1;
   }
-  return rows == 1 ? CRUMB_SHAPE_GEMV : CRUMB_SHAPE_POINTWISE;
+  return size_t(rows);
+}
+
+// The table's shape class: a window larger than 1x1, else one output row (GEMV) or many.
+unsigned ShapeClass(const CModel& m, const COp& op) {
+  if (op.opcode == OpCode::kConv2D && int64_t(op.kernel_h) * op.kernel_w > 1) {
+    return CRUMB_SHAPE_SPATIAL;
+  }
+  return Rows(m, op) == 1 ? CRUMB_SHAPE_GEMV : CRUMB_SHAPE_POINTWISE;
+}
+
+// 1x1, stride 1, no padding (or FullyConnected): the sparse family reads rows as they are.
+bool Direct(const COp& op) {
+  return op.opcode == OpCode::kFullyConnected ||
+         (op.kernel_h == 1 && op.kernel_w == 1 && op.stride_h == 1 && op.stride_w == 1 &&
+          op.pad_top == 0 && op.pad_left == 0 && op.pad_bottom == 0 && op.pad_right == 0);
+}
+
+// Fraction of all-zero 1x4 blocks along the input channels of a one-tap weight (row o: the K
+// codes of output channel o in ONNX order, which for 1x1 / FC is the channel order).
+float BlockSparsity(const CTensor& w, const std::vector<int32_t>& zw, size_t k) {
+  const size_t n = zw.size(), groups = (k + 3) / 4;
+  if (n == 0 || groups == 0 || w.codes.size() != n * k || w.encoding == Encoding::kBipolar) {
+    return 0.0f;  // bipolar weights have no zero
+  }
+  size_t zero = 0;
+  for (size_t o = 0; o < n; o++) {
+    for (size_t g = 0; g < groups; g++) {
+      bool all = true;
+      for (size_t j = 4 * g; j < std::min(k, 4 * g + 4) && all; j++)
+        all = w.codes[o * k + j] == zw[o];
+      zero += all;
+    }
+  }
+  return float(double(zero) / double(n * groups));
 }
 
 }  // namespace
 
-void ChooseKernelFamily(CModel* m, KernelFamily family, unsigned target) {
+void ChooseKernelFamily(CModel* m, KernelFamily family, unsigned target, SparseMode sparse) {
   const int prefer = PreferOf(family);
   for (auto& op : m->ops) {
     if (!IsQuantizedGemm(*m, op)) {
@@ -98,6 +134,17 @@ void ChooseKernelFamily(CModel* m, KernelFamily family, unsigned target) {
     l.a_bits = unsigned(x.bits);
     l.a_encoding = unsigned(x.encoding);
     l.kc = w.shape.size() > 1 && w.shape[1] > 0 ? size_t(w.shape[1]) : 0;
+    l.ks = op.opcode == OpCode::kConv2D ? size_t(op.kernel_h) * size_t(op.kernel_w) : 1;
+    l.direct = Direct(op) ? 1 : 0;
+    l.rows = Rows(*m, op);
+    if (sparse != SparseMode::kOff && l.ks == 1 && l.groups == 1) {
+      l.block_sparsity = BlockSparsity(w, zw, l.kc);
+    }
+    if (sparse == SparseMode::kOn && crumb_sparse_layer_ok(&l) && family == KernelFamily::kAuto) {
+      op.family = KernelFamily::kSparse;
+      op.family_source = FamilySource::kForced;
+      continue;
+    }
     if (family == KernelFamily::kAuto) {
       op.family = FamilyOf(crumb_family_table_choose(&l, target, ShapeClass(*m, op), nullptr));
     } else {

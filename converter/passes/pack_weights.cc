@@ -38,6 +38,8 @@ const char* FamilyName(KernelFamily f) {
       return "bitserial";
     case KernelFamily::kDwconv:
       return "dwconv";
+    case KernelFamily::kSparse:
+      return "sparse";
     default:
       return "scalar";
   }
@@ -123,8 +125,10 @@ void PackWeights(CModel* m, Diagnostics* diag) {
     const size_t kc = size_t(t.shape[1]);
     const crumb_weights_desc wd = {
         unsigned(t.bits), unsigned(t.encoding), zw.data(), rows, s.groups, k / kc, kc};
-    std::vector<uint8_t> packed(crumb_weights_size(&wd, layout));
-    if (!crumb_repack_weights(&wd, t.bytes.data(), CRUMB_LAYOUT_ROWS_LSB, packed.data(), layout)) {
+    std::vector<uint8_t> packed(
+        crumb_repack_size(&wd, t.bytes.data(), CRUMB_LAYOUT_ROWS_LSB, layout));
+    if (packed.empty() ||
+        !crumb_repack_weights(&wd, t.bytes.data(), CRUMB_LAYOUT_ROWS_LSB, packed.data(), layout)) {
       diag->Add("Internal converter error: the weight tensor '" + t.name + "' of op '" + op.name +
                 "' was given the " + FamilyName(family) +
                 " kernel family, but its packer refuses the codes; please report this bug.");

@@ -53,7 +53,10 @@ void LowerToCrumb(const Graph& g, CModel* m, Diagnostics* diag);
 // measured table row of `target` (crumb_select_isa; 0 = portable: kernels/common/family.h's
 // ISA-independent rule), `family` being a preference honoured where the layer can run on it
 // (SCALAR always) and then recorded as FORCED; every other op AUTO, or SCALAR when forced.
-void ChooseKernelFamily(CModel* m, KernelFamily family, unsigned target = 0);
+// 1x1 convolutions and FullyConnected layers whose weights are mostly zero 1x4 blocks go to the
+// sparse family (kernels/common/family.h's threshold), `sparse` forcing or forbidding it.
+void ChooseKernelFamily(CModel* m, KernelFamily family, unsigned target = 0,
+                        SparseMode sparse = SparseMode::kAuto);
 
 // Quantized weights -> DOT_N16K4 bytes when their ops' family is DOT, LUT_W2_N64 when LUT,
 // ROWS_LSB otherwise (a weight read by ops that disagree on family or groups stays ROWS_LSB and

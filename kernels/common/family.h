@@ -48,7 +48,26 @@ typedef struct crumb_gemm_layer {
   unsigned a_bits;               // 1..8
   unsigned a_encoding;           // crumb_weight_encoding values: UNSIGNED or SIGNED
   size_t kc;                     // input channels per group (0: unknown, not depthwise)
+  size_t ks;                     // taps (kh * kw; 0: unknown)
+  int direct;                    // 1x1, stride 1, no padding (or FullyConnected): rows read as-is
+  float block_sparsity;          // fraction of all-zero 1x4 weight blocks (0: dense or unknown)
+  size_t rows;                   // output rows (pixels x batch) at prepare; 0: unknown
 } crumb_gemm_layer;
+
+// The block sparsity from which a layer runs on `sparse` (kernels/sparse/sparse.h): Fast Sparse
+// ConvNets' 2/3 where the layer has enough rows to fill the kernels' 16-32-pixel tiles (at 70 %
+// the 56x56 MobileNetV2 1x1 layers run 1.9-2.8x dense), 0.85 below 196 rows (at 70 % the 7x7
+// ones lose, 0.63-0.87x; at 90 % they gain 1.9-2.4x): benchmarks/sparse_results.md.
+#define CRUMB_SPARSE_MIN_SPARSITY (2.0f / 3.0f)
+#define CRUMB_SPARSE_MIN_SPARSITY_FEW_ROWS 0.85f
+#define CRUMB_SPARSE_FEW_ROWS 196
+
+static inline int crumb_sparse_pays(const crumb_gemm_layer* l) {
+  const float min = l->rows != 0 && l->rows < CRUMB_SPARSE_FEW_ROWS
+                        ? CRUMB_SPARSE_MIN_SPARSITY_FEW_ROWS
+                        : CRUMB_SPARSE_MIN_SPARSITY;
+  return l->block_sparsity >= min;
+}
 
 // Bits the lut kernels' activations are stored with (2, 3 or 4), or 0 when the layer cannot run
 // on pair tables.
@@ -77,8 +96,9 @@ static inline int crumb_bitserial_layer_ok(const crumb_gemm_layer* l) {
 
 // Depthwise (one input and one output channel per group) with values v = qw - zw (bipolar:
 // 2 qw - 1 - zw) that fit the int8 the dwconv packer stores (kernels/dwconv/dwconv.h).
-static inline int crumb_dwconv_layer_ok(const crumb_gemm_layer* l) {
-  if (l->groups < 2 || l->n != l->groups || l->kc != 1 || l->w_bits > 8 || l->a_bits > 8) return 0;
+// Values v = qw - zw that fit int8 (every encoding up to 7 bits; 8-bit ones with zero points near
+// the codes' centre): what the dwconv and sparse packers store.
+static inline int crumb_values_fit_int8(const crumb_gemm_layer* l) {
   int32_t lo, hi;
   switch (l->w_encoding) {
     case CRUMB_ENC_UNSIGNED:
@@ -96,6 +116,20 @@ static inline int crumb_dwconv_layer_ok(const crumb_gemm_layer* l) {
   return 1;
 }
 
+// Sparse weights x dense activations: a direct 1x1 convolution or a FullyConnected, one group,
+// activations of up to 8 bits, values within int8.
+static inline int crumb_sparse_layer_ok(const crumb_gemm_layer* l) {
+  return l->groups == 1 && l->ks == 1 && l->direct && l->w_bits <= 8 && l->a_bits <= 8 &&
+         crumb_values_fit_int8(l);
+}
+
+// Depthwise (one input and one output channel per group) with values that fit the int8 the dwconv
+// packer stores (kernels/dwconv/dwconv.h).
+static inline int crumb_dwconv_layer_ok(const crumb_gemm_layer* l) {
+  return l->groups >= 2 && l->n == l->groups && l->kc == 1 && l->w_bits <= 8 && l->a_bits <= 8 &&
+         crumb_values_fit_int8(l);
+}
+
 static inline int crumb_dot_layer_ok(const crumb_gemm_layer* l) {
   return l->w_bits >= 1 && l->w_bits <= 8 && l->a_bits <= 8;
 }
@@ -105,6 +139,8 @@ static inline int crumb_dot_layer_ok(const crumb_gemm_layer* l) {
 static inline int crumb_choose_gemm_family(const crumb_gemm_layer* l, int prefer) {
   if (prefer == CRUMB_FAMILY_SCALAR) return CRUMB_FAMILY_SCALAR;
   if (crumb_dwconv_layer_ok(l)) return CRUMB_FAMILY_DWCONV;
+  if (prefer == CRUMB_FAMILY_SPARSE && crumb_sparse_layer_ok(l)) return CRUMB_FAMILY_SPARSE;
+  if (crumb_sparse_pays(l) && crumb_sparse_layer_ok(l)) return CRUMB_FAMILY_SPARSE;
   if (l->groups > 1 && l->n / l->groups < 16) return CRUMB_FAMILY_SCALAR;
   const int lut = crumb_lut_layer_a_bits(l) != 0;
   const int dot = crumb_dot_layer_ok(l);
@@ -133,6 +169,8 @@ static inline const char* crumb_gemm_family_rule_reason(const crumb_gemm_layer* 
       return "quantized weights and activations of up to 8 bits: int8 dot products";
     case CRUMB_FAMILY_DWCONV:
       return "depthwise: one filter per channel, weights widened to int8 at pack time";
+    case CRUMB_FAMILY_SPARSE:
+      return "most 1x4 weight blocks are zero (>= 2/3; >= 0.85 under 196 rows): sparse x dense";
     default:
       return l->groups > 1 && l->n / l->groups < 16
                  ? "fewer than 16 output channels per group and not depthwise (or 8-bit "

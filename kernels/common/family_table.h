@@ -107,6 +107,8 @@ static inline int crumb_family_can_run(const crumb_gemm_layer* l, int family) {
       return crumb_dot_layer_ok(l) && !(l->groups > 1 && l->n / l->groups < 16);
     case CRUMB_FAMILY_DWCONV:
       return crumb_dwconv_layer_ok(l);
+    case CRUMB_FAMILY_SPARSE:
+      return crumb_sparse_layer_ok(l);
     default:
       return 0;
   }
@@ -118,7 +120,7 @@ static inline int crumb_family_table_choose(const crumb_gemm_layer* l, unsigned 
                                             const char** why) {
   if (why) *why = NULL;
   if (isa != CRUMB_SELECT_PORTABLE && !(l->groups > 1 && l->n / l->groups < 16) &&
-      !crumb_dwconv_layer_ok(l)) {
+      !crumb_dwconv_layer_ok(l) && !(crumb_sparse_pays(l) && crumb_sparse_layer_ok(l))) {
     for (size_t i = 0; i < sizeof(crumb_family_table) / sizeof(crumb_family_table[0]); i++) {
       const crumb_family_row* r = &crumb_family_table[i];
       if (crumb_family_row_fits(r, l, isa, shape) && crumb_family_can_run(l, r->family)) {

@@ -10,6 +10,7 @@
 #include "kernels/dot/dot.h"
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/lut/lut.h"
+#include "kernels/sparse/sparse.h"
 
 namespace {
 
@@ -23,6 +24,7 @@ size_t GroupBytes(const crumb_weights_desc* w, int layout) {
     case CRUMB_LAYOUT_BITSERIAL_N64:
       return crumb_bitserial_packed_size(ng, w->ks, w->kc, w->bits);
     case CRUMB_LAYOUT_DWCONV_C64:  // one block run over all channels: bytes per group unused
+    case CRUMB_LAYOUT_SPARSE_B4:   // depends on the values
       return 0;
     default:
       return ng * crumb_rows_lsb_row_bytes(w->ks * w->kc, w->bits);
@@ -37,9 +39,17 @@ bool IsSigned(unsigned encoding) {
 bool ToRows(const crumb_weights_desc* w, const uint8_t* src, int layout, uint8_t* rows) {
   const size_t ng = w->n / w->groups, k = w->ks * w->kc;
   const size_t row_bytes = crumb_rows_lsb_row_bytes(k, w->bits);
-  if (layout == CRUMB_LAYOUT_DWCONV_C64) {
+  if (layout == CRUMB_LAYOUT_DWCONV_C64 || layout == CRUMB_LAYOUT_SPARSE_B4) {
     std::vector<int32_t> codes(w->n * k);
-    if (!crumb_dwconv_unpack(src, w->n, w->ks, codes.data())) return false;
+    if (layout == CRUMB_LAYOUT_DWCONV_C64) {
+      if (!crumb_dwconv_unpack(src, w->n, w->ks, codes.data())) return false;
+    } else {
+      const crumb_sparse_header* h = reinterpret_cast<const crumb_sparse_header*>(src);
+      if (h->n != w->n || h->k != k) return false;
+      if (crumb_sparse_unpack(src, crumb_sparse_packed_size(h->n, h->blocks), codes.data()) != 0) {
+        return false;
+      }
+    }
     for (size_t o = 0; o < w->n; o++) {
       for (size_t i = 0; i < k; i++) {
         int32_t& v = codes[o * k + i];
@@ -85,6 +95,11 @@ bool FromRows(const crumb_weights_desc* w, const uint8_t* rows, int layout, uint
   const size_t ng = w->n / w->groups, k = w->ks * w->kc;
   const size_t row_bytes = crumb_rows_lsb_row_bytes(k, w->bits);
   const size_t gb = GroupBytes(w, layout);
+  if (layout == CRUMB_LAYOUT_SPARSE_B4) {
+    std::vector<int32_t> zw(w->zero_points, w->zero_points + w->n);
+    return crumb_sparse_pack_rows_lsb(rows, row_bytes, w->n, k, w->bits, w->encoding, zw.data(),
+                                      dst) == 0;
+  }
   if (layout == CRUMB_LAYOUT_DWCONV_C64) {
     uint32_t max_abs_v;
     return crumb_dwconv_pack(rows, w->bits, w->encoding, w->zero_points, w->n, w->ks, dst,
@@ -148,6 +163,8 @@ int crumb_family_layout(int family) {
       return CRUMB_LAYOUT_BITSERIAL_N64;
     case CRUMB_FAMILY_DWCONV:
       return CRUMB_LAYOUT_DWCONV_C64;
+    case CRUMB_FAMILY_SPARSE:
+      return CRUMB_LAYOUT_SPARSE_B4;
     default:
       return CRUMB_LAYOUT_ROWS_LSB;
   }
@@ -163,6 +180,8 @@ int crumb_layout_family(int layout) {
       return CRUMB_FAMILY_BITSERIAL;
     case CRUMB_LAYOUT_DWCONV_C64:
       return CRUMB_FAMILY_DWCONV;
+    case CRUMB_LAYOUT_SPARSE_B4:
+      return CRUMB_FAMILY_SPARSE;
     default:
       return CRUMB_FAMILY_AUTO;
   }
@@ -173,11 +192,31 @@ size_t crumb_weights_size(const crumb_weights_desc* w, int layout) {
   return w->groups * GroupBytes(w, layout);
 }
 
+size_t crumb_repack_size(const crumb_weights_desc* w, const uint8_t* src, int src_layout,
+                         int dst_layout) {
+  if (dst_layout != CRUMB_LAYOUT_SPARSE_B4) return crumb_weights_size(w, dst_layout);
+  if (w->groups != 1 || w->ks != 1) return 0;
+  const size_t k = w->kc, row_bytes = crumb_rows_lsb_row_bytes(k, w->bits);
+  std::vector<uint8_t> rows;
+  if (src_layout != CRUMB_LAYOUT_ROWS_LSB) {
+    rows.resize(w->n * row_bytes);
+    if (!ToRows(w, src, src_layout, rows.data())) return 0;
+    src = rows.data();
+  }
+  std::vector<int32_t> zw(w->zero_points, w->zero_points + w->n);
+  return crumb_sparse_packed_size_rows_lsb(src, row_bytes, w->n, k, w->bits, w->encoding,
+                                           zw.data());
+}
+
 int crumb_repack_weights(const crumb_weights_desc* w, const uint8_t* src, int src_layout,
                          uint8_t* dst, int dst_layout) {
   if (w->groups == 0 || w->n % w->groups != 0) return 0;
   if ((src_layout == CRUMB_LAYOUT_DWCONV_C64 || dst_layout == CRUMB_LAYOUT_DWCONV_C64) &&
       (w->groups != w->n || w->kc != 1)) {
+    return 0;
+  }
+  if ((src_layout == CRUMB_LAYOUT_SPARSE_B4 || dst_layout == CRUMB_LAYOUT_SPARSE_B4) &&
+      (w->groups != 1 || w->ks != 1)) {
     return 0;
   }
   if (src_layout == CRUMB_LAYOUT_ROWS_LSB) return FromRows(w, src, dst_layout, dst) ? 1 : 0;

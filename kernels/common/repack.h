@@ -19,6 +19,7 @@ enum crumb_weight_layout {
   CRUMB_LAYOUT_LUT_W2_N64 = 4,
   CRUMB_LAYOUT_BITSERIAL_N64 = 5,
   CRUMB_LAYOUT_DWCONV_C64 = 6,  // depthwise only: groups == n, kc == 1; the whole tensor at once
+  CRUMB_LAYOUT_SPARSE_B4 = 7,   // groups == 1, ks == 1; its size depends on the zeros
 };
 
 // What a weight tensor is: n output channels in `groups` groups, ks taps of kc channels each.
@@ -34,8 +35,13 @@ int crumb_family_layout(int family);
 // The family whose kernels read `layout` (CRUMB_FAMILY_AUTO for ROWS_LSB).
 int crumb_layout_family(int layout);
 
-// Bytes of the whole tensor (all groups) in `layout`.
+// Bytes of the whole tensor (all groups) in `layout`; 0 for SPARSE_B4, whose size depends on the
+// values (crumb_repack_size).
 size_t crumb_weights_size(const crumb_weights_desc* w, int layout);
+
+// Bytes crumb_repack_weights(w, src, src_layout, ., dst_layout) writes (0: it would refuse).
+size_t crumb_repack_size(const crumb_weights_desc* w, const uint8_t* src, int src_layout,
+                         int dst_layout);
 
 // Writes the tensor `src` (in src_layout) into dst[crumb_weights_size(w, dst_layout)] in
 // dst_layout. Returns 1, or 0 when src fails its layout's checks (sums that do not match the

@@ -30,6 +30,8 @@ const char* FamilyName(int family) {
       return "dot";
     case CRUMB_FAMILY_DWCONV:
       return "dwconv";
+    case CRUMB_FAMILY_SPARSE:
+      return "sparse";
     default:
       return "";
   }
@@ -151,8 +153,9 @@ void crumb_options_set_error_callback(crumb_options* options, crumb_error_fn fn,
 }
 crumb_status crumb_options_set_kernel_family(crumb_options* options, const char* family) {
   if (!options) return SetError(crumb::rt::InvalidArgument("The options are NULL."));
-  static const char* const kNames[] = {"auto", "scalar", "lut", "bitserial", "dot", "dwconv"};
-  for (int i = 0; i < 6; i++) {
+  static const char* const kNames[] = {"auto", "scalar", "lut",   "bitserial",
+                                       "dot",  "dwconv", "sparse"};
+  for (int i = 0; i < 7; i++) {
     if (family && strcasecmp(family, kNames[i]) == 0) {
       options->family = i;
       return CRUMB_OK;

@@ -123,6 +123,12 @@ void FillFamilies(KernelTable* t, bool forced) {
     t->dwconv.name = #kname;                 \
   }
 #include "kernels/dwconv/dwconv.inc"
+#define CRUMB_SPARSE_UKERNEL(kname, mr, tag) \
+  if (KernelAllowed(#tag, t->isa, forced)) { \
+    t->spmm.fn = kname;                      \
+    t->spmm.name = #kname;                   \
+  }
+#include "kernels/sparse/sparse.inc"
 }
 
 // The family table's CPU class: AVX-512 rows were measured with the VBMI lut, VPOPCNTDQ bitserial

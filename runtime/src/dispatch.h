@@ -8,6 +8,7 @@
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/lut/lut.h"
 #include "kernels/scalar/scalar.h"
+#include "kernels/sparse/sparse.h"
 #include "status.h"
 
 namespace crumb::rt {
@@ -43,6 +44,12 @@ struct DwconvKernel {
   const char* name = "";
 };
 
+// The best `sparse` kernel (kernels/sparse/sparse.inc).
+struct SpmmKernel {
+  crumb_spmm_ukernel_fn* fn = nullptr;
+  const char* name = "";
+};
+
 // One kernel per contract, with its name for profiles and tools.
 struct KernelTable {
   crumb_isa isa = CRUMB_ISA_SCALAR;
@@ -54,6 +61,7 @@ struct KernelTable {
   LutKernels lut[5];                 // by activation bits 2, 3, 4 (0 and 1 unused)
   BitserialKernels bitserial[3][3];  // by activation bits, weight bits (1, 2)
   DwconvKernel dwconv;
+  SpmmKernel spmm;
 #define CRUMB_KERNEL_SLOT(kind)              \
   crumb_##kind##_ukernel_fn* kind = nullptr; \
   const char* kind##_name = "";

@@ -11,6 +11,7 @@
 #include "kernels/common/repack.h"
 #include "kernels/dot/dot.h"
 #include "kernels/lut/lut.h"
+#include "kernels/sparse/sparse.h"
 #include "op_params.h"
 
 namespace crumb::rt {
@@ -37,6 +38,8 @@ const char* FamilyLower(int family) {
       return "dot";
     case CRUMB_FAMILY_DWCONV:
       return "dwconv";
+    case CRUMB_FAMILY_SPARSE:
+      return "sparse";
     default:
       return "auto";
   }
@@ -94,7 +97,9 @@ int GemmLayer::ChooseFamily(const OpContext& ctx, const crumb_gemm_layer& layer,
                                  recorded == CRUMB_FAMILY_SCALAR &&
                                  crumb_choose_gemm_family(&layer, CRUMB_FAMILY_AUTO) != recorded;
   if (recorded_ok && (ctx.desc.family_source == kFamilySourceForced || old_forced_scalar)) {
-    reason_ += StrFormat("forced at conversion (--kernel-family %s)", FamilyLower(recorded));
+    reason_ += recorded == CRUMB_FAMILY_SPARSE
+                   ? std::string("forced at conversion (--sparse on)")
+                   : StrFormat("forced at conversion (--kernel-family %s)", FamilyLower(recorded));
     return recorded;
   }
   const char* why = nullptr;
@@ -107,7 +112,8 @@ int GemmLayer::ChooseFamily(const OpContext& ctx, const crumb_gemm_layer& layer,
   return family;
 }
 
-Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t kc, size_t rows) {
+Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t kc, size_t rows,
+                          bool direct) {
   if (prepared_) return Status::Ok();
   const TensorDesc& x = ctx.InDesc(0);
   const TensorDesc& w = ctx.InDesc(1);
@@ -128,8 +134,24 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
   params_.w_row_bytes = crumb_rows_lsb_row_bytes(ks * kc, (unsigned)w.bits);
   params_.out = OutputParams(ctx);
 
-  const crumb_gemm_layer layer = {(unsigned)w.bits, (unsigned)w.encoding, zero_points_.data(),  n,
-                                  groups,           (unsigned)x.bits,     (unsigned)x.encoding, kc};
+  crumb_gemm_layer layer = {(unsigned)w.bits,
+                            (unsigned)w.encoding,
+                            zero_points_.data(),
+                            n,
+                            groups,
+                            (unsigned)x.bits,
+                            (unsigned)x.encoding,
+                            kc,
+                            ks,
+                            direct ? 1 : 0,
+                            0.0f,
+                            rows};
+  // Files with ROWS_LSB weights: the sparse rule needs their zeros.
+  if (w.layout == kLayoutRowsLsb && crumb_sparse_layer_ok(&layer)) {
+    layer.block_sparsity =
+        (float)crumb_sparse_block_sparsity(w.data, params_.w_row_bytes, n, kc, (unsigned)w.bits,
+                                           (uint32_t)w.encoding, zero_points_.data());
+  }
   const unsigned shape = ks > 1      ? CRUMB_SHAPE_SPATIAL
                          : rows == 1 ? CRUMB_SHAPE_GEMV
                                      : CRUMB_SHAPE_POINTWISE;
@@ -142,7 +164,8 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
     // Weights of a ROWS_LSB file, or packed for another family: packed for this one, once.
     const crumb_weights_desc wd = {
         (unsigned)w.bits, (unsigned)w.encoding, zero_points_.data(), n, groups, ks, kc};
-    if (!owned_.Resize(crumb_weights_size(&wd, layout))) {
+    const size_t bytes = crumb_repack_size(&wd, w.data, w.layout, layout);
+    if (bytes == 0 || !owned_.Resize(bytes)) {
       return Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory packing weights.");
     }
     if (!crumb_repack_weights(&wd, w.data, w.layout, owned_.data(), layout)) {
@@ -170,6 +193,7 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
       group_bytes_ = crumb_bitserial_packed_size(cout_g_, ks, kc, (unsigned)w.bits);
       break;
     case CRUMB_FAMILY_DWCONV:
+    case CRUMB_FAMILY_SPARSE:
       group_bytes_ = 0;  // one call covers every channel (group)
       break;
     default:
@@ -200,6 +224,15 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
       lut_groups_[g].mul = mul_ + g * cout_g_;
       lut_groups_[g].add = add_ + g * cout_g_;
     }
+  } else if (family_ == CRUMB_FAMILY_SPARSE) {
+    spmm_ = ctx.kernels.spmm;
+    gemm_name_ = igemm_name_ = spmm_.name;
+    sp_params_.a_type = params_.a_type;
+    sp_params_.a_zero_point = x.zero_points[0];
+    sp_params_.mul = mul_;
+    sp_params_.add = add_;
+    sp_params_.out = params_.out;
+    out_elem_ = ctx.OutDesc().is_float ? 4 : 1;
   } else if (family_ == CRUMB_FAMILY_DWCONV) {
     dwconv_ = ctx.kernels.dwconv;
     gemm_name_ = igemm_name_ = dwconv_.name;
@@ -241,6 +274,11 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
   return Status::Ok();
 }
 
+void GemmLayer::Spmm(size_t pixels, const void* a, size_t group_stride, void* c,
+                     size_t c_stride) const {
+  spmm_.fn(pixels, 0, cout_g_, a, group_stride, w_, c, c_stride / out_elem_, 4, &sp_params_);
+}
+
 void GemmLayer::Dwconv(size_t width, const void** a, size_t a_offset, const void* zero, void* c,
                        size_t c_stride) const {
   dwconv_.fn(cout_g_ * groups_, width, ks_, a, a_offset, zero, w_, c, c_stride, &dw_params_);
@@ -251,7 +289,7 @@ size_t GemmLayer::scratch_bytes() const {
     return crumb_dot_scratch_bytes(ks_, kc_, (unsigned)params_.w_bits);
   }
   if (family_ == CRUMB_FAMILY_LUT || family_ == CRUMB_FAMILY_BITSERIAL ||
-      family_ == CRUMB_FAMILY_DWCONV) {
+      family_ == CRUMB_FAMILY_DWCONV || family_ == CRUMB_FAMILY_SPARSE) {
     return 0;
   }
   return ks_ * kc_ * sizeof(int32_t);

@@ -42,7 +42,9 @@ class GemmLayer {
   // Decides the family and prepares the weights, tables and parameters (once; later calls only
   // refresh nothing). groups / ks / kc as in the kernels' contracts; FullyConnected: 1, 1, K.
   // `rows`: output rows (pixels) at the current shapes, for the table's shape class.
-  Status Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t kc, size_t rows);
+  // `direct`: a 1x1 stride-1 unpadded convolution or a FullyConnected (rows read as they are).
+  Status Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t kc, size_t rows,
+                 bool direct);
 
   int family() const { return family_; }
   // Why this family: forced, tuned, or the table row (and whether the weights were repacked).
@@ -80,6 +82,10 @@ class GemmLayer {
   void Dwconv(size_t width, const void** a, size_t a_offset, const void* zero, void* c,
               size_t c_stride) const;
 
+  // SPARSE: `pixels` rows of C4HW input (kernels/sparse/sparse.h; groups group_stride bytes
+  // apart) times the weights, NHWC output rows c_stride bytes apart.
+  void Spmm(size_t pixels, const void* a, size_t group_stride, void* c, size_t c_stride) const;
+
   const char* GemmName() const { return gemm_name_; }
   const char* IgemmName() const { return igemm_name_; }
 
@@ -110,6 +116,9 @@ class GemmLayer {
   crumb_igemm_ukernel_fn* igemm_ = nullptr;
   LutKernels lut_;
   DwconvKernel dwconv_;
+  SpmmKernel spmm_;
+  crumb_spmm_params sp_params_{};
+  size_t out_elem_ = 1;
   crumb_dwconv_params dw_params_{};
   const char* gemm_name_ = "";
   const char* igemm_name_ = "";

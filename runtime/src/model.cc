@@ -97,6 +97,8 @@ const char* LayoutName(int32_t layout) {
       return "BITSERIAL_N64";
     case kLayoutDwconvC64:
       return "DWCONV_C64";
+    case kLayoutSparseB4:
+      return "SPARSE_B4";
     default:
       return "UNKNOWN";
   }
@@ -350,7 +352,7 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
     }
   }
   // Layout and data.
-  if (desc->layout < kLayoutRuntime || desc->layout > kLayoutDwconvC64) {
+  if (desc->layout < kLayoutRuntime || desc->layout > kLayoutSparseB4) {
     return InvalidModel(StrFormat("%s has unknown layout id %d.", label.c_str(), desc->layout));
   }
   if (!constant) {

@@ -43,11 +43,12 @@ enum LayoutId : int32_t {
   kLayoutLutW2N64 = 4,
   kLayoutBitserialN64 = 5,
   kLayoutDwconvC64 = 6,
+  kLayoutSparseB4 = 7,
 };
 // Weights packed for a kernel family: their size depends on the op's groups, so the op checks it.
 inline bool IsFamilyLayout(int layout) {
   return layout == kLayoutDotN16K4 || layout == kLayoutLutW2N64 || layout == kLayoutBitserialN64 ||
-         layout == kLayoutDwconvC64;
+         layout == kLayoutDwconvC64 || layout == kLayoutSparseB4;
 }
 
 const char* OpCodeName(int32_t opcode);

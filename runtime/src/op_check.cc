@@ -4,6 +4,7 @@
 #include "kernels/dot/dot.h"
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/lut/lut.h"
+#include "kernels/sparse/sparse.h"
 #include "model.h"
 
 namespace crumb::rt {
@@ -110,10 +111,49 @@ class Checker {
     const TensorDesc& x = In(0);
     std::vector<int32_t> zw((size_t)w.shape[0], w.zero_points[0]);
     if (w.zero_points.size() == zw.size()) zw = w.zero_points;
-    const crumb_gemm_layer l = {
-        (unsigned)w.bits, (unsigned)w.encoding, zw.data(), zw.size(), groups,
-        (unsigned)x.bits, (unsigned)x.encoding, (size_t)kc};
-    if (w.layout == kLayoutDwconvC64) {
+    const bool direct =
+        w.shape.size() == 2 ||
+        (op_.kernel_h == 1 && op_.kernel_w == 1 && op_.stride_h == 1 && op_.stride_w == 1 &&
+         op_.pad_top == 0 && op_.pad_left == 0 && op_.pad_bottom == 0 && op_.pad_right == 0);
+    const crumb_gemm_layer l = {(unsigned)w.bits,
+                                (unsigned)w.encoding,
+                                zw.data(),
+                                zw.size(),
+                                groups,
+                                (unsigned)x.bits,
+                                (unsigned)x.encoding,
+                                (size_t)kc,
+                                (size_t)ks,
+                                direct ? 1 : 0,
+                                0.0f,
+                                0};
+    if (w.layout == kLayoutSparseB4) {
+      if (!crumb_sparse_layer_ok(&l)) {
+        return Fail(StrFormat(
+            "has SPARSE_B4 weights but is not a layer the sparse kernels can run (a 1x1 "
+            "convolution with stride 1, no padding and one group, or a FullyConnected, with "
+            "values weight - zero point within int8; here %zu groups, %llu taps, %d-bit %s "
+            "weights).",
+            groups, (unsigned long long)ks, w.bits, EncodingName(w.encoding)));
+      }
+      const crumb_sparse_header* h = reinterpret_cast<const crumb_sparse_header*>(w.data);
+      if (w.data_size < sizeof(crumb_sparse_header) || h->n != (uint64_t)w.shape[0] || h->k != kc ||
+          h->blocks > (uint64_t)h->n * ((kc + 3) / 4)) {
+        return Fail(
+            StrFormat("%s have a SPARSE_B4 header that does not match a %lld x %llu "
+                      "weight (or more blocks than it has).",
+                      what.c_str(), (long long)w.shape[0], (unsigned long long)kc));
+      }
+      expected = crumb_sparse_packed_size(h->n, h->blocks);
+      if (w.data_size == expected) {
+        std::vector<int32_t> v((size_t)h->n * kc);
+        if (crumb_sparse_unpack(w.data, (size_t)expected, v.data()) != 0) {
+          return Fail(what +
+                      " are SPARSE_B4 weights whose block starts, groups or value sums "
+                      "are inconsistent.");
+        }
+      }
+    } else if (w.layout == kLayoutDwconvC64) {
       if (!crumb_dwconv_layer_ok(&l)) {
         return Fail(StrFormat(
             "has DWCONV_C64 weights but is not a depthwise convolution the dwconv kernels can run "

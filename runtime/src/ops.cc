@@ -8,6 +8,7 @@
 #include "gemm_layer.h"
 #include "interpreter.h"
 #include "kernels/common/pack.h"
+#include "kernels/sparse/sparse.h"
 #include "op_params.h"
 
 namespace crumb::rt {
@@ -215,6 +216,28 @@ class PackedInput {
   size_t row_ = 0;
 };
 
+// The channel-major C4HW copy of a sparse layer's one-code-per-byte input
+// (kernels/sparse/sparse.h), rebuilt at every run; padding channels hold the zero point.
+class SparseInput {
+ public:
+  void Resize(const OpContext& ctx, size_t channels, size_t pixels) {
+    za_ = (uint8_t)ctx.InDesc(0).zero_points[0];
+    group_stride_ = 4 * pixels;
+    buf_.assign(crumb_sparse_groups(channels) * group_stride_, 0);
+  }
+  void Convert(const uint8_t* x, size_t channels, size_t pixels) {
+    crumb_sparse_nhwc_to_c4hw(x, pixels, channels, channels, buf_.data(), group_stride_, za_);
+  }
+  const uint8_t* data() const { return buf_.data(); }
+  size_t group_stride() const { return group_stride_; }
+  size_t size() const { return buf_.size(); }
+
+ private:
+  std::vector<uint8_t> buf_;
+  size_t group_stride_ = 0;
+  uint8_t za_ = 0;
+};
+
 class ConvOp : public Op {
  public:
   explicit ConvOp(const KernelTable&) {}
@@ -242,7 +265,8 @@ class ConvOp : public Op {
     ks_ = (size_t)d.kernel_h * (size_t)d.kernel_w;
     direct_ = d.kernel_h == 1 && d.kernel_w == 1 && d.stride_h == 1 && d.stride_w == 1 &&
               d.pad_top == 0 && d.pad_left == 0 && d.pad_bottom == 0 && d.pad_right == 0;
-    CRUMB_RETURN_IF_ERROR(layer_.Prepare(ctx, groups_, ks_, kc_, (size_t)(x[0] * oh * ow)));
+    CRUMB_RETURN_IF_ERROR(
+        layer_.Prepare(ctx, groups_, ks_, kc_, (size_t)(x[0] * oh * ow), direct_));
     scratch_bytes_ = layer_.scratch_bytes();
     out_desc_ = &ctx.OutDesc();
     out_pixels_ = (size_t)(x[0] * oh * ow);
@@ -281,6 +305,11 @@ class ConvOp : public Op {
       CRUMB_RETURN_IF_ERROR(packed_.Resize(layer_, in_pixels_, groups_));
       rows = packed_.data();
       row_bytes = packed_.row_bytes();
+    }
+    if (layer_.family() == CRUMB_FAMILY_SPARSE) {
+      sparse_in_.Resize(ctx, cin_, in_pixels_);
+      persistent_bytes_ = sparse_in_.size() + layer_.persistent_bytes();
+      return Status::Ok();
     }
     indirection_.clear();
     zero_.clear();
@@ -330,6 +359,11 @@ class ConvOp : public Op {
       layer_.Dwconv(pixels_, indirection_.data(), 0, zero_.data(), y, out_stride_);
       return;
     }
+    if (layer_.family() == CRUMB_FAMILY_SPARSE) {
+      sparse_in_.Convert(x, cin_, in_pixels_);
+      layer_.Spmm(pixels_, sparse_in_.data(), sparse_in_.group_stride(), y, out_stride_);
+      return;
+    }
     const bool packed = layer_.InputFormat() != 0;
     const bool repack = packed && !packed_in_;
     if (repack) packed_.Pack(layer_, x, in_pixels_, cin_, groups_);
@@ -357,6 +391,7 @@ class ConvOp : public Op {
  private:
   GemmLayer layer_;
   PackedInput packed_;
+  SparseInput sparse_in_;
   size_t groups_ = 1, cin_ = 0, cout_ = 0, kc_ = 0, ks_ = 0, pixels_ = 0, in_pixels_ = 0,
          out_elem_ = 1, out_stride_ = 0;
   const TensorDesc* out_desc_ = nullptr;
@@ -384,7 +419,7 @@ class FullyConnectedOp : public Op {
     k_ = (size_t)w[1];
     n_ = (size_t)w[0];
     m_ = (size_t)(ElementCount(x) / (int64_t)k_);
-    CRUMB_RETURN_IF_ERROR(layer_.Prepare(ctx, 1, 1, k_, m_));
+    CRUMB_RETURN_IF_ERROR(layer_.Prepare(ctx, 1, 1, k_, m_, true));
     scratch_bytes_ = layer_.scratch_bytes();
     return Status::Ok();
   }
@@ -393,11 +428,17 @@ class FullyConnectedOp : public Op {
     if (layer_.InputFormat() != 0) {
       CRUMB_RETURN_IF_ERROR(packed_.Resize(layer_, m_, 1));
     }
-    persistent_bytes_ = packed_.size() + layer_.persistent_bytes();
+    if (layer_.family() == CRUMB_FAMILY_SPARSE) sparse_in_.Resize(ctx, k_, m_);
+    persistent_bytes_ = packed_.size() + sparse_in_.size() + layer_.persistent_bytes();
     return Status::Ok();
   }
   void Run(const OpContext& ctx, uint8_t* scratch) override {
     int32_t* s = reinterpret_cast<int32_t*>(scratch);
+    if (layer_.family() == CRUMB_FAMILY_SPARSE) {
+      sparse_in_.Convert(ctx.In(0).data, k_, m_);
+      layer_.Spmm(m_, sparse_in_.data(), sparse_in_.group_stride(), ctx.Out().data, n_ * out_elem_);
+      return;
+    }
     if (layer_.InputFormat() != 0) {
       packed_.Pack(layer_, ctx.In(0).data, m_, k_, 1);
       layer_.Gemm(0, m_, packed_.data(), packed_.row_bytes(), ctx.Out().data, n_ * out_elem_, s);
@@ -412,6 +453,7 @@ class FullyConnectedOp : public Op {
  private:
   GemmLayer layer_;
   PackedInput packed_;
+  SparseInput sparse_in_;
   size_t m_ = 0, n_ = 0, k_ = 0, out_elem_ = 1;
 };
 

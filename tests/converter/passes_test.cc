@@ -14,6 +14,7 @@
 #include "kernels/dot/dot.h"
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/lut/lut.h"
+#include "kernels/sparse/sparse.h"
 #include "tests/converter/onnx_builder.h"
 #include "tests/converter/test_models.h"
 
@@ -1405,7 +1406,8 @@ struct ConvSpec {
   int abits = 2;
   int64_t wlo = -2, whi = 1;  // int8 storage, or uint8 when wlo >= 0 and wzp > 0
   int64_t wzp = 0;
-  bool binary = false;  // codes -1 / +1 only (a trainer's sign(), folded)
+  bool binary = false;        // codes -1 / +1 only (a trainer's sign(), folded)
+  int zero_blocks_of_10 = 0;  // 1x4 blocks (along k) set to the zero point: this many of every 10
 };
 
 OnnxBuilder ConvNet(const ConvSpec& s, std::vector<int64_t>* codes) {
@@ -1432,6 +1434,7 @@ OnnxBuilder ConvNet(const ConvSpec& s, std::vector<int64_t>* codes) {
       if (e == 0) c = s.wlo;
       if (e == 1) c = s.whi;
       if (s.binary) c = c < 0 ? -1 : 1;
+      if (int64_t((o * ((k + 3) / 4) + e / 4) % 10) < s.zero_blocks_of_10) c = s.wzp;
       (*codes)[size_t(o * k + e)] = c;
     }
   const int wtype = s.wzp > 0 ? 2 : 3;
@@ -1510,9 +1513,13 @@ struct ConvertedConv {
   const cv::CTensor& weight() const { return r.model.tensors[size_t(conv->inputs[1])]; }
 };
 void ConvertConv(const ConvSpec& s, ConvertedConv* out,
-                 cv::KernelFamily family = cv::KernelFamily::kAuto) {
+                 cv::KernelFamily family = cv::KernelFamily::kAuto,
+                 cv::SparseMode sparse = cv::SparseMode::kAuto) {
   OnnxBuilder b = ConvNet(s, &out->codes);
-  out->r = ConvertWith(b, family);
+  cv::ConvertOptions o;
+  o.family = family;
+  o.sparse = sparse;
+  out->r = ConvertModel(b.model(), std::string(64, 'a'), o);
   ASSERT_TRUE(out->r.ok) << Joined(out->r.problems);
   out->conv = FindOp(out->r.model, "conv");
   ASSERT_NE(out->conv, nullptr);
@@ -1585,6 +1592,39 @@ TEST(ChooseKernelFamily, ConvAndFcByTheRuleOtherOpsAutoScalarWhenForced) {
 // unsigned A4, one output row) is lut by the portable rule but dot on the x86 rows (int8 dot
 // products at M = 1), recorded with the dot packing and the target in the metadata; the 3x3
 // conv (W2 x A8) is dot everywhere. A forced family still wins over a target, as FORCED.
+// 1x1 convolutions whose weights are mostly zero 1x4 blocks are stored SPARSE_B4 (the values
+// unpack to code - zero point); with 25 output rows the threshold is 0.85, so 70 % stays dense
+// unless --sparse on forces it, and --sparse off keeps 90 % dense.
+TEST(ChooseKernelFamily, SparseOneByOneByBlockSparsity) {
+  ConvSpec s;
+  s.cin = 32, s.cout = 16, s.kh = s.kw = 1, s.abits = 4, s.wlo = -7, s.whi = 7;
+  s.zero_blocks_of_10 = 9;
+  ConvertedConv cc;
+  ASSERT_NO_FATAL_FAILURE(ConvertConv(s, &cc));
+  EXPECT_EQ(cc.conv->family, cv::KernelFamily::kSparse);
+  EXPECT_EQ(cc.conv->family_source, cv::FamilySource::kTable);
+  const auto& w = cc.weight();
+  ASSERT_EQ(w.layout, cv::Layout::kSparseB4);
+  std::vector<int32_t> v(16 * 32);
+  ASSERT_EQ(crumb_sparse_unpack(w.bytes.data(), w.bytes.size(), v.data()), 0);
+  for (size_t i = 0; i < v.size(); i++) ASSERT_EQ(v[i], cc.codes[i]) << i;
+  ConvertedConv off;
+  ASSERT_NO_FATAL_FAILURE(ConvertConv(s, &off, cv::KernelFamily::kAuto, cv::SparseMode::kOff));
+  EXPECT_NE(off.conv->family, cv::KernelFamily::kSparse);
+  s.zero_blocks_of_10 = 7;
+  ConvertedConv dense, forced;
+  ASSERT_NO_FATAL_FAILURE(ConvertConv(s, &dense));
+  EXPECT_NE(dense.conv->family, cv::KernelFamily::kSparse);
+  ASSERT_NO_FATAL_FAILURE(ConvertConv(s, &forced, cv::KernelFamily::kAuto, cv::SparseMode::kOn));
+  EXPECT_EQ(forced.conv->family, cv::KernelFamily::kSparse);
+  EXPECT_EQ(forced.conv->family_source, cv::FamilySource::kForced);
+  // A 3x3 conv is never sparse (the kernels take one tap).
+  s.kh = s.kw = 3, s.zero_blocks_of_10 = 10;
+  ConvertedConv spatial;
+  ASSERT_NO_FATAL_FAILURE(ConvertConv(s, &spatial, cv::KernelFamily::kAuto, cv::SparseMode::kOn));
+  EXPECT_NE(spatial.conv->family, cv::KernelFamily::kSparse);
+}
+
 TEST(ChooseKernelFamily, TargetUsesItsTableRow) {
   ConvModel cm(ConvModelSpec{});
   OnnxBuilder& b = cm.Build();

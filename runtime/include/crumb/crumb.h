@@ -83,7 +83,7 @@ CRUMB_API void crumb_options_set_isa(crumb_options* options, crumb_isa isa);
 CRUMB_API void crumb_options_set_error_callback(crumb_options* options, crumb_error_fn fn,
                                                 void* user_data);
 /* Records the time of every op of every invoke (crumb_interpreter_op_profile). */
-/* Forces one kernel family ("scalar", "lut", "bitserial", "dot", "dwconv") on every Conv / FC
+/* Forces one kernel family ("scalar", "lut", "bitserial", "dot", "dwconv", "sparse") on every
  * layer that can run it, whatever the model file recorded; "auto" (the default) follows the file
  * and the measured family table. Used by crumb-bench --tune and for comparisons. Returns
  * CRUMB_ERROR_INVALID_ARGUMENT for an unknown name. */
