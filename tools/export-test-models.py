@@ -27,6 +27,13 @@ three forms trainers write them: binary_folded.onnx (int8 codes +-1 -> Dequantiz
 binary_qonnx.onnx (QONNX BipolarQuant; ONNX Runtime cannot run it, its manifest entry names the
 binary_folded output as reference) and binary_sign.onnx (Mul(Sign(W), alpha)).
 
+Pruned models (PRUNED_SMALL_MODELS, --sparse-digits) for the runtime's sparse family: the 1x1
+conv / FC weights pruned in 1x4 blocks along the input channels (prune_blocks: smallest L2 norm
+zeroed layer-wide, each output channel keeps a block) to 70 / 90 % zero blocks, the mask fixed
+through training so pruned codes are exactly the zero point (checked on the folded model).
+smallcnn_w4a4_sp90: random weights; digits_w4a4_sp70 / _sp90 (DigitsPointwiseCNN): gradual pruning
+during float fine-tuning, then QAT.
+
 Quantization recipe (all models): weights per output channel, symmetric, narrow
 (-(2^(b-1)-1)..2^(b-1)-1; 2 bits = ternary); activations per tensor, affine, unsigned. The model
 input, the first conv's weights, the last FC's weights and the logits are 8-bit; everything else
@@ -165,6 +172,7 @@ class QConv(nn.Module):
                               bias=(not bn) if bias is None else bias)
         self.bn = nn.BatchNorm2d(cout) if bn else None
         self.wq = FakeQuant(wbits, cout, axis=0, weight=True)
+        self.mask = None  # fixed pruning mask (prune_blocks), applied before the quantizer
 
     @torch.no_grad()
     def fold_bn(self):
@@ -179,7 +187,8 @@ class QConv(nn.Module):
 
     def forward(self, x):
         c = self.conv
-        y = F.conv2d(x, self.wq(c.weight), c.bias, c.stride, c.padding, c.dilation, c.groups)
+        w = c.weight if self.mask is None else c.weight * self.mask
+        y = F.conv2d(x, self.wq(w), c.bias, c.stride, c.padding, c.dilation, c.groups)
         return self.bn(y) if self.bn is not None else y
 
 
@@ -199,11 +208,13 @@ class QLinear(nn.Module):
             lin = nn.Linear(k, n)
             self.weight, self.bias = lin.weight, lin.bias
             self.wq = FakeQuant(wbits, n, axis=0, weight=True)
+        self.mask = None  # fixed pruning mask (prune_blocks), applied before the quantizer
 
     def forward(self, x):
+        w = self.weight if self.mask is None else self.weight * self.mask
         if self.matmul:
-            return torch.matmul(x, self.wq(self.weight))
-        return F.linear(x, self.wq(self.weight), self.bias)
+            return torch.matmul(x, self.wq(w))
+        return F.linear(x, self.wq(w), self.bias)
 
 
 def act(bits):
@@ -217,21 +228,21 @@ class SmallCNN(nn.Module):
     """conv-BN-ReLU, strided conv, depthwise conv, 1x1 conv, residual Add, MaxPool, GAP, FC.
     spatial_fc drops the GAP: the FC reads a flattened 16x4x4 map (tests NCHW flatten order)."""
 
-    def __init__(self, wb, ab, spatial_fc=False, nc=10):
+    def __init__(self, wb, ab, spatial_fc=False, nc=10, width=16):
         super().__init__()
         self.spatial_fc = spatial_fc
         self.qin = act(8)
         self.conv1 = QConv(3, 8, 3, 8, pad=1)
         self.a1 = act(ab)
-        self.conv2 = QConv(8, 16, 3, wb, stride=2, pad=1)
+        self.conv2 = QConv(8, width, 3, wb, stride=2, pad=1)
         self.a2 = act(ab)
-        self.dw = QConv(16, 16, 3, wb, pad=1, groups=16)
+        self.dw = QConv(width, width, 3, wb, pad=1, groups=width)
         self.a3 = act(ab)
-        self.pw = QConv(16, 16, 1, wb)
+        self.pw = QConv(width, width, 1, wb)
         self.a4 = act(ab)
         self.a5 = act(ab)
         self.agap = act(ab)
-        self.fc = QLinear(16 * 4 * 4 if spatial_fc else 16, nc, 8)
+        self.fc = QLinear(width * 4 * 4 if spatial_fc else width, nc, 8)
         self.aout = act(8)
 
     def forward(self, x):
@@ -341,6 +352,154 @@ class DigitsCNN(nn.Module):
         x = self.agap(F.adaptive_avg_pool2d(x, 1))  # own quantizer: see SmallCNN
         x = self.agap.apply_only(torch.flatten(x, 1))
         return self.aout(self.fc(x))
+
+
+class DigitsPointwiseCNN(nn.Module):
+    """Digits CNN whose bulk is 1x1 convolutions and an FC wide enough for 1x4 block sparsity:
+    conv 3x3 1->w, 1x1 w->w, depthwise 3x3 w, MaxPool, 1x1 w->w, GAP, FC w->10 with w = 128
+    (32 blocks per output channel; at 64 the 90 % models lost ~8 % accuracy, mostly in the FC).
+    The pruned digits models (export_sparse_digits) prune pw1, pw2 and fc."""
+
+    PRUNED = ("pw1", "pw2", "fc")
+
+    def __init__(self, wb, ab, nc=10, w=128):
+        super().__init__()
+        self.qin = FakeQuant(8, fixed=(1.0 / 16, 0))  # see DigitsCNN
+        self.c1 = QConv(1, w, 3, 8, pad=1)
+        self.a1 = act(ab)
+        self.pw1 = QConv(w, w, 1, wb)
+        self.a2 = act(ab)
+        self.dw = QConv(w, w, 3, wb, pad=1, groups=w)
+        self.a3 = act(ab)
+        self.pw2 = QConv(w, w, 1, wb)
+        self.a4 = act(ab)
+        self.agap = act(ab)
+        self.fc = QLinear(w, nc, 8)
+        self.aout = act(8)
+
+    def forward(self, x):
+        x = self.qin(x)
+        x = self.a1(F.relu(self.c1(x)))
+        x = self.a2(F.relu(self.pw1(x)))
+        x = self.a3(F.relu(self.dw(x)))
+        x = self.a3.apply_only(F.max_pool2d(x, 2))
+        x = self.a4(F.relu(self.pw2(x)))
+        x = self.agap(F.adaptive_avg_pool2d(x, 1))  # own quantizer: see SmallCNN
+        x = self.agap.apply_only(torch.flatten(x, 1))
+        return self.aout(self.fc(x))
+
+
+# ============================================================================ block pruning
+
+PRUNE_BLOCK = 4  # 1x4 blocks: 4 consecutive input channels of one output channel
+
+
+def _layer_weight(layer):
+    """The float weight of a QConv (1x1, groups 1) or QLinear (not matmul) as [out, in]."""
+    if isinstance(layer, QConv):
+        c = layer.conv
+        assert c.kernel_size == (1, 1) and c.groups == 1, "block pruning: 1x1 convolutions only"
+        return c.weight
+    assert isinstance(layer, QLinear) and not layer.matmul
+    return layer.weight
+
+
+@torch.no_grad()
+def prune_blocks(layer, fraction):
+    """Block-structured magnitude pruning of a 1x1 conv / FC layer: the weights [out, in] split
+    into 1x4 blocks along the input channels; the round(fraction * blocks) blocks of smallest L2
+    norm are zeroed layer-wide (ties by position, stable), except that every output channel keeps
+    its largest block (an all-zero channel would get a degenerate weight scale). Sets the layer's
+    fixed mask, which the forward pass applies before the weight quantizer, so pruned weights are
+    exactly 0 in training and their quantized codes are exactly the zero point (0, symmetric).
+    Returns the fraction of zero blocks."""
+    w = _layer_weight(layer)
+    o, i = w.shape[0], w.shape[1]
+    assert i % PRUNE_BLOCK == 0, f"{i} input channels: not a multiple of {PRUNE_BLOCK}"
+    nb = i // PRUNE_BLOCK
+    norms = w.detach().reshape(o, nb, PRUNE_BLOCK).double().pow(2).sum(-1).numpy()
+    keep = np.ones((o, nb), bool)
+    protect = np.zeros((o, nb), bool)
+    protect[np.arange(o), norms.argmax(1)] = True
+    order = np.argsort(norms.reshape(-1), kind="stable")
+    want = min(int(round(fraction * o * nb)), o * nb - o)
+    n = 0
+    for k in order:
+        if n == want:
+            break
+        if not protect.flat[k]:
+            keep.flat[k] = False
+            n += 1
+    mask = torch.from_numpy(np.repeat(keep, PRUNE_BLOCK, axis=1).astype(np.float32))
+    mask = mask.reshape(w.shape[:2] + (1,) * (w.dim() - 2))
+    w.mul_(mask)
+    layer.mask = mask
+    return 1.0 - keep.mean()
+
+
+@torch.no_grad()
+def apply_masks(model):
+    """Pruned weights back to exactly 0 after an optimizer step (Adam's moments from before a
+    block was pruned would move it)."""
+    for m in model.modules():
+        if isinstance(m, (QConv, QLinear)) and m.mask is not None:
+            _weight(m).mul_(m.mask)
+
+
+def _weight(m):
+    return m.conv.weight if isinstance(m, QConv) else m.weight
+
+
+@torch.no_grad()
+def bake_masks(model):
+    """Before export: the masks are already in the weights (pruned weights exactly 0, checked);
+    drop them so the graph has no Mul."""
+    for m in model.modules():
+        if isinstance(m, (QConv, QLinear)) and m.mask is not None:
+            w = m.conv.weight if isinstance(m, QConv) else m.weight
+            assert bool((w[m.mask == 0] == 0).all()), "pruned weight moved off zero"
+            m.mask = None
+
+
+def block_sparsity(folded, layers):
+    """{layer: {blocks, zero_blocks, fraction}} from a folded ONNX model: the integer weight codes
+    of each layer's Conv / Gemm, a block zero when its 4 codes all equal the channel's zero
+    point. Also returns {layer: (codes [out, in], zero points [out])}."""
+    gr = Graph(folded)
+    g = folded.graph
+    producer = {o: n for n in g.node for o in n.output}
+    stats, codes = {}, {}
+    for n in g.node:
+        if n.op_type not in ("Conv", "Gemm"):
+            continue
+        layer = n.name.split("/")[1] if n.name.startswith("/") else ""
+        if layer not in layers:
+            continue
+        dq = producer[n.input[1]]
+        assert dq.op_type == "DequantizeLinear", (layer, dq.op_type)
+        c = gr.const(dq.input[0]).astype(np.int64)
+        zp = gr.const(dq.input[2]).astype(np.int64).reshape(-1)
+        c = c.reshape(c.shape[0], -1)
+        zero = (c == zp[:, None]).reshape(c.shape[0], -1, PRUNE_BLOCK).all(-1)
+        stats[layer] = {"blocks": int(zero.size), "zero_blocks": int(zero.sum()),
+                        "fraction": round(float(zero.mean()), 4)}
+        codes[layer] = (c, zp)
+    assert sorted(stats) == sorted(layers), stats.keys()
+    return stats, codes
+
+
+def check_pruned_codes(folded, model_masks):
+    """Every pruned weight's code in the folded model is exactly its channel's zero point.
+    model_masks: {layer: mask [out, in, ...]}. Returns the block sparsity stats."""
+    stats, codes = block_sparsity(folded, list(model_masks))
+    for layer, mask in model_masks.items():
+        c, zp = codes[layer]
+        pruned = mask.reshape(mask.shape[0], -1).numpy() == 0
+        bad = (c != zp[:, None]) & pruned
+        assert not bad.any(), f"{layer}: {int(bad.sum())} pruned weights off the zero point"
+        frac = float(pruned.reshape(c.shape[0], -1, PRUNE_BLOCK).all(-1).mean())
+        assert stats[layer]["fraction"] >= round(frac, 4), (layer, stats[layer], frac)
+    return stats
 
 
 def fold_all_bn(model):
@@ -656,7 +815,7 @@ def binarize(model, layers):
     return out
 
 
-def build_small(spec, binary=()):
+def build_small(spec, binary=(), pruned=(), sparsity=0.0):
     name, cls, wb, ab, kw, shape, dyn, empty_min = spec
     seed = sum(map(ord, name))
     torch.manual_seed(seed)
@@ -666,6 +825,8 @@ def build_small(spec, binary=()):
     if cls is not SmallCNN3:
         fold_all_bn(model)
     model.binary_float = binarize(model, binary)
+    for layer in pruned:  # random weights: block magnitude pruning, no training
+        prune_blocks(getattr(model, layer), sparsity)
     # Calibrate the quantizers on random images (BN in eval mode: running statistics).
     set_observing(model, True)
     g = torch.Generator().manual_seed(seed + 2)
@@ -701,6 +862,45 @@ def export_small(spec, out_root, tmp):
                         "io/sample0.torch.bin", y.shape, forms, "sample0")
     print(f"{name}: input {list(shape)}{' (dynamic N)' if dyn else ''} output {list(y.shape)} "
           f"top1-top2 margin {margin:.1f} steps", flush=True)
+    return d, man
+
+
+# ============================================================================ pruned random CNNs
+
+# dir, SmallCNN spec, pruned layers (1x1 conv / FC), target fraction of zero 1x4 blocks. Width 64
+# (not 16): 16 blocks per output channel, so 90 % leaves every channel a block.
+PRUNED_SMALL_MODELS = [
+    ("smallcnn_w4a4_sp90", ("smallcnn_w4a4_sp90", SmallCNN, 4, 4, {"width": 64}, (1, 3, 16, 16),
+                            False, False), ("pw", "fc"), 0.9),
+]
+
+
+def pruned_manifest_extra(layers, target, stats):
+    return {"pruned_layers": list(layers), "target_sparsity": target, "block_sparsity": stats,
+            "sparsity_note": "1x4 blocks (4 consecutive input channels of one output channel) "
+                             "of the 1x1 conv / FC weights; fraction = all-zero blocks (codes "
+                             "equal to the zero point) in the folded weights"}
+
+
+def export_pruned_small(entry, out_root, tmp):
+    name, spec, layers, target = entry
+    _, cls, wb, ab, kw, shape, dyn, empty_min = spec
+    model, x, y, margin = build_small(spec, pruned=layers, sparsity=target)
+    masks = {layer: getattr(model, layer).mask for layer in layers}
+    bake_masks(model)
+    d = os.path.join(out_root, name)
+    os.makedirs(os.path.join(d, "io"), exist_ok=True)
+    write_f32(os.path.join(d, "io/sample0.input.bin"), x)
+    write_f32(os.path.join(d, "io/sample0.torch.bin"), y)
+    q = export_qcdq(model, torch.zeros(*shape), os.path.join(tmp, name + ".onnx"), dyn, empty_min)
+    forms = write_forms(d, q)
+    stats = check_pruned_codes(forms["folded"], masks)
+    man = make_manifest(name, cls.__name__.lower(), wb, ab, "io/sample0.input.bin", shape,
+                        "io/sample0.torch.bin", y.shape, forms, "sample0",
+                        pruned_manifest_extra(layers, target, stats))
+    print(f"{name}: input {list(shape)} output {list(y.shape)} top1-top2 margin {margin:.1f} steps"
+          f", zero 1x4 blocks " + ", ".join(f"{k} {v['fraction'] * 100:.1f}%"
+                                           for k, v in stats.items()), flush=True)
     return d, man
 
 
@@ -842,15 +1042,20 @@ def train(model, X, y, epochs, lr, seed, on_epoch=None):
             opt.zero_grad()
             loss.backward()
             opt.step()
+            apply_masks(model)
         sched.step()
 
 
-def export_digits(configs, out_root, tmp, epochs, qat_epochs):
-    Xtr, ytr, Xte, yte = digits_data()
+def write_digits_common(out_root, Xte, yte):
     common = os.path.join(out_root, "digits_common")
     os.makedirs(common, exist_ok=True)
     write_f32(os.path.join(common, "test.input.bin"), Xte)
     yte.numpy().astype(np.uint8).tofile(os.path.join(common, "labels.u8"))
+
+
+def export_digits(configs, out_root, tmp, epochs, qat_epochs):
+    Xtr, ytr, Xte, yte = digits_data()
+    write_digits_common(out_root, Xte, yte)
 
     t0 = time.time()
     torch.manual_seed(0)
@@ -899,6 +1104,89 @@ def export_digits(configs, out_root, tmp, epochs, qat_epochs):
                             Xte.shape, "io/test.torch.bin", y.shape, forms, "test",
                             {"labels": "../digits_common/labels.u8", "float_acc": facc,
                              "qat_acc": qat, "ptq_acc": ptq})
+        results.append((d, man))
+    return results
+
+
+def parse_sparse_cfg(cfg):
+    """'w4a4_sp90' -> (4, 4, 0.9)."""
+    wa, sp = cfg.split("_sp")
+    return int(wa[1:wa.index("a")]), int(wa[wa.index("a") + 1:]), int(sp) / 100
+
+
+def export_sparse_digits(configs, out_root, tmp, epochs, qat_epochs):
+    """DigitsPointwiseCNN: float training, BN folded, gradual block magnitude pruning of the
+    1x1 convs and the FC (prune_blocks; cubic schedule over the first 2/3 of `epochs` float
+    fine-tuning epochs, masks only grow), then QAT with the masks fixed (ranges frozen for the last
+    40 %, as export_digits)."""
+    Xtr, ytr, Xte, yte = digits_data()
+    write_digits_common(out_root, Xte, yte)
+    t0 = time.time()
+    torch.manual_seed(0)
+    fmodel = DigitsPointwiseCNN(8, 8)
+    set_fake_quant(fmodel, False)
+    set_observing(fmodel, False)
+    train(fmodel, Xtr, ytr, epochs, 1e-2, seed=1)
+    facc = accuracy(fmodel, Xte, yte)
+    print(f"digits pointwise float: test accuracy {facc * 100:.2f}% ({time.time() - t0:.0f}s)",
+          flush=True)
+    layers = DigitsPointwiseCNN.PRUNED
+    results = []
+    for cfg in configs:
+        wb, ab, target = parse_sparse_cfg(cfg)
+        t1 = time.time()
+        torch.manual_seed(0)
+        m = DigitsPointwiseCNN(wb, ab)
+        m.load_state_dict(fmodel.state_dict())
+        m.eval()
+        fold_all_bn(m)
+        set_fake_quant(m, False)
+        set_observing(m, False)
+        ramp = max(1, (2 * epochs) // 3)
+
+        def prune_epoch(ep):
+            if ep < ramp:
+                frac = target * (1 - (1 - (ep + 1) / ramp) ** 3)
+                for layer in layers:
+                    prune_blocks(getattr(m, layer), frac)
+
+        train(m, Xtr, ytr, epochs, 3e-3, seed=3, on_epoch=prune_epoch)
+        pruned_float = accuracy(m, Xte, yte)
+        set_fake_quant(m, True)
+        set_observing(m, True)
+        with torch.no_grad():
+            for i in range(0, 512, 64):
+                m(Xtr[i:i + 64])
+        ptq = accuracy(m, Xte, yte)
+
+        def on_epoch(ep):
+            if ep == int(qat_epochs * 0.6):  # freeze the ranges for the last 40 %
+                set_observing(m, False)
+
+        train(m, Xtr, ytr, qat_epochs, 1e-3, seed=2, on_epoch=on_epoch)
+        set_observing(m, False)
+        qat = accuracy(m, Xte, yte)
+        name = f"digits_{cfg}"
+        print(f"{name}: pruned float {pruned_float * 100:.2f}%, PTQ {ptq * 100:.2f}% -> QAT "
+              f"{qat * 100:.2f}% ({time.time() - t1:.0f}s)", flush=True)
+        masks = {layer: getattr(m, layer).mask for layer in layers}
+        bake_masks(m)
+        d = os.path.join(out_root, name)
+        os.makedirs(os.path.join(d, "io"), exist_ok=True)
+        with torch.no_grad():
+            y = m(Xte)
+        write_f32(os.path.join(d, "io/test.torch.bin"), y)
+        q = export_qcdq(m, Xte[:1], os.path.join(tmp, name + ".onnx"), True, True)
+        forms = write_forms(d, q)
+        stats = check_pruned_codes(forms["folded"], masks)
+        print(f"{name}: zero 1x4 blocks " + ", ".join(f"{k} {v['fraction'] * 100:.1f}%"
+                                                     for k, v in stats.items()), flush=True)
+        extra = {"labels": "../digits_common/labels.u8", "float_acc": facc,
+                 "pruned_float_acc": pruned_float, "qat_acc": qat, "ptq_acc": ptq}
+        extra.update(pruned_manifest_extra(layers, target, stats))
+        man = make_manifest(name, "digits_pointwise_cnn", wb, ab,
+                            "../digits_common/test.input.bin", Xte.shape, "io/test.torch.bin",
+                            y.shape, forms, "test", extra)
         results.append((d, man))
     return results
 
@@ -979,6 +1267,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=30, help="digits float training epochs")
     ap.add_argument("--qat-epochs", type=int, default=30, help="digits QAT epochs")
     ap.add_argument("--digits", default="w2a4,w2a2,w4a4")
+    ap.add_argument("--sparse-digits", default="w4a4_sp70,w4a4_sp90",
+                    help="pruned digits models, wXaY_spNN (NN %% zero 1x4 blocks)")
     ap.add_argument("--only", default="", help="comma list of model dirs (default: all)")
     a = ap.parse_args()
     torch.set_num_threads(1)  # bit-reproducible training
@@ -998,6 +1288,12 @@ def main():
         cfgs = [c for c in a.digits.split(",") if not only or f"digits_{c}" in only]
         if cfgs:
             entries += export_digits(cfgs, a.out, tmp, a.epochs, a.qat_epochs)
+        for entry in PRUNED_SMALL_MODELS:
+            if not only or entry[0] in only:
+                entries.append(export_pruned_small(entry, a.out, tmp))
+        cfgs = [c for c in a.sparse_digits.split(",") if c and (not only or f"digits_{c}" in only)]
+        if cfgs:
+            entries += export_sparse_digits(cfgs, a.out, tmp, a.epochs, a.qat_epochs)
 
     ort_dir = os.environ.get("ORT_DIR")
     if ort_dir:
