@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "converter/passes/passes.h"
+#include "kernels/common/family.h"
 #include "kernels/common/pack.h"
 #include "kernels/common/repack.h"
 
@@ -27,23 +28,6 @@ size_t GroupsOf(const COp& op) {
 struct GroupShape {
   size_t groups = 1, rows = 0, ks = 1, kc = 0;
 };
-
-const char* FamilyName(KernelFamily f) {
-  switch (f) {
-    case KernelFamily::kDot:
-      return "dot";
-    case KernelFamily::kLut:
-      return "lut";
-    case KernelFamily::kBitserial:
-      return "bitserial";
-    case KernelFamily::kDwconv:
-      return "dwconv";
-    case KernelFamily::kSparse:
-      return "sparse";
-    default:
-      return "scalar";
-  }
-}
 
 }  // namespace
 
@@ -130,7 +114,7 @@ void PackWeights(CModel* m, Diagnostics* diag) {
     if (packed.empty() ||
         !crumb_repack_weights(&wd, t.bytes.data(), CRUMB_LAYOUT_ROWS_LSB, packed.data(), layout)) {
       diag->Add("Internal converter error: the weight tensor '" + t.name + "' of op '" + op.name +
-                "' was given the " + FamilyName(family) +
+                "' was given the " + crumb_kernel_family_name(int(family)) +
                 " kernel family, but its packer refuses the codes; please report this bug.");
       continue;
     }

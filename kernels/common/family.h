@@ -38,6 +38,28 @@ enum crumb_kernel_family {
   CRUMB_FAMILY_XNNPACK = 7,
 };
 
+// Lower-case name of a family, as tools and the C API print it ("" for AUTO and unknown values).
+static inline const char* crumb_kernel_family_name(int family) {
+  switch (family) {
+    case CRUMB_FAMILY_SCALAR:
+      return "scalar";
+    case CRUMB_FAMILY_LUT:
+      return "lut";
+    case CRUMB_FAMILY_BITSERIAL:
+      return "bitserial";
+    case CRUMB_FAMILY_DOT:
+      return "dot";
+    case CRUMB_FAMILY_DWCONV:
+      return "dwconv";
+    case CRUMB_FAMILY_SPARSE:
+      return "sparse";
+    case CRUMB_FAMILY_XNNPACK:
+      return "xnnpack";
+    default:
+      return "";
+  }
+}
+
 // What the choice looks at. Activations are the layer's input codes.
 typedef struct crumb_gemm_layer {
   unsigned w_bits;               // 1..8

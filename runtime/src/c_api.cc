@@ -18,25 +18,6 @@ namespace {
 
 thread_local std::string g_last_error;
 
-const char* FamilyName(int family) {
-  switch (family) {
-    case CRUMB_FAMILY_SCALAR:
-      return "scalar";
-    case CRUMB_FAMILY_LUT:
-      return "lut";
-    case CRUMB_FAMILY_BITSERIAL:
-      return "bitserial";
-    case CRUMB_FAMILY_DOT:
-      return "dot";
-    case CRUMB_FAMILY_DWCONV:
-      return "dwconv";
-    case CRUMB_FAMILY_SPARSE:
-      return "sparse";
-    default:
-      return "";
-  }
-}
-
 crumb_status SetError(const crumb::rt::Status& s) {
   g_last_error = s.message();
   return s.code();
@@ -293,7 +274,7 @@ crumb_status crumb_interpreter_op_family(const crumb_interpreter* interpreter, i
         "Op index %d is out of range (the model has %d ops).", op, impl.op_count())));
   }
   const int f = impl.OpFamily(op);
-  if (family) *family = f == CRUMB_FAMILY_AUTO ? "" : FamilyName(f);
+  if (family) *family = f == CRUMB_FAMILY_AUTO ? "" : crumb_kernel_family_name(f);
   if (reason) *reason = impl.OpFamilyReason(op);
   return CRUMB_OK;
 }

@@ -26,25 +26,6 @@ bool AlignedBytes::Resize(size_t n) {
 
 namespace {
 
-const char* FamilyLower(int family) {
-  switch (family) {
-    case CRUMB_FAMILY_SCALAR:
-      return "scalar";
-    case CRUMB_FAMILY_LUT:
-      return "lut";
-    case CRUMB_FAMILY_BITSERIAL:
-      return "bitserial";
-    case CRUMB_FAMILY_DOT:
-      return "dot";
-    case CRUMB_FAMILY_DWCONV:
-      return "dwconv";
-    case CRUMB_FAMILY_SPARSE:
-      return "sparse";
-    default:
-      return "auto";
-  }
-}
-
 // The largest |qw - zw| (bipolar: |2 qw - 1 - zw|) the weights' encoding allows: the dwconv
 // kernels' bound for int16 chains.
 uint32_t MaxAbsValue(int bits, int encoding, const std::vector<int32_t>& zw) {
@@ -79,10 +60,10 @@ int GemmLayer::ChooseFamily(const OpContext& ctx, const crumb_gemm_layer& layer,
   const int forced = ctx.kernels.forced_family;
   if (forced != CRUMB_FAMILY_AUTO) {
     if (crumb_family_can_run(&layer, forced)) {
-      reason_ = StrFormat("forced by the options (%s)", FamilyLower(forced));
+      reason_ = StrFormat("forced by the options (%s)", crumb_kernel_family_name(forced));
       return forced;
     }
-    reason_ = StrFormat("%s cannot run this layer; ", FamilyLower(forced));
+    reason_ = StrFormat("%s cannot run this layer; ", crumb_kernel_family_name(forced));
   }
   const int recorded = packed_for != CRUMB_FAMILY_AUTO ? packed_for : ctx.desc.family;
   const bool recorded_ok = recorded != CRUMB_FAMILY_AUTO && crumb_family_can_run(&layer, recorded);
@@ -99,7 +80,8 @@ int GemmLayer::ChooseFamily(const OpContext& ctx, const crumb_gemm_layer& layer,
   if (recorded_ok && (ctx.desc.family_source == kFamilySourceForced || old_forced_scalar)) {
     reason_ += recorded == CRUMB_FAMILY_SPARSE
                    ? std::string("forced at conversion (--sparse on)")
-                   : StrFormat("forced at conversion (--kernel-family %s)", FamilyLower(recorded));
+                   : StrFormat("forced at conversion (--kernel-family %s)",
+                               crumb_kernel_family_name(recorded));
     return recorded;
   }
   const char* why = nullptr;
