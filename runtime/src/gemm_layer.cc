@@ -128,11 +128,16 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
                             direct ? 1 : 0,
                             0.0f,
                             rows};
-  // Files with ROWS_LSB weights: the sparse rule needs their zeros.
+  // The sparse rule needs the weights' zero blocks: counted in ROWS_LSB rows, read from a
+  // SPARSE_B4 header (op_check.cc validated it).
   if (w.layout == kLayoutRowsLsb && crumb_sparse_layer_ok(&layer)) {
     layer.block_sparsity =
         (float)crumb_sparse_block_sparsity(w.data, params_.w_row_bytes, n, kc, (unsigned)w.bits,
                                            (uint32_t)w.encoding, zero_points_.data());
+  } else if (w.layout == kLayoutSparseB4) {
+    const crumb_sparse_header* h = reinterpret_cast<const crumb_sparse_header*>(w.data);
+    layer.block_sparsity =
+        1.0f - (float)((double)h->blocks / ((double)n * (double)crumb_sparse_groups(kc)));
   }
   const unsigned shape = ks > 1      ? CRUMB_SHAPE_SPATIAL
                          : rows == 1 ? CRUMB_SHAPE_GEMV
