@@ -326,31 +326,44 @@ class IsaIdenticalTest : public testing::Test {
     const std::vector<float> input = ReadFloats(m_->dir + "/" + m_->manifest["input"].str);
     std::vector<float> want;
     ASSERT_EQ(RunModel(scalar_file, shape, input, &want, CRUMB_ISA_SCALAR), "");
-    const std::string file = Convert(m_, form).crumb;
+    // The converter's choice, and every 1x1 / FC layer forced onto the sparse family (whatever
+    // its zeros: the spmm kernels must equal the dense path at any sparsity).
+    const std::string sparse_file = g_tmp + "/" + m_->name + "." + form + ".sparse.crumb";
+    ASSERT_EQ(
+        RunCommand({g_convert, m_->dir + "/" + v["file"].str, "-o", sparse_file, "--sparse", "on"},
+                   &log),
+        0)
+        << log;
     int ran = 0;
-    for (crumb_isa isa :
-         {CRUMB_ISA_SCALAR, CRUMB_ISA_AVX2, CRUMB_ISA_AVX512, CRUMB_ISA_NEON, CRUMB_ISA_NEONDOT}) {
-      std::vector<float> got;
-      std::vector<std::string> kernels;
-      const std::string err = RunModel(file, shape, input, &got, isa, &kernels);
-      if (err.rfind("create:", 0) == 0) continue;  // this CPU lacks the ISA
-      ASSERT_EQ(err, "") << crumb_isa_name(isa);
-      ran++;
-      ASSERT_EQ(got.size(), want.size());
-      size_t differ = 0, first = 0;
-      for (size_t i = 0; i < got.size(); i++) {
-        if (memcmp(&got[i], &want[i], 4) != 0 && differ++ == 0) first = i;
+    for (const std::string& file : {Convert(m_, form).crumb, sparse_file}) {
+      for (crumb_isa isa : {CRUMB_ISA_SCALAR, CRUMB_ISA_AVX2, CRUMB_ISA_AVX512, CRUMB_ISA_NEON,
+                            CRUMB_ISA_NEONDOT}) {
+        std::vector<float> got;
+        std::vector<std::string> kernels;
+        const std::string err = RunModel(file, shape, input, &got, isa, &kernels);
+        if (err.rfind("create:", 0) == 0) continue;  // this CPU lacks the ISA
+        ASSERT_EQ(err, "") << crumb_isa_name(isa);
+        ran++;
+        ASSERT_EQ(got.size(), want.size());
+        size_t differ = 0, first = 0;
+        for (size_t i = 0; i < got.size(); i++) {
+          if (memcmp(&got[i], &want[i], 4) != 0 && differ++ == 0) first = i;
+        }
+        EXPECT_EQ(differ, 0u) << m_->name << "/" << form << " on " << crumb_isa_name(isa) << ": "
+                              << differ << " of " << got.size()
+                              << " outputs differ from the scalar ROWS_LSB path; first at "
+                              << first;
+        std::string families;
+        for (const auto& k : kernels) {
+          const bool layer = k.find("gemm") != std::string::npos ||
+                             k.find("spmm") != std::string::npos ||
+                             k.find("dwconv") != std::string::npos;
+          if (layer && families.find(" " + k) == std::string::npos) families += " " + k;
+        }
+        printf("[ isa      ] %-22s %-8s %-7s %-6s identical=%s:%s\n", m_->name.c_str(),
+               form.c_str(), crumb_isa_name(isa), file == sparse_file ? "sparse" : "",
+               differ == 0 ? "yes" : "NO", families.c_str());
       }
-      EXPECT_EQ(differ, 0u) << m_->name << "/" << form << " on " << crumb_isa_name(isa) << ": "
-                            << differ << " of " << got.size()
-                            << " outputs differ from the scalar ROWS_LSB path; first at " << first;
-      std::string families;
-      for (const auto& k : kernels) {
-        if (k.find("gemm") != std::string::npos && families.find(" " + k) == std::string::npos)
-          families += " " + k;
-      }
-      printf("[ isa      ] %-22s %-8s %-7s identical=%s:%s\n", m_->name.c_str(), form.c_str(),
-             crumb_isa_name(isa), differ == 0 ? "yes" : "NO", families.c_str());
     }
     EXPECT_GE(ran, 1);
   }
