@@ -21,19 +21,13 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/insn_driver.h"
 #include "kernels/common/pack.h"
 #include "kernels/dwconv/dwconv.h"
 
 #ifdef CRUMB_HAVE_XNNPACK
 #include <xnnpack.h>
 #endif
-
-extern "C" __attribute__((noinline, used)) void crumb_insn_region_begin(void) {
-  __asm__ volatile("" ::: "memory");
-}
-extern "C" __attribute__((noinline, used)) void crumb_insn_region_end(void) {
-  __asm__ volatile("" ::: "memory");
-}
 
 namespace {
 
@@ -52,18 +46,9 @@ const char* Suffix(const char* name) {
   return p ? p + strlen("dwconv_ukernel_") : name;
 }
 
-int Fail(const std::string& message) {
-  fprintf(stderr, "dwconv_insn_driver: %s\n", message.c_str());
-  return 1;
-}
+int Fail(const std::string& message) { return crumb_insn::Fail("dwconv_insn_driver", message); }
 
-bool ParseSize(const char* s, size_t max, size_t* v) {
-  char* end;
-  const unsigned long long x = strtoull(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || x == 0 || x > max) return false;
-  *v = (size_t)x;
-  return true;
-}
+using crumb_insn::ParseSize;
 
 struct Layer {
   size_t h, w, c, k, stride, pad, oh, ow;

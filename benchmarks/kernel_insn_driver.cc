@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/insn_driver.h"
 #include "kernels/common/pack.h"
 #include "kernels/scalar/scalar.h"
 
@@ -26,29 +27,11 @@
 #include <xnnpack.h>
 #endif
 
-// The markers the counter watches. noinline + an empty asm keep each a real, separate function
-// that every call enters.
-extern "C" __attribute__((noinline, used)) void crumb_insn_region_begin(void) {
-  __asm__ volatile("" ::: "memory");
-}
-extern "C" __attribute__((noinline, used)) void crumb_insn_region_end(void) {
-  __asm__ volatile("" ::: "memory");
-}
-
 namespace {
 
-int Fail(const std::string& message) {
-  fprintf(stderr, "kernel_insn_driver: %s\n", message.c_str());
-  return 1;
-}
+int Fail(const std::string& message) { return crumb_insn::Fail("kernel_insn_driver", message); }
 
-bool ParseSize(const char* s, size_t max, size_t* v) {
-  char* end;
-  const unsigned long long x = strtoull(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || x == 0 || x > max) return false;
-  *v = (size_t)x;
-  return true;
-}
+using crumb_insn::ParseSize;
 
 // crumb's scalar GEMM / IGEMM over ROWS_LSB weights of `bits` bits, uint8 activations.
 struct ScalarProblem {

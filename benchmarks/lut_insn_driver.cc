@@ -20,14 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/insn_driver.h"
 #include "kernels/lut/lut.h"
-
-extern "C" __attribute__((noinline, used)) void crumb_insn_region_begin(void) {
-  __asm__ volatile("" ::: "memory");
-}
-extern "C" __attribute__((noinline, used)) void crumb_insn_region_end(void) {
-  __asm__ volatile("" ::: "memory");
-}
 
 namespace {
 
@@ -45,10 +39,7 @@ const Kernel kKernels[] = {
 #include "kernels/lut/lut.inc"
 };
 
-int Fail(const std::string& message) {
-  fprintf(stderr, "lut_insn_driver: %s\n", message.c_str());
-  return 1;
-}
+int Fail(const std::string& message) { return crumb_insn::Fail("lut_insn_driver", message); }
 
 }  // namespace
 
