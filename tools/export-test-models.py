@@ -1053,6 +1053,24 @@ def write_digits_common(out_root, Xte, yte):
     yte.numpy().astype(np.uint8).tofile(os.path.join(common, "labels.u8"))
 
 
+def calibrate_and_qat(m, Xtr, ytr, Xte, yte, qat_epochs):
+    """PTQ: calibrate the quantizers on training images (accuracy without training), then QAT
+    with the ranges frozen for the last 40 % of the epochs. Returns (ptq, qat) test accuracies."""
+    set_observing(m, True)
+    with torch.no_grad():
+        for i in range(0, 512, 64):
+            m(Xtr[i:i + 64])
+    ptq = accuracy(m, Xte, yte)
+
+    def on_epoch(ep):
+        if ep == int(qat_epochs * 0.6):
+            set_observing(m, False)
+
+    train(m, Xtr, ytr, qat_epochs, 1e-3, seed=2, on_epoch=on_epoch)
+    set_observing(m, False)
+    return ptq, accuracy(m, Xte, yte)
+
+
 def export_digits(configs, out_root, tmp, epochs, qat_epochs):
     Xtr, ytr, Xte, yte = digits_data()
     write_digits_common(out_root, Xte, yte)
@@ -1076,20 +1094,7 @@ def export_digits(configs, out_root, tmp, epochs, qat_epochs):
         m.load_state_dict(fmodel.state_dict())
         m.eval()
         fold_all_bn(m)
-        # PTQ: calibrate the quantizers on training images, no training.
-        set_observing(m, True)
-        with torch.no_grad():
-            for i in range(0, 512, 64):
-                m(Xtr[i:i + 64])
-        ptq = accuracy(m, Xte, yte)
-
-        def on_epoch(ep):
-            if ep == int(qat_epochs * 0.6):  # freeze the ranges for the last 40 %
-                set_observing(m, False)
-
-        train(m, Xtr, ytr, qat_epochs, 1e-3, seed=2, on_epoch=on_epoch)
-        set_observing(m, False)
-        qat = accuracy(m, Xte, yte)
+        ptq, qat = calibrate_and_qat(m, Xtr, ytr, Xte, yte, qat_epochs)
         name = f"digits_{cfg}"
         print(f"{name}: PTQ {ptq * 100:.2f}% -> QAT {qat * 100:.2f}% ({time.time() - t1:.0f}s)",
               flush=True)
@@ -1153,19 +1158,7 @@ def export_sparse_digits(configs, out_root, tmp, epochs, qat_epochs):
         train(m, Xtr, ytr, epochs, 3e-3, seed=3, on_epoch=prune_epoch)
         pruned_float = accuracy(m, Xte, yte)
         set_fake_quant(m, True)
-        set_observing(m, True)
-        with torch.no_grad():
-            for i in range(0, 512, 64):
-                m(Xtr[i:i + 64])
-        ptq = accuracy(m, Xte, yte)
-
-        def on_epoch(ep):
-            if ep == int(qat_epochs * 0.6):  # freeze the ranges for the last 40 %
-                set_observing(m, False)
-
-        train(m, Xtr, ytr, qat_epochs, 1e-3, seed=2, on_epoch=on_epoch)
-        set_observing(m, False)
-        qat = accuracy(m, Xte, yte)
+        ptq, qat = calibrate_and_qat(m, Xtr, ytr, Xte, yte, qat_epochs)
         name = f"digits_{cfg}"
         print(f"{name}: pruned float {pruned_float * 100:.2f}%, PTQ {ptq * 100:.2f}% -> QAT "
               f"{qat * 100:.2f}% ({time.time() - t1:.0f}s)", flush=True)
