@@ -189,3 +189,67 @@ void crumb_sparse_c4hw_to_nhwc(const uint8_t* src, size_t pixels, size_t channel
 }
 
 }  // extern "C"
+
+// ---- SPARSE_F32 ------------------------------------------------------------------------------
+
+extern "C" {
+
+size_t crumb_sparse_f32_count(const float* w, size_t n, size_t k) {
+  size_t count = 0;
+  for (size_t i = 0; i < n * k; i++) count += w[i] != 0.0f || w[i] != w[i];
+  return count;
+}
+
+void crumb_sparse_f32_pack(const float* w, size_t n, size_t k, void* dst) {
+  const size_t nonzeros = crumb_sparse_f32_count(w, n, k);
+  uint8_t* base = (uint8_t*)dst;
+  memset(base, 0, crumb_sparse_f32_packed_size(n, nonzeros));
+  const crumb_sparse_header h = {(uint32_t)n, (uint32_t)k, (uint32_t)nonzeros, CRUMB_SPARSE_F32};
+  memcpy(base, &h, sizeof h);
+  uint8_t* start = base + 16;
+  uint8_t* nz = base + crumb_sparse_f32_nz_offset(n);
+  uint32_t b = 0;
+  for (size_t o = 0; o < n; o++) {
+    memcpy(start + 4 * o, &b, 4);
+    size_t prev = 0;
+    for (size_t c = 0; c < k; c++) {
+      const float v = w[o * k + c];
+      if (v == 0.0f && v == v) continue;
+      const crumb_sparse_f32_nz e = {(int32_t)(c - prev), v};
+      memcpy(nz + sizeof e * b, &e, sizeof e);
+      prev = c;
+      b++;
+    }
+  }
+  memcpy(start + 4 * n, &b, 4);
+}
+
+int crumb_sparse_f32_unpack(const void* packed, size_t size, float* w) {
+  if (size < 16) return -1;
+  crumb_sparse_header h;
+  memcpy(&h, packed, sizeof h);
+  if (h.flags != CRUMB_SPARSE_F32 || size < crumb_sparse_f32_packed_size(h.n, h.blocks)) return -1;
+  const size_t n = h.n, k = h.k;
+  const uint8_t* base = (const uint8_t*)packed;
+  for (size_t i = 0; i < n * k; i++) w[i] = 0.0f;
+  for (size_t o = 0; o < n; o++) {
+    uint32_t s0, s1;
+    memcpy(&s0, base + 16 + 4 * o, 4);
+    memcpy(&s1, base + 16 + 4 * o + 4, 4);
+    if (s0 > s1 || s1 > h.blocks || (o == 0 && s0 != 0) || (o + 1 == n && s1 != h.blocks)) {
+      return -1;
+    }
+    int64_t c = 0;
+    for (uint32_t b = s0; b < s1; b++) {
+      crumb_sparse_f32_nz e;
+      memcpy(&e, base + crumb_sparse_f32_nz_offset(n) + sizeof e * b, sizeof e);
+      if (e.delta < 0 || (b > s0 && e.delta == 0)) return -1;
+      c += e.delta;
+      if (c >= (int64_t)k || (e.v == 0.0f && e.v == e.v)) return -1;
+      w[o * k + (size_t)c] = e.v;
+    }
+  }
+  return 0;
+}
+
+}  // extern "C"

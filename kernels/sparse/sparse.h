@@ -61,7 +61,45 @@
 //   - Leaf functions: no allocation, no scratch, any alignment of a / out.
 // Every kernel of sparse.inc returns the same bits as the scalar one.
 //
-// fp32 (XNNPACK's own path, CHW in / out, min / max clamp): not in this revision.
+// ---------------------------------------------------------------------------------------------
+// fp32: XNNPACK's own sparse path (Fast Sparse ConvNets), 1x1 blocks of fp32 weights over
+// channel-major (CHW, XNNPACK's NCHW) fp32 activations, bias and a min / max clamp (fused ReLU /
+// ReLU6). Kernels only: the runtime has no fp32 convolutions yet, so nothing dispatches these
+// (no runtime integration in this revision; they serve layers a model keeps at fp32 once it has).
+//
+// Activations: CHW. Channel k, pixel p at  (const char*)x + k * x_channel_stride + 4 * p,
+// x_channel_stride >= 4 * P bytes (a multiple of 4). Output likewise (out_channel_stride).
+//
+// Weights: layout SPARSE_F32, written by crumb_sparse_f32_pack:
+//   crumb_sparse_header  {n, k, nonzeros, flags = CRUMB_SPARSE_F32}           16 bytes
+//   uint32 start[n + 1]  non-zeros of channel o are [start[o], start[o + 1])   (4n + 4 bytes)
+//   (zero bytes to a multiple of 8)
+//   crumb_sparse_f32_nz nz[nonzeros]                                          8 bytes each
+// One entry per non-zero weight w[o][k] (1x1 blocks: 1x4 fp32 blocks measured no faster on
+// AVX-512, where one broadcast + 4 FMAs per 64 pixels is already the whole inner loop, and would
+// store up to 3 zeros per block at 90 % sparsity). Entries of a channel are in increasing k;
+// `delta` is k itself for the channel's first entry and k - k(previous entry) for the others
+// (XNNPACK's count / value / input-delta triple, with the count as start[] so that a call may
+// begin at any channel). Deltas count channels, not bytes, so one packed tensor serves every image
+// size; the kernel multiplies by x_channel_stride off the critical path. A weight is stored iff
+// it is not +0.0 / -0.0 (a NaN is stored).
+//
+// Kernel contract, crumb_f32_spmm_ukernel_<mr>x1__<isa>:
+//   fn(mc, n0, nc, x, x_channel_stride, w, bias, out, out_channel_stride, params)
+//   - mc >= 1 pixels (any count, tiled by the kernel), x at pixel 0 of the call, channel 0 (a
+//     caller splitting pixels passes x + p0 with the same stride); reads only pixels < mc of the
+//     channels the call's non-zeros name.
+//   - output channels [n0, n0 + nc), nc >= 1, any n0; w = the whole packed tensor (header
+//     first); bias[i] belongs to channel n0 + i; out at (channel n0, pixel 0 of the call).
+//   - Summation order is part of the contract, so that every kernel returns the scalar kernel's
+//     bits: acc(p) starts at bias[i], then for each non-zero of channel n0 + i in packed order
+//     acc(p) = fmaf(v, x[k][p], acc(p)) (one fused multiply-add, one rounding, per non-zero;
+//     SIMD kernels keep one accumulator per pixel and never split a channel's sum), then
+//     y(p) = min(max(acc(p), params->min), params->max) as (acc > min ? acc : min) and
+//     (y < max ? y : max). NaN propagation and the sign of a zero equal to min / max may differ
+//     between ISAs; everything else is bit-identical.
+//   - Exactly the elements (channel < n0 + nc, pixel < mc) are written.
+//   - Leaf functions: no allocation, no scratch, any 4-byte alignment of x / out.
 #pragma once
 
 #include <stddef.h>
@@ -164,8 +202,50 @@ void crumb_sparse_nhwc_to_c4hw(const uint8_t* src, size_t pixels, size_t channel
 void crumb_sparse_c4hw_to_nhwc(const uint8_t* src, size_t pixels, size_t channels,
                                size_t src_group_stride, uint8_t* dst, size_t dst_pixel_stride);
 
+// ---- fp32 (SPARSE_F32) ----------------------------------------------------------------------
+
+#define CRUMB_SPARSE_F32 2u  // header flag of a SPARSE_F32 tensor
+
+typedef struct crumb_sparse_f32_nz {
+  int32_t delta;  // input channels from the previous non-zero of the channel (first: k)
+  float v;
+} crumb_sparse_f32_nz;
+
+typedef struct crumb_spmm_f32_params {
+  float min;  // -INFINITY / 0 for none / ReLU
+  float max;  // +INFINITY / 6 for none / ReLU6
+} crumb_spmm_f32_params;
+
+typedef void crumb_spmm_f32_ukernel_fn(size_t mc, size_t n0, size_t nc, const float* x,
+                                       size_t x_channel_stride, const void* w, const float* bias,
+                                       float* out, size_t out_channel_stride,
+                                       const crumb_spmm_f32_params* params);
+
+static inline size_t crumb_sparse_f32_nz_offset(size_t n) {
+  return (16 + 4 * (n + 1) + 7) & ~(size_t)7;
+}
+static inline size_t crumb_sparse_f32_packed_size(size_t n, size_t nonzeros) {
+  return crumb_sparse_f32_nz_offset(n) + sizeof(crumb_sparse_f32_nz) * nonzeros;
+}
+static inline const uint32_t* crumb_sparse_f32_start(const void* w) {
+  return (const uint32_t*)((const uint8_t*)w + 16);
+}
+static inline const crumb_sparse_f32_nz* crumb_sparse_f32_nonzeros(const void* w) {
+  return (const crumb_sparse_f32_nz*)((const uint8_t*)w + crumb_sparse_f32_nz_offset(
+                                                              ((const crumb_sparse_header*)w)->n));
+}
+
+// Non-zeros (not +-0.0) of w[n * k] (row o = output channel o).
+size_t crumb_sparse_f32_count(const float* w, size_t n, size_t k);
+// Packs w[n * k] into dst of crumb_sparse_f32_packed_size(n, crumb_sparse_f32_count(w, n, k)).
+void crumb_sparse_f32_pack(const float* w, size_t n, size_t k, void* dst);
+// Round trip: w[n * k] (header's n, k; zeros where nothing is stored). Returns -1 on an
+// inconsistent tensor (wrong flag or size, start not monotonic, channels out of order or >= k).
+int crumb_sparse_f32_unpack(const void* packed, size_t size, float* w);
+
 // Declarations of every kernel of kernels/sparse/sparse.inc.
 #define CRUMB_SPARSE_UKERNEL(name, mr, isa) crumb_spmm_ukernel_fn name;
+#define CRUMB_SPARSE_F32_UKERNEL(name, mr, isa) crumb_spmm_f32_ukernel_fn name;
 #include "kernels/sparse/sparse.inc"
 
 #ifdef __cplusplus
