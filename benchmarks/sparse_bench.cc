@@ -11,6 +11,13 @@
 // so sparse speed-ups read directly as GOPS ratios. Time base: the process's CPU time. Medians of
 // interleaved repetitions: --benchmark_repetitions=N --benchmark_enable_random_interleaving=true
 // (benchmarks/sparse_results.md has the command).
+//
+// fp32 mode (benchmarks named <shape>/f32_*): crumb's SPARSE_F32 kernels (CHW) against XNNPACK's
+// sparse fp32 path (NCHW 1x1 convolution = its SpMM) and its dense NHWC 1x1 convolution, same
+// weights (1x1 sparsity 70 / 90 %), same bias, ReLU6 clamp, e.g.
+//   mnv2_1x1_56x56_24to144/f32_crumb_sparse_s90_avx512/threads:1
+//   mnv2_1x1_56x56_24to144/f32_xnn_sparse_s90/threads:1
+//   mnv2_1x1_56x56_24to144/f32_xnn_dense_s90/threads:1
 #include <benchmark/benchmark.h>
 #if defined(__aarch64__)
 #include <asm/hwcap.h>
@@ -36,6 +43,16 @@ std::vector<LayerShape> Shapes() {
       {"mnv2_1x1_56x56_144to24", 56, 56, 144, 24, 1, 1, 0, false},
       {"mnv2_1x1_7x7_960to160", 7, 7, 960, 160, 1, 1, 0, false},
       {"mnv2_1x1_7x7_320to1280", 7, 7, 320, 1280, 1, 1, 0, false},
+      {"1x1_14x14_256to256", 14, 14, 256, 256, 1, 1, 0, false},
+  };
+}
+
+// The fp32 comparison's layers (issue 6's target shapes).
+std::vector<LayerShape> F32Shapes() {
+  return {
+      {"mnv2_1x1_56x56_24to144", 56, 56, 24, 144, 1, 1, 0, false},
+      {"mnv2_1x1_56x56_144to24", 56, 56, 144, 24, 1, 1, 0, false},
+      {"1x1_14x14_256to256", 14, 14, 256, 256, 1, 1, 0, false},
   };
 }
 
@@ -43,7 +60,8 @@ bool CpuHas(const char* isa) {
   const std::string s = isa;
   if (s == "SCALAR") return true;
 #if defined(__x86_64__) || defined(__i386__)
-  if (s == "AVX2") return __builtin_cpu_supports("avx2");
+  if (s == "AVX2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (s == "AVX512F") return __builtin_cpu_supports("avx512f");
   if (s == "AVX512VNNI") {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
@@ -61,6 +79,7 @@ const char* IsaName(const char* isa) {
   return strcmp(isa, "NEONDOT") == 0      ? "neondot"
          : strcmp(isa, "NEON") == 0       ? "neon"
          : strcmp(isa, "AVX512VNNI") == 0 ? "avx512"
+         : strcmp(isa, "AVX512F") == 0    ? "avx512"
          : strcmp(isa, "AVX2") == 0       ? "avx2"
                                           : "scalar";
 }
@@ -120,6 +139,82 @@ void SparseBench(benchmark::State& state, LayerShape s, unsigned bits, double sp
   state.counters["density"] = (double)h->blocks / (double)(s.cout * gin);
   SetGops(state, s.Macs());
 }
+
+// fp32 1x1 weights [cout][cin] with a fraction `sparsity` of the entries zero (1x1 blocks, as
+// XNNPACK's sparse path packs them), the others uniform in +-1; the same for every
+// implementation of a (shape, sparsity).
+std::vector<float> F32SparseWeights(const LayerShape& s, double sparsity) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::uniform_real_distribution<float> v(0.05f, 1.0f);
+  std::vector<float> w(s.cout * s.cin, 0.0f);
+  for (auto& x : w) {
+    if (u(rng) >= sparsity) x = (rng() & 1) ? v(rng) : -v(rng);
+  }
+  return w;
+}
+
+std::vector<float> F32Input(const LayerShape& s, size_t extra) {
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> x(s.Pixels() * s.cin + extra);
+  for (auto& e : x) e = d(rng);
+  return x;
+}
+
+// ReLU6-clamped outputs for every fp32 implementation (XNNPACK's spmm clamps anyway).
+constexpr float kF32Min = 0.0f, kF32Max = 6.0f;
+
+// crumb's SPARSE_F32 kernel over the whole layer: CHW in / out, one call.
+void F32SparseBench(benchmark::State& state, LayerShape s, double sparsity,
+                    crumb_spmm_f32_ukernel_fn* fn, bool supported) {
+  if (!supported) {
+    state.SkipWithError("CPU lacks the ISA");
+    return;
+  }
+  const size_t m = s.Pixels();
+  const std::vector<float> w = F32SparseWeights(s, sparsity), x = F32Input(s, 0);
+  std::vector<uint8_t> packed(
+      crumb_sparse_f32_packed_size(s.cout, crumb_sparse_f32_count(w.data(), s.cout, s.cin)));
+  crumb_sparse_f32_pack(w.data(), s.cout, s.cin, packed.data());
+  std::vector<float> bias(s.cout, 0.1f), y(m * s.cout);
+  const crumb_spmm_f32_params p = {kF32Min, kF32Max};
+  for (auto _ : state) {
+    fn(m, 0, s.cout, x.data(), 4 * m, packed.data(), bias.data(), y.data(), 4 * m, &p);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  const auto* h = (const crumb_sparse_header*)packed.data();
+  state.counters["density"] = (double)h->blocks / (double)(s.cout * s.cin);
+  SetGops(state, s.Macs());
+}
+
+#ifdef CRUMB_HAVE_XNNPACK
+// XNNPACK's fp32 1x1 convolution with the same weights: NCHW (its sparse path: a 1x1, stride 1,
+// unpadded, ungrouped NCHW convolution always runs the SpMM microkernel over the non-zeros) or
+// NHWC (the dense GEMM path).
+void XnnF32SparseBench(benchmark::State& state, LayerShape s, double sparsity, bool nchw) {
+  Pool pool(1);
+  const std::vector<float> w = F32SparseWeights(s, sparsity), x = F32Input(s, 16);
+  std::vector<float> bias(s.cout, 0.1f), y(s.Pixels() * s.cout);
+  XnnOp op;
+  xnn_status st;
+  if (nchw) {
+    st = xnn_create_convolution2d_nchw_f32(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, s.cin, s.cout, s.cin,
+                                           s.cout, w.data(), bias.data(), kF32Min, kF32Max, 0,
+                                           &op.op);
+    if (st == xnn_status_success)
+      st = xnn_setup_convolution2d_nchw_f32(op.op, 1, s.h, s.w, x.data(), y.data(), pool.pool);
+  } else {
+    st = xnn_create_convolution2d_nhwc_f32(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, s.cin, s.cout, s.cin,
+                                           s.cout, w.data(), bias.data(), kF32Min, kF32Max, 0,
+                                           &op.op);
+    if (st == xnn_status_success)
+      st = xnn_setup_convolution2d_nhwc_f32(op.op, 1, s.h, s.w, x.data(), y.data(), pool.pool);
+  }
+  RunXnn(state, op, st, pool, y.data(), s, "XNNPACK f32 operator setup failed");
+}
+#endif
 
 // crumb's dense dot GEMM over the NHWC pixels (a 1x1 convolution is a GEMM with M = pixels).
 void DotBench(benchmark::State& state, LayerShape s, unsigned bits, crumb_gemm_ukernel_fn* gemm,
@@ -205,6 +300,34 @@ void Register() {
         ->Arg(1)
         ->Unit(benchmark::kMicrosecond);
 #endif
+  }
+  // fp32: crumb SPARSE_F32 vs XNNPACK's sparse (NCHW SpMM) and dense (NHWC) 1x1 convolutions.
+  for (const LayerShape& s : F32Shapes()) {
+    const std::string base = s.name;
+    for (int sp : {70, 90}) {
+      const std::string tag = "_s" + std::to_string(sp);
+#define CRUMB_SPARSE_F32_UKERNEL(name, mr, isa)                                                    \
+  if (strcmp(#isa, "SCALAR") != 0) {                                                               \
+    benchmark::RegisterBenchmark((base + "/f32_crumb_sparse" + tag + "_" + IsaName(#isa)).c_str(), \
+                                 F32SparseBench, s, sp / 100.0, name, CpuHas(#isa))                \
+        ->ArgName("threads")                                                                       \
+        ->Arg(1)                                                                                   \
+        ->Unit(benchmark::kMicrosecond);                                                           \
+  }
+#include "kernels/sparse/sparse.inc"
+#ifdef CRUMB_HAVE_XNNPACK
+      benchmark::RegisterBenchmark((base + "/f32_xnn_sparse" + tag).c_str(), XnnF32SparseBench, s,
+                                   sp / 100.0, true)
+          ->ArgName("threads")
+          ->Arg(1)
+          ->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark((base + "/f32_xnn_dense" + tag).c_str(), XnnF32SparseBench, s,
+                                   sp / 100.0, false)
+          ->ArgName("threads")
+          ->Arg(1)
+          ->Unit(benchmark::kMicrosecond);
+#endif
+    }
   }
 }
 
