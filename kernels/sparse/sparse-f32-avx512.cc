@@ -3,10 +3,10 @@
 // weight and 4 vfmadd231ps with the loads folded in, i.e. 64 MACs, where XNNPACK's SSE kernel
 // (Debian's 2022 build has no AVX spmm on x86) does 32 with separate mul / add. Every channel
 // keeps a single accumulator per pixel (the contract's summation order, so the bits equal
-// fmaf's); to hide the FMA latency two channels are walked together (8 independent chains),
-// which measured 1.1-1.4x over one channel at a time on the 90 % layers and puts them at about
-// one zmm FMA per cycle (Zen 4's bound); 4 channels, or software prefetch of the next tile, did
-// not measure faster. Pixel tails use 16-pixel vectors with a masked last one (nothing past
+// fmaf's); to hide the FMA latency two channels are walked together (8 independent chains).
+// On the shared Zen 4 VM that measured 0-10 % (at best ~1.3x in a quiet moment) over one channel
+// at a time on the 90 % layers; 4 channels, and software prefetch of the next tile, did not
+// measure faster. Pixel tails use 16-pixel vectors with a masked last one (nothing past
 // pixel mc is read or written).
 #include <immintrin.h>
 
