@@ -8,6 +8,7 @@
 
 #include "cpuinfo.h"
 #include "kernels/common/family_table.h"
+#include "kernels/elementwise/elementwise.h"
 
 #if defined(__linux__) && (defined(__aarch64__) || defined(__arm__))
 #include <sys/auxv.h>
@@ -129,6 +130,13 @@ void FillFamilies(KernelTable* t, bool forced) {
     t->spmm.name = #kname;                   \
   }
 #include "kernels/sparse/sparse.inc"
+  // The SIMD element-wise and pooling kernels replace the scalar ones of their slots.
+#define CRUMB_ELEMENTWISE_UKERNEL(kind, name, tag) \
+  if (KernelAllowed(#tag, t->isa, forced)) {       \
+    t->kind = name;                                \
+    t->kind##_name = #name;                        \
+  }
+#include "kernels/elementwise/elementwise.inc"
 }
 
 // The family table's CPU class: AVX-512 rows were measured with the VBMI lut, VPOPCNTDQ bitserial
@@ -255,8 +263,9 @@ Status SelectKernels(crumb_isa requested, KernelTable* table) {
                   "instructions.",
                   IsaName(isa), source, IsaName(isa)));
   }
-  // Element-wise and pooling ops run the portable scalar kernels on every ISA; Conv and
-  // FullyConnected pick their family's best kernel per layer from the table.
+  // Element-wise and pooling ops run the best kernel of their slot (the scalar.inc default, or
+  // kernels/elementwise's SIMD one: the same bits); Conv and FullyConnected pick their family's
+  // best kernel per layer from the table.
   table->isa = isa;
   FillScalar(table);
   FillFamilies(table, forced);
