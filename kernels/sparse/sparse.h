@@ -75,9 +75,11 @@
 //   uint32 start[n + 1]  non-zeros of channel o are [start[o], start[o + 1])   (4n + 4 bytes)
 //   (zero bytes to a multiple of 8)
 //   crumb_sparse_f32_nz nz[nonzeros]                                          8 bytes each
-// One entry per non-zero weight w[o][k] (1x1 blocks: 1x4 fp32 blocks measured no faster on
-// AVX-512, where one broadcast + 4 FMAs per 64 pixels is already the whole inner loop, and would
-// store up to 3 zeros per block at 90 % sparsity). Entries of a channel are in increasing k;
+// One entry per non-zero weight w[o][k] (1x1 blocks, XNNPACK's choice for fp32; 1x4 blocks were
+// not tried: with unstructured sparsity they would store up to 3 zeros per block, and the 1x1
+// AVX-512 kernel already runs at ~0.8 zmm FMA per cycle on the 90 % layers, see
+// benchmarks/sparse_results.md).
+Entries of a channel are in increasing k;
 // `delta` is k itself for the channel's first entry and k - k(previous entry) for the others
 // (XNNPACK's count / value / input-delta triple, with the count as start[] so that a call may
 // begin at any channel). Deltas count channels, not bytes, so one packed tensor serves every image
