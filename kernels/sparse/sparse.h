@@ -78,13 +78,12 @@
 // One entry per non-zero weight w[o][k] (1x1 blocks, XNNPACK's choice for fp32; 1x4 blocks were
 // not tried: with unstructured sparsity they would store up to 3 zeros per block, and the 1x1
 // AVX-512 kernel already runs at ~0.8 zmm FMA per cycle on the 90 % layers, see
-// benchmarks/sparse_results.md).
-Entries of a channel are in increasing k;
-// `delta` is k itself for the channel's first entry and k - k(previous entry) for the others
-// (XNNPACK's count / value / input-delta triple, with the count as start[] so that a call may
-// begin at any channel). Deltas count channels, not bytes, so one packed tensor serves every image
-// size; the kernel multiplies by x_channel_stride off the critical path. A weight is stored iff
-// it is not +0.0 / -0.0 (a NaN is stored).
+// benchmarks/sparse_results.md). Entries of a channel are in increasing k; `delta` is k itself for
+// the channel's first entry and k - k(previous entry) for the others (XNNPACK's count / value /
+// input-delta triple, with the count as start[] so that a call may begin at any channel). Deltas
+// count channels, not bytes, so one packed tensor serves every image size; the kernel multiplies by
+// x_channel_stride off the critical path. A weight is stored iff it is not +0.0 / -0.0 (a NaN is
+// stored).
 //
 // Kernel contract, crumb_f32_spmm_ukernel_<mr>x1__<isa>:
 //   fn(mc, n0, nc, x, x_channel_stride, w, bias, out, out_channel_stride, params)
