@@ -54,6 +54,7 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
   RemoveIdentity(&g, &diag);
   LowerQonnx(&g, &diag);
   FoldBinaryWeights(&g, &diag);
+  RecognizeSpatialMasks(&g, &diag);
   CheckSupported(g, &diag);
   if (diag.ok()) {
     RecognizeQuantizers(&g, &diag);
@@ -62,6 +63,7 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
     LowerToCrumb(g, &r.model, &diag);
   }
   if (diag.ok()) {
+    FoldSpatialMasks(&r.model, &diag);
     ChooseKernelFamily(&r.model, options.family, unsigned(options.target), options.sparse);
     PackWeights(&r.model, &diag);
   }

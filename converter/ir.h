@@ -88,6 +88,8 @@ struct QuantInfo {
 // Op types the recognise-quantizers pass introduces in place of ONNX quantizer chains.
 constexpr const char* kFakeQuantOp = "crumb.FakeQuant";  // input: float value; output: DQ(Q(x))
 constexpr const char* kQConstOp = "crumb.QConst";        // no input; output: a dequantized weight
+// input: an NCHW activation; attrs mask (H * W of 0 / 1) and mask_hw {H, W}: x times the mask.
+constexpr const char* kSpatialMaskOp = "crumb.SpatialMask";
 
 struct Node {
   std::string name;
@@ -210,6 +212,8 @@ struct CTensor {
   // After packing: the bytes of the tensor's buffer and their layout.
   Layout layout = Layout::kRuntime;
   std::vector<uint8_t> bytes;
+  // H * W bytes of 0 / 1 (schema Tensor.spatial_mask): masked pixels hold the zero point.
+  std::vector<uint8_t> spatial_mask;
 };
 
 struct CClamp {

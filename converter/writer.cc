@@ -53,11 +53,12 @@ bool Build(const CModel& m, const std::vector<fb::Buffer>& buffers,
     }
     const auto name = b->CreateString(x.name);
     const auto shp = b->CreateVector(shape);
+    const auto mask = x.spatial_mask.empty() ? 0 : b->CreateVector(x.spatial_mask);
     tensors.push_back(fb::CreateTensor(
         *b, name, shp,
         x.type == ElemType::kFloat32 ? fb::ElementType::FLOAT32 : fb::ElementType::QUANT,
         uint8_t(x.bits), static_cast<fb::Encoding>(int(x.encoding)), q, buffer_of[t],
-        static_cast<fb::Layout>(int(x.layout))));
+        static_cast<fb::Layout>(int(x.layout)), mask));
   }
 
   std::vector<flatbuffers::Offset<fb::Operator>> ops;

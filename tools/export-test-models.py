@@ -354,6 +354,34 @@ class DigitsCNN(nn.Module):
         return self.aout(self.fc(x))
 
 
+class MaskedDigitsCNN(DigitsCNN):
+    """DigitsCNN with fixed spatial masks on the inputs of c2 (8x8) and c3 (4x4): the same pixels
+    zeroed in every channel (semi-structured activation sparsity, Grimaldi et al. 2023). The masks
+    are buffers, so ONNX gets Mul(activation, constant [1, 1, H, W] of 0 / 1)."""
+
+    def __init__(self, wb, ab, fraction, nc=10, seed=7):
+        super().__init__(wb, ab, nc)
+        g = torch.Generator().manual_seed(seed)
+
+        def mask(h, w):
+            m = torch.ones(h * w)
+            m[torch.randperm(h * w, generator=g)[:round(fraction * h * w)]] = 0
+            return m.reshape(1, 1, h, w)
+
+        self.register_buffer("mask2", mask(8, 8))
+        self.register_buffer("mask3", mask(4, 4))
+
+    def forward(self, x):
+        x = self.qin(x)
+        x = self.a1(F.relu(self.c1(x)))
+        x = self.a2(F.relu(self.c2(x * self.mask2)))
+        x = self.a2.apply_only(F.max_pool2d(x, 2))
+        x = self.a3(F.relu(self.c3(x * self.mask3)))
+        x = self.agap(F.adaptive_avg_pool2d(x, 1))
+        x = self.agap.apply_only(torch.flatten(x, 1))
+        return self.aout(self.fc(x))
+
+
 class DigitsPointwiseCNN(nn.Module):
     """Digits CNN whose bulk is 1x1 convolutions and an FC wide enough for 1x4 block sparsity:
     conv 3x3 1->w, 1x1 w->w, depthwise 3x3 w, MaxPool, 1x1 w->w, GAP, FC w->10 with w = 128
@@ -1113,6 +1141,48 @@ def export_digits(configs, out_root, tmp, epochs, qat_epochs):
     return results
 
 
+def export_masked_digits(configs, out_root, tmp, epochs, qat_epochs):
+    """MaskedDigitsCNN (wXaY_maskNN: NN % of the pixels masked): float training with the masks in
+    place (fine-tuning from scratch of a masked network), BN folded, then PTQ + QAT as
+    export_digits."""
+    Xtr, ytr, Xte, yte = digits_data()
+    write_digits_common(out_root, Xte, yte)
+    results = []
+    for cfg in configs:
+        wa, frac = cfg.split("_mask")
+        wb, ab, fraction = int(wa[1:wa.index("a")]), int(wa[wa.index("a") + 1:]), int(frac) / 100
+        t1 = time.time()
+        torch.manual_seed(0)
+        fmodel = MaskedDigitsCNN(8, 8, fraction)
+        set_fake_quant(fmodel, False)
+        set_observing(fmodel, False)
+        train(fmodel, Xtr, ytr, epochs, 1e-2, seed=1)
+        facc = accuracy(fmodel, Xte, yte)
+        torch.manual_seed(0)
+        m = MaskedDigitsCNN(wb, ab, fraction)
+        m.load_state_dict(fmodel.state_dict())
+        m.eval()
+        fold_all_bn(m)
+        ptq, qat = calibrate_and_qat(m, Xtr, ytr, Xte, yte, qat_epochs)
+        name = f"digits_{cfg}"
+        print(f"{name}: masked float {facc * 100:.2f}%, PTQ {ptq * 100:.2f}% -> QAT "
+              f"{qat * 100:.2f}% ({time.time() - t1:.0f}s)", flush=True)
+        d = os.path.join(out_root, name)
+        os.makedirs(os.path.join(d, "io"), exist_ok=True)
+        with torch.no_grad():
+            y = m(Xte)
+        write_f32(os.path.join(d, "io/test.torch.bin"), y)
+        q = export_qcdq(m, Xte[:1], os.path.join(tmp, name + ".onnx"), True, True)
+        forms = write_forms(d, q)
+        masked = {k: int((getattr(m, k) == 0).sum()) for k in ("mask2", "mask3")}
+        man = make_manifest(name, "masked_digits_cnn", wb, ab, "../digits_common/test.input.bin",
+                            Xte.shape, "io/test.torch.bin", y.shape, forms, "test",
+                            {"labels": "../digits_common/labels.u8", "float_acc": facc,
+                             "qat_acc": qat, "ptq_acc": ptq, "masked_pixels": masked})
+        results.append((d, man))
+    return results
+
+
 def parse_sparse_cfg(cfg):
     """'w4a4_sp90' -> (4, 4, 0.9)."""
     wa, sp = cfg.split("_sp")
@@ -1262,6 +1332,8 @@ def main():
     ap.add_argument("--digits", default="w2a4,w2a2,w4a4")
     ap.add_argument("--sparse-digits", default="w4a4_sp70,w4a4_sp90",
                     help="pruned digits models, wXaY_spNN (NN %% zero 1x4 blocks)")
+    ap.add_argument("--masked-digits", default="w4a4_mask30",
+                    help="digits models with fixed spatial activation masks, wXaY_maskNN")
     ap.add_argument("--only", default="", help="comma list of model dirs (default: all)")
     a = ap.parse_args()
     torch.set_num_threads(1)  # bit-reproducible training
@@ -1287,6 +1359,9 @@ def main():
         cfgs = [c for c in a.sparse_digits.split(",") if c and (not only or f"digits_{c}" in only)]
         if cfgs:
             entries += export_sparse_digits(cfgs, a.out, tmp, a.epochs, a.qat_epochs)
+        cfgs = [c for c in a.masked_digits.split(",") if c and (not only or f"digits_{c}" in only)]
+        if cfgs:
+            entries += export_masked_digits(cfgs, a.out, tmp, a.epochs, a.qat_epochs)
 
     ort_dir = os.environ.get("ORT_DIR")
     if ort_dir:

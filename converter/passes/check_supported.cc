@@ -100,6 +100,14 @@ void CheckSupported(const Graph& g, Diagnostics* diag) {
   }
 
   for (const auto& n : g.nodes) {
+    if (n.op_type == kSpatialMaskOp) continue;
+    if (n.op_type == "Mul" && n.domain.empty()) {
+      diag->AddNode(n,
+                    "unsupported op: Mul is supported only by a constant 0/1 spatial mask of "
+                    "shape [1, 1, H, W], [1, H, W] or [H, W] (the same pixels in every "
+                    "channel)");
+      continue;
+    }
     if (!n.domain.empty() || !SupportedOps().count(n.op_type)) {
       diag->AddNode(n, "unsupported op");
       continue;

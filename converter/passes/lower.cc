@@ -151,6 +151,7 @@ class Lowerer {
   void Visit(const Node& n) {
     if (n.op_type == kQConstOp) return;  // materialized by the ops that read it
     if (n.op_type == kFakeQuantOp) return VisitFakeQuant(n);
+    if (n.op_type == kSpatialMaskOp) return VisitCompute(n);
     static const std::set<std::string> compute = {
         "Conv",    "Gemm",    "MatMul", "Add",  "MaxPool", "AveragePool", "GlobalAveragePool",
         "Flatten", "Reshape", "Concat", "Relu", "Clip"};
@@ -253,8 +254,8 @@ class Lowerer {
         other_readers = true;
       }
     }
-    const bool passthrough =
-        n.op_type == "Flatten" || n.op_type == "Reshape" || n.op_type == "MaxPool";
+    const bool passthrough = n.op_type == "Flatten" || n.op_type == "Reshape" ||
+                             n.op_type == "MaxPool" || n.op_type == kSpatialMaskOp;
     const bool float_out_ok = n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul";
     if (g_.IsGraphOutput(f)) {
       if (!float_out_ok) {
@@ -299,13 +300,14 @@ class Lowerer {
       if (!Emit(n, name, t.q, out)) return Fail(n);
     }
     if (other_readers) {
-      // Max pool and reshapes commute with dequantization: without a QuantizeLinear after them
-      // their output keeps the input's parameters.
+      // Max pool, reshapes and masks commute with dequantization: without a QuantizeLinear after
+      // them their output keeps the input's parameters.
       const int in = QuantInput(n, n.Input(0));
       if (in < 0) return Fail(n);
       CTensor t = m_->tensors[size_t(in)];
       t.name = f;
       t.shape = shape;
+      t.spatial_mask.clear();  // a mask belongs to its tensor, not to what is computed from it
       QuantInfo qi;
       qi.scale = t.scale;
       qi.zero_point = t.zero_point;
@@ -330,6 +332,19 @@ class Lowerer {
     }
     const std::string& op = n.op_type;
     if (op == "Relu" || op == "Clip") {
+      *out = *x;
+      return true;
+    }
+    if (op == kSpatialMaskOp) {
+      const std::vector<int64_t> hw = n.AttrInts("mask_hw");
+      if (x->size() != 4 || hw.size() != 2 || (*x)[2] != hw[0] || (*x)[3] != hw[1]) {
+        diag_->AddNode(n, "multiplies a tensor of shape " + ShapeStr(*x) + " by a " +
+                              (hw.size() == 2 ? std::to_string(hw[0]) + "x" + std::to_string(hw[1])
+                                              : std::string("malformed")) +
+                              " spatial mask; a mask needs a 4-D NCHW activation of its height "
+                              "and width");
+        return false;
+      }
       *out = *x;
       return true;
     }
@@ -757,6 +772,14 @@ class Lowerer {
         op.opcode = OpCode::kGlobalAveragePool;
       } else if (op_type == "Flatten" || op_type == "Reshape") {
         op.opcode = OpCode::kReshape;
+      } else if (op_type == kSpatialMaskOp) {
+        // The mask's zeros are the zero point of the output; elsewhere a plain requantization
+        // (the identity when the parameters match, which FoldSpatialMasks then removes).
+        op.opcode = OpCode::kRequantize;
+        if (q) op.clamp = ClampFor(Node(), q);
+        const std::vector<int64_t> mask = n.AttrInts("mask");
+        CTensor& t = m_->tensors[size_t(out)];
+        t.spatial_mask.assign(mask.begin(), mask.end());
       } else {  // standalone Relu / Clip on a quantized tensor
         op.opcode = OpCode::kRequantize;
         float lo = 0, hi = kInf;

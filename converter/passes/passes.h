@@ -29,6 +29,11 @@ void LowerQonnx(Graph* g, Diagnostics* diag);
 // -1 / +1 (/ 0) with scale s_o and zero point 0. Sign on an activation is reported.
 void FoldBinaryWeights(Graph* g, Diagnostics* diag);
 
+// A Mul of an activation by a constant 0/1 mask of shape [1, 1, H, W], [1, H, W] or [H, W] (the
+// same pixels zeroed in every channel: semi-structured activation sparsity) becomes a
+// crumb.SpatialMask node reading the activation.
+void RecognizeSpatialMasks(Graph* g, Diagnostics* diag);
+
 // Lists every unsupported op, data type and bit width, with node names. Later passes run only
 // when this finds nothing.
 void CheckSupported(const Graph& g, Diagnostics* diag);
@@ -62,6 +67,11 @@ void ChooseKernelFamily(CModel* m, KernelFamily family, unsigned target = 0,
 // ROWS_LSB otherwise (a weight read by ops that disagree on family or groups stays ROWS_LSB and
 // those ops become AUTO); float constants -> DENSE bytes.
 void PackWeights(CModel* m, Diagnostics* diag);
+
+// A REQUANTIZE that only applies a spatial mask (same quantization in and out) disappears when
+// nothing else reads its input: the input's producer writes the masked tensor itself (schema
+// Tensor.spatial_mask), so a convolution there computes only the unmasked pixels.
+void FoldSpatialMasks(CModel* m, Diagnostics* diag);
 
 }  // namespace cv
 }  // namespace crumb

@@ -147,6 +147,8 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
   if (family_ == CRUMB_FAMILY_LUT) lut_bits_ = crumb_lut_layer_a_bits(&layer);
 
   const int layout = crumb_family_layout(family_);
+  model_w_ = w.data;
+  model_layout_ = w.layout;
   if (layout != w.layout) {
     // Weights of a ROWS_LSB file, or packed for another family: packed for this one, once.
     const crumb_weights_desc wd = {
@@ -259,6 +261,73 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
   }
   prepared_ = true;
   return Status::Ok();
+}
+
+Status GemmLayer::AddTapSubset(uint64_t taps, size_t* id) {
+  if (groups_ != 1 || ks_ > 64 || taps == 0 ||
+      (family_ != CRUMB_FAMILY_SCALAR && family_ != CRUMB_FAMILY_DOT &&
+       family_ != CRUMB_FAMILY_LUT && family_ != CRUMB_FAMILY_BITSERIAL)) {
+    return Internal("asked for a tap subset its kernel family cannot run.");
+  }
+  const size_t n = cout_g_;
+  const unsigned bits = params_.w_bits;
+  const crumb_weights_desc full = {bits, params_.w_encoding, zero_points_.data(), n, 1, ks_, kc_};
+  // The codes as ROWS_LSB rows of (tap, channel), from whatever layout the file holds.
+  std::vector<uint8_t> rows(crumb_weights_size(&full, CRUMB_LAYOUT_ROWS_LSB));
+  if (model_layout_ == CRUMB_LAYOUT_ROWS_LSB) {
+    memcpy(rows.data(), model_w_, rows.size());
+  } else if (!crumb_repack_weights(&full, model_w_, model_layout_, rows.data(),
+                                   CRUMB_LAYOUT_ROWS_LSB)) {
+    return Internal("has weights its own layout's unpacker refuses after prepare.");
+  }
+  const int is_signed =
+      params_.w_encoding == CRUMB_ENC_SIGNED || params_.w_encoding == CRUMB_ENC_TERNARY;
+  std::vector<int32_t> all(n * ks_ * kc_);
+  crumb_unpack_rows_lsb(rows.data(), n, ks_ * kc_, bits, is_signed, all.data());
+  TapSubset s;
+  s.ks = (size_t)__builtin_popcountll(taps);
+  std::vector<int32_t> sub;
+  sub.reserve(n * s.ks * kc_);
+  for (size_t o = 0; o < n; o++) {
+    for (size_t t = 0; t < ks_; t++) {
+      if (!(taps >> t & 1)) continue;
+      const int32_t* src = all.data() + (o * ks_ + t) * kc_;
+      sub.insert(sub.end(), src, src + kc_);
+    }
+  }
+  const crumb_weights_desc part = {bits, params_.w_encoding, zero_points_.data(), n, 1, s.ks, kc_};
+  std::vector<uint8_t> sub_rows(crumb_weights_size(&part, CRUMB_LAYOUT_ROWS_LSB));
+  crumb_pack_rows_lsb(sub.data(), n, s.ks * kc_, bits, sub_rows.data());
+  const int layout = crumb_family_layout(family_);
+  if (!s.w.Resize(crumb_weights_size(&part, layout))) {
+    return Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory packing weights for a spatial mask.");
+  }
+  if (layout == CRUMB_LAYOUT_ROWS_LSB) {
+    memcpy(s.w.data(), sub_rows.data(), sub_rows.size());
+  } else if (!crumb_repack_weights(&part, sub_rows.data(), CRUMB_LAYOUT_ROWS_LSB, s.w.data(),
+                                   layout)) {
+    return Internal("has weights its family's packer refuses for a tap subset.");
+  }
+  if (!gemm_groups_.empty()) {
+    s.gemm = gemm_groups_[0];
+    s.gemm.w_row_bytes = crumb_rows_lsb_row_bytes(s.ks * kc_, bits);
+  }
+  subsets_.push_back(std::move(s));
+  *id = subsets_.size() - 1;
+  return Status::Ok();
+}
+
+void GemmLayer::IgemmTaps(size_t id, size_t mr, const void** a, size_t a_offset, const void* zero,
+                          void* c, size_t c_stride, int32_t* scratch) const {
+  const TapSubset& s = subsets_[id];
+  const uint8_t* w = s.w.data();
+  if (family_ == CRUMB_FAMILY_LUT) {
+    lut_.igemm(mr, cout_g_, kc_, s.ks, a, a_offset, zero, w, c, c_stride, &lut_groups_[0]);
+  } else if (family_ == CRUMB_FAMILY_BITSERIAL) {
+    bs_.igemm(mr, cout_g_, kc_, s.ks, a, a_offset, zero, w, c, c_stride, &bs_groups_[0]);
+  } else {
+    igemm_(mr, cout_g_, kc_, s.ks, a, a_offset, zero, w, c, c_stride, &s.gemm, scratch);
+  }
 }
 
 void GemmLayer::Spmm(size_t pixels, const void* a, size_t group_stride, void* c,

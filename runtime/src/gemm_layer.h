@@ -68,7 +68,11 @@ class GemmLayer {
   void UsePackedOutput(const TensorDesc& y, size_t n);
   // Bytes of scratch the kernels need.
   size_t scratch_bytes() const;
-  size_t persistent_bytes() const { return owned_.size() + table_.size(); }
+  size_t persistent_bytes() const {
+    size_t n = owned_.size() + table_.size();
+    for (const TapSubset& s : subsets_) n += s.w.size();
+    return n;
+  }
 
   // C = A W for group g: `a` rows a_stride bytes apart (LUT: packed rows), mr rows.
   void Gemm(size_t g, size_t mr, const void* a, size_t a_stride, void* c, size_t c_stride,
@@ -76,6 +80,15 @@ class GemmLayer {
   // The indirect form: a[mr * ks] row pointers (+ a_offset bytes), zero the padding row.
   void Igemm(size_t g, size_t mr, const void** a, size_t a_offset, const void* zero, void* c,
              size_t c_stride, int32_t* scratch) const;
+
+  // Weights for the taps in `taps` only (bit t: tap t; ks <= 64), for output pixels whose other
+  // taps read known zeros (padding, a spatial mask): the same products without the zero ones.
+  // SCALAR / DOT / LUT / BITSERIAL, one group. Sets *id for IgemmTaps.
+  Status AddTapSubset(uint64_t taps, size_t* id);
+  size_t TapSubsetTaps(size_t id) const { return subsets_[id].ks; }
+  // Igemm over subset `id`: a[mr * TapSubsetTaps(id)] row pointers, in tap order.
+  void IgemmTaps(size_t id, size_t mr, const void** a, size_t a_offset, const void* zero, void* c,
+                 size_t c_stride, int32_t* scratch) const;
 
   // DWCONV: `width` output pixels of every channel, a[width * ks] row pointers (one code per byte,
   // + a_offset bytes) and `zero` for padding; outputs c_stride bytes apart.
@@ -92,6 +105,15 @@ class GemmLayer {
  private:
   int ChooseFamily(const OpContext& ctx, const crumb_gemm_layer& layer, unsigned shape,
                    int packed_for);
+
+  struct TapSubset {
+    size_t ks = 0;
+    AlignedBytes w;
+    crumb_gemm_params gemm{};  // SCALAR / DOT: the row length differs from the whole layer's
+  };
+  std::vector<TapSubset> subsets_;
+  const uint8_t* model_w_ = nullptr;  // the weights as the file holds them, and their layout
+  int model_layout_ = 0;
 
   int family_ = CRUMB_FAMILY_SCALAR;
   std::string reason_;

@@ -290,6 +290,24 @@ size_t Interpreter::arena_bytes() const {
   return n;
 }
 
+// Runs op i; where its output carries a spatial mask the op does not write itself, puts the zero
+// point into every channel of the masked pixels (schema/README.md "Spatial masks").
+void Interpreter::RunOp(size_t i, const OpContext& ctx, uint8_t* scratch) {
+  ops_[i]->Run(ctx, scratch);
+  if (ctx.desc.outputs.size() != 1) return;
+  const TensorDesc& d = ctx.OutDesc();
+  if (!d.spatial_mask || ops_[i]->WritesSpatialMask()) return;
+  TensorState& t = ctx.Out();
+  const size_t hw = (size_t)(t.shape[2] * t.shape[3]), c = (size_t)t.shape[1];
+  const uint8_t z = (uint8_t)d.zero_points[0];
+  for (int64_t n = 0; n < t.shape[0]; n++) {
+    uint8_t* image = t.data + (size_t)n * hw * c;
+    for (size_t p = 0; p < hw; p++) {
+      if (!d.spatial_mask[p]) memset(image + p * c, z, c);
+    }
+  }
+}
+
 Status Interpreter::Invoke() {
   if (!allocated_) {
     return Status(CRUMB_ERROR_NOT_READY,
@@ -302,11 +320,11 @@ Status Interpreter::Invoke() {
     OpContext ctx{m, m.ops[i], tensors_, kernels_};
     if (options_.profiling) {
       const auto t0 = std::chrono::steady_clock::now();
-      ops_[i]->Run(ctx, scratch);
+      RunOp(i, ctx, scratch);
       const auto t1 = std::chrono::steady_clock::now();
       op_us_[i] += std::chrono::duration<double, std::micro>(t1 - t0).count();
     } else {
-      ops_[i]->Run(ctx, scratch);
+      RunOp(i, ctx, scratch);
     }
   }
   if (options_.profiling) invokes_++;

@@ -83,6 +83,9 @@ class Op {
   // channels can be longer than one byte per code (a plane word holds up to 64 channels).
   virtual size_t PackedOutputBytes() const { return 0; }
   virtual void UsePackedInput() {}
+  // Whether the op itself writes its output's spatial mask (schema Tensor.spatial_mask); else the
+  // interpreter writes the zero point into the masked pixels after the op.
+  virtual bool WritesSpatialMask() const { return false; }
   size_t scratch_bytes() const { return scratch_bytes_; }
   size_t persistent_bytes() const { return persistent_bytes_; }
 
@@ -128,6 +131,7 @@ class Interpreter {
   const std::string& last_error() const { return last_error_; }
 
  private:
+  void RunOp(size_t i, const OpContext& ctx, uint8_t* scratch);
   Status PlanMemory();
   void LinkPackedActivations();
 

@@ -351,6 +351,25 @@ Status ParseTensor(const fb::Tensor* t, int32_t index, const fb::Model* fm, cons
                           "quantized per tensor.");
     }
   }
+  if (const auto* mask = t->spatial_mask()) {
+    if (constant || desc->is_float || desc->shape.size() != 4) {
+      return InvalidModel(label +
+                          " has a spatial mask but is not a 4-D quantized activation; only those "
+                          "may carry one.");
+    }
+    if ((uint64_t)mask->size() != (uint64_t)desc->shape[2] * (uint64_t)desc->shape[3]) {
+      return InvalidModel(StrFormat(
+          "%s has a spatial mask of %u bytes for its %lldx%lld pixels (one byte per pixel).",
+          label.c_str(), mask->size(), (long long)desc->shape[2], (long long)desc->shape[3]));
+    }
+    for (flatbuffers::uoffset_t i = 0; i < mask->size(); i++) {
+      if (mask->Get(i) > 1) {
+        return InvalidModel(StrFormat("%s has spatial mask value %u at pixel %u (must be 0 or 1).",
+                                      label.c_str(), mask->Get(i), i));
+      }
+    }
+    desc->spatial_mask = mask->data();
+  }
   // Layout and data.
   if (desc->layout < kLayoutRuntime || desc->layout > kLayoutSparseB4) {
     return InvalidModel(StrFormat("%s has unknown layout id %d.", label.c_str(), desc->layout));
@@ -508,6 +527,10 @@ Status Model::Parse() {
         return InvalidModel("Model input " + TensorLabel(t) + " is a constant.");
       }
       if (written[t]) return InvalidModel("Model input " + TensorLabel(t) + " is listed twice.");
+      if (tensors[t].spatial_mask) {
+        return InvalidModel("Model input " + TensorLabel(t) +
+                            " has a spatial mask; only tensors an op writes may carry one.");
+      }
       written[t] = 1;
       inputs.push_back(t);
     }

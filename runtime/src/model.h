@@ -70,6 +70,9 @@ struct TensorDesc {
   uint32_t buffer = 0;
   const uint8_t* data = nullptr;  // constant bytes (inside the model's memory), or null
   uint64_t data_size = 0;
+  // schema Tensor.spatial_mask: H * W bytes of 0 / 1 inside the model's memory, or null. Where
+  // 0, every channel holds the zero point (the producing op ensures it).
+  const uint8_t* spatial_mask = nullptr;
   bool is_constant() const { return buffer != 0; }
 };
 

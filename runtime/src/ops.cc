@@ -9,6 +9,7 @@
 #include "interpreter.h"
 #include "kernels/common/pack.h"
 #include "kernels/sparse/sparse.h"
+#include "masked_conv.h"
 #include "op_params.h"
 
 namespace crumb::rt {
@@ -273,10 +274,12 @@ class ConvOp : public Op {
     return Status::Ok();
   }
 
-  // Only whole-tensor rows (one group): a group's codes would not start on a packing unit.
+  // Only whole-tensor rows (one group): a group's codes would not start on a packing unit. A
+  // masked output is written one code per byte (its zero rows are codes).
   unsigned PackedOutputFormat() const override {
-    return groups_ == 1 ? layer_.OutputFormat(*out_desc_) : 0;
+    return groups_ == 1 && !out_desc_->spatial_mask ? layer_.OutputFormat(*out_desc_) : 0;
   }
+  bool WritesSpatialMask() const override { return masked_active_ && out_desc_->spatial_mask; }
   unsigned PackedInputFormat() const override { return groups_ == 1 ? layer_.InputFormat() : 0; }
   void UsePackedOutput() override {
     packed_out_ = true;
@@ -313,8 +316,10 @@ class ConvOp : public Op {
     }
     indirection_.clear();
     zero_.clear();
+    masked_active_ = (ctx.InDesc(0).spatial_mask || ctx.OutDesc().spatial_mask) &&
+                     MaskedConv::Supports(layer_, groups_, ks_);
     // dwconv reads every layer through the indirection buffer, 1x1 included.
-    if (!direct_ || layer_.family() == CRUMB_FAMILY_DWCONV) {
+    if (!direct_ || layer_.family() == CRUMB_FAMILY_DWCONV || masked_active_) {
       // One pointer per (output pixel, tap): the input pixel's row, or the shared zero row for
       // padding (the input zero point in the row's format, so padding adds exactly 0).
       const uint8_t zx = (uint8_t)ctx.InDesc(0).zero_points[0];
@@ -325,6 +330,18 @@ class ConvOp : public Op {
       } else {
         zero_ = zcodes;
       }
+    }
+    if (masked_active_) {
+      CRUMB_RETURN_IF_ERROR(masked_.Setup(ctx, &layer_, rows, row_bytes, zero_.data(), out_stride_,
+                                          cout_ * out_elem_));
+      reason_ = StrFormat("%s; spatial mask: %.0f%% of the taps computed (%s)",
+                          layer_.family_reason(), 100.0 * masked_.work_fraction(),
+                          masked_.Summary().c_str());
+      persistent_bytes_ =
+          zero_.size() + packed_.size() + layer_.persistent_bytes() + masked_.persistent_bytes();
+      return Status::Ok();
+    }
+    if (!direct_ || layer_.family() == CRUMB_FAMILY_DWCONV) {
       indirection_.resize(pixels_ * ks_);
       const int64_t h = xs[2], wd = xs[3];
       size_t i = 0;
@@ -367,6 +384,10 @@ class ConvOp : public Op {
     const bool packed = layer_.InputFormat() != 0;
     const bool repack = packed && !packed_in_;
     if (repack) packed_.Pack(layer_, x, in_pixels_, cin_, groups_);
+    if (masked_active_) {
+      masked_.Run(layer_, y, s);
+      return;
+    }
     // Where group g's codes start within a row: channel g * kc_, or its own packed row.
     const size_t group_offset = packed ? layer_.InputRowBytes() : kc_;
     const uint8_t* rows = repack ? packed_.data() : x;
@@ -386,17 +407,21 @@ class ConvOp : public Op {
     return direct_ ? layer_.GemmName() : layer_.IgemmName();
   }
   int Family() const override { return layer_.family(); }
-  const char* FamilyReason() const override { return layer_.family_reason(); }
+  const char* FamilyReason() const override {
+    return masked_active_ ? reason_.c_str() : layer_.family_reason();
+  }
 
  private:
   GemmLayer layer_;
   PackedInput packed_;
   SparseInput sparse_in_;
+  std::string reason_;
   size_t groups_ = 1, cin_ = 0, cout_ = 0, kc_ = 0, ks_ = 0, pixels_ = 0, in_pixels_ = 0,
          out_elem_ = 1, out_stride_ = 0;
   const TensorDesc* out_desc_ = nullptr;
   size_t out_pixels_ = 0;
-  bool direct_ = false, packed_in_ = false, packed_out_ = false;
+  bool direct_ = false, packed_in_ = false, packed_out_ = false, masked_active_ = false;
+  MaskedConv masked_;
   std::vector<const void*> indirection_;
   std::vector<uint8_t> zero_;
 };

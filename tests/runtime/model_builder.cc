@@ -155,9 +155,13 @@ std::string Build(const ModelBuilder& m, uint64_t data_start, std::vector<uint64
                                  t.qmin, t.qmax);
     }
     const uint32_t buf = t.buffer_override >= 0 ? (uint32_t)t.buffer_override : tensor_buffer[i];
-    tensors.push_back(fb::CreateTensor(b, b.CreateString(t.name), b.CreateVector(t.shape),
-                                       (fb::ElementType)t.type, (uint8_t)t.bits,
-                                       (fb::Encoding)t.encoding, q, buf, (fb::Layout)t.layout));
+    const auto mask = t.spatial_mask.empty()
+                          ? 0
+                          : b.CreateVector(reinterpret_cast<const uint8_t*>(t.spatial_mask.data()),
+                                           t.spatial_mask.size());
+    tensors.push_back(fb::CreateTensor(
+        b, b.CreateString(t.name), b.CreateVector(t.shape), (fb::ElementType)t.type,
+        (uint8_t)t.bits, (fb::Encoding)t.encoding, q, buf, (fb::Layout)t.layout, mask));
   }
   std::vector<flatbuffers::Offset<fb::Operator>> ops;
   for (const OpSpec& o : m.ops) {

@@ -33,6 +33,7 @@ struct TensorSpec {
   int64_t size_delta = 0;    // added to the declared buffer size (corruption tests)
   int64_t offset_delta = 0;  // added to the buffer offset (corruption tests)
   int buffer_override = -1;  // >= 0: use this buffer index instead
+  std::string spatial_mask;  // Tensor.spatial_mask bytes (empty: none)
 };
 
 struct OpSpec {
