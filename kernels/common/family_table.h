@@ -48,10 +48,18 @@ typedef struct crumb_family_row {
   uint16_t min_n;      // fewest output channels per group the row applies to (0: any)
   uint8_t family;      // crumb_kernel_family
   const char* evidence;
+  uint16_t max_k;        // most reduction terms (kc * ks) the row applies to (0: any)
+  uint16_t n_unaligned;  // applies only when the output channels are not a multiple (0: any)
 } crumb_family_row;
 
 #define CRUMB_ROW(isa, wb, enc, ab, shape, min_n, fam, why) \
-  { CRUMB_SELECT_##isa, wb, enc, ab, CRUMB_SHAPE_##shape, min_n, CRUMB_FAMILY_##fam, why }
+  { CRUMB_SELECT_##isa, wb, enc, ab, CRUMB_SHAPE_##shape, min_n, CRUMB_FAMILY_##fam, why, 0, 0 }
+// A row that also bounds the reduction length and / or needs output channels off a tile multiple.
+#define CRUMB_ROW_K(isa, wb, enc, ab, shape, max_k, n_unaligned, fam, why)                   \
+  {                                                                                          \
+    CRUMB_SELECT_##isa, wb, enc, ab, CRUMB_SHAPE_##shape, 0, CRUMB_FAMILY_##fam, why, max_k, \
+        n_unaligned                                                                          \
+  }
 // Rows are matched in order; the first that fits the layer and whose family can run it wins.
 // Ratios: winner over runner-up, medians of 3 runs of `bench_family_table` (7 interleaved rounds
 // each) on the project's Zen 4 box; a row applies to every weight encoding of its bit width
@@ -71,6 +79,16 @@ static const crumb_family_row crumb_family_table[] = {
               "A2 at M=1: popcount 1.75-2.9x dot"),
     CRUMB_ROW(AVX512, CRUMB_ANY, CRUMB_ANY, CRUMB_ANY, GEMV, 0, DOT,
               "A3-A8 at M=1: int8 dot products (2.0x pair tables at A3-A4)"),
+    // AVX-512, 1x1 W2A4 at MobileNetV2's shapes (crumb-bench --tune, 5 interleaved rounds):
+    // pair tables keep the short reductions (16->96 @112 1.17x, 24->144 @56 1.1x dot) and
+    // whole 128-channel tiles (256->256 @14, 64->256 @56 above; 320->1280 @7 ties); elsewhere
+    // the 4x128 table tile runs partly empty and int8 dot products win (32->16 3.5x, 96->24
+    // 1.7x, 144->32 @28 1.4x, 32->192 @28 1.3x, 192->64 @14 1.2x, 576->160 @7 1.2x, 384->96
+    // 1.05x).
+    CRUMB_ROW_K(AVX512, 2, CRUMB_ANY, 4, POINTWISE, 24, 0, LUT,
+                "W2A4 1x1, K <= 24: pair tables 1.1-1.17x dot"),
+    CRUMB_ROW_K(AVX512, 2, CRUMB_ANY, 4, POINTWISE, 0, 128, DOT,
+                "W2A4 1x1, N not a multiple of 128: int8 dot products 1.05-3.5x pair tables"),
     // AVX2 (also AVX-512 CPUs without the extensions above): vpshufb popcount is slower than
     // pair tables once activations have two planes.
     CRUMB_ROW(AVX2, 1, CRUMB_ANY, 2, SPATIAL, 0, LUT, "W1A2 3x3: pair tables 1.13-1.17x popcount"),
@@ -91,7 +109,9 @@ static inline int crumb_family_row_fits(const crumb_family_row* r, const crumb_g
          (r->w_encoding == CRUMB_ANY || r->w_encoding == l->w_encoding) &&
          (r->a_bits == CRUMB_ANY || r->a_bits == l->a_bits) &&
          (r->shape == CRUMB_ANY || r->shape == shape) &&
-         (r->min_n == 0 || l->n / l->groups >= r->min_n);
+         (r->min_n == 0 || l->n / l->groups >= r->min_n) &&
+         (r->max_k == 0 || l->kc * l->ks <= r->max_k) &&
+         (r->n_unaligned == 0 || (l->n / l->groups) % r->n_unaligned != 0);
 }
 
 // Whether `family` can run the layer (the family's kernels exist for its bits and encodings).

@@ -555,8 +555,10 @@ TEST(FamilyTable, ExactRowLayerGivesTheRowsFamily) {
           if (r.a_bits != CRUMB_ANY && r.a_bits != ab) continue;
           for (unsigned shape = 0; shape <= CRUMB_SHAPE_GEMV; shape++) {
             if (r.shape != CRUMB_ANY && r.shape != shape) continue;
-            const crumb_gemm_layer l = {wb, we, zps.data(),        std::max<size_t>(64, r.min_n),
-                                        1,  ab, CRUMB_ENC_UNSIGNED};
+            crumb_gemm_layer l = {wb, we, zps.data(),        std::max<size_t>(64, r.min_n),
+                                  1,  ab, CRUMB_ENC_UNSIGNED};
+            l.kc = r.max_k ? r.max_k : 64;
+            l.ks = 1;
             if (!crumb_family_can_run(&l, r.family)) continue;
             // Shadowed by an earlier row that runs it: that row's test.
             bool shadowed = false;
