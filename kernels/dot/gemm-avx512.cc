@@ -231,17 +231,26 @@ void Run(const Call& call, const Geometry& g) {
       _mm512_store_si512(corr_buf + 16 * nb, Correction(call, g, nb));
     corrs = corr_buf;
   }
-  size_t m0 = 0;
-  for (; m0 + kMR <= call.mr; m0 += kMR) {
-    size_t nb = 0;
-    for (; nb + kNB <= blocks; nb += kNB) Tile<BITS, SA, kMR, kNB>(call, g, dec, m0, nb, ep, corrs);
-    for (; nb < blocks; nb++) Tile<BITS, SA, kMR, 1>(call, g, dec, m0, nb, ep, corrs);
+  // Every row over NB blocks from nb: MR-row tiles, then single rows.
+  auto rows = [&](auto mr_c, auto nb_c, size_t nb) {
+    constexpr int MR = decltype(mr_c)::value, NB = decltype(nb_c)::value;
+    size_t m0 = 0;
+    for (; m0 + MR <= call.mr; m0 += MR) Tile<BITS, SA, MR, NB>(call, g, dec, m0, nb, ep, corrs);
+    for (; m0 < call.mr; m0++) Tile<BITS, SA, 1, NB>(call, g, dec, m0, nb, ep, corrs);
+  };
+  size_t nb = 0;
+  for (; nb + kNB <= blocks; nb += kNB) {
+    rows(std::integral_constant<int, kMR>(), std::integral_constant<int, kNB>(), nb);
   }
-  for (; m0 < call.mr; m0++) {
-    size_t nb = 0;
-    for (; nb + 4 <= blocks; nb += 4) Tile<BITS, SA, 1, 4>(call, g, dec, m0, nb, ep, corrs);
-    for (; nb < blocks; nb++) Tile<BITS, SA, 1, 1>(call, g, dec, m0, nb, ep, corrs);
+  // The last 1-3 blocks (layers of 16-48 channels: a stem, MobileNet's projections) in taller
+  // tiles, so that each broadcast activation still feeds enough vpdpbusd: 8 rows x 2 blocks and
+  // 8 rows x 1 block (4 x 1 left three quarters of the accumulators idle).
+  if (blocks - nb >= 2) {
+    rows(std::integral_constant<int, 8>(), std::integral_constant<int, 2>(), nb);
+    nb += 2;
   }
+  if (blocks - nb == 1)
+    rows(std::integral_constant<int, 8>(), std::integral_constant<int, 1>(), nb);
 }
 
 void Dispatch(Call& call, size_t ks, size_t kc) {
