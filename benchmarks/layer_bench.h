@@ -206,7 +206,7 @@ inline std::vector<const void*> Indirection(const LayerShape& s, const uint8_t* 
 }
 
 // The isa column of the families' .inc files, and whether this CPU runs a kernel of it.
-enum class Isa { SCALAR, AVX2, AVX512, AVX512VBMI, AVX512VPOPCNT, NEON };
+enum class Isa { SCALAR, AVX2, AVX512, AVX512VBMI, AVX512VPOPCNT, AVX512VNNI, NEON };
 inline bool IsaSupported(Isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -215,6 +215,7 @@ inline bool IsaSupported(Isa isa) {
   if (isa == Isa::AVX512) return avx512;
   if (isa == Isa::AVX512VBMI) return avx512 && __builtin_cpu_supports("avx512vbmi");
   if (isa == Isa::AVX512VPOPCNT) return avx512 && __builtin_cpu_supports("avx512vpopcntdq");
+  if (isa == Isa::AVX512VNNI) return avx512 && __builtin_cpu_supports("avx512vnni");
 #endif
 #if defined(__aarch64__)
   if (isa == Isa::NEON) return true;

@@ -44,7 +44,7 @@
 namespace crumb_test {
 
 // The isa column of the families' .inc files, and whether this CPU runs a kernel of it.
-enum class KernelIsa { SCALAR, AVX2, AVX512, AVX512VBMI, AVX512VPOPCNT, NEON };
+enum class KernelIsa { SCALAR, AVX2, AVX512, AVX512VBMI, AVX512VPOPCNT, AVX512VNNI, NEON };
 inline bool KernelIsaSupported(KernelIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -53,6 +53,7 @@ inline bool KernelIsaSupported(KernelIsa isa) {
   if (isa == KernelIsa::AVX512) return avx512;
   if (isa == KernelIsa::AVX512VBMI) return avx512 && __builtin_cpu_supports("avx512vbmi");
   if (isa == KernelIsa::AVX512VPOPCNT) return avx512 && __builtin_cpu_supports("avx512vpopcntdq");
+  if (isa == KernelIsa::AVX512VNNI) return avx512 && __builtin_cpu_supports("avx512vnni");
 #endif
 #if defined(__aarch64__)
   if (isa == KernelIsa::NEON) return true;

@@ -1,0 +1,304 @@
+// crumb_q8_qb_dwconv_ukernel_c64__avx512vnni: the dwconv contract (kernels/dwconv/dwconv.h) with
+// AVX512-VNNI's vpdpbusd, one 64-channel weight block per iteration (masked for a last block of
+// 33..63 channels; a last block of <= 32 channels goes to the AVX2 kernel, as in the AVX-512
+// kernel), the call's output pixels inside it so the block's prepared weights are reused.
+//
+// Why VNNI: vpdpbusd sums 4 adjacent u8 x s8 products into an int32 lane, so with the activations
+// of 4 taps of one channel in one dword it does 64 MACs and the accumulation in one instruction,
+// straight into int32 (no int16 chain, no widening, no bound on ks * |qa| * |v|: W8A8 runs the same
+// code). Taps go in quads: the 4 tap vectors are interleaved with vpunpck{l,h}bw then
+// vpunpck{l,h}wd (8 shuffles per 4 taps), giving 4 vectors Q_i whose 128-bit lane L dword j holds
+// channel 16 L + 4 i + j; the weights are interleaved the same way once per call. A single last
+// tap (ks = 9, 25: ks % 4 == 1) costs one vpshufb (a 4 x 4 byte transpose per lane: dword j byte i
+// becomes channel 16 L + 4 i + j) and 4 vpdpbusd under weights that are zero outside byte i; 2 or 3
+// leftover taps are a quad padded with zero weights.
+//
+// That layout is the one the packs want: vpackssdw (Q0, Q1), (Q2, Q3) then vpackuswb / vpacksswb
+// leave lane L's bytes in channel order 16 L .. 16 L + 15, so the integer epilogue needs no final
+// permutation; mul / add / the za correction are put in the layout once per block.
+// Activations are read raw (S8 flipped to u8 by xor 0x80): acc = sum qa' v - za' vsum, the
+// accumulators starting at -za' vsum (wrapping int32; acc itself fits int32).
+//
+// The integer epilogue is requant.h's rule with fewer instructions, same bits: y = float(acc) *
+// mul + add (vmulps, vaddps, never fused), then only vminps(hi', y) with hi' = qmax - z, vcvtps2dq
+// (RNE), and the rest in integers: clamping y to [lo', hi'] before rounding equals clamping
+// round(y) after it (the bounds are integers, rounding is monotonic), and everything below lo'
+// may saturate anywhere on the way as long as it stays below: vcvtps2dq gives INT_MIN for y <
+// -2^31, vpackssdw saturates to -32768, vpaddsw adds z as int16 (exact for r in [-32768 + ..,
+// hi'], r + z <= qmax), vpackuswb / vpacksswb saturate to the type's range ⊇ [qmin, qmax], and a
+// byte max / min with qmin / qmax (skipped when they are the type's bounds) finishes the clamp.
+// The one float compare left is needed: vcvtps2dq would turn y >= 2^31 into INT_MIN too.
+// Float outputs take kernels/common/epilogue-avx512.h's path after a lane transpose.
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/common/epilogue-avx512.h"
+#include "kernels/dwconv/dwconv.h"
+#include "kernels/dwconv/internal.h"
+
+namespace {
+
+// Taps whose prepared weights the stack buffer holds (quads of 4 vectors, the single tap's 4);
+// larger kernels go to the AVX-512 kernel.
+constexpr size_t kMaxTaps = 64;
+
+#define ALL8 ((__mmask64)~0ULL)
+
+inline __m512i PermuteQ(__m512i a, __m512i idx, __m512i b) {
+  return _mm512_maskz_permutex2var_epi64((__mmask8)0xFF, a, idx, b);
+}
+
+// The 4 x 4 transpose of 128-bit lanes: out[i] lane L = in[L] lane i (an involution, so it maps
+// channel order to the quad layout and back).
+inline void TransposeLanes(const __m512i in[4], __m512i out[4]) {
+  const __m512i qlo = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+  const __m512i qhi = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+  const __m512i qlo2 = _mm512_setr_epi64(0, 1, 2, 3, 8, 9, 10, 11);
+  const __m512i qhi2 = _mm512_setr_epi64(4, 5, 6, 7, 12, 13, 14, 15);
+  const __m512i s01a = PermuteQ(in[0], qlo, in[1]);
+  const __m512i s01b = PermuteQ(in[0], qhi, in[1]);
+  const __m512i s23a = PermuteQ(in[2], qlo, in[3]);
+  const __m512i s23b = PermuteQ(in[2], qhi, in[3]);
+  out[0] = PermuteQ(s01a, qlo2, s23a);
+  out[1] = PermuteQ(s01a, qhi2, s23a);
+  out[2] = PermuteQ(s01b, qlo2, s23b);
+  out[3] = PermuteQ(s01b, qhi2, s23b);
+}
+
+// The quad interleave of 4 byte vectors (taps): q[i] lane L dword j = bytes (x0, x1, x2, x3) of
+// byte 4 i + j of lane L.
+inline void Interleave4(__m512i x0, __m512i x1, __m512i x2, __m512i x3, __m512i q[4]) {
+  const __m512i p01lo = _mm512_unpacklo_epi8(x0, x1), p01hi = _mm512_unpackhi_epi8(x0, x1);
+  const __m512i p23lo = _mm512_unpacklo_epi8(x2, x3), p23hi = _mm512_unpackhi_epi8(x2, x3);
+  q[0] = _mm512_unpacklo_epi16(p01lo, p23lo);
+  q[1] = _mm512_unpackhi_epi16(p01lo, p23lo);
+  q[2] = _mm512_unpacklo_epi16(p01hi, p23hi);
+  q[3] = _mm512_unpackhi_epi16(p01hi, p23hi);
+}
+
+// Channels [c_begin, c_end) of nx output pixels whose taps are resolved (internal.h). KS: the
+// taps as a compile-time constant (0: ks at run time).
+template <bool kS8, size_t KS, bool kSlide>
+void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* const* ptrs,
+         const uint8_t* weights, uint8_t* output, size_t output_stride,
+         const crumb_dwconv_params* params) {
+  static_assert(!kSlide || KS == 9, "the sliding window is for 3x3 kernels");
+  const size_t ks = KS ? KS : ks_arg;
+  const crumb_epilogue_avx512 e = crumb_epilogue_avx512_init(&params->out);
+  const bool fast = params->out.type != CRUMB_ELEM_F32;
+  const bool u8 = params->out.type == CRUMB_ELEM_U8;
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
+  const __m512i vza = _mm512_set1_epi32(params->a_zero_point + (kS8 ? 128 : 0));
+  const __m512i vzero = _mm512_setzero_si512();
+  const __m512 hi = e.hi;
+  const __m512i z16 = _mm512_set1_epi16((short)params->out.zero_point);
+  const bool clamp = fast && (u8 ? params->out.qmin > 0 || params->out.qmax < 255
+                                 : params->out.qmin > -128 || params->out.qmax < 127);
+  const __m512i qmin8 = _mm512_set1_epi8((char)params->out.qmin);
+  const __m512i qmax8 = _mm512_set1_epi8((char)params->out.qmax);
+  const size_t quads = ks % 4 == 1 ? ks / 4 : (ks + 3) / 4;
+  const bool single = ks % 4 == 1;
+  const size_t block_bytes = crumb_dwconv_block_bytes(ks);
+  // The single tap's transpose: byte 4 j + i of a lane takes byte 4 i + j.
+  const __m512i tr = _mm512_maskz_broadcast_i32x4(
+      CRUMB_AVX512_ALL, _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+  alignas(64) __m512i wbuf[(kMaxTaps / 4 + 1) * 4];
+
+  for (size_t c0 = c_begin; c0 < c_end; c0 += CRUMB_DWCONV_BLOCK) {
+    const size_t nc = c_end - c0 < 64 ? c_end - c0 : 64;
+    const __mmask64 m = nc == 64 ? ALL8 : (__mmask64)((1ULL << nc) - 1);
+    const uint8_t* block = weights + c0 / CRUMB_DWCONV_BLOCK * block_bytes;
+    const int8_t* v = (const int8_t*)(block + CRUMB_DWCONV_BLOCK * 4);
+    // -za' vsum and (integer outputs) mul / add in the quad layout.
+    __m512i corr[4], mq[4], aq[4];
+    {
+      __m512i t[4];
+      for (int j = 0; j < 4; j++) {
+        t[j] = _mm512_sub_epi32(vzero, _mm512_mullo_epi32(vza, _mm512_loadu_si512(block + 64 * j)));
+      }
+      TransposeLanes(t, corr);
+      if (fast) {
+        for (int j = 0; j < 4; j++) {
+          const __mmask16 k = crumb_avx512_mask16(nc > 16 * (size_t)j ? nc - 16 * j : 0);
+          t[j] = _mm512_castps_si512(_mm512_maskz_loadu_ps(k, params->mul + c0 + 16 * j));
+        }
+        TransposeLanes(t, mq);
+        for (int j = 0; j < 4; j++) {
+          const __mmask16 k = crumb_avx512_mask16(nc > 16 * (size_t)j ? nc - 16 * j : 0);
+          t[j] = _mm512_castps_si512(_mm512_maskz_loadu_ps(k, params->add + c0 + 16 * j));
+        }
+        TransposeLanes(t, aq);
+      }
+    }
+    if (kSlide) {
+      // Column quads: W_c = taps (0, c), (1, c), (2, c) and a zero 4th tap.
+      for (size_t c = 0; c < 3; c++) {
+        Interleave4(_mm512_loadu_si512(v + c * 64), _mm512_loadu_si512(v + (3 + c) * 64),
+                    _mm512_loadu_si512(v + (6 + c) * 64), vzero, wbuf + 4 * c);
+      }
+    }
+    for (size_t q = 0; q < (kSlide ? 0 : quads); q++) {
+      __m512i x[4];
+      for (size_t i = 0; i < 4; i++) {
+        const size_t t = 4 * q + i;
+        x[i] = t < ks ? _mm512_loadu_si512(v + t * 64) : vzero;
+      }
+      Interleave4(x[0], x[1], x[2], x[3], wbuf + 4 * q);
+    }
+    if (single && !kSlide) {
+      const __m512i w = _mm512_loadu_si512(v + (ks - 1) * 64);
+      for (int i = 0; i < 4; i++) {
+        wbuf[4 * quads + i] =
+            _mm512_maskz_shuffle_epi8((__mmask64)(0x1111111111111111ULL << i), w, tr);
+      }
+    }
+
+    // Sliding window (3x3, stride 1): the interleaved input columns x - 1, x, x + 1 of pixel x;
+    // each pixel interleaves only its new column (8 shuffles instead of 17).
+    __m512i col[3][4];
+    if (kSlide && nx != 0) {
+      for (size_t c = 0; c < 2; c++) {
+        const void* const* taps = ptrs;
+        auto load = [&](size_t t) {
+          const __m512i a = _mm512_maskz_loadu_epi8(m, (const uint8_t*)taps[t] + c0);
+          return kS8 ? _mm512_xor_si512(a, flip) : a;
+        };
+        const __m512i r2 = load(6 + c);
+        Interleave4(load(c), load(3 + c), r2, r2, col[c + 1]);
+      }
+    }
+    for (size_t x = 0; x < nx; x++) {
+      const void* const* taps = ptrs + x * ks;
+      __m512i acc0 = corr[0], acc1 = corr[1], acc2 = corr[2], acc3 = corr[3];
+      auto load = [&](size_t t) {
+        const __m512i a = _mm512_maskz_loadu_epi8(m, (const uint8_t*)taps[t] + c0);
+        return kS8 ? _mm512_xor_si512(a, flip) : a;
+      };
+      if (kSlide) {
+        for (int i = 0; i < 4; i++) {
+          col[0][i] = col[1][i];
+          col[1][i] = col[2][i];
+        }
+        // The 4th byte of each quad meets a zero weight: row 2 again is as good as any.
+        const __m512i r2 = load(8);
+        Interleave4(load(2), load(5), r2, r2, col[2]);
+#pragma GCC unroll 3
+        for (size_t c = 0; c < 3; c++) {
+          const __m512i* w = wbuf + 4 * c;
+          acc0 = _mm512_dpbusd_epi32(acc0, col[c][0], w[0]);
+          acc1 = _mm512_dpbusd_epi32(acc1, col[c][1], w[1]);
+          acc2 = _mm512_dpbusd_epi32(acc2, col[c][2], w[2]);
+          acc3 = _mm512_dpbusd_epi32(acc3, col[c][3], w[3]);
+        }
+      }
+#pragma GCC unroll 16
+      for (size_t q = 0; q < (kSlide ? 0 : quads); q++) {
+        const size_t t = 4 * q, last = ks - 1;
+        __m512i a[4];
+        // Padding taps of a short last quad read tap ks - 1 again under zero weights.
+        for (size_t i = 0; i < 4; i++) a[i] = load(t + i < ks ? t + i : last);
+        __m512i qv[4];
+        Interleave4(a[0], a[1], a[2], a[3], qv);
+        const __m512i* w = wbuf + 4 * q;
+        acc0 = _mm512_dpbusd_epi32(acc0, qv[0], w[0]);
+        acc1 = _mm512_dpbusd_epi32(acc1, qv[1], w[1]);
+        acc2 = _mm512_dpbusd_epi32(acc2, qv[2], w[2]);
+        acc3 = _mm512_dpbusd_epi32(acc3, qv[3], w[3]);
+      }
+      if (single && !kSlide) {
+        const __m512i s = _mm512_shuffle_epi8(load(ks - 1), tr);
+        const __m512i* w = wbuf + 4 * quads;
+        acc0 = _mm512_dpbusd_epi32(acc0, s, w[0]);
+        acc1 = _mm512_dpbusd_epi32(acc1, s, w[1]);
+        acc2 = _mm512_dpbusd_epi32(acc2, s, w[2]);
+        acc3 = _mm512_dpbusd_epi32(acc3, s, w[3]);
+      }
+      uint8_t* row = output + x * output_stride;
+      if (fast) {
+        const __m512i acc[4] = {acc0, acc1, acc2, acc3};
+        __m512i r[4];
+        for (int i = 0; i < 4; i++) {
+          const __m512 y =
+              crumb_avx512_scale(acc[i], _mm512_castsi512_ps(mq[i]), _mm512_castsi512_ps(aq[i]));
+          r[i] = _mm512_maskz_cvtps_epi32(CRUMB_AVX512_ALL,
+                                          _mm512_maskz_min_ps(CRUMB_AVX512_ALL, hi, y));
+        }
+        const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(r[0], r[1]), z16);
+        const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(r[2], r[3]), z16);
+        __m512i b;
+        if (u8) {
+          b = _mm512_packus_epi16(w01, w23);
+          if (clamp) b = _mm512_min_epu8(_mm512_max_epu8(b, qmin8), qmax8);
+        } else {
+          b = _mm512_packs_epi16(w01, w23);
+          if (clamp) b = _mm512_min_epi8(_mm512_max_epi8(b, qmin8), qmax8);
+        }
+        if (nc == 64) {
+          _mm512_storeu_si512(row + c0, b);
+        } else {
+          _mm512_mask_storeu_epi8(row + c0, m, b);
+        }
+        continue;
+      }
+      const __m512i qa[4] = {acc0, acc1, acc2, acc3};
+      __m512i acc[4];
+      TransposeLanes(qa, acc);
+      for (size_t j = 0; j < 4 && 16 * j < nc; j++) {
+        const size_t cnt = nc - 16 * j < 16 ? nc - 16 * j : 16;
+        crumb_avx512_output16(acc[j], params->mul, params->add, &e, row, c0 + 16 * j, cnt);
+      }
+    }
+  }
+}
+
+// Whether the nx pixels' 3x3 taps are a stride-1 window: pixel x + 1's columns 0, 1 are pixel
+// x's columns 1, 2 (padding included: both point at the zero row). Pointer compares only.
+bool Slides(size_t nx, const void* const* taps) {
+  for (size_t x = 0; x + 1 < nx; x++) {
+    const void* const* a = taps + 9 * x;
+    const void* const* b = a + 9;
+    for (size_t r = 0; r < 3; r++) {
+      if (b[3 * r] != a[3 * r + 1] || b[3 * r + 1] != a[3 * r + 2]) return false;
+    }
+  }
+  return true;
+}
+
+template <bool kS8>
+void Dispatch(size_t c_begin, size_t c_end, size_t nx, size_t ks, const void* const* taps,
+              const uint8_t* weights, uint8_t* output, size_t output_stride,
+              const crumb_dwconv_params* params) {
+  auto* fn = ks == 9    ? (nx > 1 && Slides(nx, taps) ? Run<kS8, 9, true> : Run<kS8, 9, false>)
+             : ks == 25 ? Run<kS8, 25, false>
+                        : Run<kS8, 0, false>;
+  fn(c_begin, c_end, nx, ks, taps, weights, output, output_stride, params);
+}
+
+}  // namespace
+
+extern "C" void crumb_q8_qb_dwconv_ukernel_c64__avx512vnni(size_t channels, size_t width, size_t ks,
+                                                           const void** input, size_t input_offset,
+                                                           const void* zero, const void* weights,
+                                                           void* output, size_t output_stride,
+                                                           const crumb_dwconv_params* params) {
+  if (ks > kMaxTaps) {  // beyond any real depthwise kernel: the AVX-512 kernel's chunked weights
+    crumb_q8_qb_dwconv_ukernel_c64__avx512(channels, width, ks, input, input_offset, zero, weights,
+                                           output, output_stride, params);
+    return;
+  }
+  auto* fn = params->a_type == CRUMB_ELEM_S8 ? Dispatch<true> : Dispatch<false>;
+  // A last block of at most 32 channels goes to the AVX2 kernel: half the vector width (two
+  // pixels per register for <= 16 channels), the same bits.
+  const size_t tail = channels % CRUMB_DWCONV_BLOCK;
+  const size_t full = tail != 0 && tail <= 32 ? channels - tail : channels;
+  const uint8_t* w = (const uint8_t*)weights;
+  crumb_dwconv::ForEachPixelGroup(
+      width, ks, input, input_offset, zero, [&](size_t x0, size_t nx, const void* const* taps) {
+        uint8_t* out = (uint8_t*)output + x0 * output_stride;
+        if (full != 0) fn(0, full, nx, ks, taps, w, out, output_stride, params);
+        if (full < channels) {
+          crumb_dwconv_avx2_channels(full, channels, nx, ks, taps, w, out, output_stride, params);
+        }
+      });
+}
