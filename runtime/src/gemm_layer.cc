@@ -335,6 +335,11 @@ void GemmLayer::Spmm(size_t pixels, const void* a, size_t group_stride, void* c,
   spmm_.fn(pixels, 0, cout_g_, a, group_stride, w_, c, c_stride / out_elem_, 4, &sp_params_);
 }
 
+void GemmLayer::SpmmC4(size_t pixels, const void* a, size_t group_stride, void* c,
+                       size_t out_group_stride) const {
+  spmm_.fn(pixels, 0, cout_g_, a, group_stride, w_, c, 4, out_group_stride, &sp_params_);
+}
+
 void GemmLayer::Dwconv(size_t width, const void** a, size_t a_offset, const void* zero, void* c,
                        size_t c_stride) const {
   dwconv_.fn(cout_g_ * groups_, width, ks_, a, a_offset, zero, w_, c, c_stride, &dw_params_);

@@ -98,6 +98,10 @@ class GemmLayer {
   // SPARSE: `pixels` rows of C4HW input (kernels/sparse/sparse.h; groups group_stride bytes
   // apart) times the weights, NHWC output rows c_stride bytes apart.
   void Spmm(size_t pixels, const void* a, size_t group_stride, void* c, size_t c_stride) const;
+  // The same with a C4HW output of out_group_stride bytes per channel group: the next sparse
+  // layer's input, so the region between them never exists as NHWC.
+  void SpmmC4(size_t pixels, const void* a, size_t group_stride, void* c,
+              size_t out_group_stride) const;
 
   const char* GemmName() const { return gemm_name_; }
   const char* IgemmName() const { return igemm_name_; }

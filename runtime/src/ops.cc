@@ -239,6 +239,9 @@ class SparseInput {
   uint8_t za_ = 0;
 };
 
+// The format tag (Op::PackedOutputFormat) of a sparse region's C4HW activations.
+constexpr unsigned kSparseC4HW = 16 * CRUMB_FAMILY_SPARSE;
+
 class ConvOp : public Op {
  public:
   explicit ConvOp(const KernelTable&) {}
@@ -277,23 +280,31 @@ class ConvOp : public Op {
   // Only whole-tensor rows (one group): a group's codes would not start on a packing unit. A
   // masked output is written one code per byte (its zero rows are codes).
   unsigned PackedOutputFormat() const override {
-    return groups_ == 1 && !out_desc_->spatial_mask ? layer_.OutputFormat(*out_desc_) : 0;
+    if (groups_ != 1 || out_desc_->spatial_mask) return 0;
+    if (layer_.family() == CRUMB_FAMILY_SPARSE) return out_desc_->is_float ? 0 : kSparseC4HW;
+    return layer_.OutputFormat(*out_desc_);
   }
   bool WritesSpatialMask() const override { return masked_active_ && out_desc_->spatial_mask; }
-  unsigned PackedInputFormat() const override { return groups_ == 1 ? layer_.InputFormat() : 0; }
+  unsigned PackedInputFormat() const override {
+    if (groups_ != 1) return 0;
+    return layer_.family() == CRUMB_FAMILY_SPARSE ? kSparseC4HW : layer_.InputFormat();
+  }
   void UsePackedOutput() override {
     packed_out_ = true;
     layer_.UsePackedOutput(*out_desc_, cout_);
   }
   void UsePackedInput() override { packed_in_ = true; }
   size_t PackedOutputBytes() const override {
+    if (layer_.family() == CRUMB_FAMILY_SPARSE) return crumb_sparse_groups(cout_) * 4 * out_pixels_;
     return out_pixels_ * layer_.OutputRowBytes(*out_desc_, cout_);
   }
 
   Status Setup(const OpContext& ctx) override {
     const OpDesc& d = ctx.desc;
     out_elem_ = ctx.OutDesc().is_float ? 4 : 1;
-    out_stride_ = packed_out_ ? layer_.OutputRowBytes(*out_desc_, cout_) : cout_ * out_elem_;
+    out_stride_ = packed_out_ && layer_.family() != CRUMB_FAMILY_SPARSE
+                      ? layer_.OutputRowBytes(*out_desc_, cout_)
+                      : cout_ * out_elem_;
     const Shape& xs = ctx.In(0).shape;
     const Shape& ys = ctx.Out().shape;
     pixels_ = (size_t)(ys[0] * ys[2] * ys[3]);
@@ -310,8 +321,11 @@ class ConvOp : public Op {
       row_bytes = packed_.row_bytes();
     }
     if (layer_.family() == CRUMB_FAMILY_SPARSE) {
-      sparse_in_.Resize(ctx, cin_, in_pixels_);
+      if (!packed_in_) sparse_in_.Resize(ctx, cin_, in_pixels_);
       persistent_bytes_ = sparse_in_.size() + layer_.persistent_bytes();
+      reason_ = layer_.family_reason();
+      if (packed_in_) reason_ += "; input C4HW from the previous sparse layer";
+      if (packed_out_) reason_ += "; output C4HW for the next sparse layer";
       return Status::Ok();
     }
     indirection_.clear();
@@ -334,9 +348,9 @@ class ConvOp : public Op {
     if (masked_active_) {
       CRUMB_RETURN_IF_ERROR(masked_.Setup(ctx, &layer_, rows, row_bytes, zero_.data(), out_stride_,
                                           cout_ * out_elem_));
-      reason_ = StrFormat("%s; spatial mask: %.0f%% of the taps computed (%s)",
-                          layer_.family_reason(), 100.0 * masked_.work_fraction(),
-                          masked_.Summary().c_str());
+      reason_ =
+          StrFormat("%s; spatial mask: %.0f%% of the taps computed (%s)", layer_.family_reason(),
+                    100.0 * masked_.work_fraction(), masked_.Summary().c_str());
       persistent_bytes_ =
           zero_.size() + packed_.size() + layer_.persistent_bytes() + masked_.persistent_bytes();
       return Status::Ok();
@@ -377,8 +391,20 @@ class ConvOp : public Op {
       return;
     }
     if (layer_.family() == CRUMB_FAMILY_SPARSE) {
-      sparse_in_.Convert(x, cin_, in_pixels_);
-      layer_.Spmm(pixels_, sparse_in_.data(), sparse_in_.group_stride(), y, out_stride_);
+      // Inside a sparse region the input is already C4HW (the previous sparse layer wrote it) and
+      // the output stays C4HW when only sparse layers read it.
+      const uint8_t* a = x;
+      size_t group_stride = 4 * in_pixels_;
+      if (!packed_in_) {
+        sparse_in_.Convert(x, cin_, in_pixels_);
+        a = sparse_in_.data();
+        group_stride = sparse_in_.group_stride();
+      }
+      if (packed_out_) {
+        layer_.SpmmC4(pixels_, a, group_stride, y, 4 * pixels_);
+      } else {
+        layer_.Spmm(pixels_, a, group_stride, y, out_stride_);
+      }
       return;
     }
     const bool packed = layer_.InputFormat() != 0;
@@ -408,7 +434,7 @@ class ConvOp : public Op {
   }
   int Family() const override { return layer_.family(); }
   const char* FamilyReason() const override {
-    return masked_active_ ? reason_.c_str() : layer_.family_reason();
+    return reason_.empty() ? layer_.family_reason() : reason_.c_str();
   }
 
  private:
