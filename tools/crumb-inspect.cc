@@ -112,6 +112,13 @@ int main(int argc, char** argv) {
     printf("  %4zu %-32s %-16s %-12s %-9s %10llu  %s\n", i, t.name.c_str(), Shape(t.shape).c_str(),
            TypeString(t).c_str(), crumb::rt::LayoutName(t.layout), (unsigned long long)t.data_size,
            QuantString(t).c_str());
+    if (t.spatial_mask) {
+      const size_t hw = (size_t)(t.shape[2] * t.shape[3]);
+      size_t masked = 0;
+      for (size_t p = 0; p < hw; p++) masked += t.spatial_mask[p] == 0;
+      printf("       spatial mask: %zu of %zu pixels masked (%.1f%%)\n", masked, hw,
+             100.0 * (double)masked / (double)hw);
+    }
   }
   printf("\nTotal weight bytes: %llu packed codes + %llu float (multipliers, biases) = %llu\n",
          (unsigned long long)weight_bytes, (unsigned long long)float_bytes,

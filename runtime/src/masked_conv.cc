@@ -95,6 +95,8 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
   while (chosen.size() < kMaxSubsets) {
     size_t best_gain = 0, best = 0;
     for (size_t c = 0; c < patterns.size(); c++) {
+      // A set seen on fewer pixels than a kernel tile (4 rows) costs more in calls than it saves.
+      if (patterns[c].second < 4) continue;
       const uint64_t set = patterns[c].first;
       const size_t size = (size_t)__builtin_popcountll(set);
       size_t gain = 0;
