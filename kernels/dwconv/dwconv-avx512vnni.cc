@@ -42,6 +42,8 @@ namespace {
 // Taps whose prepared weights the stack buffer holds (quads of 4 vectors, the single tap's 4);
 // larger kernels go to the AVX-512 kernel.
 constexpr size_t kMaxTaps = 64;
+// Pixels ahead of the sliding loop whose new lines are prefetched.
+constexpr size_t kAhead = 8;
 
 #define ALL8 ((__mmask64)~0ULL)
 
@@ -170,6 +172,17 @@ void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* con
     }
     for (size_t x = 0; x < nx; x++) {
       const void* const* taps = ptrs + x * ks;
+      if (kSlide && x + kAhead < nx) {
+        // The window's new input row (bottom, column x + 1 + kAhead) and the output of pixel
+        // x + kAhead: a layer like 144 @ 56x56 (~1.1 MB with its pointers) is past L2, and
+        // these are the lines that come from L3 first.
+        const uint8_t* p = (const uint8_t*)taps[kAhead * 9 + 8] + c0;
+        _mm_prefetch((const char*)p, _MM_HINT_T0);
+        _mm_prefetch((const char*)p + 63, _MM_HINT_T0);
+        uint8_t* o = output + (x + kAhead) * output_stride + c0;
+        _mm_prefetch((const char*)o, _MM_HINT_ET0);
+        _mm_prefetch((const char*)o + 63, _MM_HINT_ET0);
+      }
       __m512i acc0 = corr[0], acc1 = corr[1], acc2 = corr[2], acc3 = corr[3];
       auto load = [&](size_t t) {
         const __m512i a = _mm512_maskz_loadu_epi8(m, (const uint8_t*)taps[t] + c0);
@@ -253,26 +266,115 @@ void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* con
 }
 
 // Whether the nx pixels' 3x3 taps are a stride-1 window: pixel x + 1's columns 0, 1 are pixel
-// x's columns 1, 2 (padding included: both point at the zero row). Pointer compares only.
+// x's columns 1, 2 (padding included: both point at the zero row). 8 pointer compares per pixel
+// in one vpcmpeqq (taps 0 1 _ 3 4 _ 6 7 of pixel x + 1 against 1 2 _ 4 5 _ 7 8 of pixel x): a
+// scalar loop here cost ~6 % of the 144-channel layer.
 bool Slides(size_t nx, const void* const* taps) {
   for (size_t x = 0; x + 1 < nx; x++) {
-    const void* const* a = taps + 9 * x;
-    const void* const* b = a + 9;
-    for (size_t r = 0; r < 3; r++) {
-      if (b[3 * r] != a[3 * r + 1] || b[3 * r + 1] != a[3 * r + 2]) return false;
-    }
+    const __m512i a = _mm512_loadu_si512(taps + 9 * x + 1);
+    const __m512i b = _mm512_loadu_si512(taps + 9 * x + 9);
+    if ((_mm512_cmpeq_epi64_mask(a, b) & 0xDB) != 0xDB) return false;
   }
   return true;
 }
 
 template <bool kS8>
-void Dispatch(size_t c_begin, size_t c_end, size_t nx, size_t ks, const void* const* taps,
-              const uint8_t* weights, uint8_t* output, size_t output_stride,
-              const crumb_dwconv_params* params) {
-  auto* fn = ks == 9    ? (nx > 1 && Slides(nx, taps) ? Run<kS8, 9, true> : Run<kS8, 9, false>)
+void Dispatch(size_t c_begin, size_t c_end, size_t nx, size_t ks, bool slide,
+              const void* const* taps, const uint8_t* weights, uint8_t* output,
+              size_t output_stride, const crumb_dwconv_params* params) {
+  auto* fn = ks == 9    ? (slide ? Run<kS8, 9, true> : Run<kS8, 9, false>)
              : ks == 25 ? Run<kS8, 25, false>
                         : Run<kS8, 0, false>;
   fn(c_begin, c_end, nx, ks, taps, weights, output, output_stride, params);
+}
+
+// A last block of at most 16 channels of a sliding 3x3 layer with integer outputs (MobileNetV2's
+// 144 = 2 x 64 + 16): the same quads, window and epilogue on xmm registers, where the AVX2
+// kernel's int16 path cost ~20 % of that layer's time for 11 % of its channels. In 16 channels
+// the quad layout is plain: Q_i = channels 4 i .. 4 i + 3, so mul / add / za vsum load directly.
+template <bool kS8>
+void Tail16Slide(size_t c0, size_t c_end, size_t nx, const void* const* ptrs,
+                 const uint8_t* weights, uint8_t* output, size_t output_stride,
+                 const crumb_dwconv_params* params) {
+  const size_t nc = c_end - c0;
+  const __mmask16 m = (__mmask16)((1u << nc) - 1u);
+  const uint8_t* block = weights + c0 / CRUMB_DWCONV_BLOCK * crumb_dwconv_block_bytes(9);
+  const int8_t* v = (const int8_t*)(block + CRUMB_DWCONV_BLOCK * 4);
+  const __m128i flip = _mm_set1_epi8((char)0x80);
+  const __m128i vza = _mm_set1_epi32(params->a_zero_point + (kS8 ? 128 : 0));
+  const __m128i vzero = _mm_setzero_si128();
+  const bool u8 = params->out.type == CRUMB_ELEM_U8;
+  const __m128 hi = _mm_set1_ps((float)(params->out.qmax - params->out.zero_point));
+  const __m128i z16 = _mm_set1_epi16((short)params->out.zero_point);
+  const bool clamp = u8 ? params->out.qmin > 0 || params->out.qmax < 255
+                        : params->out.qmin > -128 || params->out.qmax < 127;
+  const __m128i qmin8 = _mm_set1_epi8((char)params->out.qmin);
+  const __m128i qmax8 = _mm_set1_epi8((char)params->out.qmax);
+  __m128i corr[4], w[3][4];
+  __m128 mq[4], aq[4];
+  for (int i = 0; i < 4; i++) {
+    const __mmask8 k =
+        (__mmask8)(nc > 4 * (size_t)i ? (nc - 4 * i >= 4 ? 0xF : (1u << (nc - 4 * i)) - 1) : 0);
+    corr[i] =
+        _mm_sub_epi32(vzero, _mm_mullo_epi32(vza, _mm_loadu_si128((const __m128i*)block + i)));
+    mq[i] = _mm_maskz_loadu_ps(k, params->mul + c0 + 4 * i);
+    aq[i] = _mm_maskz_loadu_ps(k, params->add + c0 + 4 * i);
+  }
+  auto interleave = [](__m128i x0, __m128i x1, __m128i x2, __m128i x3, __m128i q[4]) {
+    const __m128i p01lo = _mm_unpacklo_epi8(x0, x1), p01hi = _mm_unpackhi_epi8(x0, x1);
+    const __m128i p23lo = _mm_unpacklo_epi8(x2, x3), p23hi = _mm_unpackhi_epi8(x2, x3);
+    q[0] = _mm_unpacklo_epi16(p01lo, p23lo);
+    q[1] = _mm_unpackhi_epi16(p01lo, p23lo);
+    q[2] = _mm_unpacklo_epi16(p01hi, p23hi);
+    q[3] = _mm_unpackhi_epi16(p01hi, p23hi);
+  };
+  for (size_t c = 0; c < 3; c++) {
+    interleave(_mm_loadu_si128((const __m128i*)(v + c * 64)),
+               _mm_loadu_si128((const __m128i*)(v + (3 + c) * 64)),
+               _mm_loadu_si128((const __m128i*)(v + (6 + c) * 64)), vzero, w[c]);
+  }
+  auto column = [&](const void* const* taps, size_t c, __m128i q[4]) {
+    __m128i a[3];
+    for (size_t r = 0; r < 3; r++) {
+      a[r] = _mm_maskz_loadu_epi8(m, (const uint8_t*)taps[3 * r + c] + c0);
+      if (kS8) a[r] = _mm_xor_si128(a[r], flip);
+    }
+    interleave(a[0], a[1], a[2], a[2], q);
+  };
+  __m128i col[3][4];
+  column(ptrs, 0, col[1]);
+  column(ptrs, 1, col[2]);
+  for (size_t x = 0; x < nx; x++) {
+    for (int i = 0; i < 4; i++) {
+      col[0][i] = col[1][i];
+      col[1][i] = col[2][i];
+    }
+    if (x + kAhead < nx) {  // as in Run
+      _mm_prefetch((const char*)ptrs[9 * (x + kAhead) + 8] + c0, _MM_HINT_T0);
+      _mm_prefetch((const char*)output + (x + kAhead) * output_stride + c0, _MM_HINT_ET0);
+    }
+    column(ptrs + 9 * x, 2, col[2]);
+    __m128i acc[4] = {corr[0], corr[1], corr[2], corr[3]};
+    for (size_t c = 0; c < 3; c++) {
+      for (int i = 0; i < 4; i++) acc[i] = _mm_dpbusd_epi32(acc[i], col[c][i], w[c][i]);
+    }
+    __m128i r[4];
+    for (int i = 0; i < 4; i++) {
+      const __m128 y = _mm_add_ps(_mm_mul_ps(_mm_cvtepi32_ps(acc[i]), mq[i]), aq[i]);
+      r[i] = _mm_cvtps_epi32(_mm_min_ps(hi, y));
+    }
+    const __m128i w01 = _mm_adds_epi16(_mm_packs_epi32(r[0], r[1]), z16);
+    const __m128i w23 = _mm_adds_epi16(_mm_packs_epi32(r[2], r[3]), z16);
+    __m128i b;
+    if (u8) {
+      b = _mm_packus_epi16(w01, w23);
+      if (clamp) b = _mm_min_epu8(_mm_max_epu8(b, qmin8), qmax8);
+    } else {
+      b = _mm_packs_epi16(w01, w23);
+      if (clamp) b = _mm_min_epi8(_mm_max_epi8(b, qmin8), qmax8);
+    }
+    _mm_mask_storeu_epi8(output + x * output_stride + c0, m, b);
+  }
 }
 
 }  // namespace
@@ -287,18 +389,27 @@ extern "C" void crumb_q8_qb_dwconv_ukernel_c64__avx512vnni(size_t channels, size
                                            output, output_stride, params);
     return;
   }
-  auto* fn = params->a_type == CRUMB_ELEM_S8 ? Dispatch<true> : Dispatch<false>;
-  // A last block of at most 32 channels goes to the AVX2 kernel: half the vector width (two
-  // pixels per register for <= 16 channels), the same bits.
+  const bool s8 = params->a_type == CRUMB_ELEM_S8;
+  auto* fn = s8 ? Dispatch<true> : Dispatch<false>;
+  // A last block of at most 32 channels goes to the AVX2 kernel (half the vector width, two
+  // pixels per register for <= 16 channels, the same bits), or of at most 16 channels of a
+  // sliding 3x3 layer with integer outputs to Tail16Slide.
   const size_t tail = channels % CRUMB_DWCONV_BLOCK;
   const size_t full = tail != 0 && tail <= 32 ? channels - tail : channels;
+  const bool int_out = params->out.type != CRUMB_ELEM_F32;
   const uint8_t* w = (const uint8_t*)weights;
   crumb_dwconv::ForEachPixelGroup(
       width, ks, input, input_offset, zero, [&](size_t x0, size_t nx, const void* const* taps) {
         uint8_t* out = (uint8_t*)output + x0 * output_stride;
-        if (full != 0) fn(0, full, nx, ks, taps, w, out, output_stride, params);
+        const bool slide = ks == 9 && nx > 1 && Slides(nx, taps);
+        if (full != 0) fn(0, full, nx, ks, slide, taps, w, out, output_stride, params);
         if (full < channels) {
-          crumb_dwconv_avx2_channels(full, channels, nx, ks, taps, w, out, output_stride, params);
+          if (slide && int_out && tail <= 16) {
+            (s8 ? Tail16Slide<true> : Tail16Slide<false>)(full, channels, nx, taps, w, out,
+                                                          output_stride, params);
+          } else {
+            crumb_dwconv_avx2_channels(full, channels, nx, ks, taps, w, out, output_stride, params);
+          }
         }
       });
 }
