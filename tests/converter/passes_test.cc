@@ -1857,5 +1857,118 @@ TEST(Sha256, KnownVectors) {
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
+// ------------------------------------------------------------------ spatial masks
+
+TEST(RecognizeSpatialMasks, OnlyZeroOneMasksOverPixelsBecomeMasks) {
+  OnnxBuilder b;
+  b.Input("x", {1, 3, 2, 2});
+  b.InitF("m4", {1, 1, 2, 2}, {1, 0, 0, 1});
+  b.InitF("m2", {2, 2}, {0, 1, 1, 1});
+  b.InitF("half", {1, 1, 2, 2}, {1, 0.5f, 0, 1});
+  b.InitF("per_channel", {1, 3, 1, 1}, {1, 0, 1});
+  b.Node("Mul", "a", {"x", "m4"}, {"ya"});
+  b.Node("Mul", "b", {"m2", "ya"}, {"yb"});  // the mask first
+  b.Node("Mul", "c", {"yb", "half"}, {"yc"});
+  b.Node("Mul", "d", {"yc", "per_channel"}, {"y"});
+  b.Output("y");
+  Diagnostics d;
+  Graph g = Import(b, &d);
+  cv::RecognizeSpatialMasks(&g, &d);
+  ASSERT_EQ(g.nodes.size(), 4u);
+  EXPECT_EQ(g.nodes[0].op_type, cv::kSpatialMaskOp);
+  EXPECT_EQ(g.nodes[0].inputs, std::vector<std::string>({"x"}));
+  EXPECT_EQ(g.nodes[0].AttrInts("mask"), std::vector<int64_t>({1, 0, 0, 1}));
+  EXPECT_EQ(g.nodes[0].AttrInts("mask_hw"), std::vector<int64_t>({2, 2}));
+  EXPECT_EQ(g.nodes[1].op_type, cv::kSpatialMaskOp);
+  EXPECT_EQ(g.nodes[1].inputs, std::vector<std::string>({"ya"}));
+  EXPECT_EQ(g.nodes[1].AttrInts("mask"), std::vector<int64_t>({0, 1, 1, 1}));
+  EXPECT_EQ(g.nodes[2].op_type, "Mul");  // not 0 / 1
+  EXPECT_EQ(g.nodes[3].op_type, "Mul");  // differs per channel
+  EXPECT_FALSE(g.FindConst("m4"));       // the masks' initializers are dropped
+  EXPECT_TRUE(g.FindConst("half"));
+  cv::CheckSupported(g, &d);
+  ASSERT_EQ(d.problems().size(), 2u) << Joined(d.problems());
+  EXPECT_NE(d.problems()[0].find("'c'"), std::string::npos) << d.problems()[0];
+  EXPECT_NE(d.problems()[0].find("only by a constant 0/1 spatial mask"), std::string::npos);
+}
+
+// conv1 -> ReLU -> 4-bit QDQ -> Mul(mask) -> conv2 -> QDQ -> y, optionally with an Add that also
+// reads conv1's unmasked activation.
+cv::ConvertResult MaskedModel(Form form, bool also_unmasked) {
+  testing::ConvModelSpec spec;
+  spec.form = form;
+  testing::ConvModel cm(spec);
+  OnnxBuilder& b = cm.builder();
+  b.Input("x", {1, 2, 4, 4});
+  const std::string x = cm.Act("/in", "x", 0.05f, 128, 8);
+  const std::vector<float> s4 = {0.01f, 0.02f, 0.03f, 0.04f};
+  std::string w = cm.Weight("/c1/w", {4, 2, 3, 3}, testing::TestCodes(4, 18, 2, 1), s4, 2);
+  auto* c1 = b.Node("Conv", "/c1/Conv", {x, w}, {"/c1/out"});
+  OnnxBuilder::AttrInts(c1, "pads", {1, 1, 1, 1});
+  b.Node("Relu", "/c1/Relu", {"/c1/out"}, {"/c1/relu"});
+  const std::string a = cm.Act("/a1", "/c1/relu", 0.1f, 0, 4);
+  b.InitF("mask", {1, 1, 4, 4}, {1, 0, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0});
+  b.Node("Mul", "/Mul", {a, "mask"}, {"/masked"});
+  w = cm.Weight("/c2/w", {4, 4, 3, 3}, testing::TestCodes(4, 36, 2, 2), s4, 2);
+  auto* c2 = b.Node("Conv", "/c2/Conv", {"/masked", w}, {"/c2/out"});
+  OnnxBuilder::AttrInts(c2, "pads", {1, 1, 1, 1});
+  std::string y = cm.Act("/a2", "/c2/out", 0.1f, 0, 4);
+  if (also_unmasked) {
+    b.Node("Add", "/Add", {y, a}, {"/sum"});
+    y = cm.Act("/a3", "/sum", 0.2f, 0, 8);
+  }
+  b.graph()->mutable_node(b.graph()->node_size() - 1)->set_output(0, "y");
+  b.Output("y");
+  return ConvertModel(b.model(), std::string(64, 'a'), cv::ConvertOptions());
+}
+
+TEST(SpatialMasks, FoldIntoTheProducingConvInEveryForm) {
+  for (Form form : {Form::kQcdq, Form::kFolded, Form::kNative}) {
+    const ConvertResult r = MaskedModel(form, false);
+    ASSERT_TRUE(r.ok) << Joined(r.problems);
+    const cv::COp* c1 = FindOp(r.model, "/c1/Conv");
+    const cv::COp* c2 = FindOp(r.model, "/c2/Conv");
+    ASSERT_TRUE(c1 && c2);
+    for (const auto& op : r.model.ops) EXPECT_NE(op.opcode, cv::OpCode::kRequantize) << op.name;
+    // conv1 writes the masked tensor itself; conv2 reads it.
+    EXPECT_EQ(c1->outputs[0], c2->inputs[0]);
+    const cv::CTensor& t = r.model.tensors[size_t(c1->outputs[0])];
+    EXPECT_EQ(t.spatial_mask,
+              std::vector<uint8_t>({1, 0, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0}));
+    EXPECT_EQ(t.bits, 4);
+  }
+}
+
+TEST(SpatialMasks, StayARequantizeWhenTheUnmaskedTensorIsReadToo) {
+  const ConvertResult r = MaskedModel(Form::kFolded, true);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* c1 = FindOp(r.model, "/c1/Conv");
+  const cv::COp* c2 = FindOp(r.model, "/c2/Conv");
+  const cv::COp* mask = FindOp(r.model, "/Mul");
+  ASSERT_TRUE(c1 && c2 && mask);
+  EXPECT_EQ(mask->opcode, cv::OpCode::kRequantize);
+  EXPECT_EQ(mask->inputs[0], c1->outputs[0]);
+  EXPECT_EQ(mask->outputs[0], c2->inputs[0]);
+  EXPECT_TRUE(r.model.tensors[size_t(c1->outputs[0])].spatial_mask.empty());
+  EXPECT_EQ(r.model.tensors[size_t(mask->outputs[0])].spatial_mask.size(), 16u);
+}
+
+TEST(SpatialMasks, AMaskOfTheWrongSizeIsReported) {
+  OnnxBuilder b;
+  b.Input("x", {1, 2, 4, 4});
+  b.InitF("s", {}, {0.1f});
+  b.InitI("z", 2, {}, {0});
+  b.Node("QuantizeLinear", "q", {"x", "s", "z"}, {"xq"});
+  b.Node("DequantizeLinear", "dq", {"xq", "s", "z"}, {"xd"});
+  b.InitF("mask", {1, 1, 2, 2}, {1, 0, 0, 1});
+  b.Node("Mul", "m", {"xd", "mask"}, {"xm"});
+  b.Node("QuantizeLinear", "q2", {"xm", "s", "z"}, {"yq"});
+  b.Node("DequantizeLinear", "dq2", {"yq", "s", "z"}, {"y"});
+  b.Output("y");
+  const ConvertResult r = Convert(b);
+  ASSERT_FALSE(r.ok);
+  EXPECT_NE(Joined(r.problems).find("2x2 spatial mask"), std::string::npos) << Joined(r.problems);
+}
+
 }  // namespace
 }  // namespace crumb

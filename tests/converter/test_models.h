@@ -145,6 +145,8 @@ class ConvModel {
   }
 
   std::vector<int64_t> conv_codes, fc_codes;
+  // For tests that build their own graph with Act / Weight.
+  OnnxBuilder& builder() { return b_; }
 
  private:
   ConvModelSpec spec_;
