@@ -232,7 +232,8 @@ async function ortSession(s, threads, tmp) {
 // bench_lut's signed-2-bit-weight pair-table kernels (W2A2 / W2A4 IGEMM, W2A8 GEMV; AVX-512 VBMI,
 // AVX2), and XNNPACK qs8 / f32 from the first binary that has the shape.
 // bench_dwconv's depthwise kernels (W2A4 / W4A4 / W8A8 bounds) on the depthwise layers.
-const CRUMB = 'crumb_w[842]a8_avx(2|512)|lut_w2a[248]_(avx512vbmi|avx2)|crumb_w[24]a4_avx(2|512)',
+const CRUMB = 'crumb_w[842]a8_avx(2|512)|lut_w2a[248]_(avx512vbmi|avx2)|crumb_w[24]a4_avx(2|512)|' +
+                  'crumb_w(4a4|8a8)_avx512vnni',
       XNN = 'xnn_(qs8|f32)';
 
 // One repetition of every crumb / XNNPACK benchmark of the shape in each binary; returns
@@ -279,11 +280,13 @@ const COLS = [
   ['w2a8 gemv', 'lut_w2a8_avx512vbmi'], ['w2a2 avx2', 'lut_w2a2_avx2'], ['w2a4 avx2', 'lut_w2a4_avx2'],
   ['w4 avx2', 'crumb_w4a8_avx2'], ['w2 avx2', 'crumb_w2a8_avx2'],
   ['dw w2a4 512', 'crumb_w2a4_avx512'], ['dw w4a4 512', 'crumb_w4a4_avx512'],
-  ['dw w4a4 avx2', 'crumb_w4a4_avx2'], ['xnnqs8', 'xnn_qs8'], ['xnnf32', 'xnn_f32'],
+  ['dw w4a4 avx2', 'crumb_w4a4_avx2'], ['dw w4a4 vnni', 'crumb_w4a4_avx512vnni'],
+  ['dw w8a8 vnni', 'crumb_w8a8_avx512vnni'], ['xnnqs8', 'xnn_qs8'], ['xnnf32', 'xnn_f32'],
 ];
 const label = (impl) => COLS.find((c) => c[1] === impl)[0];
 const VS_ORT = ['lut_w2a2_avx512vbmi', 'lut_w2a4_avx512vbmi', 'crumb_w4a8_avx512', 'crumb_w2a8_avx512',
-                'lut_w2a8_avx512vbmi', 'crumb_w2a4_avx512', 'crumb_w4a4_avx512'];
+                'lut_w2a8_avx512vbmi', 'crumb_w2a4_avx512', 'crumb_w4a4_avx512',
+                'crumb_w4a4_avx512vnni', 'crumb_w8a8_avx512vnni'];
 const VS_XNN = [...VS_ORT, 'lut_w2a2_avx2', 'lut_w2a4_avx2', 'crumb_w4a8_avx2', 'crumb_w2a8_avx2',
                 'crumb_w4a4_avx2'];
 
