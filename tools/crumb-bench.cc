@@ -91,8 +91,10 @@ int main(int argc, char** argv) {
       !args.GetBool("enable_op_profiling", false, &profiling)) {
     return Fail(args.error());
   }
-  if (runs < 1 || warmups < 0 || threads < 1) {
-    return Fail("--num_runs and --num_threads must be >= 1 and --warmup_runs >= 0.");
+  if (runs < 1 || warmups < 0 || (threads < 1 && threads != -1)) {
+    return Fail(
+        "--num_runs must be >= 1, --num_threads >= 1 (or -1: every core) and --warmup_runs >= "
+        "0.");
   }
 
   if (args.Has("tune")) {

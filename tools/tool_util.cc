@@ -185,8 +185,8 @@ bool MakeInterpreter(Args& args, const crumb::Model& model, bool profiling,
     *error = args.error();
     return false;
   }
-  if (threads < 1) {
-    *error = "--num_threads must be >= 1.";
+  if (threads < 1 && threads != -1) {
+    *error = "--num_threads must be >= 1, or -1 for one thread per core.";
     return false;
   }
   crumb::Options options;

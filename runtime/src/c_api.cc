@@ -122,7 +122,8 @@ const char* crumb_model_metadata(const crumb_model* model, const char* key) {
 crumb_options* crumb_options_create(void) { return new (std::nothrow) crumb_options(); }
 void crumb_options_delete(crumb_options* options) { delete options; }
 void crumb_options_set_num_threads(crumb_options* options, int num_threads) {
-  if (options) options->num_threads = num_threads < 1 ? 1 : num_threads;
+  // -1 (any negative): every online core; 0 counts as 1.
+  if (options) options->num_threads = num_threads < 0 ? -1 : num_threads == 0 ? 1 : num_threads;
 }
 void crumb_options_set_isa(crumb_options* options, crumb_isa isa) {
   if (options) options->isa = isa;

@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthreadpool.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -27,6 +30,76 @@ std::string ShapeString(const Shape& s) {
 
 }  // namespace
 
+Workers::~Workers() {
+  if (pool_) pthreadpool_destroy(static_cast<pthreadpool_t>(pool_));
+}
+
+Status Workers::Init(size_t threads) {
+  if (pool_) pthreadpool_destroy(static_cast<pthreadpool_t>(pool_));
+  pool_ = nullptr;
+  threads_ = 1;
+  if (threads <= 1) return Status::Ok();
+  pool_ = pthreadpool_create(threads);
+  if (!pool_) {
+    return Status(CRUMB_ERROR_OUT_OF_MEMORY,
+                  StrFormat("Could not start a pool of %zu threads.", threads));
+  }
+  threads_ = pthreadpool_get_threads_count(static_cast<pthreadpool_t>(pool_));
+  return Status::Ok();
+}
+
+namespace {
+void RunTask(void* fn, size_t task) {
+  (*static_cast<const std::function<void(size_t)>*>(fn))(task);
+}
+}  // namespace
+
+void Workers::Run(size_t tasks, const std::function<void(size_t)>& fn) const {
+  if (tasks == 0) return;
+  if (!pool_ || tasks == 1) {
+    for (size_t t = 0; t < tasks; t++) fn(t);
+    return;
+  }
+  // Between ops the workers spin briefly (pthreadpool), so the next op starts without a wake-up.
+  pthreadpool_parallelize_1d(static_cast<pthreadpool_t>(pool_), RunTask,
+                             const_cast<std::function<void(size_t)>*>(&fn), tasks, 0);
+}
+
+void Workers::Sleep() const {
+  if (!pool_) return;
+  // An empty job whose end sends every worker back to the scheduler: after an invoke no thread
+  // keeps spinning on a core the application may want.
+  const std::function<void(size_t)> nothing = [](size_t) {};
+  pthreadpool_parallelize_1d(static_cast<pthreadpool_t>(pool_), RunTask,
+                             const_cast<std::function<void(size_t)>*>(&nothing), threads_,
+                             PTHREADPOOL_FLAG_YIELD_WORKERS);
+}
+
+void Workers::Ranges(size_t n, size_t unit, size_t cost,
+                     const std::function<void(size_t, size_t, size_t)>& fn) const {
+  if (n == 0) return;
+  const size_t units = (n + unit - 1) / unit;
+  const double work = (double)n * (double)std::max<size_t>(cost, 1);
+  const size_t by_work = (size_t)std::min<double>(work / (double)kMinTaskWork, 1e9);
+  const size_t tasks = std::min({max_tasks(), units, std::max<size_t>(by_work, 1)});
+  if (tasks <= 1) {
+    fn(0, n, 0);
+    return;
+  }
+  const size_t per = (units + tasks - 1) / tasks * unit;
+  const size_t used = (n + per - 1) / per;
+  Run(used, [&](size_t t) { fn(t * per, std::min(n, (t + 1) * per), t); });
+}
+
+void OpContext::Ranges(size_t n, size_t unit, size_t cost,
+                       const std::function<void(size_t, size_t, size_t)>& fn) const {
+  if (workers) {
+    workers->Ranges(n, unit, cost, fn);
+  } else if (n) {
+    fn(0, n, 0);
+  }
+}
+
 std::string OpContext::Label() const {
   return StrFormat("%s '%s'", OpCodeName(desc.opcode), desc.name.c_str());
 }
@@ -41,6 +114,12 @@ Interpreter::~Interpreter() {
 
 Status Interpreter::Init() {
   CRUMB_RETURN_IF_ERROR(SelectKernels(options_.isa, &kernels_));
+  size_t threads = (size_t)std::max(1, options_.num_threads);
+  if (options_.num_threads < 0) {
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = cores > 0 ? (size_t)cores : 1;
+  }
+  CRUMB_RETURN_IF_ERROR(workers_.Init(threads));
   kernels_.forced_family = options_.family;
   const Model& m = *model_;
   tensors_.resize(m.tensors.size());
@@ -266,16 +345,19 @@ Status Interpreter::PlanMemory() {
     }
     arena_size_ = std::max<size_t>(arena, kAlign);
   }
+  // One scratch slot per task an op may run at once.
+  scratch_slot_ = AlignUp(std::max<size_t>(scratch, kAlign));
+  scratch = scratch_slot_ * workers_.max_tasks();
   if (scratch > scratch_size_ || !scratch_) {
     free(scratch_);
     scratch_ = nullptr;
     scratch_size_ = 0;
-    if (posix_memalign(&scratch_, kAlign, AlignUp(std::max<size_t>(scratch, kAlign))) != 0) {
+    if (posix_memalign(&scratch_, kAlign, scratch) != 0) {
       scratch_ = nullptr;
       return Status(CRUMB_ERROR_OUT_OF_MEMORY,
                     StrFormat("Out of memory allocating %zu bytes of scratch.", scratch));
     }
-    scratch_size_ = AlignUp(std::max<size_t>(scratch, kAlign));
+    scratch_size_ = scratch;
   }
   for (size_t i = 0; i < tensors_.size(); i++) {
     if (m.tensors[i].is_constant()) continue;
@@ -317,7 +399,7 @@ Status Interpreter::Invoke() {
   const Model& m = *model_;
   uint8_t* scratch = static_cast<uint8_t*>(scratch_);
   for (size_t i = 0; i < ops_.size(); i++) {
-    OpContext ctx{m, m.ops[i], tensors_, kernels_};
+    OpContext ctx{m, m.ops[i], tensors_, kernels_, &workers_, scratch_slot_};
     if (options_.profiling) {
       const auto t0 = std::chrono::steady_clock::now();
       RunOp(i, ctx, scratch);
@@ -327,6 +409,7 @@ Status Interpreter::Invoke() {
       RunOp(i, ctx, scratch);
     }
   }
+  workers_.Sleep();
   if (options_.profiling) invokes_++;
   return Status::Ok();
 }

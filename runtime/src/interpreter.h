@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,13 +47,48 @@ struct TensorState {
 
 class Interpreter;
 
+// The interpreter's threads (pthreadpool). Run(tasks, fn) calls fn(task) once for every task in
+// [0, tasks): in parallel on the pool when there is one, else in order on the calling thread.
+// Tasks get the scratch slot of their index, so an op never runs more than max_tasks() of them.
+class Workers {
+ public:
+  Workers() = default;
+  Workers(const Workers&) = delete;
+  Workers& operator=(const Workers&) = delete;
+  ~Workers();
+  // threads >= 1; one thread means no pool.
+  Status Init(size_t threads);
+  size_t threads() const { return threads_; }
+  size_t max_tasks() const { return threads_ == 1 ? 1 : 4 * threads_; }
+  void Run(size_t tasks, const std::function<void(size_t)>& fn) const;
+  // Sends the pool's threads to sleep (the end of an invoke).
+  void Sleep() const;
+  // Splits [0, n) into at most max_tasks() ranges of whole `unit`s (the last may be shorter),
+  // fn(begin, end, task) each. `cost`: work per item (multiply-accumulates, or a few per byte
+  // moved); each range gets at least kMinTaskWork of it, so that small ops stay on one thread
+  // (waking the pool costs microseconds).
+  void Ranges(size_t n, size_t unit, size_t cost,
+              const std::function<void(size_t, size_t, size_t)>& fn) const;
+  static constexpr size_t kMinTaskWork = size_t(1) << 18;
+
+ private:
+  void* pool_ = nullptr;  // pthreadpool_t
+  size_t threads_ = 1;
+};
+
 // Everything an op sees.
 struct OpContext {
   const Model& model;
   const OpDesc& desc;
   std::vector<TensorState>& tensors;
   const KernelTable& kernels;
+  // At Run: the threads, and the bytes between the scratch slots of consecutive tasks.
+  const Workers* workers = nullptr;
+  size_t scratch_stride = 0;
   std::string Label() const;
+  // Workers::Ranges, inline without workers (Configure / Setup).
+  void Ranges(size_t n, size_t unit, size_t cost,
+              const std::function<void(size_t, size_t, size_t)>& fn) const;
   TensorState& In(size_t k) const { return tensors[desc.inputs[k]]; }
   TensorState& Out() const { return tensors[desc.outputs[0]]; }
   const TensorDesc& InDesc(size_t k) const { return model.tensors[desc.inputs[k]]; }
@@ -103,6 +139,7 @@ class Interpreter {
   Status Init();
 
   const Model& model() const { return *model_; }
+  size_t threads() const { return workers_.threads(); }
   const crumb_options& options() const { return options_; }
   const KernelTable& kernels() const { return kernels_; }
 
@@ -145,6 +182,8 @@ class Interpreter {
   size_t arena_size_ = 0;
   void* scratch_ = nullptr;
   size_t scratch_size_ = 0;
+  size_t scratch_slot_ = 0;  // bytes per task
+  Workers workers_;
   bool allocated_ = false;
   bool packed_linked_ = false;
   std::vector<size_t> packed_producers_;  // ops writing a packed output

@@ -36,6 +36,7 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
   const uint64_t full = ks == 64 ? ~uint64_t(0) : (uint64_t(1) << ks) - 1;
   out_stride_ = out_stride;
   zero_ = zero;
+  cost_ = (size_t)(ctx.OutDesc().shape[1] * ctx.In(0).shape[1]);
   out_row_bytes_ = out_row_bytes;
   zero_code_ = ctx.OutDesc().is_float ? 0 : (uint8_t)ctx.OutDesc().zero_points[0];
   groups_.clear();
@@ -187,18 +188,22 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
   return Status::Ok();
 }
 
-void MaskedConv::Run(const GemmLayer& layer, uint8_t* y, int32_t* scratch) const {
+void MaskedConv::Run(const OpContext& ctx, const GemmLayer& layer, uint8_t* y,
+                     uint8_t* scratch) const {
   for (const Group& g : groups_) {
-    const void** a = const_cast<const void**>(indirection_.data()) + g.first_pointer;
-    uint8_t* c = const_cast<uint8_t*>(compact_.data()) + g.first_row * out_stride_;
-    if (g.subset < 0) {
-      layer.Igemm(0, g.pixels.size(), a, 0, zero_, c, out_stride_, scratch);
-    } else {
-      layer.IgemmTaps((size_t)g.subset, g.pixels.size(), a, 0, zero_, c, out_stride_, scratch);
-    }
-    for (size_t j = 0; j < g.pixels.size(); j++) {
-      memcpy(y + (size_t)g.pixels[j] * out_stride_, c + j * out_stride_, out_row_bytes_);
-    }
+    ctx.Ranges(g.pixels.size(), 8, cost_ * g.ks, [&](size_t b, size_t e, size_t t) {
+      const void** a = const_cast<const void**>(indirection_.data()) + g.first_pointer + b * g.ks;
+      uint8_t* c = const_cast<uint8_t*>(compact_.data()) + (g.first_row + b) * out_stride_;
+      int32_t* s = reinterpret_cast<int32_t*>(scratch + t * ctx.scratch_stride);
+      if (g.subset < 0) {
+        layer.Igemm(0, e - b, a, 0, zero_, c, out_stride_, s);
+      } else {
+        layer.IgemmTaps((size_t)g.subset, e - b, a, 0, zero_, c, out_stride_, s);
+      }
+      for (size_t j = 0; j < e - b; j++) {
+        memcpy(y + (size_t)g.pixels[b + j] * out_stride_, c + j * out_stride_, out_row_bytes_);
+      }
+    });
   }
   for (uint32_t p : masked_pixels_) memset(y + (size_t)p * out_stride_, zero_code_, out_row_bytes_);
   for (uint32_t p : zero_pixels_) {

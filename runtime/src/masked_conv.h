@@ -27,7 +27,8 @@ class MaskedConv {
   // rows), `zero` the padding row; output rows are out_stride bytes apart, out_row_bytes long.
   Status Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* rows, size_t row_bytes,
                const void* zero, size_t out_stride, size_t out_row_bytes);
-  void Run(const GemmLayer& layer, uint8_t* y, int32_t* scratch) const;
+  // Groups one after the other, each split over the workers by rows (task t: scratch slot t).
+  void Run(const OpContext& ctx, const GemmLayer& layer, uint8_t* y, uint8_t* scratch) const;
   size_t persistent_bytes() const;
   // Kernel work left, as a fraction of the unmasked layer's (for profiles and tests).
   double work_fraction() const { return work_fraction_; }
@@ -50,6 +51,7 @@ class MaskedConv {
   std::vector<uint32_t> zero_pixels_;    // every tap reads a known zero: const_row_
   std::vector<uint8_t> const_row_;
   const void* zero_ = nullptr;
+  size_t cost_ = 0;  // multiply-accumulates per pixel and tap
   size_t out_stride_ = 0, out_row_bytes_ = 0;
   uint8_t zero_code_ = 0;
   double work_fraction_ = 1.0;

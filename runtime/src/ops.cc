@@ -59,6 +59,12 @@ Status CheckIndirection(const Shape& out, int64_t kh, int64_t kw) {
   return Status::Ok();
 }
 
+// Work split between threads: element-wise ops in runs of this many elements (several KiB, a
+// multiple of every SIMD width), row-wise kernels (GEMM, dwconv, spmm, pools) in whole rows of
+// output pixels, at least kRowUnit (a multiple of every register tile's rows).
+constexpr size_t kElementwiseUnit = 4096;
+constexpr size_t kRowUnit = 8;
+
 // ---------------------------------------------------------------------------- element-wise
 class QuantizeOp : public Op {
  public:
@@ -73,8 +79,11 @@ class QuantizeOp : public Op {
     return Status::Ok();
   }
   void Run(const OpContext& ctx, uint8_t*) override {
-    kernels_.quantize((size_t)ElementCount(ctx.In(0).shape),
-                      reinterpret_cast<const float*>(ctx.In(0).data), ctx.Out().data, &params_);
+    const float* x = reinterpret_cast<const float*>(ctx.In(0).data);
+    uint8_t* y = ctx.Out().data;
+    ctx.Ranges(
+        (size_t)ElementCount(ctx.In(0).shape), kElementwiseUnit, 4,
+        [&](size_t b, size_t e, size_t) { kernels_.quantize(e - b, x + b, y + b, &params_); });
   }
   const char* KernelName() const override { return kernels_.quantize_name; }
 
@@ -98,8 +107,11 @@ class DequantizeOp : public Op {
     return Status::Ok();
   }
   void Run(const OpContext& ctx, uint8_t*) override {
-    kernels_.dequantize((size_t)ElementCount(ctx.In(0).shape), ctx.In(0).data,
-                        reinterpret_cast<float*>(ctx.Out().data), &params_);
+    const uint8_t* x = ctx.In(0).data;
+    float* y = reinterpret_cast<float*>(ctx.Out().data);
+    ctx.Ranges(
+        (size_t)ElementCount(ctx.In(0).shape), kElementwiseUnit, 4,
+        [&](size_t b, size_t e, size_t) { kernels_.dequantize(e - b, x + b, y + b, &params_); });
   }
   const char* KernelName() const override { return kernels_.dequantize_name; }
 
@@ -129,11 +141,15 @@ class RequantizeOp : public Op {
   }
   void Run(const OpContext& ctx, uint8_t*) override {
     const size_t n = (size_t)ElementCount(ctx.In(0).shape);
-    if (use_table_) {
-      kernels_.x8lut(n, ctx.In(0).data, table_, ctx.Out().data);
-    } else {
-      kernels_.requantize(n, ctx.In(0).data, ctx.Out().data, &params_);
-    }
+    const uint8_t* x = ctx.In(0).data;
+    uint8_t* y = ctx.Out().data;
+    ctx.Ranges(n, kElementwiseUnit, 4, [&](size_t b, size_t e, size_t) {
+      if (use_table_) {
+        kernels_.x8lut(e - b, x + b, table_, y + b);
+      } else {
+        kernels_.requantize(e - b, x + b, y + b, &params_);
+      }
+    });
   }
   const char* KernelName() const override {
     return use_table_ ? kernels_.x8lut_name : kernels_.requantize_name;
@@ -172,8 +188,11 @@ class AddOp : public Op {
     return Status::Ok();
   }
   void Run(const OpContext& ctx, uint8_t*) override {
-    kernels_.vadd((size_t)ElementCount(ctx.In(0).shape), ctx.In(0).data, ctx.In(1).data,
-                  ctx.Out().data, &params_);
+    const uint8_t *a = ctx.In(0).data, *b = ctx.In(1).data;
+    uint8_t* y = ctx.Out().data;
+    ctx.Ranges(
+        (size_t)ElementCount(ctx.In(0).shape), kElementwiseUnit, 4,
+        [&](size_t s, size_t e, size_t) { kernels_.vadd(e - s, a + s, b + s, y + s, &params_); });
   }
   const char* KernelName() const override { return kernels_.vadd_name; }
 
@@ -204,9 +223,11 @@ class PackedInput {
       layer.PackInput(x + g * kc, pixels, channels, dst + g * grow, dst_stride);
     }
   }
-  void Pack(const GemmLayer& layer, const uint8_t* x, size_t pixels, size_t channels,
-            size_t groups) const {
-    Pack(layer, x, pixels, channels, groups, buf_.data(), row_);
+  void Pack(const OpContext& ctx, const GemmLayer& layer, const uint8_t* x, size_t pixels,
+            size_t channels, size_t groups) const {
+    ctx.Ranges(pixels, kRowUnit, channels, [&](size_t b, size_t e, size_t) {
+      Pack(layer, x + b * channels, e - b, channels, groups, buf_.data() + b * row_, row_);
+    });
   }
   uint8_t* data() const { return buf_.data(); }
   size_t row_bytes() const { return row_; }
@@ -226,8 +247,11 @@ class SparseInput {
     group_stride_ = 4 * pixels;
     buf_.assign(crumb_sparse_groups(channels) * group_stride_, 0);
   }
-  void Convert(const uint8_t* x, size_t channels, size_t pixels) {
-    crumb_sparse_nhwc_to_c4hw(x, pixels, channels, channels, buf_.data(), group_stride_, za_);
+  void Convert(const OpContext& ctx, const uint8_t* x, size_t channels, size_t pixels) {
+    ctx.Ranges(pixels, 64, channels, [&](size_t b, size_t e, size_t) {
+      crumb_sparse_nhwc_to_c4hw(x + b * channels, e - b, channels, channels, buf_.data() + 4 * b,
+                                group_stride_, za_);
+    });
   }
   const uint8_t* data() const { return buf_.data(); }
   size_t group_stride() const { return group_stride_; }
@@ -385,9 +409,15 @@ class ConvOp : public Op {
     const size_t cout_g = cout_ / groups_;
     const uint8_t* x = ctx.In(0).data;
     uint8_t* y = ctx.Out().data;
-    int32_t* s = reinterpret_cast<int32_t*>(scratch);
+    // Threads take whole rows of output pixels; task t computes in scratch slot t.
+    auto slot = [&](size_t t) {
+      return reinterpret_cast<int32_t*>(scratch + t * ctx.scratch_stride);
+    };
     if (layer_.family() == CRUMB_FAMILY_DWCONV) {
-      layer_.Dwconv(pixels_, indirection_.data(), 0, zero_.data(), y, out_stride_);
+      ctx.Ranges(pixels_, kRowUnit, cout_ * ks_, [&](size_t b, size_t e, size_t) {
+        layer_.Dwconv(e - b, indirection_.data() + b * ks_, 0, zero_.data(), y + b * out_stride_,
+                      out_stride_);
+      });
       return;
     }
     if (layer_.family() == CRUMB_FAMILY_SPARSE) {
@@ -396,37 +426,42 @@ class ConvOp : public Op {
       const uint8_t* a = x;
       size_t group_stride = 4 * in_pixels_;
       if (!packed_in_) {
-        sparse_in_.Convert(x, cin_, in_pixels_);
+        sparse_in_.Convert(ctx, x, cin_, in_pixels_);
         a = sparse_in_.data();
         group_stride = sparse_in_.group_stride();
       }
-      if (packed_out_) {
-        layer_.SpmmC4(pixels_, a, group_stride, y, 4 * pixels_);
-      } else {
-        layer_.Spmm(pixels_, a, group_stride, y, out_stride_);
-      }
+      ctx.Ranges(pixels_, kRowUnit, cout_ * cin_ / 8, [&](size_t b, size_t e, size_t) {
+        if (packed_out_) {
+          layer_.SpmmC4(e - b, a + 4 * b, group_stride, y + 4 * b, 4 * pixels_);
+        } else {
+          layer_.Spmm(e - b, a + 4 * b, group_stride, y + b * out_stride_, out_stride_);
+        }
+      });
       return;
     }
     const bool packed = layer_.InputFormat() != 0;
     const bool repack = packed && !packed_in_;
-    if (repack) packed_.Pack(layer_, x, in_pixels_, cin_, groups_);
+    if (repack) packed_.Pack(ctx, layer_, x, in_pixels_, cin_, groups_);
     if (masked_active_) {
-      masked_.Run(layer_, y, s);
+      masked_.Run(ctx, layer_, y, scratch);
       return;
     }
     // Where group g's codes start within a row: channel g * kc_, or its own packed row.
     const size_t group_offset = packed ? layer_.InputRowBytes() : kc_;
     const uint8_t* rows = repack ? packed_.data() : x;
     const size_t row_bytes = repack ? packed_.row_bytes() : packed ? layer_.InputRowBytes() : cin_;
-    for (size_t g = 0; g < groups_; g++) {
-      uint8_t* yg = y + g * cout_g * out_elem_;
-      if (direct_) {
-        layer_.Gemm(g, pixels_, rows + g * group_offset, row_bytes, yg, out_stride_, s);
-      } else {
-        layer_.Igemm(g, pixels_, indirection_.data(), g * group_offset, zero_.data(), yg,
-                     out_stride_, s);
+    ctx.Ranges(pixels_, kRowUnit, cout_ * kc_ * ks_, [&](size_t b, size_t e, size_t t) {
+      for (size_t g = 0; g < groups_; g++) {
+        uint8_t* yg = y + g * cout_g * out_elem_ + b * out_stride_;
+        if (direct_) {
+          layer_.Gemm(g, e - b, rows + g * group_offset + b * row_bytes, row_bytes, yg, out_stride_,
+                      slot(t));
+        } else {
+          layer_.Igemm(g, e - b, indirection_.data() + b * ks_, g * group_offset, zero_.data(), yg,
+                       out_stride_, slot(t));
+        }
       }
-    }
+    });
   }
 
   const char* KernelName() const override {
@@ -484,18 +519,27 @@ class FullyConnectedOp : public Op {
     return Status::Ok();
   }
   void Run(const OpContext& ctx, uint8_t* scratch) override {
-    int32_t* s = reinterpret_cast<int32_t*>(scratch);
+    uint8_t* y = ctx.Out().data;
+    const size_t y_stride = n_ * out_elem_;
     if (layer_.family() == CRUMB_FAMILY_SPARSE) {
-      sparse_in_.Convert(ctx.In(0).data, k_, m_);
-      layer_.Spmm(m_, sparse_in_.data(), sparse_in_.group_stride(), ctx.Out().data, n_ * out_elem_);
+      sparse_in_.Convert(ctx, ctx.In(0).data, k_, m_);
+      const uint8_t* a = sparse_in_.data();
+      ctx.Ranges(m_, kRowUnit, n_ * k_ / 8, [&](size_t b, size_t e, size_t) {
+        layer_.Spmm(e - b, a + 4 * b, sparse_in_.group_stride(), y + b * y_stride, y_stride);
+      });
       return;
     }
+    const uint8_t* rows = ctx.In(0).data;
+    size_t row_bytes = k_;
     if (layer_.InputFormat() != 0) {
-      packed_.Pack(layer_, ctx.In(0).data, m_, k_, 1);
-      layer_.Gemm(0, m_, packed_.data(), packed_.row_bytes(), ctx.Out().data, n_ * out_elem_, s);
-      return;
+      packed_.Pack(ctx, layer_, ctx.In(0).data, m_, k_, 1);
+      rows = packed_.data();
+      row_bytes = packed_.row_bytes();
     }
-    layer_.Gemm(0, m_, ctx.In(0).data, k_, ctx.Out().data, n_ * out_elem_, s);
+    ctx.Ranges(m_, kRowUnit, n_ * k_, [&](size_t b, size_t e, size_t t) {
+      layer_.Gemm(0, e - b, rows + b * row_bytes, row_bytes, y + b * y_stride, y_stride,
+                  reinterpret_cast<int32_t*>(scratch + t * ctx.scratch_stride));
+    });
   }
   const char* KernelName() const override { return layer_.GemmName(); }
   int Family() const override { return layer_.family(); }
@@ -569,13 +613,16 @@ class PoolOp : public Op {
   }
 
   void Run(const OpContext& ctx, uint8_t*) override {
-    if (average_) {
-      kernels_.avgpool(pixels_, ks_, channels_, indirection_.data(), 0, divisor_.data(),
-                       ctx.Out().data, channels_, &params_);
-    } else {
-      kernels_.maxpool(pixels_, ks_, channels_, indirection_.data(), 0, ctx.Out().data, channels_,
-                       &params_);
-    }
+    uint8_t* y = ctx.Out().data;
+    ctx.Ranges(pixels_, kRowUnit, channels_ * ks_, [&](size_t b, size_t e, size_t) {
+      if (average_) {
+        kernels_.avgpool(e - b, ks_, channels_, indirection_.data() + b * ks_, 0,
+                         divisor_.data() + b, y + b * channels_, channels_, &params_);
+      } else {
+        kernels_.maxpool(e - b, ks_, channels_, indirection_.data() + b * ks_, 0, y + b * channels_,
+                         channels_, &params_);
+      }
+    });
   }
 
   const char* KernelName() const override {

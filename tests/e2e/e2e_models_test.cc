@@ -23,6 +23,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -119,6 +120,44 @@ double Accuracy(const std::vector<float>& out, int classes, const std::string& l
 // Runs a .crumb file through the C API on one input; returns "" or an error. With `isa` other
 // than AUTO, that instruction-set path (creation fails when the CPU lacks it); `kernels` receives
 // the kernel of every op.
+// One interpreter on a loaded model: `invokes` runs of the input, every output compared with the
+// first; returns "" or an error.
+std::string RunInterpreter(crumb_model* model, const std::vector<int32_t>& shape,
+                           const std::vector<float>& input, int threads, int invokes,
+                           std::vector<float>* output) {
+  crumb_options* options = crumb_options_create();
+  crumb_options_set_num_threads(options, threads);
+  crumb_interpreter* it = crumb_interpreter_create(model, options);
+  crumb_options_delete(options);
+  if (!it) return std::string("create: ") + crumb_last_error();
+  std::string err;
+  if (crumb_interpreter_resize_input(it, 0, shape.data(), (int32_t)shape.size()) != CRUMB_OK ||
+      crumb_interpreter_allocate(it) != CRUMB_OK) {
+    err = crumb_interpreter_last_error(it);
+  }
+  for (int r = 0; err.empty() && r < invokes; r++) {
+    std::vector<float> got;
+    if (crumb_tensor_copy_from_buffer(crumb_interpreter_input(it, 0), input.data(),
+                                      input.size() * 4) != CRUMB_OK ||
+        crumb_interpreter_invoke(it) != CRUMB_OK) {
+      err = crumb_interpreter_last_error(it);
+      break;
+    }
+    const crumb_tensor* out = crumb_interpreter_output(it, 0);
+    got.resize(crumb_tensor_byte_size(out) / 4);
+    if (crumb_tensor_copy_to_buffer(out, got.data(), got.size() * 4) != CRUMB_OK) {
+      err = crumb_interpreter_last_error(it);
+    } else if (r == 0) {
+      *output = got;
+    } else if (got.size() != output->size() ||
+               memcmp(got.data(), output->data(), got.size() * 4) != 0) {
+      err = "invoke " + std::to_string(r) + " differs from invoke 0";
+    }
+  }
+  crumb_interpreter_delete(it);
+  return err;
+}
+
 std::string RunModel(const std::string& path, const std::vector<int32_t>& shape,
                      const std::vector<float>& input, std::vector<float>* output,
                      crumb_isa isa = CRUMB_ISA_AUTO, std::vector<std::string>* kernels = nullptr) {
@@ -380,6 +419,57 @@ class IsaIdenticalTest : public testing::Test {
   ModelDir* m_;
 };
 
+// Threads split every op's output tiles: any thread count gives the single-thread bytes, and
+// several interpreters on one loaded model, each invoked from its own thread (with a pool of its
+// own), give them too, invoke after invoke.
+class ThreadsIdenticalTest : public testing::Test {
+ public:
+  explicit ThreadsIdenticalTest(ModelDir* m) : m_(m) {}
+  void TestBody() override {
+    std::string form;
+    for (const auto& f : m_->forms) {
+      if (Convert(m_, f).error.empty()) {
+        form = f;
+        break;
+      }
+    }
+    if (form.empty()) GTEST_SKIP() << "no form of " << m_->name << " converts";
+    std::vector<int32_t> shape;
+    for (const auto& d : m_->manifest["input_shape"].arr) shape.push_back((int32_t)d.num);
+    const std::vector<float> input = ReadFloats(m_->dir + "/" + m_->manifest["input"].str);
+    crumb_model* model = crumb_model_create_from_file(Convert(m_, form).crumb.c_str());
+    ASSERT_TRUE(model) << crumb_last_error();
+    std::vector<float> want;
+    ASSERT_EQ(RunInterpreter(model, shape, input, 1, 1, &want), "");
+    for (int threads : {2, 3, 5, -1}) {
+      std::vector<float> got;
+      ASSERT_EQ(RunInterpreter(model, shape, input, threads, 2, &got), "") << threads;
+      EXPECT_TRUE(got.size() == want.size() &&
+                  memcmp(got.data(), want.data(), want.size() * 4) == 0)
+          << m_->name << ": " << threads << " threads differ from one";
+    }
+    constexpr int kInterpreters = 4;
+    std::vector<std::vector<float>> outs(kInterpreters);
+    std::vector<std::string> errs(kInterpreters);
+    std::vector<std::thread> pool;
+    for (int i = 0; i < kInterpreters; i++) {
+      pool.emplace_back(
+          [&, i] { errs[i] = RunInterpreter(model, shape, input, 1 + i % 2, 3, &outs[i]); });
+    }
+    for (auto& t : pool) t.join();
+    for (int i = 0; i < kInterpreters; i++) {
+      EXPECT_EQ(errs[i], "") << "interpreter " << i;
+      EXPECT_TRUE(outs[i].size() == want.size() &&
+                  memcmp(outs[i].data(), want.data(), want.size() * 4) == 0)
+          << m_->name << ": interpreter " << i << " on its own thread differs";
+    }
+    crumb_model_delete(model);
+  }
+
+ private:
+  ModelDir* m_;
+};
+
 // Every form of one model must give the same crumb outputs, bit for bit.
 class FormsIdenticalTest : public testing::Test {
  public:
@@ -437,6 +527,9 @@ void Discover(const std::string& root, const std::string& suite) {
     testing::RegisterTest(suite.c_str(), (name + ".isa_identical").c_str(), nullptr, nullptr,
                           __FILE__, __LINE__,
                           [m]() -> testing::Test* { return new IsaIdenticalTest(m); });
+    testing::RegisterTest(suite.c_str(), (name + ".threads_identical").c_str(), nullptr, nullptr,
+                          __FILE__, __LINE__,
+                          [m]() -> testing::Test* { return new ThreadsIdenticalTest(m); });
     testing::RegisterTest(suite.c_str(), (name + ".forms_identical").c_str(), nullptr, nullptr,
                           __FILE__, __LINE__,
                           [m]() -> testing::Test* { return new FormsIdenticalTest(m); });

@@ -76,6 +76,9 @@ CRUMB_API const char* crumb_model_metadata(const crumb_model* model, const char*
 /* ---- options ------------------------------------------------------------------------------- */
 CRUMB_API crumb_options* crumb_options_create(void);
 CRUMB_API void crumb_options_delete(crumb_options* options);
+/* Threads per invoke: 1 (the default) runs every op on the calling thread; N > 1 splits each op's
+ * output tiles over a pool of N threads (the caller is one of them; the others sleep between
+ * ops and invokes); -1: one thread per online core. */
 CRUMB_API void crumb_options_set_num_threads(crumb_options* options, int num_threads);
 /* Forces an instruction-set path (the environment variable CRUMB_ISA does the same; the option
  * wins). Asking for a path the CPU lacks makes crumb_interpreter_create fail, never SIGILL. */
