@@ -10,7 +10,9 @@ interleaved, so drifting machine load hits all of them alike); each run is one f
 --warmup untimed and --runs timed inferences. The figure per run is the mean inference time of its
 --runs inferences (crumb-bench's "Inference (avg)"; the same statistic from the peers), the table
 shows the median over rounds of those per-run means, and min is the fastest single inference seen.
-Ratios are peer time / crumb time (> 1: crumb is faster).
+Ratios are peer time / crumb time (> 1: crumb is faster), of the medians and, in brackets, of the mins.
+XNNPACK at 2+ threads runs with XNN_FLAG_YIELD_WORKERS unless --xnn-spin (on a shared, loaded
+machine spin-waiting workers that lose their core stall every operator; see benchmarks/README.md).
 """
 import argparse, json, os, platform, re, statistics, subprocess, sys, time
 
@@ -45,7 +47,8 @@ def ort_run(a, model, t):
 
 def xnn(a, e, mode, t):
     out = run([a.xnn, "--desc", e["desc"], "--weights", e["weights"], "--mode", mode, "--threads", str(t),
-               "--runs", str(a.runs), "--warmup", str(a.warmup)])
+               "--runs", str(a.runs), "--warmup", str(a.warmup)] +
+              (["--yield-workers"] if t > 1 and not a.xnn_spin else []))
     d = dict(kv.split("=") for kv in out.split() if "=" in kv)
     return {"mean_ms": float(d["mean_ms"]), "min_ms": float(d["min_ms"]), "median_ms": float(d["median_ms"])}
 
@@ -66,6 +69,9 @@ def main():
     ap.add_argument("--cache", default=os.path.join(os.environ.get("XDG_CACHE_HOME") or
                                                     os.path.expanduser("~/.cache"), "crumb-models"))
     ap.add_argument("--engines", default="crumb,ort_fp32,ort_int8,xnn_f32,xnn_qs8")
+    ap.add_argument("--xnn-spin", action="store_true",
+                    help="XNNPACK's default pool workers (spin-wait between operators) at 2+ threads; "
+                         "default: XNN_FLAG_YIELD_WORKERS, see README")
     ap.add_argument("-o", "--json", default="")
     a = ap.parse_args()
     a.crumb_bench = os.path.join(a.build, "tools", "crumb-bench")
@@ -100,6 +106,7 @@ def main():
                     jobs.append((net, k, t))
     res = {j: [] for j in jobs}
     errors = {}
+    loads = [os.getloadavg()[0]]
     for r in range(a.rounds):
         t0 = time.time()
         for job in jobs:
@@ -121,7 +128,9 @@ def main():
                 print(f"error: {net} {k} threads={t}: {ex}", file=sys.stderr)
                 continue
             res[job].append(m)
-        print(f"round {r + 1}/{a.rounds}: {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+        loads.append(os.getloadavg()[0])
+        print(f"round {r + 1}/{a.rounds}: {time.time() - t0:.0f} s, load average {loads[-1]:.2f}",
+              file=sys.stderr, flush=True)
 
     def med(job):
         v = [m["mean_ms"] for m in res.get(job, [])]
@@ -134,7 +143,8 @@ def main():
     load = os.getloadavg()
     print(f"\nWhole models, batch 1, 224x224: median over {a.rounds} rounds of the mean of {a.runs} "
           f"inferences (after {a.warmup} warmup), ms; min = fastest single inference. "
-          f"Load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}.\n")
+          f"1-min load average at the start and after each round: {' '.join(f'{v:.1f}' for v in loads)} "
+          f"({os.cpu_count()} CPUs).\n")
     summary = []
     for net, e in models.items():
         cfgs = list(e["lowbit"].keys())
@@ -151,7 +161,7 @@ def main():
                           f"{fmt(mn((net, 'crumb_' + c, t)))} |")
             print()
             hdr = [name for k, name in PEERS if (net, k, t) in res]
-            print("| crumb | " + " | ".join(f"vs {h}" for h in hdr) + " |")
+            print("| crumb (ratio of medians, of mins) | " + " | ".join(f"vs {h}" for h in hdr) + " |")
             print("|---|" + "---:|" * len(hdr))
             for c in cfgs:
                 cm = med((net, "crumb_" + c, t))
@@ -162,8 +172,11 @@ def main():
                         continue
                     pm = med((net, k, t))
                     ratio = pm / cm if pm and cm else None
+                    pmin, cmin = mn((net, k, t)), mn((net, "crumb_" + c, t))
+                    rmin = pmin / cmin if pmin and cmin else None
                     row[k + "_ms"], row["vs_" + k] = pm, ratio
-                    cells.append("—" if ratio is None else f"{ratio:.2f}x")
+                    row[k + "_min_ms"], row["crumb_min_ms"], row["vs_" + k + "_min"] = pmin, cmin, rmin
+                    cells.append("—" if ratio is None else f"{ratio:.2f}x ({rmin:.2f}x)")
                 summary.append(row)
                 print(f"| {c.upper()} | " + " | ".join(cells) + " |")
             print()
@@ -173,7 +186,7 @@ def main():
             print(f"- {net} {k} threads={t}: {msg.splitlines()[0] if msg else ''}")
     print(f"total {time.time() - t_start:.0f} s")
     if a.json:
-        out = {"command": " ".join(sys.argv), "machine": platform.uname()._asdict(), "loadavg_end": load,
+        out = {"command": " ".join(sys.argv), "machine": platform.uname()._asdict(), "loadavg_end": load, "loadavg_rounds": loads,
                "threads": threads, "rounds": a.rounds, "runs": a.runs, "warmup": a.warmup,
                "models": models, "summary": summary,
                "runs_raw": [{"model": n, "engine": k, "threads": t, "rounds": v} for (n, k, t), v in res.items()],

@@ -4,7 +4,8 @@
 //
 //   bench_xnnpack_model --desc NET_fp32.desc --weights NET_fp32.weights --mode f32|qs8
 //                       [--threads 1] [--runs 30] [--warmup 5] [--input x.bin] [--output y.bin]
-// (--input: float32 NCHW, default a fixed random normal input; --output: the float32 output of the
+// (--yield-workers: XNN_FLAG_YIELD_WORKERS on every operator, the pool's worker sleeps between
+// operators instead of spin-waiting; --input: float32 NCHW, default a fixed random normal input; --output: the float32 output of the
 // last timed run, for checking against ONNX Runtime.)
 //
 // f32: xnn_create_convolution2d_nhwc_f32 (ReLU / ReLU6 as the output clamp), add_nd_f32,
@@ -36,6 +37,8 @@
 #include <vector>
 
 namespace {
+
+uint32_t g_flags = 0;  // XNN_FLAG_YIELD_WORKERS with --yield-workers
 
 [[noreturn]] void Die(const std::string& m) {
   fprintf(stderr, "bench_xnnpack_model: %s\n", m.c_str());
@@ -137,24 +140,24 @@ void BuildF32(const Net& net, Runner& r, std::vector<std::vector<float>>& bufs, 
     if (o.kind == "conv") {
       const size_t gi = o.C / o.groups, go = o.O / o.groups;
       Check(xnn_create_convolution2d_nhwc_f32(o.pt, o.pr, o.pb, o.pl, o.kh, o.kw, o.sh, o.sw, 1, 1, o.groups,
-                                              gi, go, o.C, o.O, wt + o.woff, wt + o.boff, o.lo, o.hi, 0, &op),
+                                              gi, go, o.C, o.O, wt + o.woff, wt + o.boff, o.lo, o.hi, g_flags, &op),
             "create conv f32");
       Check(xnn_setup_convolution2d_nhwc_f32(op, 1, o.H, o.W, x, y, pool), "setup conv f32");
     } else if (o.kind == "add") {
-      Check(xnn_create_add_nd_f32(o.lo, o.hi, 0, &op), "create add f32");
+      Check(xnn_create_add_nd_f32(o.lo, o.hi, g_flags, &op), "create add f32");
       const size_t shape[4] = {1, o.H, o.W, o.C};
       Check(xnn_setup_add_nd_f32(op, 4, shape, 4, shape, x, bufs[o.in2].data(), y, pool), "setup add f32");
     } else if (o.kind == "maxpool") {
       Check(xnn_create_max_pooling2d_nhwc_f32(o.pt, o.pr, o.pb, o.pl, o.kh, o.kw, o.sh, o.sw, 1, 1, o.C, o.C,
-                                              o.C, -INFINITY, INFINITY, 0, &op),
+                                              o.C, -INFINITY, INFINITY, g_flags, &op),
             "create maxpool f32");
       Check(xnn_setup_max_pooling2d_nhwc_f32(op, 1, o.H, o.W, x, y, pool), "setup maxpool f32");
     } else if (o.kind == "gap") {
-      Check(xnn_create_global_average_pooling_nwc_f32(o.C, o.C, o.C, -INFINITY, INFINITY, 0, &op),
+      Check(xnn_create_global_average_pooling_nwc_f32(o.C, o.C, o.C, -INFINITY, INFINITY, g_flags, &op),
             "create gap f32");
       Check(xnn_setup_global_average_pooling_nwc_f32(op, 1, o.H * o.W, x, y, pool), "setup gap f32");
     } else if (o.kind == "fc") {
-      Check(xnn_create_fully_connected_nc_f32(o.C, o.O, o.C, o.O, wt + o.woff, wt + o.boff, o.lo, o.hi, 0, &op),
+      Check(xnn_create_fully_connected_nc_f32(o.C, o.O, o.C, o.O, wt + o.woff, wt + o.boff, o.lo, o.hi, g_flags, &op),
             "create fc f32");
       Check(xnn_setup_fully_connected_nc_f32(op, 1, x, y, pool), "setup fc f32");
     }
@@ -206,7 +209,7 @@ void BuildQs8(const Net& net, Runner& r, const std::vector<std::vector<float>>& 
   qin.assign(in_n * net.inC + 16, 0.0f);
   std::copy(fbufs[net.input].begin(), fbufs[net.input].end(), qin.begin());
   const QParams& qi = qp[net.input];
-  Check(xnn_create_convert_nc_f32_qs8(net.inC, net.inC, net.inC, 1.0f / qi.scale, (int8_t)qi.zp, -128, 127, 0, &op),
+  Check(xnn_create_convert_nc_f32_qs8(net.inC, net.inC, net.inC, 1.0f / qi.scale, (int8_t)qi.zp, -128, 127, g_flags, &op),
         "create convert f32->qs8");
   Check(xnn_setup_convert_nc_f32_qs8(op, in_n, qin.data(), bufs[net.input].data(), pool), "setup convert");
   r.ops.push_back(op);
@@ -237,12 +240,12 @@ void BuildQs8(const Net& net, Runner& r, const std::vector<std::vector<float>>& 
         const size_t gi = o.C / o.groups, go = o.O / o.groups;
         Check(xnn_create_convolution2d_nhwc_qc8(o.pt, o.pr, o.pb, o.pl, o.kh, o.kw, o.sh, o.sw, 1, 1, o.groups, gi,
                                                 go, o.C, o.O, (int8_t)qx.zp, qx.scale, s.data(), w.data(), b.data(),
-                                                (int8_t)qy.zp, qy.scale, ymin, ymax, 0, &op),
+                                                (int8_t)qy.zp, qy.scale, ymin, ymax, g_flags, &op),
               "create conv qc8");
         Check(xnn_setup_convolution2d_nhwc_qc8(op, 1, o.H, o.W, x, y, pool), "setup conv qc8");
       } else {
         Check(xnn_create_fully_connected_nc_qs8(o.C, o.O, o.C, o.O, (int8_t)qx.zp, qx.scale, smax, w.data(),
-                                                b.data(), (int8_t)qy.zp, qy.scale, ymin, ymax, 0, &op),
+                                                b.data(), (int8_t)qy.zp, qy.scale, ymin, ymax, g_flags, &op),
               "create fc qs8");
         Check(xnn_setup_fully_connected_nc_qs8(op, 1, x, y, pool), "setup fc qs8");
       }
@@ -250,7 +253,7 @@ void BuildQs8(const Net& net, Runner& r, const std::vector<std::vector<float>>& 
     } else if (o.kind == "add") {
       const QParams& q2 = qp[o.in2];
       Check(xnn_create_add_nd_qs8((int8_t)qx.zp, qx.scale, (int8_t)q2.zp, q2.scale, (int8_t)qy.zp, qy.scale, ymin,
-                                  ymax, 0, &op),
+                                  ymax, g_flags, &op),
             "create add qs8");
       const size_t shape[4] = {1, o.H, o.W, o.C};
       Check(xnn_setup_add_nd_qs8(op, 4, shape, 4, shape, x, bufs[o.in2].data(), y, pool), "setup add qs8");
@@ -258,12 +261,12 @@ void BuildQs8(const Net& net, Runner& r, const std::vector<std::vector<float>>& 
       // Max pooling keeps the input's quantization: the output uses the input's parameters.
       qp[o.out] = qx;
       Check(xnn_create_max_pooling2d_nhwc_s8(o.pt, o.pr, o.pb, o.pl, o.kh, o.kw, o.sh, o.sw, 1, 1, o.C, o.C, o.C,
-                                             -128, 127, 0, &op),
+                                             -128, 127, g_flags, &op),
             "create maxpool s8");
       Check(xnn_setup_max_pooling2d_nhwc_s8(op, 1, o.H, o.W, x, y, pool), "setup maxpool s8");
     } else if (o.kind == "gap") {
       Check(xnn_create_global_average_pooling_nwc_qs8(o.C, o.C, o.C, (int8_t)qx.zp, qx.scale, (int8_t)qy.zp,
-                                                      qy.scale, -128, 127, 0, &op),
+                                                      qy.scale, -128, 127, g_flags, &op),
             "create gap qs8");
       Check(xnn_setup_global_average_pooling_nwc_qs8(op, 1, o.H * o.W, x, y, pool), "setup gap qs8");
     }
@@ -273,7 +276,7 @@ void BuildQs8(const Net& net, Runner& r, const std::vector<std::vector<float>>& 
   const size_t on = fbufs[net.output].size() - 16;
   qout.assign(on + 16, 0.0f);
   op = nullptr;
-  Check(xnn_create_convert_nc_qs8_f32(1, 1, 1, qo.scale, (int8_t)qo.zp, 0, &op), "create convert qs8->f32");
+  Check(xnn_create_convert_nc_qs8_f32(1, 1, 1, qo.scale, (int8_t)qo.zp, g_flags, &op), "create convert qs8->f32");
   Check(xnn_setup_convert_nc_qs8_f32(op, on, bufs[net.output].data(), qout.data(), pool), "setup convert");
   r.ops.push_back(op);
 }
@@ -295,6 +298,7 @@ int main(int argc, char** argv) {
     else if (a == "--threads") threads = std::atoi(val().c_str());
     else if (a == "--runs") runs = std::atoi(val().c_str());
     else if (a == "--warmup") warmup = std::atoi(val().c_str());
+    else if (a == "--yield-workers") g_flags = XNN_FLAG_YIELD_WORKERS;
     else if (a == "--input") input_path = val();
     else if (a == "--output") output_path = val();
     else Die("unknown argument " + a);
