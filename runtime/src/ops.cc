@@ -64,6 +64,9 @@ Status CheckIndirection(const Shape& out, int64_t kh, int64_t kw) {
 // output pixels, at least kRowUnit (a multiple of every register tile's rows).
 constexpr size_t kElementwiseUnit = 4096;
 constexpr size_t kRowUnit = 8;
+// Indirection buffers above this size are built chunk by chunk at run time (ConvOp).
+constexpr size_t kLazyIndirectionBytes = size_t(1) << 20;
+constexpr size_t kLazyChunk = 32;
 
 // ---------------------------------------------------------------------------- element-wise
 class QuantizeOp : public Op {
@@ -295,9 +298,17 @@ class ConvOp : public Op {
               d.pad_top == 0 && d.pad_left == 0 && d.pad_bottom == 0 && d.pad_right == 0;
     CRUMB_RETURN_IF_ERROR(
         layer_.Prepare(ctx, groups_, ks_, kc_, (size_t)(x[0] * oh * ow), direct_));
-    scratch_bytes_ = layer_.scratch_bytes();
     out_desc_ = &ctx.OutDesc();
     out_pixels_ = (size_t)(x[0] * oh * ow);
+    // An indirection buffer above kLazyIndirectionBytes (ResNet's 7x7 stem: 4.9 MB) is not kept:
+    // each task builds the pointers of kLazyChunk pixels at a time in its scratch slot, where the
+    // kernel then reads them from L1.
+    lazy_ = !direct_ && out_pixels_ * ks_ * sizeof(void*) > kLazyIndirectionBytes;
+    scratch_bytes_ = layer_.scratch_bytes();
+    if (lazy_) {
+      lazy_offset_ = (scratch_bytes_ + 63) / 64 * 64;
+      scratch_bytes_ = lazy_offset_ + kLazyChunk * ks_ * sizeof(void*);
+    }
     return Status::Ok();
   }
 
@@ -379,26 +390,10 @@ class ConvOp : public Op {
           zero_.size() + packed_.size() + layer_.persistent_bytes() + masked_.persistent_bytes();
       return Status::Ok();
     }
-    if (!direct_ || layer_.family() == CRUMB_FAMILY_DWCONV) {
+    geo_ = Geometry{d, xs[2], xs[3], ys[2], ys[3], rows, row_bytes, zero_.data()};
+    if ((!direct_ || layer_.family() == CRUMB_FAMILY_DWCONV) && !lazy_) {
       indirection_.resize(pixels_ * ks_);
-      const int64_t h = xs[2], wd = xs[3];
-      size_t i = 0;
-      for (int64_t n = 0; n < ys[0]; n++) {
-        for (int64_t oy = 0; oy < ys[2]; oy++) {
-          for (int64_t ox = 0; ox < ys[3]; ox++) {
-            for (int64_t ky = 0; ky < d.kernel_h; ky++) {
-              for (int64_t kx = 0; kx < d.kernel_w; kx++) {
-                const int64_t iy = oy * d.stride_h - d.pad_top + ky * d.dilation_h;
-                const int64_t ix = ox * d.stride_w - d.pad_left + kx * d.dilation_w;
-                indirection_[i++] = (iy < 0 || iy >= h || ix < 0 || ix >= wd)
-                                        ? static_cast<const void*>(zero_.data())
-                                        : static_cast<const void*>(rows + ((n * h + iy) * wd + ix) *
-                                                                              (int64_t)row_bytes);
-              }
-            }
-          }
-        }
-      }
+      BuildIndirection(0, pixels_, indirection_.data());
     }
     persistent_bytes_ = indirection_.size() * sizeof(void*) + zero_.size() + packed_.size() +
                         layer_.persistent_bytes();
@@ -414,9 +409,10 @@ class ConvOp : public Op {
       return reinterpret_cast<int32_t*>(scratch + t * ctx.scratch_stride);
     };
     if (layer_.family() == CRUMB_FAMILY_DWCONV) {
-      ctx.Ranges(pixels_, kRowUnit, cout_ * ks_, [&](size_t b, size_t e, size_t) {
-        layer_.Dwconv(e - b, indirection_.data() + b * ks_, 0, zero_.data(), y + b * out_stride_,
-                      out_stride_);
+      ctx.Ranges(pixels_, kRowUnit, cout_ * ks_, [&](size_t b, size_t e, size_t t) {
+        ForChunks(b, e, scratch + t * ctx.scratch_stride, [&](size_t c, size_t n, const void** a) {
+          layer_.Dwconv(n, a, 0, zero_.data(), y + c * out_stride_, out_stride_);
+        });
       });
       return;
     }
@@ -456,10 +452,12 @@ class ConvOp : public Op {
         if (direct_) {
           layer_.Gemm(g, e - b, rows + g * group_offset + b * row_bytes, row_bytes, yg, out_stride_,
                       slot(t));
-        } else {
-          layer_.Igemm(g, e - b, indirection_.data() + b * ks_, g * group_offset, zero_.data(), yg,
-                       out_stride_, slot(t));
+          continue;
         }
+        ForChunks(b, e, scratch + t * ctx.scratch_stride, [&](size_t c, size_t n, const void** a) {
+          layer_.Igemm(g, n, a, g * group_offset, zero_.data(), yg + (c - b) * out_stride_,
+                       out_stride_, slot(t));
+        });
       }
     });
   }
@@ -467,6 +465,55 @@ class ConvOp : public Op {
   const char* KernelName() const override {
     return direct_ ? layer_.GemmName() : layer_.IgemmName();
   }
+
+ private:
+  struct Geometry {
+    OpDesc d;
+    int64_t h = 0, w = 0, oh = 0, ow = 0;
+    const uint8_t* rows = nullptr;
+    size_t row_bytes = 0;
+    const void* zero = nullptr;
+  };
+
+  // The pointers of output pixels [first, first + count), ks_ per pixel: each tap's input row, or
+  // the shared zero row for padding (the input zero point in the row's format: it adds 0).
+  void BuildIndirection(size_t first, size_t count, const void** out) const {
+    const Geometry& g = geo_;
+    const int64_t per_image = g.oh * g.ow;
+    for (size_t p = first; p < first + count; p++) {
+      const int64_t n = (int64_t)p / per_image, oy = (int64_t)p % per_image / g.ow,
+                    ox = (int64_t)p % g.ow;
+      for (int64_t ky = 0; ky < g.d.kernel_h; ky++) {
+        const int64_t iy = oy * g.d.stride_h - g.d.pad_top + ky * g.d.dilation_h;
+        const bool row_ok = iy >= 0 && iy < g.h;
+        const uint8_t* base = g.rows + (n * g.h + iy) * g.w * (int64_t)g.row_bytes;
+        for (int64_t kx = 0; kx < g.d.kernel_w; kx++) {
+          const int64_t ix = ox * g.d.stride_w - g.d.pad_left + kx * g.d.dilation_w;
+          *out++ = row_ok && ix >= 0 && ix < g.w
+                       ? static_cast<const void*>(base + ix * (int64_t)g.row_bytes)
+                       : g.zero;
+        }
+      }
+    }
+  }
+
+  // fn(first, count, pointers) over [b, e): the kept indirection buffer in one piece, or lazily
+  // built chunks in the task's scratch slot.
+  template <typename F>
+  void ForChunks(size_t b, size_t e, uint8_t* slot, F fn) const {
+    if (!lazy_) {
+      fn(b, e - b, const_cast<const void**>(indirection_.data()) + b * ks_);
+      return;
+    }
+    const void** ptrs = reinterpret_cast<const void**>(slot + lazy_offset_);
+    for (size_t c = b; c < e; c += kLazyChunk) {
+      const size_t n = std::min(kLazyChunk, e - c);
+      BuildIndirection(c, n, ptrs);
+      fn(c, n, ptrs);
+    }
+  }
+
+ public:
   int Family() const override { return layer_.family(); }
   const char* FamilyReason() const override {
     return reason_.empty() ? layer_.family_reason() : reason_.c_str();
@@ -482,6 +529,9 @@ class ConvOp : public Op {
   const TensorDesc* out_desc_ = nullptr;
   size_t out_pixels_ = 0;
   bool direct_ = false, packed_in_ = false, packed_out_ = false, masked_active_ = false;
+  bool lazy_ = false;
+  size_t lazy_offset_ = 0;  // where the lazy pointers start in a scratch slot
+  Geometry geo_;
   MaskedConv masked_;
   std::vector<const void*> indirection_;
   std::vector<uint8_t> zero_;
