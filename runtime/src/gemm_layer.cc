@@ -263,6 +263,46 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
   return Status::Ok();
 }
 
+Status GemmLayer::Reshape(size_t ks, size_t kc) {
+  if (ks == ks_ && kc == kc_) return Status::Ok();  // a second Configure (input resized)
+  if (groups_ != 1 || ks * kc != ks_ * kc_ ||
+      (family_ != CRUMB_FAMILY_SCALAR && family_ != CRUMB_FAMILY_DOT)) {
+    return Internal("asked to reshape weights its kernel family cannot take.");
+  }
+  const size_t n = cout_g_;
+  const unsigned bits = params_.w_bits;
+  const crumb_weights_desc from = {bits, params_.w_encoding, zero_points_.data(), n, 1, ks_, kc_};
+  const crumb_weights_desc to = {bits, params_.w_encoding, zero_points_.data(), n, 1, ks, kc};
+  std::vector<uint8_t> rows(crumb_weights_size(&from, CRUMB_LAYOUT_ROWS_LSB));
+  if (model_layout_ == CRUMB_LAYOUT_ROWS_LSB) {
+    memcpy(rows.data(), model_w_, rows.size());
+  } else if (!crumb_repack_weights(&from, model_w_, model_layout_, rows.data(),
+                                   CRUMB_LAYOUT_ROWS_LSB)) {
+    return Internal("has weights its own layout's unpacker refuses after prepare.");
+  }
+  const int layout = crumb_family_layout(family_);
+  AlignedBytes packed;
+  if (!packed.Resize(crumb_weights_size(&to, layout))) {
+    return Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory packing weights.");
+  }
+  if (layout == CRUMB_LAYOUT_ROWS_LSB) {
+    memcpy(packed.data(), rows.data(), rows.size());
+  } else if (!crumb_repack_weights(&to, rows.data(), CRUMB_LAYOUT_ROWS_LSB, packed.data(),
+                                   layout)) {
+    return Internal("has weights its family's packer refuses reshaped.");
+  }
+  owned_ = std::move(packed);
+  w_ = owned_.data();
+  ks_ = ks;
+  kc_ = kc;
+  group_bytes_ = family_ == CRUMB_FAMILY_DOT ? crumb_dot_packed_size(n, ks, kc, bits)
+                                             : n * crumb_rows_lsb_row_bytes(ks * kc, bits);
+  // The file's weights no longer describe this layer's geometry: tap subsets would misread them.
+  model_w_ = owned_.data();
+  model_layout_ = layout;
+  return Status::Ok();
+}
+
 Status GemmLayer::AddTapSubset(uint64_t taps, size_t* id) {
   if (groups_ != 1 || ks_ > 64 || taps == 0 ||
       (family_ != CRUMB_FAMILY_SCALAR && family_ != CRUMB_FAMILY_DOT &&

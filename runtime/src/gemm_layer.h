@@ -81,6 +81,11 @@ class GemmLayer {
   void Igemm(size_t g, size_t mr, const void** a, size_t a_offset, const void* zero, void* c,
              size_t c_stride, int32_t* scratch) const;
 
+  // Re-packs the weights of a DOT / SCALAR layer of one group for ks taps of kc channels, the
+  // same ROWS_LSB codes in the same (tap, channel) order: a kh x kw kernel over c channels read
+  // as kh taps of kw * c channels (ConvOp's row spans for convolutions of few channels).
+  Status Reshape(size_t ks, size_t kc);
+
   // Weights for the taps in `taps` only (bit t: tap t; ks <= 64), for output pixels whose other
   // taps read known zeros (padding, a spatial mask): the same products without the zero ones.
   // SCALAR / DOT / LUT / BITSERIAL, one group. Sets *id for IgemmTaps.

@@ -303,11 +303,22 @@ class ConvOp : public Op {
     // An indirection buffer above kLazyIndirectionBytes (ResNet's 7x7 stem: 4.9 MB) is not kept:
     // each task builds the pointers of kLazyChunk pixels at a time in its scratch slot, where the
     // kernel then reads them from L1.
-    lazy_ = !direct_ && out_pixels_ * ks_ * sizeof(void*) > kLazyIndirectionBytes;
+    // Few input channels (a stem: 3) make every tap a short, mostly padded k-group. Without
+    // dilation along x, the kw taps of one kernel row read kw * c contiguous codes of a padded
+    // copy of the input: the layer runs as kh taps of kw * c channels (7x7x3: 7 taps of 21
+    // instead of 49 of 3), the same products in the same order.
+    row_span_ = groups_ == 1 && !direct_ && kc_ < 8 && d.kernel_w > 1 && d.dilation_w == 1 &&
+                !ctx.InDesc(0).spatial_mask && !ctx.OutDesc().spatial_mask &&
+                (layer_.family() == CRUMB_FAMILY_DOT || layer_.family() == CRUMB_FAMILY_SCALAR);
+    if (row_span_) {
+      CRUMB_RETURN_IF_ERROR(layer_.Reshape((size_t)d.kernel_h, (size_t)d.kernel_w * kc_));
+    }
+    taps_ = row_span_ ? (size_t)d.kernel_h : ks_;
+    lazy_ = !direct_ && out_pixels_ * taps_ * sizeof(void*) > kLazyIndirectionBytes;
     scratch_bytes_ = layer_.scratch_bytes();
     if (lazy_) {
       lazy_offset_ = (scratch_bytes_ + 63) / 64 * 64;
-      scratch_bytes_ = lazy_offset_ + kLazyChunk * ks_ * sizeof(void*);
+      scratch_bytes_ = lazy_offset_ + kLazyChunk * taps_ * sizeof(void*);
     }
     return Status::Ok();
   }
@@ -391,12 +402,23 @@ class ConvOp : public Op {
       return Status::Ok();
     }
     geo_ = Geometry{d, xs[2], xs[3], ys[2], ys[3], rows, row_bytes, zero_.data()};
+    if (row_span_) {
+      // The padded copy: every window inside it, padding already the zero point.
+      const int64_t hp = xs[2] + d.pad_top + d.pad_bottom, wp = xs[3] + d.pad_left + d.pad_right;
+      padded_.assign((size_t)(xs[0] * hp * wp) * cin_, (uint8_t)ctx.InDesc(0).zero_points[0]);
+      geo_.d.kernel_w = 1;
+      geo_.d.pad_top = geo_.d.pad_left = geo_.d.pad_bottom = geo_.d.pad_right = 0;
+      geo_.h = hp;
+      geo_.w = wp;
+      geo_.rows = padded_.data();
+      geo_.row_bytes = cin_;
+    }
     if ((!direct_ || layer_.family() == CRUMB_FAMILY_DWCONV) && !lazy_) {
-      indirection_.resize(pixels_ * ks_);
+      indirection_.resize(pixels_ * taps_);
       BuildIndirection(0, pixels_, indirection_.data());
     }
     persistent_bytes_ = indirection_.size() * sizeof(void*) + zero_.size() + packed_.size() +
-                        layer_.persistent_bytes();
+                        padded_.size() + layer_.persistent_bytes();
     return Status::Ok();
   }
 
@@ -438,6 +460,17 @@ class ConvOp : public Op {
     const bool packed = layer_.InputFormat() != 0;
     const bool repack = packed && !packed_in_;
     if (repack) packed_.Pack(ctx, layer_, x, in_pixels_, cin_, groups_);
+    if (row_span_) {
+      const OpDesc& d = ctx.desc;
+      const Shape& xs = ctx.In(0).shape;
+      const size_t w = (size_t)xs[3] * cin_, wp = (size_t)geo_.w * cin_;
+      for (int64_t n = 0; n < xs[0]; n++) {
+        for (int64_t r = 0; r < xs[2]; r++) {
+          memcpy(padded_.data() + ((size_t)(n * geo_.h + r + d.pad_top) * wp + d.pad_left * cin_),
+                 x + (size_t)(n * xs[2] + r) * w, w);
+        }
+      }
+    }
     if (masked_active_) {
       masked_.Run(ctx, layer_, y, scratch);
       return;
@@ -475,7 +508,7 @@ class ConvOp : public Op {
     const void* zero = nullptr;
   };
 
-  // The pointers of output pixels [first, first + count), ks_ per pixel: each tap's input row, or
+  // The pointers of output pixels [first, first + count), taps_ per pixel: each tap's input row, or
   // the shared zero row for padding (the input zero point in the row's format: it adds 0).
   void BuildIndirection(size_t first, size_t count, const void** out) const {
     const Geometry& g = geo_;
@@ -502,7 +535,7 @@ class ConvOp : public Op {
   template <typename F>
   void ForChunks(size_t b, size_t e, uint8_t* slot, F fn) const {
     if (!lazy_) {
-      fn(b, e - b, const_cast<const void**>(indirection_.data()) + b * ks_);
+      fn(b, e - b, const_cast<const void**>(indirection_.data()) + b * taps_);
       return;
     }
     const void** ptrs = reinterpret_cast<const void**>(slot + lazy_offset_);
@@ -529,8 +562,10 @@ class ConvOp : public Op {
   const TensorDesc* out_desc_ = nullptr;
   size_t out_pixels_ = 0;
   bool direct_ = false, packed_in_ = false, packed_out_ = false, masked_active_ = false;
-  bool lazy_ = false;
-  size_t lazy_offset_ = 0;  // where the lazy pointers start in a scratch slot
+  bool lazy_ = false, row_span_ = false;
+  size_t taps_ = 0;              // indirection pointers per output pixel
+  size_t lazy_offset_ = 0;       // where the lazy pointers start in a scratch slot
+  std::vector<uint8_t> padded_;  // row spans: the input with its padding
   Geometry geo_;
   MaskedConv masked_;
   std::vector<const void*> indirection_;
