@@ -1,0 +1,43 @@
+#!/bin/sh
+# Spatial-mask benchmark (issue 6, semi-structured activation sparsity): one 3x3 convolution
+# (C -> C at HxH, W4A4 by default) reading an unmasked input, a 30 %-masked input of random
+# pixels and one of random 2x2 pixel blocks (benchmarks/masked_conv_models.py), converted by
+# crumb-convert and timed by crumb-bench's per-op profile, the three alternating for ROUNDS
+# rounds; prints each variant's median conv time and the speedup over the unmasked conv.
+#   benchmarks/masked_conv.sh BUILD_DIR [ROUNDS=7] [models.py options, e.g. --shape 64,56]
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:?usage: $0 BUILD_DIR [ROUNDS] [--shape C,H] [--wbits B] [--abits B] [--fraction F]}
+rounds=${2:-7}
+[ $# -ge 2 ] && shift 2 || shift 1
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+"$py" "$here/masked_conv_models.py" "$dir" "$@"
+for m in dense random blocks; do
+  "$build/tools/crumb-convert" "$dir/$m.onnx" -o "$dir/$m.crumb" --quiet
+done
+for m in random blocks; do
+  "$build/tools/crumb-inspect" "$dir/$m.crumb" | grep -o "spatial mask: [0-9]*% of the taps.*" |
+    sed "s/^/$m: /"
+done
+for r in $(seq "$rounds"); do
+  for m in dense random blocks; do
+    t=$("$build/tools/crumb-bench" --graph="$dir/$m.crumb" --num_runs=50 --warmup_runs=5 \
+      --enable_op_profiling 2>&1 | awk '/Run Order/ {on = 1} on && $1 == "CONV_2D" {print $2; exit}')
+    echo "$m $t" >> "$dir/times"
+  done
+done
+"$py" - "$dir/times" <<'PY'
+import statistics, sys
+t = {}
+for line in open(sys.argv[1]):
+    m, v = line.split()
+    t.setdefault(m, []).append(float(v))
+base = statistics.median(t["dense"])
+print(f"{'input':8} {'median conv ms':>15} {'rounds':>7} {'speedup':>8}")
+for m in ("dense", "random", "blocks"):
+    med = statistics.median(t[m])
+    print(f"{m:8} {med:15.3f} {len(t[m]):7d} {base / med:7.2f}x")
+PY
