@@ -51,6 +51,33 @@ inline __m512i PermuteQ(__m512i a, __m512i idx, __m512i b) {
   return _mm512_maskz_permutex2var_epi64((__mmask8)0xFF, a, idx, b);
 }
 
+// A bound on |acc| from the contract's bounds (dwconv.h: |qa' - za'| <= max|qa'|, |v| <=
+// max_abs_v).
+inline float AccBound(const crumb_dwconv_params* p, size_t ks) {
+  const uint64_t bits = p->a_bits;
+  const uint64_t max_qa =
+      p->a_type == CRUMB_ELEM_S8 ? 127u + (1u << (bits - 1)) : (1u << bits) - 1u;
+  return (float)((uint64_t)ks * max_qa * p->max_abs_v);
+}
+
+// Whether |float(acc) * mul + add| < 2^31 for every |acc| <= bound and the lanes of mul / add:
+// then vcvtps2dq cannot overflow, the high side saturates through the packs like the low side,
+// and the epilogue's one vminps can go (4 of ~50 instructions per 64 channels and pixel). The
+// test is on |mul| bound + |add| <= 2^30 computed in float (two roundings of 2^-24 each cannot
+// reach 2^31); NaN or infinite mul / add fail it and keep the vminps.
+inline bool NoOverflow(const __m512 mul[4], const __m512 add[4], float bound) {
+  const __m512i abs = _mm512_set1_epi32(0x7FFFFFFF);
+  const __m512 vb = _mm512_set1_ps(bound), lim = _mm512_set1_ps(1073741824.0f);
+  __mmask16 ok = 0xFFFF;
+  for (int i = 0; i < 4; i++) {
+    const __m512 m = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(mul[i]), abs));
+    const __m512 a = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(add[i]), abs));
+    const __m512 y = _mm512_add_ps(_mm512_mul_ps(m, vb), a);
+    ok &= _mm512_mask_cmp_ps_mask(CRUMB_AVX512_ALL, y, lim, _CMP_LE_OQ);
+  }
+  return ok == 0xFFFF;
+}
+
 // 128-bit lane L of x (vextracti32x4 written as a vector shuffle: GCC 12's extract intrinsics warn
 // -Wmaybe-uninitialized wherever they are inlined, see epilogue-avx512.h).
 template <int L>
@@ -122,6 +149,7 @@ void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* con
     const int8_t* v = (const int8_t*)(block + CRUMB_DWCONV_BLOCK * 4);
     // -za' vsum and (integer outputs) mul / add in the quad layout.
     __m512i corr[4], mq[4], aq[4];
+    bool nomin = false;
     {
       __m512i t[4];
       for (int j = 0; j < 4; j++) {
@@ -139,6 +167,12 @@ void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* con
           t[j] = _mm512_castps_si512(_mm512_maskz_loadu_ps(k, params->add + c0 + 16 * j));
         }
         TransposeLanes(t, aq);
+        __m512 mf[4], af[4];
+        for (int i = 0; i < 4; i++) {
+          mf[i] = _mm512_castsi512_ps(mq[i]);
+          af[i] = _mm512_castsi512_ps(aq[i]);
+        }
+        nomin = NoOverflow(mf, af, AccBound(params, ks));
       }
     }
     if (kSlide) {
@@ -251,7 +285,7 @@ void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* con
           const __m512 y =
               crumb_avx512_scale(acc[i], _mm512_castsi512_ps(mq[i]), _mm512_castsi512_ps(aq[i]));
           r[i] = _mm512_maskz_cvtps_epi32(CRUMB_AVX512_ALL,
-                                          _mm512_maskz_min_ps(CRUMB_AVX512_ALL, hi, y));
+                                          nomin ? y : _mm512_maskz_min_ps(CRUMB_AVX512_ALL, hi, y));
         }
         const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(r[0], r[1]), z16);
         const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(r[2], r[3]), z16);
@@ -393,6 +427,7 @@ void Tail16Slide(size_t c0, size_t c_end, size_t nx, const void* const* ptrs,
     mq4[i] = _mm512_maskz_broadcast_f32x4(CRUMB_AVX512_ALL, mq[i]);
     aq4[i] = _mm512_maskz_broadcast_f32x4(CRUMB_AVX512_ALL, aq[i]);
   }
+  const bool nomin = NoOverflow(mq4, aq4, AccBound(params, 9));
   const __m512 hi4 = _mm512_set1_ps((float)(params->out.qmax - params->out.zero_point));
   const __m512i z16x4 = _mm512_set1_epi16((short)params->out.zero_point);
   const __m512i qmin8x4 = _mm512_set1_epi8((char)params->out.qmin);
@@ -408,8 +443,8 @@ void Tail16Slide(size_t c0, size_t c_end, size_t nx, const void* const* ptrs,
       const __m512i a =
           _mm512_maskz_inserti64x4((__mmask8)0xFF, _mm512_castsi256_si512(a01), a23, 1);
       const __m512 y = crumb_avx512_scale(a, mq4[i], aq4[i]);
-      r[i] =
-          _mm512_maskz_cvtps_epi32(CRUMB_AVX512_ALL, _mm512_maskz_min_ps(CRUMB_AVX512_ALL, hi4, y));
+      r[i] = _mm512_maskz_cvtps_epi32(CRUMB_AVX512_ALL,
+                                      nomin ? y : _mm512_maskz_min_ps(CRUMB_AVX512_ALL, hi4, y));
     }
     const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(r[0], r[1]), z16x4);
     const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(r[2], r[3]), z16x4);
@@ -432,7 +467,7 @@ void Tail16Slide(size_t c0, size_t c_end, size_t nx, const void* const* ptrs,
     __m128i r[4];
     for (int i = 0; i < 4; i++) {
       const __m128 y = _mm_add_ps(_mm_mul_ps(_mm_cvtepi32_ps(acc[i]), mq[i]), aq[i]);
-      r[i] = _mm_cvtps_epi32(_mm_min_ps(hi, y));
+      r[i] = _mm_cvtps_epi32(nomin ? y : _mm_min_ps(hi, y));
     }
     const __m128i w01 = _mm_adds_epi16(_mm_packs_epi32(r[0], r[1]), z16);
     const __m128i w23 = _mm_adds_epi16(_mm_packs_epi32(r[2], r[3]), z16);

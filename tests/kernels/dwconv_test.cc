@@ -58,6 +58,7 @@ class DwconvTester {
   CRUMB_SETTER(size_t, output_stride_extra)  // elements beyond `channels` between output pixels
   CRUMB_SETTER(uint32_t, max_abs_v_extra)    // added to the packer's max_abs_v (a looser bound)
   CRUMB_SETTER(DwFill, fill)
+  CRUMB_SETTER(float, mul_scale)  // multiplies every mul (huge: y beyond int32)
   CRUMB_SETTER(uint32_t, seed)
 #undef CRUMB_SETTER
 
@@ -175,6 +176,7 @@ class DwconvTester {
       const float big = amag * (float)std::max<uint32_t>(max_abs_v, 1) * (float)ks;
       for (size_t c = 0; c < C; c++) mul[c] = (out_type_ == CRUMB_ELEM_F32 ? 1.0f : 100.0f) / big;
     }
+    for (size_t c = 0; c < C; c++) mul[c] *= mul_scale_;
     const int32_t olo = out_type_ == CRUMB_ELEM_U8 ? 0 : -128;
     const int32_t ohi = out_type_ == CRUMB_ELEM_U8 ? 255 : 127;
     crumb_dwconv_params p{};
@@ -247,6 +249,7 @@ class DwconvTester {
   uint32_t out_type_ = CRUMB_ELEM_U8, max_abs_v_extra_ = 0;
   int32_t out_zero_point_ = 5, qmin_ = -1000, qmax_ = 1000;
   double pad_fraction_ = 0.2;
+  float mul_scale_ = 1.0f;
   DwFill fill_ = DwFill::kRandom;
   uint32_t seed_ = 1;
 };
@@ -361,6 +364,36 @@ TEST_P(DwconvKernelTest, Encodings) {
                       .seed(s));
             }
           }
+        }
+      }
+    }
+  }
+}
+
+// Scales whose y leaves int32 (|y| up to ~1e38): kernels that drop a float clamp when the bounds
+// allow it (the VNNI kernel) must keep it here; the full and narrow output ranges, window and
+// tail paths (144 = 2 x 64 + 16, 3x3 stride-1 taps with no padding).
+TEST_P(DwconvKernelTest, HugeScales) {
+  uint32_t seed = 900;
+  for (uint32_t ot : {CRUMB_ELEM_U8, CRUMB_ELEM_S8}) {
+    for (float scale : {1e4f, 1e7f, 1e30f}) {
+      for (auto [lo, hi] : {std::pair<int32_t, int32_t>{-1000, 1000}, {0, 6}, {-100, 100}}) {
+        for (size_t width : {1, 4, 7}) {
+          const uint32_t s = seed++;
+          CHECK_RUN(DwconvTester()
+                        .channels(144)
+                        .width(width)
+                        .ks(9)
+                        .w_bits(s % 2 ? 2 : 8)
+                        .a_bits(s % 2 ? 4 : 8)
+                        .a_type(s % 3 ? CRUMB_ELEM_U8 : CRUMB_ELEM_S8)
+                        .out_type(ot)
+                        .qmin(lo)
+                        .qmax(hi)
+                        .out_zero_point(ot == CRUMB_ELEM_S8 ? -3 : 7)
+                        .pad_fraction(s % 2 ? 0.0 : 0.2)
+                        .mul_scale(scale)
+                        .seed(s));
         }
       }
     }
