@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -114,6 +115,21 @@ std::string ShapeString(const std::vector<int32_t>& dims) {
   return s + "]";
 }
 
+bool ParseShapes(const std::string& text, std::vector<std::vector<int32_t>>* shapes) {
+  shapes->clear();
+  size_t i = 0;
+  for (;;) {
+    const size_t j = text.find(':', i);
+    std::vector<int32_t> dims;
+    if (!ParseShape(text.substr(i, j == std::string::npos ? std::string::npos : j - i), &dims)) {
+      return false;
+    }
+    shapes->push_back(dims);
+    if (j == std::string::npos) return true;
+    i = j + 1;
+  }
+}
+
 bool ReadFile(const std::string& path, std::string* bytes, std::string* error) {
   FILE* f = fopen(path.c_str(), "rb");
   if (!f) {
@@ -176,6 +192,12 @@ size_t PeakMemoryBytes() {
   }
   fclose(f);
   return kb * 1024;
+}
+
+size_t MaxRssBytes() {
+  struct rusage usage;
+  if (getrusage(RUSAGE_SELF, &usage) != 0 || usage.ru_maxrss < 0) return 0;
+  return (size_t)usage.ru_maxrss * 1024;  // kilobytes on Linux
 }
 
 bool MakeInterpreter(Args& args, const crumb::Model& model, bool profiling,

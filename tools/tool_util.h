@@ -38,6 +38,8 @@ class Args {
 // Parses "360,1,8,8" (also with 'x' separators); false on anything else.
 bool ParseShape(const std::string& text, std::vector<int32_t>* dims);
 std::string ShapeString(const std::vector<int32_t>& dims);
+// benchmark_model's --input_layer_shape: one shape per input, separated by ':' ("1,3,8,8:1,10").
+bool ParseShapes(const std::string& text, std::vector<std::vector<int32_t>>* shapes);
 
 bool ReadFile(const std::string& path, std::string* bytes, std::string* error);
 // Writes to a temporary file next to `path`, then renames it: never a partial output.
@@ -45,10 +47,13 @@ bool WriteFileAtomic(const std::string& path, const void* data, size_t size, std
 
 // Peak resident memory of this process in bytes (VmHWM), 0 when unknown.
 size_t PeakMemoryBytes();
+// getrusage's ru_maxrss in bytes, 0 when unknown: the same high-water mark where /proc is missing
+// (e.g. some sandboxes), and what benchmark_model reports.
+size_t MaxRssBytes();
 
 // Creates the interpreter the tools share: --num_threads, --isa and --kernel_family from the
-// command line (default one thread, ISA auto, family auto), profiling as asked. Returns false with a message when a flag is bad or
-// the interpreter cannot be created.
+// command line (default one thread, ISA auto, family auto), profiling as asked. Returns false with
+// a message when a flag is bad or the interpreter cannot be created.
 bool MakeInterpreter(Args& args, const crumb::Model& model, bool profiling,
                      crumb::Interpreter* interpreter, std::string* error);
 
