@@ -432,16 +432,55 @@ void Tail16Slide(size_t c0, size_t c_end, size_t nx, const void* const* ptrs,
   const __m512i z16x4 = _mm512_set1_epi16((short)params->out.zero_point);
   const __m512i qmin8x4 = _mm512_set1_epi8((char)params->out.qmin);
   const __m512i qmax8x4 = _mm512_set1_epi8((char)params->out.qmax);
+  // Groups of 4 pixels accumulate in zmm too (lane L: pixel x + L): row r's taps of column
+  // offset 0 are 4 loads (R), offsets 1 and 2 are R shifted by one / two lanes with the two
+  // columns after the group appended (valignq), so the 3 x 4 vpdpbusd and the quad shuffles cover
+  // 4 pixels at once.
+  __m512i w4[3][4], corr4[4];
+  for (int i = 0; i < 4; i++) {
+    corr4[i] = _mm512_maskz_broadcast_i32x4(CRUMB_AVX512_ALL, corr[i]);
+    for (size_t c = 0; c < 3; c++)
+      w4[c][i] = _mm512_maskz_broadcast_i32x4(CRUMB_AVX512_ALL, w[c][i]);
+  }
+  const __m512i flip4 = _mm512_set1_epi8((char)0x80);
+  auto load16 = [&](const void* p) {
+    const uint8_t* src = (const uint8_t*)p + c0;
+    return nc == 16 ? _mm_loadu_si128((const __m128i*)src) : _mm_maskz_loadu_epi8(m, src);
+  };
   size_t x = 0;
   for (; x + 4 <= nx; x += 4) {
-    __m128i acc[4][4];
-    for (size_t k = 0; k < 4; k++) accumulate(x + k, acc[k]);
+    const void* const* t = ptrs + 9 * x;
+    if (x + 4 + kAhead < nx) {  // as in Run
+      for (size_t k = 0; k < 4; k++) {
+        _mm_prefetch((const char*)ptrs[9 * (x + 4 + kAhead + k) + 8] + c0, _MM_HINT_T0);
+      }
+    }
+    __m512i rows[3][3];  // [r][column offset]
+    for (size_t r = 0; r < 3; r++) {
+      __m512i a = _mm512_zextsi128_si512(load16(t[3 * r]));
+      a = _mm512_maskz_inserti32x4(CRUMB_AVX512_ALL, a, load16(t[9 + 3 * r]), 1);
+      a = _mm512_maskz_inserti32x4(CRUMB_AVX512_ALL, a, load16(t[18 + 3 * r]), 2);
+      a = _mm512_maskz_inserti32x4(CRUMB_AVX512_ALL, a, load16(t[27 + 3 * r]), 3);
+      // Columns x + 3 and x + 4: pixel x + 3's taps (r, 1), (r, 2).
+      __m512i e = _mm512_zextsi128_si512(load16(t[27 + 3 * r + 1]));
+      e = _mm512_maskz_inserti32x4(CRUMB_AVX512_ALL, e, load16(t[27 + 3 * r + 2]), 1);
+      if (kS8) {
+        a = _mm512_xor_si512(a, flip4);
+        e = _mm512_xor_si512(e, flip4);
+      }
+      rows[r][0] = a;
+      rows[r][1] = _mm512_maskz_alignr_epi64((__mmask8)0xFF, e, a, 2);
+      rows[r][2] = _mm512_maskz_alignr_epi64((__mmask8)0xFF, e, a, 4);
+    }
+    __m512i acc4[4] = {corr4[0], corr4[1], corr4[2], corr4[3]};
+    for (size_t c = 0; c < 3; c++) {
+      __m512i q[4];
+      Interleave4(rows[0][c], rows[1][c], rows[2][c], rows[2][c], q);
+      for (int i = 0; i < 4; i++) acc4[i] = _mm512_dpbusd_epi32(acc4[i], q[i], w4[c][i]);
+    }
     __m512i r[4];
     for (int i = 0; i < 4; i++) {
-      const __m256i a01 = _mm256_inserti32x4(_mm256_castsi128_si256(acc[0][i]), acc[1][i], 1);
-      const __m256i a23 = _mm256_inserti32x4(_mm256_castsi128_si256(acc[2][i]), acc[3][i], 1);
-      const __m512i a =
-          _mm512_maskz_inserti64x4((__mmask8)0xFF, _mm512_castsi256_si512(a01), a23, 1);
+      const __m512i a = acc4[i];
       const __m512 y = crumb_avx512_scale(a, mq4[i], aq4[i]);
       r[i] = _mm512_maskz_cvtps_epi32(CRUMB_AVX512_ALL,
                                       nomin ? y : _mm512_maskz_min_ps(CRUMB_AVX512_ALL, hi4, y));
@@ -460,6 +499,10 @@ void Tail16Slide(size_t c0, size_t c_end, size_t nx, const void* const* ptrs,
     store(x + 1, Lane<1>(b));
     store(x + 2, Lane<2>(b));
     store(x + 3, Lane<3>(b));
+  }
+  if (x != 0 && x < nx) {  // the window of the last pixels starts again at pixel x
+    column(ptrs + 9 * x, 0, col[1]);
+    column(ptrs + 9 * x, 1, col[2]);
   }
   for (; x < nx; x++) {
     __m128i acc[4];
