@@ -319,13 +319,35 @@ void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* con
 // x's columns 1, 2 (padding included: both point at the zero row). 8 pointer compares per pixel
 // in one vpcmpeqq (taps 0 1 _ 3 4 _ 6 7 of pixel x + 1 against 1 2 _ 4 5 _ 7 8 of pixel x): a
 // scalar loop here cost ~6 % of the 144-channel layer.
-bool Slides(size_t nx, const void* const* taps) {
-  for (size_t x = 0; x + 1 < nx; x++) {
-    const __m512i a = _mm512_loadu_si512(taps + 9 * x + 1);
-    const __m512i b = _mm512_loadu_si512(taps + 9 * x + 9);
-    if ((_mm512_cmpeq_epi64_mask(a, b) & 0xDB) != 0xDB) return false;
+bool SlidesTo(const void* const* taps, size_t x) {
+  const __m512i a = _mm512_loadu_si512(taps + 9 * x + 1);
+  const __m512i b = _mm512_loadu_si512(taps + 9 * x + 9);
+  return (_mm512_cmpeq_epi64_mask(a, b) & 0xDB) == 0xDB;
+}
+
+// The pixels [0, nx) cut where the window stops sliding (a row's end, when the caller passes
+// several output rows at once as the runtime does): f(x, n, slide) per piece, in order. Runs of
+// at least kMinSlide sliding pixels take the sliding path; the rest are batched unslid, so a
+// stride-2 layer still makes one call for all its pixels.
+constexpr size_t kMinSlide = 4;
+template <typename F>
+void SlidingPieces(size_t nx, size_t ks, const void* const* taps, F&& f) {
+  if (ks != 9 || nx < 2) {
+    f((size_t)0, nx, false);
+    return;
   }
-  return true;
+  size_t done = 0, x = 0;
+  while (x < nx) {
+    size_t end = x + 1;
+    while (end < nx && SlidesTo(taps, end - 1)) end++;
+    if (end - x >= kMinSlide) {
+      if (x > done) f(done, x - done, false);
+      f(x, end - x, true);
+      done = end;
+    }
+    x = end;
+  }
+  if (done < nx) f(done, nx - done, false);
 }
 
 template <bool kS8>
@@ -548,17 +570,21 @@ extern "C" void crumb_q8_qb_dwconv_ukernel_c64__avx512vnni(size_t channels, size
   const bool int_out = params->out.type != CRUMB_ELEM_F32;
   const uint8_t* w = (const uint8_t*)weights;
   crumb_dwconv::ForEachPixelGroup(
-      width, ks, input, input_offset, zero, [&](size_t x0, size_t nx, const void* const* taps) {
-        uint8_t* out = (uint8_t*)output + x0 * output_stride;
-        const bool slide = ks == 9 && nx > 1 && Slides(nx, taps);
-        if (full != 0) fn(0, full, nx, ks, slide, taps, w, out, output_stride, params);
-        if (full < channels) {
-          if (slide && int_out && tail <= 16) {
-            (s8 ? Tail16Slide<true> : Tail16Slide<false>)(full, channels, nx, taps, w, out,
-                                                          output_stride, params);
-          } else {
-            crumb_dwconv_avx2_channels(full, channels, nx, ks, taps, w, out, output_stride, params);
+      width, ks, input, input_offset, zero,
+      [&](size_t x0, size_t group_nx, const void* const* group_taps) {
+        SlidingPieces(group_nx, ks, group_taps, [&](size_t x, size_t nx, bool slide) {
+          const void* const* taps = group_taps + x * ks;
+          uint8_t* out = (uint8_t*)output + (x0 + x) * output_stride;
+          if (full != 0) fn(0, full, nx, ks, slide, taps, w, out, output_stride, params);
+          if (full < channels) {
+            if (slide && int_out && tail <= 16) {
+              (s8 ? Tail16Slide<true> : Tail16Slide<false>)(full, channels, nx, taps, w, out,
+                                                            output_stride, params);
+            } else {
+              crumb_dwconv_avx2_channels(full, channels, nx, ks, taps, w, out, output_stride,
+                                         params);
+            }
           }
-        }
+        });
       });
 }
