@@ -24,8 +24,8 @@ for m in random blocks; do
 done
 for r in $(seq "$rounds"); do
   for m in dense random blocks; do
-    t=$("$build/tools/crumb-bench" --graph="$dir/$m.crumb" --num_runs=50 --warmup_runs=5 \
-      --enable_op_profiling 2>&1 | awk '/Run Order/ {on = 1} on && $1 == "CONV_2D" {print $2; exit}')
+    t=$("$build/tools/crumb-bench" --graph="$dir/$m.crumb" --num_runs=200 --warmup_runs=20 \
+      --enable_op_profiling 2>&1 | awk '/Run Order/ {on = 1} on && $1 == "CONV_2D" {print $3; exit}')
     echo "$m $t" >> "$dir/times"
   done
 done

@@ -108,7 +108,7 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
       }
       if (gain > best_gain) best_gain = gain, best = c;
     }
-    if (best_gain == 0 || best_gain * 400 < live * ks) break;
+    if (best_gain == 0 || best_gain * 1000 < live * ks) break;
     const uint64_t set = patterns[best].first;
     const size_t size = (size_t)__builtin_popcountll(set);
     budget -= weight_bytes * (double)size / (double)ks;
@@ -152,7 +152,10 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
     }
     g.first_pointer = indirection_.size();
     g.first_row = rows_total;
-    rows_total += g.pixels.size();
+    // Whole 4-row kernel tiles: a group's last rows would otherwise run one at a time (the
+    // kernels' slow remainder path); the padding rows repeat the last pixel and are not stored.
+    g.rows = g.pixels.size() < 4 ? g.pixels.size() : (g.pixels.size() + 3) / 4 * 4;
+    rows_total += g.rows;
     work += g.pixels.size() * g.ks;
     const int64_t per_image = ys[2] * ys[3];
     for (uint32_t p : g.pixels) {
@@ -170,6 +173,10 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
                   : static_cast<const void*>(rows + ((n * h + iy) * w + ix) * (int64_t)row_bytes));
         }
       }
+    }
+    for (size_t r = g.pixels.size(); r < g.rows; r++) {
+      for (size_t t = 0; t < g.ks; t++)
+        indirection_.push_back(indirection_[indirection_.size() - g.ks]);
     }
     used.push_back(std::move(g));
   }
@@ -191,7 +198,7 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
 void MaskedConv::Run(const OpContext& ctx, const GemmLayer& layer, uint8_t* y,
                      uint8_t* scratch) const {
   for (const Group& g : groups_) {
-    ctx.Ranges(g.pixels.size(), 8, cost_ * g.ks, [&](size_t b, size_t e, size_t t) {
+    ctx.Ranges(g.rows, 8, cost_ * g.ks, [&](size_t b, size_t e, size_t t) {
       const void** a = const_cast<const void**>(indirection_.data()) + g.first_pointer + b * g.ks;
       uint8_t* c = const_cast<uint8_t*>(compact_.data()) + (g.first_row + b) * out_stride_;
       int32_t* s = reinterpret_cast<int32_t*>(scratch + t * ctx.scratch_stride);
@@ -200,8 +207,8 @@ void MaskedConv::Run(const OpContext& ctx, const GemmLayer& layer, uint8_t* y,
       } else {
         layer.IgemmTaps((size_t)g.subset, e - b, a, 0, zero_, c, out_stride_, s);
       }
-      for (size_t j = 0; j < e - b; j++) {
-        memcpy(y + (size_t)g.pixels[b + j] * out_stride_, c + j * out_stride_, out_row_bytes_);
+      for (size_t j = b; j < e && j < g.pixels.size(); j++) {
+        memcpy(y + (size_t)g.pixels[j] * out_stride_, c + (j - b) * out_stride_, out_row_bytes_);
       }
     });
   }

@@ -41,6 +41,7 @@ class MaskedConv {
     uint64_t taps = 0;
     size_t ks = 0;
     std::vector<uint32_t> pixels;  // output pixels, in order
+    size_t rows = 0;               // kernel rows: the pixels, padded to whole 4-row tiles
     size_t first_pointer = 0;      // into indirection_
     size_t first_row = 0;          // into compact_
   };
