@@ -92,7 +92,10 @@ const char kUsage[] =
     "usage: crumb-bench --graph=MODEL.crumb [flags]\n"
     "TFLite benchmark_model's flags:\n"
     "  --graph=FILE                    the .crumb model (required)\n"
-    "  --num_threads=1                 threads per inference (-1: every online core)\n"
+    "  --num_threads=1                 threads per inference (-1: every online core, or every\n"
+    "                                  CPU of --cpu_mask / --cpu_preset)\n"
+    "  --cpu_mask=0x3                  pin the threads to these CPUs (bit i: CPU i)\n"
+    "  --cpu_preset=all|big|little     pin them to the big (fastest) or little cores\n"
     "  --warmup_runs=1                 runs before the timed ones (at least one is made: it\n"
     "                                  gives the first inference)\n"
     "  --num_runs=50                   timed runs (see --min_secs, --max_secs)\n"
@@ -133,13 +136,28 @@ const char kUsage[] =
 }  // namespace
 
 int main(int argc, char** argv) {
-  crumb_tools::Args args(
-      argc, argv,
-      {"graph", "num_threads", "num_runs", "warmup_runs", "min_secs", "max_secs",
-       "input_layer_shape", "input_shape", "enable_op_profiling", "profiling_output_csv_file",
-       "profiling_output_svg", "report_peak_memory_footprint", "output_json", "isa",
-       "kernel_family", "tune", "tune_rounds", "help"},
-      {"enable_op_profiling", "report_peak_memory_footprint", "help"});
+  crumb_tools::Args args(argc, argv,
+                         {"graph",
+                          "num_threads",
+                          "cpu_mask",
+                          "cpu_preset",
+                          "num_runs",
+                          "warmup_runs",
+                          "min_secs",
+                          "max_secs",
+                          "input_layer_shape",
+                          "input_shape",
+                          "enable_op_profiling",
+                          "profiling_output_csv_file",
+                          "profiling_output_svg",
+                          "report_peak_memory_footprint",
+                          "output_json",
+                          "isa",
+                          "kernel_family",
+                          "tune",
+                          "tune_rounds",
+                          "help"},
+                         {"enable_op_profiling", "report_peak_memory_footprint", "help"});
   if (args.Has("help")) {
     fputs(kUsage, stdout);
     return 0;

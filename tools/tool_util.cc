@@ -213,6 +213,28 @@ bool MakeInterpreter(Args& args, const crumb::Model& model, bool profiling,
   }
   crumb::Options options;
   options.SetNumThreads(int(threads)).SetProfiling(profiling);
+  if (args.Has("cpu_mask") && args.Has("cpu_preset")) {
+    *error = "--cpu_mask and --cpu_preset both choose the CPUs; give one.";
+    return false;
+  }
+  if (args.Has("cpu_mask")) {
+    const std::string text = args.Get("cpu_mask");
+    char* end = nullptr;
+    const unsigned long long mask = strtoull(text.c_str(), &end, 0);
+    if (text.empty() || *end != '\0' || mask == 0) {
+      *error = "--cpu_mask=" + text + " is not a non-zero CPU mask (e.g. 0x3 for CPUs 0 and 1).";
+      return false;
+    }
+    options.SetCpuMask(mask);
+  }
+  if (args.Has("cpu_preset")) {
+    const uint64_t mask = crumb_cpu_preset_mask(args.Get("cpu_preset").c_str());
+    if (mask == 0) {
+      *error = crumb_last_error();
+      return false;
+    }
+    options.SetCpuMask(mask);
+  }
   if (args.Has("isa")) {
     crumb_isa isa;
     if (!crumb::ParseIsa(args.Get("isa").c_str(), &isa)) {

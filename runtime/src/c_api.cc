@@ -125,6 +125,17 @@ void crumb_options_set_num_threads(crumb_options* options, int num_threads) {
   // -1 (any negative): every online core; 0 counts as 1.
   if (options) options->num_threads = num_threads < 0 ? -1 : num_threads == 0 ? 1 : num_threads;
 }
+void crumb_options_set_cpu_mask(crumb_options* options, uint64_t mask) {
+  if (options) options->cpu_mask = mask;
+}
+
+uint64_t crumb_cpu_preset_mask(const char* preset) {
+  std::string error;
+  const uint64_t mask = crumb::rt::CpuPresetMask(preset ? preset : "", &error);
+  if (mask == 0) SetError(crumb::rt::InvalidArgument(error));
+  return mask;
+}
+
 void crumb_options_set_isa(crumb_options* options, crumb_isa isa) {
   if (options) options->isa = isa;
 }

@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
 #include <pthreadpool.h>
+#include <sched.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,15 +33,82 @@ std::string ShapeString(const Shape& s) {
 
 }  // namespace
 
+uint64_t CpuPresetMask(const std::string& preset, std::string* error) {
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  const int cpus = (int)std::min<long>(std::max<long>(online, 1), 64);
+  const uint64_t all = cpus == 64 ? ~uint64_t(0) : (uint64_t(1) << cpus) - 1;
+  if (preset == "all") return all;
+  if (preset != "big" && preset != "little") {
+    *error = "CPU preset '" + preset + "' is unknown (all, big or little).";
+    return 0;
+  }
+  long freq[64] = {};
+  long lo = -1, hi = -1;
+  for (int c = 0; c < cpus; c++) {
+    char path[96];
+    snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/cpufreq/cpuinfo_max_freq", c);
+    FILE* f = fopen(path, "r");
+    if (!f || fscanf(f, "%ld", &freq[c]) != 1) freq[c] = -1;
+    if (f) fclose(f);
+    if (freq[c] < 0) continue;
+    lo = lo < 0 ? freq[c] : std::min(lo, freq[c]);
+    hi = std::max(hi, freq[c]);
+  }
+  // Without cpufreq (VMs, some containers) every core counts as alike.
+  if (hi < 0) return all;
+  uint64_t mask = 0;
+  for (int c = 0; c < cpus; c++) {
+    if (freq[c] == (preset == "big" ? hi : lo)) mask |= uint64_t(1) << c;
+  }
+  return mask;
+}
+
+ScopedAffinity::ScopedAffinity(uint64_t mask) {
+  static_assert(sizeof(cpu_set_t) <= sizeof(saved_), "cpu_set_t does not fit");
+  if (mask == 0) return;
+#ifdef __linux__
+  cpu_set_t* saved = reinterpret_cast<cpu_set_t*>(saved_);
+  if (pthread_getaffinity_np(pthread_self(), sizeof(cpu_set_t), saved) != 0) {
+    ok_ = false;
+    return;
+  }
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c = 0; c < 64; c++) {
+    if (mask >> c & 1) CPU_SET(c, &set);
+  }
+  ok_ = pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), &set) == 0;
+  pinned_ = ok_;
+#else
+  ok_ = false;
+#endif
+}
+
+ScopedAffinity::~ScopedAffinity() {
+#ifdef __linux__
+  if (pinned_) {
+    pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t),
+                           reinterpret_cast<const cpu_set_t*>(saved_));
+  }
+#endif
+}
+
 Workers::~Workers() {
   if (pool_) pthreadpool_destroy(static_cast<pthreadpool_t>(pool_));
 }
 
-Status Workers::Init(size_t threads) {
+Status Workers::Init(size_t threads, uint64_t cpu_mask) {
   if (pool_) pthreadpool_destroy(static_cast<pthreadpool_t>(pool_));
   pool_ = nullptr;
   threads_ = 1;
   if (threads <= 1) return Status::Ok();
+  // Threads inherit the affinity of the thread that creates them: pinned while the pool starts.
+  ScopedAffinity pin(cpu_mask);
+  if (!pin.ok()) {
+    return InvalidArgument(
+        StrFormat("Could not pin threads to CPU mask 0x%llx (no such CPUs, or not Linux).",
+                  (unsigned long long)cpu_mask));
+  }
   pool_ = pthreadpool_create(threads);
   if (!pool_) {
     return Status(CRUMB_ERROR_OUT_OF_MEMORY,
@@ -117,9 +187,23 @@ Status Interpreter::Init() {
   size_t threads = (size_t)std::max(1, options_.num_threads);
   if (options_.num_threads < 0) {
     const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    threads = cores > 0 ? (size_t)cores : 1;
+    threads = options_.cpu_mask ? (size_t)__builtin_popcountll(options_.cpu_mask)
+              : cores > 0       ? (size_t)cores
+                                : 1;
   }
-  CRUMB_RETURN_IF_ERROR(workers_.Init(threads));
+  // More threads than CPUs to run them would wait on each other at every op.
+  if (options_.cpu_mask) {
+    threads = std::min(threads, (size_t)__builtin_popcountll(options_.cpu_mask));
+  }
+  if (options_.cpu_mask) {
+    ScopedAffinity probe(options_.cpu_mask);  // fails now rather than at the first invoke
+    if (!probe.ok()) {
+      return InvalidArgument(
+          StrFormat("Could not pin threads to CPU mask 0x%llx (no such CPUs, or not Linux).",
+                    (unsigned long long)options_.cpu_mask));
+    }
+  }
+  CRUMB_RETURN_IF_ERROR(workers_.Init(threads, options_.cpu_mask));
   kernels_.forced_family = options_.family;
   const Model& m = *model_;
   tensors_.resize(m.tensors.size());
@@ -397,6 +481,8 @@ Status Interpreter::Invoke() {
                   "after a resize without a new allocate).");
   }
   const Model& m = *model_;
+  // The caller runs tasks too: on the mask's CPUs for the invoke.
+  ScopedAffinity pin(options_.cpu_mask);
   uint8_t* scratch = static_cast<uint8_t*>(scratch_);
   for (size_t i = 0; i < ops_.size(); i++) {
     OpContext ctx{m, m.ops[i], tensors_, kernels_, &workers_, scratch_slot_};

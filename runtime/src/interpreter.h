@@ -17,6 +17,7 @@
 
 struct crumb_options {
   int num_threads = 1;
+  uint64_t cpu_mask = 0;  // 0: no pinning
   crumb_isa isa = CRUMB_ISA_AUTO;
   crumb_error_fn error_fn = nullptr;
   void* error_user_data = nullptr;
@@ -47,6 +48,23 @@ struct TensorState {
 
 class Interpreter;
 
+// The mask of CPUs of a preset ("all", "big", "little"; crumb_cpu_preset_mask), 0 with *error set
+// when unknown or unreadable.
+uint64_t CpuPresetMask(const std::string& preset, std::string* error);
+
+// Pins the calling thread to `mask` for its lifetime, restoring the previous affinity at the end
+// (no-op for mask 0).
+class ScopedAffinity {
+ public:
+  explicit ScopedAffinity(uint64_t mask);
+  ~ScopedAffinity();
+  bool ok() const { return ok_; }
+
+ private:
+  bool pinned_ = false, ok_ = true;
+  unsigned char saved_[128] = {};  // cpu_set_t, kept opaque here
+};
+
 // The interpreter's threads (pthreadpool). Run(tasks, fn) calls fn(task) once for every task in
 // [0, tasks): in parallel on the pool when there is one, else in order on the calling thread.
 // Tasks get the scratch slot of their index, so an op never runs more than max_tasks() of them.
@@ -56,8 +74,8 @@ class Workers {
   Workers(const Workers&) = delete;
   Workers& operator=(const Workers&) = delete;
   ~Workers();
-  // threads >= 1; one thread means no pool.
-  Status Init(size_t threads);
+  // threads >= 1; one thread means no pool. A non-zero cpu_mask pins the pool's threads there.
+  Status Init(size_t threads, uint64_t cpu_mask);
   size_t threads() const { return threads_; }
   size_t max_tasks() const { return threads_ == 1 ? 1 : 4 * threads_; }
   void Run(size_t tasks, const std::function<void(size_t)>& fn) const;

@@ -100,6 +100,51 @@ TEST(CApi, CreateAllocateInvokeResize) {
   crumb_model_delete(m);
 }
 
+// CPU masks: presets resolve to CPUs this machine has, pinned interpreters give the same
+// outputs, a mask of CPUs that do not exist fails at create with a sentence, never later.
+TEST(CApi, CpuMaskAndPresets) {
+  const uint64_t all = crumb_cpu_preset_mask("all");
+  ASSERT_NE(all, 0u) << crumb_last_error();
+  EXPECT_EQ(crumb_cpu_preset_mask("big") & ~all, 0u);
+  EXPECT_NE(crumb_cpu_preset_mask("big"), 0u);
+  EXPECT_NE(crumb_cpu_preset_mask("little"), 0u);
+  EXPECT_EQ(crumb_cpu_preset_mask("medium"), 0u);
+  EXPECT_NE(std::string(crumb_last_error()).find("'medium' is unknown"), std::string::npos);
+  const std::string bytes = FcModel();
+  crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());
+  ASSERT_NE(m, nullptr) << crumb_last_error();
+  const float x[4] = {1.0f, 2.0f, 3.0f, 4.0f};
+  std::vector<std::vector<float>> outs;
+  for (uint64_t mask : {uint64_t(0), all, uint64_t(1)}) {
+    for (int threads : {1, 3, -1}) {
+      crumb_options* o = crumb_options_create();
+      crumb_options_set_num_threads(o, threads);
+      crumb_options_set_cpu_mask(o, mask);
+      crumb_interpreter* it = crumb_interpreter_create(m, o);
+      crumb_options_delete(o);
+      ASSERT_NE(it, nullptr) << crumb_last_error();
+      ASSERT_EQ(crumb_interpreter_allocate(it), CRUMB_OK);
+      ASSERT_EQ(crumb_tensor_copy_from_buffer(crumb_interpreter_input(it, 0), x, sizeof x),
+                CRUMB_OK);
+      ASSERT_EQ(crumb_interpreter_invoke(it), CRUMB_OK);
+      std::vector<float> y(3);
+      ASSERT_EQ(crumb_tensor_copy_to_buffer(crumb_interpreter_output(it, 0), y.data(), 12),
+                CRUMB_OK);
+      outs.push_back(y);
+      crumb_interpreter_delete(it);
+    }
+  }
+  for (const auto& y : outs) EXPECT_EQ(y, outs[0]);
+  crumb_options* o = crumb_options_create();
+  crumb_options_set_num_threads(o, 2);
+  crumb_options_set_cpu_mask(o, uint64_t(1) << 63);  // no such CPU here
+  EXPECT_EQ(crumb_interpreter_create(m, o), nullptr);
+  EXPECT_NE(std::string(crumb_last_error()).find("CPU mask"), std::string::npos)
+      << crumb_last_error();
+  crumb_options_delete(o);
+  crumb_model_delete(m);
+}
+
 TEST(CApi, SizeCheckedCopiesAndErrorCallback) {
   const std::string bytes = FcModel();
   crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());

@@ -80,6 +80,17 @@ CRUMB_API void crumb_options_delete(crumb_options* options);
  * output tiles over a pool of N threads (the caller is one of them; the others sleep between
  * ops and invokes); -1: one thread per online core. */
 CRUMB_API void crumb_options_set_num_threads(crumb_options* options, int num_threads);
+/* Pins the interpreter's threads (its pool, and the calling thread while an invoke runs) to the
+ * CPUs of `mask` (bit i: CPU i; 0, the default: no pinning). The pool has at most one thread per
+ * CPU of the mask (num_threads -1: exactly one). Linux only (elsewhere a non-zero mask makes
+ * crumb_interpreter_create fail). */
+CRUMB_API void crumb_options_set_cpu_mask(crumb_options* options, uint64_t mask);
+/* The mask of a CPU preset, as benchncnn's powersave / llama-bench's cpu mask offer: "all" (every
+ * online CPU), "big" (the CPUs of the highest maximum frequency, from
+ * /sys/devices/system/cpu/cpuN/cpufreq/cpuinfo_max_freq), "little" (the lowest). On a CPU whose
+ * cores are all alike, "big" and "little" are every core. 0 when the preset is unknown or the
+ * system does not say (crumb_last_error() tells). */
+CRUMB_API uint64_t crumb_cpu_preset_mask(const char* preset);
 /* Forces an instruction-set path (the environment variable CRUMB_ISA does the same; the option
  * wins). Asking for a path the CPU lacks makes crumb_interpreter_create fail, never SIGILL. */
 CRUMB_API void crumb_options_set_isa(crumb_options* options, crumb_isa isa);

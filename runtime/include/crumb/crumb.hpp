@@ -44,6 +44,11 @@ class Options {
     crumb_options_set_num_threads(options_.get(), n);
     return *this;
   }
+  // Bit i: CPU i (crumb_cpu_preset_mask("big") gives the big cores' mask).
+  Options& SetCpuMask(uint64_t mask) {
+    crumb_options_set_cpu_mask(options_.get(), mask);
+    return *this;
+  }
   Options& SetIsa(crumb_isa isa) {
     crumb_options_set_isa(options_.get(), isa);
     return *this;
