@@ -304,21 +304,22 @@ class ConvOp : public Op {
     // each task builds the pointers of kLazyChunk pixels at a time in its scratch slot, where the
     // kernel then reads them from L1.
     // Few input channels (a stem: 3) make every tap a short, mostly padded k-group. Without
-    // dilation along x, the kw taps of one kernel row read kw * c contiguous codes of a padded
-    // copy of the input: the layer runs as kh taps of kw * c channels (7x7x3: 7 taps of 21
-    // instead of 49 of 3), the same products in the same order.
+    // dilation along x, the kw taps of one kernel row are kw * c contiguous codes of a padded copy
+    // of the input: each task copies its pixels' kh row spans into one row of K = kh * kw * c
+    // codes (im2col, in its scratch) and runs the direct GEMM over them, the weights re-packed
+    // for one tap of K channels: the same products in the same order, one short k-group per
+    // pixel instead of one per tap (7x7x3: 37 k-groups instead of 49).
     row_span_ = groups_ == 1 && !direct_ && kc_ < 8 && d.kernel_w > 1 && d.dilation_w == 1 &&
                 !ctx.InDesc(0).spatial_mask && !ctx.OutDesc().spatial_mask &&
                 (layer_.family() == CRUMB_FAMILY_DOT || layer_.family() == CRUMB_FAMILY_SCALAR);
-    if (row_span_) {
-      CRUMB_RETURN_IF_ERROR(layer_.Reshape((size_t)d.kernel_h, (size_t)d.kernel_w * kc_));
-    }
-    taps_ = row_span_ ? (size_t)d.kernel_h : ks_;
-    lazy_ = !direct_ && out_pixels_ * taps_ * sizeof(void*) > kLazyIndirectionBytes;
+    if (row_span_) CRUMB_RETURN_IF_ERROR(layer_.Reshape(1, ks_ * kc_));
+    taps_ = row_span_ ? 0 : ks_;
+    lazy_ = !direct_ && !row_span_ && out_pixels_ * taps_ * sizeof(void*) > kLazyIndirectionBytes;
     scratch_bytes_ = layer_.scratch_bytes();
-    if (lazy_) {
+    if (lazy_ || row_span_) {
       lazy_offset_ = (scratch_bytes_ + 63) / 64 * 64;
-      scratch_bytes_ = lazy_offset_ + kLazyChunk * taps_ * sizeof(void*);
+      scratch_bytes_ = lazy_offset_ + (row_span_ ? kLazyChunk * Im2colStride()
+                                                 : kLazyChunk * taps_ * sizeof(void*));
     }
     return Status::Ok();
   }
@@ -413,7 +414,7 @@ class ConvOp : public Op {
       geo_.rows = padded_.data();
       geo_.row_bytes = cin_;
     }
-    if ((!direct_ || layer_.family() == CRUMB_FAMILY_DWCONV) && !lazy_) {
+    if ((!direct_ || layer_.family() == CRUMB_FAMILY_DWCONV) && !lazy_ && !row_span_) {
       indirection_.resize(pixels_ * taps_);
       BuildIndirection(0, pixels_, indirection_.data());
     }
@@ -479,6 +480,17 @@ class ConvOp : public Op {
     const size_t group_offset = packed ? layer_.InputRowBytes() : kc_;
     const uint8_t* rows = repack ? packed_.data() : x;
     const size_t row_bytes = repack ? packed_.row_bytes() : packed ? layer_.InputRowBytes() : cin_;
+    if (row_span_) {
+      ctx.Ranges(pixels_, kRowUnit, cout_ * kc_ * ks_, [&](size_t b, size_t e, size_t t) {
+        uint8_t* cols = scratch + t * ctx.scratch_stride + lazy_offset_;
+        for (size_t c = b; c < e; c += kLazyChunk) {
+          const size_t n = std::min(kLazyChunk, e - c);
+          Im2col(ctx.desc, c, n, cols);
+          layer_.Gemm(0, n, cols, Im2colStride(), y + c * out_stride_, out_stride_, slot(t));
+        }
+      });
+      return;
+    }
     ctx.Ranges(pixels_, kRowUnit, cout_ * kc_ * ks_, [&](size_t b, size_t e, size_t t) {
       for (size_t g = 0; g < groups_; g++) {
         uint8_t* yg = y + g * cout_g * out_elem_ + b * out_stride_;
@@ -496,7 +508,7 @@ class ConvOp : public Op {
   }
 
   const char* KernelName() const override {
-    return direct_ ? layer_.GemmName() : layer_.IgemmName();
+    return direct_ || row_span_ ? layer_.GemmName() : layer_.IgemmName();
   }
 
  private:
@@ -526,6 +538,24 @@ class ConvOp : public Op {
                        ? static_cast<const void*>(base + ix * (int64_t)g.row_bytes)
                        : g.zero;
         }
+      }
+    }
+  }
+
+  // Row-span layers: the bytes of one pixel's window, kh spans of kw * c codes of the padded
+  // input, 64-byte aligned rows.
+  size_t Im2colStride() const { return (ks_ * kc_ + 63) / 64 * 64; }
+  void Im2col(const OpDesc& d, size_t first, size_t count, uint8_t* out) const {
+    const Geometry& g = geo_;  // the padded input: g.h x g.w pixels of cin_ codes
+    const int64_t per_image = g.oh * g.ow;
+    const size_t span = (size_t)d.kernel_w * cin_, stride = Im2colStride();
+    for (size_t p = first; p < first + count; p++, out += stride) {
+      const int64_t n = (int64_t)p / per_image, oy = (int64_t)p % per_image / g.ow,
+                    ox = (int64_t)p % g.ow;
+      for (int64_t ky = 0; ky < d.kernel_h; ky++) {
+        const int64_t iy = oy * d.stride_h + ky * d.dilation_h;
+        memcpy(out + (size_t)ky * span,
+               padded_.data() + ((size_t)((n * g.h + iy) * g.w + ox * d.stride_w)) * cin_, span);
       }
     }
   }
