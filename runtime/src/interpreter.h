@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,7 @@ struct TensorState {
   size_t bytes = 0;                    // physical bytes
   uint8_t* data = nullptr;             // arena memory or the model's constant bytes
   int32_t first_op = 0, last_op = -1;  // lifetime in op indices (-1: before the first op)
+  bool fused_away = false;             // never written: its producer writes the next tensor
 };
 
 class Interpreter;
@@ -137,6 +139,18 @@ class Op {
   // channels can be longer than one byte per code (a plane word holds up to 64 channels).
   virtual size_t PackedOutputBytes() const { return 0; }
   virtual void UsePackedInput() {}
+  // Code-to-code requantization after a convolution (a ReLU6 between two quantizers): the
+  // convolution applies the REQUANTIZE's 256-entry table to the rows it has just written and
+  // writes tensor `out` itself. FuseOutputTable returns whether the op can; the table is filled
+  // later (the REQUANTIZE's Setup), before the first Run.
+  virtual bool FuseOutputTable(int32_t out, const uint8_t* table) {
+    (void)out, (void)table;
+    return false;
+  }
+  // REQUANTIZE: the table a fused producer applies (null when it uses float math), and the note
+  // that the op no longer runs.
+  virtual const uint8_t* CodeTable() const { return nullptr; }
+  virtual void SetFusedIntoProducer() {}
   // Whether the op itself writes its output's spatial mask (schema Tensor.spatial_mask); else the
   // interpreter writes the zero point into the masked pixels after the op.
   virtual bool WritesSpatialMask() const { return false; }
@@ -189,6 +203,7 @@ class Interpreter {
   void RunOp(size_t i, const OpContext& ctx, uint8_t* scratch);
   Status PlanMemory();
   void LinkPackedActivations();
+  void FuseRequantizations();
 
   const Model* model_;
   crumb_options options_;
@@ -204,7 +219,8 @@ class Interpreter {
   Workers workers_;
   bool allocated_ = false;
   bool packed_linked_ = false;
-  std::vector<size_t> packed_producers_;  // ops writing a packed output
+  std::vector<size_t> packed_producers_;       // ops writing a packed output
+  std::map<int32_t, int32_t> fused_producer_;  // REQUANTIZE output -> the conv that writes it
   std::vector<double> op_us_;
   int64_t invokes_ = 0;
   std::string last_error_;

@@ -143,6 +143,7 @@ class RequantizeOp : public Op {
     return Status::Ok();
   }
   void Run(const OpContext& ctx, uint8_t*) override {
+    if (fused_) return;
     const size_t n = (size_t)ElementCount(ctx.In(0).shape);
     const uint8_t* x = ctx.In(0).data;
     uint8_t* y = ctx.Out().data;
@@ -155,13 +156,16 @@ class RequantizeOp : public Op {
     });
   }
   const char* KernelName() const override {
+    if (fused_) return "(table fused into the convolution before)";
     return use_table_ ? kernels_.x8lut_name : kernels_.requantize_name;
   }
+  const uint8_t* CodeTable() const override { return table_; }
+  void SetFusedIntoProducer() override { fused_ = true; }
 
  private:
   const KernelTable& kernels_;
   crumb_requant_params params_{};
-  bool use_table_ = false;
+  bool use_table_ = false, fused_ = false;
   uint8_t table_[256] = {};
 };
 
@@ -299,6 +303,7 @@ class ConvOp : public Op {
     CRUMB_RETURN_IF_ERROR(
         layer_.Prepare(ctx, groups_, ks_, kc_, (size_t)(x[0] * oh * ow), direct_));
     out_desc_ = &ctx.OutDesc();
+    in_masked_ = ctx.InDesc(0).spatial_mask != nullptr;
     out_pixels_ = (size_t)(x[0] * oh * ow);
     // An indirection buffer above kLazyIndirectionBytes (ResNet's 7x7 stem: 4.9 MB) is not kept:
     // each task builds the pointers of kLazyChunk pixels at a time in its scratch slot, where the
@@ -327,11 +332,20 @@ class ConvOp : public Op {
   // Only whole-tensor rows (one group): a group's codes would not start on a packing unit. A
   // masked output is written one code per byte (its zero rows are codes).
   unsigned PackedOutputFormat() const override {
-    if (groups_ != 1 || out_desc_->spatial_mask) return 0;
+    if (groups_ != 1 || out_desc_->spatial_mask || fused_out_ >= 0) return 0;
     if (layer_.family() == CRUMB_FAMILY_SPARSE) return out_desc_->is_float ? 0 : kSparseC4HW;
     return layer_.OutputFormat(*out_desc_);
   }
   bool WritesSpatialMask() const override { return masked_active_ && out_desc_->spatial_mask; }
+  bool FuseOutputTable(int32_t out, const uint8_t* table) override {
+    if (out_desc_->is_float || out_desc_->spatial_mask || in_masked_ ||
+        layer_.family() == CRUMB_FAMILY_SPARSE) {
+      return false;
+    }
+    fused_out_ = out;
+    out_table_ = table;
+    return true;
+  }
   unsigned PackedInputFormat() const override {
     if (groups_ != 1) return 0;
     return layer_.family() == CRUMB_FAMILY_SPARSE ? kSparseC4HW : layer_.InputFormat();
@@ -426,7 +440,14 @@ class ConvOp : public Op {
   void Run(const OpContext& ctx, uint8_t* scratch) override {
     const size_t cout_g = cout_ / groups_;
     const uint8_t* x = ctx.In(0).data;
-    uint8_t* y = ctx.Out().data;
+    uint8_t* y = fused_out_ >= 0 ? ctx.tensors[fused_out_].data : ctx.Out().data;
+    // A fused REQUANTIZE's table, on output rows [b, e) just written (still in cache).
+    auto table = [&](size_t b, size_t e) {
+      if (out_table_) {
+        uint8_t* rows = y + b * out_stride_;
+        ctx.kernels.x8lut((e - b) * out_stride_, rows, out_table_, rows);
+      }
+    };
     // Threads take whole rows of output pixels; task t computes in scratch slot t.
     auto slot = [&](size_t t) {
       return reinterpret_cast<int32_t*>(scratch + t * ctx.scratch_stride);
@@ -435,6 +456,7 @@ class ConvOp : public Op {
       ctx.Ranges(pixels_, kRowUnit, cout_ * ks_, [&](size_t b, size_t e, size_t t) {
         ForChunks(b, e, scratch + t * ctx.scratch_stride, [&](size_t c, size_t n, const void** a) {
           layer_.Dwconv(n, a, 0, zero_.data(), y + c * out_stride_, out_stride_);
+          table(c, c + n);
         });
       });
       return;
@@ -487,6 +509,7 @@ class ConvOp : public Op {
           const size_t n = std::min(kLazyChunk, e - c);
           Im2col(ctx.desc, c, n, cols);
           layer_.Gemm(0, n, cols, Im2colStride(), y + c * out_stride_, out_stride_, slot(t));
+          table(c, c + n);
         }
       });
       return;
@@ -504,6 +527,7 @@ class ConvOp : public Op {
                        out_stride_, slot(t));
         });
       }
+      table(b, e);
     });
   }
 
@@ -592,10 +616,12 @@ class ConvOp : public Op {
   const TensorDesc* out_desc_ = nullptr;
   size_t out_pixels_ = 0;
   bool direct_ = false, packed_in_ = false, packed_out_ = false, masked_active_ = false;
-  bool lazy_ = false, row_span_ = false;
-  size_t taps_ = 0;              // indirection pointers per output pixel
-  size_t lazy_offset_ = 0;       // where the lazy pointers start in a scratch slot
-  std::vector<uint8_t> padded_;  // row spans: the input with its padding
+  bool lazy_ = false, row_span_ = false, in_masked_ = false;
+  int32_t fused_out_ = -1;              // a fused REQUANTIZE's output, written here
+  const uint8_t* out_table_ = nullptr;  // and its table
+  size_t taps_ = 0;                     // indirection pointers per output pixel
+  size_t lazy_offset_ = 0;              // where the lazy pointers start in a scratch slot
+  std::vector<uint8_t> padded_;         // row spans: the input with its padding
   Geometry geo_;
   MaskedConv masked_;
   std::vector<const void*> indirection_;
