@@ -8,9 +8,10 @@
 //   dw3x3_s1_56x56_144/crumb_w4a4_avx512/threads:1
 //   dw3x3_s1_56x56_144/xnn_qs8/threads:1
 // The counter GOPS is 2 * MACs per second / 1e9 with MACs = output pixels * channels * kh * kw
-// (ANCHORS.md's unit). crumb calls its kernel once per output row (width = the output width, as
-// the runtime will); with threads:2 the rows are split over a pthreadpool (benchmarks/
-// layer_bench.h: threads:1 is the calling thread's CPU time, threads:2 wall time).
+// (ANCHORS.md's unit). crumb calls its kernel once per tile of output rows (width = rows x the
+// output width, as the runtime does: ConvOp hands each task's whole pixel range to one call);
+// with threads:2 the rows are split over a pthreadpool (benchmarks/layer_bench.h: threads:1 is the
+// calling thread's CPU time, threads:2 wall time).
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -103,11 +104,9 @@ struct DwLayer {
     p.mul += n0;
     p.add += n0;
     const size_t ow = s.OutW(), C = s.cin;
-    for (size_t oy = m0; oy < m0 + mr; oy++) {
-      fn(nc, ow, ks, (const void**)indirection.data() + oy * ow * ks, n0, zero.data(),
-         packed.data() + n0 / CRUMB_DWCONV_BLOCK * block_bytes,
-         (uint8_t*)output.data() + oy * ow * C + n0, C, &p);
-    }
+    fn(nc, mr * ow, ks, (const void**)indirection.data() + m0 * ow * ks, n0, zero.data(),
+       packed.data() + n0 / CRUMB_DWCONV_BLOCK * block_bytes,
+       (uint8_t*)output.data() + m0 * ow * C + n0, C, &p);
   }
 };
 

@@ -330,6 +330,8 @@ bool SlidesTo(const void* const* taps, size_t x) {
 // at least kMinSlide sliding pixels take the sliding path; the rest are batched unslid, so a
 // stride-2 layer still makes one call for all its pixels.
 constexpr size_t kMinSlide = 4;
+// Calls of fewer pixels go to the AVX-512 int16 kernel (see the entry point).
+constexpr size_t kMinVnniWidth = 64;
 template <typename F>
 void SlidingPieces(size_t nx, size_t ks, const void* const* taps, F&& f) {
   if (ks != 9 || nx < 2) {
@@ -561,6 +563,16 @@ extern "C" void crumb_q8_qb_dwconv_ukernel_c64__avx512vnni(size_t channels, size
     return;
   }
   const bool s8 = params->a_type == CRUMB_ELEM_S8;
+  // Few pixels per call (a 7x7 map: 49) leave the per-block weight preparation of the quad
+  // layout unamortized; the AVX-512 kernel's int16 tap-pair chain, when the bound allows it, is
+  // faster there (960 @ 7x7 W4A4: 116 vs 102 GOPS; from 14x14 on this kernel wins, 127-146 vs
+  // 121-125). Same bits either way.
+  const uint64_t max_qa = s8 ? 127u + (1u << (params->a_bits - 1)) : (1u << params->a_bits) - 1u;
+  if (width < kMinVnniWidth && (uint64_t)ks * max_qa * params->max_abs_v < 32768u) {
+    crumb_q8_qb_dwconv_ukernel_c64__avx512(channels, width, ks, input, input_offset, zero, weights,
+                                           output, output_stride, params);
+    return;
+  }
   auto* fn = s8 ? Dispatch<true> : Dispatch<false>;
   // A last block of at most 32 channels goes to the AVX2 kernel (half the vector width, two
   // pixels per register for <= 16 channels, the same bits), or of at most 16 channels of a
