@@ -73,44 +73,15 @@ std::string Build(const Case& c, bool second_reader) {
   return mb.Finish();
 }
 
+// RunWith; *kernel: op 1's (the REQUANTIZE's) kernel name.
 bool RunOnce(const std::string& bytes, const std::string& input, crumb_isa isa, const char* family,
              int threads, std::string* out, std::string* kernel, std::string* error,
              bool* missing) {
-  *missing = false;
-  crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());
-  if (!m) {
-    *error = crumb_last_error();
-    return false;
-  }
-  crumb_options* o = crumb_options_create();
-  crumb_options_set_isa(o, isa);
-  crumb_options_set_kernel_family(o, family);
-  crumb_options_set_num_threads(o, threads);
-  crumb_interpreter* it = crumb_interpreter_create(m, o);
-  crumb_options_delete(o);
-  bool ok = it != nullptr;
-  if (!ok) {
-    *error = crumb_last_error();
-    *missing = error->find("lacks") != std::string::npos;
-  }
-  ok = ok && crumb_interpreter_allocate(it) == CRUMB_OK;
-  ok = ok && crumb_tensor_copy_from_buffer(crumb_interpreter_input(it, 0), input.data(),
-                                           input.size()) == CRUMB_OK;
-  ok = ok && crumb_interpreter_invoke(it) == CRUMB_OK;
-  if (ok) {
-    const crumb_tensor* t = crumb_interpreter_output(it, 0);
-    out->assign(crumb_tensor_byte_size(t), '\0');
-    ok = crumb_tensor_copy_to_buffer(t, &(*out)[0], out->size()) == CRUMB_OK;
-    const char *name = nullptr, *type = nullptr, *k = nullptr;
-    double us = 0;
-    int64_t invokes = 0;
-    crumb_interpreter_op_info(it, 1, &name, &type, &k, &us, &invokes);
-    *kernel = k ? k : "";
-  }
-  if (!ok && it) *error = crumb_interpreter_last_error(it);
-  if (it) crumb_interpreter_delete(it);
-  crumb_model_delete(m);
-  return ok;
+  RunResult r;
+  if (!RunWith(bytes, input, isa, family, threads, &r, error, missing)) return false;
+  *out = r.output;
+  *kernel = r.kernels.size() > 1 ? r.kernels[1] : "";
+  return true;
 }
 
 TEST(FuseRequantize, SameBytesAsTheOpsApart) {

@@ -64,48 +64,23 @@ std::string Chain(const std::vector<int>& channels, int cin, int h, int w, bool 
   return mb.Finish();
 }
 
+// RunWith, then: every layer on the sparse family when it is forced, and how many read C4HW.
 bool RunFamily(const std::string& bytes, const std::string& input, crumb_isa isa,
                const char* family, std::string* out, std::string* error, bool* missing,
                int* chained) {
-  *missing = false;
+  RunResult r;
   *chained = 0;
-  crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());
-  if (!m) {
-    *error = crumb_last_error();
-    return false;
-  }
-  crumb_options* o = crumb_options_create();
-  crumb_options_set_isa(o, isa);
-  crumb_options_set_kernel_family(o, family);
-  crumb_interpreter* it = crumb_interpreter_create(m, o);
-  crumb_options_delete(o);
-  bool ok = it != nullptr;
-  if (!ok) {
-    *error = crumb_last_error();
-    *missing = error->find("lacks") != std::string::npos;
-  }
-  ok = ok && crumb_interpreter_allocate(it) == CRUMB_OK;
-  ok = ok && crumb_tensor_copy_from_buffer(crumb_interpreter_input(it, 0), input.data(),
-                                           input.size()) == CRUMB_OK;
-  ok = ok && crumb_interpreter_invoke(it) == CRUMB_OK;
-  if (ok) {
-    const crumb_tensor* t = crumb_interpreter_output(it, 0);
-    out->assign(crumb_tensor_byte_size(t), '\0');
-    ok = crumb_tensor_copy_to_buffer(t, &(*out)[0], out->size()) == CRUMB_OK;
-    for (int32_t i = 0; ok && i < crumb_interpreter_op_count(it); i++) {
-      const char *f = nullptr, *r = nullptr;
-      if (crumb_interpreter_op_family(it, i, &f, &r) != CRUMB_OK || !f || !*f) continue;
-      if (std::string(family) == "sparse" && std::string(f) != "sparse") {
-        ok = false;
-        *error = std::string("op ") + std::to_string(i) + " runs " + f + ", not sparse";
-      }
-      if (r && strstr(r, "input C4HW")) (*chained)++;
+  if (!RunWith(bytes, input, isa, family, 1, &r, error, missing)) return false;
+  *out = r.output;
+  for (size_t i = 0; i < r.families.size(); i++) {
+    if (r.families[i].empty()) continue;
+    if (std::string(family) == "sparse" && r.families[i] != "sparse") {
+      *error = "op " + std::to_string(i) + " runs " + r.families[i] + ", not sparse";
+      return false;
     }
+    if (r.reasons[i].find("input C4HW") != std::string::npos) (*chained)++;
   }
-  if (!ok && it && error->empty()) *error = crumb_interpreter_last_error(it);
-  if (it) crumb_interpreter_delete(it);
-  crumb_model_delete(m);
-  return ok;
+  return true;
 }
 
 TEST(SparseChain, EqualsDenseOnEveryIsa) {

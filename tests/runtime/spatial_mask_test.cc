@@ -89,40 +89,15 @@ std::string Build(const Case& c, const std::string& in_mask, const std::string& 
   return mb.Finish();
 }
 
+// RunWith, single-threaded; *reason: op 1's (the convolution's) family reason.
 bool RunMasked(const std::string& bytes, const std::string& input, crumb_isa isa,
                const char* family, std::string* out, std::string* reason, std::string* error,
                bool* missing) {
-  *missing = false;
-  crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());
-  if (!m) {
-    *error = crumb_last_error();
-    return false;
-  }
-  crumb_options* o = crumb_options_create();
-  crumb_options_set_isa(o, isa);
-  crumb_options_set_kernel_family(o, family);
-  crumb_interpreter* it = crumb_interpreter_create(m, o);
-  crumb_options_delete(o);
-  bool ok = it != nullptr;
-  if (!ok) {
-    *error = crumb_last_error();
-    *missing = error->find("lacks") != std::string::npos;
-  }
-  ok = ok && crumb_interpreter_allocate(it) == CRUMB_OK;
-  ok = ok && crumb_tensor_copy_from_buffer(crumb_interpreter_input(it, 0), input.data(),
-                                           input.size()) == CRUMB_OK;
-  ok = ok && crumb_interpreter_invoke(it) == CRUMB_OK;
-  if (ok) {
-    const crumb_tensor* t = crumb_interpreter_output(it, 0);
-    out->assign(crumb_tensor_byte_size(t), '\0');
-    ok = crumb_tensor_copy_to_buffer(t, &(*out)[0], out->size()) == CRUMB_OK;
-    const char *f = nullptr, *r = nullptr;
-    if (ok && crumb_interpreter_op_family(it, 1, &f, &r) == CRUMB_OK) *reason = r ? r : "";
-  }
-  if (!ok && it) *error = crumb_interpreter_last_error(it);
-  if (it) crumb_interpreter_delete(it);
-  crumb_model_delete(m);
-  return ok;
+  RunResult r;
+  if (!RunWith(bytes, input, isa, family, 1, &r, error, missing)) return false;
+  *out = r.output;
+  *reason = r.reasons.size() > 1 ? r.reasons[1] : "";
+  return true;
 }
 
 // Input bytes are logical NCHW codes.

@@ -84,6 +84,63 @@ inline bool RunModel(const std::string& bytes, const std::vector<int32_t>& input
   return true;
 }
 
+// What a run with RunWith reports: output 0's bytes and, per op, its kernel and why its family.
+struct RunResult {
+  std::string output;
+  std::vector<std::string> kernels, families, reasons;
+};
+
+// Runs `bytes` once on `input` (input 0's raw bytes, at the model's shape) with an ISA path, a
+// kernel family forced by the options ("auto": none) and a thread count. Returns false with the
+// message in *error; *missing_isa tells a CPU without the path apart from a real failure.
+inline bool RunWith(const std::string& bytes, const std::string& input, crumb_isa isa,
+                    const char* family, int threads, RunResult* r, std::string* error,
+                    bool* missing_isa) {
+  *missing_isa = false;
+  crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());
+  if (!m) {
+    *error = crumb_last_error();
+    return false;
+  }
+  crumb_options* o = crumb_options_create();
+  crumb_options_set_isa(o, isa);
+  crumb_options_set_kernel_family(o, family);
+  crumb_options_set_num_threads(o, threads);
+  crumb_interpreter* it = crumb_interpreter_create(m, o);
+  crumb_options_delete(o);
+  bool ok = it != nullptr;
+  if (!ok) {
+    *error = crumb_last_error();
+    *missing_isa = error->find("lacks") != std::string::npos;
+  }
+  ok = ok && crumb_interpreter_allocate(it) == CRUMB_OK;
+  ok = ok && crumb_tensor_copy_from_buffer(crumb_interpreter_input(it, 0), input.data(),
+                                           input.size()) == CRUMB_OK;
+  ok = ok && crumb_interpreter_invoke(it) == CRUMB_OK;
+  if (ok) {
+    const crumb_tensor* t = crumb_interpreter_output(it, 0);
+    r->output.assign(crumb_tensor_byte_size(t), '\0');
+    ok = crumb_tensor_copy_to_buffer(t, &r->output[0], r->output.size()) == CRUMB_OK;
+    r->kernels.clear();
+    r->families.clear();
+    r->reasons.clear();
+    for (int32_t i = 0; i < crumb_interpreter_op_count(it); i++) {
+      const char *name = nullptr, *type = nullptr, *kernel = nullptr, *f = nullptr, *why = nullptr;
+      double us = 0;
+      int64_t invokes = 0;
+      crumb_interpreter_op_info(it, i, &name, &type, &kernel, &us, &invokes);
+      crumb_interpreter_op_family(it, i, &f, &why);
+      r->kernels.push_back(kernel ? kernel : "");
+      r->families.push_back(f ? f : "");
+      r->reasons.push_back(why ? why : "");
+    }
+  }
+  if (!ok && it) *error = crumb_interpreter_last_error(it);
+  if (it) crumb_interpreter_delete(it);
+  crumb_model_delete(m);
+  return ok;
+}
+
 inline std::vector<int32_t> RandomCodes(std::mt19937& rng, size_t n, int32_t lo, int32_t hi) {
   std::uniform_int_distribution<int32_t> d(lo, hi);
   std::vector<int32_t> v(n);
