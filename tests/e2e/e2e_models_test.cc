@@ -345,6 +345,14 @@ class HostIdenticalTest : public testing::Test {
   std::string form_;
 };
 
+// The first form of the model that converts ("" when none does).
+std::string FirstConvertedForm(ModelDir* m) {
+  for (const auto& f : m->forms) {
+    if (Convert(m, f).error.empty()) return f;
+  }
+  return "";
+}
+
 // Every instruction-set path this CPU has, on the kernel families the converter chose, must give
 // the outputs of the portable scalar kernels on ROWS_LSB weights (`--kernel-family scalar`: no
 // family packing, the reference-like scalar GEMM), bit for bit.
@@ -352,13 +360,7 @@ class IsaIdenticalTest : public testing::Test {
  public:
   explicit IsaIdenticalTest(ModelDir* m) : m_(m) {}
   void TestBody() override {
-    std::string form;
-    for (const auto& f : m_->forms) {
-      if (Convert(m_, f).error.empty()) {
-        form = f;
-        break;
-      }
-    }
+    const std::string form = FirstConvertedForm(m_);
     if (form.empty()) GTEST_SKIP() << "no form of " << m_->name << " converts";
     const auto& v = m_->manifest["variants"][form];
     const std::string scalar_file = g_tmp + "/" + m_->name + "." + form + ".scalar.crumb";
@@ -426,13 +428,7 @@ class ThreadsIdenticalTest : public testing::Test {
  public:
   explicit ThreadsIdenticalTest(ModelDir* m) : m_(m) {}
   void TestBody() override {
-    std::string form;
-    for (const auto& f : m_->forms) {
-      if (Convert(m_, f).error.empty()) {
-        form = f;
-        break;
-      }
-    }
+    const std::string form = FirstConvertedForm(m_);
     if (form.empty()) GTEST_SKIP() << "no form of " << m_->name << " converts";
     std::vector<int32_t> shape;
     for (const auto& d : m_->manifest["input_shape"].arr) shape.push_back((int32_t)d.num);
