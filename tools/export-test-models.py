@@ -1099,16 +1099,35 @@ def calibrate_and_qat(m, Xtr, ytr, Xte, yte, qat_epochs):
     return ptq, accuracy(m, Xte, yte)
 
 
+def train_float_digits(make, Xtr, ytr, epochs):
+    """The float network `make()` builds, trained with the quantizers off (seeded as every digits
+    export)."""
+    torch.manual_seed(0)
+    fmodel = make()
+    set_fake_quant(fmodel, False)
+    set_observing(fmodel, False)
+    train(fmodel, Xtr, ytr, epochs, 1e-2, seed=1)
+    return fmodel
+
+
+def write_digits_model(m, name, Xte, out_root, tmp):
+    """PyTorch outputs on the test images and the ONNX forms of a digits model; returns its
+    directory, forms and output."""
+    d = os.path.join(out_root, name)
+    os.makedirs(os.path.join(d, "io"), exist_ok=True)
+    with torch.no_grad():
+        y = m(Xte)
+    write_f32(os.path.join(d, "io/test.torch.bin"), y)
+    q = export_qcdq(m, Xte[:1], os.path.join(tmp, name + ".onnx"), True, True)
+    return d, write_forms(d, q), y
+
+
 def export_digits(configs, out_root, tmp, epochs, qat_epochs):
     Xtr, ytr, Xte, yte = digits_data()
     write_digits_common(out_root, Xte, yte)
 
     t0 = time.time()
-    torch.manual_seed(0)
-    fmodel = DigitsCNN(8, 8)
-    set_fake_quant(fmodel, False)
-    set_observing(fmodel, False)
-    train(fmodel, Xtr, ytr, epochs, 1e-2, seed=1)
+    fmodel = train_float_digits(lambda: DigitsCNN(8, 8), Xtr, ytr, epochs)
     facc = accuracy(fmodel, Xte, yte)
     print(f"digits float: test accuracy {facc * 100:.2f}% (train {len(Xtr)}, test {len(Xte)}, "
           f"{time.time() - t0:.0f}s)", flush=True)
@@ -1126,13 +1145,7 @@ def export_digits(configs, out_root, tmp, epochs, qat_epochs):
         name = f"digits_{cfg}"
         print(f"{name}: PTQ {ptq * 100:.2f}% -> QAT {qat * 100:.2f}% ({time.time() - t1:.0f}s)",
               flush=True)
-        d = os.path.join(out_root, name)
-        os.makedirs(os.path.join(d, "io"), exist_ok=True)
-        with torch.no_grad():
-            y = m(Xte)
-        write_f32(os.path.join(d, "io/test.torch.bin"), y)
-        q = export_qcdq(m, Xte[:1], os.path.join(tmp, name + ".onnx"), True, True)
-        forms = write_forms(d, q)
+        d, forms, y = write_digits_model(m, name, Xte, out_root, tmp)
         man = make_manifest(name, "digits_cnn", wb, ab, "../digits_common/test.input.bin",
                             Xte.shape, "io/test.torch.bin", y.shape, forms, "test",
                             {"labels": "../digits_common/labels.u8", "float_acc": facc,
@@ -1152,11 +1165,7 @@ def export_masked_digits(configs, out_root, tmp, epochs, qat_epochs):
         wa, frac = cfg.split("_mask")
         wb, ab, fraction = int(wa[1:wa.index("a")]), int(wa[wa.index("a") + 1:]), int(frac) / 100
         t1 = time.time()
-        torch.manual_seed(0)
-        fmodel = MaskedDigitsCNN(8, 8, fraction)
-        set_fake_quant(fmodel, False)
-        set_observing(fmodel, False)
-        train(fmodel, Xtr, ytr, epochs, 1e-2, seed=1)
+        fmodel = train_float_digits(lambda: MaskedDigitsCNN(8, 8, fraction), Xtr, ytr, epochs)
         facc = accuracy(fmodel, Xte, yte)
         torch.manual_seed(0)
         m = MaskedDigitsCNN(wb, ab, fraction)
@@ -1167,13 +1176,7 @@ def export_masked_digits(configs, out_root, tmp, epochs, qat_epochs):
         name = f"digits_{cfg}"
         print(f"{name}: masked float {facc * 100:.2f}%, PTQ {ptq * 100:.2f}% -> QAT "
               f"{qat * 100:.2f}% ({time.time() - t1:.0f}s)", flush=True)
-        d = os.path.join(out_root, name)
-        os.makedirs(os.path.join(d, "io"), exist_ok=True)
-        with torch.no_grad():
-            y = m(Xte)
-        write_f32(os.path.join(d, "io/test.torch.bin"), y)
-        q = export_qcdq(m, Xte[:1], os.path.join(tmp, name + ".onnx"), True, True)
-        forms = write_forms(d, q)
+        d, forms, y = write_digits_model(m, name, Xte, out_root, tmp)
         masked = {k: int((getattr(m, k) == 0).sum()) for k in ("mask2", "mask3")}
         man = make_manifest(name, "masked_digits_cnn", wb, ab, "../digits_common/test.input.bin",
                             Xte.shape, "io/test.torch.bin", y.shape, forms, "test",
@@ -1197,11 +1200,7 @@ def export_sparse_digits(configs, out_root, tmp, epochs, qat_epochs):
     Xtr, ytr, Xte, yte = digits_data()
     write_digits_common(out_root, Xte, yte)
     t0 = time.time()
-    torch.manual_seed(0)
-    fmodel = DigitsPointwiseCNN(8, 8)
-    set_fake_quant(fmodel, False)
-    set_observing(fmodel, False)
-    train(fmodel, Xtr, ytr, epochs, 1e-2, seed=1)
+    fmodel = train_float_digits(lambda: DigitsPointwiseCNN(8, 8), Xtr, ytr, epochs)
     facc = accuracy(fmodel, Xte, yte)
     print(f"digits pointwise float: test accuracy {facc * 100:.2f}% ({time.time() - t0:.0f}s)",
           flush=True)
@@ -1234,13 +1233,7 @@ def export_sparse_digits(configs, out_root, tmp, epochs, qat_epochs):
               f"{qat * 100:.2f}% ({time.time() - t1:.0f}s)", flush=True)
         masks = {layer: getattr(m, layer).mask for layer in layers}
         bake_masks(m)
-        d = os.path.join(out_root, name)
-        os.makedirs(os.path.join(d, "io"), exist_ok=True)
-        with torch.no_grad():
-            y = m(Xte)
-        write_f32(os.path.join(d, "io/test.torch.bin"), y)
-        q = export_qcdq(m, Xte[:1], os.path.join(tmp, name + ".onnx"), True, True)
-        forms = write_forms(d, q)
+        d, forms, y = write_digits_model(m, name, Xte, out_root, tmp)
         stats = check_pruned_codes(forms["folded"], masks)
         print(f"{name}: zero 1x4 blocks " + ", ".join(f"{k} {v['fraction'] * 100:.1f}%"
                                                      for k, v in stats.items()), flush=True)
