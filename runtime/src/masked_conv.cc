@@ -13,6 +13,8 @@ namespace {
 // layer's weights) bytes: each costs (its taps / all taps) of the layer's weights.
 constexpr size_t kMaxSubsets = 64;
 constexpr size_t kSubsetBudget = size_t(4) << 20;
+// Rows per kernel call: whole 4-row tiles, few enough to stay in L1 until they are scattered.
+constexpr size_t kChunkRows = 32;
 
 }  // namespace
 
@@ -23,9 +25,11 @@ bool MaskedConv::Supports(const GemmLayer& layer, size_t groups, size_t ks) {
           f == CRUMB_FAMILY_BITSERIAL);
 }
 
+size_t MaskedConv::ChunkBytes(size_t max_out_stride) { return kChunkRows * max_out_stride; }
+
 Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* rows,
                          size_t row_bytes, const void* zero, size_t out_stride,
-                         size_t out_row_bytes) {
+                         size_t out_row_bytes, size_t chunk_offset) {
   const OpDesc& d = ctx.desc;
   const Shape& xs = ctx.In(0).shape;
   const Shape& ys = ctx.Out().shape;
@@ -35,6 +39,7 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
   const size_t ks = (size_t)d.kernel_h * (size_t)d.kernel_w;
   const uint64_t full = ks == 64 ? ~uint64_t(0) : (uint64_t(1) << ks) - 1;
   out_stride_ = out_stride;
+  chunk_offset_ = chunk_offset;
   zero_ = zero;
   cost_ = (size_t)(ctx.OutDesc().shape[1] * ctx.In(0).shape[1]);
   out_row_bytes_ = out_row_bytes;
@@ -140,7 +145,7 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
   // Weights for the sets in use; indirection per group: its taps in order, known zeros (taps of
   // the set this pixel does not need) pointing at the padding row.
   std::vector<Group> used;
-  size_t rows_total = 0, work = 0;
+  size_t work = 0;
   for (size_t k = 0; k < groups_.size(); k++) {
     Group& g = groups_[k];
     if (g.pixels.empty()) continue;
@@ -151,11 +156,9 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
       g.subset = (int)id;
     }
     g.first_pointer = indirection_.size();
-    g.first_row = rows_total;
     // Whole 4-row kernel tiles: a group's last rows would otherwise run one at a time (the
     // kernels' slow remainder path); the padding rows repeat the last pixel and are not stored.
     g.rows = g.pixels.size() < 4 ? g.pixels.size() : (g.pixels.size() + 3) / 4 * 4;
-    rows_total += g.rows;
     work += g.pixels.size() * g.ks;
     const int64_t per_image = ys[2] * ys[3];
     for (uint32_t p : g.pixels) {
@@ -181,7 +184,6 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
     used.push_back(std::move(g));
   }
   groups_ = std::move(used);
-  compact_.assign(rows_total * out_stride_, 0);
   work_fraction_ = pattern.empty() ? 1.0 : (double)work / ((double)pattern.size() * (double)ks);
 
   // Pixels whose every tap reads a zero all get one row: the layer's output for a zero input.
@@ -199,16 +201,21 @@ void MaskedConv::Run(const OpContext& ctx, const GemmLayer& layer, uint8_t* y,
                      uint8_t* scratch) const {
   for (const Group& g : groups_) {
     ctx.Ranges(g.rows, 8, cost_ * g.ks, [&](size_t b, size_t e, size_t t) {
-      const void** a = const_cast<const void**>(indirection_.data()) + g.first_pointer + b * g.ks;
-      uint8_t* c = const_cast<uint8_t*>(compact_.data()) + (g.first_row + b) * out_stride_;
-      int32_t* s = reinterpret_cast<int32_t*>(scratch + t * ctx.scratch_stride);
-      if (g.subset < 0) {
-        layer.Igemm(0, e - b, a, 0, zero_, c, out_stride_, s);
-      } else {
-        layer.IgemmTaps((size_t)g.subset, e - b, a, 0, zero_, c, out_stride_, s);
-      }
-      for (size_t j = b; j < e && j < g.pixels.size(); j++) {
-        memcpy(y + (size_t)g.pixels[j] * out_stride_, c + (j - b) * out_stride_, out_row_bytes_);
+      uint8_t* slot = scratch + t * ctx.scratch_stride;
+      int32_t* s = reinterpret_cast<int32_t*>(slot);
+      uint8_t* c = slot + chunk_offset_;
+      for (size_t r = b; r < e; r += kChunkRows) {
+        const size_t mr = std::min(kChunkRows, e - r);
+        const void** a = const_cast<const void**>(indirection_.data()) + g.first_pointer + r * g.ks;
+        if (g.subset < 0) {
+          layer.Igemm(0, mr, a, 0, zero_, c, out_stride_, s);
+        } else {
+          layer.IgemmTaps((size_t)g.subset, mr, a, 0, zero_, c, out_stride_, s);
+        }
+        const size_t live = std::min(r + mr, g.pixels.size());
+        for (size_t j = r; j < live; j++) {
+          memcpy(y + (size_t)g.pixels[j] * out_stride_, c + (j - r) * out_stride_, out_row_bytes_);
+        }
       }
     });
   }
@@ -226,7 +233,7 @@ std::string MaskedConv::Summary() const {
 }
 
 size_t MaskedConv::persistent_bytes() const {
-  return indirection_.size() * sizeof(void*) + compact_.size() + const_row_.size() +
+  return indirection_.size() * sizeof(void*) + const_row_.size() +
          (masked_pixels_.size() + zero_pixels_.size()) * sizeof(uint32_t);
 }
 

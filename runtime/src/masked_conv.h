@@ -2,8 +2,9 @@
 // masks"). Masked output pixels are not computed: they get the output's zero point. Taps that
 // fall on masked input pixels (or padding) read known zeros: output pixels are grouped by the taps
 // they really need, and each group runs the family's igemm kernel over weights holding only those
-// taps (GemmLayer::AddTapSubset), into a compact buffer whose rows are then put in place. The
-// results are the bits the unmasked convolution gives: only products with zero are left out.
+// taps (GemmLayer::AddTapSubset), kChunkRows rows at a time into the task's scratch, from where
+// the rows are put in place while still in L1. The results are the bits the unmasked convolution
+// gives: only products with zero are left out.
 #pragma once
 
 #include <stddef.h>
@@ -22,11 +23,14 @@ class MaskedConv {
   // Whether a layer of this family can run masked (else the op runs unmasked and the interpreter
   // writes the output mask afterwards).
   static bool Supports(const GemmLayer& layer, size_t groups, size_t ks);
+  // Scratch each task needs beyond the kernel's, for output rows up to max_out_stride bytes apart.
+  static size_t ChunkBytes(size_t max_out_stride);
 
   // Plans at Setup: `rows` are the input's rows (row_bytes apart: codes or the family's packed
-  // rows), `zero` the padding row; output rows are out_stride bytes apart, out_row_bytes long.
+  // rows), `zero` the padding row; output rows are out_stride bytes apart, out_row_bytes long;
+  // each task's ChunkBytes() start chunk_offset bytes into its scratch slot.
   Status Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* rows, size_t row_bytes,
-               const void* zero, size_t out_stride, size_t out_row_bytes);
+               const void* zero, size_t out_stride, size_t out_row_bytes, size_t chunk_offset);
   // Groups one after the other, each split over the workers by rows (task t: scratch slot t).
   void Run(const OpContext& ctx, const GemmLayer& layer, uint8_t* y, uint8_t* scratch) const;
   size_t persistent_bytes() const;
@@ -43,17 +47,15 @@ class MaskedConv {
     std::vector<uint32_t> pixels;  // output pixels, in order
     size_t rows = 0;               // kernel rows: the pixels, padded to whole 4-row tiles
     size_t first_pointer = 0;      // into indirection_
-    size_t first_row = 0;          // into compact_
   };
   std::vector<Group> groups_;
   std::vector<const void*> indirection_;
-  std::vector<uint8_t> compact_;
   std::vector<uint32_t> masked_pixels_;  // written with the output zero point
   std::vector<uint32_t> zero_pixels_;    // every tap reads a known zero: const_row_
   std::vector<uint8_t> const_row_;
   const void* zero_ = nullptr;
   size_t cost_ = 0;  // multiply-accumulates per pixel and tap
-  size_t out_stride_ = 0, out_row_bytes_ = 0;
+  size_t out_stride_ = 0, out_row_bytes_ = 0, chunk_offset_ = 0;
   uint8_t zero_code_ = 0;
   double work_fraction_ = 1.0;
 };

@@ -326,6 +326,12 @@ class ConvOp : public Op {
       scratch_bytes_ = lazy_offset_ + (row_span_ ? kLazyChunk * Im2colStride()
                                                  : kLazyChunk * taps_ * sizeof(void*));
     }
+    if ((in_masked_ || out_desc_->spatial_mask) && MaskedConv::Supports(layer_, groups_, ks_)) {
+      // Output rows at most cout_ floats or one packed row apart (Setup picks the stride).
+      chunk_offset_ = (scratch_bytes_ + 63) / 64 * 64;
+      scratch_bytes_ = chunk_offset_ + MaskedConv::ChunkBytes(std::max(
+                                           cout_ * 4, layer_.OutputRowBytes(*out_desc_, cout_)));
+    }
     return Status::Ok();
   }
 
@@ -408,7 +414,7 @@ class ConvOp : public Op {
     }
     if (masked_active_) {
       CRUMB_RETURN_IF_ERROR(masked_.Setup(ctx, &layer_, rows, row_bytes, zero_.data(), out_stride_,
-                                          cout_ * out_elem_));
+                                          cout_ * out_elem_, chunk_offset_));
       reason_ =
           StrFormat("%s; spatial mask: %.0f%% of the taps computed (%s)", layer_.family_reason(),
                     100.0 * masked_.work_fraction(), masked_.Summary().c_str());
@@ -617,6 +623,7 @@ class ConvOp : public Op {
   size_t out_pixels_ = 0;
   bool direct_ = false, packed_in_ = false, packed_out_ = false, masked_active_ = false;
   bool lazy_ = false, row_span_ = false, in_masked_ = false;
+  size_t chunk_offset_ = 0;  // MaskedConv's rows in each scratch slot
   int32_t fused_out_ = -1;              // a fused REQUANTIZE's output, written here
   const uint8_t* out_table_ = nullptr;  // and its table
   size_t taps_ = 0;                     // indirection pointers per output pixel
