@@ -17,9 +17,11 @@
 namespace {
 
 thread_local std::string g_last_error;
+thread_local crumb_status g_last_status = CRUMB_OK;
 
 crumb_status SetError(const crumb::rt::Status& s) {
   g_last_error = s.message();
+  g_last_status = s.code();
   return s.code();
 }
 
@@ -42,6 +44,25 @@ crumb_status Guard(crumb_interpreter* interp, F&& f) {
 }
 
 bool TensorReady(const crumb_tensor* t) { return t && t->interpreter; }
+
+// QUANT data written by the caller: one code per byte (int8 for the signed encodings), each within
+// the tensor's bit width, since the kernels index tables and pack bit planes with them.
+crumb::rt::Status CheckCodes(const crumb::rt::TensorDesc& d, const std::string& label,
+                             const void* data, size_t size) {
+  if (d.is_float) return crumb::rt::Status::Ok();
+  int32_t lo, hi;
+  crumb::rt::EncodingRange(d.encoding, d.bits, &lo, &hi);
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < size; i++) {
+    const int32_t q = lo < 0 ? (int32_t)(int8_t)p[i] : (int32_t)p[i];
+    if (q < lo || q > hi) {
+      return crumb::rt::InvalidArgument(crumb::rt::StrFormat(
+          "Cannot write code %d at element %zu into %s: its %d-bit %s codes lie in [%d, %d].", q, i,
+          label.c_str(), d.bits, crumb::rt::EncodingName(d.encoding), lo, hi));
+    }
+  }
+  return crumb::rt::Status::Ok();
+}
 
 }  // namespace
 
@@ -72,6 +93,8 @@ const char* crumb_status_string(crumb_status status) {
 }
 
 const char* crumb_last_error(void) { return g_last_error.c_str(); }
+
+crumb_status crumb_last_status(void) { return g_last_status; }
 
 static crumb_model* WrapModel(crumb::rt::Status s, crumb::rt::Model* m) {
   if (!s.ok()) {
@@ -161,6 +184,10 @@ crumb_status crumb_options_set_kernel_family(crumb_options* options, const char*
 
 void crumb_options_set_profiling(crumb_options* options, int enable) {
   if (options) options->profiling = enable != 0;
+}
+
+void crumb_options_set_memory_limit(crumb_options* options, uint64_t bytes) {
+  if (options) options->memory_limit = bytes;
 }
 
 crumb_interpreter* crumb_interpreter_create(const crumb_model* model,
@@ -336,9 +363,12 @@ crumb_status crumb_tensor_copy_from_buffer(crumb_tensor* tensor, const void* dat
                              "bytes.",
                              size, label.c_str(), crumb_tensor_byte_size(tensor)));
   } else {
-    crumb::rt::TensorState& t = interp->tensor(tensor->index);
-    crumb::rt::LogicalToPhysical(t.shape, t.elem_size, data, t.data);
-    return CRUMB_OK;
+    s = CheckCodes(interp->model().tensors[tensor->index], label, data, size);
+    if (s.ok()) {
+      crumb::rt::TensorState& t = interp->tensor(tensor->index);
+      crumb::rt::LogicalToPhysical(t.shape, t.elem_size, data, t.data);
+      return CRUMB_OK;
+    }
   }
   SetError(s);
   interp->Fail(s);

@@ -329,6 +329,9 @@ Status Interpreter::Allocate() {
                     StrFormat("Op %zu (%s): %s", i, ctx.Label().c_str(), s.message().c_str()));
     }
   }
+  size_t persistent = 0;
+  for (const auto& op : ops_) persistent += op->persistent_bytes();
+  CRUMB_RETURN_IF_ERROR(CheckMemoryLimit(arena_size_, scratch_size_, persistent));
   allocated_ = true;
   return Status::Ok();
 }
@@ -454,6 +457,11 @@ Status Interpreter::PlanMemory() {
   }
   size_t scratch = 0;
   for (const auto& op : ops_) scratch = std::max(scratch, op->scratch_bytes());
+  size_t persistent = 0;  // from an earlier allocate; Allocate re-checks after Setup
+  for (const auto& op : ops_) persistent += op->persistent_bytes();
+  CRUMB_RETURN_IF_ERROR(CheckMemoryLimit(
+      std::max<size_t>(arena, kAlign),
+      AlignUp(std::max<size_t>(scratch, kAlign)) * workers_.max_tasks(), persistent));
   if (arena > arena_size_ || !arena_) {
     free(arena_);
     arena_ = nullptr;
@@ -534,6 +542,20 @@ Status Interpreter::Invoke() {
   workers_.Sleep();
   if (options_.profiling) invokes_++;
   return Status::Ok();
+}
+
+// The cap of crumb_options_set_memory_limit on what allocate holds.
+Status Interpreter::CheckMemoryLimit(uint64_t arena, uint64_t scratch, uint64_t persistent) const {
+  const uint64_t limit = options_.memory_limit, needed = arena + scratch + persistent;
+  if (limit == 0 || needed <= limit) return Status::Ok();
+  return Status(
+      CRUMB_ERROR_OUT_OF_MEMORY,
+      StrFormat("The interpreter's memory limit is exceeded: needed %llu bytes, limit "
+                "%llu (activation arena %llu, scratch %llu, prepared weights %llu "
+                "bytes). Raise it with crumb_options_set_memory_limit or use smaller "
+                "inputs.",
+                (unsigned long long)needed, (unsigned long long)limit, (unsigned long long)arena,
+                (unsigned long long)scratch, (unsigned long long)persistent));
 }
 
 Status Interpreter::Fail(Status s) {

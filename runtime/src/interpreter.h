@@ -24,6 +24,7 @@ struct crumb_options {
   void* error_user_data = nullptr;
   bool profiling = false;
   int family = 0;  // crumb_kernel_family forced on every layer that can run it; 0 = the table
+  uint64_t memory_limit = CRUMB_DEFAULT_MEMORY_LIMIT;  // 0: none (kMaxArenaBytes remains)
 };
 
 namespace crumb::rt {
@@ -202,6 +203,7 @@ class Interpreter {
  private:
   void RunOp(size_t i, const OpContext& ctx, uint8_t* scratch);
   Status PlanMemory();
+  Status CheckMemoryLimit(uint64_t arena, uint64_t scratch, uint64_t persistent) const;
   void LinkPackedActivations();
   void FuseRequantizations();
 

@@ -553,8 +553,10 @@ Status Model::Parse() {
                                    label.c_str(), Quote(fo->custom_code()).c_str()));
     }
     if (op.opcode < kOpQuantize || op.opcode > kOpRequantize) {
-      return Unsupported(StrFormat("Op %u ('%s') has unknown opcode %d (a newer model format?).", i,
-                                   op.name.c_str(), op.opcode));
+      return Unsupported(
+          StrFormat("Op %u ('%s') has unknown opcode %d: this runtime runs opcodes %d "
+                    "(QUANTIZE) to %d (REQUANTIZE) at version 1 (a newer model format?).",
+                    i, op.name.c_str(), op.opcode, (int)kOpQuantize, (int)kOpRequantize));
     }
     if (op.version != 1) {
       return Unsupported(
@@ -574,8 +576,10 @@ Status Model::Parse() {
                       label.c_str(), k, t, ntensors));
       }
       if (!written[t]) {
-        return InvalidModel(StrFormat("%s reads %s before any op writes it.", label.c_str(),
-                                      TensorLabel(t).c_str()));
+        return InvalidModel(
+            StrFormat("%s reads %s before any op writes it (ops must come in execution order: a "
+                      "cycle, or a missing producer).",
+                      label.c_str(), TensorLabel(t).c_str()));
       }
     }
     for (size_t k = 0; k < op.outputs.size(); k++) {

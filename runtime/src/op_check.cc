@@ -107,6 +107,12 @@ class Checker {
     const uint64_t n = (uint64_t)w.shape[0] / groups, kc = (uint64_t)w.shape[1];
     const uint64_t ks = w.shape.size() == 4 ? (uint64_t)(w.shape[2] * w.shape[3]) : 1;
     if (n * ks * kc > (uint64_t(1) << 40)) return Fail(what + " are too large to pack.");
+    // Every packed layout stores at least one bit per output channel: refuse before sizing
+    // per-channel arrays from a hostile shape.
+    if ((uint64_t)w.shape[0] > w.data_size * 8 + 64) {
+      return Fail(StrFormat("%s declare %lld output channels but hold only %llu bytes.",
+                            what.c_str(), (long long)w.shape[0], (unsigned long long)w.data_size));
+    }
     uint64_t expected = 0;
     const TensorDesc& x = In(0);
     std::vector<int32_t> zw((size_t)w.shape[0], w.zero_points[0]);
@@ -142,6 +148,12 @@ class Checker {
         return Fail(
             StrFormat("%s have a SPARSE_B4 header that does not match a %lld x %llu "
                       "weight (or more blocks than it has).",
+                      what.c_str(), (long long)w.shape[0], (unsigned long long)kc));
+      }
+      if ((uint64_t)h->n * kc > (uint64_t(1) << 28)) {
+        return Fail(
+            StrFormat("%s are a %lld x %llu SPARSE_B4 weight; at most 2^28 values are "
+                      "supported in that layout.",
                       what.c_str(), (long long)w.shape[0], (unsigned long long)kc));
       }
       expected = crumb_sparse_packed_size(h->n, h->blocks);
@@ -205,6 +217,32 @@ class Checker {
                     "and pads >= 0.",
                     op_.kernel_h, op_.kernel_w, op_.stride_h, op_.stride_w, op_.dilation_h,
                     op_.dilation_w, op_.pad_top, op_.pad_left, op_.pad_bottom, op_.pad_right));
+    }
+    constexpr int32_t kMax = 1 << 16;
+    if (op_.kernel_h > kMax || op_.kernel_w > kMax || op_.stride_h > kMax || op_.stride_w > kMax ||
+        op_.dilation_h > kMax || op_.dilation_w > kMax || op_.pad_top > kMax ||
+        op_.pad_left > kMax || op_.pad_bottom > kMax || op_.pad_right > kMax) {
+      return Fail(
+          StrFormat("has window options above %d (kernel %dx%d, stride %dx%d, dilation "
+                    "%dx%d, pads %d,%d,%d,%d).",
+                    kMax, op_.kernel_h, op_.kernel_w, op_.stride_h, op_.stride_w, op_.dilation_h,
+                    op_.dilation_w, op_.pad_top, op_.pad_left, op_.pad_bottom, op_.pad_right));
+    }
+    if (op_.opcode != kOpConv2D) {
+      // As ONNX Runtime requires: no window entirely in the padding; a bounded window.
+      const int64_t eh = (int64_t)op_.dilation_h * (op_.kernel_h - 1) + 1;
+      const int64_t ew = (int64_t)op_.dilation_w * (op_.kernel_w - 1) + 1;
+      if (op_.pad_top >= eh || op_.pad_bottom >= eh || op_.pad_left >= ew || op_.pad_right >= ew) {
+        return Fail(
+            StrFormat("has pads %d,%d,%d,%d that are not smaller than its %lldx%lld "
+                      "window.",
+                      op_.pad_top, op_.pad_left, op_.pad_bottom, op_.pad_right, (long long)eh,
+                      (long long)ew));
+      }
+      if ((int64_t)op_.kernel_h * op_.kernel_w > kMax) {
+        return Fail(StrFormat("has a %dx%d window; at most %d taps are supported.", op_.kernel_h,
+                              op_.kernel_w, kMax));
+      }
     }
     return Status::Ok();
   }

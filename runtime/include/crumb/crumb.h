@@ -60,6 +60,9 @@ CRUMB_API const char* crumb_status_string(crumb_status status);
 /* The message of the last failed call on this thread (model creation has no handle to hold it).
  * Valid until the next failing call on the same thread. Never NULL. */
 CRUMB_API const char* crumb_last_error(void);
+/* The status of that call (CRUMB_OK before any failure on this thread): e.g. why
+ * crumb_model_create_from_file returned NULL, CRUMB_ERROR_INVALID_MODEL or _UNSUPPORTED. */
+CRUMB_API crumb_status crumb_last_status(void);
 
 /* ---- model ---------------------------------------------------------------------------------
  * From a file: the file is mapped read-only and weights are used in place.
@@ -103,6 +106,14 @@ CRUMB_API void crumb_options_set_error_callback(crumb_options* options, crumb_er
  * CRUMB_ERROR_INVALID_ARGUMENT for an unknown name. */
 CRUMB_API crumb_status crumb_options_set_kernel_family(crumb_options* options, const char* family);
 CRUMB_API void crumb_options_set_profiling(crumb_options* options, int enable);
+/* Caps the bytes one interpreter allocates at crumb_interpreter_allocate (activation arena,
+ * per-thread scratch and weights prepared at allocate; not the model itself). Past the cap,
+ * allocate fails with CRUMB_ERROR_OUT_OF_MEMORY and "needed N bytes, limit M" before it allocates
+ * the arena. The default is CRUMB_DEFAULT_MEMORY_LIMIT; 0 lifts the cap (a hard limit of 2^40
+ * bytes remains). */
+#define CRUMB_DEFAULT_MEMORY_LIMIT \
+  ((uint64_t)(sizeof(void*) >= 8 ? (UINT64_C(4) << 30) : (UINT64_C(1) << 30)))
+CRUMB_API void crumb_options_set_memory_limit(crumb_options* options, uint64_t bytes);
 
 /* ---- interpreter ---------------------------------------------------------------------------
  * The model must outlive the interpreter. options may be NULL and may be deleted after create. */

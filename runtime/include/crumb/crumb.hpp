@@ -65,6 +65,10 @@ class Options {
     crumb_options_set_profiling(options_.get(), enable ? 1 : 0);
     return *this;
   }
+  Options& SetMemoryLimit(uint64_t bytes) {
+    crumb_options_set_memory_limit(options_.get(), bytes);
+    return *this;
+  }
   const crumb_options* get() const { return options_.get(); }
 
  private:
