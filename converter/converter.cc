@@ -1,6 +1,8 @@
 #include "converter/converter.h"
 
+#include <exception>
 #include <fstream>
+#include <new>
 #include <sstream>
 
 #include "converter/onnx_import.h"
@@ -50,6 +52,7 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
   Diagnostics diag;
   Graph& g = r.graph;
   ImportModel(model, &g, &diag);
+  CheckGraphStructure(g, &diag);
   ConstantsToInitializers(&g, &diag);
   RemoveIdentity(&g, &diag);
   LowerQonnx(&g, &diag);
@@ -85,13 +88,24 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
 }
 
 ConvertResult ConvertOnnxBytes(const std::string& bytes, const ConvertOptions& options) {
-  onnx::ModelProto model;
-  if (!model.ParseFromString(bytes)) {
-    ConvertResult r;
-    r.problems.push_back("the file is not an ONNX model (protobuf parse failed)");
-    return r;
+  ConvertResult r;
+  // Nothing thrown on hostile input (std::bad_alloc on absurd sizes, a container's range check)
+  // may end the process: it becomes one more problem.
+  try {
+    onnx::ModelProto model;
+    if (!model.ParseFromString(bytes)) {
+      r.problems.push_back("the file is not an ONNX model (protobuf parse failed)");
+      return r;
+    }
+    return ConvertModel(model, Sha256Hex(bytes.data(), bytes.size()), options);
+  } catch (const std::bad_alloc&) {
+    r.problems.push_back("out of memory while converting (a tensor or shape too large?)");
+  } catch (const std::exception& e) {
+    r.problems.push_back(std::string("internal error while converting: ") + e.what());
   }
-  return ConvertModel(model, Sha256Hex(bytes.data(), bytes.size()), options);
+  r.ok = false;
+  r.bytes.clear();
+  return r;
 }
 
 std::string FormatProblems(const std::string& source, const std::vector<std::string>& problems) {

@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -131,6 +132,7 @@ struct Graph {
   std::map<std::string, Const> initializers;
   std::vector<ValueInfo> inputs;  // graph inputs that are not initializers
   std::vector<ValueInfo> outputs;
+  std::set<std::string> undecodable;  // initializers the import refused (already reported)
 
   const Const* FindConst(const std::string& v) const;
   bool IsGraphOutput(const std::string& v) const;

@@ -50,13 +50,36 @@ bool UnpackSubByte(const std::string& bytes, int64_t n, int bits, bool is_signed
 
 }  // namespace
 
+bool ExternalPathIsSafe(const std::string& location) {
+  if (location.empty() || location[0] == '/' || location[0] == '\\') return false;
+  if (location.size() > 1 && location[1] == ':') return false;  // a Windows drive
+  size_t start = 0;
+  while (start <= location.size()) {
+    size_t end = location.find_first_of("/\\", start);
+    if (end == std::string::npos) end = location.size();
+    if (location.compare(start, end - start, "..") == 0) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
 bool DecodeTensor(const onnx::TensorProto& t, Const* out, std::string* error) {
   out->type = t.data_type();
   out->dims.assign(t.dims().begin(), t.dims().end());
   out->f.clear();
   out->i.clear();
-  if (t.has_data_location() && t.data_location() == onnx::TensorProto::EXTERNAL) {
-    *error = "uses external data, which is not supported (save the model with its data inside)";
+  if ((t.has_data_location() && t.data_location() == onnx::TensorProto::EXTERNAL) ||
+      t.external_data_size() > 0) {
+    std::string location;
+    for (const auto& kv : t.external_data())
+      if (kv.key() == "location") location = kv.value();
+    if (!ExternalPathIsSafe(location)) {
+      *error = "refers to external data at '" + location +
+               "': an absolute path or one with '..' leaves the model's folder and is refused";
+    } else {
+      *error = "uses external data ('" + location +
+               "'), which is not supported (save the model with its data inside)";
+    }
     return false;
   }
   const int64_t n = CountElements(t);
@@ -202,6 +225,7 @@ void ImportModel(const onnx::ModelProto& model, Graph* g, Diagnostics* diag) {
     std::string err;
     if (!DecodeTensor(t, &c, &err)) {
       diag->Add("initializer '" + t.name() + "' " + err);
+      g->undecodable.insert(t.name());
       continue;
     }
     g->initializers[t.name()] = std::move(c);

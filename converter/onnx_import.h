@@ -23,5 +23,10 @@ void ImportModel(const onnx::ModelProto& model, Graph* g, Diagnostics* diag);
 // unsupported type or malformed data.
 bool DecodeTensor(const onnx::TensorProto& t, Const* out, std::string* error);
 
+// False for an external-data location that could leave the model's folder: empty, absolute
+// ('/', '\\', a drive letter) or with a '..' component. crumb-convert refuses external data in any
+// case; these get their own message.
+bool ExternalPathIsSafe(const std::string& location);
+
 }  // namespace cv
 }  // namespace crumb

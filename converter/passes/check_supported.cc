@@ -83,6 +83,47 @@ void CheckQuantizer(const Graph& g, const Node& n, Diagnostics* diag) {
 
 }  // namespace
 
+// The graph's wiring and declared shapes: every input of a supported node exists (a graph input,
+// an initializer or a node's output), no value is produced twice, the graph has outputs and each
+// is produced, graph inputs have no zero-size or negative dimension. (Nodes of other domains
+// and unsupported ops are judged by the passes; their inputs are not checked here.)
+void CheckGraphStructure(const Graph& g, Diagnostics* diag) {
+  std::set<std::string> values, produced;
+  for (const auto& v : g.inputs) values.insert(v.name);
+  for (const auto& kv : g.initializers) values.insert(kv.first);
+  values.insert(g.undecodable.begin(), g.undecodable.end());
+  for (const auto& n : g.nodes) {
+    for (const auto& o : n.outputs) {
+      if (o.empty()) continue;
+      if (!produced.insert(o).second || values.count(o))
+        diag->AddNode(n, "writes '" + o + "', which another node or a graph input already gives");
+      values.insert(o);
+    }
+  }
+  for (const auto& n : g.nodes) {
+    if (!n.domain.empty() || !SupportedOps().count(n.op_type)) continue;
+    for (const auto& i : n.inputs) {
+      if (!i.empty() && !values.count(i))
+        diag->AddNode(n, "reads '" + i +
+                             "', which is neither a graph input, an initializer nor the output of "
+                             "a node (a missing initializer?)");
+    }
+  }
+  if (g.outputs.empty()) diag->Add("the graph declares no outputs");
+  for (const auto& v : g.outputs) {
+    if (!produced.count(v.name) && !g.undecodable.count(v.name))
+      diag->Add("graph output '" + v.name + "' is not the output of any node");
+  }
+  for (const auto& in : g.inputs) {
+    for (size_t k = 0; k < in.shape.size() && k < in.dim_params.size(); k++) {
+      if (in.dim_params[k].empty() && in.shape[k] < 1) {
+        diag->Add("graph input '" + in.name + "' has dimension " + std::to_string(k) + " of size " +
+                  std::to_string(in.shape[k]) + "; sizes must be >= 1");
+      }
+    }
+  }
+}
+
 void CheckSupported(const Graph& g, Diagnostics* diag) {
   for (const auto& in : g.inputs)
     if (in.type != kFloat)

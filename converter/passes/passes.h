@@ -34,6 +34,11 @@ void FoldBinaryWeights(Graph* g, Diagnostics* diag);
 // crumb.SpatialMask node reading the activation.
 void RecognizeSpatialMasks(Graph* g, Diagnostics* diag);
 
+// The imported graph's wiring: missing inputs (a missing initializer), values produced twice,
+// graph outputs no node produces, zero-size or negative graph input dimensions. Run on the graph
+// as imported, before any pass drops nodes.
+void CheckGraphStructure(const Graph& g, Diagnostics* diag);
+
 // Lists every unsupported op, data type and bit width, with node names. Later passes run only
 // when this finds nothing.
 void CheckSupported(const Graph& g, Diagnostics* diag);
