@@ -222,6 +222,227 @@ TEST(ConvertBadInput, NotAnOnnxFile) {
   EXPECT_FALSE(Exists(out));
 }
 
+// Issue 8's table for the tools: one row per class of corrupt .crumb file; crumb-run, crumb-bench
+// and crumb-inspect must each exit non-zero (not by a signal) with a message naming the problem,
+// and crumb-run must write nothing.
+TEST_F(ToolsBadInput, TableOfCorruptModels) {
+  using Patch = std::function<void(std::string*, crumb::fb::Model*)>;
+  auto first_quant = [](crumb::fb::Model* m) -> crumb::fb::Quantization* {
+    auto* tensors = m->mutable_tensors();
+    for (size_t i = 0; i < tensors->size(); i++) {
+      auto* q = tensors->GetMutableObject(i)->mutable_quantization();
+      if (q && q->scale() && q->scale()->size() > 0 && q->zero_point() &&
+          q->zero_point()->size() > 0)
+        return q;
+    }
+    return nullptr;
+  };
+  const struct {
+    const char* name;
+    Patch patch;
+    const char* fragment;
+  } rows[] = {
+      {"newer-version", [](std::string*, crumb::fb::Model* m) { m->mutate_version(9); },
+       "format version 9"},
+      {"constant-output",
+       [](std::string*, crumb::fb::Model* m) {
+         // Op 1's second input is a convolution's weights.
+         const int32_t w = m->operators()->Get(1)->inputs()->Get(1);
+         m->mutable_outputs()->Mutate(0, w);
+       },
+       "is a constant"},
+      {"unknown-opcode",
+       [](std::string*, crumb::fb::Model* m) {
+         m->mutable_operators()->GetMutableObject(1)->mutate_opcode(
+             static_cast<crumb::fb::OpCode>(555));
+       },
+       "unknown opcode 555"},
+      {"zero-scale",
+       [&](std::string*, crumb::fb::Model* m) { first_quant(m)->mutable_scale()->Mutate(0, 0.f); },
+       "scales must be finite and > 0"},
+      {"zero-point-range",
+       [&](std::string*, crumb::fb::Model* m) {
+         first_quant(m)->mutable_zero_point()->Mutate(0, 1000);
+       },
+       "zero point 1000"},
+      {"negative-dim",
+       [](std::string*, crumb::fb::Model* m) {
+         for (size_t i = 0; i < m->tensors()->size(); i++) {
+           auto* shape = m->mutable_tensors()->GetMutableObject(i)->mutable_shape();
+           if (shape && shape->size() > 1) {
+             shape->Mutate(1, -7);
+             return;
+           }
+         }
+       },
+       "of size -7"},
+      {"unaligned-buffer",
+       [](std::string*, crumb::fb::Model* m) {
+         auto* bufs = m->mutable_buffers();
+         for (size_t i = 1; i < bufs->size(); i++) {
+           if (bufs->Get(i)->size() > 0) {
+             bufs->GetMutableObject(i)->mutate_offset(bufs->Get(i)->offset() + 4);
+             return;
+           }
+         }
+       },
+       "not a multiple of 64"},
+      {"buffer-past-end",
+       [](std::string*, crumb::fb::Model* m) {
+         auto* bufs = m->mutable_buffers();
+         bufs->GetMutableObject(bufs->size() - 1)->mutate_offset(uint64_t(1) << 40);
+       },
+       "past the end"},
+      {"tensor-produced-twice",
+       [](std::string*, crumb::fb::Model* m) {
+         auto* ops = m->mutable_operators();
+         const int32_t first = ops->Get(0)->outputs()->Get(0);
+         ops->GetMutableObject(1)->mutable_outputs()->Mutate(0, first);
+       },
+       "which already has a value"},
+      {"cycle",
+       [](std::string*, crumb::fb::Model* m) {
+         auto* ops = m->mutable_operators();
+         const int32_t last = ops->Get(ops->size() - 1)->outputs()->Get(0);
+         ops->GetMutableObject(0)->mutable_inputs()->Mutate(0, last);
+       },
+       "before any op writes it"},
+  };
+  for (const auto& row : rows) {
+    const std::string p = Patched(row.name, row.patch);
+    ExpectRefused(p, row.name);
+    std::string log;
+    RunCmd(g_bin + "/crumb-inspect " + p, &log);
+    EXPECT_NE(log.find(row.fragment), std::string::npos) << row.name << ": " << log;
+  }
+}
+
+// A batch far past what the machine holds is refused with a message and an exit code, not a
+// crash or an OOM kill (the indirection or the memory cap, whichever comes first).
+TEST_F(ToolsBadInput, HugeBatch) {
+  std::string log;
+  const int rc = RunCmd(
+      g_bin + "/crumb-bench --num_runs=1 --graph=" + good_ + " --input_shape=100000000,1,8,8",
+      &log);
+  EXPECT_NE(rc, 0) << log;
+  EXPECT_LT(rc, 128) << log;
+  EXPECT_NE(log.find("crumb-bench: "), std::string::npos) << log;
+}
+
+// crumb-convert on bad ONNX: exit code 1, every problem named, no output file.
+class ConvertBadOnnx : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (!Exists(kModel)) GTEST_SKIP() << kModel << " is missing";
+    ASSERT_TRUE(model_.ParseFromString(ReadAll(kModel)));
+  }
+  // Writes `m`, converts it, expects refusal with every fragment in the message.
+  void ExpectRefused(const onnx::ModelProto& m, const std::string& name,
+                     const std::vector<std::string>& fragments) {
+    const std::string p = g_tmp + "/" + name + ".onnx", out = g_tmp + "/" + name + ".crumb";
+    WriteAll(p, m.SerializeAsString());
+    std::string log;
+    const int rc = RunCmd(g_bin + "/crumb-convert " + p + " -o " + out, &log);
+    EXPECT_EQ(rc, 1) << name << ": " << log;
+    EXPECT_FALSE(Exists(out)) << name << ": an output file was written";
+    EXPECT_NE(log.find("cannot convert"), std::string::npos) << name << ": " << log;
+    for (const auto& f : fragments)
+      EXPECT_NE(log.find(f), std::string::npos) << name << ": no '" << f << "' in " << log;
+    printf("[ message  ] %s: %s", name.c_str(), log.c_str());
+  }
+  // The first FLOAT initializer with data.
+  onnx::TensorProto* FloatInit(onnx::ModelProto& m) {
+    for (auto& t : *m.mutable_graph()->mutable_initializer())
+      if (t.data_type() == onnx::TensorProto::FLOAT && t.dims_size() > 0) return &t;
+    return nullptr;
+  }
+  static void External(onnx::TensorProto* t, const std::string& location) {
+    t->clear_raw_data();
+    t->clear_float_data();
+    t->set_data_location(onnx::TensorProto::EXTERNAL);
+    auto* kv = t->add_external_data();
+    kv->set_key("location");
+    kv->set_value(location);
+  }
+  onnx::ModelProto model_;
+};
+
+TEST_F(ConvertBadOnnx, ExternalDataOutsideTheFolder) {
+  for (const std::string loc : {"../../etc/shadow", "/etc/passwd"}) {
+    onnx::ModelProto m = model_;
+    onnx::TensorProto* t = FloatInit(m);
+    ASSERT_NE(t, nullptr);
+    External(t, loc);
+    ExpectRefused(m, loc[0] == '/' ? "external-absolute" : "external-dotdot",
+                  {"initializer '" + t->name() + "'", "'" + loc + "'", "refused"});
+  }
+}
+
+TEST_F(ConvertBadOnnx, MissingInitializer) {
+  onnx::ModelProto m = model_;
+  onnx::TensorProto* t = FloatInit(m);
+  ASSERT_NE(t, nullptr);
+  const std::string name = t->name();
+  auto* inits = m.mutable_graph()->mutable_initializer();
+  inits->DeleteSubrange(int(t - &inits->Get(0)), 1);
+  ExpectRefused(m, "missing-initializer", {"'" + name + "'"});
+}
+
+TEST_F(ConvertBadOnnx, ZeroSizeInputDimension) {
+  onnx::ModelProto m = model_;
+  auto* dims =
+      m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
+  ASSERT_GT(dims->dim_size(), 1);
+  dims->mutable_dim(1)->set_dim_value(0);
+  ExpectRefused(m, "zero-size-dim", {"'" + m.graph().input(0).name() + "'"});
+}
+
+TEST_F(ConvertBadOnnx, SeveralProblemsInOneMessage) {
+  onnx::ModelProto m = model_;
+  External(FloatInit(m), "/abs.bin");
+  auto* n = m.mutable_graph()->mutable_node(m.graph().node_size() - 1);
+  const std::string node = n->name();
+  n->set_op_type("Softmax");
+  ExpectRefused(m, "several", {" problems:\n", "'/abs.bin'", "node '" + node + "' (op Softmax)"});
+}
+
+TEST_F(ConvertBadOnnx, UnsupportedRoundingMode) {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  g->set_name("q");
+  auto* in = g->add_input();
+  in->set_name("x");
+  in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int d : {1, 4})
+    in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  for (const char* p : {"s", "z", "b"}) {
+    auto* t = g->add_initializer();
+    t->set_name(p);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->add_float_data(p[0] == 's' ? 0.1f : p[0] == 'z' ? 0.f : 4.f);
+  }
+  auto* n = g->add_node();
+  n->set_op_type("Quant"), n->set_domain("qonnx.custom_op.general"), n->set_name("my_quant");
+  for (const char* i : {"x", "s", "z", "b"}) n->add_input(i);
+  n->add_output("y");
+  auto* a = n->add_attribute();
+  a->set_name("rounding_mode"), a->set_type(onnx::AttributeProto::STRING), a->set_s("HALF_UP");
+  g->add_output()->set_name("y");
+  ExpectRefused(m, "rounding", {"node 'my_quant'", "rounding_mode"});
+}
+
+TEST_F(ConvertBadOnnx, TruncatedOnnx) {
+  const std::string bytes = ReadAll(kModel);
+  const std::string p = g_tmp + "/trunc.onnx", out = g_tmp + "/trunc.crumb";
+  WriteAll(p, bytes.substr(0, bytes.size() / 2));
+  std::string log;
+  const int rc = RunCmd(g_bin + "/crumb-convert " + p + " -o " + out, &log);
+  EXPECT_EQ(rc, 1) << log;
+  EXPECT_FALSE(Exists(out));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -1,0 +1,406 @@
+// Issue 8's table of bad inputs through the C API: one row per class of malformed model (built
+// with ModelBuilder and broken in one place) or bad call, each asserting the status code and a
+// fragment of the message. A row passes only if nothing crashes, no kernel runs on a refused
+// model, and the message names what is wrong.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "crumb/crumb.h"
+#include "model_builder.h"
+
+namespace crumb_test {
+namespace {
+
+// input [-1,2,4,4] f32 -> QUANTIZE x u4 -> CONV_2D 3x3 pad 1 (w 2-bit, per channel) -> y u8 ->
+// DEQUANTIZE -> output. Tensors: 0 input, 1 x, 2 conv.weight, 3 conv.mul, 4 conv.add, 5 y,
+// 6 output; ops: 0 quant, 1 conv, 2 dequant.
+ModelBuilder ConvModel() {
+  ModelBuilder mb;
+  const int32_t in = mb.AddFloat("input", {-1, 2, 4, 4});
+  const int32_t x = mb.AddQuant("x", {-1, 2, 4, 4}, 4, kUnsigned, 0.1f, 2);
+  std::vector<int32_t> codes(3 * 2 * 3 * 3);
+  for (size_t i = 0; i < codes.size(); i++) codes[i] = (int32_t)(i % 4) - 2;
+  const int32_t w = mb.AddWeights("conv.weight", {3, 2, 3, 3}, 2, kSigned, {0.5f, 0.25f, 0.125f},
+                                  {0, 0, 0}, codes);
+  const int32_t mul = mb.AddFloatConst("conv.mul", {0.1f, 0.2f, 0.3f});
+  const int32_t add = mb.AddFloatConst("conv.add", {0.5f, -0.5f, 1.0f});
+  const int32_t y = mb.AddQuant("y", {-1, 3, 4, 4}, 8, kUnsigned, 0.05f, 10);
+  const int32_t z = mb.AddFloat("output", {-1, 3, 4, 4});
+  mb.AddOp(0, "quant", {in}, {x});
+  OpSpec& conv = mb.AddOp(2, "conv", {x, w, mul, add}, {y});
+  conv.kernel_h = conv.kernel_w = 3;
+  conv.pad_top = conv.pad_left = conv.pad_bottom = conv.pad_right = 1;
+  mb.AddOp(1, "dequant", {y}, {z});
+  mb.inputs = {in};
+  mb.outputs = {z};
+  return mb;
+}
+
+// A quantized model input: xq [1,2,4,4] u4 -> MAX_POOL_2D 2x2 stride 2 -> p u4 -> DEQUANTIZE.
+ModelBuilder PoolModel() {
+  ModelBuilder mb;
+  const int32_t x = mb.AddQuant("xq", {1, 2, 4, 4}, 4, kUnsigned, 0.1f, 0);
+  const int32_t p = mb.AddQuant("p", {1, 2, 2, 2}, 4, kUnsigned, 0.1f, 0);
+  const int32_t z = mb.AddFloat("out", {1, 2, 2, 2});
+  OpSpec& pool = mb.AddOp(5, "pool", {x}, {p});
+  pool.kernel_h = pool.kernel_w = pool.stride_h = pool.stride_w = 2;
+  mb.AddOp(1, "dequant", {p}, {z});
+  mb.inputs = {x};
+  mb.outputs = {z};
+  return mb;
+}
+
+// input [-1,2,4,4] f32 -> QUANTIZE u8 -> DEQUANTIZE -> output: nothing but activations.
+ModelBuilder QdqModel() {
+  ModelBuilder mb;
+  const int32_t in = mb.AddFloat("input", {-1, 2, 4, 4});
+  const int32_t x = mb.AddQuant("x", {-1, 2, 4, 4}, 8, kUnsigned, 0.1f, 2);
+  const int32_t z = mb.AddFloat("output", {-1, 2, 4, 4});
+  mb.AddOp(0, "quant", {in}, {x});
+  mb.AddOp(1, "dequant", {x}, {z});
+  mb.inputs = {in};
+  mb.outputs = {z};
+  return mb;
+}
+
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+const float kInf = std::numeric_limits<float>::infinity();
+
+// A model broken at load.
+struct LoadRow {
+  const char* what;
+  std::function<ModelBuilder()> base;
+  std::function<void(ModelBuilder&)> mutate;
+  std::function<void(std::string&)> patch;  // on the finished bytes, or null
+  crumb_status status;
+  const char* fragment;
+};
+
+std::vector<LoadRow> LoadRows() {
+  auto M = [](std::function<void(ModelBuilder&)> f) { return f; };
+  const auto conv = ConvModel, pool = PoolModel;
+  const crumb_status kInvalid = CRUMB_ERROR_INVALID_MODEL, kUnsup = CRUMB_ERROR_UNSUPPORTED;
+  return {
+      // The container.
+      {"too short", conv, nullptr, [](std::string& b) { b.resize(6); }, kInvalid, "too short"},
+      {"wrong file identifier", conv, nullptr, [](std::string& b) { b.replace(4, 4, "XXXX"); },
+       kInvalid, "expected 'CRMB'"},
+      {"truncated FlatBuffer", conv, nullptr, [](std::string& b) { b.resize(b.size() / 3); },
+       kInvalid, "failed verification"},
+      {"newer format version", conv, M([](ModelBuilder& m) { m.version = 2; }), nullptr, kUnsup,
+       "reads versions up to 1"},
+      {"format version 0", conv, M([](ModelBuilder& m) { m.version = 0; }), nullptr, kInvalid,
+       "version 0"},
+      // Indices.
+      {"op input index out of range", conv, M([](ModelBuilder& m) { m.ops[1].inputs[0] = 1000; }),
+       nullptr, kInvalid, "Op 1 (CONV_2D 'conv'): input 0 refers to tensor 1000"},
+      {"op input -1 where required", conv, M([](ModelBuilder& m) { m.ops[1].inputs[1] = -1; }),
+       nullptr, kInvalid, "input 1 is absent but required"},
+      {"op output index out of range", conv, M([](ModelBuilder& m) { m.ops[0].outputs[0] = 99; }),
+       nullptr, kInvalid, "output 0 refers to tensor 99"},
+      {"model input index out of range", conv, M([](ModelBuilder& m) { m.inputs = {-2}; }), nullptr,
+       kInvalid, "Model input refers to tensor -2"},
+      {"model output index out of range", conv, M([](ModelBuilder& m) { m.outputs = {7}; }),
+       nullptr, kInvalid, "Model output refers to tensor 7"},
+      {"buffer index out of range", conv,
+       M([](ModelBuilder& m) { m.tensors[2].buffer_override = 77; }), nullptr, kInvalid,
+       "'conv.weight') refers to buffer 77"},
+      // Shapes.
+      {"negative dimension", conv, M([](ModelBuilder& m) { m.tensors[5].shape[1] = -3; }), nullptr,
+       kInvalid, "Tensor 5 ('y') has dimension 1 of size -3"},
+      {"-1 outside the batch dimension", conv,
+       M([](ModelBuilder& m) { m.tensors[5].shape[2] = -1; }), nullptr, kInvalid,
+       "-1 only for the batch dimension"},
+      {"-1 in a constant", conv, M([](ModelBuilder& m) { m.tensors[2].shape[0] = -1; }), nullptr,
+       kInvalid, "'conv.weight') has dimension 0 of size -1"},
+      {"zero-size dimension", conv, M([](ModelBuilder& m) { m.tensors[1].shape[3] = 0; }), nullptr,
+       kInvalid, "dimension 3 of size 0"},
+      {"shape product overflows", conv, M([](ModelBuilder& m) {
+         m.tensors[0].shape = {1 << 30, 1 << 30, 1 << 30, 1 << 30};
+         m.tensors[1].shape = m.tensors[0].shape;
+       }),
+       nullptr, kInvalid, "the shape's product overflows"},
+      {"rank above 8", conv,
+       M([](ModelBuilder& m) { m.tensors[6].shape = {1, 1, 1, 1, 1, 1, 1, 1, 1}; }), nullptr,
+       kInvalid, "has rank 9; at most 8"},
+      // Buffers and the data section.
+      {"buffer one byte short of its bits", conv,
+       M([](ModelBuilder& m) { m.tensors[2].size_delta = -1; }), nullptr, kInvalid,
+       "needs exactly"},
+      {"more bits declared than packed", conv, M([](ModelBuilder& m) {
+         m.tensors[2].bits = 3;
+         m.tensors[2].qmin = -4, m.tensors[2].qmax = 3;
+       }),
+       nullptr, kInvalid, "3-bit ROWS_LSB data of shape needs exactly"},
+      {"buffer past the end of the file", conv,
+       M([](ModelBuilder& m) { m.tensors[4].size_delta = 1 << 20; }), nullptr, kInvalid,
+       "extends past the end"},
+      {"unaligned data offset", conv, M([](ModelBuilder& m) { m.tensors[2].offset_delta = 8; }),
+       nullptr, kInvalid, "not a multiple of 64"},
+      {"unknown layout", conv, M([](ModelBuilder& m) { m.tensors[2].layout = 42; }), nullptr,
+       kInvalid, "unknown layout id 42"},
+      {"non-finite float constant", conv,
+       M([](ModelBuilder& m) { memcpy(&m.tensors[3].data[4], &kInf, 4); }), nullptr, kInvalid,
+       "'conv.mul') holds a non-finite value at element 1"},
+      // Quantization parameters.
+      {"QUANT without quantization", conv,
+       M([](ModelBuilder& m) { m.tensors[1].has_quantization = false; }), nullptr, kInvalid,
+       "'x') is QUANT but has no quantization scale"},
+      {"zero scale", conv, M([](ModelBuilder& m) { m.tensors[1].scales[0] = 0.0f; }), nullptr,
+       kInvalid, "scales must be finite and > 0"},
+      {"negative scale", conv, M([](ModelBuilder& m) { m.tensors[2].scales[1] = -1.0f; }), nullptr,
+       kInvalid, "'conv.weight') has quantization scale -1 at index 1"},
+      {"NaN scale", conv, M([](ModelBuilder& m) { m.tensors[5].scales[0] = kNaN; }), nullptr,
+       kInvalid, "'y') has quantization scale nan"},
+      {"infinite scale", conv, M([](ModelBuilder& m) { m.tensors[2].scales[0] = kInf; }), nullptr,
+       kInvalid, "scale inf at index 0"},
+      {"zero point above the bit range", conv,
+       M([](ModelBuilder& m) { m.tensors[1].zero_points[0] = 16; }), nullptr, kInvalid,
+       "zero point 16 at index 0 outside the 4-bit UNSIGNED range [0, 15]"},
+      {"zero point below the bit range", conv,
+       M([](ModelBuilder& m) { m.tensors[2].zero_points[2] = -3; }), nullptr, kInvalid,
+       "zero point -3 at index 2 outside the 2-bit SIGNED range [-2, 1]"},
+      {"per-channel count not the channel count", conv, M([](ModelBuilder& m) {
+         m.tensors[2].scales.push_back(1.0f);
+         m.tensors[2].zero_points.push_back(0);
+       }),
+       nullptr, kInvalid, "has 4 per-axis quantization parameters but dimension 0 has size 3"},
+      {"bit width 9", conv, M([](ModelBuilder& m) { m.tensors[1].bits = 9; }), nullptr, kInvalid,
+       "QUANT with 9 bits; bit widths 1..8"},
+      {"bipolar with 2 bits", conv, M([](ModelBuilder& m) {
+         m.tensors[5].encoding = kBipolar;
+         m.tensors[5].bits = 2;
+       }),
+       nullptr, kInvalid, "BIPOLAR with 2 bits (must be 1)"},
+      {"code range outside the bits", conv, M([](ModelBuilder& m) { m.tensors[1].qmax = 16; }),
+       nullptr, kInvalid, "has code range [0, 16]"},
+      // Op parameters.
+      {"stride 0", conv, M([](ModelBuilder& m) { m.ops[1].stride_h = 0; }), nullptr, kInvalid,
+       "kernel, stride and dilation must be >= 1"},
+      {"dilation 0", conv, M([](ModelBuilder& m) { m.ops[1].dilation_w = 0; }), nullptr, kInvalid,
+       "dilation 1x0"},
+      {"negative pad", conv, M([](ModelBuilder& m) { m.ops[1].pad_left = -1; }), nullptr, kInvalid,
+       "pads >= 0"},
+      {"kernel not the weights' size", conv, M([](ModelBuilder& m) { m.ops[1].kernel_h = 2; }),
+       nullptr, kInvalid, "has kernel 2x3 but its weights are 3x3"},
+      {"groups 0", conv, M([](ModelBuilder& m) { m.ops[1].groups = 0; }), nullptr, kInvalid,
+       "has 0 groups"},
+      {"groups not dividing the channels", conv, M([](ModelBuilder& m) { m.ops[1].groups = 2; }),
+       nullptr, kInvalid, "has 2 groups, which do not divide its 3 output channels"},
+      {"window above the limit", pool, M([](ModelBuilder& m) { m.ops[0].stride_h = 1 << 20; }),
+       nullptr, kInvalid, "window options above 65536"},
+      {"pool pads as large as the window", pool, M([](ModelBuilder& m) { m.ops[0].pad_top = 2; }),
+       nullptr, kInvalid, "pads 2,0,0,0 that are not smaller than its 2x2 window"},
+      {"missing options", conv, M([](ModelBuilder& m) { m.ops[1].no_options = true; }), nullptr,
+       kInvalid, "'conv') needs Conv2DOptions"},
+      {"wrong input count", conv, M([](ModelBuilder& m) { m.ops[1].inputs.pop_back(); }), nullptr,
+       kInvalid, "has 3 inputs; it takes 4"},
+      {"empty output clamp", conv, M([](ModelBuilder& m) {
+         m.ops[1].has_clamp = true;
+         m.ops[1].clamp_qmin = 5, m.ops[1].clamp_qmax = 4;
+       }),
+       nullptr, kInvalid, "has an empty output clamp [5, 4]"},
+      // The graph.
+      {"tensor produced twice", conv, M([](ModelBuilder& m) { m.ops[2].outputs[0] = 1; }), nullptr,
+       kInvalid, "writes tensor 1 ('x'), which already has a value"},
+      {"model input written by an op", conv, M([](ModelBuilder& m) { m.ops[0].outputs[0] = 0; }),
+       nullptr, kInvalid, "writes tensor 0 ('input'), which already has a value"},
+      {"cycle", conv, M([](ModelBuilder& m) {
+         // quant reads conv's output, conv reads quant's: neither can run first.
+         m.ops[0].inputs[0] = 5;
+       }),
+       nullptr, kInvalid, "reads tensor 5 ('y') before any op writes it"},
+      {"ops out of order", conv, M([](ModelBuilder& m) { std::swap(m.ops[0], m.ops[1]); }), nullptr,
+       kInvalid, "before any op writes it (ops must come in execution order"},
+      {"constant written", conv, M([](ModelBuilder& m) { m.ops[2].outputs[0] = 3; }), nullptr,
+       kInvalid, "'dequant') writes constant tensor 3 ('conv.mul')"},
+      {"constant model input", conv, M([](ModelBuilder& m) { m.inputs = {2}; }), nullptr, kInvalid,
+       "Model input tensor 2 ('conv.weight') is a constant"},
+      {"output never written", conv, M([](ModelBuilder& m) { m.outputs = {m.Add(m.tensors[6])}; }),
+       nullptr, kInvalid, "is never written by any op"},
+      {"no outputs", conv, M([](ModelBuilder& m) { m.outputs.clear(); }), nullptr, kInvalid,
+       "declares no outputs"},
+      // Ops this runtime does not have.
+      {"unknown opcode", conv, M([](ModelBuilder& m) { m.ops[2].opcode = 77; }), nullptr, kUnsup,
+       "Op 2 ('dequant') has unknown opcode 77: this runtime runs opcodes 0 (QUANTIZE) to 10 "
+       "(REQUANTIZE) at version 1"},
+      {"unknown op version", conv, M([](ModelBuilder& m) { m.ops[1].version = 3; }), nullptr,
+       kUnsup, "Op 1 (CONV_2D 'conv') has version 3; this runtime knows version 1"},
+      {"custom op", conv, M([](ModelBuilder& m) { m.ops[2].opcode = 1000; }), nullptr, kUnsup,
+       "is a custom op"},
+  };
+}
+
+// Loads `bytes` from a buffer and from a file; both must refuse them with the row's status and
+// message.
+void ExpectLoadRefused(const LoadRow& row, const std::string& bytes) {
+  crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());
+  if (m) {
+    crumb_model_delete(m);
+    ADD_FAILURE() << "loaded; expected '" << row.fragment << "'";
+    return;
+  }
+  const std::string msg = crumb_last_error();
+  EXPECT_EQ(crumb_last_status(), row.status) << msg;
+  EXPECT_NE(msg.find(row.fragment), std::string::npos) << "message: " << msg;
+  ASSERT_FALSE(msg.empty());
+  EXPECT_EQ(msg.back(), '.') << "not a sentence: " << msg;
+  char path[] = "/tmp/crumb-bad-model-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, bytes.data(), bytes.size()), (ssize_t)bytes.size());
+  close(fd);
+  m = crumb_model_create_from_file(path);
+  unlink(path);
+  EXPECT_EQ(m, nullptr);
+  if (m) crumb_model_delete(m);
+  EXPECT_EQ(crumb_last_status(), row.status);
+  EXPECT_NE(std::string(crumb_last_error()).find(row.fragment), std::string::npos)
+      << crumb_last_error();
+}
+
+TEST(BadModelTable, LoadRows) {
+  const std::vector<LoadRow> rows = LoadRows();
+  EXPECT_GE(rows.size(), 25u);
+  for (const LoadRow& row : rows) {
+    SCOPED_TRACE(row.what);
+    ModelBuilder mb = row.base();
+    if (row.mutate) row.mutate(mb);
+    std::string bytes = mb.Finish();
+    if (row.patch) row.patch(bytes);
+    ExpectLoadRefused(row, bytes);
+  }
+}
+
+// Bad calls on a good model: shapes, byte counts, codes and the memory limit.
+struct CallRow {
+  const char* what;
+  std::function<ModelBuilder()> base;
+  uint64_t memory_limit;  // 0: the default
+  std::function<crumb_status(crumb_interpreter*)> call;
+  crumb_status status;
+  const char* fragment;
+};
+
+crumb_status AllocateThenCopy(crumb_interpreter* it, size_t bytes, uint8_t value) {
+  crumb_status s = crumb_interpreter_allocate(it);
+  if (s != CRUMB_OK) return s;
+  std::string data(bytes, (char)value);
+  return crumb_tensor_copy_from_buffer(crumb_interpreter_input(it, 0), data.data(), data.size());
+}
+
+TEST(BadModelTable, CallRows) {
+  const auto conv = ConvModel, pool = PoolModel;
+  const CallRow rows[] = {
+      {"invoke before allocate", conv, 0,
+       [](crumb_interpreter* it) { return crumb_interpreter_invoke(it); }, CRUMB_ERROR_NOT_READY,
+       "before crumb_interpreter_allocate"},
+      {"input of the wrong rank", conv, 0,
+       [](crumb_interpreter* it) {
+         const int32_t dims[] = {2, 2, 4};
+         return crumb_interpreter_resize_input(it, 0, dims, 3);
+       },
+       CRUMB_ERROR_INVALID_ARGUMENT, "Input tensor 0 ('input') has 4 dimensions, not 3."},
+      {"input with a fixed dimension changed", conv, 0,
+       [](crumb_interpreter* it) {
+         const int32_t dims[] = {2, 3, 4, 4};
+         return crumb_interpreter_resize_input(it, 0, dims, 4);
+       },
+       CRUMB_ERROR_INVALID_ARGUMENT, "Dimension 1 of input tensor 0 ('input') is fixed at 2"},
+      {"input batch 0", conv, 0,
+       [](crumb_interpreter* it) {
+         const int32_t dims[] = {0, 2, 4, 4};
+         return crumb_interpreter_resize_input(it, 0, dims, 4);
+       },
+       CRUMB_ERROR_INVALID_ARGUMENT, "must be >= 1, not 0"},
+      {"input of the wrong byte count", conv, 0,
+       [](crumb_interpreter* it) { return AllocateThenCopy(it, 2 * 4 * 4 * 4 - 4, 0); },
+       CRUMB_ERROR_INVALID_ARGUMENT,
+       "Cannot write 124 bytes into tensor 0 ('input'), which holds "
+       "128 bytes."},
+      {"quantized input code outside its bits", pool, 0,
+       [](crumb_interpreter* it) { return AllocateThenCopy(it, 2 * 4 * 4, 16); },
+       CRUMB_ERROR_INVALID_ARGUMENT,
+       "Cannot write code 16 at element 0 into tensor 0 ('xq'): its 4-bit UNSIGNED codes lie in "
+       "[0, 15]."},
+      {"memory limit", conv, 1000,
+       [](crumb_interpreter* it) {
+         const int32_t dims[] = {64, 2, 4, 4};
+         crumb_interpreter_resize_input(it, 0, dims, 4);
+         return crumb_interpreter_allocate(it);
+       },
+       CRUMB_ERROR_OUT_OF_MEMORY, ", limit 1000 (activation arena"},
+      {"default memory limit", QdqModel, 0,
+       [](crumb_interpreter* it) {
+         const int32_t dims[] = {1 << 25, 2, 4, 4};  // 4 GiB in, 4 GiB out
+         crumb_interpreter_resize_input(it, 0, dims, 4);
+         return crumb_interpreter_allocate(it);
+       },
+       CRUMB_ERROR_OUT_OF_MEMORY, "memory limit is exceeded: needed "},
+  };
+  for (const CallRow& row : rows) {
+    SCOPED_TRACE(row.what);
+    const std::string bytes = row.base().Finish();
+    crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());
+    ASSERT_NE(m, nullptr) << crumb_last_error();
+    crumb_options* o = crumb_options_create();
+    if (row.memory_limit) crumb_options_set_memory_limit(o, row.memory_limit);
+    crumb_interpreter* it = crumb_interpreter_create(m, o);
+    crumb_options_delete(o);
+    ASSERT_NE(it, nullptr) << crumb_last_error();
+    EXPECT_EQ(row.call(it), row.status);
+    const std::string msg = crumb_last_error();
+    EXPECT_NE(msg.find(row.fragment), std::string::npos) << "message: " << msg;
+    EXPECT_EQ(msg, crumb_interpreter_last_error(it));
+    crumb_interpreter_delete(it);
+    crumb_model_delete(m);
+  }
+}
+
+TEST(BadModelTable, MemoryLimitMessageAndLifting) {
+  const std::string bytes = ConvModel().Finish();
+  crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());
+  ASSERT_NE(m, nullptr);
+  const int32_t dims[] = {64, 2, 4, 4};
+  // Measure, then cap one byte below what it needs.
+  crumb_interpreter* it = crumb_interpreter_create(m, nullptr);
+  ASSERT_EQ(crumb_interpreter_resize_input(it, 0, dims, 4), CRUMB_OK);
+  ASSERT_EQ(crumb_interpreter_allocate(it), CRUMB_OK) << crumb_last_error();
+  const size_t needed = crumb_interpreter_arena_bytes(it);
+  crumb_interpreter_delete(it);
+  crumb_options* o = crumb_options_create();
+  crumb_options_set_memory_limit(o, needed - 1);
+  it = crumb_interpreter_create(m, o);
+  ASSERT_EQ(crumb_interpreter_resize_input(it, 0, dims, 4), CRUMB_OK);
+  EXPECT_EQ(crumb_interpreter_allocate(it), CRUMB_ERROR_OUT_OF_MEMORY);
+  const std::string want =
+      "needed " + std::to_string(needed) + " bytes, limit " + std::to_string(needed - 1);
+  EXPECT_NE(std::string(crumb_interpreter_last_error(it)).find(want), std::string::npos)
+      << crumb_interpreter_last_error(it);
+  EXPECT_EQ(crumb_interpreter_invoke(it), CRUMB_ERROR_NOT_READY);
+  crumb_interpreter_delete(it);
+  // Exactly what it needs, and no cap.
+  for (uint64_t limit : {(uint64_t)needed, (uint64_t)0}) {
+    crumb_options_set_memory_limit(o, limit);
+    it = crumb_interpreter_create(m, o);
+    ASSERT_EQ(crumb_interpreter_resize_input(it, 0, dims, 4), CRUMB_OK);
+    EXPECT_EQ(crumb_interpreter_allocate(it), CRUMB_OK) << crumb_last_error();
+    std::vector<float> x(64 * 2 * 4 * 4, 0.5f);
+    crumb_tensor* in = crumb_interpreter_input(it, 0);
+    EXPECT_EQ(crumb_tensor_copy_from_buffer(in, x.data(), x.size() * 4), CRUMB_OK);
+    EXPECT_EQ(crumb_interpreter_invoke(it), CRUMB_OK) << crumb_last_error();
+    crumb_interpreter_delete(it);
+  }
+  crumb_options_delete(o);
+  crumb_model_delete(m);
+}
+
+}  // namespace
+}  // namespace crumb_test
