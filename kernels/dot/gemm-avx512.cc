@@ -207,9 +207,33 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
       a = _mm512_add_epi32(a, corr);
       if (call.has_zw)
         a = _mm512_sub_epi32(a, _mm512_mullo_epi32(zw, _mm512_set1_epi32((int32_t)rsum[m])));
-      crumb_avx512_output16(a, p->mul, p->add, &ep, call.c + (m0 + (size_t)m) * call.c_stride, n,
-                            count);
+      acc[0][m][b] = a;
     }
+  }
+  const size_t n0 = nb0 * 16;
+  if (NB == 4 && ep.type == CRUMB_ELEM_U8 && call.nc - n0 >= 64) {
+    // 64 whole u8 channels per row: one pack and one 64-byte store instead of four masked
+    // vpmovusdb stores (small-K layers, MobileNet's 1x1 expansions, spend most of their time here).
+    __m512 mul[NB], add[NB];
+    for (int b = 0; b < NB; b++) {
+      mul[b] = _mm512_loadu_ps(p->mul + n0 + 16 * b);
+      add[b] = _mm512_loadu_ps(p->add + n0 + 16 * b);
+    }
+    for (int m = 0; m < MR; m++) {
+      __m512i q[4];
+      for (int b = 0; b < NB; b++)
+        q[b] = crumb_avx512_requantize(crumb_avx512_scale(acc[0][m][b], mul[b], add[b]), &ep);
+      _mm512_storeu_si512(call.c + (m0 + (size_t)m) * call.c_stride + n0,
+                          crumb_avx512_pack64_u8(q[0], q[1], q[2], q[3]));
+    }
+    return;
+  }
+  for (int b = 0; b < NB; b++) {
+    const size_t n = (nb0 + (size_t)b) * 16;
+    const size_t count = call.nc - n < 16 ? call.nc - n : 16;
+    for (int m = 0; m < MR; m++)
+      crumb_avx512_output16(acc[0][m][b], p->mul, p->add, &ep,
+                            call.c + (m0 + (size_t)m) * call.c_stride, n, count);
   }
 }
 

@@ -117,6 +117,17 @@ inline void StoreBlock(const __m512i* v, size_t n, size_t count, const crumb_lut
     StorePacked(q[0], q[1], q[2], q[3], p->out_bits, count, row, n);
     return;
   }
+  if (e->type == CRUMB_ELEM_U8 && count >= 64) {
+    // One pack and one 64-byte store instead of four masked vpmovusdb stores.
+    __m512i q[4];
+    for (int j = 0; j < 4; j++) {
+      q[j] = crumb_avx512_requantize(crumb_avx512_scale(v[j], _mm512_loadu_ps(p->mul + n + 16 * j),
+                                                        _mm512_loadu_ps(p->add + n + 16 * j)),
+                                     e);
+    }
+    _mm512_storeu_si512(row + n, crumb_avx512_pack64_u8(q[0], q[1], q[2], q[3]));
+    return;
+  }
   for (int j = 0; j < 4 && 16 * (size_t)j < count; j++) {
     crumb_avx512_output16(v[j], p->mul, p->add, e, row, n + 16 * j, count - 16 * j);
   }

@@ -194,7 +194,7 @@ void ZeroPointsAndTypes(crumb_gemm_ukernel_fn* gemm, crumb_igemm_ukernel_fn* ige
           for (uint32_t ot : {CRUMB_ELEM_U8, CRUMB_ELEM_S8, CRUMB_ELEM_F32}) {
             DotGemmTester t;
             t.m(14)
-                .n(40)
+                .n(72)  // a whole 64-channel block (the packed u8 store) and a partial one
                 .k(37)
                 .ks(3)
                 .bits(bits)
