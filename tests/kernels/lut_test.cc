@@ -420,36 +420,41 @@ TEST(LutPack, WeightsFromRowsLsb) {
 TEST(LutPack, ActivationsRoundTrip) {
   std::mt19937 rng(7);
   for (unsigned bits : {2u, 3u, 4u}) {
-    for (size_t channels : {1, 2, 3, 4, 5, 7, 8, 9, 31, 64, 65, 100}) {
-      const size_t pixels = 5, in_stride = channels + 3;
-      const size_t row_bytes = crumb_lut_act_row_bytes(channels, bits);
-      ASSERT_EQ(row_bytes, ((channels + 3) / 4) * (bits == 2 ? 1 : 2));
-      std::vector<uint8_t> codes(pixels * in_stride, 0xEE);
-      std::vector<int32_t> flat(pixels * channels);
-      for (size_t p = 0; p < pixels; p++) {
-        for (size_t c = 0; c < channels; c++) {
-          codes[p * in_stride + c] = (uint8_t)(rng() & ((1u << bits) - 1));
-          flat[p * channels + c] = codes[p * in_stride + c];
+    for (size_t channels : {1, 2, 3, 4, 5, 7, 8, 9, 16, 24, 31, 64, 65, 100}) {
+      // Padded strides, and rows back to back (the packer's flat path when channels % 4 == 0).
+      for (bool tight : {false, true}) {
+        const size_t pixels = 5, in_stride = channels + (tight ? 0 : 3);
+        const size_t row_bytes = crumb_lut_act_row_bytes(channels, bits);
+        ASSERT_EQ(row_bytes, ((channels + 3) / 4) * (bits == 2 ? 1 : 2));
+        std::vector<uint8_t> codes(pixels * in_stride, 0xEE);
+        std::vector<int32_t> flat(pixels * channels);
+        for (size_t p = 0; p < pixels; p++) {
+          for (size_t c = 0; c < channels; c++) {
+            codes[p * in_stride + c] = (uint8_t)(rng() & ((1u << bits) - 1));
+            flat[p * channels + c] = codes[p * in_stride + c];
+          }
         }
-      }
-      const size_t dst_stride = row_bytes + 2;
-      std::vector<uint8_t> packed(pixels * dst_stride, 0xCC);
-      crumb_lut_pack_act(codes.data(), pixels, channels, in_stride, bits, packed.data(),
-                         dst_stride);
-      const unsigned sb = crumb_lut_storage_bits(bits);
-      const std::vector<uint8_t> want =
-          crumb::ref::PackCodesLsb(flat, (int)pixels, (int)channels, (int)sb, (int)row_bytes);
-      for (size_t p = 0; p < pixels; p++) {
-        for (size_t i = 0; i < row_bytes; i++) {
-          ASSERT_EQ(packed[p * dst_stride + i], want[p * row_bytes + i])
-              << bits << "-bit, " << channels << " channels, pixel " << p << " byte " << i;
+        const size_t dst_stride = row_bytes + (tight ? 0 : 2), guard = 8;
+        std::vector<uint8_t> packed(pixels * dst_stride + guard, 0xCC);
+        crumb_lut_pack_act(codes.data(), pixels, channels, in_stride, bits, packed.data(),
+                           dst_stride);
+        const unsigned sb = crumb_lut_storage_bits(bits);
+        const std::vector<uint8_t> want =
+            crumb::ref::PackCodesLsb(flat, (int)pixels, (int)channels, (int)sb, (int)row_bytes);
+        for (size_t p = 0; p < pixels; p++) {
+          for (size_t i = 0; i < row_bytes; i++) {
+            ASSERT_EQ(packed[p * dst_stride + i], want[p * row_bytes + i])
+                << bits << "-bit, " << channels << " channels, pixel " << p << " byte " << i;
+          }
+          for (size_t i = row_bytes; i < dst_stride; i++)
+            ASSERT_EQ(packed[p * dst_stride + i], 0xCC);
         }
-        for (size_t i = row_bytes; i < dst_stride; i++) ASSERT_EQ(packed[p * dst_stride + i], 0xCC);
+        for (size_t i = 0; i < guard; i++) ASSERT_EQ(packed[pixels * dst_stride + i], 0xCC);
+        std::vector<uint8_t> back(pixels * in_stride, 0xEE);
+        crumb_lut_unpack_act(packed.data(), pixels, channels, dst_stride, bits, back.data(),
+                             in_stride);
+        ASSERT_EQ(back, codes);
       }
-      std::vector<uint8_t> back(pixels * in_stride, 0xEE);
-      crumb_lut_unpack_act(packed.data(), pixels, channels, dst_stride, bits, back.data(),
-                           in_stride);
-      ASSERT_EQ(back, codes);
     }
   }
 }
