@@ -67,6 +67,7 @@ constexpr size_t kRowUnit = 8;
 // Indirection buffers above this size are built chunk by chunk at run time (ConvOp).
 constexpr size_t kLazyIndirectionBytes = size_t(1) << 20;
 constexpr size_t kLazyChunk = 32;
+constexpr size_t kSpanCopy = 32;  // Im2col's block copy
 
 // ---------------------------------------------------------------------------- element-wise
 class QuantizeOp : public Op {
@@ -426,7 +427,9 @@ class ConvOp : public Op {
     if (row_span_) {
       // The padded copy: every window inside it, padding already the zero point.
       const int64_t hp = xs[2] + d.pad_top + d.pad_bottom, wp = xs[3] + d.pad_left + d.pad_right;
-      padded_.assign((size_t)(xs[0] * hp * wp) * cin_, (uint8_t)ctx.InDesc(0).zero_points[0]);
+      // kSpanCopy bytes of slack: Im2col copies whole kSpanCopy-byte blocks.
+      padded_.assign((size_t)(xs[0] * hp * wp) * cin_ + kSpanCopy,
+                     (uint8_t)ctx.InDesc(0).zero_points[0]);
       geo_.d.kernel_w = 1;
       geo_.d.pad_top = geo_.d.pad_left = geo_.d.pad_bottom = geo_.d.pad_right = 0;
       geo_.h = hp;
@@ -579,13 +582,22 @@ class ConvOp : public Op {
     const Geometry& g = geo_;  // the padded input: g.h x g.w pixels of cin_ codes
     const int64_t per_image = g.oh * g.ow;
     const size_t span = (size_t)d.kernel_w * cin_, stride = Im2colStride();
+    // Spans of a few codes (3x3x3: 9, 7x7x3: 21) go as one fixed-size block each, inlined rather
+    // than a memcpy call: the block's overhang past a span is overwritten by the next span or lies
+    // past K, where the kernels read nothing.
+    const bool blocks = span <= kSpanCopy && (d.kernel_h - 1) * span + kSpanCopy <= stride;
     for (size_t p = first; p < first + count; p++, out += stride) {
       const int64_t n = (int64_t)p / per_image, oy = (int64_t)p % per_image / g.ow,
                     ox = (int64_t)p % g.ow;
       for (int64_t ky = 0; ky < d.kernel_h; ky++) {
         const int64_t iy = oy * d.stride_h + ky * d.dilation_h;
-        memcpy(out + (size_t)ky * span,
-               padded_.data() + ((size_t)((n * g.h + iy) * g.w + ox * d.stride_w)) * cin_, span);
+        const uint8_t* src =
+            padded_.data() + ((size_t)((n * g.h + iy) * g.w + ox * d.stride_w)) * cin_;
+        if (blocks) {
+          memcpy(out + (size_t)ky * span, src, kSpanCopy);
+        } else {
+          memcpy(out + (size_t)ky * span, src, span);
+        }
       }
     }
   }
