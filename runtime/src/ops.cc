@@ -586,18 +586,24 @@ class ConvOp : public Op {
     // than a memcpy call: the block's overhang past a span is overwritten by the next span or lies
     // past K, where the kernels read nothing.
     const bool blocks = span <= kSpanCopy && (d.kernel_h - 1) * span + kSpanCopy <= stride;
+    const size_t row_step = (size_t)(d.dilation_h * g.w) * cin_, x_step = (size_t)d.stride_w * cin_;
+    // The first pixel's position, then stepped along the output row (no divisions per pixel).
+    int64_t n = (int64_t)first / per_image, oy = (int64_t)first % per_image / g.ow,
+            ox = (int64_t)first % g.ow;
+    const uint8_t* src0 = padded_.data() + (size_t)((n * g.h + oy * d.stride_h) * g.w) * cin_;
     for (size_t p = first; p < first + count; p++, out += stride) {
-      const int64_t n = (int64_t)p / per_image, oy = (int64_t)p % per_image / g.ow,
-                    ox = (int64_t)p % g.ow;
-      for (int64_t ky = 0; ky < d.kernel_h; ky++) {
-        const int64_t iy = oy * d.stride_h + ky * d.dilation_h;
-        const uint8_t* src =
-            padded_.data() + ((size_t)((n * g.h + iy) * g.w + ox * d.stride_w)) * cin_;
+      const uint8_t* src = src0 + (size_t)ox * x_step;
+      for (int64_t ky = 0; ky < d.kernel_h; ky++, src += row_step) {
         if (blocks) {
           memcpy(out + (size_t)ky * span, src, kSpanCopy);
         } else {
           memcpy(out + (size_t)ky * span, src, span);
         }
+      }
+      if (++ox == g.ow && p + 1 < first + count) {
+        ox = 0;
+        if (++oy == g.oh) oy = 0, n++;
+        src0 = padded_.data() + (size_t)((n * g.h + oy * d.stride_h) * g.w) * cin_;
       }
     }
   }
