@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kernels/common/params.h"
 
@@ -29,12 +30,17 @@ inline void StoreTile(const int32_t* q, const float* f, size_t mr, uint32_t type
 // The dwords (byte c = channel c's code) of 4 channels x count pixels to out (pixel p at
 // out + p * pixel_stride, bytes).
 inline void StoreWords(const uint32_t* words, size_t count, void* out, size_t pixel_stride) {
-  for (size_t p = 0; p < count; p++) {
-    uint8_t* d = (uint8_t*)out + p * pixel_stride;
-    const uint32_t x = words[p];
-    d[0] = (uint8_t)x, d[1] = (uint8_t)(x >> 8), d[2] = (uint8_t)(x >> 16),
-    d[3] = (uint8_t)(x >> 24);
+  for (size_t p = 0; p < count; p++) memcpy((uint8_t*)out + p * pixel_stride, words + p, 4);
+}
+
+// Same for the first nq (1..4) channels: bytes 0 .. nq - 1 of each dword.
+inline void StoreWords(const uint32_t* words, size_t count, size_t nq, void* out,
+                       size_t pixel_stride) {
+  if (nq == 4) {
+    StoreWords(words, count, out, pixel_stride);
+    return;
   }
+  for (size_t p = 0; p < count; p++) memcpy((uint8_t*)out + p * pixel_stride, words + p, nq);
 }
 
 }  // namespace crumb_sparse

@@ -39,7 +39,8 @@
 //   fn(mc, n0, nc, a, a_group_stride, w, out, out_pixel_stride, out_group_stride, params)
 //   - mc >= 1 pixels (any count; the kernel tiles them by mr itself), a at pixel 0 of the call
 //     (a caller splitting pixels passes a + 4 * p0 with the same a_group_stride). Reads only
-//     bytes [4 * p, 4 * p + 4) for p < mc of the groups the call's blocks name.
+//     bytes [4 * p, 4 * p + 4) for p < mc of groups < ceil(k / 4) (the AVX-512 kernel may copy
+//     every group of a pixel block, not only those the call's blocks name).
 //   - output channels [n0, n0 + nc), nc >= 1, n0 a multiple of 4 (threads may split N at
 //     multiples of 4); w = the whole packed tensor (header first); params->mul / add point at
 //     the call's first channel (mul[i], add[i] belong to channel n0 + i).
@@ -58,7 +59,8 @@
 //         out_group_stride = 4, out = base + p0 * row_stride + n0.
 //     Exactly the elements of channels < n0 + nc and pixels < mc are written (padding lanes of
 //     a C4HW output's last group are left alone).
-//   - Leaf functions: no allocation, no scratch, any alignment of a / out.
+//   - Leaf functions: no allocation, no scratch (the AVX-512 kernel keeps a 32 KB aligned copy of
+//     activations on its stack), any alignment of a / out.
 // Every kernel of sparse.inc returns the same bits as the scalar one.
 //
 // ---------------------------------------------------------------------------------------------

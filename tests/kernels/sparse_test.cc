@@ -123,8 +123,9 @@ class SparseTester {
   CRUMB_TESTER_SETTER(SparseTester, bool, c4hw_out)
   CRUMB_TESTER_SETTER(SparseTester, size_t, a_stride_extra)
   CRUMB_TESTER_SETTER(SparseTester, size_t, out_stride_extra)
-  CRUMB_TESTER_SETTER(SparseTester, size_t, n_split)  // channels per call (multiple of 4), 0: all
-  CRUMB_TESTER_SETTER(SparseTester, size_t, m_split)  // pixels per call, 0: all
+  CRUMB_TESTER_SETTER(SparseTester, size_t, n_split)   // channels per call (multiple of 4), 0: all
+  CRUMB_TESTER_SETTER(SparseTester, size_t, m_split)   // pixels per call, 0: all
+  CRUMB_TESTER_SETTER(SparseTester, float, mul_scale)  // mul[o] *= mul_scale: y beyond int32
   CRUMB_TESTER_SETTER(SparseTester, uint32_t, seed)
 
   void Test(const SparseKernel& kn) const {
@@ -167,7 +168,7 @@ class SparseTester {
           acc += (int64_t)(a[p * k_ + c] - za) * (w.values[o * k_ + c] - w.zw[o]);
         amax = std::max<int64_t>(amax, acc < 0 ? -acc : acc);
       }
-      mul[o] = 150.0f / (float)amax * uf(rng);
+      mul[o] = 150.0f / (float)amax * uf(rng) * mul_scale_;
       add[o] = ua(rng);
     }
     int32_t lo = out_type_ == CRUMB_ELEM_S8 ? -128 : 0, hi = lo + 255;
@@ -230,6 +231,7 @@ class SparseTester {
   uint32_t out_type_ = CRUMB_ELEM_U8;
   bool c4hw_out_ = true;
   size_t a_stride_extra_ = 0, out_stride_extra_ = 0, n_split_ = 0, m_split_ = 0;
+  float mul_scale_ = 1.0f;
   uint32_t seed_ = 1;
 };
 
@@ -404,11 +406,66 @@ TEST_P(SparseKernelTest, OutputsLayoutsAndSplits) {
   }
 }
 
+// Pixel counts across the kernels' internal pixel blocks (the AVX-512 kernel walks 256 pixels per
+// channel group) and their tiles, whole and split between calls at odd pixels.
+TEST_P(SparseKernelTest, PixelBlocks) {
+  const SparseKernel& kn = GetParam();
+  uint32_t seed = 600;
+  for (size_t m : {255, 256, 257, 511, 600}) {
+    for (size_t ms : {0, 257}) {
+      seed++;
+      CRUMB_RETURN_ON_FATAL(SparseTester()
+                                .m(m)
+                                .n(21)
+                                .k(27)
+                                .sparsity(0.6)
+                                .empty_rows(0.2)
+                                .m_split(ms)
+                                .a_type(seed % 2 ? CRUMB_ELEM_S8 : CRUMB_ELEM_U8)
+                                .out_type(seed % 3 ? CRUMB_ELEM_U8 : CRUMB_ELEM_S8)
+                                .seed(seed)
+                                .Test(kn));
+    }
+  }
+}
+
+// y far outside the codes' range and beyond int32 (+-inf included): the clamps, not the float to
+// int conversion, decide the code.
+TEST_P(SparseKernelTest, HugeScales) {
+  const SparseKernel& kn = GetParam();
+  uint32_t seed = 700;
+  for (float ms : {1e6f, 1e12f, 1e36f}) {
+    for (uint32_t ot : {CRUMB_ELEM_U8, CRUMB_ELEM_S8, CRUMB_ELEM_F32}) {
+      seed++;
+      CRUMB_RETURN_ON_FATAL(SparseTester()
+                                .m(kn.mr + 7)
+                                .n(10)
+                                .k(33)
+                                .sparsity(0.5)
+                                .mul_scale(ms)
+                                .out_type(ot)
+                                .a_type(seed % 2 ? CRUMB_ELEM_S8 : CRUMB_ELEM_U8)
+                                .seed(seed)
+                                .Test(kn));
+    }
+  }
+}
+
 TEST_P(SparseKernelTest, LargeLayer) {
   const SparseKernel& kn = GetParam();
   CRUMB_RETURN_ON_FATAL(SparseTester().m(56).n(144).k(24).sparsity(0.7).seed(500).Test(kn));
   CRUMB_RETURN_ON_FATAL(
       SparseTester().m(49).n(160).k(960).sparsity(0.9).bits(4).seed(501).Test(kn));
+  // 75 groups of dense-ish rows: the AVX-512 kernel's aligned copy, 64 pixels at a time.
+  CRUMB_RETURN_ON_FATAL(SparseTester()
+                            .m(200)
+                            .n(40)
+                            .k(300)
+                            .sparsity(0.3)
+                            .a_type(CRUMB_ELEM_S8)
+                            .a_stride_extra(4)
+                            .seed(502)
+                            .Test(kn));
 }
 
 INSTANTIATE_TEST_SUITE_P(Sparse, SparseKernelTest, testing::ValuesIn(kKernels), KernelName);
