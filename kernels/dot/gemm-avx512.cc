@@ -228,6 +228,19 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
     }
     return;
   }
+  if (NB == 2 && ep.type == CRUMB_ELEM_U8 && call.nc - n0 >= 32) {
+    // 32 whole u8 channels (the 8-row tiles of 32-48-channel projections): one 32-byte store.
+    const __m512 mul0 = _mm512_loadu_ps(p->mul + n0), mul1 = _mm512_loadu_ps(p->mul + n0 + 16);
+    const __m512 add0 = _mm512_loadu_ps(p->add + n0), add1 = _mm512_loadu_ps(p->add + n0 + 16);
+    for (int m = 0; m < MR; m++) {
+      const __m512i q0 = crumb_avx512_requantize(crumb_avx512_scale(acc[0][m][0], mul0, add0), &ep);
+      const __m512i q1 =
+          crumb_avx512_requantize(crumb_avx512_scale(acc[0][m][NB - 1], mul1, add1), &ep);
+      _mm256_storeu_si256((__m256i*)(call.c + (m0 + (size_t)m) * call.c_stride + n0),
+                          crumb_avx512_pack32_u8(q0, q1));
+    }
+    return;
+  }
   for (int b = 0; b < NB; b++) {
     const size_t n = (nb0 + (size_t)b) * 16;
     const size_t count = call.nc - n < 16 ? call.nc - n : 16;
