@@ -96,6 +96,7 @@ const char kUsage[] =
     "                                  CPU of --cpu_mask / --cpu_preset)\n"
     "  --cpu_mask=0x3                  pin the threads to these CPUs (bit i: CPU i)\n"
     "  --cpu_preset=all|big|little     pin them to the big (fastest) or little cores\n"
+    "  --memory_limit=4G               refuse a model needing more memory (bytes, K, M, G; 0: none)\n"
     "  --warmup_runs=1                 runs before the timed ones (at least one is made: it\n"
     "                                  gives the first inference)\n"
     "  --num_runs=50                   timed runs (see --min_secs, --max_secs)\n"
@@ -141,6 +142,7 @@ int main(int argc, char** argv) {
                           "num_threads",
                           "cpu_mask",
                           "cpu_preset",
+                          "memory_limit",
                           "num_runs",
                           "warmup_runs",
                           "min_secs",

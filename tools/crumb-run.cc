@@ -18,7 +18,8 @@ namespace {
 const char kUsage[] =
     "usage: crumb-run MODEL.crumb --input IN.bin [--input_shape N,C,H,W] --output OUT.bin\n"
     "                 [--labels LABELS.u8] [--isa=auto|scalar|avx2|avx512|neon|neondot]\n"
-    "                 [--num_threads=N] [--cpu_mask=0x3 | --cpu_preset=all|big|little]\n";
+    "                 [--num_threads=N] [--cpu_mask=0x3 | --cpu_preset=all|big|little]\n"
+    "                 [--memory_limit=BYTES (K, M, G suffixes; 0: no limit)]\n";
 
 int Fail(const std::string& message) {
   fprintf(stderr, "crumb-run: %s\n", message.c_str());
@@ -30,7 +31,7 @@ int Fail(const std::string& message) {
 int main(int argc, char** argv) {
   crumb_tools::Args args(argc, argv,
                          {"input", "input_shape", "output", "labels", "isa", "num_threads",
-                          "cpu_mask", "cpu_preset", "help"},
+                          "cpu_mask", "cpu_preset", "memory_limit", "help"},
                          {"help"});
   if (args.Has("help")) {
     fputs(kUsage, stdout);

@@ -235,6 +235,23 @@ bool MakeInterpreter(Args& args, const crumb::Model& model, bool profiling,
     }
     options.SetCpuMask(mask);
   }
+  if (args.Has("memory_limit")) {
+    // Bytes, or with a K / M / G suffix (powers of 1024); 0 lifts the cap.
+    const std::string text = args.Get("memory_limit");
+    char* end = nullptr;
+    unsigned long long bytes = strtoull(text.c_str(), &end, 10);
+    const std::string suffix = end ? end : "";
+    const int shift = suffix == ""    ? 0
+                      : suffix == "K" ? 10
+                      : suffix == "M" ? 20
+                      : suffix == "G" ? 30
+                                      : -1;
+    if (text.empty() || end == text.c_str() || shift < 0 || bytes > (~0ull >> shift)) {
+      *error = "--memory_limit=" + text + " is not a byte count (e.g. 64M, 2G or 0 for no limit).";
+      return false;
+    }
+    options.SetMemoryLimit(bytes << shift);
+  }
   if (args.Has("isa")) {
     crumb_isa isa;
     if (!crumb::ParseIsa(args.Get("isa").c_str(), &isa)) {

@@ -3,7 +3,7 @@
 # crumb-convert: the timing lines, --max_secs cutting a huge --num_runs short, --min_secs,
 # --input_layer_shape (and its --input_shape alias), the CSV / JSON / SVG reports (they exist and
 # parse), --report_peak_memory_footprint's lines, no progress lines on a short run into a pipe,
-# and the errors (unknown flag, bad values, an unwritable report path).
+# --memory_limit, and the errors (unknown flag, bad values, an unwritable report path).
 #
 # usage: bench_flags_test.sh   with CRUMB_BENCH and CRUMB_CONVERT set to the built tools.
 set -euo pipefail
@@ -160,6 +160,10 @@ expect_error "conflicting shapes" "same flag" --graph="$m" --input_layer_shape=1
   --input_shape=2,3,16,16
 expect_error "unwritable CSV" "Cannot" --graph="$m" --num_runs=1 \
   --profiling_output_csv_file="$work/no/such/dir/p.csv"
+expect_error "memory limit too small" "needed [0-9]+ bytes, limit 1024" --graph="$m" \
+  --memory_limit=1K
+expect_error "bad --memory_limit" "is not a byte count" --graph="$m" --memory_limit=12X
+bench memory_limit --graph="$m" --num_runs=1 --memory_limit=64M && has memory_limit "Inference timings"
 expect_error "reports with --tune" "drop the report flags" --graph="$m" --tune="$work/t.crumb" \
   --output_json="$json"
 
@@ -167,7 +171,7 @@ expect_error "reports with --tune" "drop the report flags" --graph="$m" --tune="
 "$CRUMB_BENCH" --help >"$work/help.txt"
 for f in graph num_threads warmup_runs num_runs min_secs max_secs input_layer_shape input_shape \
   enable_op_profiling profiling_output_csv_file report_peak_memory_footprint output_json \
-  profiling_output_svg isa kernel_family tune tune_rounds help; do
+  profiling_output_svg isa kernel_family tune tune_rounds memory_limit help; do
   grep -q -- "--$f" "$work/help.txt" || fail "--help does not mention --$f"
 done
 grep -q "NCHW" "$work/help.txt" || fail "--help does not say the shape is NCHW"
