@@ -213,8 +213,18 @@ void MaskedConv::Run(const OpContext& ctx, const GemmLayer& layer, uint8_t* y,
           layer.IgemmTaps((size_t)g.subset, mr, a, 0, zero_, c, out_stride_, s);
         }
         const size_t live = std::min(r + mr, g.pixels.size());
-        for (size_t j = r; j < live; j++) {
-          memcpy(y + (size_t)g.pixels[j] * out_stride_, c + (j - r) * out_stride_, out_row_bytes_);
+        if (out_row_bytes_ % 16 == 0) {
+          // Whole 16-byte pieces: inlined copies rather than a library call per pixel.
+          for (size_t j = r; j < live; j++) {
+            uint8_t* dst = y + (size_t)g.pixels[j] * out_stride_;
+            const uint8_t* src = c + (j - r) * out_stride_;
+            for (size_t i = 0; i < out_row_bytes_; i += 16) memcpy(dst + i, src + i, 16);
+          }
+        } else {
+          for (size_t j = r; j < live; j++) {
+            memcpy(y + (size_t)g.pixels[j] * out_stride_, c + (j - r) * out_stride_,
+                   out_row_bytes_);
+          }
         }
       }
     });
