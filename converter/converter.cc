@@ -5,6 +5,7 @@
 #include <new>
 #include <sstream>
 
+#include "converter/layer_report.h"
 #include "converter/onnx_import.h"
 #include "converter/passes/passes.h"
 #include "converter/sha256.h"
@@ -21,7 +22,7 @@ bool ParseTarget(const std::string& name, Target* target) {
     Target target;
   } kTargets[] = {{"portable", Target::kPortable},          {"x86-avx2", Target::kX86Avx2},
                   {"x86-avx512", Target::kX86Avx512},       {"arm64", Target::kArm64},
-                  {"arm64-dotprod", Target::kArm64Dotprod}, {"armv7", Target::kArm64}};
+                  {"arm64-dotprod", Target::kArm64Dotprod}, {"armv7", Target::kArmv7}};
   for (const auto& t : kTargets) {
     if (name == t.name) {
       *target = t.target;
@@ -41,6 +42,8 @@ const char* TargetName(Target target) {
       return "arm64";
     case Target::kArm64Dotprod:
       return "arm64-dotprod";
+    case Target::kArmv7:
+      return "armv7";
     default:
       return "portable";
   }
@@ -67,8 +70,20 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
   }
   if (diag.ok()) {
     FoldSpatialMasks(&r.model, &diag);
-    ChooseKernelFamily(&r.model, options.family, unsigned(options.target), options.sparse);
+    const Target table_row = options.target == Target::kArmv7 ? Target::kArm64 : options.target;
+    ChooseKernelFamily(&r.model, options.family, unsigned(table_row), options.sparse);
     PackWeights(&r.model, &diag);
+  }
+  if (diag.ok()) {
+    const std::vector<LayerRow> rows = LayerRows(r.model, options.target);
+    r.layer_table = FormatLayerTable(rows);
+    for (const std::string& s : ScalarLayers(rows, options.target)) {
+      if (options.strict) {
+        diag.Add(s.substr(0, s.size() - 1) + " (refused by --strict).");
+      } else {
+        r.warnings.push_back(s);
+      }
+    }
   }
   if (diag.ok()) {
     CModel& m = r.model;
@@ -145,6 +160,8 @@ bool ConvertFile(const std::string& in_path, const std::string& out_path,
     std::ostringstream s;
     s << "wrote " << out_path << ": " << r.model.ops.size() << " ops, " << r.model.tensors.size()
       << " tensors, " << weights << " bytes of constants, " << r.bytes.size() << " bytes";
+    if (!r.layer_table.empty()) s << "\n" << r.layer_table;
+    for (const std::string& w : r.warnings) s << "\nwarning: " << w;
     *summary = s.str();
   }
   return true;

@@ -12,7 +12,7 @@ void Usage(FILE* f) {
       f,
       "usage: crumb-convert IN.onnx -o OUT.crumb [--kernel-family auto|scalar|dot|lut|bitserial]\n"
       "                     [--target portable|x86-avx2|x86-avx512|arm64|arm64-dotprod|armv7]\n"
-      "                     [--sparse auto|on|off]\n"
+      "                     [--sparse auto|on|off] [--strict]\n"
       "                     [--quiet]\n"
       "\n"
       "Converts a fake-quantized ONNX model (QuantizeLinear->Clip->DequantizeLinear,\n"
@@ -29,6 +29,11 @@ void Usage(FILE* f) {
       "1x1 convolutions and fully-connected layers whose weights are mostly zero 1x4\n"
       "blocks (>= 2/3; >= 0.85 under 196 output rows) are stored sparse (SPARSE_B4);\n"
       "--sparse on stores every such layer sparse, --sparse off none.\n"
+      "It prints a table of the Conv / FC layers it wrote (bit widths of weights,\n"
+      "activations and output, kernel family, packed weight bytes) and warns about\n"
+      "layers that would run on portable scalar kernels on the target (grouped convs\n"
+      "with few channels per group, a forced scalar family, every GEMM on armv7);\n"
+      "--strict makes those problems instead (no output).\n"
       "The output is written atomically; on any problem nothing is written and every\n"
       "problem is listed.\n");
 }
@@ -53,6 +58,8 @@ int main(int argc, char** argv) {
       out = a.substr(9);
     } else if (a == "--quiet" || a == "-q") {
       quiet = true;
+    } else if (a == "--strict") {
+      options.strict = true;
     } else if (a == "--kernel-family" && i + 1 < argc) {
       const std::string f = argv[++i];
       if (f == "auto") {

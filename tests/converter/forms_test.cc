@@ -338,6 +338,50 @@ TEST(ReferenceModels, ExtraModelsFormsAreIdentical) {
 }
 
 #ifdef CRUMB_TEST_DATA_DIR
+// smallcnn: conv 3x3 (8-bit) -> conv 3x3/s2 -> depthwise 3x3 -> 1x1 -> fc (see tests/data).
+TEST(LayerReport, TableWarningsAndStrict) {
+  const std::string onnx = ReadFile(std::string(CRUMB_TEST_DATA_DIR) + "/smallcnn_w2a4/qcdq.onnx");
+  ASSERT_FALSE(onnx.empty());
+  cv::ConvertOptions o;
+  o.target = cv::Target::kX86Avx512;
+  ConvertResult r = cv::ConvertOnnxBytes(onnx, o);
+  ASSERT_TRUE(r.ok) << r.problems.size();
+  EXPECT_TRUE(r.warnings.empty());
+  for (const char* want : {"/conv1/Conv  conv 3x3/s1", "w8a8o4", "dwconv 3x3/s1", "16->16",
+                           "/fc/Gemm", "5 layers, "}) {
+    EXPECT_NE(r.layer_table.find(want), std::string::npos) << want << " in\n" << r.layer_table;
+  }
+  // A strict conversion for a target with optimized kernels for every layer is the same file.
+  o.strict = true;
+  ConvertResult strict = cv::ConvertOnnxBytes(onnx, o);
+  ASSERT_TRUE(strict.ok);
+  EXPECT_EQ(strict.bytes, r.bytes);
+
+  // armv7: every GEMM / depthwise family runs its scalar kernels there.
+  o.target = cv::Target::kArmv7;
+  o.strict = false;
+  ConvertResult a = cv::ConvertOnnxBytes(onnx, o);
+  ASSERT_TRUE(a.ok);
+  ASSERT_EQ(a.warnings.size(), 5u);
+  EXPECT_NE(a.warnings[2].find("layer '/dw/Conv' (dwconv 3x3/s1, w2a4o4)"), std::string::npos)
+      << a.warnings[2];
+  EXPECT_NE(a.layer_table.find("5 on scalar kernels"), std::string::npos);
+  o.strict = true;
+  ConvertResult as = cv::ConvertOnnxBytes(onnx, o);
+  EXPECT_FALSE(as.ok);
+  EXPECT_TRUE(as.bytes.empty());
+  ASSERT_EQ(as.problems.size(), 5u);
+  EXPECT_NE(as.problems[0].find("refused by --strict"), std::string::npos) << as.problems[0];
+
+  // A forced scalar family is named as the reason on any target.
+  o.target = cv::Target::kX86Avx2;
+  o.family = cv::KernelFamily::kScalar;
+  ConvertResult sc = cv::ConvertOnnxBytes(onnx, o);
+  EXPECT_FALSE(sc.ok);
+  ASSERT_FALSE(sc.problems.empty());
+  EXPECT_NE(sc.problems[0].find("forced to scalar"), std::string::npos) << sc.problems[0];
+}
+
 TEST(ReferenceModels, ProjectModelsFormsAreIdentical) {
   const std::string root = CRUMB_TEST_DATA_DIR;
   const int n = CheckModelDirs(root, {""});
