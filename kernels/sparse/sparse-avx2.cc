@@ -92,6 +92,18 @@ inline void Channel(const uint8_t* ap, ptrdiff_t a_gs, const crumb_sparse_block*
       memcpy(&v, b->v, 4);
       ap += b->delta * a_gs;
       const __m256i wv = _mm256_broadcastq_epi64(_mm_cvtepi8_epi16(_mm_cvtsi32_si128(v)));
+      if (FULL) {
+        // Whole tiles: vpmovzxbw straight from memory (no vextracti128), 4 pixels each.
+        __m256i z[4];
+        for (int i = 0; i < 4; i++) {
+          __m128i x = _mm_loadu_si128((const __m128i*)(ap + 16 * i));
+          if (FLIP) x = _mm_xor_si128(x, _mm256_castsi256_si128(flip));
+          z[i] = _mm256_madd_epi16(_mm256_cvtepu8_epi16(x), wv);
+        }
+        a0 = _mm256_add_epi32(a0, z[0]), a1 = _mm256_add_epi32(a1, z[1]);
+        a2 = _mm256_add_epi32(a2, z[2]), a3 = _mm256_add_epi32(a3, z[3]);
+        continue;
+      }
       const __m256i x0 = Load8<FLIP, FULL>(ap, mask0, flip);
       const __m256i x1 = Load8<FLIP, FULL>(ap + 32, mask1, flip);
       a0 = _mm256_add_epi32(
