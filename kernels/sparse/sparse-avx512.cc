@@ -44,7 +44,7 @@ enum OutKind { kOutU8, kOutS8, kOutF32 };
 
 // acc + vpdpbusd(x, w). As an asm statement because GCC 12 keeps the accumulators of
 // _mm512_dpbusd_epi32 in the block loop in rotating registers, with four vmovdqa64 copies per
-// block beside the four vpdpbusd (measured: 4-5 % slower on the 90 % layers).
+// block beside the four vpdpbusd (measured: 1-4 % slower on the 90 % layers).
 inline __m512i Dpbusd(__m512i acc, __m512i x, __m512i w) {
   __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
   return acc;
@@ -193,7 +193,7 @@ void CopyActivations(const uint8_t* a, size_t a_gs, size_t groups, size_t count,
 // COPY: each pixel block's activations are first copied to an aligned stack buffer (kCopyBytes),
 // so that every tile load is one aligned zmm: C4HW groups of 4 * P bytes (784 at 14x14) put most
 // rows off 64-byte alignment, and a load across two cache lines takes two of Zen 4's load slots,
-// which bound the block loop (256->256 at 14x14, 90 %: 14 % faster with the copy). Used when a
+// which bound the block loop (256->256 at 14x14, 90 %: 14-22 % faster with the copy). Used when a
 // 64-pixel block of all K / 4 groups fits the buffer (K <= 512), see the dispatch below.
 template <bool FLIP, int OUT, bool COPY>
 void Kernel(size_t mc, size_t n0, size_t nc, const uint8_t* a, size_t a_gs, const void* w,
@@ -310,7 +310,7 @@ extern "C" void crumb_q8_qs8_spmm_ukernel_64x4__avx512vnni(
   const bool s8 = params->a_type == CRUMB_ELEM_S8;
   const size_t groups = crumb_sparse_groups(((const crumb_sparse_header*)w)->k);
   // The copy pays where rows are off 64-byte alignment and each is read by many blocks (>= 8 per
-  // group and pixel: 26 at 256->256 / 90 %; 144->24 / 90 %, 2.4 per group, measured 25 % slower
+  // group and pixel: 26 at 256->256 / 90 %; 144->24 / 90 %, 2.4 per group, measured 25-30 % slower
   // with the copy).
   const uint32_t* start = crumb_sparse_start(w);
   const bool copy = (((uintptr_t)a | a_group_stride) & 63) != 0 && 4 * groups * kMR <= kCopyBytes &&
