@@ -246,14 +246,22 @@ class PackedInput {
   size_t row_ = 0;
 };
 
+// Bytes between the channel groups of C4HW activations: whole 64-byte lines, so that every group
+// of a 64-byte aligned buffer starts on a line (a 14x14 layer's 784-byte rows would otherwise
+// leave most of the sparse kernels' loads straddling two lines).
+inline size_t C4GroupStride(size_t pixels) { return (4 * pixels + 63) / 64 * 64; }
+
 // The channel-major C4HW copy of a sparse layer's one-code-per-byte input
 // (kernels/sparse/sparse.h), rebuilt at every run; padding channels hold the zero point.
 class SparseInput {
  public:
-  void Resize(const OpContext& ctx, size_t channels, size_t pixels) {
+  Status Resize(const OpContext& ctx, size_t channels, size_t pixels) {
     za_ = (uint8_t)ctx.InDesc(0).zero_points[0];
-    group_stride_ = 4 * pixels;
-    buf_.assign(crumb_sparse_groups(channels) * group_stride_, 0);
+    group_stride_ = C4GroupStride(pixels);
+    if (!buf_.Resize(crumb_sparse_groups(channels) * group_stride_)) {
+      return Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory for its C4HW activations.");
+    }
+    return Status::Ok();
   }
   void Convert(const OpContext& ctx, const uint8_t* x, size_t channels, size_t pixels) {
     ctx.Ranges(pixels, 64, channels, [&](size_t b, size_t e, size_t) {
@@ -266,7 +274,7 @@ class SparseInput {
   size_t size() const { return buf_.size(); }
 
  private:
-  std::vector<uint8_t> buf_;
+  AlignedBytes buf_;
   size_t group_stride_ = 0;
   uint8_t za_ = 0;
 };
@@ -363,7 +371,9 @@ class ConvOp : public Op {
   }
   void UsePackedInput() override { packed_in_ = true; }
   size_t PackedOutputBytes() const override {
-    if (layer_.family() == CRUMB_FAMILY_SPARSE) return crumb_sparse_groups(cout_) * 4 * out_pixels_;
+    if (layer_.family() == CRUMB_FAMILY_SPARSE) {
+      return crumb_sparse_groups(cout_) * C4GroupStride(out_pixels_);
+    }
     return out_pixels_ * layer_.OutputRowBytes(*out_desc_, cout_);
   }
 
@@ -389,7 +399,7 @@ class ConvOp : public Op {
       row_bytes = packed_.row_bytes();
     }
     if (layer_.family() == CRUMB_FAMILY_SPARSE) {
-      if (!packed_in_) sparse_in_.Resize(ctx, cin_, in_pixels_);
+      if (!packed_in_) CRUMB_RETURN_IF_ERROR(sparse_in_.Resize(ctx, cin_, in_pixels_));
       persistent_bytes_ = sparse_in_.size() + layer_.persistent_bytes();
       reason_ = layer_.family_reason();
       if (packed_in_) reason_ += "; input C4HW from the previous sparse layer";
@@ -474,7 +484,7 @@ class ConvOp : public Op {
       // Inside a sparse region the input is already C4HW (the previous sparse layer wrote it) and
       // the output stays C4HW when only sparse layers read it.
       const uint8_t* a = x;
-      size_t group_stride = 4 * in_pixels_;
+      size_t group_stride = C4GroupStride(in_pixels_);
       if (!packed_in_) {
         sparse_in_.Convert(ctx, x, cin_, in_pixels_);
         a = sparse_in_.data();
@@ -482,7 +492,7 @@ class ConvOp : public Op {
       }
       ctx.Ranges(pixels_, kRowUnit, cout_ * cin_ / 8, [&](size_t b, size_t e, size_t) {
         if (packed_out_) {
-          layer_.SpmmC4(e - b, a + 4 * b, group_stride, y + 4 * b, 4 * pixels_);
+          layer_.SpmmC4(e - b, a + 4 * b, group_stride, y + 4 * b, C4GroupStride(pixels_));
         } else {
           layer_.Spmm(e - b, a + 4 * b, group_stride, y + b * out_stride_, out_stride_);
         }
@@ -680,7 +690,7 @@ class FullyConnectedOp : public Op {
     if (layer_.InputFormat() != 0) {
       CRUMB_RETURN_IF_ERROR(packed_.Resize(layer_, m_, 1));
     }
-    if (layer_.family() == CRUMB_FAMILY_SPARSE) sparse_in_.Resize(ctx, k_, m_);
+    if (layer_.family() == CRUMB_FAMILY_SPARSE) CRUMB_RETURN_IF_ERROR(sparse_in_.Resize(ctx, k_, m_));
     persistent_bytes_ = packed_.size() + sparse_in_.size() + layer_.persistent_bytes();
     return Status::Ok();
   }
