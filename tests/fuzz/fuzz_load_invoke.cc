@@ -1,0 +1,67 @@
+// Fuzz target: bytes -> crumb_model_create_from_buffer -> one interpreter (one thread) ->
+// allocate -> inputs filled deterministically -> one invoke. Every C API call must return a
+// status for any input: a crash, a sanitizer report, a leak or a hang is a bug in libcrumb.
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "crumb/crumb.h"
+
+namespace {
+
+// Larger inputs are still loaded and allocated, but not filled and run: the fuzzer looks for
+// crashes, not for slow convolutions over huge declared shapes.
+constexpr size_t kMaxInputBytes = size_t{4} << 20;
+
+// Deterministic contents: small floats of both signs, or every byte value for integer codes.
+void Fill(crumb_tensor* t) {
+  const size_t bytes = crumb_tensor_byte_size(t);
+  if (bytes == 0 || bytes > kMaxInputBytes) return;
+  std::vector<uint8_t> data(bytes);
+  if (crumb_tensor_type(t) == CRUMB_TYPE_FLOAT32) {
+    for (size_t i = 0; i < bytes / sizeof(float); ++i) {
+      const float v = static_cast<float>(static_cast<int>(i * 37 % 29) - 14) / 7.0f;
+      std::memcpy(&data[i * sizeof(float)], &v, sizeof v);
+    }
+  } else {
+    for (size_t i = 0; i < bytes; ++i) data[i] = static_cast<uint8_t>(i * 13);
+  }
+  crumb_tensor_copy_from_buffer(t, data.data(), data.size());
+}
+
+bool InputsSmall(crumb_interpreter* it) {
+  for (int32_t i = 0; i < crumb_interpreter_input_count(it); ++i) {
+    const crumb_tensor* t = crumb_interpreter_input(it, i);
+    if (!t || crumb_tensor_byte_size(t) > kMaxInputBytes) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  crumb_model* model = crumb_model_create_from_buffer(data, size);
+  if (!model) return 0;
+  crumb_options* options = crumb_options_create();
+  crumb_options_set_num_threads(options, 1);
+  crumb_interpreter* it = crumb_interpreter_create(model, options);
+  crumb_options_delete(options);
+  if (it && crumb_interpreter_allocate(it) == CRUMB_OK && InputsSmall(it)) {
+    for (int32_t i = 0; i < crumb_interpreter_input_count(it); ++i) {
+      Fill(crumb_interpreter_input(it, i));
+    }
+    if (crumb_interpreter_invoke(it) == CRUMB_OK) {
+      // Read every output back, as a caller would.
+      for (int32_t i = 0; i < crumb_interpreter_output_count(it); ++i) {
+        const crumb_tensor* t = crumb_interpreter_output(it, i);
+        const size_t bytes = t ? crumb_tensor_byte_size(t) : 0;
+        if (bytes == 0 || bytes > kMaxInputBytes) continue;
+        std::vector<uint8_t> out(bytes);
+        crumb_tensor_copy_to_buffer(t, out.data(), out.size());
+      }
+    }
+  }
+  crumb_interpreter_delete(it);
+  crumb_model_delete(model);
+  return 0;
+}
