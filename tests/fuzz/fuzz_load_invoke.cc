@@ -9,6 +9,9 @@
 
 namespace {
 
+// The interpreter's memory cap: a declared shape may ask for any size, and allocate must refuse
+// past the cap with a status instead of trying (libFuzzer's -rss_limit_mb would report it).
+constexpr uint64_t kMemoryLimit = uint64_t{256} << 20;
 // Larger inputs are still loaded and allocated, but not filled and run: the fuzzer looks for
 // crashes, not for slow convolutions over huge declared shapes.
 constexpr size_t kMaxInputBytes = size_t{4} << 20;
@@ -44,6 +47,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!model) return 0;
   crumb_options* options = crumb_options_create();
   crumb_options_set_num_threads(options, 1);
+  crumb_options_set_memory_limit(options, kMemoryLimit);
+#ifdef CRUMB_FUZZ_SCALAR
+  // The libFuzzer build instruments the scalar kernels only (kernels/CMakeLists.txt).
+  crumb_options_set_isa(options, CRUMB_ISA_SCALAR);
+#endif
   crumb_interpreter* it = crumb_interpreter_create(model, options);
   crumb_options_delete(options);
   if (it && crumb_interpreter_allocate(it) == CRUMB_OK && InputsSmall(it)) {
