@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages crumb builds and tests with, only those that are missing.
 # Idempotent; needs root (or sudo). Used by tools/quickstart.sh, tools/test.sh and .ci/run.
-# usage: tools/install-deps.sh [--arm]
+# usage: tools/install-deps.sh [--arm] [--sanitize]
 #   --arm  also the Arm cross compilers (arm64, armhf) and qemu-user, for the cross builds and
 #          their tests (the Arm libraries themselves come from tools/arm-sysroot.sh)
+#   --sanitize  also clang with its sanitizer and libFuzzer runtimes (the fuzz build; the ASan and
+#          TSan builds use gcc's libasan / libubsan / libtsan, which build-essential brings)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git
       libxnnpack-dev libcpuinfo-dev libpthreadpool-dev
@@ -13,7 +15,8 @@ pkgs=(build-essential cmake pkg-config git
 for a in "$@"; do
   case $a in
     --arm) pkgs+=(crossbuild-essential-arm64 crossbuild-essential-armhf qemu-user) ;;
-    *) echo "usage: $0 [--arm]" >&2; exit 2 ;;
+    --sanitize) pkgs+=(clang libclang-rt-14-dev) ;;
+    *) echo "usage: $0 [--arm] [--sanitize]" >&2; exit 2 ;;
   esac
 done
 missing=()

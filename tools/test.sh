@@ -8,12 +8,18 @@
 # usage: tools/test.sh [BUILD_DIR]    (default: build; Arm builds in BUILD_DIR-a64, BUILD_DIR-a32,
 #                                      Arm sysroots in build-sysroot/)
 #   CRUMB_TEST_ARM=0    x86 only
+#   CRUMB_TEST_SANITIZE=0  without the sanitizer and fuzz suites (ASan + UBSan build and tests in
+#                       BUILD_DIR-asan, TSan threads tests in BUILD_DIR-tsan, libFuzzer targets
+#                       in BUILD_DIR-fuzz; tests/fuzz/README.md)
+#   CRUMB_FUZZ_SECONDS=N   seconds per fuzz target (default 75)
 # Every suite runs even when an earlier one fails; the summary names each suite, and the exit
 # status is non-zero when any failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 arm=${CRUMB_TEST_ARM:-1}
+sanitize=${CRUMB_TEST_SANITIZE:-1}
+fuzz_seconds=${CRUMB_FUZZ_SECONDS:-75}
 jobs=$(nproc)
 
 results=()
@@ -68,16 +74,89 @@ bundle_check() {
       "$out/bin/crumb-bench" --graph="$model" --num_runs=3 --warmup_runs=1 | grep "Inference timings"
 }
 
-if [ "$arm" = 1 ]; then
-  tools/install-deps.sh --arm
-else
-  tools/install-deps.sh
-fi
+deps=()
+[ "$arm" = 1 ] && deps+=(--arm)
+[ "$sanitize" = 1 ] && deps+=(--sanitize)
+tools/install-deps.sh "${deps[@]}"
 
 if suite "x86 build" x86_build; then
   suite "x86 tests" run_ctest "$build" || true
 else
   not_run "x86 tests" "the x86 build failed"
+fi
+
+# ---------------------------------------------------------------- sanitizers and fuzzing (x86)
+# Any sanitizer report fails the program that made it. LeakSanitizer is on (ASan's default).
+export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_string_checks=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+# Everything with ASan + UBSan (benchmarks aside: they run nothing in ctest).
+asan_build() {
+  cmake -S . -B "$build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRUMB_SANITIZE=address,undefined \
+    -DCRUMB_BUILD_BENCHMARKS=OFF &&
+    cmake --build "$build-asan" -j"$jobs"
+}
+# Excluded under ASan: install_package links the installed (instrumented) libcrumb into a
+# consumer built without -fsanitize, which cannot link; the same code runs in every other test.
+asan_tests() {
+  run_ctest "$build-asan" -E '^install_package$'
+}
+# TSan: the runtime, the converter (the end-to-end test converts) and the two programs whose
+# tests run several interpreters on one model, each on its own thread.
+tsan_build() {
+  cmake -S . -B "$build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRUMB_SANITIZE=thread \
+    -DCRUMB_BUILD_BENCHMARKS=OFF &&
+    cmake --build "$build-tsan" -j"$jobs" --target runtime_c_api_test e2e_models_test crumb-convert
+}
+tsan_tests() {
+  "$build-tsan/tests/runtime/runtime_c_api_test" --gtest_filter='CApi.SharedModelManyInterpreters' &&
+    "$build-tsan/tests/e2e/e2e_models_test" --convert="$build-tsan/tools/crumb-convert" \
+      --gtest_filter='*threads_identical*'
+}
+fuzz_build() {
+  cmake -S . -B "$build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DCRUMB_FUZZ=ON -DCRUMB_BUILD_TESTS=OFF -DCRUMB_BUILD_TOOLS=OFF \
+    -DCRUMB_BUILD_BENCHMARKS=OFF &&
+    cmake --build "$build-fuzz" -j"$jobs"
+}
+# fuzz_run TARGET: the fuzzer for fuzz_seconds over a scratch copy of the checked-in corpus
+# (libFuzzer adds what it finds to its first directory; the repository stays as it is). A crash,
+# leak, timeout or out-of-memory leaves its input in the scratch folder and fails the suite.
+fuzz_run() {
+  local t=$1 work
+  work=$(mktemp -d)
+  cp -r "tests/fuzz/corpus/$t" "$work/corpus" &&
+    "$build-fuzz/tests/fuzz/fuzz_$t" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 \
+      -timeout=20 -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" \
+      "tests/fuzz/corpus/regressions/$t"
+  local rc=$?
+  if [ $rc -eq 0 ]; then rm -rf "$work"; else echo "fuzz_$t: inputs kept in $work"; fi
+  return $rc
+}
+# Both targets, the second also when the first fails.
+fuzz_all() {
+  local rc=0
+  fuzz_run load_invoke || rc=1
+  fuzz_run onnx_import || rc=1
+  return $rc
+}
+
+if [ "$sanitize" = 1 ]; then
+  if suite "x86 asan+ubsan build" asan_build; then
+    suite "x86 asan+ubsan tests" asan_tests || true
+  else
+    not_run "x86 asan+ubsan tests" "the asan+ubsan build failed"
+  fi
+  if suite "x86 tsan build" tsan_build; then
+    suite "x86 tsan threads" tsan_tests || true
+  else
+    not_run "x86 tsan threads" "the tsan build failed"
+  fi
+  if suite "fuzz build" fuzz_build; then
+    suite "fuzz" fuzz_all || true
+  else
+    not_run "fuzz" "the fuzz build failed"
+  fi
 fi
 
 if [ "$arm" = 1 ]; then
