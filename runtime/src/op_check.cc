@@ -1,5 +1,7 @@
 // Static per-op checks at load: the signature of schema/README.md's table, options in range, and
 // the shapes that do not depend on the batch. Shape inference at allocate re-checks the rest.
+#include <cstring>
+
 #include "kernels/common/family.h"
 #include "kernels/dot/dot.h"
 #include "kernels/dwconv/dwconv.h"
@@ -203,6 +205,25 @@ class Checker {
                     what.c_str(), (unsigned long long)w.data_size, LayoutName(w.layout),
                     (long long)w.shape[0], (unsigned long long)ks, (unsigned long long)kc, groups,
                     (unsigned long long)expected));
+    }
+    if (w.layout == kLayoutBitserialN64) return BitserialShifts(w, what, groups, n, ks, kc);
+    return Status::Ok();
+  }
+
+  // The kernels shift by each block's stored `shift` (0, or 1 for bipolar weights; bitserial.h):
+  // any other value would be an undefined shift, so the file's value is checked once here.
+  Status BitserialShifts(const TensorDesc& w, const std::string& what, size_t groups, uint64_t n,
+                         uint64_t ks, uint64_t kc) const {
+    const size_t block = crumb_bitserial_block_bytes(ks, kc, (unsigned)w.bits);
+    const size_t blocks = groups * crumb_bitserial_blocks((size_t)n);
+    for (size_t b = 0; b < blocks; b++) {
+      uint32_t shift;
+      memcpy(&shift, w.data + b * block + CRUMB_BITSERIAL_SHIFT_OFFSET, sizeof shift);
+      if (shift > 1) {
+        return Fail(StrFormat("%s are BITSERIAL_N64 weights whose block %zu has shift %u; the "
+                              "layout allows 0 or 1.",
+                              what.c_str(), b, shift));
+      }
     }
     return Status::Ok();
   }
