@@ -4,6 +4,7 @@
 //   native: INT4/UINT4/INT2/UINT2 initializer or zero point -> DequantizeLinear (no Clip)
 // Every form ends as the same QuantInfo: the rules below depend on the codes and the declared
 // ranges only, never on which form spelled them.
+#include <algorithm>
 #include <cmath>
 
 #include "converter/passes/passes.h"
@@ -248,6 +249,16 @@ void RecognizeQuantizers(Graph* g, Diagnostics* diag) {
         }
         if (qp.axis >= int(vc->dims.size())) {
           diag->AddNode(qn, "axis " + std::to_string(qp.axis) + " is out of range");
+          continue;
+        }
+        // A NaN weight has no code (converting its quotient to an integer is undefined); an
+        // infinite one would quietly become the end of the range.
+        const auto bad = std::find_if(vc->f.begin(), vc->f.end(),
+                                      [](float x) { return !std::isfinite(x); });
+        if (bad != vc->f.end()) {
+          diag->AddNode(qn, "the quantized weight '" + v + "' has the non-finite value " +
+                                std::to_string(*bad) + " at index " +
+                                std::to_string(bad - vc->f.begin()));
           continue;
         }
         int64_t tlo, thi;
