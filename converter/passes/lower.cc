@@ -732,6 +732,16 @@ class Lowerer {
         }
         mul[o] = float(mv);
         add[o] = float(av);
+        // A NaN or infinite bias, alpha, beta or folded BatchNorm term, or a quotient past the
+        // float range, leaves no requantization constant (the runtime refuses such a file).
+        if (!std::isfinite(mul[o]) || !std::isfinite(add[o])) {
+          diag_->AddNode(n, "output channel " + std::to_string(o) +
+                                " has a non-finite requantization constant (multiplier " +
+                                std::to_string(mul[o]) + ", offset " + std::to_string(add[o]) +
+                                "): check its bias, scales and alpha / beta for NaN, infinity "
+                                "or values beyond the float range");
+          return false;
+        }
       }
       op.opcode = conv ? OpCode::kConv2D : OpCode::kFullyConnected;
       op.inputs = {x, wt, FloatConst(name + "/mul", mul), FloatConst(name + "/add", add)};
