@@ -118,9 +118,48 @@ Status Workers::Init(size_t threads, uint64_t cpu_mask) {
   return Status::Ok();
 }
 
+// pthreadpool comes from Debian uninstrumented: ThreadSanitizer cannot see that it hands a job to
+// its workers and waits for them (atomics and futexes inside the library), and would report the
+// job's data as races. Under TSan, the job's address carries the hand-over and the join.
+#if defined(__SANITIZE_THREAD__)
+#define CRUMB_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CRUMB_TSAN 1
+#endif
+#endif
+#ifdef CRUMB_TSAN
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+#endif
+
 namespace {
+void Release(const void* job) {
+#ifdef CRUMB_TSAN
+  __tsan_release(const_cast<void*>(job));
+#else
+  (void)job;
+#endif
+}
+void Acquire(const void* job) {
+#ifdef CRUMB_TSAN
+  __tsan_acquire(const_cast<void*>(job));
+#else
+  (void)job;
+#endif
+}
+
 void RunTask(void* fn, size_t task) {
+  Acquire(fn);
   (*static_cast<const std::function<void(size_t)>*>(fn))(task);
+  Release(fn);
+}
+
+void Parallelize(void* pool, const std::function<void(size_t)>& fn, size_t tasks, uint32_t flags) {
+  Release(&fn);
+  pthreadpool_parallelize_1d(static_cast<pthreadpool_t>(pool), RunTask,
+                             const_cast<std::function<void(size_t)>*>(&fn), tasks, flags);
+  Acquire(&fn);
 }
 }  // namespace
 
@@ -131,8 +170,7 @@ void Workers::Run(size_t tasks, const std::function<void(size_t)>& fn) const {
     return;
   }
   // Between ops the workers spin briefly (pthreadpool), so the next op starts without a wake-up.
-  pthreadpool_parallelize_1d(static_cast<pthreadpool_t>(pool_), RunTask,
-                             const_cast<std::function<void(size_t)>*>(&fn), tasks, 0);
+  Parallelize(pool_, fn, tasks, 0);
 }
 
 void Workers::Sleep() const {
@@ -140,9 +178,7 @@ void Workers::Sleep() const {
   // An empty job whose end sends every worker back to the scheduler: after an invoke no thread
   // keeps spinning on a core the application may want.
   const std::function<void(size_t)> nothing = [](size_t) {};
-  pthreadpool_parallelize_1d(static_cast<pthreadpool_t>(pool_), RunTask,
-                             const_cast<std::function<void(size_t)>*>(&nothing), threads_,
-                             PTHREADPOOL_FLAG_YIELD_WORKERS);
+  Parallelize(pool_, nothing, threads_, PTHREADPOOL_FLAG_YIELD_WORKERS);
 }
 
 void Workers::Ranges(size_t n, size_t unit, size_t cost,
