@@ -133,11 +133,23 @@ void SetWeightRange(QuantInfo* q, bool is_signed, const std::vector<int64_t>& ze
   }
   const int64_t full_min = -(int64_t(1) << (b - 1));
   bool narrow = true;
+  // A zero point at the full minimum needs it too (a TERNARY tensor could not hold it).
   for (int64_t c : q->codes)
     if (c == full_min) narrow = false;
+  for (int64_t z : zero_points)
+    if (z == full_min) narrow = false;
   q->qmin = narrow ? full_min + 1 : full_min;
   q->qmax = (int64_t(1) << (b - 1)) - 1;
   q->encoding = (narrow && b == 2) ? Encoding::kTernary : Encoding::kSigned;
+}
+
+// Codes and zero points that together span more than 8 bits (e.g. int8 codes with a zero point
+// outside int8) have no crumb tensor: a problem, not a file the runtime would refuse.
+bool WeightFits(const QuantInfo& q, const Node& n, Diagnostics* diag) {
+  if (q.bits <= 8) return true;
+  diag->AddNode(n, "its weight codes and zero points span " + std::to_string(q.bits) +
+                       " bits; at most 8 are supported");
+  return false;
 }
 
 void SetActivationRange(QuantInfo* q, int64_t lo, int64_t hi) {
@@ -200,6 +212,7 @@ void RecognizeQuantizers(Graph* g, Diagnostics* diag) {
       q->dims = xc->dims;
       q->codes = xc->i;
       SetWeightRange(q.get(), is_signed, dp.zp);
+      if (!WeightFits(*q, dq, diag)) continue;
       q->tensor_name = dq.outputs[0];
     } else {
       // QuantizeLinear -> [Clip] -> DequantizeLinear.
@@ -276,6 +289,7 @@ void RecognizeQuantizers(Graph* g, Diagnostics* diag) {
           q->codes[e] = ci;
         }
         SetWeightRange(q.get(), is_signed, qp.zp);
+        if (!WeightFits(*q, qn, diag)) continue;
         q->tensor_name = dq.outputs[0];
       } else {
         if (qp.scale.size() != 1) {
