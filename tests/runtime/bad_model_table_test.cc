@@ -18,31 +18,6 @@
 namespace crumb_test {
 namespace {
 
-// input [-1,2,4,4] f32 -> QUANTIZE x u4 -> CONV_2D 3x3 pad 1 (w 2-bit, per channel) -> y u8 ->
-// DEQUANTIZE -> output. Tensors: 0 input, 1 x, 2 conv.weight, 3 conv.mul, 4 conv.add, 5 y,
-// 6 output; ops: 0 quant, 1 conv, 2 dequant.
-ModelBuilder ConvModel() {
-  ModelBuilder mb;
-  const int32_t in = mb.AddFloat("input", {-1, 2, 4, 4});
-  const int32_t x = mb.AddQuant("x", {-1, 2, 4, 4}, 4, kUnsigned, 0.1f, 2);
-  std::vector<int32_t> codes(3 * 2 * 3 * 3);
-  for (size_t i = 0; i < codes.size(); i++) codes[i] = (int32_t)(i % 4) - 2;
-  const int32_t w = mb.AddWeights("conv.weight", {3, 2, 3, 3}, 2, kSigned, {0.5f, 0.25f, 0.125f},
-                                  {0, 0, 0}, codes);
-  const int32_t mul = mb.AddFloatConst("conv.mul", {0.1f, 0.2f, 0.3f});
-  const int32_t add = mb.AddFloatConst("conv.add", {0.5f, -0.5f, 1.0f});
-  const int32_t y = mb.AddQuant("y", {-1, 3, 4, 4}, 8, kUnsigned, 0.05f, 10);
-  const int32_t z = mb.AddFloat("output", {-1, 3, 4, 4});
-  mb.AddOp(0, "quant", {in}, {x});
-  OpSpec& conv = mb.AddOp(2, "conv", {x, w, mul, add}, {y});
-  conv.kernel_h = conv.kernel_w = 3;
-  conv.pad_top = conv.pad_left = conv.pad_bottom = conv.pad_right = 1;
-  mb.AddOp(1, "dequant", {y}, {z});
-  mb.inputs = {in};
-  mb.outputs = {z};
-  return mb;
-}
-
 // A quantized model input: xq [1,2,4,4] u4 -> MAX_POOL_2D 2x2 stride 2 -> p u4 -> DEQUANTIZE.
 ModelBuilder PoolModel() {
   ModelBuilder mb;
@@ -85,7 +60,7 @@ struct LoadRow {
 
 std::vector<LoadRow> LoadRows() {
   auto M = [](std::function<void(ModelBuilder&)> f) { return f; };
-  const auto conv = ConvModel, pool = PoolModel;
+  const auto conv = SmallConvModel, pool = PoolModel;
   const crumb_status kInvalid = CRUMB_ERROR_INVALID_MODEL, kUnsup = CRUMB_ERROR_UNSUPPORTED;
   return {
       // The container.
@@ -297,7 +272,7 @@ crumb_status AllocateThenCopy(crumb_interpreter* it, size_t bytes, uint8_t value
 }
 
 TEST(BadModelTable, CallRows) {
-  const auto conv = ConvModel, pool = PoolModel;
+  const auto conv = SmallConvModel, pool = PoolModel;
   const CallRow rows[] = {
       {"invoke before allocate", conv, 0,
        [](crumb_interpreter* it) { return crumb_interpreter_invoke(it); }, CRUMB_ERROR_NOT_READY,
@@ -365,7 +340,7 @@ TEST(BadModelTable, CallRows) {
 }
 
 TEST(BadModelTable, MemoryLimitMessageAndLifting) {
-  const std::string bytes = ConvModel().Finish();
+  const std::string bytes = SmallConvModel().Finish();
   crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());
   ASSERT_NE(m, nullptr);
   const int32_t dims[] = {64, 2, 4, 4};

@@ -11,30 +11,6 @@
 namespace crumb_test {
 namespace {
 
-// x [-1, 2, 4, 4] QUANT u4 -> conv 3x3 (w 2-bit signed per channel) -> y u8 -> dequantize -> z.
-ModelBuilder SmallModel() {
-  ModelBuilder mb;
-  const int32_t in = mb.AddFloat("input", {-1, 2, 4, 4});
-  const int32_t x = mb.AddQuant("x", {-1, 2, 4, 4}, 4, kUnsigned, 0.1f, 2);
-  std::vector<int32_t> codes(3 * 2 * 3 * 3);
-  for (size_t i = 0; i < codes.size(); i++) codes[i] = (int32_t)(i % 4) - 2;
-  const int32_t w = mb.AddWeights("conv.weight", {3, 2, 3, 3}, 2, kSigned, {0.5f, 0.25f, 0.125f},
-                                  {0, 0, 0}, codes);
-  const int32_t mul = mb.AddFloatConst("conv.mul", {0.1f, 0.2f, 0.3f});
-  const int32_t add = mb.AddFloatConst("conv.add", {0.5f, -0.5f, 1.0f});
-  const int32_t y = mb.AddQuant("y", {-1, 3, 4, 4}, 8, kUnsigned, 0.05f, 10);
-  const int32_t z = mb.AddFloat("output", {-1, 3, 4, 4});
-  mb.AddOp(0, "quant", {in}, {x});
-  OpSpec& conv = mb.AddOp(2, "conv", {x, w, mul, add}, {y});
-  conv.kernel_h = conv.kernel_w = 3;
-  conv.pad_top = conv.pad_left = conv.pad_bottom = conv.pad_right = 1;
-  mb.AddOp(1, "dequant", {y}, {z});
-  mb.inputs = {in};
-  mb.outputs = {z};
-  mb.metadata = {{"converter", "test"}};
-  return mb;
-}
-
 // Expects the buffer to be refused with a message containing `needle`.
 void ExpectRefused(const std::string& bytes, const std::string& needle) {
   crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());
@@ -47,7 +23,7 @@ void ExpectRefused(const std::string& bytes, const std::string& needle) {
 }
 
 TEST(Loader, GoodModelLoads) {
-  const std::string b = SmallModel().Finish();
+  const std::string b = SmallConvModel().Finish();
   crumb_model* m = crumb_model_create_from_buffer(b.data(), b.size());
   ASSERT_NE(m, nullptr) << crumb_last_error();
   EXPECT_STREQ(crumb_model_metadata(m, "converter"), "test");
@@ -56,7 +32,7 @@ TEST(Loader, GoodModelLoads) {
 }
 
 TEST(Loader, EveryTruncationIsRefused) {
-  const std::string b = SmallModel().Finish();
+  const std::string b = SmallConvModel().Finish();
   for (size_t len = 0; len < b.size(); len++) {
     // Copy into exact-size heap memory so that a read past the end is caught by sanitizers.
     std::string prefix = b.substr(0, len);
@@ -68,7 +44,7 @@ TEST(Loader, EveryTruncationIsRefused) {
 }
 
 TEST(Loader, UnalignedBufferIsCopied) {
-  const std::string b = SmallModel().Finish();
+  const std::string b = SmallConvModel().Finish();
   std::string shifted(b.size() + 1, '\0');
   memcpy(&shifted[1], b.data(), b.size());
   crumb_model* m = crumb_model_create_from_buffer(shifted.data() + 1, b.size());
@@ -77,7 +53,7 @@ TEST(Loader, UnalignedBufferIsCopied) {
 }
 
 TEST(Loader, WrongIdentifier) {
-  std::string b = SmallModel().Finish();
+  std::string b = SmallConvModel().Finish();
   memcpy(&b[4], "ABCD", 4);
   ExpectRefused(b, "file identifier is 'ABCD'");
 }
@@ -92,39 +68,39 @@ TEST(Loader, NullAndEmpty) {
 }
 
 TEST(Loader, OutOfRangeTensorIndex) {
-  ModelBuilder mb = SmallModel();
+  ModelBuilder mb = SmallConvModel();
   mb.ops[1].inputs[0] = 1000;
   ExpectRefused(mb.Finish(), "refers to tensor 1000");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.outputs = {-5};
   ExpectRefused(mb.Finish(), "tensor -5");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.ops[0].outputs[0] = 99;
   ExpectRefused(mb.Finish(), "tensor 99");
 }
 
 TEST(Loader, BufferShorterThanItsBits) {
-  ModelBuilder mb = SmallModel();
+  ModelBuilder mb = SmallConvModel();
   mb.tensors[2].size_delta = -1;
   ExpectRefused(mb.Finish(), "conv.weight");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.tensors[2].size_delta = 1;
   ExpectRefused(mb.Finish(), "needs exactly");
   // Declaring more bits than were packed.
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.tensors[2].bits = 3;
   mb.tensors[2].qmin = -4, mb.tensors[2].qmax = 3;
   ExpectRefused(mb.Finish(), "conv.weight");
 }
 
 TEST(Loader, BufferOutsideFileOrUnaligned) {
-  ModelBuilder mb = SmallModel();
+  ModelBuilder mb = SmallConvModel();
   mb.tensors[4].size_delta = 1 << 20;
   ExpectRefused(mb.Finish(), "past the end");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.tensors[2].offset_delta = 8;
   ExpectRefused(mb.Finish(), "multiple of 64");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.tensors[2].buffer_override = 77;
   ExpectRefused(mb.Finish(), "buffer 77");
 }
@@ -132,110 +108,110 @@ TEST(Loader, BufferOutsideFileOrUnaligned) {
 TEST(Loader, BadScales) {
   for (float bad : {std::numeric_limits<float>::quiet_NaN(), 0.0f, -1.0f,
                     std::numeric_limits<float>::infinity()}) {
-    ModelBuilder mb = SmallModel();
+    ModelBuilder mb = SmallConvModel();
     mb.tensors[1].scales[0] = bad;
     ExpectRefused(mb.Finish(), "Tensor 1 ('x') has quantization scale");
-    mb = SmallModel();
+    mb = SmallConvModel();
     mb.tensors[2].scales[1] = bad;
     ExpectRefused(mb.Finish(), "conv.weight");
   }
 }
 
 TEST(Loader, ZeroPointOutOfRange) {
-  ModelBuilder mb = SmallModel();
+  ModelBuilder mb = SmallConvModel();
   mb.tensors[1].zero_points[0] = 16;  // 4-bit unsigned: 0..15
   ExpectRefused(mb.Finish(), "zero point 16");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.tensors[2].zero_points[2] = -3;  // 2-bit signed: -2..1
   ExpectRefused(mb.Finish(), "zero point -3");
 }
 
 TEST(Loader, CodeRangeAndBits) {
-  ModelBuilder mb = SmallModel();
+  ModelBuilder mb = SmallConvModel();
   mb.tensors[1].qmax = 16;
   ExpectRefused(mb.Finish(), "code range");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.tensors[1].bits = 9;
   ExpectRefused(mb.Finish(), "9 bits");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.tensors[0].bits = 8;
   ExpectRefused(mb.Finish(), "FLOAT32 but declares 8 bits");
 }
 
 TEST(Loader, PerAxisCount) {
-  ModelBuilder mb = SmallModel();
+  ModelBuilder mb = SmallConvModel();
   mb.tensors[2].scales.push_back(1.0f);
   mb.tensors[2].zero_points.push_back(0);
   ExpectRefused(mb.Finish(), "per-axis");
 }
 
 TEST(Loader, NewerVersion) {
-  ModelBuilder mb = SmallModel();
+  ModelBuilder mb = SmallConvModel();
   mb.version = 2;
   ExpectRefused(mb.Finish(), "version 2");
 }
 
 TEST(Loader, UnknownOpcodeAndVersion) {
-  ModelBuilder mb = SmallModel();
+  ModelBuilder mb = SmallConvModel();
   mb.ops[2].opcode = 77;
   ExpectRefused(mb.Finish(), "unknown opcode 77");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.ops[1].version = 3;
   ExpectRefused(mb.Finish(), "version 3");
 }
 
 TEST(Loader, Shapes) {
-  ModelBuilder mb = SmallModel();
+  ModelBuilder mb = SmallConvModel();
   mb.tensors[5].shape[2] = 0;
   ExpectRefused(mb.Finish(), "dimension 2 of size 0");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.tensors[5].shape[1] = -1;
   ExpectRefused(mb.Finish(), "size -1");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.tensors[0].shape = {1 << 30, 1 << 30, 1 << 30, 1 << 30};
   mb.tensors[1].shape = mb.tensors[0].shape;
   ExpectRefused(mb.Finish(), "overflows");
 }
 
 TEST(Loader, OpSignatures) {
-  ModelBuilder mb = SmallModel();
+  ModelBuilder mb = SmallConvModel();
   mb.ops[1].inputs.pop_back();
   ExpectRefused(mb.Finish(), "has 3 inputs; it takes 4");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.ops[1].kernel_h = 2;
   ExpectRefused(mb.Finish(), "kernel 2x3");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.ops[1].no_options = true;
   ExpectRefused(mb.Finish(), "needs Conv2DOptions");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.tensors[2].layout = kDense;
   ExpectRefused(mb.Finish(), "conv.weight");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.ops[1].stride_h = 0;
   ExpectRefused(mb.Finish(), "stride");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.ops[1].groups = 2;
   ExpectRefused(mb.Finish(), "groups");
 }
 
 TEST(Loader, ReadBeforeWrite) {
-  ModelBuilder mb = SmallModel();
+  ModelBuilder mb = SmallConvModel();
   std::swap(mb.ops[0], mb.ops[1]);
   ExpectRefused(mb.Finish(), "before any op writes it");
-  mb = SmallModel();
+  mb = SmallConvModel();
   mb.ops[2].outputs[0] = 1;  // x is already written by op 0
   ExpectRefused(mb.Finish(), "already has a value");
 }
 
 TEST(Loader, MissingOutputs) {
-  ModelBuilder mb = SmallModel();
+  ModelBuilder mb = SmallConvModel();
   mb.outputs.clear();
   ExpectRefused(mb.Finish(), "no outputs");
 }
 
 // Random byte flips of a good model: either a clean load or a clean refusal.
 TEST(Loader, RandomCorruptionNeverCrashes) {
-  const std::string good = SmallModel().Finish();
+  const std::string good = SmallConvModel().Finish();
   srand(42);
   for (int trial = 0; trial < 3000; trial++) {
     std::string b = good;

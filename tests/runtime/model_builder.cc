@@ -251,4 +251,27 @@ std::string ModelBuilder::Finish() const {
   return out;
 }
 
+ModelBuilder SmallConvModel() {
+  ModelBuilder mb;
+  const int32_t in = mb.AddFloat("input", {-1, 2, 4, 4});
+  const int32_t x = mb.AddQuant("x", {-1, 2, 4, 4}, 4, kUnsigned, 0.1f, 2);
+  std::vector<int32_t> codes(3 * 2 * 3 * 3);
+  for (size_t i = 0; i < codes.size(); i++) codes[i] = (int32_t)(i % 4) - 2;
+  const int32_t w = mb.AddWeights("conv.weight", {3, 2, 3, 3}, 2, kSigned, {0.5f, 0.25f, 0.125f},
+                                  {0, 0, 0}, codes);
+  const int32_t mul = mb.AddFloatConst("conv.mul", {0.1f, 0.2f, 0.3f});
+  const int32_t add = mb.AddFloatConst("conv.add", {0.5f, -0.5f, 1.0f});
+  const int32_t y = mb.AddQuant("y", {-1, 3, 4, 4}, 8, kUnsigned, 0.05f, 10);
+  const int32_t z = mb.AddFloat("output", {-1, 3, 4, 4});
+  mb.AddOp(0, "quant", {in}, {x});
+  OpSpec& conv = mb.AddOp(2, "conv", {x, w, mul, add}, {y});
+  conv.kernel_h = conv.kernel_w = 3;
+  conv.pad_top = conv.pad_left = conv.pad_bottom = conv.pad_right = 1;
+  mb.AddOp(1, "dequant", {y}, {z});
+  mb.inputs = {in};
+  mb.outputs = {z};
+  mb.metadata = {{"converter", "test"}};
+  return mb;
+}
+
 }  // namespace crumb_test

@@ -90,4 +90,9 @@ class ModelBuilder {
 // Encoding range at `bits`.
 void CodeRange(int encoding, int bits, int32_t* lo, int32_t* hi);
 
+// The loader tests' model: input [-1,2,4,4] f32 -> QUANTIZE x u4 -> CONV_2D 3x3 pad 1 (w 2-bit
+// signed, per channel) -> y u8 -> DEQUANTIZE -> output. Tensors: 0 input, 1 x, 2 conv.weight,
+// 3 conv.mul, 4 conv.add, 5 y, 6 output; ops: 0 quant, 1 conv, 2 dequant.
+ModelBuilder SmallConvModel();
+
 }  // namespace crumb_test
