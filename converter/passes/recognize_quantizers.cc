@@ -167,6 +167,21 @@ int64_t ChannelOf(const std::vector<int64_t>& dims, int axis, int64_t k) {
   return (k / inner) % dims[size_t(axis)];
 }
 
+// Per-channel parameters on a constant must have one entry per index of `axis`: anything else
+// would read past the scale vector while quantizing (found by fuzz_onnx_import).
+bool ParamsFit(const Params& p, const std::vector<int64_t>& dims, const Node& n,
+               const std::string& name, Diagnostics* diag) {
+  if (p.axis < 0 && p.scale.size() == 1) return true;
+  if (p.axis < 0 || size_t(p.axis) >= dims.size() ||
+      dims[size_t(p.axis)] != int64_t(p.scale.size())) {
+    diag->AddNode(n, "its " + std::to_string(p.scale.size()) +
+                         " scales / zero points do not match axis " + std::to_string(p.axis) +
+                         " of '" + name + "' (rank " + std::to_string(dims.size()) + ")");
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void RecognizeQuantizers(Graph* g, Diagnostics* diag) {
@@ -180,7 +195,9 @@ void RecognizeQuantizers(Graph* g, Diagnostics* diag) {
     // A DequantizeLinear of int32 constants is a quantized bias: evaluate it to floats.
     if (xc && xc->type == kInt32) {
       Params p;
-      if (!ReadParams(*g, dq, int(xc->dims.size()), &p, diag)) continue;
+      if (!ReadParams(*g, dq, int(xc->dims.size()), &p, diag) ||
+          !ParamsFit(p, xc->dims, dq, x, diag))
+        continue;
       Const f;
       f.type = kFloat;
       f.dims = xc->dims;
@@ -207,7 +224,9 @@ void RecognizeQuantizers(Graph* g, Diagnostics* diag) {
         diag->AddNode(dq, std::string("unsupported weight data type ") + OnnxTypeName(xc->type));
         continue;
       }
-      if (!ReadParams(*g, dq, int(xc->dims.size()), &dp, diag)) continue;
+      if (!ReadParams(*g, dq, int(xc->dims.size()), &dp, diag) ||
+          !ParamsFit(dp, xc->dims, dq, x, diag))
+        continue;
       q->is_const = true;
       q->dims = xc->dims;
       q->codes = xc->i;
@@ -260,10 +279,7 @@ void RecognizeQuantizers(Graph* g, Diagnostics* diag) {
           diag->AddNode(qn, "the quantized weight '" + v + "' must be FLOAT");
           continue;
         }
-        if (qp.axis >= int(vc->dims.size())) {
-          diag->AddNode(qn, "axis " + std::to_string(qp.axis) + " is out of range");
-          continue;
-        }
+        if (!ParamsFit(qp, vc->dims, qn, v, diag)) continue;
         // A NaN weight has no code (converting its quotient to an integer is undefined); an
         // infinite one would quietly become the end of the range.
         const auto bad = std::find_if(vc->f.begin(), vc->f.end(),

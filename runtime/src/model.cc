@@ -486,6 +486,13 @@ Status Model::Parse() {
     }
   }
   const fb::Model* fm = fb::GetModel(bytes_);
+  // The verifier checks a vector's length word at 4 bytes but not the alignment of its 8-byte
+  // struct elements; reading a misaligned Buffer is undefined (found by fuzz_load_invoke).
+  if (fm->buffers() && reinterpret_cast<uintptr_t>(fm->buffers()->data()) % alignof(fb::Buffer)) {
+    return InvalidModel(
+        "The model's buffer table is not 8-byte aligned: the file is corrupt or was not "
+        "written by crumb-convert.");
+  }
   version = fm->version();
   if (version > kFormatVersion) {
     return Unsupported(

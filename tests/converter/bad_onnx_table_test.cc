@@ -136,6 +136,14 @@ const std::vector<Row>& Rows() {
          t->set_name("/act2/zp");
        },
        {"/act2/QuantizeLinear", "bit width 16"}},
+      {"per-channel scales along the wrong axis",
+       [](onnx::ModelProto& m) {
+         // Four scales along axis 1, which has two input channels.
+         for (const char* n : {"/conv/w/QuantizeLinear", "/conv/w/DequantizeLinear"})
+           FindNode(m, n)->mutable_attribute(0)->set_i(1);
+       },
+       {"/conv/w/QuantizeLinear", "4 scales / zero points do not match axis 1 of "
+                                  "'/conv/w/weight'"}},
       {"zero scale",
        [](onnx::ModelProto& m) { FindInit(m, "/act1/scale")->set_raw_data(std::string(4, '\0')); },
        {"/act1"}},
