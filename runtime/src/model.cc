@@ -616,6 +616,11 @@ Status Model::Parse() {
       if (ot != want) {
         return InvalidModel(StrFormat("%s needs %s.", label.c_str(), want_name));
       }
+      // A union's type may be set while its table is absent; the verifier accepts that.
+      if (!fo->options()) {
+        return InvalidModel(StrFormat("%s names %s but carries no options table.", label.c_str(),
+                                      want_name));
+      }
       return Status::Ok();
     };
     auto allow_options = [&](fb::OpOptions want, const char* want_name) -> Status {

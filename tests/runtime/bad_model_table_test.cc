@@ -175,6 +175,9 @@ std::vector<LoadRow> LoadRows() {
        nullptr, kInvalid, "pads 2,0,0,0 that are not smaller than its 2x2 window"},
       {"missing options", conv, M([](ModelBuilder& m) { m.ops[1].no_options = true; }), nullptr,
        kInvalid, "'conv') needs Conv2DOptions"},
+      {"options type without its table", conv,
+       M([](ModelBuilder& m) { m.ops[1].options_type_only = true; }), nullptr, kInvalid,
+       "'conv') names Conv2DOptions but carries no options table"},
       {"wrong input count", conv, M([](ModelBuilder& m) { m.ops[1].inputs.pop_back(); }), nullptr,
        kInvalid, "has 3 inputs; it takes 4"},
       {"empty output clamp", conv, M([](ModelBuilder& m) {

@@ -215,6 +215,7 @@ std::string Build(const ModelBuilder& m, uint64_t data_start, std::vector<uint64
       type = fb::OpOptions::NONE;
       options = 0;
     }
+    if (o.options_type_only) options = 0;
     ops.push_back(fb::CreateOperator(b, (fb::OpCode)o.opcode, o.version, b.CreateString(o.name),
                                      b.CreateVector(o.inputs), b.CreateVector(o.outputs), type,
                                      options, (fb::KernelFamily)o.family, 0,

@@ -50,6 +50,7 @@ struct OpSpec {
   int32_t clamp_qmin = 0, clamp_qmax = 0;
   float clamp_fmin = -__builtin_inff(), clamp_fmax = __builtin_inff();
   bool no_options = false;           // omit the options table
+  bool options_type_only = false;    // keep the union's type, omit its table
   int family = kFamilyAuto;          // Operator.family
   int family_source = kSourceTable;  // Operator.family_source
 };
