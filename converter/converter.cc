@@ -59,6 +59,7 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
   ConstantsToInitializers(&g, &diag);
   RemoveIdentity(&g, &diag);
   LowerQonnx(&g, &diag);
+  LowerQOperator(&g, &diag);
   FoldBinaryWeights(&g, &diag);
   RecognizeSpatialMasks(&g, &diag);
   CheckSupported(g, &diag);

@@ -22,6 +22,15 @@ void RemoveIdentity(Graph* g, Diagnostics* diag);
 // activations. Reports (and drops) the nodes it cannot rewrite exactly.
 void LowerQonnx(Graph* g, Diagnostics* diag);
 
+// ONNX's QOperator form (QLinearConv, QLinearMatMul, ConvInteger / MatMulInteger followed by
+// Cast + Mul by a constant, and com.microsoft QLinearAdd, QGemm, QLinearGlobalAveragePool,
+// QLinearAveragePool, QLinearConcat, as ONNX Runtime's optimizer writes them) becomes the QDQ
+// form: DequantizeLinear of each input -> the float op -> QuantizeLinear, the int32 bias turned
+// into floats; MaxPool / Flatten / Reshape of integer tensors run on floats between the same
+// parameters. Scales and zero points must be constants; the nodes it cannot rewrite exactly are
+// reported and dropped.
+void LowerQOperator(Graph* g, Diagnostics* diag);
+
 // The 1-bit / ternary weight forms of BNN trainers: constant elementwise subgraphs feeding a
 // Conv / Gemm / MatMul weight (Sign, Mul by a per-channel scale, Where(W >= 0, a, -a), Cast,
 // Reshape / Unsqueeze, ...) are evaluated as ONNX Runtime does; a float weight holding only

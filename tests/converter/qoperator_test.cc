@@ -1,0 +1,449 @@
+// LowerQOperator: each QOperator node lowered to its QDQ twin (golden graphs), a small
+// QOperator model converting to the same crumb model as the hand-built QDQ model, and the
+// constructs it refuses, each named by node.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "converter/converter.h"
+#include "converter/onnx_import.h"
+#include "converter/passes/passes.h"
+#include "tests/converter/onnx_builder.h"
+#include "tests/converter/test_models.h"
+
+namespace crumb {
+namespace {
+
+using cv::ConvertResult;
+using cv::Diagnostics;
+using cv::Graph;
+using testing::AnonymousModel;
+using testing::OnnxBuilder;
+using testing::TestCodes;
+
+constexpr int kU8 = 2, kI8 = 3, kI32 = 6;
+constexpr const char* kMs = "com.microsoft";
+
+std::string Joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& p : v) s += p + "\n";
+  return s;
+}
+
+ConvertResult Convert(OnnxBuilder& b) {
+  return cv::ConvertModel(b.model(), std::string(64, 'a'), cv::ConvertOptions());
+}
+
+// The graph after LowerQOperator (problems in *d).
+Graph Lowered(OnnxBuilder& b, Diagnostics* d) {
+  Graph g;
+  cv::ImportModel(b.model(), &g, d);
+  cv::ConstantsToInitializers(&g, d);
+  cv::RemoveIdentity(&g, d);
+  cv::LowerQonnx(&g, d);
+  cv::LowerQOperator(&g, d);
+  return g;
+}
+
+const cv::Node* FindNode(const Graph& g, const std::string& name) {
+  static const cv::Node none;
+  for (const auto& n : g.nodes)
+    if (n.name == name) return &n;
+  ADD_FAILURE() << "no node " << name;
+  return &none;
+}
+
+// x (float) -> QuantizeLinear(0.05, 128) -> "xq"
+void QuantizedInput(OnnxBuilder& b, std::vector<int64_t> dims) {
+  b.Input("x", dims);
+  b.InitF("xs", {}, {0.05f});
+  b.InitI("xz", kU8, {}, {128});
+  b.Node("QuantizeLinear", "qx", {"x", "xs", "xz"}, {"xq"});
+}
+
+// "v" -> DequantizeLinear(s, z) -> y (float output)
+void DequantizedOutput(OnnxBuilder& b, const std::string& v, const std::string& s,
+                       const std::string& z) {
+  b.Node("DequantizeLinear", "dq_out", {v, s, z}, {"y"});
+  b.Output("y");
+}
+
+// QLinearConv with per-channel weights and an int32 bias.
+OnnxBuilder ConvQOp(int64_t weight_scales = 2, bool channels_last = false,
+                    bool const_scale = true) {
+  OnnxBuilder b;
+  QuantizedInput(b, {1, 1, 3, 3});
+  b.InitI("w", kI8, {2, 1, 1, 1}, {3, -2});
+  std::vector<float> ws = {0.5f, 0.25f, 0.125f};
+  ws.resize(size_t(weight_scales));
+  b.InitF("ws", {weight_scales}, ws);
+  b.InitI("wz", kI8, {weight_scales}, std::vector<int64_t>(size_t(weight_scales), 0));
+  if (const_scale) {
+    b.InitF("ys", {}, {0.1f});
+  } else {
+    b.Input("ys", {});
+  }
+  b.InitI("yz", kU8, {}, {10});
+  b.InitI("bias", kI32, {2}, {40, -8});
+  auto* c = b.Node("QLinearConv", "conv", {"xq", "xs", "xz", "w", "ws", "wz", "ys", "yz", "bias"},
+                   {"yq"}, channels_last ? kMs : "");
+  OnnxBuilder::AttrInts(c, "kernel_shape", {1, 1});
+  if (channels_last) OnnxBuilder::AttrI(c, "channels_last", 1);
+  DequantizedOutput(b, "yq", "ys", "yz");
+  return b;
+}
+
+TEST(LowerQOperator, QLinearConvBecomesDequantizeConvQuantize) {
+  OnnxBuilder b = ConvQOp();
+  Diagnostics d;
+  Graph g = Lowered(b, &d);
+  ASSERT_TRUE(d.ok()) << Joined(d.problems());
+  EXPECT_EQ(cv::DumpGraph(g),
+            "input x [1,1,3,3]\n"
+            "QuantizeLinear 'qx' (x, xs, xz) -> (xq)\n"
+            "DequantizeLinear 'xq/DequantizeLinear' (xq, xs, xz) -> (xq/dequantized)\n"
+            "DequantizeLinear 'conv/weight/DequantizeLinear' (w, ws, wz) -> (conv/weight)\n"
+            "Conv 'conv' (xq/dequantized, conv/weight, conv/bias) -> "
+            "(yq/float)\n"
+            "QuantizeLinear 'conv/QuantizeLinear' (yq/float, ys, yz) -> (yq)\n"
+            "DequantizeLinear 'dq_out' (yq, ys, yz) -> (y)\n"
+            "output y\n");
+  // DumpGraph leaves attributes out: the weight is per output channel, the Conv keeps its own.
+  EXPECT_EQ(FindNode(g, "conv/weight/DequantizeLinear")->AttrInt("axis", -1), 0);
+  EXPECT_EQ(FindNode(g, "conv")->AttrInts("kernel_shape"), (std::vector<int64_t>{1, 1}));
+  // The int32 bias in floats: codes times x_scale * w_scale[c].
+  const cv::Const* bias = g.FindConst("conv/bias");
+  ASSERT_NE(bias, nullptr);
+  EXPECT_EQ(bias->f, (std::vector<float>{40 * (0.05f * 0.5f), -8 * (0.05f * 0.25f)}));
+  // The rest of the pipeline takes it.
+  EXPECT_TRUE(Convert(b).ok) << Joined(Convert(b).problems);
+}
+
+TEST(LowerQOperator, QLinearMatMulWeightIsPerColumn) {
+  OnnxBuilder b;
+  QuantizedInput(b, {1, 3});
+  b.InitI("w", kI8, {3, 2}, {1, -1, 2, 0, -3, 1});
+  b.InitF("ws", {2}, {0.5f, 0.25f});
+  b.InitI("wz", kI8, {2}, {0, 0});
+  b.InitF("ys", {}, {0.1f});
+  b.InitI("yz", kU8, {}, {128});
+  b.Node("QLinearMatMul", "mm", {"xq", "xs", "xz", "w", "ws", "wz", "ys", "yz"}, {"yq"});
+  DequantizedOutput(b, "yq", "ys", "yz");
+  Diagnostics d;
+  Graph g = Lowered(b, &d);
+  ASSERT_TRUE(d.ok()) << Joined(d.problems());
+  EXPECT_EQ(cv::DumpGraph(g),
+            "input x [1,3]\n"
+            "QuantizeLinear 'qx' (x, xs, xz) -> (xq)\n"
+            "DequantizeLinear 'xq/DequantizeLinear' (xq, xs, xz) -> (xq/dequantized)\n"
+            "DequantizeLinear 'mm/weight/DequantizeLinear' (w, ws, wz) -> (mm/weight)\n"
+            "MatMul 'mm' (xq/dequantized, mm/weight) -> (yq/float)\n"
+            "QuantizeLinear 'mm/QuantizeLinear' (yq/float, ys, yz) -> (yq)\n"
+            "DequantizeLinear 'dq_out' (yq, ys, yz) -> (y)\n"
+            "output y\n");
+  // A [K, N] weight's per-column parameters run along axis 1.
+  EXPECT_EQ(FindNode(g, "mm/weight/DequantizeLinear")->AttrInt("axis", -1), 1);
+  EXPECT_TRUE(Convert(b).ok) << Joined(Convert(b).problems);
+}
+
+// QGemm without y_scale writes floats: the Gemm writes the output itself; C carries alpha.
+TEST(LowerQOperator, QGemmFloatOutputAndBiasWithAlpha) {
+  OnnxBuilder b;
+  QuantizedInput(b, {1, 3});
+  b.InitI("w", kI8, {2, 3}, {1, -1, 2, 0, -3, 1});
+  b.InitF("ws", {}, {0.5f});
+  b.InitI("wz", kI8, {}, {0});
+  b.InitI("c", kI32, {2}, {4, -6});
+  auto* n = b.Node("QGemm", "fc", {"xq", "xs", "xz", "w", "ws", "wz", "c"}, {"y"}, kMs);
+  OnnxBuilder::AttrI(n, "transB", 1);
+  OnnxBuilder::AttrF(n, "alpha", 2.0f);
+  b.Output("y");
+  Diagnostics d;
+  Graph g = Lowered(b, &d);
+  ASSERT_TRUE(d.ok()) << Joined(d.problems());
+  EXPECT_EQ(cv::DumpGraph(g),
+            "input x [1,3]\n"
+            "QuantizeLinear 'qx' (x, xs, xz) -> (xq)\n"
+            "DequantizeLinear 'xq/DequantizeLinear' (xq, xs, xz) -> (xq/dequantized)\n"
+            "DequantizeLinear 'fc/weight/DequantizeLinear' (w, ws, wz) -> (fc/weight)\n"
+            "Gemm 'fc' (xq/dequantized, fc/weight, fc/bias) -> (y)\n"
+            "output y\n");
+  const cv::Node* gemm = FindNode(g, "fc");
+  EXPECT_EQ(gemm->AttrFloat("alpha", 0), 2.0f);
+  EXPECT_EQ(gemm->AttrInt("transB", 0), 1);
+  // Per-tensor weight parameters: no axis.
+  EXPECT_FALSE(FindNode(g, "fc/weight/DequantizeLinear")->HasAttr("axis"));
+  EXPECT_EQ(g.FindConst("fc/bias")->f,
+            (std::vector<float>{4 * (2.0f * 0.05f * 0.5f), -6 * (2.0f * 0.05f * 0.5f)}));
+  EXPECT_TRUE(Convert(b).ok) << Joined(Convert(b).problems);
+}
+
+// QLinearAdd of two branches, QLinearConcat, QLinearAveragePool, QLinearGlobalAveragePool and a
+// MaxPool of integer codes, one DequantizeLinear per integer tensor.
+TEST(LowerQOperator, AddConcatPoolsAndIntegerMaxPool) {
+  OnnxBuilder b;
+  QuantizedInput(b, {1, 2, 4, 4});
+  b.InitF("s1", {}, {0.1f});
+  b.InitI("z1", kU8, {}, {0});
+  b.Node("QLinearAdd", "add", {"xq", "xs", "xz", "xq", "xs", "xz", "s1", "z1"}, {"a"}, kMs);
+  auto* mp = b.Node("MaxPool", "mp", {"a"}, {"m"});
+  OnnxBuilder::AttrInts(mp, "kernel_shape", {2, 2});
+  OnnxBuilder::AttrInts(mp, "strides", {2, 2});
+  auto* cat =
+      b.Node("QLinearConcat", "cat", {"s1", "z1", "m", "s1", "z1", "m", "s1", "z1"}, {"c"}, kMs);
+  OnnxBuilder::AttrI(cat, "axis", 1);
+  auto* ap = b.Node("QLinearAveragePool", "ap", {"c", "s1", "z1", "s1", "z1"}, {"p"}, kMs);
+  OnnxBuilder::AttrInts(ap, "kernel_shape", {2, 2});
+  OnnxBuilder::AttrI(ap, "channels_last", 0);
+  b.Node("QLinearGlobalAveragePool", "gap", {"p", "s1", "z1", "s1", "z1"}, {"q"}, kMs);
+  DequantizedOutput(b, "q", "s1", "z1");
+  Diagnostics d;
+  Graph g = Lowered(b, &d);
+  ASSERT_TRUE(d.ok()) << Joined(d.problems());
+  EXPECT_EQ(cv::DumpGraph(g),
+            "input x [1,2,4,4]\n"
+            "QuantizeLinear 'qx' (x, xs, xz) -> (xq)\n"
+            "DequantizeLinear 'xq/DequantizeLinear' (xq, xs, xz) -> (xq/dequantized)\n"
+            "Add 'add' (xq/dequantized, xq/dequantized) -> (a/float)\n"
+            "QuantizeLinear 'add/QuantizeLinear' (a/float, s1, z1) -> (a)\n"
+            "DequantizeLinear 'a/DequantizeLinear' (a, s1, z1) -> (a/dequantized)\n"
+            "MaxPool 'mp' (a/dequantized) -> (m/float)\n"
+            "QuantizeLinear 'mp/QuantizeLinear' (m/float, s1, z1) -> (m)\n"
+            "DequantizeLinear 'm/DequantizeLinear' (m, s1, z1) -> (m/dequantized)\n"
+            "Concat 'cat' (m/dequantized, m/dequantized) -> (c/float)\n"
+            "QuantizeLinear 'cat/QuantizeLinear' (c/float, s1, z1) -> (c)\n"
+            "DequantizeLinear 'c/DequantizeLinear' (c, s1, z1) -> (c/dequantized)\n"
+            "AveragePool 'ap' (c/dequantized) -> (p/float)\n"
+            "QuantizeLinear 'ap/QuantizeLinear' (p/float, s1, z1) -> (p)\n"
+            "DequantizeLinear 'p/DequantizeLinear' (p, s1, z1) -> (p/dequantized)\n"
+            "GlobalAveragePool 'gap' (p/dequantized) -> (q/float)\n"
+            "QuantizeLinear 'gap/QuantizeLinear' (q/float, s1, z1) -> (q)\n"
+            "DequantizeLinear 'dq_out' (q, s1, z1) -> (y)\n"
+            "output y\n");
+  EXPECT_EQ(FindNode(g, "mp")->AttrInts("strides"), (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(FindNode(g, "cat")->AttrInt("axis", 0), 1);
+  EXPECT_FALSE(FindNode(g, "ap")->HasAttr("channels_last"));
+  EXPECT_EQ(FindNode(g, "ap")->AttrInts("kernel_shape"), (std::vector<int64_t>{2, 2}));
+}
+
+// ConvInteger -> Cast -> Mul(c): the weight's scale is c / x_scale when that is exact.
+OnnxBuilder ConvIntegerModel(float c) {
+  OnnxBuilder b;
+  QuantizedInput(b, {1, 1, 3, 3});
+  b.InitI("w", kI8, {2, 1, 1, 1}, {3, -2});
+  b.InitI("wz", kI8, {}, {0});
+  b.Node("ConvInteger", "ci", {"xq", "w", "xz", "wz"}, {"acc"});
+  auto* cast = b.Node("Cast", "cast", {"acc"}, {"accf"});
+  OnnxBuilder::AttrI(cast, "to", 1);
+  b.InitF("c", {}, {c});
+  b.Node("Mul", "mul", {"accf", "c"}, {"y"});
+  b.Output("y");
+  return b;
+}
+
+TEST(LowerQOperator, ConvIntegerCastMulIsExactDequantize) {
+  OnnxBuilder b = ConvIntegerModel(0.025f);  // 0.05 * 0.5
+  Diagnostics d;
+  Graph g = Lowered(b, &d);
+  ASSERT_TRUE(d.ok()) << Joined(d.problems());
+  EXPECT_EQ(cv::DumpGraph(g),
+            "input x [1,1,3,3]\n"
+            "QuantizeLinear 'qx' (x, xs, xz) -> (xq)\n"
+            "DequantizeLinear 'xq/DequantizeLinear' (xq, xs, xz) -> (xq/dequantized)\n"
+            "DequantizeLinear 'ci/weight/DequantizeLinear' (w, ci/weight_scale, wz) -> "
+            "(ci/weight)\n"
+            "Conv 'ci' (xq/dequantized, ci/weight) -> (y)\n"
+            "output y\n");
+  const float ws = g.FindConst("ci/weight_scale")->f[0];
+  EXPECT_EQ(ws * 0.05f, 0.025f);
+}
+
+// The hand-built QDQ model and its QOperator twin (ORT's spelling: Clip on the codes of
+// narrower activations, QGemm, QLinearGlobalAveragePool) give the same crumb model up to names.
+//   x -> Q(0.05, 128) -> Conv 3x3 pad 1 (+int32 bias) -> Q(0.1, 0) -> Clip(0, 15)
+//     -> GlobalAveragePool -> Q(0.1, 0) -> Clip -> Flatten -> Gemm(transB) (+int32 bias)
+//     -> Q(0.2, 100) -> DQ -> y
+struct TwinSpec {
+  bool qoperator = false;
+  bool shape1_scales = false;
+};
+
+OnnxBuilder TwinModel(const TwinSpec& t) {
+  OnnxBuilder b;
+  const std::vector<int64_t> sd =
+      t.shape1_scales ? std::vector<int64_t>{1} : std::vector<int64_t>{};
+  b.Input("x", {1, 2, 5, 5});
+  b.InitF("in.s", sd, {0.05f});
+  b.InitI("in.z", kU8, sd, {128});
+  b.InitF("a.s", sd, {0.1f});
+  b.InitI("a.z", kU8, sd, {0});
+  b.InitF("out.s", sd, {0.2f});
+  b.InitI("out.z", kU8, sd, {100});
+  b.InitI("lo", kU8, {}, {0});
+  b.InitI("hi", kU8, {}, {15});
+  const std::vector<float> cs = {0.01f, 0.02f, 0.03f, 0.04f};
+  b.InitI("conv.w", kI8, {4, 2, 3, 3}, TestCodes(4, 18, 2, 1));
+  b.InitF("conv.ws", {4}, cs);
+  b.InitI("conv.wz", kI8, {4}, {0, 0, 0, 0});
+  b.InitI("conv.b", kI32, {4}, {200, -200, 200, -25});
+  b.InitI("fc.w", kI8, {3, 4}, TestCodes(3, 4, 2, 2));
+  b.InitF("fc.ws", {3}, {0.5f, 0.25f, 0.125f});
+  b.InitI("fc.wz", kI8, {3}, {0, 0, 0});
+  b.InitI("fc.b", kI32, {3}, {10, 0, -40});
+  b.Node("QuantizeLinear", "/in/QuantizeLinear", {"x", "in.s", "in.z"}, {"xq"});
+  auto conv_attrs = [](onnx::NodeProto* n) {
+    OnnxBuilder::AttrInts(n, "kernel_shape", {3, 3});
+    OnnxBuilder::AttrInts(n, "pads", {1, 1, 1, 1});
+  };
+  if (t.qoperator) {
+    conv_attrs(b.Node(
+        "QLinearConv", "/conv/Conv",
+        {"xq", "in.s", "in.z", "conv.w", "conv.ws", "conv.wz", "a.s", "a.z", "conv.b"}, {"c.q"}));
+    b.Node("Clip", "/act1/Clip", {"c.q", "lo", "hi"}, {"c.c"});
+    b.Node("QLinearGlobalAveragePool", "/gap", {"c.c", "a.s", "a.z", "a.s", "a.z"}, {"g.q"}, kMs);
+    b.Node("Clip", "/act2/Clip", {"g.q", "lo", "hi"}, {"g.c"});
+    OnnxBuilder::AttrI(b.Node("Flatten", "/flatten", {"g.c"}, {"f.q"}), "axis", 1);
+    b.Node("Clip", "/act3/Clip", {"f.q", "lo", "hi"}, {"f.c"});
+    OnnxBuilder::AttrI(
+        b.Node("QGemm", "/fc/Gemm",
+               {"f.c", "a.s", "a.z", "fc.w", "fc.ws", "fc.wz", "fc.b", "out.s", "out.z"}, {"o.q"},
+               kMs),
+        "transB", 1);
+  } else {
+    // The QDQ spelling: every integer tensor dequantized, the int32 biases as DequantizeLinear
+    // with scale x_scale * w_scale (what ORT's quantizer writes in QDQ form).
+    auto dq = [&](const std::string& v, const std::string& s, const std::string& z,
+                  const std::string& out, int axis = -1) {
+      auto* n = b.Node("DequantizeLinear", out + "/DequantizeLinear", {v, s, z}, {out});
+      if (axis >= 0) OnnxBuilder::AttrI(n, "axis", axis);
+    };
+    auto bias_scale = [](float xs, const std::vector<float>& ws) {
+      std::vector<float> r;
+      for (float w : ws) r.push_back(xs * w);
+      return r;
+    };
+    b.InitF("conv.bs", {4}, bias_scale(0.05f, cs));
+    b.InitF("fc.bs", {3}, bias_scale(0.1f, {0.5f, 0.25f, 0.125f}));
+    dq("xq", "in.s", "in.z", "xf");
+    dq("conv.w", "conv.ws", "conv.wz", "conv.wf", 0);
+    dq("conv.b", "conv.bs", "", "conv.bf", 0);
+    conv_attrs(b.Node("Conv", "/conv/Conv", {"xf", "conv.wf", "conv.bf"}, {"c.f"}));
+    b.Node("QuantizeLinear", "/act1/QuantizeLinear", {"c.f", "a.s", "a.z"}, {"c.q"});
+    b.Node("Clip", "/act1/Clip", {"c.q", "lo", "hi"}, {"c.c"});
+    dq("c.c", "a.s", "a.z", "c.d");
+    b.Node("GlobalAveragePool", "/gap", {"c.d"}, {"g.f"});
+    b.Node("QuantizeLinear", "/act2/QuantizeLinear", {"g.f", "a.s", "a.z"}, {"g.q"});
+    b.Node("Clip", "/act2/Clip", {"g.q", "lo", "hi"}, {"g.c"});
+    dq("g.c", "a.s", "a.z", "g.d");
+    OnnxBuilder::AttrI(b.Node("Flatten", "/flatten", {"g.d"}, {"f.f"}), "axis", 1);
+    b.Node("QuantizeLinear", "/act3/QuantizeLinear", {"f.f", "a.s", "a.z"}, {"f.q"});
+    b.Node("Clip", "/act3/Clip", {"f.q", "lo", "hi"}, {"f.c"});
+    dq("f.c", "a.s", "a.z", "f.d");
+    dq("fc.w", "fc.ws", "fc.wz", "fc.wf", 0);
+    dq("fc.b", "fc.bs", "", "fc.bf", 0);
+    OnnxBuilder::AttrI(b.Node("Gemm", "/fc/Gemm", {"f.d", "fc.wf", "fc.bf"}, {"o.f"}), "transB", 1);
+    b.Node("QuantizeLinear", "/out/QuantizeLinear", {"o.f", "out.s", "out.z"}, {"o.q"});
+  }
+  b.Node("DequantizeLinear", "/out/DequantizeLinear", {"o.q", "out.s", "out.z"}, {"y"});
+  b.Output("y");
+  return b;
+}
+
+TEST(LowerQOperator, QOperatorModelConvertsToTheQdqModel) {
+  for (bool shape1 : {false, true}) {
+    OnnxBuilder qdq = TwinModel({false, shape1});
+    OnnxBuilder qop = TwinModel({true, shape1});
+    ConvertResult a = Convert(qdq), b = Convert(qop);
+    ASSERT_TRUE(a.ok) << Joined(a.problems);
+    ASSERT_TRUE(b.ok) << Joined(b.problems);
+    EXPECT_EQ(AnonymousModel(a.model), AnonymousModel(b.model)) << "shape [1] scales: " << shape1;
+    // Activation tensors and ops keep the graph's names in both.
+    EXPECT_EQ(a.model.ops.size(), b.model.ops.size());
+    for (size_t k = 0; k < a.model.ops.size() && k < b.model.ops.size(); k++)
+      EXPECT_EQ(a.model.ops[k].name, b.model.ops[k].name);
+  }
+}
+
+TEST(LowerQOperator, QdqModelsAreLeftAlone) {
+  OnnxBuilder b = TwinModel({false, false});
+  Diagnostics d;
+  Graph before;
+  cv::ImportModel(b.model(), &before, &d);
+  Graph after = Lowered(b, &d);
+  ASSERT_TRUE(d.ok()) << Joined(d.problems());
+  EXPECT_EQ(cv::DumpGraph(after), cv::DumpGraph(before));
+}
+
+// ---------------------------------------------------------------- refused, naming the node
+
+struct BadRow {
+  const char* what;
+  std::function<OnnxBuilder()> build;
+  const char* expect;
+  bool alone = true;  // the only problem (not also listed by CheckSupported)
+};
+
+TEST(LowerQOperator, RefusedConstructsNameTheNode) {
+  const BadRow rows[] = {
+      {"non-constant scale", [] { return ConvQOp(2, false, false); },
+       "node 'conv' (op QLinearConv): its output scale 'ys' must be a constant initializer",
+       false},  // the final DequantizeLinear reads it too
+      {"channels_last=1", [] { return ConvQOp(2, true); },
+       "node 'conv' (op com.microsoft.QLinearConv): channels_last=1 (NHWC) is not supported"},
+      {"per-channel count", [] { return ConvQOp(3); },
+       "node 'conv' (op QLinearConv): its weight scale 'ws' has 3 values for 2 output channels",
+       false},  // and so has the zero point
+      {"requantizing input",
+       [] {
+         OnnxBuilder b = ConvQOp();
+         b.InitF("xs2", {}, {0.07f});
+         b.graph()->mutable_node(1)->set_input(1, "xs2");
+         return b;
+       },
+       "node 'conv' (op QLinearConv): it reads 'xq' with scale 0.0700000003 and zero point 128, "
+       "but that tensor was quantized with scale 0.0500000007"},
+      {"float input",
+       [] {
+         OnnxBuilder b = ConvQOp();
+         b.graph()->mutable_node(1)->set_input(0, "x");
+         return b;
+       },
+       "node 'conv' (op QLinearConv): its input 'x' is not an integer tensor with known "
+       "parameters"},
+      {"ConvInteger without Cast + Mul",
+       [] {
+         OnnxBuilder b = ConvIntegerModel(0.025f);
+         b.graph()->mutable_node(2)->set_op_type("Relu");
+         return b;
+       },
+       "node 'ci' (op ConvInteger): its INT32 output must be read only by a Cast to FLOAT",
+       false},  // the Mul, now of a Relu, is unsupported on its own account
+      {"ConvInteger inexact scale", [] { return ConvIntegerModel(0.013f); },
+       "applied to the output of 'ci' is not exactly its input scale"},
+      {"FusedConv LeakyRelu",
+       [] {
+         OnnxBuilder b;
+         b.Input("x", {1, 1, 2, 2});
+         b.InitF("w", {1, 1, 1, 1}, {1.0f});
+         OnnxBuilder::AttrS(b.Node("FusedConv", "fc", {"x", "w"}, {"y"}, kMs), "activation",
+                            "LeakyRelu");
+         b.Output("y");
+         return b;
+       },
+       "node 'fc' (op com.microsoft.FusedConv): activation 'LeakyRelu' is not supported"},
+  };
+  for (const auto& row : rows) {
+    OnnxBuilder b = row.build();
+    ConvertResult r = Convert(b);
+    ASSERT_FALSE(r.ok) << row.what;
+    const std::string all = Joined(r.problems);
+    EXPECT_NE(all.find(row.expect), std::string::npos) << row.what << ":\n" << all;
+    // Reported once, not again by CheckSupported as an unsupported op.
+    if (row.alone) {
+      EXPECT_EQ(r.problems.size(), 1u) << row.what << ":\n" << all;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace crumb
