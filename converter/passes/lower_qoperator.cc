@@ -138,6 +138,9 @@ class Lowering {
         }
         continue;
       }
+      // Whatever reads the output of a reported node is not reported again for that input.
+      for (const auto& in : n.inputs)
+        if (failed_.count(in)) failed_.insert(n.outputs.begin(), n.outputs.end());
       if (IsPassThrough(n) && IsQuantized(n.Input(0))) {
         PassThrough(n);
         continue;
