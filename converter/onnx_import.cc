@@ -295,6 +295,12 @@ void ImportModel(const onnx::ModelProto& model, Graph* g, Diagnostics* diag) {
       }
       n.attrs[a.name()] = std::move(at);
     }
+    // Every op the converter knows has a required first output, and the passes read it; a node
+    // without one is reported here and kept out of the graph (found by fuzz_onnx_import).
+    if (n.outputs.empty() || n.outputs[0].empty()) {
+      diag->AddNode(n, "has no first output; every node must name the value it writes");
+      continue;
+    }
     g->nodes.push_back(std::move(n));
   }
 }

@@ -144,6 +144,9 @@ const std::vector<Row>& Rows() {
        },
        {"/conv/w/QuantizeLinear", "4 scales / zero points do not match axis 1 of "
                                   "'/conv/w/weight'"}},
+      {"node without an output",
+       [](onnx::ModelProto& m) { FindNode(m, "/act1/DequantizeLinear")->clear_output(); },
+       {"node '/act1/DequantizeLinear' (op DequantizeLinear): has no first output"}},
       {"zero scale",
        [](onnx::ModelProto& m) { FindInit(m, "/act1/scale")->set_raw_data(std::string(4, '\0')); },
        {"/act1"}},
