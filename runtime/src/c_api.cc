@@ -45,6 +45,17 @@ crumb_status Guard(crumb_interpreter* interp, F&& f) {
 
 bool TensorReady(const crumb_tensor* t) { return t && t->interpreter; }
 
+bool IsModelInputOrOutput(const crumb::rt::Interpreter* interp, int32_t t) {
+  const crumb::rt::Model& m = interp->model();
+  for (int32_t i : m.inputs) {
+    if (i == t) return true;
+  }
+  for (int32_t o : m.outputs) {
+    if (o == t) return true;
+  }
+  return false;
+}
+
 // QUANT data written by the caller: one code per byte (int8 for the signed encodings), each within
 // the tensor's bit width, since the kernels index tables and pack bit planes with them.
 crumb::rt::Status CheckCodes(const crumb::rt::TensorDesc& d, const std::string& label,
@@ -190,6 +201,10 @@ void crumb_options_set_memory_limit(crumb_options* options, uint64_t bytes) {
   if (options) options->memory_limit = bytes;
 }
 
+void crumb_options_set_preserve_all_tensors(crumb_options* options, int enable) {
+  if (options) options->preserve_all = enable != 0;
+}
+
 crumb_interpreter* crumb_interpreter_create(const crumb_model* model,
                                             const crumb_options* options) {
   const crumb_options opts = options ? *options : crumb_options();
@@ -244,6 +259,15 @@ const crumb_tensor* crumb_interpreter_output(const crumb_interpreter* interprete
     return nullptr;
   }
   return interpreter->impl->OutputHandle(index);
+}
+
+int32_t crumb_interpreter_tensor_count(const crumb_interpreter* interpreter) {
+  return interpreter ? interpreter->impl->tensor_count() : 0;
+}
+
+const crumb_tensor* crumb_interpreter_tensor(const crumb_interpreter* interpreter, int32_t index) {
+  if (!interpreter || index < 0 || index >= interpreter->impl->tensor_count()) return nullptr;
+  return interpreter->impl->Handle(index);
 }
 
 crumb_tensor* crumb_interpreter_tensor_by_name(crumb_interpreter* interpreter, const char* name) {
@@ -347,6 +371,31 @@ size_t crumb_tensor_byte_size(const crumb_tensor* tensor) {
   return (size_t)crumb::rt::ElementCount(t.shape) * t.elem_size;
 }
 
+int32_t crumb_tensor_bits(const crumb_tensor* tensor) {
+  if (!TensorReady(tensor)) return 0;
+  return tensor->interpreter->model().tensors[tensor->index].bits;
+}
+
+int crumb_tensor_is_signed(const crumb_tensor* tensor) {
+  if (!TensorReady(tensor)) return 0;
+  const crumb::rt::TensorDesc& d = tensor->interpreter->model().tensors[tensor->index];
+  if (d.is_float) return 1;
+  int32_t lo, hi;
+  crumb::rt::EncodingRange(d.encoding, d.bits, &lo, &hi);
+  return lo < 0 ? 1 : 0;
+}
+
+int32_t crumb_tensor_quantization(const crumb_tensor* tensor, const float** scales,
+                                  const int32_t** zero_points, int32_t* axis) {
+  if (!TensorReady(tensor)) return 0;
+  const crumb::rt::TensorDesc& d = tensor->interpreter->model().tensors[tensor->index];
+  const bool q = !d.is_float && !d.scales.empty();
+  if (scales) *scales = q ? d.scales.data() : nullptr;
+  if (zero_points) *zero_points = q ? d.zero_points.data() : nullptr;
+  if (axis) *axis = q ? d.axis : -1;
+  return q ? (int32_t)d.scales.size() : 0;
+}
+
 crumb_status crumb_tensor_copy_from_buffer(crumb_tensor* tensor, const void* data, size_t size) {
   if (!TensorReady(tensor)) return SetError(crumb::rt::InvalidArgument("The tensor is NULL."));
   crumb::rt::Interpreter* interp = tensor->interpreter;
@@ -385,6 +434,15 @@ crumb_status crumb_tensor_copy_to_buffer(const crumb_tensor* tensor, void* data,
   } else if (!interp->allocated()) {
     s = crumb::rt::Status(CRUMB_ERROR_NOT_READY,
                           "Cannot read " + label + " before crumb_interpreter_allocate.");
+  } else if (interp->model().tensors[tensor->index].is_constant()) {
+    s = crumb::rt::Status(CRUMB_ERROR_UNSUPPORTED,
+                          "Cannot read " + label +
+                              ": constants are stored in their kernel family's packed layout.");
+  } else if (!interp->options().preserve_all && !IsModelInputOrOutput(interp, tensor->index)) {
+    s = crumb::rt::Status(CRUMB_ERROR_NOT_READY,
+                          "Cannot read " + label +
+                              ": intermediate tensors are readable only with "
+                              "crumb_options_set_preserve_all_tensors (their memory is reused).");
   } else if (size != crumb_tensor_byte_size(tensor)) {
     s = crumb::rt::InvalidArgument(
         crumb::rt::StrFormat("Cannot read %s (%zu bytes) into a %zu-byte "

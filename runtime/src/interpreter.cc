@@ -263,6 +263,7 @@ Status Interpreter::Init() {
   op_us_.assign(m.ops.size(), 0.0);
   for (int32_t t : m.inputs) input_handles_.push_back(crumb_tensor{this, t});
   for (int32_t t : m.outputs) output_handles_.push_back(crumb_tensor{this, t});
+  for (size_t i = 0; i < m.tensors.size(); i++) all_handles_.push_back(crumb_tensor{this, (int32_t)i});
   return Status::Ok();
 }
 
@@ -335,8 +336,12 @@ Status Interpreter::Allocate() {
     }
   }
   if (!packed_linked_) {
-    FuseRequantizations();
-    LinkPackedActivations();
+    // Preserving every tensor means every tensor exists, one code per byte: a fused requantization
+    // never writes its input and a packed activation is in a kernel's layout.
+    if (!options_.preserve_all) {
+      FuseRequantizations();
+      LinkPackedActivations();
+    }
     packed_linked_ = true;
   }
   // Byte sizes, with an overflow guard against hostile shapes.
@@ -461,6 +466,13 @@ Status Interpreter::PlanMemory() {
     if (!m.tensors[i].is_constant() && !tensors_[i].fused_away &&
         tensors_[i].first_op <= tensors_[i].last_op) {
       planned.push_back((int32_t)i);
+    }
+  }
+  // Preserved tensors live from before the first op to after the last: nothing shares memory.
+  if (options_.preserve_all) {
+    for (int32_t t : planned) {
+      tensors_[t].first_op = -1;
+      tensors_[t].last_op = nops;
     }
   }
   std::stable_sort(planned.begin(), planned.end(),

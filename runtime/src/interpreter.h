@@ -25,6 +25,8 @@ struct crumb_options {
   bool profiling = false;
   int family = 0;  // crumb_kernel_family forced on every layer that can run it; 0 = the table
   uint64_t memory_limit = CRUMB_DEFAULT_MEMORY_LIMIT;  // 0: none (kMaxArenaBytes remains)
+  // Every tensor keeps its own memory and its plain layout (crumb_options_set_preserve_all_tensors).
+  bool preserve_all = false;
 };
 
 namespace crumb::rt {
@@ -185,6 +187,9 @@ class Interpreter {
   crumb_tensor* InputHandle(int32_t i) { return &input_handles_[i]; }
   crumb_tensor* OutputHandle(int32_t i) { return &output_handles_[i]; }
   crumb_tensor* HandleByName(const char* name);
+  // A handle to any tensor of the model (crumb_interpreter_tensor).
+  crumb_tensor* Handle(int32_t i) { return &all_handles_[i]; }
+  int32_t tensor_count() const { return (int32_t)all_handles_.size(); }
   TensorState& tensor(int32_t i) { return tensors_[i]; }
   const TensorState& tensor(int32_t i) const { return tensors_[i]; }
 
@@ -212,7 +217,7 @@ class Interpreter {
   KernelTable kernels_;
   std::vector<TensorState> tensors_;
   std::vector<std::unique_ptr<Op>> ops_;
-  std::vector<crumb_tensor> input_handles_, output_handles_;
+  std::vector<crumb_tensor> input_handles_, output_handles_, all_handles_;
   void* arena_ = nullptr;
   size_t arena_size_ = 0;
   void* scratch_ = nullptr;

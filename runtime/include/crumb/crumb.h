@@ -114,6 +114,13 @@ CRUMB_API void crumb_options_set_profiling(crumb_options* options, int enable);
 #define CRUMB_DEFAULT_MEMORY_LIMIT \
   ((uint64_t)(sizeof(void*) >= 8 ? (UINT64_C(4) << 30) : (UINT64_C(1) << 30)))
 CRUMB_API void crumb_options_set_memory_limit(crumb_options* options, uint64_t bytes);
+/* Like TFLite's preserve_all_tensors: every tensor keeps its own memory (the planner shares none)
+ * and the plain layout crumb_tensor_copy_to_buffer reads, so that after an invoke every
+ * intermediate tensor holds what the op that wrote it computed (crumb-convert --validate compares
+ * them with the source graph). Costs memory (the sum of all activations) and the fusions that skip
+ * writing a tensor (a REQUANTIZE run inside its convolution, activations kept bit-packed between
+ * lut / bitserial layers); outputs are the same bits. Off by default. */
+CRUMB_API void crumb_options_set_preserve_all_tensors(crumb_options* options, int enable);
 
 /* ---- interpreter ---------------------------------------------------------------------------
  * The model must outlive the interpreter. options may be NULL and may be deleted after create. */
@@ -131,6 +138,15 @@ CRUMB_API const crumb_tensor* crumb_interpreter_output(const crumb_interpreter* 
 /* Input or output tensor by name, NULL when there is none. */
 CRUMB_API crumb_tensor* crumb_interpreter_tensor_by_name(crumb_interpreter* interpreter,
                                                          const char* name);
+
+/* Every tensor of the model (inputs, outputs, intermediates, constants), by index in the file,
+ * for names, shapes and quantization. Reading data (crumb_tensor_copy_to_buffer) works for inputs
+ * and outputs always, for intermediates only when the options preserved all tensors (else it
+ * fails with CRUMB_ERROR_NOT_READY: their memory is reused), never for constants (stored packed;
+ * CRUMB_ERROR_UNSUPPORTED). NULL when index is out of range. */
+CRUMB_API int32_t crumb_interpreter_tensor_count(const crumb_interpreter* interpreter);
+CRUMB_API const crumb_tensor* crumb_interpreter_tensor(const crumb_interpreter* interpreter,
+                                                       int32_t index);
 
 /* Sets the shape of an input (e.g. the batch of an N x 1 x 8 x 8 input). Only dimensions the
  * model declares dynamic (-1) may change. Call crumb_interpreter_allocate afterwards. */
@@ -173,6 +189,16 @@ CRUMB_API const char* crumb_tensor_name(const crumb_tensor* tensor);
 CRUMB_API crumb_type crumb_tensor_type(const crumb_tensor* tensor);
 CRUMB_API int32_t crumb_tensor_num_dims(const crumb_tensor* tensor);
 CRUMB_API int32_t crumb_tensor_dim(const crumb_tensor* tensor, int32_t index);
+/* Bit width of the codes (1..8) of a QUANT tensor, 32 for FLOAT32. */
+CRUMB_API int32_t crumb_tensor_bits(const crumb_tensor* tensor);
+/* 1 when crumb_tensor_copy_to_buffer gives a QUANT tensor's codes as int8 (signed and ternary
+ * encodings), 0 when as uint8 (unsigned, bipolar: code 0 is -1). */
+CRUMB_API int crumb_tensor_is_signed(const crumb_tensor* tensor);
+/* Quantization of a QUANT tensor: real value = scales[i] * (code - zero_points[i]), i the index
+ * along *axis (-1: one per-tensor pair). Returns the number of pairs (0 for FLOAT32); the arrays
+ * live as long as the model. Any output pointer may be NULL. */
+CRUMB_API int32_t crumb_tensor_quantization(const crumb_tensor* tensor, const float** scales,
+                                            const int32_t** zero_points, int32_t* axis);
 /* Bytes of the tensor's data in its logical (ONNX, e.g. NCHW) order: float32 elements for
  * FLOAT32, one byte per element for QUANT. */
 CRUMB_API size_t crumb_tensor_byte_size(const crumb_tensor* tensor);
