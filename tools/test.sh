@@ -13,6 +13,8 @@
 #   CRUMB_TEST_ASAN=1   also the whole suite under ASan + UBSan in BUILD_DIR-asan (opt-in until
 #                       its build and run time are measured against CI's 90 minutes)
 #   CRUMB_FUZZ_SECONDS=N   seconds per fuzz target (default 75)
+#   CRUMB_FUZZ_SEED=N      libFuzzer's seed (default 1: a run replays the same mutations, so a
+#                       red fuzz suite is reproducible; 0 = a new random seed each run)
 # Every suite runs even when an earlier one fails; the summary names each suite, and the exit
 # status is non-zero when any failed.
 set -euo pipefail
@@ -22,6 +24,7 @@ arm=${CRUMB_TEST_ARM:-1}
 sanitize=${CRUMB_TEST_SANITIZE:-1}
 asan=${CRUMB_TEST_ASAN:-0}
 fuzz_seconds=${CRUMB_FUZZ_SECONDS:-75}
+fuzz_seed=${CRUMB_FUZZ_SEED:-1}
 jobs=$(nproc)
 
 results=()
@@ -130,7 +133,7 @@ fuzz_run() {
   local t=$1 work
   work=$(mktemp -d)
   cp -r "tests/fuzz/corpus/$t" "$work/corpus" &&
-    "$build-fuzz/tests/fuzz/fuzz_$t" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 \
+    "$build-fuzz/tests/fuzz/fuzz_$t" -max_total_time="$fuzz_seconds" -seed="$fuzz_seed" -rss_limit_mb=2048 \
       -timeout=20 -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" \
       "tests/fuzz/corpus/regressions/$t"
   local rc=$?
