@@ -1,0 +1,513 @@
+#include "converter/reference_executor.h"
+
+#include <algorithm>
+#include <cfenv>
+#include <cmath>
+#include <sstream>
+
+#include "converter/diagnostics.h"
+#include "converter/onnx_import.h"
+#include "converter/passes/passes.h"
+
+namespace crumb {
+namespace cv {
+namespace {
+
+int64_t Count(const std::vector<int64_t>& d) {
+  int64_t n = 1;
+  for (int64_t v : d) n *= v;
+  return n;
+}
+
+std::string DimsStr(const std::vector<int64_t>& d) {
+  std::ostringstream s;
+  s << "[";
+  for (size_t i = 0; i < d.size(); i++) s << (i ? "," : "") << d[i];
+  s << "]";
+  return s.str();
+}
+
+RefTensor FromConst(const Const& c) {
+  RefTensor t;
+  t.dims = c.dims;
+  t.data.resize(c.size());
+  for (size_t k = 0; k < c.size(); k++) t.data[k] = c.type == kFloat ? c.f[k] : float(c.i[k]);
+  return t;
+}
+
+// Numpy broadcasting of a and b into `out` dims; f(x, y) per element.
+template <typename F>
+bool Broadcast(const RefTensor& a, const RefTensor& b, RefTensor* out, F f) {
+  const size_t r = std::max(a.dims.size(), b.dims.size());
+  std::vector<int64_t> da(r, 1), db(r, 1), d(r);
+  std::copy(a.dims.begin(), a.dims.end(), da.begin() + (r - a.dims.size()));
+  std::copy(b.dims.begin(), b.dims.end(), db.begin() + (r - b.dims.size()));
+  for (size_t i = 0; i < r; i++) {
+    if (da[i] != db[i] && da[i] != 1 && db[i] != 1) return false;
+    d[i] = std::max(da[i], db[i]);
+  }
+  out->dims = d;
+  out->data.assign(size_t(Count(d)), 0.f);
+  std::vector<int64_t> idx(r, 0);
+  for (size_t k = 0; k < out->data.size(); k++) {
+    int64_t ia = 0, ib = 0;
+    for (size_t i = 0; i < r; i++) {
+      ia = ia * da[i] + (da[i] == 1 ? 0 : idx[i]);
+      ib = ib * db[i] + (db[i] == 1 ? 0 : idx[i]);
+    }
+    out->data[k] = f(a.data[size_t(ia)], b.data[size_t(ib)]);
+    for (size_t i = r; i-- > 0;) {
+      if (++idx[i] < d[i]) break;
+      idx[i] = 0;
+    }
+  }
+  return true;
+}
+
+// Quantizer parameters along `axis` of x: element k's channel.
+struct QParams {
+  const Const* scale = nullptr;
+  const Const* zp = nullptr;
+  int64_t axis = 1;
+  int64_t inner = 1, channels = 1;
+  float Scale(int64_t k) const {
+    return scale->f[scale->f.size() == 1 ? 0 : size_t((k / inner) % channels)];
+  }
+  double Zp(int64_t k) const {
+    if (!zp || zp->size() == 0) return 0;
+    return zp->at(zp->size() == 1 ? 0 : size_t((k / inner) % channels));
+  }
+};
+
+bool MakeQParams(const Graph& g, const Node& n, const RefTensor& x, QParams* q,
+                 std::string* error) {
+  q->scale = g.FindConst(n.Input(1));
+  q->zp = n.Input(2).empty() ? nullptr : g.FindConst(n.Input(2));
+  if (!q->scale || q->scale->type != kFloat || q->scale->f.empty() ||
+      (!n.Input(2).empty() && !q->zp)) {
+    *error = "node '" + n.name + "': the scale and zero point must be constants";
+    return false;
+  }
+  if (q->scale->f.size() > 1) {
+    int64_t axis = n.AttrInt("axis", 1);
+    if (axis < 0) axis += int64_t(x.dims.size());
+    if (axis < 0 || axis >= int64_t(x.dims.size()) ||
+        x.dims[size_t(axis)] != int64_t(q->scale->f.size())) {
+      *error = "node '" + n.name + "': per-axis parameters do not match the input shape " +
+               DimsStr(x.dims);
+      return false;
+    }
+    q->channels = x.dims[size_t(axis)];
+    q->inner = 1;
+    for (size_t i = size_t(axis) + 1; i < x.dims.size(); i++) q->inner *= x.dims[i];
+  }
+  return true;
+}
+
+// Output spatial size and leading pad of a window op along one axis.
+bool Window(int64_t in, int64_t k, int64_t s, int64_t d, const std::string& auto_pad, int64_t* pb,
+            int64_t* pe, bool ceil_mode, int64_t* out) {
+  const int64_t ek = (k - 1) * d + 1;
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    *out = (in + s - 1) / s;
+    const int64_t total = std::max<int64_t>(0, (*out - 1) * s + ek - in);
+    *pb = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+    *pe = total - *pb;
+    return true;
+  }
+  if (auto_pad == "VALID") *pb = *pe = 0;
+  const int64_t span = in + *pb + *pe - ek;
+  if (span < 0) return false;
+  *out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  // ONNX: the last window must start inside the input or the leading pad.
+  if (ceil_mode && (*out - 1) * s >= in + *pb) (*out)--;
+  return true;
+}
+
+struct Geometry {
+  int64_t n, c, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
+};
+
+bool MakeGeometry(const Node& n, const RefTensor& x, int64_t kh, int64_t kw, Geometry* g,
+                  std::string* error) {
+  if (x.dims.size() != 4) {
+    *error = "node '" + n.name + "': only 2-D (NCHW) windows are evaluated, not input " +
+             DimsStr(x.dims);
+    return false;
+  }
+  std::vector<int64_t> s = n.AttrInts("strides"), d = n.AttrInts("dilations"),
+                       p = n.AttrInts("pads");
+  if (s.size() != 2) s = {1, 1};
+  if (d.size() != 2) d = {1, 1};
+  if (p.size() != 4) p = {0, 0, 0, 0};
+  const std::string ap = n.AttrString("auto_pad", "NOTSET");
+  const bool ceil = n.AttrInt("ceil_mode", 0) != 0;
+  *g = Geometry{x.dims[0], x.dims[1], x.dims[2], x.dims[3], 0, 0, kh, kw, s[0], s[1],
+                d[0],      d[1],      p[0],      p[1]};
+  int64_t pbh = p[0], peh = p[2], pbw = p[1], pew = p[3];
+  if (!Window(g->h, kh, s[0], d[0], ap, &pbh, &peh, ceil, &g->oh) ||
+      !Window(g->w, kw, s[1], d[1], ap, &pbw, &pew, ceil, &g->ow)) {
+    *error = "node '" + n.name + "': the window does not fit the input " + DimsStr(x.dims);
+    return false;
+  }
+  g->pt = pbh, g->pl = pbw;
+  return true;
+}
+
+class Executor {
+ public:
+  Executor(const Graph& g, const ReferenceOptions& o, std::map<std::string, RefTensor>* v)
+      : g_(g), opt_(o), v_(*v) {}
+
+  const RefTensor* Get(const std::string& name) {
+    auto it = v_.find(name);
+    if (it != v_.end()) return &it->second;
+    const Const* c = g_.FindConst(name);
+    if (!c) return nullptr;
+    consts_[name] = FromConst(*c);
+    return &consts_[name];
+  }
+
+  bool Run(const Node& n, std::string* error) {
+    std::vector<const RefTensor*> in;
+    for (const std::string& name : n.inputs) {
+      if (name.empty()) {
+        in.push_back(nullptr);
+        continue;
+      }
+      const RefTensor* t = Get(name);
+      if (!t) {
+        *error = "node '" + n.name + "' reads '" + name + "', which nothing computed";
+        return false;
+      }
+      in.push_back(t);
+    }
+    if (n.outputs.empty()) return true;
+    RefTensor out;
+    const std::string& op = n.op_type;
+    auto fail = [&](const std::string& why) {
+      *error = "node '" + n.name + "' (" + op + "): " + why;
+      return false;
+    };
+    if (in.empty() || !in[0]) {
+      if (op != "Constant") return fail("no input");
+    }
+    if (op == "QuantizeLinear" || op == "DequantizeLinear") {
+      QParams q;
+      if (!MakeQParams(g_, n, *in[0], &q, error)) return false;
+      out.dims = in[0]->dims;
+      out.data.resize(in[0]->data.size());
+      if (op == "QuantizeLinear") {
+        int64_t lo = 0, hi = 255;
+        int bits;
+        bool sgn;
+        if (q.zp && !QuantTypeRange(q.zp->type, &lo, &hi, &bits, &sgn))
+          return fail("unsupported zero-point type");
+        for (size_t k = 0; k < out.data.size(); k++) {
+          // ONNX: divide (not multiply by the reciprocal), round half to even, saturate.
+          const float r = std::nearbyint(in[0]->data[k] / q.Scale(int64_t(k)));
+          const double v = double(r) + q.Zp(int64_t(k));
+          out.data[k] = float(std::min<double>(std::max<double>(v, lo), hi));
+        }
+      } else {
+        for (size_t k = 0; k < out.data.size(); k++) {
+          out.data[k] = float(double(in[0]->data[k]) - q.Zp(int64_t(k))) * q.Scale(int64_t(k));
+        }
+      }
+    } else if (op == "Identity") {
+      out = *in[0];
+    } else if (op == "Relu") {
+      out = *in[0];
+      for (float& v : out.data) v = std::max(v, 0.f);
+    } else if (op == "Clip") {
+      float lo = n.AttrFloat("min", -INFINITY), hi = n.AttrFloat("max", INFINITY);
+      if (in.size() > 1 && in[1]) lo = in[1]->data.at(0);
+      if (in.size() > 2 && in[2]) hi = in[2]->data.at(0);
+      out = *in[0];
+      for (float& v : out.data) v = std::min(std::max(v, lo), hi);
+    } else if (op == "Add" || op == "Mul") {
+      if (in.size() < 2 || !in[1]) return fail("needs two inputs");
+      const bool add = op == "Add";
+      if (!Broadcast(*in[0], *in[1], &out, [&](float a, float b) { return add ? a + b : a * b; }))
+        return fail("shapes " + DimsStr(in[0]->dims) + " and " + DimsStr(in[1]->dims) +
+                    " do not broadcast");
+    } else if (op == "Conv") {
+      RefTensor negated;
+      if (opt_.negate_weights && in.size() > 1 && in[1]) {
+        negated = *in[1];
+        for (float& v : negated.data) v = -v;
+        in[1] = &negated;
+      }
+      if (!Conv(n, in, &out, error)) return false;
+    } else if (op == "Gemm" || op == "MatMul") {
+      if (!Gemm(n, in, &out, error)) return false;
+    } else if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool") {
+      if (!Pool(n, *in[0], &out, error)) return false;
+    } else if (op == "Flatten") {
+      int64_t axis = n.AttrInt("axis", 1);
+      if (axis < 0) axis += int64_t(in[0]->dims.size());
+      int64_t a = 1;
+      for (int64_t i = 0; i < axis; i++) a *= in[0]->dims[size_t(i)];
+      out.data = in[0]->data;
+      out.dims = {a, a ? Count(in[0]->dims) / a : 0};
+    } else if (op == "Reshape") {
+      if (in.size() < 2 || !in[1]) return fail("needs a shape");
+      std::vector<int64_t> d;
+      int64_t known = 1, minus = -1;
+      for (size_t i = 0; i < in[1]->data.size(); i++) {
+        int64_t v = int64_t(in[1]->data[i]);
+        if (v == 0 && !n.AttrInt("allowzero", 0) && i < in[0]->dims.size()) v = in[0]->dims[i];
+        if (v == -1) {
+          minus = int64_t(i);
+        } else {
+          known *= v;
+        }
+        d.push_back(v);
+      }
+      if (minus >= 0) d[size_t(minus)] = known ? Count(in[0]->dims) / known : 0;
+      if (Count(d) != Count(in[0]->dims)) return fail("cannot reshape " + DimsStr(in[0]->dims));
+      out.dims = d;
+      out.data = in[0]->data;
+    } else if (op == "Concat") {
+      int64_t axis = n.AttrInt("axis", 0);
+      const RefTensor& a = *in[0];
+      if (axis < 0) axis += int64_t(a.dims.size());
+      out.dims = a.dims;
+      out.dims[size_t(axis)] = 0;
+      int64_t outer = 1, inner = 1;
+      for (int64_t i = 0; i < axis; i++) outer *= a.dims[size_t(i)];
+      for (size_t i = size_t(axis) + 1; i < a.dims.size(); i++) inner *= a.dims[i];
+      for (const RefTensor* t : in) out.dims[size_t(axis)] += t->dims[size_t(axis)];
+      for (int64_t o = 0; o < outer; o++) {
+        for (const RefTensor* t : in) {
+          const int64_t len = t->dims[size_t(axis)] * inner;
+          out.data.insert(out.data.end(), t->data.begin() + o * len,
+                          t->data.begin() + (o + 1) * len);
+        }
+      }
+    } else if (op == "BatchNormalization") {
+      if (in.size() < 5) return fail("needs scale, bias, mean and variance");
+      const float eps = n.AttrFloat("epsilon", 1e-5f);
+      out = *in[0];
+      const int64_t c = out.dims.size() > 1 ? out.dims[1] : 1;
+      int64_t inner = 1;
+      for (size_t i = 2; i < out.dims.size(); i++) inner *= out.dims[i];
+      for (size_t k = 0; k < out.data.size(); k++) {
+        const size_t ch = size_t((int64_t(k) / inner) % c);
+        const float sd = std::sqrt(in[4]->data[ch] + eps);
+        out.data[k] =
+            (out.data[k] - in[3]->data[ch]) / sd * in[1]->data[ch] + in[2]->data[ch];
+      }
+    } else {
+      return fail("the reference executor does not evaluate this op");
+    }
+    v_[n.outputs[0]] = std::move(out);
+    return true;
+  }
+
+ private:
+  bool Conv(const Node& n, const std::vector<const RefTensor*>& in, RefTensor* out,
+            std::string* error) {
+    const RefTensor& x = *in[0];
+    if (in.size() < 2 || !in[1] || in[1]->dims.size() != 4) {
+      *error = "node '" + n.name + "' (Conv): only 2-D convolutions are evaluated";
+      return false;
+    }
+    const RefTensor& w = *in[1];
+    const RefTensor* b = in.size() > 2 ? in[2] : nullptr;
+    const int64_t group = n.AttrInt("group", 1);
+    Geometry g;
+    if (!MakeGeometry(n, x, w.dims[2], w.dims[3], &g, error)) return false;
+    const int64_t m = w.dims[0], cg = w.dims[1], mg = m / group;
+    if (cg * group != g.c) {
+      *error = "node '" + n.name + "' (Conv): weights " + DimsStr(w.dims) + " do not match input " +
+               DimsStr(x.dims);
+      return false;
+    }
+    out->dims = {g.n, m, g.oh, g.ow};
+    out->data.assign(size_t(Count(out->dims)), 0.f);
+    for (int64_t ni = 0; ni < g.n; ni++)
+      for (int64_t o = 0; o < m; o++) {
+        const int64_t gi = o / mg;
+        for (int64_t oy = 0; oy < g.oh; oy++)
+          for (int64_t ox = 0; ox < g.ow; ox++) {
+            double acc = b ? b->data[size_t(o)] : 0.0;
+            for (int64_t ci = 0; ci < cg; ci++) {
+              const int64_t c = gi * cg + ci;
+              for (int64_t ky = 0; ky < g.kh; ky++) {
+                const int64_t iy = oy * g.sh + ky * g.dh - g.pt;
+                if (iy < 0 || iy >= g.h) continue;
+                for (int64_t kx = 0; kx < g.kw; kx++) {
+                  const int64_t ix = ox * g.sw + kx * g.dw - g.pl;
+                  if (ix < 0 || ix >= g.w) continue;
+                  acc += double(x.data[size_t(((ni * g.c + c) * g.h + iy) * g.w + ix)]) *
+                         w.data[size_t(((o * cg + ci) * g.kh + ky) * g.kw + kx)];
+                }
+              }
+            }
+            out->data[size_t(((ni * m + o) * g.oh + oy) * g.ow + ox)] = float(acc);
+          }
+      }
+    return true;
+  }
+
+  bool Gemm(const Node& n, const std::vector<const RefTensor*>& in, RefTensor* out,
+            std::string* error) {
+    if (in.size() < 2 || !in[1] || in[1]->dims.size() != 2 || in[0]->dims.size() < 2) {
+      *error = "node '" + n.name + "' (" + n.op_type + "): only [.., M, K] x [K, N] is evaluated";
+      return false;
+    }
+    const RefTensor &a = *in[0], &b = *in[1];
+    const bool gemm = n.op_type == "Gemm";
+    const bool ta = gemm && n.AttrInt("transA", 0), tb = gemm && n.AttrInt("transB", 0);
+    const float alpha = gemm ? n.AttrFloat("alpha", 1.f) : 1.f;
+    const float beta = gemm ? n.AttrFloat("beta", 1.f) : 1.f;
+    const size_t r = a.dims.size();
+    const int64_t M = ta ? a.dims[r - 1] : a.dims[r - 2], K = ta ? a.dims[r - 2] : a.dims[r - 1];
+    const int64_t N = tb ? b.dims[0] : b.dims[1];
+    if ((tb ? b.dims[1] : b.dims[0]) != K || (gemm && r != 2)) {
+      *error = "node '" + n.name + "': shapes " + DimsStr(a.dims) + " and " + DimsStr(b.dims) +
+               " do not multiply";
+      return false;
+    }
+    const int64_t batch = Count(a.dims) / (M * K);
+    out->dims = a.dims;
+    out->dims[r - 2] = M;
+    out->dims[r - 1] = N;
+    out->data.assign(size_t(batch * M * N), 0.f);
+    for (int64_t bi = 0; bi < batch; bi++)
+      for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+          double acc = 0;
+          for (int64_t k = 0; k < K; k++) {
+            const float av = a.data[size_t(bi * M * K + (ta ? k * M + i : i * K + k))];
+            const float bv = b.data[size_t(tb ? j * K + k : k * N + j)];
+            acc += double(av) * bv;
+          }
+          out->data[size_t((bi * M + i) * N + j)] = float(acc) * alpha;
+        }
+    if (gemm && in.size() > 2 && in[2]) {
+      RefTensor c = *in[2];
+      for (float& v : c.data) v *= beta;
+      RefTensor sum;
+      if (!Broadcast(*out, c, &sum, [](float x, float y) { return x + y; })) {
+        *error = "node '" + n.name + "': the bias does not broadcast";
+        return false;
+      }
+      *out = std::move(sum);
+    }
+    return true;
+  }
+
+  bool Pool(const Node& n, const RefTensor& x, RefTensor* out, std::string* error) {
+    const bool global = n.op_type == "GlobalAveragePool";
+    const bool max = n.op_type == "MaxPool";
+    if (x.dims.size() != 4) {
+      *error = "node '" + n.name + "': only NCHW pooling is evaluated";
+      return false;
+    }
+    std::vector<int64_t> k = global ? std::vector<int64_t>{x.dims[2], x.dims[3]}
+                                    : n.AttrInts("kernel_shape");
+    if (k.size() != 2) {
+      *error = "node '" + n.name + "': a 2-D kernel_shape is needed";
+      return false;
+    }
+    Geometry g;
+    if (global) {
+      g = Geometry{x.dims[0], x.dims[1], x.dims[2], x.dims[3], 1, 1, k[0], k[1], 1, 1, 1, 1, 0, 0};
+    } else if (!MakeGeometry(n, x, k[0], k[1], &g, error)) {
+      return false;
+    }
+    if (!max) g.dh = g.dw = 1;
+    const bool include_pad = n.AttrInt("count_include_pad", 0) != 0;
+    std::vector<int64_t> p = n.AttrInts("pads");
+    const int64_t pb = p.size() == 4 ? p[2] : 0, pr = p.size() == 4 ? p[3] : 0;
+    out->dims = {g.n, g.c, g.oh, g.ow};
+    out->data.assign(size_t(Count(out->dims)), 0.f);
+    for (int64_t nc = 0; nc < g.n * g.c; nc++)
+      for (int64_t oy = 0; oy < g.oh; oy++)
+        for (int64_t ox = 0; ox < g.ow; ox++) {
+          double acc = max ? -INFINITY : 0.0;
+          int64_t cnt = 0, padded = 0;
+          for (int64_t ky = 0; ky < g.kh; ky++)
+            for (int64_t kx = 0; kx < g.kw; kx++) {
+              const int64_t iy = oy * g.sh + ky * g.dh - g.pt, ix = ox * g.sw + kx * g.dw - g.pl;
+              // count_include_pad counts the declared pads, not the ceil_mode overhang.
+              if (iy >= -g.pt && iy < g.h + pb && ix >= -g.pl && ix < g.w + pr) padded++;
+              if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+              const float v = x.data[size_t((nc * g.h + iy) * g.w + ix)];
+              acc = max ? std::max(acc, double(v)) : acc + v;
+              cnt++;
+            }
+          if (!max) acc /= double(include_pad ? padded : std::max<int64_t>(cnt, 1));
+          out->data[size_t((nc * g.oh + oy) * g.ow + ox)] = float(acc);
+        }
+    return true;
+  }
+
+  const Graph& g_;
+  const ReferenceOptions& opt_;
+  std::map<std::string, RefTensor>& v_;
+  std::map<std::string, RefTensor> consts_;
+};
+
+}  // namespace
+
+bool PrepareReferenceGraph(const onnx::ModelProto& model, Graph* g,
+                           std::vector<std::string>* problems) {
+  Diagnostics diag;
+  ImportModel(model, g, &diag);
+  CheckGraphStructure(*g, &diag);
+  ConstantsToInitializers(g, &diag);
+  RemoveIdentity(g, &diag);
+  LowerQonnx(g, &diag);
+  LowerQOperator(g, &diag);
+  FoldBinaryWeights(g, &diag);
+  *problems = diag.problems();
+  return diag.ok();
+}
+
+bool RunReference(const Graph& g, const std::map<std::string, RefTensor>& inputs,
+                  std::map<std::string, RefTensor>* values, std::string* error,
+                  const ReferenceOptions& options) {
+  values->clear();
+  for (const ValueInfo& vi : g.inputs) {
+    auto it = inputs.find(vi.name);
+    if (it == inputs.end()) {
+      *error = "no data for the graph input '" + vi.name + "'";
+      return false;
+    }
+    (*values)[vi.name] = it->second;
+  }
+  // QuantizeLinear's round half to even is std::nearbyint's in the default rounding mode.
+  const int mode = std::fegetround();
+  std::fesetround(FE_TONEAREST);
+  Executor ex(g, options, values);
+  bool ok = true;
+  for (const Node& n : g.nodes) {
+    if (!ex.Run(n, error)) {
+      ok = false;
+      break;
+    }
+  }
+  std::fesetround(mode);
+  return ok;
+}
+
+bool QuantizerStep(const Graph& g, const std::string& value, bool* is_codes, float* scale,
+                   int64_t* zero_point) {
+  const int p = g.Producer(value);
+  if (p < 0) return false;
+  const Node& n = g.nodes[size_t(p)];
+  if (n.op_type != "QuantizeLinear" && n.op_type != "DequantizeLinear") return false;
+  const Const* s = g.FindConst(n.Input(1));
+  const Const* z = n.Input(2).empty() ? nullptr : g.FindConst(n.Input(2));
+  if (!s || s->type != kFloat || s->f.size() != 1 || (z && z->size() != 1)) return false;
+  *is_codes = n.op_type == "QuantizeLinear";
+  *scale = s->f[0];
+  *zero_point = z ? int64_t(z->at(0)) : 0;
+  return true;
+}
+
+}  // namespace cv
+}  // namespace crumb
