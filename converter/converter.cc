@@ -65,6 +65,7 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
   CheckSupported(g, &diag);
   if (diag.ok()) {
     RecognizeQuantizers(&g, &diag);
+    FuseElementwiseTables(&g, &diag);
     FoldBatchNorm(&g, &diag);
     FuseActivations(&g, &diag);
     LowerToCrumb(g, &r.model, &diag);

@@ -91,6 +91,9 @@ constexpr const char* kFakeQuantOp = "crumb.FakeQuant";  // input: float value; 
 constexpr const char* kQConstOp = "crumb.QConst";        // no input; output: a dequantized weight
 // input: an NCHW activation; attrs mask (H * W of 0 / 1) and mask_hw {H, W}: x times the mask.
 constexpr const char* kSpatialMaskOp = "crumb.SpatialMask";
+// input: a per-tensor quantized activation; attr table (256 output codes, by stored input byte):
+// an element-wise function of the activation, tabulated (FuseElementwiseTables).
+constexpr const char* kTableOp = "crumb.Table";
 
 struct Node {
   std::string name;

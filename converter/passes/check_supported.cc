@@ -22,6 +22,23 @@ const std::set<std::string>& SupportedOps() {
                                             "Flatten",
                                             "Reshape",
                                             "Concat",
+                                            // Inside element-wise functions of one quantized
+                                            // activation (FuseElementwiseTables):
+                                            "Sigmoid",
+                                            "Tanh",
+                                            "HardSigmoid",
+                                            "HardSwish",
+                                            "LeakyRelu",
+                                            "Elu",
+                                            "Softplus",
+                                            "Erf",
+                                            "Gelu",
+                                            "Neg",
+                                            "Abs",
+                                            "Exp",
+                                            "Mul",
+                                            "Sub",
+                                            "Div",
                                             "BatchNormalization",
                                             "Identity",
                                             "Constant"};
@@ -140,13 +157,12 @@ void CheckSupported(const Graph& g, Diagnostics* diag) {
       diag->Add("initializer '" + kv.first + "': unsupported data type " + OnnxTypeName(t));
   }
 
-  for (const auto& n : g.nodes) {
+  for (size_t k = 0; k < g.nodes.size(); k++) {
+    const Node& n = g.nodes[k];
     if (n.op_type == kSpatialMaskOp) continue;
-    if (n.op_type == "Mul" && n.domain.empty()) {
-      diag->AddNode(n,
-                    "unsupported op: Mul is supported only by a constant 0/1 spatial mask of "
-                    "shape [1, 1, H, W], [1, H, W] or [H, W] (the same pixels in every "
-                    "channel)");
+    if (n.domain.empty() && TableOps().count(n.op_type) && TableOnly(n.op_type) &&
+        !InTablePosition(g, k)) {
+      diag->AddNode(n, TableOpProblem(n.op_type));
       continue;
     }
     if (!n.domain.empty() || !SupportedOps().count(n.op_type)) {

@@ -151,7 +151,7 @@ class Lowerer {
   void Visit(const Node& n) {
     if (n.op_type == kQConstOp) return;  // materialized by the ops that read it
     if (n.op_type == kFakeQuantOp) return VisitFakeQuant(n);
-    if (n.op_type == kSpatialMaskOp) return VisitCompute(n);
+    if (n.op_type == kSpatialMaskOp || n.op_type == kTableOp) return VisitCompute(n);
     static const std::set<std::string> compute = {
         "Conv",    "Gemm",    "MatMul", "Add",  "MaxPool", "AveragePool", "GlobalAveragePool",
         "Flatten", "Reshape", "Concat", "Relu", "Clip"};
@@ -331,7 +331,7 @@ class Lowerer {
       return false;
     }
     const std::string& op = n.op_type;
-    if (op == "Relu" || op == "Clip") {
+    if (op == "Relu" || op == "Clip" || op == kTableOp) {
       *out = *x;
       return true;
     }
@@ -790,6 +790,28 @@ class Lowerer {
         const std::vector<int64_t> mask = n.AttrInts("mask");
         CTensor& t = m_->tensors[size_t(out)];
         t.spatial_mask.assign(mask.begin(), mask.end());
+      } else if (op_type == kTableOp) {
+        // REQUANTIZE version 2: the output code is table[input byte].
+        if (!q) {
+          diag_->AddNode(n, "cannot give a float output");
+          return false;
+        }
+        op.opcode = OpCode::kRequantize;
+        op.version = 2;
+        CTensor t;
+        t.name = n.name + "/table";
+        t.shape = {1, 256};
+        t.type = ElemType::kQuant;
+        t.bits = 8;
+        t.encoding = Encoding::kUnsigned;
+        t.has_quant = true;
+        t.scale = {1.0f};
+        t.zero_point = {0};
+        t.qmin = 0;
+        t.qmax = 255;
+        t.is_const = true;
+        for (int64_t c : n.AttrInts("table")) t.codes.push_back(c & 0xff);
+        op.inputs.push_back(AddTensor(std::move(t)));
       } else {  // standalone Relu / Clip on a quantized tensor
         op.opcode = OpCode::kRequantize;
         float lo = 0, hi = kInf;

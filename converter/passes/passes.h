@@ -57,6 +57,21 @@ void CheckSupported(const Graph& g, Diagnostics* diag);
 // QuantInfo with the inferred bit width, encoding and code range.
 void RecognizeQuantizers(Graph* g, Diagnostics* diag);
 
+// A chain of element-wise float ops (Sigmoid, HardSwish, LeakyRelu, Tanh, GELU, SiLU's
+// x * Sigmoid(x), Mul / Add / Sub / Div by scalar constants, ...) from one per-tensor quantized
+// activation of <= 8 bits to the next quantizer becomes a crumb.Table node holding the output code
+// for each input code, computed in float32 as ONNX defines the ops. Table-only ops it cannot
+// tabulate are reported by name.
+void FuseElementwiseTables(Graph* g, Diagnostics* diag);
+// The ops only such a table holds (not Add / Relu / Clip, which have lowerings of their own),
+// whether node k is one of them placed where a table can hold it (every non-scalar value around
+// its chain of element-wise ops comes from a DequantizeLinear and goes to a QuantizeLinear: what
+// CheckSupported can tell before the quantizers are recognised), and the problem otherwise.
+bool TableOnly(const std::string& op);
+const std::set<std::string>& TableOps();
+bool InTablePosition(const Graph& g, size_t k);
+std::string TableOpProblem(const std::string& op);
+
 // A BatchNormalization on the float output of a Conv / Gemm folds into that node's post_mul /
 // post_add (the weight codes never change).
 void FoldBatchNorm(Graph* g, Diagnostics* diag);

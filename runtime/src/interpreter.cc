@@ -390,7 +390,7 @@ void Interpreter::FuseRequantizations() {
   }
   for (size_t r = 0; r < m.ops.size(); r++) {
     const OpDesc& op = m.ops[r];
-    if (op.opcode != kOpRequantize || op.inputs.size() != 1 || op.outputs.size() != 1) continue;
+    if (op.opcode != kOpRequantize || op.inputs.empty() || op.outputs.size() != 1) continue;
     const int32_t t1 = op.inputs[0], t2 = op.outputs[0];
     const TensorDesc &d1 = m.tensors[t1], &d2 = m.tensors[t2];
     if (d1.is_float || d2.is_float || d1.spatial_mask || d2.spatial_mask || readers[t1] != 1 ||

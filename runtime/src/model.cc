@@ -565,9 +565,12 @@ Status Model::Parse() {
                     "(QUANTIZE) to %d (REQUANTIZE) at version 1 (a newer model format?).",
                     i, op.name.c_str(), op.opcode, (int)kOpQuantize, (int)kOpRequantize));
     }
-    if (op.version != 1) {
-      return Unsupported(
-          StrFormat("%s has version %d; this runtime knows version 1.", label.c_str(), op.version));
+    // REQUANTIZE version 2 reads a code table as its second input; every other op is at 1.
+    const int32_t max_version = op.opcode == kOpRequantize ? 2 : 1;
+    if (op.version < 1 || op.version > max_version) {
+      return Unsupported(StrFormat("%s has version %d; this runtime knows version%s.",
+                                   label.c_str(), op.version,
+                                   max_version == 1 ? " 1" : "s 1 and 2"));
     }
     if (fo->inputs()) op.inputs.assign(fo->inputs()->begin(), fo->inputs()->end());
     if (fo->outputs()) op.outputs.assign(fo->outputs()->begin(), fo->outputs()->end());

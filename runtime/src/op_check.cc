@@ -100,6 +100,35 @@ class Checker {
     return Status::Ok();
   }
 
+  // REQUANTIZE version 2: y = table[x's stored byte], the table a constant 8-bit UNSIGNED
+  // ROWS_LSB [1, 256] whose every entry is a code of the output (as a byte: two's complement for
+  // SIGNED outputs).
+  Status TableRequantize() const {
+    CRUMB_RETURN_IF_ERROR(Counts(2, 2, 1));
+    CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
+    CRUMB_RETURN_IF_ERROR(Output(true, false, (int)In(0).shape.size()));
+    const TensorDesc& t = In(1);
+    const std::string what = StrFormat("table %s", m_.TensorLabel(op_.inputs[1]).c_str());
+    if (!t.is_constant() || t.is_float || t.bits != 8 || t.encoding != kUnsigned ||
+        t.layout != kLayoutRowsLsb || t.shape != std::vector<int64_t>{1, 256} || !t.data ||
+        t.data_size < 256) {
+      return Fail(what + " must be a constant 8-bit UNSIGNED ROWS_LSB tensor of shape [1, 256].");
+    }
+    const TensorDesc& y = Out();
+    if (y.encoding != kSigned && y.encoding != kUnsigned) {
+      return Fail(StrFormat("output %s must be SIGNED or UNSIGNED for a table.",
+                            m_.TensorLabel(op_.outputs[0]).c_str()));
+    }
+    for (int b = 0; b < 256; b++) {
+      const int32_t c = y.encoding == kSigned ? (int32_t)(int8_t)t.data[b] : (int32_t)t.data[b];
+      if (c < y.qmin || c > y.qmax) {
+        return Fail(StrFormat("%s entry %d is code %d, outside the output's range [%d, %d].",
+                              what.c_str(), b, c, y.qmin, y.qmax));
+      }
+    }
+    return Status::Ok();
+  }
+
   // Weights packed for a family: exactly the packer's size for the op's groups, and a layer the
   // family's kernels can run (the activation widths the lut tables exist for).
   Status PackedWeights(size_t groups) const {
@@ -340,8 +369,12 @@ class Checker {
         CRUMB_RETURN_IF_ERROR(Counts(1, 1, 1));
         CRUMB_RETURN_IF_ERROR(Activation(0, false, 4));
         return Output(true, false, 4);
-      case kOpReshape:
       case kOpRequantize:
+        if (op_.version == 2) return TableRequantize();
+        CRUMB_RETURN_IF_ERROR(Counts(1, 1, 1));
+        CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
+        return Output(true, false, (int)In(0).shape.size());
+      case kOpReshape:
         CRUMB_RETURN_IF_ERROR(Counts(1, 1, 1));
         CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
         return Output(true, false, op_.opcode == kOpReshape ? -1 : (int)In(0).shape.size());

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 
 #include "gemm_layer.h"
@@ -136,7 +137,10 @@ class RequantizeOp : public Op {
     // Code in, code out: a function of one byte. Tabulated with the requantize kernel itself (the
     // same bits), then one lookup per element instead of float math.
     use_table_ = !ctx.InDesc(0).is_float && !ctx.OutDesc().is_float;
-    if (use_table_) {
+    if (ctx.desc.inputs.size() == 2) {
+      // Version 2: the converter's table (op_check verified every entry).
+      std::memcpy(table_, ctx.InDesc(1).data, sizeof table_);
+    } else if (use_table_) {
       uint8_t codes[256];
       for (int i = 0; i < 256; i++) codes[i] = (uint8_t)i;
       kernels_.requantize(256, codes, table_, &params_);

@@ -1,0 +1,151 @@
+// FuseElementwiseTables: element-wise float functions between two quantizers become one
+// REQUANTIZE (version 2) with a 256-entry code table equal to the graph's own arithmetic; what
+// cannot be tabulated is refused by node name.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "converter/converter.h"
+#include "tests/converter/onnx_builder.h"
+
+namespace crumb {
+namespace {
+
+using cv::CModel;
+using cv::ConvertResult;
+using testing::OnnxBuilder;
+
+constexpr int kU8 = 2, kI8 = 3;
+
+std::string Joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& p : v) s += p + "\n";
+  return s;
+}
+
+// x -> QuantizeLinear -> DequantizeLinear named `name`; returns the dequantized value.
+std::string Fq(OnnxBuilder& b, const std::string& name, const std::string& x, float scale,
+               int64_t zp, int type = kU8) {
+  b.InitF(name + "/s", {}, {scale});
+  b.InitI(name + "/z", type, {}, {zp});
+  b.Node("QuantizeLinear", name + "/Q", {x, name + "/s", name + "/z"}, {name + "/q"});
+  b.Node("DequantizeLinear", name + "/DQ", {name + "/q", name + "/s", name + "/z"}, {name + "/dq"});
+  return name + "/dq";
+}
+
+ConvertResult Convert(OnnxBuilder& b) {
+  return cv::ConvertModel(b.model(), std::string(64, 'a'), cv::ConvertOptions());
+}
+
+// The table a REQUANTIZE version 2 carries, as output codes by input byte.
+std::vector<int64_t> TableOf(const CModel& m, size_t op) {
+  const auto& o = m.ops[op];
+  EXPECT_EQ(o.opcode, cv::OpCode::kRequantize);
+  EXPECT_EQ(o.version, 2);
+  EXPECT_EQ(o.inputs.size(), 2u);
+  return m.tensors[size_t(o.inputs[1])].codes;
+}
+
+// The expected table: f in float32 on each input code, then QuantizeLinear.
+std::vector<int64_t> Expected(float sa, int64_t za, bool in_signed, float sb, int64_t zb,
+                              int64_t lo, int64_t hi, const std::function<float(float)>& f) {
+  std::vector<int64_t> t(256);
+  for (int byte = 0; byte < 256; byte++) {
+    const int64_t code = in_signed ? int64_t(int8_t(byte)) : int64_t(byte);
+    const float y = f(float(code - za) * sa);
+    double r = std::nearbyint(double(y / sb)) + double(zb);
+    t[size_t(byte)] = int64_t(std::min(std::max(r, double(lo)), double(hi))) & 0xff;
+  }
+  return t;
+}
+
+TEST(ElementwiseTables, SiluBecomesOneTable) {
+  OnnxBuilder b;
+  b.Input("x", {1, 2, 3, 3});
+  const std::string a = Fq(b, "/a", "x", 0.05f, 128);
+  b.Node("Sigmoid", "/silu/Sigmoid", {a}, {"s"});
+  b.Node("Mul", "/silu/Mul", {a, "s"}, {"m"});
+  Fq(b, "/b", "m", 0.03f, 20);
+  b.Output("/b/dq");
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  ASSERT_EQ(r.model.ops.size(), 3u);  // QUANTIZE, REQUANTIZE (table), DEQUANTIZE
+  EXPECT_EQ(r.model.ops[1].name, "/silu/Mul");
+  EXPECT_EQ(TableOf(r.model, 1), Expected(0.05f, 128, false, 0.03f, 20, 0, 255, [](float v) {
+              return v * (1.0f / (1.0f + std::exp(-v)));
+            }));
+}
+
+TEST(ElementwiseTables, SignedCodesAndScalarConstants) {
+  // (x - 0.5) * 2 then Tanh, from int8 codes to int8 codes: bytes are two's complement.
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  const std::string a = Fq(b, "/a", "x", 0.1f, -3, kI8);
+  b.InitF("half", {}, {0.5f});
+  b.InitF("two", {1}, {2.0f});
+  b.Node("Sub", "/sub", {a, "half"}, {"d"});
+  b.Node("Mul", "/mul", {"d", "two"}, {"m"});
+  b.Node("Tanh", "/tanh", {"m"}, {"t"});
+  Fq(b, "/b", "t", 1.0f / 127, 0, kI8);
+  b.Output("/b/dq");
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  ASSERT_EQ(r.model.ops.size(), 3u);
+  EXPECT_EQ(TableOf(r.model, 1), Expected(0.1f, -3, true, 1.0f / 127, 0, -128, 127,
+                                          [](float v) { return std::tanh((v - 0.5f) * 2.0f); }));
+}
+
+TEST(ElementwiseTables, RefusesASigmoidOfAFloatValue) {
+  // Found before the quantizers are recognised (CheckSupported), with the other problems.
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  b.Node("Sigmoid", "/float_sigmoid", {"x"}, {"s"});
+  Fq(b, "/a", "s", 0.01f, 0);
+  b.Output("/a/dq");
+  ConvertResult r = Convert(b);
+  ASSERT_FALSE(r.ok);
+  const std::string p = Joined(r.problems);
+  EXPECT_NE(p.find("node '/float_sigmoid' (op Sigmoid): unsupported here: Sigmoid is supported "
+                   "only inside an element-wise function of one per-tensor quantized activation"),
+            std::string::npos)
+      << p;
+}
+
+TEST(ElementwiseTables, RefusesAMulOfTwoActivations) {
+  // Between quantizers, but a function of two activations: found by the pass itself.
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  const std::string a = Fq(b, "/a", "x", 0.01f, 0);
+  const std::string c = Fq(b, "/c", "x", 0.02f, 128);
+  b.Node("Mul", "/two_inputs", {a, c}, {"m"});
+  Fq(b, "/b", "m", 0.01f, 128);
+  b.Output("/b/dq");
+  ConvertResult r = Convert(b);
+  ASSERT_FALSE(r.ok);
+  const std::string p = Joined(r.problems);
+  EXPECT_NE(p.find("node '/two_inputs' (op Mul): unsupported here: Mul is supported only by a "
+                   "constant 0/1 spatial mask"),
+            std::string::npos)
+      << p;
+}
+
+TEST(ElementwiseTables, InnerValueReadElsewhereIsNotFused) {
+  // The Sigmoid's output is also a graph output: the chain cannot disappear into a table.
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  const std::string a = Fq(b, "/a", "x", 0.05f, 128);
+  b.Node("Sigmoid", "/sig", {a}, {"s"});
+  Fq(b, "/b", "s", 1.0f / 255, 0);
+  b.Output("/b/dq");
+  b.Output("s");
+  ConvertResult r = Convert(b);
+  ASSERT_FALSE(r.ok);
+  EXPECT_NE(Joined(r.problems).find("node '/sig' (op Sigmoid): unsupported here"),
+            std::string::npos)
+      << Joined(r.problems);
+}
+
+}  // namespace
+}  // namespace crumb
