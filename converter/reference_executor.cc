@@ -142,8 +142,8 @@ bool MakeGeometry(const Node& n, const RefTensor& x, int64_t kh, int64_t kw, Geo
   if (p.size() != 4) p = {0, 0, 0, 0};
   const std::string ap = n.AttrString("auto_pad", "NOTSET");
   const bool ceil = n.AttrInt("ceil_mode", 0) != 0;
-  *g = Geometry{x.dims[0], x.dims[1], x.dims[2], x.dims[3], 0, 0, kh, kw, s[0], s[1],
-                d[0],      d[1],      p[0],      p[1]};
+  *g = Geometry{x.dims[0], x.dims[1], x.dims[2], x.dims[3], 0,    0,    kh,
+                kw,        s[0],      s[1],      d[0],      d[1], p[0], p[1]};
   int64_t pbh = p[0], peh = p[2], pbw = p[1], pew = p[3];
   if (!Window(g->h, kh, s[0], d[0], ap, &pbh, &peh, ceil, &g->oh) ||
       !Window(g->w, kw, s[1], d[1], ap, &pbw, &pew, ceil, &g->ow)) {
@@ -231,6 +231,17 @@ class Executor {
       if (!Broadcast(*in[0], *in[1], &out, [&](float a, float b) { return add ? a + b : a * b; }))
         return fail("shapes " + DimsStr(in[0]->dims) + " and " + DimsStr(in[1]->dims) +
                     " do not broadcast");
+    } else if (op == "Sub" || op == "Div") {
+      if (in.size() < 2 || !in[1]) return fail("needs two inputs");
+      if (!Broadcast(*in[0], *in[1], &out, [&](float a, float b) {
+            return ApplyElementwise(n, {a, b});
+          }))
+        return fail("shapes " + DimsStr(in[0]->dims) + " and " + DimsStr(in[1]->dims) +
+                    " do not broadcast");
+    } else if (TableOps().count(op)) {
+      // The unary element-wise ops, as the converter tabulates them.
+      out = *in[0];
+      for (float& v : out.data) v = ApplyElementwise(n, {v});
     } else if (op == "Conv") {
       RefTensor negated;
       if (opt_.negate_weights && in.size() > 1 && in[1]) {
@@ -295,8 +306,7 @@ class Executor {
       for (size_t k = 0; k < out.data.size(); k++) {
         const size_t ch = size_t((int64_t(k) / inner) % c);
         const float sd = std::sqrt(in[4]->data[ch] + eps);
-        out.data[k] =
-            (out.data[k] - in[3]->data[ch]) / sd * in[1]->data[ch] + in[2]->data[ch];
+        out.data[k] = (out.data[k] - in[3]->data[ch]) / sd * in[1]->data[ch] + in[2]->data[ch];
       }
     } else {
       return fail("the reference executor does not evaluate this op");
@@ -406,8 +416,8 @@ class Executor {
       *error = "node '" + n.name + "': only NCHW pooling is evaluated";
       return false;
     }
-    std::vector<int64_t> k = global ? std::vector<int64_t>{x.dims[2], x.dims[3]}
-                                    : n.AttrInts("kernel_shape");
+    std::vector<int64_t> k =
+        global ? std::vector<int64_t>{x.dims[2], x.dims[3]} : n.AttrInts("kernel_shape");
     if (k.size() != 2) {
       *error = "node '" + n.name + "': a 2-D kernel_shape is needed";
       return false;

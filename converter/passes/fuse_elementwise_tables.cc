@@ -54,8 +54,9 @@ bool ScalarConst(const Graph& g, const std::string& v, float* out) {
   return true;
 }
 
-// ONNX semantics of one op on float32 scalars.
-float Apply(const Node& n, const std::vector<float>& x) {
+}  // namespace
+
+float ApplyElementwise(const Node& n, const std::vector<float>& x) {
   const std::string& op = n.op_type;
   const float a = x[0];
   if (op == "Sigmoid") return 1.0f / (1.0f + std::exp(-a));
@@ -87,6 +88,8 @@ float Apply(const Node& n, const std::vector<float>& x) {
   if (op == "Div") return a / x[1];
   return std::nanf("");
 }
+
+namespace {
 
 // The inputs an op reads as values (Clip's bounds are inputs 1 and 2, absent = unbounded).
 size_t ValueInputs(const Node& n) {
@@ -240,7 +243,7 @@ class Fuser {
           x[1] = n.AttrFloat("min", -kInf);
           x[2] = n.AttrFloat("max", kInf);
         }
-        y = Apply(n, x);
+        y = ApplyElementwise(n, x);
         val[n.outputs[0]] = y;
       }
       const float q = y / out.scale[0];

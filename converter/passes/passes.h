@@ -71,6 +71,9 @@ bool TableOnly(const std::string& op);
 const std::set<std::string>& TableOps();
 bool InTablePosition(const Graph& g, size_t k);
 std::string TableOpProblem(const std::string& op);
+// ONNX semantics, in float32, of one of TableOps() on scalars: x[0] the value, x[1] the second
+// operand of Mul / Add / Sub / Div, x[1] / x[2] Clip's bounds.
+float ApplyElementwise(const Node& n, const std::vector<float>& x);
 
 // A BatchNormalization on the float output of a Conv / Gemm folds into that node's post_mul /
 // post_add (the weight codes never change).
