@@ -73,7 +73,13 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
   if (diag.ok()) {
     FoldSpatialMasks(&r.model, &diag);
     const Target table_row = options.target == Target::kArmv7 ? Target::kArm64 : options.target;
-    ChooseKernelFamily(&r.model, options.family, unsigned(table_row), options.sparse);
+    std::vector<LayerOverride> layers = options.layers;
+    ChooseKernelFamily(&r.model, options.family, unsigned(table_row), options.sparse, &layers);
+    for (const LayerOverride& o : layers)
+      if (o.matched == 0)
+        diag.Add("config entry \"" + o.match +
+                 "\" matches no quantized convolution or fully-connected layer (the names are "
+                 "the ONNX node names crumb-convert's layer table prints)");
     PackWeights(&r.model, &diag);
   }
   if (diag.ok()) {

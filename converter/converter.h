@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "converter/ir.h"
+#include "converter/layer_config.h"
 
 namespace onnx {
 class ModelProto;
@@ -44,6 +45,8 @@ struct ConvertOptions {
   SparseMode sparse = SparseMode::kAuto;
   // A layer that would run on scalar kernels on the target is a problem (else a warning).
   bool strict = false;
+  // --config: per-layer family / sparse overrides (converter/layer_config.h).
+  std::vector<LayerOverride> layers;
 };
 
 struct ConvertResult {

@@ -19,7 +19,7 @@ std::string BitsOf(const CTensor& t) {
 std::string ScalarWhy(const COp& op, Target target) {
   if (op.family == KernelFamily::kScalar) {
     return op.family_source == FamilySource::kForced
-               ? "its kernel family was forced to scalar (--kernel-family scalar)"
+               ? "its kernel family was forced to scalar (--kernel-family scalar or --config)"
                : "no optimized family runs it (grouped convolutions with fewer than 16 channels "
                  "per group run the scalar kernels)";
   }

@@ -1,4 +1,5 @@
 // crumb-convert IN.onnx -o OUT.crumb: fake-quantized ONNX -> .crumb (see converter/converter.h).
+#include <sys/stat.h>
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -10,7 +11,6 @@
 #include <random>
 #include <sstream>
 #include <string>
-#include <sys/stat.h>
 #include <vector>
 
 #include "converter/converter.h"
@@ -238,8 +238,8 @@ int Validate(const std::string& onnx_path, const std::string& crumb_path,
     }
     Compared c;
     c.name = name;
-    if (int64_t(r->second.data.size()) != int64_t(raw.size()) /
-                                              (crumb_tensor_type(t) == CRUMB_TYPE_FLOAT32 ? 4 : 1)) {
+    if (int64_t(r->second.data.size()) !=
+        int64_t(raw.size()) / (crumb_tensor_type(t) == CRUMB_TYPE_FLOAT32 ? 4 : 1)) {
       c.note = "element counts differ";
       rows.push_back(c);
       continue;
@@ -303,12 +303,12 @@ int Validate(const std::string& onnx_path, const std::string& crumb_path,
 
   size_t width = 5;
   for (const Compared& c : rows) width = std::max(width, c.name.size());
-  std::printf("validation: crumb (%s) against the ONNX graph's float fake-quant reference, %lld "
-              "sample(s) of %s\n",
-              crumb_isa_name(crumb_interpreter_isa(it)), (long long)batch,
-              vo.inputs.empty() ? ("seeded random inputs (seed " + std::to_string(vo.seed) + ")")
-                                      .c_str()
-                                : vo.inputs.c_str());
+  std::printf(
+      "validation: crumb (%s) against the ONNX graph's float fake-quant reference, %lld "
+      "sample(s) of %s\n",
+      crumb_isa_name(crumb_interpreter_isa(it)), (long long)batch,
+      vo.inputs.empty() ? ("seeded random inputs (seed " + std::to_string(vo.seed) + ")").c_str()
+                        : vo.inputs.c_str());
   std::printf("  %-*s %10s %9s %9s\n", int(width), "layer", "elements", "<=1 step", "max steps");
   const Compared* first = nullptr;
   for (const Compared& c : rows) {
@@ -359,7 +359,7 @@ int Validate(const std::string& onnx_path, const std::string& crumb_path,
     pass = pass && ok;
   }
   std::printf("verdict: %s\n", pass ? "PASS (final outputs within the tolerance)"
-                                     : "FAIL (final outputs beyond the tolerance)");
+                                    : "FAIL (final outputs beyond the tolerance)");
   if (!pass) {
     std::fprintf(stderr,
                  "crumb-convert: --validate: the converted model disagrees with the source graph "
@@ -375,7 +375,7 @@ void Usage(FILE* f) {
       f,
       "usage: crumb-convert IN.onnx -o OUT.crumb [--kernel-family auto|scalar|dot|lut|bitserial]\n"
       "                     [--target portable|x86-avx2|x86-avx512|arm64|arm64-dotprod|armv7]\n"
-      "                     [--sparse auto|on|off] [--strict]\n"
+      "                     [--sparse auto|on|off] [--strict] [--config FILE.json]\n"
       "                     [--quiet] [--validate [--inputs DIR|FILE.bin] [--validate-seed N]\n"
       "                     [--validate-samples N]]\n"
       "\n"
@@ -393,6 +393,9 @@ void Usage(FILE* f) {
       "1x1 convolutions and fully-connected layers whose weights are mostly zero 1x4\n"
       "blocks (>= 2/3; >= 0.85 under 196 output rows) are stored sparse (SPARSE_B4);\n"
       "--sparse on stores every such layer sparse, --sparse off none.\n"
+      "--config FILE.json overrides both per layer: {\"layers\": [{\"match\": \"/layer1/*\",\n"
+      "\"family\": \"dot\", \"sparse\": \"off\"}]} (shell globs over the ONNX node names the\n"
+      "layer table prints; the last matching entry wins per key).\n"
       "It prints a table of the Conv / FC layers it wrote (bit widths of weights,\n"
       "activations and output, kernel family, packed weight bytes) and warns about\n"
       "layers that would run on portable scalar kernels on the target (grouped convs\n"
@@ -444,6 +447,20 @@ int main(int argc, char** argv) {
       vo.max_samples = std::max<int64_t>(1, std::strtoll(argv[++i], nullptr, 10));
     } else if (a == "--strict") {
       options.strict = true;
+    } else if ((a == "--config" && i + 1 < argc) || a.rfind("--config=", 0) == 0) {
+      const std::string path = a == "--config" ? argv[++i] : a.substr(9);
+      std::string text;
+      std::vector<std::string> problems;
+      if (!ReadFile(path, &text)) {
+        std::fprintf(stderr, "crumb-convert: cannot read the config '%s'\n", path.c_str());
+        return 2;
+      }
+      if (!crumb::cv::ParseLayerConfig(text, path, &options.layers, &problems)) {
+        std::fprintf(stderr, "crumb-convert: %zu problem%s in the config:\n", problems.size(),
+                     problems.size() == 1 ? "" : "s");
+        for (const std::string& p : problems) std::fprintf(stderr, "  %s\n", p.c_str());
+        return 2;
+      }
     } else if (a == "--kernel-family" && i + 1 < argc) {
       const std::string f = argv[++i];
       if (f == "auto") {

@@ -111,14 +111,29 @@ float BlockSparsity(const CTensor& w, const std::vector<int32_t>& zw, size_t k) 
 
 }  // namespace
 
-void ChooseKernelFamily(CModel* m, KernelFamily family, unsigned target, SparseMode sparse) {
-  const int prefer = PreferOf(family);
+void ChooseKernelFamily(CModel* m, KernelFamily default_family, unsigned target,
+                        SparseMode default_sparse, std::vector<LayerOverride>* layers) {
   for (auto& op : m->ops) {
+    KernelFamily family = default_family;
+    SparseMode sparse = default_sparse;
     if (!IsQuantizedGemm(*m, op)) {
       // Only Conv / FC have more than one family; a forced scalar still reads as such in the file.
       op.family = family == KernelFamily::kScalar ? KernelFamily::kScalar : KernelFamily::kAuto;
       continue;
     }
+    // --config: the last entry matching the layer wins for each key it sets.
+    for (size_t k = 0; layers && k < layers->size(); k++) {
+      LayerOverride& o = (*layers)[k];
+      if (!LayerMatches(o, op.name)) continue;
+      o.matched++;
+      if (o.has_family) family = o.family;
+      if (o.has_sparse) sparse = o.sparse;
+    }
+    if (family == KernelFamily::kSparse) {  // per layer: the sparse kernels where they can run
+      family = KernelFamily::kAuto;
+      sparse = SparseMode::kOn;
+    }
+    const int prefer = PreferOf(family);
     const CTensor& x = m->tensors[size_t(op.inputs[0])];
     const CTensor& w = m->tensors[size_t(op.inputs[1])];
     const size_t n = size_t(w.shape[0]);

@@ -5,6 +5,7 @@
 
 #include "converter/diagnostics.h"
 #include "converter/ir.h"
+#include "converter/layer_config.h"
 
 namespace crumb {
 namespace cv {
@@ -92,8 +93,11 @@ void LowerToCrumb(const Graph& g, CModel* m, Diagnostics* diag);
 // (SCALAR always) and then recorded as FORCED; every other op AUTO, or SCALAR when forced.
 // 1x1 convolutions and FullyConnected layers whose weights are mostly zero 1x4 blocks go to the
 // sparse family (kernels/common/family.h's threshold), `sparse` forcing or forbidding it.
+// `layers` (--config) overrides the family / sparse choice per layer by name and counts the
+// layers each entry matched.
 void ChooseKernelFamily(CModel* m, KernelFamily family, unsigned target = 0,
-                        SparseMode sparse = SparseMode::kAuto);
+                        SparseMode sparse = SparseMode::kAuto,
+                        std::vector<LayerOverride>* layers = nullptr);
 
 // Quantized weights -> DOT_N16K4 bytes when their ops' family is DOT, LUT_W2_N64 when LUT,
 // ROWS_LSB otherwise (a weight read by ops that disagree on family or groups stays ROWS_LSB and

@@ -382,6 +382,60 @@ TEST(LayerReport, TableWarningsAndStrict) {
   EXPECT_NE(sc.problems[0].find("forced to scalar"), std::string::npos) << sc.problems[0];
 }
 
+// --config: per-layer families by glob, the last matching entry winning per key; a sparse layer
+// by name; every problem of a bad config listed; an entry matching no layer refused.
+TEST(LayerConfig, OverridesFamiliesPerLayer) {
+  const std::string onnx = ReadFile(std::string(CRUMB_TEST_DATA_DIR) + "/smallcnn_w4a4/qcdq.onnx");
+  ASSERT_FALSE(onnx.empty());
+  cv::ConvertOptions o;
+  std::vector<std::string> problems;
+  ASSERT_TRUE(cv::ParseLayerConfig(R"({"layers": [
+      {"match": "/conv*", "family": "scalar"},
+      {"match": "/conv1/Conv", "family": "auto"},
+      {"match": "/pw/*", "family": "sparse"}]})",
+                                   "c.json", &o.layers, &problems))
+      << Joined(problems);
+  ConvertResult r = cv::ConvertOnnxBytes(onnx, o);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  std::map<std::string, std::pair<cv::KernelFamily, cv::FamilySource>> fam;
+  for (const auto& op : r.model.ops) fam[op.name] = {op.family, op.family_source};
+  EXPECT_EQ(fam["/conv1/Conv"].first, cv::KernelFamily::kDot);
+  EXPECT_EQ(fam["/conv1/Conv"].second, cv::FamilySource::kTable);
+  EXPECT_EQ(fam["/conv2/Conv"].first, cv::KernelFamily::kScalar);
+  EXPECT_EQ(fam["/conv2/Conv"].second, cv::FamilySource::kForced);
+  EXPECT_EQ(fam["/pw/Conv"].first, cv::KernelFamily::kSparse);
+  EXPECT_EQ(fam["/pw/Conv"].second, cv::FamilySource::kForced);
+  EXPECT_EQ(fam["/fc/Gemm"].first, cv::KernelFamily::kDot);
+  EXPECT_NE(r.layer_table.find("/conv2/Conv  conv 3x3/s2    8->16     w4a4o4  scalar"),
+            std::string::npos)
+      << r.layer_table;
+
+  cv::ConvertOptions typo;
+  ASSERT_TRUE(cv::ParseLayerConfig(R"({"layers": [{"match": "/cnv2/*", "family": "dot"}]})",
+                                   "c.json", &typo.layers, &problems));
+  ConvertResult t = cv::ConvertOnnxBytes(onnx, typo);
+  EXPECT_FALSE(t.ok);
+  EXPECT_NE(Joined(t.problems).find("config entry \"/cnv2/*\" matches no quantized convolution"),
+            std::string::npos)
+      << Joined(t.problems);
+
+  std::vector<cv::LayerOverride> bad;
+  EXPECT_FALSE(cv::ParseLayerConfig(
+      R"({"layers": [{"family": "fast", "exclude": true, "x": 1}, 3], "y": 2})", "bad.json", &bad,
+      &problems));
+  const std::string all = Joined(problems);
+  for (const char* want :
+       {"config 'bad.json' has the unknown key \"y\"", "layers[0] needs \"match\"",
+        "layers[0] asks to keep layers float ('exclude')", "layers[0] has family 'fast'",
+        "layers[0] has the unknown key \"x\"", "layers[1] must be an object"}) {
+    EXPECT_NE(all.find(want), std::string::npos) << want << " in\n" << all;
+  }
+  problems.clear();
+  EXPECT_FALSE(cv::ParseLayerConfig("{not json", "j.json", &bad, &problems));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("config 'j.json' is not valid JSON"), std::string::npos);
+}
+
 TEST(ReferenceModels, ProjectModelsFormsAreIdentical) {
   const std::string root = CRUMB_TEST_DATA_DIR;
   const int n = CheckModelDirs(root, {""});

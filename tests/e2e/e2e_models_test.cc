@@ -21,6 +21,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -29,7 +30,7 @@
 #include <gtest/gtest.h>
 
 #include "crumb/crumb.h"
-#include "json.h"
+#include "converter/json.h"
 
 namespace {
 
@@ -204,12 +205,13 @@ struct FormResult {
 
 struct ModelDir {
   std::string dir, name;
-  crumb_test::Json manifest;
+  crumb::json::Json manifest;
   std::vector<std::string> forms;
   std::map<std::string, FormResult> results;
 };
 
-std::vector<ModelDir*> g_models;
+// Owned here: the registered tests keep raw pointers, and LeakSanitizer checks what is left.
+std::vector<std::unique_ptr<ModelDir>> g_models;
 
 // Forms the converter does not take yet (later issues): a failed conversion is a skip, not a
 // failure.
@@ -292,7 +294,7 @@ class FormTest : public testing::Test {
     printf("\n");
     EXPECT_GE(mt.corr, need_corr);
     EXPECT_GE(mt.top1_agree, 0.98);
-    if (mt.accuracy >= 0 && man["qat_acc"].kind == crumb_test::Json::kNumber) {
+    if (mt.accuracy >= 0 && man["qat_acc"].kind == crumb::json::Json::kNumber) {
       // Between PyTorch's and ONNX Runtime's accuracy, one image of slack either side.
       const double ort_acc = Accuracy(ref, classes, labels);
       const double qat = man["qat_acc"].num;
@@ -504,13 +506,14 @@ void Discover(const std::string& root, const std::string& suite) {
     if (name[0] == '.') continue;
     std::string dir = root + "/" + name, text, err;
     if (!ReadFile(dir + "/manifest.json", &text)) continue;
-    auto* m = new ModelDir{dir, name, {}, {}, {}};
-    if (!crumb_test::ParseJson(text, &m->manifest, &err)) {
+    auto owned = std::make_unique<ModelDir>(ModelDir{dir, name, {}, {}, {}});
+    ModelDir* m = owned.get();
+    if (!crumb::json::ParseJson(text, &m->manifest, &err)) {
       fprintf(stderr, "%s/manifest.json: %s\n", dir.c_str(), err.c_str());
       continue;
     }
     for (const auto& kv : m->manifest["variants"].obj) m->forms.push_back(kv.first);
-    g_models.push_back(m);
+    g_models.push_back(std::move(owned));
     for (const auto& f : m->forms) {
       testing::RegisterTest(suite.c_str(), (name + "." + f).c_str(), nullptr, nullptr, __FILE__,
                             __LINE__, [m, f]() -> testing::Test* { return new FormTest(m, f); });

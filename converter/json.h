@@ -1,4 +1,5 @@
-// A small JSON reader for the test manifests (tests only; the project has no JSON dependency).
+// A small JSON reader (the project has no JSON dependency): the converter's --config files and the
+// end-to-end tests' model manifests. Header-only, so cross-built tests use it without the converter.
 #pragma once
 
 #include <cstdlib>
@@ -8,7 +9,8 @@
 #include <string>
 #include <vector>
 
-namespace crumb_test {
+namespace crumb {
+namespace json {
 
 struct Json {
   enum Kind { kNull, kBool, kNumber, kString, kArray, kObject } kind = kNull;
@@ -153,4 +155,5 @@ inline bool ParseJson(const std::string& text, Json* out, std::string* error) {
   return true;
 }
 
-}  // namespace crumb_test
+}  // namespace json
+}  // namespace crumb
