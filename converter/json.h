@@ -79,10 +79,19 @@ inline bool ParseJson(const std::string& text, Json* out, std::string* error) {
     i++;
     return true;
   };
+  // Nesting is bounded so that hostile input cannot exhaust the stack.
+  int depth = 0;
+  constexpr int kMaxDepth = 64;
   value = [&](Json* v) -> bool {
     ws();
     if (i >= text.size()) return false;
     char c = text[i];
+    if ((c == '{' || c == '[') && depth >= kMaxDepth) return false;
+    struct Nest {
+      int& d;
+      explicit Nest(int& x) : d(++x) {}
+      ~Nest() { --d; }
+    } nest(depth);
     if (c == '{') {
       v->kind = Json::kObject;
       i++;

@@ -434,6 +434,10 @@ TEST(LayerConfig, OverridesFamiliesPerLayer) {
   EXPECT_FALSE(cv::ParseLayerConfig("{not json", "j.json", &bad, &problems));
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].find("config 'j.json' is not valid JSON"), std::string::npos);
+  // Nesting is bounded: no stack overflow on a hostile file.
+  problems.clear();
+  EXPECT_FALSE(cv::ParseLayerConfig(std::string(200000, '['), "deep.json", &bad, &problems));
+  ASSERT_EQ(problems.size(), 1u);
 }
 
 TEST(ReferenceModels, ProjectModelsFormsAreIdentical) {
