@@ -5,8 +5,10 @@
 //   QLinearConv(x, xs, xz, w, ws, wz, ys, yz[, B])
 //       -> DequantizeLinear(x, xs, xz), DequantizeLinear(w, ws, wz[, axis 0]),
 //          Conv(.., .., B * xs * ws as a float bias) -> QuantizeLinear(ys, yz)
-//   QLinearMatMul, QGemm, QLinearAdd, QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat
-//       likewise (DequantizeLinear of every input, the float op, QuantizeLinear of the output)
+//   QLinearMatMul, QGemm, QLinearAdd, QLinearMul, QLinearGlobalAveragePool, QLinearAveragePool,
+//   QLinearConcat, QLinearSigmoid, QLinearLeakyRelu
+//       likewise (DequantizeLinear of every input, the float op, QuantizeLinear of the output;
+//       Sigmoid / LeakyRelu then become FuseElementwiseTables' code tables)
 //   ConvInteger / MatMulInteger -> Cast(FLOAT) -> Mul(c), the static pattern
 //       -> DequantizeLinear(x), DequantizeLinear(w, c / xs) -> Conv / MatMul
 //   com.microsoft FusedConv (float) -> Conv -> Relu / Clip
@@ -52,7 +54,9 @@ enum class Kind {
   kConcat,
   kConvInteger,
   kMatMulInteger,
-  kFusedConv
+  kFusedConv,
+  kUnary,  // QLinearSigmoid / QLinearLeakyRelu: the float op, then FuseElementwiseTables' table
+  kMul
 };
 
 Kind Classify(const Node& n) {
@@ -70,6 +74,8 @@ Kind Classify(const Node& n) {
     if (op == "QLinearAveragePool") return Kind::kAveragePool;
     if (op == "QLinearConcat") return Kind::kConcat;
     if (op == "FusedConv") return Kind::kFusedConv;  // float, but ORT writes it in QDQ islands
+    if (op == "QLinearSigmoid" || op == "QLinearLeakyRelu") return Kind::kUnary;
+    if (op == "QLinearMul") return Kind::kMul;
   }
   return Kind::kNone;
 }
@@ -517,14 +523,25 @@ class Lowering {
         Quantize(n, FloatOp(n, "Gemm", in, {"beta"}), n.Input(7), n.Input(8));
         return true;
       }
-      case Kind::kAdd: {
+      case Kind::kAdd:
+      case Kind::kMul: {
         out_params(6, 7);
         if (!ok) return false;
         const std::string a = Activation(n, 0, 1, 2, "input A", &ok);
         if (!ok) return undo();
         const std::string b = Activation(n, 3, 4, 5, "input B", &ok);
         if (!ok) return undo();
-        Quantize(n, FloatOp(n, "Add", {a, b}, {}), n.Input(6), n.Input(7));
+        Quantize(n, FloatOp(n, kind == Kind::kAdd ? "Add" : "Mul", {a, b}, {}), n.Input(6),
+                 n.Input(7));
+        return true;
+      }
+      case Kind::kUnary: {
+        out_params(3, 4);
+        if (!ok) return false;
+        const std::string x = Activation(n, 0, 1, 2, "input", &ok);
+        if (!ok) return undo();
+        const char* op = n.op_type == "QLinearSigmoid" ? "Sigmoid" : "LeakyRelu";
+        Quantize(n, FloatOp(n, op, {x}, {}), n.Input(3), n.Input(4));
         return true;
       }
       case Kind::kGlobalAveragePool:

@@ -97,6 +97,47 @@ TEST(ElementwiseTables, SignedCodesAndScalarConstants) {
                                           [](float v) { return std::tanh((v - 0.5f) * 2.0f); }));
 }
 
+TEST(ElementwiseTables, QLinearSigmoidAndLeakyReluGiveTheQdqTables) {
+  // com.microsoft QLinearSigmoid / QLinearLeakyRelu (ONNX Runtime's QOperator form) convert to
+  // the same tables as their QDQ twins.
+  for (const char* op : {"Sigmoid", "LeakyRelu"}) {
+    OnnxBuilder q, d;
+    for (OnnxBuilder* b : {&q, &d}) {
+      b->Input("x", {1, 8});
+      b->InitF("xs", {}, {0.04f});
+      b->InitI("xz", kU8, {}, {100});
+      b->InitF("ys", {}, {0.01f});
+      b->InitI("yz", kU8, {}, {50});
+      b->Node("QuantizeLinear", "/qx", {"x", "xs", "xz"}, {"xq"});
+    }
+    auto* n = q.Node(std::string("QLinear") + op, "/op", {"xq", "xs", "xz", "ys", "yz"}, {"yq"},
+                     "com.microsoft");
+    d.Node("DequantizeLinear", "/dqx", {"xq", "xs", "xz"}, {"xf"});
+    auto* f = d.Node(op, "/op", {"xf"}, {"yf"});
+    d.Node("QuantizeLinear", "/qy", {"yf", "ys", "yz"}, {"yq"});
+    if (std::string(op) == "LeakyRelu") {
+      OnnxBuilder::AttrF(n, "alpha", 0.2f);
+      OnnxBuilder::AttrF(f, "alpha", 0.2f);
+    }
+    for (OnnxBuilder* b : {&q, &d}) {
+      b->Node("DequantizeLinear", "/dqy", {"yq", "ys", "yz"}, {"y"});
+      b->Output("y");
+    }
+    ConvertResult rq = Convert(q), rd = Convert(d);
+    ASSERT_TRUE(rq.ok) << op << ": " << Joined(rq.problems);
+    ASSERT_TRUE(rd.ok) << op << ": " << Joined(rd.problems);
+    ASSERT_EQ(rq.model.ops.size(), 3u) << op;
+    ASSERT_EQ(rd.model.ops.size(), 3u) << op;
+    EXPECT_EQ(TableOf(rq.model, 1), TableOf(rd.model, 1)) << op;
+    const bool sig = std::string(op) == "Sigmoid";
+    EXPECT_EQ(TableOf(rq.model, 1),
+              Expected(0.04f, 100, false, 0.01f, 50, 0, 255, [sig](float v) {
+                return sig ? 1.0f / (1.0f + std::exp(-v)) : (v < 0 ? 0.2f * v : v);
+              }))
+        << op;
+  }
+}
+
 TEST(ElementwiseTables, RefusesASigmoidOfAFloatValue) {
   // Found before the quantizers are recognised (CheckSupported), with the other problems.
   OnnxBuilder b;
