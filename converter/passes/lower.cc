@@ -597,6 +597,18 @@ class Lowerer {
       diag_->AddNode(n, "the window does not fit the input " + ShapeStr(x));
       return false;
     }
+    if (!conv) {
+      // As ONNX Runtime requires (and the runtime's loader checks): no window entirely in the
+      // padding (found by fuzz_onnx_import).
+      const int64_t eh = geo->dh * (geo->kh - 1) + 1, ew = geo->dw * (geo->kw - 1) + 1;
+      if (geo->pt >= eh || geo->pb >= eh || geo->pl >= ew || geo->pr >= ew) {
+        diag_->AddNode(n, "has pads " + std::to_string(geo->pt) + "," + std::to_string(geo->pl) +
+                              "," + std::to_string(geo->pb) + "," + std::to_string(geo->pr) +
+                              " that are not smaller than its " + std::to_string(eh) + "x" +
+                              std::to_string(ew) + " window");
+        return false;
+      }
+    }
     return true;
   }
 

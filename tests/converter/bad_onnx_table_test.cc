@@ -147,6 +147,16 @@ const std::vector<Row>& Rows() {
       {"node without an output",
        [](onnx::ModelProto& m) { FindNode(m, "/act1/DequantizeLinear")->clear_output(); },
        {"node '/act1/DequantizeLinear' (op DequantizeLinear): has no first output"}},
+      {"pool pads as large as the window",
+       [](onnx::ModelProto& m) {
+         // The global pool as a 5x5 max pool with 5 rows of padding on top: windows entirely in
+         // the padding.
+         auto* n = FindNode(m, "/gap");
+         n->set_op_type("MaxPool");
+         OnnxBuilder::AttrInts(n, "kernel_shape", {5, 5});
+         OnnxBuilder::AttrInts(n, "pads", {5, 0, 0, 0});
+       },
+       {"node '/gap' (op MaxPool): has pads 5,0,0,0 that are not smaller than its 5x5 window"}},
       {"zero scale",
        [](onnx::ModelProto& m) { FindInit(m, "/act1/scale")->set_raw_data(std::string(4, '\0')); },
        {"/act1"}},
