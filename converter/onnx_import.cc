@@ -110,9 +110,12 @@ bool DecodeTensor(const onnx::TensorProto& t, Const* out, std::string* error) {
     case kInt16:
     case kInt32: {
       const int width = t.data_type() == kInt32 ? 4 : (t.data_type() <= kInt8 ? 1 : 2);
+      // Sizes first: the declared shape alone must not decide an allocation (found by
+      // fuzz_onnx_import: a 4 GB vector for a shape its data did not have).
+      if (raw && int64_t(rd.size()) != n * width) return size_error(rd.size() / size_t(width));
+      if (!raw && t.int32_data_size() != n) return size_error(size_t(t.int32_data_size()));
       out->i.resize(size_t(n));
       if (raw) {
-        if (int64_t(rd.size()) != n * width) return size_error(rd.size() / size_t(width));
         for (int64_t k = 0; k < n; k++) {
           const char* p = rd.data() + width * k;
           int64_t v = 0;
@@ -136,7 +139,6 @@ bool DecodeTensor(const onnx::TensorProto& t, Const* out, std::string* error) {
           out->i[size_t(k)] = v;
         }
       } else {
-        if (t.int32_data_size() != n) return size_error(size_t(t.int32_data_size()));
         for (int64_t k = 0; k < n; k++) {
           int64_t v = t.int32_data(int(k));
           // int32_data holds the bit pattern widened to int32; narrow it back.
@@ -162,9 +164,9 @@ bool DecodeTensor(const onnx::TensorProto& t, Const* out, std::string* error) {
       return true;
     }
     case kInt64:
-      out->i.resize(size_t(n));
       if (raw) {
         if (int64_t(rd.size()) != n * 8) return size_error(rd.size() / 8);
+        out->i.resize(size_t(n));
         for (int64_t k = 0; k < n; k++) out->i[size_t(k)] = ReadLE<int64_t>(rd.data() + 8 * k);
       } else {
         if (t.int64_data_size() != n) return size_error(size_t(t.int64_data_size()));
