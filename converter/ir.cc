@@ -340,5 +340,30 @@ std::string DumpModel(const CModel& m) {
   return s.str();
 }
 
+FreshNames::FreshNames(const Graph& g) {
+  for (const auto& kv : g.initializers) used_.insert(kv.first);
+  for (const auto& in : g.inputs) used_.insert(in.name);
+  for (const auto& out : g.outputs) used_.insert(out.name);
+  for (const auto& n : g.nodes) {
+    used_.insert(n.name);
+    for (const auto& v : n.inputs) used_.insert(v);
+    for (const auto& v : n.outputs) used_.insert(v);
+  }
+}
+
+std::string FreshNames::Make(const std::string& base) {
+  std::string name = base;
+  for (int k = 1; used_.count(name); k++) name = base + "_" + std::to_string(k);
+  used_.insert(name);
+  return name;
+}
+
+std::string NumberText(double v) {
+  std::ostringstream s;
+  s.precision(9);
+  s << v;
+  return s.str();
+}
+
 }  // namespace cv
 }  // namespace crumb

@@ -152,6 +152,20 @@ struct Graph {
   void DropUnusedInitializers();
 };
 
+// Names for the values and nodes a pass adds, unused by anything in the graph it was made from.
+class FreshNames {
+ public:
+  explicit FreshNames(const Graph& g);
+  // `base`, or `base_1`, `base_2`, ... : the first name not yet used.
+  std::string Make(const std::string& base);
+
+ private:
+  std::set<std::string> used_;
+};
+
+// A float attribute or constant in a message, to 9 significant digits.
+std::string NumberText(double v);
+
 // Text form of a graph for golden tests and debugging: one line per node, quantizer annotations
 // included, deterministic.
 std::string DumpGraph(const Graph& g);

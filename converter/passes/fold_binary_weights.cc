@@ -454,30 +454,6 @@ bool Evaluate(const Graph& g, const Node& n, Const* out, std::string* why) {
   return false;
 }
 
-// Fresh value names.
-class Names {
- public:
-  explicit Names(const Graph& g) {
-    for (const auto& kv : g.initializers) used_.insert(kv.first);
-    for (const auto& in : g.inputs) used_.insert(in.name);
-    for (const auto& out : g.outputs) used_.insert(out.name);
-    for (const auto& n : g.nodes) {
-      used_.insert(n.name);
-      for (const auto& v : n.inputs) used_.insert(v);
-      for (const auto& v : n.outputs) used_.insert(v);
-    }
-  }
-  std::string Make(const std::string& base) {
-    std::string name = base;
-    for (int k = 1; used_.count(name); k++) name = base + "_" + std::to_string(k);
-    used_.insert(name);
-    return name;
-  }
-
- private:
-  std::set<std::string> used_;
-};
-
 // Step 1: folds the constant subgraphs feeding a weight input. Returns whether it folded any.
 bool FoldConstantWeights(Graph* g, Diagnostics* diag) {
   // Nodes reachable backwards from a weight input through foldable nodes.
@@ -521,7 +497,7 @@ bool FoldConstantWeights(Graph* g, Diagnostics* diag) {
 // Step 2: float +-s / 0 weights become DequantizeLinear of int8 codes. Returns whether it
 // rewrote any.
 bool BinaryWeightsToFolded(Graph* g) {
-  Names names(*g);
+  FreshNames names(*g);
   std::map<std::string, std::string> made;  // weight + "@" + axis -> DequantizeLinear output
   // A weight read once (by its op) gives its name to the dequantized tensor, as in the folded
   // form; the float initializer goes away.

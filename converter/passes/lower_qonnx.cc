@@ -43,36 +43,6 @@ bool IsQonnxDomain(const std::string& d) {
   return d == "qonnx.custom_op.general" || d == "onnx.brevitas" || d == "finn.custom_op.general";
 }
 
-std::string Num(double v) {
-  std::ostringstream s;
-  s.precision(9);
-  s << v;
-  return s.str();
-}
-
-// Fresh value names for the tensors this pass adds.
-class Names {
- public:
-  explicit Names(const Graph& g) {
-    for (const auto& kv : g.initializers) used_.insert(kv.first);
-    for (const auto& in : g.inputs) used_.insert(in.name);
-    for (const auto& out : g.outputs) used_.insert(out.name);
-    for (const auto& n : g.nodes) {
-      for (const auto& v : n.inputs) used_.insert(v);
-      for (const auto& v : n.outputs) used_.insert(v);
-    }
-  }
-  std::string Make(const std::string& base) {
-    std::string name = base;
-    for (int k = 1; used_.count(name); k++) name = base + "_" + std::to_string(k);
-    used_.insert(name);
-    return name;
-  }
-
- private:
-  std::set<std::string> used_;
-};
-
 // A constant input `k` of `n`, or nullptr after reporting why not.
 const Const* ConstInput(const Graph& g, const Node& n, size_t k, const char* what, bool want_float,
                         Diagnostics* diag) {
@@ -147,14 +117,14 @@ bool ScaleAndZeroPoint(const Node& n, const Const& s, const Const* z, int rank, 
   bool ok = true;
   for (double v : *scale)
     if (!(std::isfinite(v) && v > 0)) {
-      diag->AddNode(
-          n, "the scale '" + n.Input(1) + "' holds " + Num(v) + "; scales must be finite and > 0");
+      diag->AddNode(n, "the scale '" + n.Input(1) + "' holds " + NumberText(v) +
+                           "; scales must be finite and > 0");
       ok = false;
       break;
     }
   for (double v : *zp)
     if (!(std::isfinite(v) && v == std::nearbyint(v))) {
-      diag->AddNode(n, "the zero point '" + n.Input(2) + "' holds " + Num(v) +
+      diag->AddNode(n, "the zero point '" + n.Input(2) + "' holds " + NumberText(v) +
                            "; zero points must be integers");
       ok = false;
       break;
@@ -202,7 +172,7 @@ float ApplyRounding(float v, Rounding r) {
 // What the pass emits for one QONNX node.
 struct Emitter {
   Graph* g;
-  Names* names;
+  FreshNames* names;
   std::vector<Node>* out;
 
   std::string AddFloat(const std::string& base, const std::vector<double>& v, bool vector) {
@@ -299,11 +269,11 @@ bool LowerQuant(const Graph& g, const Node& n, Emitter* e, Diagnostics* diag) {
   }
   const double bits_f = bw->at(0);
   if (!(bits_f == std::nearbyint(bits_f))) {
-    diag->AddNode(n, "the bit width " + Num(bits_f) + " is not an integer");
+    diag->AddNode(n, "the bit width " + NumberText(bits_f) + " is not an integer");
     return false;
   }
   if (bits_f < 1 || bits_f > 8) {
-    diag->AddNode(n, "unsupported bit width " + Num(bits_f) + "; crumb takes 1 to 8 bits");
+    diag->AddNode(n, "unsupported bit width " + NumberText(bits_f) + "; crumb takes 1 to 8 bits");
     return false;
   }
   const int bits = int(bits_f);
@@ -335,7 +305,7 @@ bool LowerQuant(const Graph& g, const Node& n, Emitter* e, Diagnostics* diag) {
   const int64_t tlo = is_signed ? -128 : 0, thi = is_signed ? 127 : 255;
   for (double v : zp)
     if (v < double(tlo) || v > double(thi)) {
-      diag->AddNode(n, "the zero point " + Num(v) + " does not fit the " +
+      diag->AddNode(n, "the zero point " + NumberText(v) + " does not fit the " +
                            (is_signed ? "int8" : "uint8") + " zero point of QuantizeLinear");
       return false;
     }
@@ -465,14 +435,14 @@ bool LowerMultiThreshold(const Graph& g, const Node& n, Emitter* e, Diagnostics*
   const double s = n.AttrFloat("out_scale", 1.0f);
   const double bias = n.AttrFloat("out_bias", 0.0f);
   if (!(std::isfinite(s) && s > 0)) {
-    diag->AddNode(n, "out_scale " + Num(s) + " must be finite and > 0");
+    diag->AddNode(n, "out_scale " + NumberText(s) + " must be finite and > 0");
     return false;
   }
   // z0 = -out_bias / s is an integer up to the float32 rounding of out_bias (1e-3 of a step).
   const double z0f = -bias / s, z0r = std::nearbyint(z0f);
   if (!(std::fabs(z0f - z0r) <= 1e-3)) {
-    diag->AddNode(n, "out_bias " + Num(bias) + " is not an integer multiple of out_scale " +
-                         Num(s) + "; it cannot be a zero point");
+    diag->AddNode(n, "out_bias " + NumberText(bias) + " is not an integer multiple of out_scale " +
+                         NumberText(s) + "; it cannot be a zero point");
     return false;
   }
   const int64_t z0 = int64_t(z0r);
@@ -482,8 +452,9 @@ bool LowerMultiThreshold(const Graph& g, const Node& n, Emitter* e, Diagnostics*
   const int64_t zp = qmin + z0;
   const int64_t tlo = is_signed ? -128 : 0, thi = is_signed ? 127 : 255;
   if (zp < tlo || zp > thi) {
-    diag->AddNode(n, "out_bias " + Num(bias) + " gives the zero point " + std::to_string(zp) +
-                         ", outside the " + (is_signed ? "int8" : "uint8") + " range");
+    diag->AddNode(n, "out_bias " + NumberText(bias) + " gives the zero point " +
+                         std::to_string(zp) + ", outside the " + (is_signed ? "int8" : "uint8") +
+                         " range");
     return false;
   }
   const int64_t channels = t->dims[0];
@@ -493,8 +464,9 @@ bool LowerMultiThreshold(const Graph& g, const Node& n, Emitter* e, Diagnostics*
       const double got = double(t->f[size_t(c * levels + k - 1)]);
       if (!(std::fabs(got - want) <= 1e-5 * std::max(std::fabs(want), s))) {
         diag->AddNode(n, "non-uniform thresholds: threshold " + std::to_string(k) + " of channel " +
-                             std::to_string(c) + " is " + Num(got) + ", not " + Num(want) + " = (" +
-                             std::to_string(k) + " - 0.5 - " + std::to_string(z0) +
+                             std::to_string(c) + " is " + NumberText(got) + ", not " +
+                             NumberText(want) + " = (" + std::to_string(k) + " - 0.5 - " +
+                             std::to_string(z0) +
                              ") * out_scale; only thresholds that round "
                              "like QuantizeLinear can be converted");
         return false;
@@ -510,7 +482,7 @@ void LowerQonnx(Graph* g, Diagnostics* diag) {
   bool any = false;
   for (const auto& n : g->nodes) any = any || IsQonnxDomain(n.domain);
   if (!any) return;
-  Names names(*g);
+  FreshNames names(*g);
   std::vector<Node> out;
   Emitter e{g, &names, &out};
   for (auto& n : g->nodes) {

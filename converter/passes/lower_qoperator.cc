@@ -88,36 +88,6 @@ bool IsPassThrough(const Node& n) {
   return IsStd(n) && ops.count(n.op_type) != 0;
 }
 
-std::string Num(double v) {
-  std::ostringstream s;
-  s.precision(9);
-  s << v;
-  return s.str();
-}
-
-// Fresh value names for the tensors this pass adds.
-class Names {
- public:
-  explicit Names(const Graph& g) {
-    for (const auto& kv : g.initializers) used_.insert(kv.first);
-    for (const auto& in : g.inputs) used_.insert(in.name);
-    for (const auto& out : g.outputs) used_.insert(out.name);
-    for (const auto& n : g.nodes) {
-      for (const auto& v : n.inputs) used_.insert(v);
-      for (const auto& v : n.outputs) used_.insert(v);
-    }
-  }
-  std::string Make(const std::string& base) {
-    std::string name = base;
-    for (int k = 1; used_.count(name); k++) name = base + "_" + std::to_string(k);
-    used_.insert(name);
-    return name;
-  }
-
- private:
-  std::set<std::string> used_;
-};
-
 // The quantization parameters of an integer tensor: initializer names (zp "" = absent: uint8 0).
 struct Params {
   std::string scale, zp;
@@ -209,7 +179,7 @@ class Lowering {
     }
     for (float v : c->f)
       if (!(std::isfinite(v) && v > 0)) {
-        diag_->AddNode(n, "its " + what + " '" + n.Input(k) + "' holds " + Num(v) +
+        diag_->AddNode(n, "its " + what + " '" + n.Input(k) + "' holds " + NumberText(v) +
                               "; scales must be finite and > 0");
         *ok = false;
         return false;
@@ -343,11 +313,11 @@ class Lowering {
     const Values have = ValuesOf(p.scale, p.zp, kUint8);
     const Values want = ValuesOf(n.Input(ks), n.Input(kz), have.zp_type);
     if (have.scale != want.scale || have.zp != want.zp || have.zp_type != want.zp_type) {
-      diag_->AddNode(n, "it reads '" + v + "' with scale " + Num(want.scale[0]) +
-                            " and zero point " + std::to_string(want.zp[0]) +
-                            ", but that tensor was quantized with scale " + Num(have.scale[0]) +
-                            " and zero point " + std::to_string(have.zp[0]) + " (" +
-                            OnnxTypeName(have.zp_type) + "); a QOperator input cannot requantize");
+      diag_->AddNode(
+          n, "it reads '" + v + "' with scale " + NumberText(want.scale[0]) + " and zero point " +
+                 std::to_string(want.zp[0]) + ", but that tensor was quantized with scale " +
+                 NumberText(have.scale[0]) + " and zero point " + std::to_string(have.zp[0]) +
+                 " (" + OnnxTypeName(have.zp_type) + "); a QOperator input cannot requantize");
       *ok = false;
       return "";
     }
@@ -724,8 +694,8 @@ class Lowering {
     for (size_t o = 0; o < ws.size(); o++) {
       ws[o] = c->f[o] / xs;
       if (!(std::isfinite(ws[o]) && ws[o] > 0) || ws[o] * xs != c->f[o]) {
-        diag_->AddNode(mul, "the scale " + Num(c->f[o]) + " applied to the output of '" + n.name +
-                                "' is not exactly its input scale " + Num(xs) +
+        diag_->AddNode(mul, "the scale " + NumberText(c->f[o]) + " applied to the output of '" +
+                                n.name + "' is not exactly its input scale " + NumberText(xs) +
                                 " times a float32 weight scale; it cannot be expressed exactly as "
                                 "DequantizeLinear of the weight");
         return false;
@@ -783,7 +753,7 @@ class Lowering {
   Graph* g_;
   Diagnostics* diag_;
   std::vector<Node> nodes_;  // the graph's nodes before the pass
-  Names names_;
+  FreshNames names_;
   std::map<std::string, Params> quantized_;         // integer tensor -> its parameters
   std::map<std::string, std::string> dequantized_;  // integer tensor -> its DequantizeLinear
   std::set<std::string> failed_;                    // outputs of reported nodes
