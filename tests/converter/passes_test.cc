@@ -279,6 +279,25 @@ TEST(RecognizeQuantizers, FullRangeWhenTheMostNegativeCodeOccurs) {
   EXPECT_EQ(q.qmax, 1);
 }
 
+// fuzz_onnx_import finding 4 (tests/fuzz/README.md; its input was lost): 2-bit codes that avoid -2
+// are TERNARY only when the zero points avoid it too; a per-channel zero point of -2 makes them
+// SIGNED (a TERNARY tensor cannot hold it, and the runtime refused such files).
+TEST(RecognizeQuantizers, TernaryOnlyWhenTheZeroPointsFitToo) {
+  for (int64_t z1 : {0, -2}) {
+    cv::QuantInfo q = RecognizeWeight([z1](OnnxBuilder& b) {
+      b.InitI("w", 3, {4, 2}, {-1, 0, 1, 1, 0, -1, 1, 0});
+      b.InitF("ws", {2}, {0.5f, 0.25f});
+      b.InitI("wz", 3, {2}, {0, z1});
+      auto* n = b.Node("DequantizeLinear", "dqw", {"w", "ws", "wz"}, {"wd"});
+      OnnxBuilder::AttrI(n, "axis", 1);
+    });
+    EXPECT_EQ(q.bits, 2) << z1;
+    EXPECT_EQ(q.encoding, z1 == 0 ? cv::Encoding::kTernary : cv::Encoding::kSigned) << z1;
+    EXPECT_EQ(q.qmin, z1 == 0 ? -1 : -2) << z1;
+    EXPECT_EQ(q.qmax, 1) << z1;
+  }
+}
+
 TEST(RecognizeQuantizers, NativeUint4WeightKeepsDeclaredWidthAndZeroPoint) {
   cv::QuantInfo q = RecognizeWeight(
       [](OnnxBuilder& b) {
