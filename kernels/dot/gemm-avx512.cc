@@ -42,10 +42,14 @@ struct Decoder {
   __m512i flip;        // 8 bits: 0x80 for UNSIGNED (code - 128), else 0
 
   explicit Decoder(uint32_t encoding) {
-    alignas(64) int8_t t[128];
-    for (int i = 0; i < 128; i++) {
-      const uint32_t code = BITS >= 7 ? (uint32_t)i : (uint32_t)i & ((1u << BITS) - 1u);
-      t[i] = BITS == 8 ? 0 : (int8_t)crumb_dot_code_value(code, BITS, encoding);
+    // The 2^BITS values once, then repeated: built at every kernel call, and masked layers make
+    // one call per pixel group.
+    alignas(64) int8_t t[128] = {0};
+    constexpr int kDistinct = BITS >= 7 ? 128 : 1 << BITS;
+    if (BITS != 8) {
+      for (int i = 0; i < kDistinct; i++)
+        t[i] = (int8_t)crumb_dot_code_value((uint32_t)i, BITS, encoding);
+      for (int i = kDistinct; i < 128; i++) t[i] = t[i % kDistinct];
     }
     lut0 = _mm512_load_si512(t);
     lut1 = _mm512_load_si512(t + 64);

@@ -13,8 +13,12 @@ namespace {
 // layer's weights) bytes: each costs (its taps / all taps) of the layer's weights.
 constexpr size_t kMaxSubsets = 64;
 constexpr size_t kSubsetBudget = size_t(4) << 20;
-// Rows per kernel call: whole 4-row tiles, few enough to stay in L1 until they are scattered.
-constexpr size_t kChunkRows = 32;
+// Rows per kernel call: whole 4-row tiles, at most kChunkBytes of them so that they stay in L1
+// until they are scattered, and many (each call rebuilds the kernel's tables).
+constexpr size_t kChunkBytes = 16384;
+size_t ChunkRows(size_t out_stride) {
+  return std::min<size_t>(128, std::max<size_t>(8, kChunkBytes / out_stride / 4 * 4));
+}
 
 }  // namespace
 
@@ -25,7 +29,10 @@ bool MaskedConv::Supports(const GemmLayer& layer, size_t groups, size_t ks) {
           f == CRUMB_FAMILY_BITSERIAL);
 }
 
-size_t MaskedConv::ChunkBytes(size_t max_out_stride) { return kChunkRows * max_out_stride; }
+size_t MaskedConv::ChunkBytes(size_t max_out_stride) {
+  // ChunkRows(s) * s for any stride s up to max_out_stride.
+  return std::max(kChunkBytes, 8 * max_out_stride);
+}
 
 Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* rows,
                          size_t row_bytes, const void* zero, size_t out_stride,
@@ -142,6 +149,22 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
     }
     groups_[g].pixels.push_back((uint32_t)p);
   }
+  // A group's last partial tile is padded to 4 rows (below); those padding rows can run the
+  // leftover pixels of a group with fewer taps instead (its taps a subset), which saves that
+  // group's last tile. Smallest sets first, each into the smallest superset with room.
+  for (size_t k = 0; k + 1 < groups_.size(); k++) {
+    std::vector<uint32_t>& from = groups_[k].pixels;
+    const size_t r = from.size() % 4;
+    if (r == 0) continue;
+    for (size_t j = k + 1; j < groups_.size(); j++) {
+      std::vector<uint32_t>& to = groups_[j].pixels;
+      const size_t room = to.size() < 4 ? 0 : (4 - to.size() % 4) % 4;
+      if (room < r || (groups_[k].taps & ~groups_[j].taps) != 0) continue;
+      to.insert(to.end(), from.end() - (ptrdiff_t)r, from.end());
+      from.resize(from.size() - r);
+      break;
+    }
+  }
   // Weights for the sets in use; indirection per group: its taps in order, known zeros (taps of
   // the set this pixel does not need) pointing at the padding row.
   std::vector<Group> used;
@@ -204,8 +227,9 @@ void MaskedConv::Run(const OpContext& ctx, const GemmLayer& layer, uint8_t* y,
       uint8_t* slot = scratch + t * ctx.scratch_stride;
       int32_t* s = reinterpret_cast<int32_t*>(slot);
       uint8_t* c = slot + chunk_offset_;
-      for (size_t r = b; r < e; r += kChunkRows) {
-        const size_t mr = std::min(kChunkRows, e - r);
+      const size_t chunk = ChunkRows(out_stride_);
+      for (size_t r = b; r < e; r += chunk) {
+        const size_t mr = std::min(chunk, e - r);
         const void** a = const_cast<const void**>(indirection_.data()) + g.first_pointer + r * g.ks;
         if (g.subset < 0) {
           layer.Igemm(0, mr, a, 0, zero_, c, out_stride_, s);
@@ -213,7 +237,13 @@ void MaskedConv::Run(const OpContext& ctx, const GemmLayer& layer, uint8_t* y,
           layer.IgemmTaps((size_t)g.subset, mr, a, 0, zero_, c, out_stride_, s);
         }
         const size_t live = std::min(r + mr, g.pixels.size());
-        if (out_row_bytes_ % 16 == 0) {
+        if (out_row_bytes_ % 64 == 0) {
+          for (size_t j = r; j < live; j++) {
+            uint8_t* dst = y + (size_t)g.pixels[j] * out_stride_;
+            const uint8_t* src = c + (j - r) * out_stride_;
+            for (size_t i = 0; i < out_row_bytes_; i += 64) memcpy(dst + i, src + i, 64);
+          }
+        } else if (out_row_bytes_ % 16 == 0) {
           // Whole 16-byte pieces: inlined copies rather than a library call per pixel.
           for (size_t j = r; j < live; j++) {
             uint8_t* dst = y + (size_t)g.pixels[j] * out_stride_;
