@@ -80,13 +80,14 @@ static const crumb_family_row crumb_family_table[] = {
     CRUMB_ROW(AVX512, CRUMB_ANY, CRUMB_ANY, CRUMB_ANY, GEMV, 0, DOT,
               "A3-A8 at M=1: int8 dot products (2.0x pair tables at A3-A4)"),
     // AVX-512, 1x1 W2A4 at MobileNetV2's shapes (crumb-bench --tune, 5 interleaved rounds):
-    // pair tables keep the short reductions (16->96 @112 1.17x, 24->144 @56 1.1x dot) and
-    // whole 128-channel tiles (256->256 @14, 64->256 @56 above; 320->1280 @7 ties); elsewhere
-    // the 4x128 table tile runs partly empty and int8 dot products win (32->16 3.5x, 96->24
-    // 1.7x, 144->32 @28 1.4x, 32->192 @28 1.3x, 192->64 @14 1.2x, 576->160 @7 1.2x, 384->96
-    // 1.05x).
-    CRUMB_ROW_K(AVX512, 2, CRUMB_ANY, 4, POINTWISE, 24, 0, LUT,
-                "W2A4 1x1, K <= 24: pair tables 1.1-1.17x dot"),
+    // since the dot kernel's short reductions unroll and its epilogue stopped spilling (d841861's
+    // successor), int8 dot products win every reduction up to 64 (16->96 @112 1.23x, 24->144 @56
+    // 1.24x, 64->384 @14 1.07-1.18x pair tables); pair tables keep whole 128-channel tiles with
+    // long reductions (256->256 @14, 64->256 @56; 320->1280 @7 and 96->576 @14 tie); elsewhere
+    // the 4x128 table tile runs partly empty and int8 dot products win (32->16 3.5x, 96->24 1.7x,
+    // 144->32 @28 1.4x, 32->192 @28 1.3x, 192->64 @14 1.2x, 576->160 @7 1.2x, 384->96 1.05x).
+    CRUMB_ROW_K(AVX512, 2, CRUMB_ANY, 4, POINTWISE, 64, 0, DOT,
+                "W2A4 1x1, K <= 64: int8 dot products 1.07-1.25x pair tables"),
     CRUMB_ROW_K(AVX512, 2, CRUMB_ANY, 4, POINTWISE, 0, 128, DOT,
                 "W2A4 1x1, N not a multiple of 128: int8 dot products 1.05-3.5x pair tables"),
     // AVX2 (also AVX-512 CPUs without the extensions above): vpshufb popcount is slower than

@@ -143,13 +143,24 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
   // that the vpdpbusd latency is covered.
   constexpr int kSplit = MR == 1 ? 2 : 1;
   __m512i acc[kSplit][MR][NB];
-  for (int s = 0; s < kSplit; s++)
-    for (int m = 0; m < MR; m++)
-      for (int b = 0; b < NB; b++) acc[s][m][b] = _mm512_setzero_si512();
+  // The accumulators start at the per-channel correction (sums wrap, so the order is free): one
+  // addition per accumulator less in the epilogue, which is most of a small-K layer's time.
+  for (int b = 0; b < NB; b++) {
+    const __m512i corr = corrs ? _mm512_loadu_si512(corrs + (nb0 + (size_t)b) * 16)
+                               : Correction(call, g, nb0 + (size_t)b);
+    for (int m = 0; m < MR; m++) {
+      acc[0][m][b] = corr;
+      if (kSplit == 2) acc[kSplit - 1][m][b] = _mm512_setzero_si512();
+    }
+  }
   const uint8_t* wblock = call.w + nb0 * g.block_bytes + CRUMB_DOT_HEADER;
-  // The loop over taps, instantiated without and with the generic path for a partial last
-  // super-block: with it inside, GCC spills the accumulators at every tap.
-  auto taps = [&](auto has_tail) __attribute__((always_inline)) {
+  // The loop over taps, instantiated without a partial last super-block (TAIL 0), with one of
+  // TAIL = 2, 4 or 6 whole k-groups (MobileNet's 8..56-channel inputs: K = 16 runs nothing but
+  // this tail, and a run-time count left the decode unrolled by hand in the tap loop's
+  // registers) and with the generic path (TAIL -1): with it inside, GCC spills the accumulators
+  // at every tap.
+  auto taps = [&](auto tail) __attribute__((always_inline)) {
+    constexpr int TAIL = decltype(tail)::value;
     for (size_t t = 0; t < g.ks; t++) {
       const uint8_t* ap[MR];
       for (int m = 0; m < MR; m++) ap[m] = Row(call, g, m0 + (size_t)m, t);
@@ -169,7 +180,18 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
         for (int b = 0; b < NB; b++) wp[b] += 64 * BITS;
         for (int m = 0; m < MR; m++) ap[m] += 32;
       }
-      if constexpr (decltype(has_tail)::value) {
+      if constexpr (TAIL > 0) {
+#pragma GCC unroll 8
+        for (unsigned v = 0; v < (unsigned)TAIL; v++) {
+          __m512i wv[NB];
+          for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], TAIL, v);
+          for (int m = 0; m < MR; m++) {
+            const __m512i x = Bcast<SA>(ap[m] + 4 * v);
+            for (int b = 0; b < NB; b++)
+              acc[v % kSplit][m][b] = _mm512_dpbusd_epi32(acc[v % kSplit][m][b], x, wv[b]);
+          }
+        }
+      } else if constexpr (TAIL < 0) {
         const unsigned nv = g.tail_nv;
         for (unsigned v = 0; v < nv; v++) {
           __m512i wv[NB];
@@ -184,10 +206,17 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
       }
     }
   };
-  if (g.tail_nv) {
-    taps(std::true_type());
+  const unsigned whole = g.tail_bytes == 4 ? g.tail_nv : 0;
+  if (g.tail_nv == 0) {
+    taps(std::integral_constant<int, 0>());
+  } else if (whole == 2) {
+    taps(std::integral_constant<int, 2>());
+  } else if (whole == 4) {
+    taps(std::integral_constant<int, 4>());
+  } else if (whole == 6) {
+    taps(std::integral_constant<int, 6>());
   } else {
-    taps(std::false_type());
+    taps(std::integral_constant<int, -1>());
   }
   // Zero-point corrections and the epilogue.
   uint32_t rsum[MR] = {0};
@@ -198,50 +227,53 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
   }
   const crumb_gemm_params* p = call.params;
   for (int b = 0; b < NB; b++) {
-    const size_t n = (nb0 + (size_t)b) * 16;
-    const size_t count = call.nc - n < 16 ? call.nc - n : 16;
-    const __mmask16 k = crumb_avx512_mask16(count);
-    const __m512i zw = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, p->w_zero_point + n),
-                                        _mm512_set1_epi32(call.bias));
-    const __m512i corr =
-        corrs ? _mm512_loadu_si512(corrs + n) : Correction(call, g, nb0 + (size_t)b);
-    for (int m = 0; m < MR; m++) {
-      __m512i a = acc[0][m][b];
-      if (kSplit == 2) a = _mm512_add_epi32(a, acc[kSplit - 1][m][b]);
-      a = _mm512_add_epi32(a, corr);
-      if (call.has_zw)
-        a = _mm512_sub_epi32(a, _mm512_mullo_epi32(zw, _mm512_set1_epi32((int32_t)rsum[m])));
-      acc[0][m][b] = a;
+    for (int m = 0; m < MR; m++)
+      if (kSplit == 2) acc[0][m][b] = _mm512_add_epi32(acc[0][m][b], acc[kSplit - 1][m][b]);
+  }
+  if (call.has_zw) {
+    for (int b = 0; b < NB; b++) {
+      const size_t n = (nb0 + (size_t)b) * 16;
+      const __mmask16 k = crumb_avx512_mask16(call.nc - n < 16 ? call.nc - n : 16);
+      const __m512i zw = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, p->w_zero_point + n),
+                                          _mm512_set1_epi32(call.bias));
+      for (int m = 0; m < MR; m++)
+        acc[0][m][b] = _mm512_sub_epi32(
+            acc[0][m][b], _mm512_mullo_epi32(zw, _mm512_set1_epi32((int32_t)rsum[m])));
     }
   }
   const size_t n0 = nb0 * 16;
-  if (NB == 4 && ep.type == CRUMB_ELEM_U8 && call.nc - n0 >= 64) {
-    // 64 whole u8 channels per row: one pack and one 64-byte store instead of four masked
-    // vpmovusdb stores (small-K layers, MobileNet's 1x1 expansions, spend most of their time here).
-    __m512 mul[NB], add[NB];
-    for (int b = 0; b < NB; b++) {
-      mul[b] = _mm512_loadu_ps(p->mul + n0 + 16 * b);
-      add[b] = _mm512_loadu_ps(p->add + n0 + 16 * b);
+  if constexpr (NB == 4) {
+    if (ep.type == CRUMB_ELEM_U8 && call.nc - n0 >= 64) {
+      // 64 whole u8 channels per row: one pack and one 64-byte store instead of four masked
+      // vpmovusdb stores (small-K layers, MobileNet's 1x1 expansions, spend most of their time
+      // here). Block by block, codes in place: one block's scales live at a time, so that the 16
+      // accumulators are not spilled.
+      for (int b = 0; b < NB; b++) {
+        const __m512 mul = _mm512_loadu_ps(p->mul + n0 + 16 * b);
+        const __m512 add = _mm512_loadu_ps(p->add + n0 + 16 * b);
+        for (int m = 0; m < MR; m++)
+          acc[0][m][b] = crumb_avx512_requantize(crumb_avx512_scale(acc[0][m][b], mul, add), &ep);
+      }
+      for (int m = 0; m < MR; m++) {
+        _mm512_storeu_si512(
+            call.c + (m0 + (size_t)m) * call.c_stride + n0,
+            crumb_avx512_pack64_u8(acc[0][m][0], acc[0][m][1], acc[0][m][2], acc[0][m][3]));
+      }
+      return;
     }
-    for (int m = 0; m < MR; m++) {
-      __m512i q[4];
-      for (int b = 0; b < NB; b++)
-        q[b] = crumb_avx512_requantize(crumb_avx512_scale(acc[0][m][b], mul[b], add[b]), &ep);
-      _mm512_storeu_si512(call.c + (m0 + (size_t)m) * call.c_stride + n0,
-                          crumb_avx512_pack64_u8(q[0], q[1], q[2], q[3]));
-    }
-    return;
   }
   if (NB == 2 && ep.type == CRUMB_ELEM_U8 && call.nc - n0 >= 32) {
     // 32 whole u8 channels (the 8-row tiles of 32-48-channel projections): one 32-byte store.
-    const __m512 mul0 = _mm512_loadu_ps(p->mul + n0), mul1 = _mm512_loadu_ps(p->mul + n0 + 16);
-    const __m512 add0 = _mm512_loadu_ps(p->add + n0), add1 = _mm512_loadu_ps(p->add + n0 + 16);
+    // Codes in place, block by block, as above.
+    for (int b = 0; b < NB; b++) {
+      const __m512 mul = _mm512_loadu_ps(p->mul + n0 + 16 * b);
+      const __m512 add = _mm512_loadu_ps(p->add + n0 + 16 * b);
+      for (int m = 0; m < MR; m++)
+        acc[0][m][b] = crumb_avx512_requantize(crumb_avx512_scale(acc[0][m][b], mul, add), &ep);
+    }
     for (int m = 0; m < MR; m++) {
-      const __m512i q0 = crumb_avx512_requantize(crumb_avx512_scale(acc[0][m][0], mul0, add0), &ep);
-      const __m512i q1 =
-          crumb_avx512_requantize(crumb_avx512_scale(acc[0][m][NB - 1], mul1, add1), &ep);
       _mm256_storeu_si256((__m256i*)(call.c + (m0 + (size_t)m) * call.c_stride + n0),
-                          crumb_avx512_pack32_u8(q0, q1));
+                          crumb_avx512_pack32_u8(acc[0][m][0], acc[0][m][NB - 1]));
     }
     return;
   }

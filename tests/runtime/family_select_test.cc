@@ -499,34 +499,37 @@ TEST(FamilyTable, EveryRowDecidesTheLayersItNames) {
         for (unsigned ab = 1; ab <= 8; ab++) {
           for (unsigned ae : {(unsigned)CRUMB_ENC_UNSIGNED, (unsigned)CRUMB_ENC_SIGNED}) {
             for (unsigned shape = 0; shape <= CRUMB_SHAPE_GEMV; shape++) {
-              for (size_t n : {16, 64, 256}) {
-                // zero point 1 for unsigned 2-bit weights, which have a lut form with it.
-                for (auto& z : zps) z = (we == CRUMB_ENC_UNSIGNED && wb == 2) ? 1 : 0;
-                const crumb_gemm_layer l = {wb, we, zps.data(), n, 1, ab, ae};
-                const char* why = nullptr;
-                const int got = crumb_family_table_choose(&l, isa, shape, &why);
-                // The first row that fits and can run.
-                size_t first = rows;
-                for (size_t i = 0; i < rows; i++) {
-                  if (crumb_family_row_fits(&crumb_family_table[i], &l, isa, shape) &&
-                      crumb_family_can_run(&l, crumb_family_table[i].family)) {
-                    first = i;
-                    break;
+              for (size_t n : {16, 64, 256})
+                for (size_t kc : {16, 256}) {
+                  // zero point 1 for unsigned 2-bit weights, which have a lut form with it.
+                  for (auto& z : zps) z = (we == CRUMB_ENC_UNSIGNED && wb == 2) ? 1 : 0;
+                  crumb_gemm_layer l = {wb, we, zps.data(), n, 1, ab, ae};
+                  l.kc = kc;
+                  l.ks = 1;
+                  const char* why = nullptr;
+                  const int got = crumb_family_table_choose(&l, isa, shape, &why);
+                  // The first row that fits and can run.
+                  size_t first = rows;
+                  for (size_t i = 0; i < rows; i++) {
+                    if (crumb_family_row_fits(&crumb_family_table[i], &l, isa, shape) &&
+                        crumb_family_can_run(&l, crumb_family_table[i].family)) {
+                      first = i;
+                      break;
+                    }
                   }
+                  std::ostringstream s;
+                  s << "isa " << isa << " w" << wb << "/" << we << " a" << ab << "/" << ae
+                    << " shape " << shape << " n " << n << " k " << kc;
+                  if (first < rows) {
+                    decided[first]++;
+                    EXPECT_EQ(got, crumb_family_table[first].family) << s.str();
+                    EXPECT_EQ(why, crumb_family_table[first].evidence) << s.str();
+                  } else {
+                    EXPECT_EQ(got, crumb_choose_gemm_family(&l, CRUMB_FAMILY_AUTO)) << s.str();
+                    EXPECT_EQ(why, nullptr) << s.str();
+                  }
+                  EXPECT_TRUE(crumb_family_can_run(&l, got)) << s.str();
                 }
-                std::ostringstream s;
-                s << "isa " << isa << " w" << wb << "/" << we << " a" << ab << "/" << ae
-                  << " shape " << shape << " n " << n;
-                if (first < rows) {
-                  decided[first]++;
-                  EXPECT_EQ(got, crumb_family_table[first].family) << s.str();
-                  EXPECT_EQ(why, crumb_family_table[first].evidence) << s.str();
-                } else {
-                  EXPECT_EQ(got, crumb_choose_gemm_family(&l, CRUMB_FAMILY_AUTO)) << s.str();
-                  EXPECT_EQ(why, nullptr) << s.str();
-                }
-                EXPECT_TRUE(crumb_family_can_run(&l, got)) << s.str();
-              }
             }
           }
         }
@@ -557,7 +560,8 @@ TEST(FamilyTable, ExactRowLayerGivesTheRowsFamily) {
             if (r.shape != CRUMB_ANY && r.shape != shape) continue;
             crumb_gemm_layer l = {wb, we, zps.data(),        std::max<size_t>(64, r.min_n),
                                   1,  ab, CRUMB_ENC_UNSIGNED};
-            l.kc = r.max_k ? r.max_k : 64;
+            // Rows without a bound at a reduction longer than any row's bound.
+            l.kc = r.max_k ? r.max_k : 256;
             l.ks = 1;
             if (!crumb_family_can_run(&l, r.family)) continue;
             // Shadowed by an earlier row that runs it: that row's test.
