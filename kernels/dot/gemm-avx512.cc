@@ -135,8 +135,12 @@ inline __m512i Correction(const Call& call, const Geometry& g, size_t nb) {
       _mm512_sub_epi32(_mm512_mullo_epi32(zw, _mm512_set1_epi32((int32_t)g.k_total)), wsum));
 }
 
-// One tile: MR rows from m0, NB blocks of 16 channels from block nb0.
-template <int BITS, bool SA, int MR, int NB>
+// One tile: MR rows from m0, NB blocks of 16 channels from block nb0. TAIL is what follows a
+// tap's whole super-blocks of 8 k-groups: nothing (0), any tail through the generic path (-1), or,
+// for taps of 8, 16 or 24 channels (MobileNet's 1x1 expansions: nothing but the tail), 2, 4 or 6
+// whole k-groups and no super-block. Each is its own function: joined after the tap loop inside
+// one, the accumulators were spilled around the epilogue.
+template <int BITS, bool SA, int MR, int NB, int TAIL>
 void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t m0, size_t nb0,
           const crumb_epilogue_avx512& ep, const int32_t* corrs) {
   // One accumulator per (row, block); with a single row, two per block (even / odd k-groups) so
@@ -154,69 +158,49 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
     }
   }
   const uint8_t* wblock = call.w + nb0 * g.block_bytes + CRUMB_DOT_HEADER;
-  // The loop over taps, instantiated without a partial last super-block (TAIL 0), with one of
-  // TAIL = 2, 4 or 6 whole k-groups (MobileNet's 8..56-channel inputs: K = 16 runs nothing but
-  // this tail, and a run-time count left the decode unrolled by hand in the tap loop's
-  // registers) and with the generic path (TAIL -1): with it inside, GCC spills the accumulators
-  // at every tap.
-  auto taps = [&](auto tail) __attribute__((always_inline)) {
-    constexpr int TAIL = decltype(tail)::value;
-    for (size_t t = 0; t < g.ks; t++) {
-      const uint8_t* ap[MR];
-      for (int m = 0; m < MR; m++) ap[m] = Row(call, g, m0 + (size_t)m, t);
-      const uint8_t* wp[NB];
-      for (int b = 0; b < NB; b++) wp[b] = wblock + (size_t)b * g.block_bytes + t * g.tap_bytes;
-      for (size_t s = 0; s < g.fast_sb; s++) {
+  for (size_t t = 0; t < g.ks; t++) {
+    const uint8_t* ap[MR];
+    for (int m = 0; m < MR; m++) ap[m] = Row(call, g, m0 + (size_t)m, t);
+    const uint8_t* wp[NB];
+    for (int b = 0; b < NB; b++) wp[b] = wblock + (size_t)b * g.block_bytes + t * g.tap_bytes;
+    for (size_t s = 0; TAIL <= 0 && s < g.fast_sb; s++) {
 #pragma GCC unroll 8
-        for (unsigned v = 0; v < 8; v++) {
-          __m512i wv[NB];
-          for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], 8, v);
-          for (int m = 0; m < MR; m++) {
-            const __m512i x = Bcast<SA>(ap[m] + 4 * v);
-            for (int b = 0; b < NB; b++)
-              acc[v % kSplit][m][b] = _mm512_dpbusd_epi32(acc[v % kSplit][m][b], x, wv[b]);
-          }
+      for (unsigned v = 0; v < 8; v++) {
+        __m512i wv[NB];
+        for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], 8, v);
+        for (int m = 0; m < MR; m++) {
+          const __m512i x = Bcast<SA>(ap[m] + 4 * v);
+          for (int b = 0; b < NB; b++)
+            acc[v % kSplit][m][b] = _mm512_dpbusd_epi32(acc[v % kSplit][m][b], x, wv[b]);
         }
-        for (int b = 0; b < NB; b++) wp[b] += 64 * BITS;
-        for (int m = 0; m < MR; m++) ap[m] += 32;
       }
-      if constexpr (TAIL > 0) {
+      for (int b = 0; b < NB; b++) wp[b] += 64 * BITS;
+      for (int m = 0; m < MR; m++) ap[m] += 32;
+    }
+    if constexpr (TAIL > 0) {
 #pragma GCC unroll 8
-        for (unsigned v = 0; v < (unsigned)TAIL; v++) {
-          __m512i wv[NB];
-          for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], TAIL, v);
-          for (int m = 0; m < MR; m++) {
-            const __m512i x = Bcast<SA>(ap[m] + 4 * v);
-            for (int b = 0; b < NB; b++)
-              acc[v % kSplit][m][b] = _mm512_dpbusd_epi32(acc[v % kSplit][m][b], x, wv[b]);
-          }
+      for (unsigned v = 0; v < (unsigned)TAIL; v++) {
+        __m512i wv[NB];
+        for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], TAIL, v);
+        for (int m = 0; m < MR; m++) {
+          const __m512i x = Bcast<SA>(ap[m] + 4 * v);
+          for (int b = 0; b < NB; b++)
+            acc[v % kSplit][m][b] = _mm512_dpbusd_epi32(acc[v % kSplit][m][b], x, wv[b]);
         }
-      } else if constexpr (TAIL < 0) {
-        const unsigned nv = g.tail_nv;
-        for (unsigned v = 0; v < nv; v++) {
-          __m512i wv[NB];
-          for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], nv, v);
-          const bool last = v + 1 == nv;
-          for (int m = 0; m < MR; m++) {
-            const __m512i x =
-                last ? BcastTail<SA>(ap[m] + 4 * v, g.tail_bytes) : Bcast<SA>(ap[m] + 4 * v);
-            for (int b = 0; b < NB; b++) acc[0][m][b] = _mm512_dpbusd_epi32(acc[0][m][b], x, wv[b]);
-          }
+      }
+    } else if constexpr (TAIL < 0) {
+      const unsigned nv = g.tail_nv;
+      for (unsigned v = 0; v < nv; v++) {
+        __m512i wv[NB];
+        for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], nv, v);
+        const bool last = v + 1 == nv;
+        for (int m = 0; m < MR; m++) {
+          const __m512i x =
+              last ? BcastTail<SA>(ap[m] + 4 * v, g.tail_bytes) : Bcast<SA>(ap[m] + 4 * v);
+          for (int b = 0; b < NB; b++) acc[0][m][b] = _mm512_dpbusd_epi32(acc[0][m][b], x, wv[b]);
         }
       }
     }
-  };
-  const unsigned whole = g.tail_bytes == 4 ? g.tail_nv : 0;
-  if (g.tail_nv == 0) {
-    taps(std::integral_constant<int, 0>());
-  } else if (whole == 2) {
-    taps(std::integral_constant<int, 2>());
-  } else if (whole == 4) {
-    taps(std::integral_constant<int, 4>());
-  } else if (whole == 6) {
-    taps(std::integral_constant<int, 6>());
-  } else {
-    taps(std::integral_constant<int, -1>());
   }
   // Zero-point corrections and the epilogue.
   uint32_t rsum[MR] = {0};
@@ -304,12 +288,41 @@ void Run(const Call& call, const Geometry& g) {
       _mm512_store_si512(corr_buf + 16 * nb, Correction(call, g, nb));
     corrs = corr_buf;
   }
-  // Every row over NB blocks from nb: MR-row tiles, then single rows.
+  // Every row over NB blocks from nb: MR-row tiles (with the tail this geometry has), then single
+  // rows (without a tail or with the generic one).
+  const unsigned whole = g.tail_bytes == 4 ? g.tail_nv : 0;
+  const bool short_tail = g.fast_sb == 0 && (whole == 2 || whole == 4 || whole == 6);
+  const int tail = g.tail_nv == 0 ? 0 : short_tail ? (int)whole : -1;
   auto rows = [&](auto mr_c, auto nb_c, size_t nb) {
     constexpr int MR = decltype(mr_c)::value, NB = decltype(nb_c)::value;
     size_t m0 = 0;
-    for (; m0 + MR <= call.mr; m0 += MR) Tile<BITS, SA, MR, NB>(call, g, dec, m0, nb, ep, corrs);
-    for (; m0 < call.mr; m0++) Tile<BITS, SA, 1, NB>(call, g, dec, m0, nb, ep, corrs);
+    auto tiles = [&](auto tail_c) {
+      for (; m0 + MR <= call.mr; m0 += MR)
+        Tile<BITS, SA, MR, NB, decltype(tail_c)::value>(call, g, dec, m0, nb, ep, corrs);
+    };
+    switch (tail) {
+      case 0:
+        tiles(std::integral_constant<int, 0>());
+        break;
+      case 2:
+        tiles(std::integral_constant<int, 2>());
+        break;
+      case 4:
+        tiles(std::integral_constant<int, 4>());
+        break;
+      case 6:
+        tiles(std::integral_constant<int, 6>());
+        break;
+      default:
+        tiles(std::integral_constant<int, -1>());
+    }
+    for (; m0 < call.mr; m0++) {
+      if (tail == 0) {
+        Tile<BITS, SA, 1, NB, 0>(call, g, dec, m0, nb, ep, corrs);
+      } else {
+        Tile<BITS, SA, 1, NB, -1>(call, g, dec, m0, nb, ep, corrs);
+      }
+    }
   };
   size_t nb = 0;
   for (; nb + kNB <= blocks; nb += kNB) {
