@@ -263,22 +263,40 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
   return Status::Ok();
 }
 
-Status GemmLayer::Reshape(size_t ks, size_t kc) {
-  if (ks == ks_ && kc == kc_) return Status::Ok();  // a second Configure (input resized)
+Status GemmLayer::Reshape(size_t ks, size_t kc, size_t pad_kc) {
+  const size_t new_kc = std::max(kc, pad_kc);
+  if (ks == ks_ && new_kc == kc_) return Status::Ok();  // a second Configure (input resized)
+  const bool pad = new_kc > kc;
   if (groups_ != 1 || ks * kc != ks_ * kc_ ||
-      (family_ != CRUMB_FAMILY_SCALAR && family_ != CRUMB_FAMILY_DOT)) {
+      (family_ != CRUMB_FAMILY_SCALAR && family_ != CRUMB_FAMILY_DOT) ||
+      (pad && (ks != 1 || (params_.w_encoding != CRUMB_ENC_SIGNED &&
+                           params_.w_encoding != CRUMB_ENC_UNSIGNED)))) {
     return Internal("asked to reshape weights its kernel family cannot take.");
   }
   const size_t n = cout_g_;
   const unsigned bits = params_.w_bits;
   const crumb_weights_desc from = {bits, params_.w_encoding, zero_points_.data(), n, 1, ks_, kc_};
-  const crumb_weights_desc to = {bits, params_.w_encoding, zero_points_.data(), n, 1, ks, kc};
+  const crumb_weights_desc to = {bits, params_.w_encoding, zero_points_.data(), n, 1, ks, new_kc};
   std::vector<uint8_t> rows(crumb_weights_size(&from, CRUMB_LAYOUT_ROWS_LSB));
   if (model_layout_ == CRUMB_LAYOUT_ROWS_LSB) {
     memcpy(rows.data(), model_w_, rows.size());
   } else if (!crumb_repack_weights(&from, model_w_, model_layout_, rows.data(),
                                    CRUMB_LAYOUT_ROWS_LSB)) {
     return Internal("has weights its own layout's unpacker refuses after prepare.");
+  }
+  if (pad) {
+    // Each channel's codes, then its zero point (a value in the encoding's range) up to new_kc.
+    std::vector<int32_t> values(n * kc), padded(n * new_kc);
+    crumb_unpack_rows_lsb(rows.data(), n, kc, bits, params_.w_encoding == CRUMB_ENC_SIGNED,
+                          values.data());
+    for (size_t c = 0; c < n; c++) {
+      std::copy(values.begin() + (ptrdiff_t)(c * kc), values.begin() + (ptrdiff_t)((c + 1) * kc),
+                padded.begin() + (ptrdiff_t)(c * new_kc));
+      std::fill(padded.begin() + (ptrdiff_t)(c * new_kc + kc),
+                padded.begin() + (ptrdiff_t)((c + 1) * new_kc), zero_points_[c]);
+    }
+    rows.assign(crumb_rows_lsb_size(n, new_kc, bits), 0);
+    crumb_pack_rows_lsb(padded.data(), n, new_kc, bits, rows.data());
   }
   const int layout = crumb_family_layout(family_);
   AlignedBytes packed;
@@ -294,9 +312,9 @@ Status GemmLayer::Reshape(size_t ks, size_t kc) {
   owned_ = std::move(packed);
   w_ = owned_.data();
   ks_ = ks;
-  kc_ = kc;
-  group_bytes_ = family_ == CRUMB_FAMILY_DOT ? crumb_dot_packed_size(n, ks, kc, bits)
-                                             : n * crumb_rows_lsb_row_bytes(ks * kc, bits);
+  kc_ = new_kc;
+  group_bytes_ = family_ == CRUMB_FAMILY_DOT ? crumb_dot_packed_size(n, ks, new_kc, bits)
+                                             : n * crumb_rows_lsb_row_bytes(ks * new_kc, bits);
   // The file's weights no longer describe this layer's geometry: tap subsets would misread them.
   model_w_ = owned_.data();
   model_layout_ = layout;

@@ -47,6 +47,7 @@ class GemmLayer {
                  bool direct);
 
   int family() const { return family_; }
+  uint32_t weight_encoding() const { return params_.w_encoding; }
   // Why this family: forced, tuned, or the table row (and whether the weights were repacked).
   const char* family_reason() const { return reason_.c_str(); }
 
@@ -84,7 +85,10 @@ class GemmLayer {
   // Re-packs the weights of a DOT / SCALAR layer of one group for ks taps of kc channels, the
   // same ROWS_LSB codes in the same (tap, channel) order: a kh x kw kernel over c channels read
   // as kh taps of kw * c channels (ConvOp's row spans for convolutions of few channels).
-  Status Reshape(size_t ks, size_t kc);
+  // pad_kc > kc (one tap, SIGNED / UNSIGNED weights) appends pad_kc - kc weights equal to each
+  // channel's zero point: they add nothing whatever the activations beside them, and a reduction
+  // of whole 32-code super-blocks keeps the dot kernels off their generic tail path.
+  Status Reshape(size_t ks, size_t kc, size_t pad_kc = 0);
 
   // Weights for the taps in `taps` only (bit t: tap t; ks <= 64), for output pixels whose other
   // taps read known zeros (padding, a spatial mask): the same products without the zero ones.

@@ -330,7 +330,16 @@ class ConvOp : public Op {
     row_span_ = groups_ == 1 && !direct_ && kc_ < 8 && d.kernel_w > 1 && d.dilation_w == 1 &&
                 !ctx.InDesc(0).spatial_mask && !ctx.OutDesc().spatial_mask &&
                 (layer_.family() == CRUMB_FAMILY_DOT || layer_.family() == CRUMB_FAMILY_SCALAR);
-    if (row_span_) CRUMB_RETURN_IF_ERROR(layer_.Reshape(1, ks_ * kc_));
+    if (row_span_) {
+      // The dot kernels run whole super-blocks of 32 codes on their fast path (7x7x3 = 147:
+      // 4 of them and 5 k-groups on the generic one): pad K with zero-point weights to 160.
+      const uint32_t enc = layer_.weight_encoding();
+      const size_t k = ks_ * kc_;
+      const bool pad = layer_.family() == CRUMB_FAMILY_DOT &&
+                       (enc == CRUMB_ENC_SIGNED || enc == CRUMB_ENC_UNSIGNED);
+      span_k_ = pad ? (k + 31) / 32 * 32 : k;
+      CRUMB_RETURN_IF_ERROR(layer_.Reshape(1, k, span_k_));
+    }
     taps_ = row_span_ ? 0 : ks_;
     lazy_ = !direct_ && !row_span_ && out_pixels_ * taps_ * sizeof(void*) > kLazyIndirectionBytes;
     scratch_bytes_ = layer_.scratch_bytes();
@@ -614,6 +623,9 @@ class ConvOp : public Op {
           memcpy(out + (size_t)ky * span, src, span);
         }
       }
+      // The padded reduction's codes meet zero-point weights: any value is exact; zeros are
+      // deterministic for tools that track uninitialized reads.
+      if (span_k_ > ks_ * kc_) memset(out + ks_ * kc_, 0, span_k_ - ks_ * kc_);
       if (++ox == g.ow && p + 1 < first + count) {
         ox = 0;
         if (++oy == g.oh) oy = 0, n++;
@@ -655,8 +667,9 @@ class ConvOp : public Op {
   size_t out_pixels_ = 0;
   bool direct_ = false, packed_in_ = false, packed_out_ = false, masked_active_ = false;
   bool lazy_ = false, row_span_ = false, in_masked_ = false;
+  size_t span_k_ = 0;        // row-span layers: codes per im2col row the kernel reads (K, padded)
   size_t chunk_offset_ = 0;  // MaskedConv's rows in each scratch slot
-  int32_t fused_out_ = -1;              // a fused REQUANTIZE's output, written here
+  int32_t fused_out_ = -1;   // a fused REQUANTIZE's output, written here
   const uint8_t* out_table_ = nullptr;  // and its table
   size_t taps_ = 0;                     // indirection pointers per output pixel
   size_t lazy_offset_ = 0;              // where the lazy pointers start in a scratch slot

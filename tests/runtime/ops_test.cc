@@ -317,6 +317,34 @@ void SweepUnsignedActLayers(std::initializer_list<WeightKind> weights,
   }
 }
 
+// Stems (fewer than 8 input channels, a kernel wider than 1) run one im2col row per pixel; the
+// dot family pads that row's K to whole 32-code super-blocks with zero-point weights. Per-channel
+// weight zero points and an activation zero point would show any padded term that counted.
+TEST(Conv2D, StemRowsPaddedToWholeSuperBlocks) {
+  uint32_t seed = 1;
+  for (int cin : {1, 3, 4, 7}) {
+    for (int k : {3, 5, 7}) {
+      for (int enc : {kSigned, kUnsigned}) {
+        for (bool pczp : {false, true}) {
+          ConvTester()
+              .input(1, cin, 13, 12)
+              .output_channels(70)
+              .kernel(k, k)
+              .stride(2, 2)
+              .pads(k / 2, k / 2, k / 2, k / 2)
+              .weight_bits(8)
+              .weight_encoding(enc)
+              .per_channel_zero_points(pczp)
+              .act_bits(8)
+              .act_encoding(kUnsigned)
+              .seed(seed++)
+              .Test();
+        }
+      }
+    }
+  }
+}
+
 // Layers the `lut` family runs (kernels/common/family.h): 1-2-bit weights whose values fit the
 // pair tables times unsigned 1-4-bit activations, at channel counts below, at and above the
 // 64-channel weight block and the 4-code activation step, direct (1x1) and indirect, grouped,
