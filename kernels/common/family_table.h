@@ -90,6 +90,16 @@ static const crumb_family_row crumb_family_table[] = {
                 "W2A4 1x1, K <= 64: int8 dot products 1.07-1.25x pair tables"),
     CRUMB_ROW_K(AVX512, 2, CRUMB_ANY, 4, POINTWISE, 0, 128, DOT,
                 "W2A4 1x1, N not a multiple of 128: int8 dot products 1.05-3.5x pair tables"),
+    // AVX-512, 1x1 W2A2 at MobileNetV2's and ResNet-18's shapes (crumb-bench --tune, 5 and 3
+    // interleaved rounds, a204458): the same split as W2A4. Reductions up to 64: 16->96 @112
+    // 1.26x, 24->144 @56 1.3-1.4x, 32->192 @28 1.04-1.07x, 64->384 @14 1.05-1.17x, ResNet's
+    // 64->128 /2 1.19x; output channels off a 128 multiple (projections to 16-320 channels
+    // 1.3-3.9x, 96->576 1.05-1.12x, 160->960 1.07-1.2x). ResNet's 128->256 and 256->512 /2
+    // and 320->1280 @7 tie and stay on the rule.
+    CRUMB_ROW_K(AVX512, 2, CRUMB_ANY, 2, POINTWISE, 64, 0, DOT,
+                "W2A2 1x1, K <= 64: int8 dot products 1.04-1.4x pair tables"),
+    CRUMB_ROW_K(AVX512, 2, CRUMB_ANY, 2, POINTWISE, 0, 128, DOT,
+                "W2A2 1x1, N not a multiple of 128: int8 dot products 1.05-3.9x pair tables"),
     // AVX2 (also AVX-512 CPUs without the extensions above): vpshufb popcount is slower than
     // pair tables once activations have two planes.
     CRUMB_ROW(AVX2, 1, CRUMB_ANY, 2, SPATIAL, 0, LUT, "W1A2 3x3: pair tables 1.13-1.17x popcount"),
