@@ -147,6 +147,14 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
   // that the vpdpbusd latency is covered.
   constexpr int kSplit = MR == 1 ? 2 : 1;
   __m512i acc[kSplit][MR][NB];
+  // Row sums for weight zero points first, while no accumulator is live: RowSum is a call, and
+  // every vector register is the caller's to save (after the tap loop, 16 spills per tile).
+  uint32_t rsum[MR] = {0};
+  if (call.has_zw) {
+    for (int m = 0; m < MR; m++)
+      for (size_t t = 0; t < g.ks; t++)
+        rsum[m] += RowSum<SA>(Row(call, g, m0 + (size_t)m, t), g.kc);
+  }
   // The accumulators start at the per-channel correction (sums wrap, so the order is free): one
   // addition per accumulator less in the epilogue, which is most of a small-K layer's time.
   for (int b = 0; b < NB; b++) {
@@ -203,12 +211,6 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
     }
   }
   // Zero-point corrections and the epilogue.
-  uint32_t rsum[MR] = {0};
-  if (call.has_zw) {
-    for (int m = 0; m < MR; m++)
-      for (size_t t = 0; t < g.ks; t++)
-        rsum[m] += RowSum<SA>(Row(call, g, m0 + (size_t)m, t), g.kc);
-  }
   const crumb_gemm_params* p = call.params;
   for (int b = 0; b < NB; b++) {
     for (int m = 0; m < MR; m++)
