@@ -99,6 +99,17 @@ int main(int argc, char** argv) {
       printf("\n");
     }
     if (op.opcode == crumb::rt::kOpConcat) printf("        axis=%d\n", op.axis);
+    if (op.opcode == crumb::rt::kOpResize) {
+      static const char* const kModes[] = {"nearest", "linear"};
+      static const char* const kCoords[] = {"half_pixel", "asymmetric", "align_corners",
+                                            "pytorch_half_pixel"};
+      static const char* const kNearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor",
+                                             "ceil"};
+      // The loader checked every value's range.
+      printf("        mode=%s coordinates=%s nearest=%s scales=%gx%g\n", kModes[op.resize_mode],
+             kCoords[op.resize_coordinates], kNearest[op.resize_nearest], (double)op.scale_h,
+             (double)op.scale_w);
+    }
     printf("        in:  %s\n        out: %s\n", io(op.inputs).c_str(), io(op.outputs).c_str());
   }
 

@@ -175,6 +175,98 @@ void Dequantize(int count, const int32_t* x, int32_t zx, float scale, float* f) 
   for (int i = 0; i < count; i++) f[i] = (float)(x[i] - zx) * scale;
 }
 
+// ONNX's coordinate_transformation_mode: the input coordinate of output coordinate x.
+static float ResizeSource(int mode, int x, float scale, int out_len, int in_len) {
+  const float xf = (float)x;
+  if (scale == 1.f) return xf;  // ONNX Runtime: no transform at scale 1
+  switch (mode) {
+    case 1:  // asymmetric
+      return xf / scale;
+    case 2:  // align_corners
+      return out_len == 1 ? 0.f : xf * (float)(in_len - 1) / (float)(out_len - 1);
+    case 3:  // pytorch_half_pixel
+      return out_len > 1 ? (xf + 0.5f) / scale - 0.5f : 0.f;
+    default:  // half_pixel
+      return ((xf + 0.5f) / scale) - 0.5f;
+  }
+}
+
+// Nearest: the input coordinate in double, with the exact ratio out / in as the scale when the
+// float scale is that ratio (as ONNX Runtime picks at exact .5 ties).
+static double ResizeSourceExact(int mode, int x, float scale, int out_len, int in_len) {
+  const double xd = (double)x;
+  if (scale == 1.f) return xd;
+  const double s = (float)out_len / (float)in_len == scale ? (double)out_len / in_len : scale;
+  switch (mode) {
+    case 1:
+      return xd / s;
+    case 2:
+      return out_len == 1 ? 0.0 : xd * (in_len - 1) / (out_len - 1);
+    case 3:
+      return out_len > 1 ? (xd + 0.5) / s - 0.5 : 0.0;
+    default:
+      return ((xd + 0.5) / s) - 0.5;
+  }
+}
+
+// ONNX's nearest_mode, then clamped into the input.
+static int ResizeNearest(int mode, double v, int in_len) {
+  int64_t i;
+  switch (mode) {
+    case 1:  // round_prefer_ceil: round half away from zero
+      i = (int64_t)round(v);
+      break;
+    case 2:
+      i = (int64_t)floor(v);
+      break;
+    case 3:
+      i = (int64_t)ceil(v);
+      break;
+    default:  // round_prefer_floor
+      i = v == floor(v) + 0.5 ? (int64_t)floor(v) : (int64_t)round(v);
+      break;
+  }
+  return (int)std::min<int64_t>(std::max<int64_t>(i, 0), in_len - 1);
+}
+
+void Resize(const Resize2D& d, const int32_t* x, int32_t zx, float sx, float s_out,
+            const Output& out, int32_t* q) {
+  auto at = [&](int n, int c, int y, int xx) {
+    return (float)(x[(((int64_t)n * d.c + c) * d.h + y) * d.w + xx] - zx) * sx;
+  };
+  for (int n = 0; n < d.n; n++) {
+    for (int c = 0; c < d.c; c++) {
+      for (int oy = 0; oy < d.oh; oy++) {
+        for (int ox = 0; ox < d.ow; ox++) {
+          const float fy = ResizeSource(d.coordinates, oy, d.scale_h, d.oh, d.h);
+          const float fx = ResizeSource(d.coordinates, ox, d.scale_w, d.ow, d.w);
+          float v;
+          if (!d.linear) {
+            const double ey = ResizeSourceExact(d.coordinates, oy, d.scale_h, d.oh, d.h);
+            const double ex = ResizeSourceExact(d.coordinates, ox, d.scale_w, d.ow, d.w);
+            v = at(n, c, ResizeNearest(d.nearest, ey, d.h), ResizeNearest(d.nearest, ex, d.w));
+          } else {
+            // Bilinear: the two neighbours along each axis and their distances (0.5 / 0.5 where
+            // both neighbours are the same pixel), clamped into the input.
+            const float cy = std::max(0.f, std::min(fy, (float)(d.h - 1)));
+            const float cx = std::max(0.f, std::min(fx, (float)(d.w - 1)));
+            const int y1 = std::min((int)cy, d.h - 1), y2 = std::min(y1 + 1, d.h - 1);
+            const int x1 = std::min((int)cx, d.w - 1), x2 = std::min(x1 + 1, d.w - 1);
+            float dy1 = fabsf(cy - (float)y1), dy2 = fabsf(cy - (float)y2);
+            float dx1 = fabsf(cx - (float)x1), dx2 = fabsf(cx - (float)x2);
+            if (y1 == y2) dy1 = dy2 = 0.5f;
+            if (x1 == x2) dx1 = dx2 = 0.5f;
+            v = dx2 * dy2 * at(n, c, y1, x1) + dx1 * dy2 * at(n, c, y1, x2) +
+                dx2 * dy1 * at(n, c, y2, x1) + dx1 * dy1 * at(n, c, y2, x2);
+          }
+          q[(((int64_t)n * d.c + c) * d.oh + oy) * d.ow + ox] =
+              Requantize(v / s_out, out.zero_point, out.qmin, out.qmax);
+        }
+      }
+    }
+  }
+}
+
 float ElementwiseMultiplier(float s_in, float s_out) {
   return (float)((double)s_in / (double)s_out);
 }

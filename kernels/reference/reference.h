@@ -72,6 +72,18 @@ void Requantize(int count, const int32_t* x, int32_t zx, float scale, const Outp
 void Quantize(int count, const float* x, float scale, const Output& out, int32_t* q);
 void Dequantize(int count, const int32_t* x, int32_t zx, float scale, float* f);
 
+// RESIZE of schema/README.md (ONNX Resize of H and W, as ONNX Runtime computes it for
+// DequantizeLinear -> Resize -> QuantizeLinear): x [n, c, h, w] codes -> q [n, c, oh, ow] codes.
+struct Resize2D {
+  int n = 1, c = 1, h = 1, w = 1, oh = 1, ow = 1;
+  bool linear = false;  // else nearest
+  int coordinates = 0;  // schema ResizeCoordinates
+  int nearest = 0;      // schema ResizeNearest
+  float scale_h = 1.f, scale_w = 1.f;
+};
+void Resize(const Resize2D& d, const int32_t* x, int32_t zx, float sx, float s_out,
+            const Output& out, int32_t* q);
+
 // M = (float)((double)s_in / (double)s_out), as the runtime computes it.
 float ElementwiseMultiplier(float s_in, float s_out);
 

@@ -59,6 +59,8 @@ const char* OpCodeName(int32_t opcode) {
       return "CONCAT";
     case kOpRequantize:
       return "REQUANTIZE";
+    case kOpResize:
+      return "RESIZE";
     case kOpCustom:
       return "CUSTOM";
     default:
@@ -559,11 +561,11 @@ Status Model::Parse() {
       return Unsupported(StrFormat("%s is a custom op '%s', which this runtime does not provide.",
                                    label.c_str(), Quote(fo->custom_code()).c_str()));
     }
-    if (op.opcode < kOpQuantize || op.opcode > kOpRequantize) {
+    if (op.opcode < kOpQuantize || op.opcode > kOpResize) {
       return Unsupported(
           StrFormat("Op %u ('%s') has unknown opcode %d: this runtime runs opcodes %d "
-                    "(QUANTIZE) to %d (REQUANTIZE) at version 1 (a newer model format?).",
-                    i, op.name.c_str(), op.opcode, (int)kOpQuantize, (int)kOpRequantize));
+                    "(QUANTIZE) to %d (RESIZE) at version 1 (a newer model format?).",
+                    i, op.name.c_str(), op.opcode, (int)kOpQuantize, (int)kOpResize));
     }
     // REQUANTIZE version 2 reads a code table as its second input; every other op is at 1.
     const int32_t max_version = op.opcode == kOpRequantize ? 2 : 1;
@@ -693,6 +695,17 @@ Status Model::Parse() {
         CRUMB_RETURN_IF_ERROR(allow_options(fb::OpOptions::RequantizeOptions, "RequantizeOptions"));
         if (fo->options_as_RequantizeOptions()) clamp = fo->options_as_RequantizeOptions()->clamp();
         break;
+      case kOpResize: {
+        CRUMB_RETURN_IF_ERROR(need_options(fb::OpOptions::ResizeOptions, "ResizeOptions"));
+        const fb::ResizeOptions* o = fo->options_as_ResizeOptions();
+        op.resize_mode = (int32_t)o->mode();
+        op.resize_coordinates = (int32_t)o->coordinates();
+        op.resize_nearest = (int32_t)o->nearest();
+        op.scale_h = o->scale_h();
+        op.scale_w = o->scale_w();
+        clamp = o->clamp();
+        break;
+      }
       case kOpGlobalAveragePool:
         // Pool2DOptions may carry a clamp; nothing else applies.
         CRUMB_RETURN_IF_ERROR(allow_options(fb::OpOptions::Pool2DOptions, "Pool2DOptions"));

@@ -27,7 +27,22 @@ enum OpCode : int32_t {
   kOpReshape = 8,
   kOpConcat = 9,
   kOpRequantize = 10,
+  kOpResize = 11,
   kOpCustom = 1000,
+};
+// schema ResizeMode / ResizeCoordinates / ResizeNearest.
+enum ResizeModeId : int32_t { kResizeNearest = 0, kResizeLinear = 1 };
+enum ResizeCoordinatesId : int32_t {
+  kResizeHalfPixel = 0,
+  kResizeAsymmetric = 1,
+  kResizeAlignCorners = 2,
+  kResizePytorchHalfPixel = 3
+};
+enum ResizeNearestId : int32_t {
+  kResizeRoundPreferFloor = 0,
+  kResizeRoundPreferCeil = 1,
+  kResizeFloor = 2,
+  kResizeCeil = 3
 };
 enum Encoding : int32_t { kSigned = 0, kUnsigned = 1, kBipolar = 2, kTernary = 3 };
 enum FamilySourceId : int32_t {
@@ -93,6 +108,10 @@ struct OpDesc {
   int32_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0, groups = 1;
   bool ceil_mode = false, count_include_pad = false;
   int32_t axis = 0;  // Concat
+  // Resize (schema ResizeOptions).
+  int32_t resize_mode = kResizeNearest, resize_coordinates = kResizeHalfPixel;
+  int32_t resize_nearest = kResizeRoundPreferFloor;
+  float scale_h = 0.f, scale_w = 0.f;
   ClampDesc clamp;
 };
 

@@ -100,6 +100,53 @@ class Checker {
     return Status::Ok();
   }
 
+  // RESIZE: x QUANT [N, C, H, W] -> y QUANT [N, C, OH, OW]; options in range, scales finite > 0.
+  Status Resize() const {
+    CRUMB_RETURN_IF_ERROR(Counts(1, 1, 1));
+    CRUMB_RETURN_IF_ERROR(Activation(0, false, 4));
+    CRUMB_RETURN_IF_ERROR(Output(true, false, 4));
+    if (op_.resize_mode != kResizeNearest && op_.resize_mode != kResizeLinear) {
+      return Fail(
+          StrFormat("has unknown mode %d (NEAREST 0 and LINEAR 1 exist).", op_.resize_mode));
+    }
+    if (op_.resize_coordinates < kResizeHalfPixel ||
+        op_.resize_coordinates > kResizePytorchHalfPixel) {
+      return Fail(StrFormat("has unknown coordinate transformation %d (0 to 3 exist).",
+                            op_.resize_coordinates));
+    }
+    if (op_.resize_nearest < kResizeRoundPreferFloor || op_.resize_nearest > kResizeCeil) {
+      return Fail(StrFormat("has unknown nearest rounding %d (0 to 3 exist).", op_.resize_nearest));
+    }
+    // Tiny scales make (x + 0.5) / scale overflow to infinity; huge ones are no resize anyone
+    // means. Both refused rather than computed.
+    const float lo = 1.f / 65536.f, hi = 65536.f;
+    if (!(op_.scale_h >= lo && op_.scale_h <= hi && op_.scale_w >= lo && op_.scale_w <= hi)) {
+      return Fail(StrFormat("has scales %g x %g; each must be a finite number in [2^-16, 2^16].",
+                            (double)op_.scale_h, (double)op_.scale_w));
+    }
+    const TensorDesc& x = In(0);
+    const TensorDesc& y = Out();
+    if (y.shape[0] != x.shape[0] || y.shape[1] != x.shape[1]) {
+      return Fail(
+          StrFormat("resizes batch and channels (%lld x %lld to %lld x %lld); it resizes "
+                    "only height and width.",
+                    (long long)x.shape[0], (long long)x.shape[1], (long long)y.shape[0],
+                    (long long)y.shape[1]));
+    }
+    if (y.shape[2] < 1 || y.shape[3] < 1 || y.shape[2] > (1 << 24) || y.shape[3] > (1 << 24)) {
+      return Fail(
+          StrFormat("has an output of %lld x %lld pixels; height and width must be in "
+                    "[1, 2^24].",
+                    (long long)y.shape[2], (long long)y.shape[3]));
+    }
+    if (x.encoding == kBipolar || y.encoding == kBipolar) {
+      return Fail(
+          "reads or writes a BIPOLAR tensor; it resizes SIGNED, UNSIGNED and TERNARY "
+          "codes.");
+    }
+    return Status::Ok();
+  }
+
   // REQUANTIZE version 2: y = table[x's stored byte], the table a constant 8-bit UNSIGNED
   // ROWS_LSB [1, 256] whose every entry is a code of the output (as a byte: two's complement for
   // SIGNED outputs).
@@ -390,6 +437,8 @@ class Checker {
         }
         return Status::Ok();
       }
+      case kOpResize:
+        return Resize();
       default:
         return Unsupported(label_ + " is not supported.");
     }

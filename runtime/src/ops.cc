@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 
@@ -1018,6 +1019,202 @@ class ConcatOp : public Op {
   std::vector<Scatter> scatter_;
 };
 
+// ---------------------------------------------------------------------------- resize
+// ONNX Resize of H and W on NHWC codes, as ONNX Runtime computes DequantizeLinear -> Resize ->
+// QuantizeLinear: source coordinates in float with its formulas, nearest codes mapped through a
+// 256-entry dequantize-quantize table (a copy when that is the identity), bilinear values from
+// the four dequantized neighbours weighted in its order, quantized by the quantize kernel. Source
+// indices and weights are computed once at Setup.
+class ResizeOp : public Op {
+ public:
+  explicit ResizeOp(const KernelTable& k) : kernels_(k) {}
+
+  Status Configure(const OpContext& ctx) override {
+    const Shape& x = ctx.In(0).shape;
+    const Shape& y = ctx.OutDesc().shape;
+    if (x[2] < 1 || x[3] < 1) {
+      return InvalidModel(
+          StrFormat("resizes an empty %lldx%lld input.", (long long)x[2], (long long)x[3]));
+    }
+    Shape out{x[0], x[1], y[2], y[3]};
+    uint64_t n = 0;
+    if (__builtin_mul_overflow((uint64_t)x[0] * (uint64_t)x[1], (uint64_t)(y[2] * y[3]), &n) ||
+        n > UINT32_MAX) {
+      return Unsupported("has more than 2^32 output elements.");
+    }
+    ctx.Out().shape = out;
+    return Status::Ok();
+  }
+
+  Status Setup(const OpContext& ctx) override {
+    const OpDesc& d = ctx.desc;
+    const Shape& xs = ctx.In(0).shape;
+    const Shape& ys = ctx.Out().shape;
+    linear_ = d.resize_mode == kResizeLinear;
+    channels_ = (size_t)xs[1];
+    h_ = (size_t)xs[2];
+    w_ = (size_t)xs[3];
+    oh_ = (size_t)ys[2];
+    ow_ = (size_t)ys[3];
+    Axis(d, d.scale_h, h_, oh_, &y_);
+    Axis(d, d.scale_w, w_, ow_, &x_);
+    // Dequantized value of every stored byte (codes outside the input's range are never read).
+    const TensorDesc& in = ctx.InDesc(0);
+    const bool in_signed = in.encoding != kUnsigned;
+    for (int b = 0; b < 256; b++) {
+      const int32_t code = in_signed ? (int32_t)(int8_t)b : b;
+      dequant_[b] = (float)(code - in.zero_points[0]) * in.scales[0];
+    }
+    qparams_.scale = ctx.OutDesc().scales[0];
+    qparams_.out = OutputParams(ctx);
+    kernels_.quantize(256, dequant_, table_, &qparams_);
+    copy_ = true;
+    for (int32_t code = in.qmin; code <= in.qmax; code++) {
+      const uint8_t b = (uint8_t)code;
+      copy_ = copy_ && table_[b] == b;
+    }
+    persistent_bytes_ = (y_.size() + x_.size()) * sizeof(Tap);
+    return Status::Ok();
+  }
+
+  void Run(const OpContext& ctx, uint8_t*) override {
+    const uint8_t* x = ctx.In(0).data;
+    uint8_t* y = ctx.Out().data;
+    const size_t c = channels_, rows = (size_t)ctx.Out().shape[0] * oh_;
+    ctx.Ranges(rows, 1, ow_ * c * (linear_ ? 8 : 1), [&](size_t b, size_t e, size_t) {
+      for (size_t r = b; r < e; r++) {
+        const size_t n = r / oh_;
+        const Tap& ty = y_[r % oh_];
+        const uint8_t* x1 = x + (n * h_ + ty.i1) * w_ * c;
+        uint8_t* out = y + r * ow_ * c;
+        if (!linear_) {
+          for (size_t ox = 0; ox < ow_; ox++, out += c) {
+            const uint8_t* src = x1 + x_[ox].i1 * c;
+            if (copy_) {
+              memcpy(out, src, c);
+            } else {
+              for (size_t k = 0; k < c; k++) out[k] = table_[src[k]];
+            }
+          }
+          continue;
+        }
+        const uint8_t* x2 = x + (n * h_ + ty.i2) * w_ * c;
+        float buf[256];
+        size_t fill = 0;
+        for (size_t ox = 0; ox < ow_; ox++) {
+          const Tap& tx = x_[ox];
+          const uint8_t *p11 = x1 + tx.i1 * c, *p21 = x1 + tx.i2 * c;
+          const uint8_t *p12 = x2 + tx.i1 * c, *p22 = x2 + tx.i2 * c;
+          for (size_t k = 0; k < c; k++) {
+            // ONNX Runtime's expression and order (no contraction: -ffp-contract=off).
+            buf[fill++] = tx.d2 * ty.d2 * dequant_[p11[k]] + tx.d1 * ty.d2 * dequant_[p21[k]] +
+                          tx.d2 * ty.d1 * dequant_[p12[k]] + tx.d1 * ty.d1 * dequant_[p22[k]];
+            if (fill == 256) {
+              kernels_.quantize(fill, buf, out, &qparams_);
+              out += fill;
+              fill = 0;
+            }
+          }
+        }
+        if (fill) kernels_.quantize(fill, buf, out, &qparams_);
+      }
+    });
+  }
+
+  const char* KernelName() const override {
+    return linear_ ? kernels_.quantize_name : "resize_nearest";
+  }
+
+ private:
+  // One output coordinate: its source pixels (nearest: i1 only) and bilinear distances.
+  struct Tap {
+    size_t i1 = 0, i2 = 0;
+    float d1 = 0.f, d2 = 0.f;
+  };
+
+  // ONNX Runtime's coordinate transform in float.
+  static float Source(const OpDesc& d, size_t o, float scale, size_t out_len, size_t in_len) {
+    const float xo = (float)o;
+    if (scale == 1.f) return xo;
+    switch (d.resize_coordinates) {
+      case kResizeAsymmetric:
+        return xo / scale;
+      case kResizeAlignCorners:
+        return out_len == 1 ? 0.f : xo * (float)(in_len - 1) / (float)(out_len - 1);
+      case kResizePytorchHalfPixel:
+        return out_len > 1 ? (xo + 0.5f) / scale - 0.5f : 0.f;
+      default:
+        return ((xo + 0.5f) / scale) - 0.5f;
+    }
+  }
+
+  // Nearest: the same transforms in double, with the exact ratio out / in when the scale is that
+  // ratio rounded to float (ONNX Runtime 1.30 picks 4 for 2 / (4 / 7) = 3.5 with
+  // round_prefer_ceil, where float division gives 3.4999998).
+  static double NearestSource(const OpDesc& d, size_t o, float scale, size_t out_len,
+                              size_t in_len) {
+    const double xo = (double)o;
+    if (scale == 1.f) return xo;
+    const double s =
+        (float)out_len / (float)in_len == scale ? (double)out_len / (double)in_len : (double)scale;
+    switch (d.resize_coordinates) {
+      case kResizeAsymmetric:
+        return xo / s;
+      case kResizeAlignCorners:
+        return out_len == 1 ? 0.0 : xo * (double)(in_len - 1) / (double)(out_len - 1);
+      case kResizePytorchHalfPixel:
+        return out_len > 1 ? (xo + 0.5) / s - 0.5 : 0.0;
+      default:
+        return ((xo + 0.5) / s) - 0.5;
+    }
+  }
+
+  void Axis(const OpDesc& d, float scale, size_t in_len, size_t out_len,
+            std::vector<Tap>* taps) const {
+    taps->assign(out_len, Tap());
+    const int64_t last = (int64_t)in_len - 1;
+    for (size_t o = 0; o < out_len; o++) {
+      Tap& t = (*taps)[o];
+      if (!linear_) {
+        const double v = NearestSource(d, o, scale, out_len, in_len);
+        int64_t i;
+        switch (d.resize_nearest) {
+          case kResizeRoundPreferCeil:
+            i = (int64_t)std::round(v);
+            break;
+          case kResizeFloor:
+            i = (int64_t)std::floor(v);
+            break;
+          case kResizeCeil:
+            i = (int64_t)std::ceil(v);
+            break;
+          default:
+            i = v == std::floor(v) + 0.5 ? (int64_t)std::floor(v) : (int64_t)std::round(v);
+            break;
+        }
+        t.i1 = (size_t)std::min(std::max(i, (int64_t)0), last);
+        continue;
+      }
+      const float v = Source(d, o, scale, out_len, in_len);
+      const float c = std::max(0.f, std::min(v, (float)last));
+      const int64_t i1 = std::min((int64_t)c, last), i2 = std::min(i1 + 1, last);
+      t.i1 = (size_t)i1;
+      t.i2 = (size_t)i2;
+      t.d1 = std::fabs(c - (float)i1);
+      t.d2 = std::fabs(c - (float)i2);
+      if (i1 == i2) t.d1 = t.d2 = 0.5f;
+    }
+  }
+
+  const KernelTable& kernels_;
+  bool linear_ = false, copy_ = false;
+  size_t channels_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0;
+  std::vector<Tap> y_, x_;
+  float dequant_[256] = {};
+  uint8_t table_[256] = {};
+  crumb_quantize_params qparams_{};
+};
+
 }  // namespace
 
 std::unique_ptr<Op> CreateOp(const OpDesc& desc, const KernelTable& kernels) {
@@ -1044,6 +1241,8 @@ std::unique_ptr<Op> CreateOp(const OpDesc& desc, const KernelTable& kernels) {
       return std::make_unique<ConcatOp>(kernels);
     case kOpRequantize:
       return std::make_unique<RequantizeOp>(kernels);
+    case kOpResize:
+      return std::make_unique<ResizeOp>(kernels);
     default:
       return nullptr;
   }

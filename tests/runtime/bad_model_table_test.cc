@@ -45,6 +45,20 @@ ModelBuilder QdqModel() {
   return mb;
 }
 
+// xq [1,2,4,4] u4 -> RESIZE nearest x2 -> r [1,2,8,8] u4 -> DEQUANTIZE.
+ModelBuilder ResizeModel() {
+  ModelBuilder mb;
+  const int32_t x = mb.AddQuant("xq", {1, 2, 4, 4}, 4, kUnsigned, 0.1f, 0);
+  const int32_t r = mb.AddQuant("r", {1, 2, 8, 8}, 4, kUnsigned, 0.1f, 0);
+  const int32_t z = mb.AddFloat("out", {1, 2, 8, 8});
+  OpSpec& op = mb.AddOp(11, "resize", {x}, {r});
+  op.scale_h = op.scale_w = 2.f;
+  mb.AddOp(1, "dequant", {r}, {z});
+  mb.inputs = {x};
+  mb.outputs = {z};
+  return mb;
+}
+
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 const float kInf = std::numeric_limits<float>::infinity();
 
@@ -60,7 +74,7 @@ struct LoadRow {
 
 std::vector<LoadRow> LoadRows() {
   auto M = [](std::function<void(ModelBuilder&)> f) { return f; };
-  const auto conv = SmallConvModel, pool = PoolModel;
+  const auto conv = SmallConvModel, pool = PoolModel, resize = ResizeModel;
   const crumb_status kInvalid = CRUMB_ERROR_INVALID_MODEL, kUnsup = CRUMB_ERROR_UNSUPPORTED;
   return {
       // The container.
@@ -207,12 +221,48 @@ std::vector<LoadRow> LoadRows() {
        "declares no outputs"},
       // Ops this runtime does not have.
       {"unknown opcode", conv, M([](ModelBuilder& m) { m.ops[2].opcode = 77; }), nullptr, kUnsup,
-       "Op 2 ('dequant') has unknown opcode 77: this runtime runs opcodes 0 (QUANTIZE) to 10 "
-       "(REQUANTIZE) at version 1"},
+       "Op 2 ('dequant') has unknown opcode 77: this runtime runs opcodes 0 (QUANTIZE) to 11 "
+       "(RESIZE) at version 1"},
       {"unknown op version", conv, M([](ModelBuilder& m) { m.ops[1].version = 3; }), nullptr,
        kUnsup, "Op 1 (CONV_2D 'conv') has version 3; this runtime knows version 1"},
       {"custom op", conv, M([](ModelBuilder& m) { m.ops[2].opcode = 1000; }), nullptr, kUnsup,
        "is a custom op"},
+      // RESIZE options and shapes.
+      {"resize without options", resize, M([](ModelBuilder& m) { m.ops[0].no_options = true; }),
+       nullptr, kInvalid, "Op 0 (RESIZE 'resize') needs ResizeOptions"},
+      {"resize unknown mode", resize, M([](ModelBuilder& m) { m.ops[0].resize_mode = 7; }), nullptr,
+       kInvalid, "Op 0 (RESIZE 'resize') has unknown mode 7"},
+      {"resize unknown coordinates", resize,
+       M([](ModelBuilder& m) { m.ops[0].resize_coordinates = -3; }), nullptr, kInvalid,
+       "has unknown coordinate transformation -3"},
+      {"resize unknown nearest", resize, M([](ModelBuilder& m) { m.ops[0].resize_nearest = 4; }),
+       nullptr, kInvalid, "has unknown nearest rounding 4"},
+      {"resize NaN scale", resize, M([](ModelBuilder& m) { m.ops[0].scale_h = kNaN; }), nullptr,
+       kInvalid, "each must be a finite number in [2^-16, 2^16]"},
+      {"resize zero scale", resize, M([](ModelBuilder& m) { m.ops[0].scale_w = 0.f; }), nullptr,
+       kInvalid, "has scales 2 x 0"},
+      {"resize infinite scale", resize, M([](ModelBuilder& m) { m.ops[0].scale_w = kInf; }),
+       nullptr, kInvalid, "each must be a finite number"},
+      {"resize changes channels", resize, M([](ModelBuilder& m) {
+         m.tensors[1].shape = {1, 3, 8, 8};
+         m.tensors[2].shape = {1, 3, 8, 8};
+       }),
+       nullptr, kInvalid, "it resizes only height and width"},
+      {"resize rank 3", resize, M([](ModelBuilder& m) {
+         m.tensors[1].shape = {2, 8, 8};
+         m.tensors[2].shape = {2, 8, 8};
+       }),
+       nullptr, kInvalid, "must have rank 4"},
+      {"resize float input", resize, M([](ModelBuilder& m) {
+         m.tensors[0] = TensorSpec();
+         m.tensors[0].name = "xq";
+         m.tensors[0].shape = {1, 2, 4, 4};
+       }),
+       nullptr, kInvalid, "must be QUANT"},
+      {"resize two inputs", resize, M([](ModelBuilder& m) {
+         m.ops[0].inputs = {0, 0};
+       }),
+       nullptr, kInvalid, "has 2 inputs; it takes 1"},
   };
 }
 

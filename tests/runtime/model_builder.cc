@@ -204,6 +204,14 @@ std::string Build(const ModelBuilder& m, uint64_t data_start, std::vector<uint64
         type = fb::OpOptions::ConcatOptions;
         options = fb::CreateConcatOptions(b, o.axis, clamp).Union();
         break;
+      case fb::OpCode::RESIZE:
+        type = fb::OpOptions::ResizeOptions;
+        options = fb::CreateResizeOptions(b, static_cast<fb::ResizeMode>(o.resize_mode),
+                                          static_cast<fb::ResizeCoordinates>(o.resize_coordinates),
+                                          static_cast<fb::ResizeNearest>(o.resize_nearest),
+                                          o.scale_h, o.scale_w, clamp)
+                      .Union();
+        break;
       case fb::OpCode::REQUANTIZE:
         type = fb::OpOptions::RequantizeOptions;
         options = fb::CreateRequantizeOptions(b, clamp).Union();

@@ -46,6 +46,9 @@ struct OpSpec {
   int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0, groups = 1;
   bool ceil_mode = false, count_include_pad = false;
   int axis = 0;
+  // RESIZE (schema ResizeOptions).
+  int resize_mode = 0, resize_coordinates = 0, resize_nearest = 0;
+  float scale_h = 1.f, scale_w = 1.f;
   bool has_clamp = false;
   int32_t clamp_qmin = 0, clamp_qmax = 0;
   float clamp_fmin = -__builtin_inff(), clamp_fmax = __builtin_inff();

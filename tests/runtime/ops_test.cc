@@ -28,7 +28,8 @@ enum {
   kGAP,
   kReshape,
   kConcat,
-  kRequantize
+  kRequantize,
+  kResize
 };
 
 enum class Fill { kRandom, kMax, kMin };
@@ -930,6 +931,105 @@ TEST(Requantize, ClampAndBits) {
     std::string got, error;
     ASSERT_TRUE(RunModel(mb.Finish(), {}, CodesToBytes(x), &got, &error)) << error;
     ASSERT_EQ(BytesToCodes(got, o.encoding == kUnsigned), want) << "trial " << trial;
+  }
+}
+
+// ------------------------------------------------------------------------------------ resize
+struct ResizeCase {
+  ref::Resize2D d;
+  ActSpec in, out;
+};
+
+void TestResize(const ResizeCase& rc, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const ref::Resize2D& d = rc.d;
+  int32_t ilo, ihi, olo, ohi;
+  CodeRange(rc.in.encoding, rc.in.bits, &ilo, &ihi);
+  CodeRange(rc.out.encoding, rc.out.bits, &olo, &ohi);
+  std::vector<int32_t> x = RandomCodes(rng, (size_t)d.n * d.c * d.h * d.w, ilo, ihi);
+  ModelBuilder mb;
+  const int32_t xt = mb.AddQuant("x", {d.n, d.c, d.h, d.w}, rc.in.bits, rc.in.encoding, rc.in.scale,
+                                 rc.in.zero_point);
+  const int32_t yt = mb.AddQuant("y", {d.n, d.c, d.oh, d.ow}, rc.out.bits, rc.out.encoding,
+                                 rc.out.scale, rc.out.zero_point);
+  OpSpec& op = mb.AddOp(kResize, "resize", {xt}, {yt});
+  op.resize_mode = d.linear ? 1 : 0;
+  op.resize_coordinates = d.coordinates;
+  op.resize_nearest = d.nearest;
+  op.scale_h = d.scale_h;
+  op.scale_w = d.scale_w;
+  mb.inputs = {xt};
+  mb.outputs = {yt};
+  ref::Output out;
+  out.zero_point = rc.out.zero_point, out.qmin = olo, out.qmax = ohi;
+  std::vector<int32_t> want((size_t)d.n * d.c * d.oh * d.ow);
+  ref::Resize(d, x.data(), rc.in.zero_point, rc.in.scale, rc.out.scale, out, want.data());
+  std::string got, error;
+  ASSERT_TRUE(RunModel(mb.Finish(), {}, CodesToBytes(x), &got, &error)) << error;
+  ASSERT_EQ(BytesToCodes(got, rc.out.encoding == kUnsigned), want);
+}
+
+// Shapes: integer up / down scales (from scales: floor(in * scale)), fractional ones given as
+// sizes (scale = out / in), one-pixel inputs and outputs, several channels and images.
+void ResizeShapes(bool linear, uint32_t seed) {
+  std::mt19937 rng(seed);
+  struct Shape {
+    int n, c, h, w, oh, ow;
+    float sh, sw;
+  };
+  const Shape shapes[] = {
+      {1, 3, 4, 5, 8, 10, 2.f, 2.f},        {2, 5, 6, 6, 3, 3, 0.5f, 0.5f},
+      {1, 4, 5, 7, 8, 4, 8.f / 5, 4.f / 7}, {1, 2, 1, 1, 3, 4, 3.f, 4.f},
+      {1, 17, 6, 5, 1, 1, 1.f / 6, 0.2f},   {3, 1, 3, 3, 7, 5, 7.f / 3, 5.f / 3},
+      {1, 2, 4, 4, 4, 9, 1.f, 2.25f}};
+  int trial = 0;
+  for (int coord = 0; coord < 4; coord++) {
+    for (int nearest = 0; nearest < (linear ? 1 : 4); nearest++) {
+      for (const Shape& s : shapes) {
+        ResizeCase rc;
+        rc.d.n = s.n, rc.d.c = s.c, rc.d.h = s.h, rc.d.w = s.w, rc.d.oh = s.oh, rc.d.ow = s.ow;
+        rc.d.linear = linear;
+        rc.d.coordinates = coord;
+        rc.d.nearest = nearest;
+        rc.d.scale_h = s.sh, rc.d.scale_w = s.sw;
+        auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+        rc.in = RandomAct(rng, r(2, 8), r(0, 1));
+        // Every other case keeps the input's parameters (nearest: a copy of the codes).
+        rc.out = trial % 2 ? RandomAct(rng, r(2, 8), r(0, 1)) : rc.in;
+        SCOPED_TRACE(testing::Message()
+                     << "coord " << coord << " nearest " << nearest << " " << s.h << "x" << s.w
+                     << " -> " << s.oh << "x" << s.ow << " trial " << trial);
+        TestResize(rc, seed + trial++);
+      }
+    }
+  }
+}
+
+TEST(Resize, NearestEveryModeMatchesReference) { ResizeShapes(false, 100); }
+
+TEST(Resize, BilinearEveryTransformMatchesReference) { ResizeShapes(true, 200); }
+
+// ONNX's own examples, by hand: nearest x2 (asymmetric, floor) repeats each pixel; bilinear
+// half_pixel 2x2 -> 4x4 of [[1, 2], [3, 4]] gives [[1, 1.25, 1.75, 2], [1.5, 1.75, 2.25, 2.5],
+// [2.5, 2.75, 3.25, 3.5], [3, 3.25, 3.75, 4]] (codes at scale 0.25: four times those).
+TEST(Resize, OnnxExamples) {
+  for (int linear = 0; linear < 2; linear++) {
+    ModelBuilder mb;
+    const int32_t xt = mb.AddQuant("x", {1, 1, 2, 2}, 8, kUnsigned, 1.f, 0);
+    const int32_t yt = mb.AddQuant("y", {1, 1, 4, 4}, 8, kUnsigned, linear ? 0.25f : 1.f, 0);
+    OpSpec& op = mb.AddOp(kResize, "resize", {xt}, {yt});
+    op.resize_mode = linear;
+    op.resize_coordinates = linear ? 0 : 1;
+    op.resize_nearest = linear ? 0 : 2;
+    op.scale_h = op.scale_w = 2.f;
+    mb.inputs = {xt};
+    mb.outputs = {yt};
+    std::string got, error;
+    ASSERT_TRUE(RunModel(mb.Finish(), {}, CodesToBytes({1, 2, 3, 4}), &got, &error)) << error;
+    const std::vector<int32_t> want =
+        linear ? std::vector<int32_t>{4, 5, 7, 8, 6, 7, 9, 10, 10, 11, 13, 14, 12, 13, 15, 16}
+               : std::vector<int32_t>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
+    EXPECT_EQ(BytesToCodes(got, true), want) << (linear ? "bilinear" : "nearest");
   }
 }
 
