@@ -290,6 +290,8 @@ const char* OpCodeName(OpCode op) {
       return "CONCAT";
     case OpCode::kRequantize:
       return "REQUANTIZE";
+    case OpCode::kResize:
+      return "RESIZE";
   }
   return "?";
 }
@@ -330,6 +332,9 @@ std::string DumpModel(const CModel& m) {
         << " d=" << op.dilation_h << "x" << op.dilation_w << " pad=" << op.pad_top << ","
         << op.pad_left << "," << op.pad_bottom << "," << op.pad_right << " g=" << op.groups;
     if (op.opcode == OpCode::kConcat) s << " axis=" << op.axis;
+    if (op.opcode == OpCode::kResize)
+      s << " mode=" << op.resize_mode << " coord=" << op.resize_coordinates
+        << " nearest=" << op.resize_nearest << " scales=" << op.scale_h << "x" << op.scale_w;
     if (op.has_clamp)
       s << " clamp=[" << op.clamp.qmin << "," << op.clamp.qmax << "|" << op.clamp.fmin << ","
         << op.clamp.fmax << "]";

@@ -210,6 +210,7 @@ enum class OpCode : int {
   kReshape = 8,
   kConcat = 9,
   kRequantize = 10,
+  kResize = 11,
 };
 const char* OpCodeName(OpCode op);
 
@@ -255,7 +256,10 @@ struct COp {
   int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   int groups = 1;
   bool ceil_mode = false, count_include_pad = false;
-  int axis = 0;            // CONCAT
+  int axis = 0;  // CONCAT
+  // RESIZE: schema ResizeMode / ResizeCoordinates / ResizeNearest values and ONNX's H, W scales.
+  int resize_mode = 0, resize_coordinates = 0, resize_nearest = 0;
+  float scale_h = 1.f, scale_w = 1.f;
   std::string bits_label;  // "wXaY" for the metadata of Conv / FC
 };
 

@@ -296,6 +296,8 @@ class Executor {
                           t->data.begin() + (o + 1) * len);
         }
       }
+    } else if (op == "Resize") {
+      if (!Resize(n, in, &out, error)) return false;
     } else if (op == "BatchNormalization") {
       if (in.size() < 5) return fail("needs scale, bias, mean and variance");
       const float eps = n.AttrFloat("epsilon", 1e-5f);
@@ -452,6 +454,99 @@ class Executor {
           if (!max) acc /= double(include_pad ? padded : std::max<int64_t>(cnt, 1));
           out->data[size_t((nc * g.oh + oy) * g.ow + ox)] = float(acc);
         }
+    return true;
+  }
+
+  // ONNX Resize of H and W (nearest / linear), in float as ONNX Runtime computes it.
+  bool Resize(const Node& n, const std::vector<const RefTensor*>& in, RefTensor* out,
+              std::string* error) {
+    const RefTensor& x = *in[0];
+    auto fail = [&](const std::string& why) {
+      *error = "node '" + n.name + "' (Resize): " + why;
+      return false;
+    };
+    if (x.dims.size() != 4) return fail("only NCHW inputs are evaluated");
+    const RefTensor* sc = in.size() > 2 ? in[2] : nullptr;
+    const RefTensor* sz = in.size() > 3 ? in[3] : nullptr;
+    const int64_t h = x.dims[2], w = x.dims[3];
+    int64_t oh, ow;
+    float sh, sw;
+    if (sc && sc->data.size() == 4) {
+      sh = sc->data[2];
+      sw = sc->data[3];
+      oh = int64_t(sh * float(h));
+      ow = int64_t(sw * float(w));
+    } else if (sz && sz->data.size() == 4) {
+      oh = int64_t(sz->data[2]);
+      ow = int64_t(sz->data[3]);
+      sh = float(oh) / float(h);
+      sw = float(ow) / float(w);
+    } else {
+      return fail("needs 4 scales or 4 sizes");
+    }
+    if (h < 1 || w < 1 || oh < 1 || ow < 1) return fail("empty input or output");
+    const bool linear = n.AttrString("mode", "nearest") == "linear";
+    const std::string coord = n.AttrString("coordinate_transformation_mode", "half_pixel");
+    const std::string nearest = n.AttrString("nearest_mode", "round_prefer_floor");
+    auto source = [&](int64_t o, float scale, int64_t out_len, int64_t in_len) -> float {
+      const float xo = float(o);
+      if (scale == 1.f) return xo;
+      if (coord == "asymmetric") return xo / scale;
+      if (coord == "align_corners")
+        return out_len == 1 ? 0.f : xo * float(in_len - 1) / float(out_len - 1);
+      if (coord == "pytorch_half_pixel") return out_len > 1 ? (xo + 0.5f) / scale - 0.5f : 0.f;
+      return ((xo + 0.5f) / scale) - 0.5f;
+    };
+    // Nearest: in double, the scale the exact ratio out / in when the float scale is that ratio
+    // (ONNX Runtime 1.30's choice at exact .5 ties).
+    auto exact = [&](int64_t o, float scale, int64_t out_len, int64_t in_len) -> double {
+      const double xo = double(o);
+      if (scale == 1.f) return xo;
+      const double s = float(out_len) / float(in_len) == scale ? double(out_len) / double(in_len)
+                                                               : double(scale);
+      if (coord == "asymmetric") return xo / s;
+      if (coord == "align_corners")
+        return out_len == 1 ? 0.0 : xo * double(in_len - 1) / double(out_len - 1);
+      if (coord == "pytorch_half_pixel") return out_len > 1 ? (xo + 0.5) / s - 0.5 : 0.0;
+      return ((xo + 0.5) / s) - 0.5;
+    };
+    auto pick = [&](double v, int64_t in_len) -> int64_t {
+      int64_t i;
+      if (nearest == "round_prefer_ceil")
+        i = int64_t(std::round(v));
+      else if (nearest == "floor")
+        i = int64_t(std::floor(v));
+      else if (nearest == "ceil")
+        i = int64_t(std::ceil(v));
+      else
+        i = v == std::floor(v) + 0.5 ? int64_t(std::floor(v)) : int64_t(std::round(v));
+      return std::min(std::max<int64_t>(i, 0), in_len - 1);
+    };
+    out->dims = {x.dims[0], x.dims[1], oh, ow};
+    out->data.assign(size_t(Count(out->dims)), 0.f);
+    for (int64_t nc = 0; nc < x.dims[0] * x.dims[1]; nc++) {
+      const float* p = x.data.data() + nc * h * w;
+      for (int64_t oy = 0; oy < oh; oy++)
+        for (int64_t ox = 0; ox < ow; ox++) {
+          const float fy = source(oy, sh, oh, h), fx = source(ox, sw, ow, w);
+          float v;
+          if (!linear) {
+            v = p[pick(exact(oy, sh, oh, h), h) * w + pick(exact(ox, sw, ow, w), w)];
+          } else {
+            const float cy = std::max(0.f, std::min(fy, float(h - 1)));
+            const float cx = std::max(0.f, std::min(fx, float(w - 1)));
+            const int64_t y1 = std::min(int64_t(cy), h - 1), y2 = std::min(y1 + 1, h - 1);
+            const int64_t x1 = std::min(int64_t(cx), w - 1), x2 = std::min(x1 + 1, w - 1);
+            float dy1 = std::fabs(cy - float(y1)), dy2 = std::fabs(cy - float(y2));
+            float dx1 = std::fabs(cx - float(x1)), dx2 = std::fabs(cx - float(x2));
+            if (y1 == y2) dy1 = dy2 = 0.5f;
+            if (x1 == x2) dx1 = dx2 = 0.5f;
+            v = dx2 * dy2 * p[y1 * w + x1] + dx1 * dy2 * p[y1 * w + x2] +
+                dx2 * dy1 * p[y2 * w + x1] + dx1 * dy1 * p[y2 * w + x2];
+          }
+          out->data[size_t((nc * oh + oy) * ow + ox)] = v;
+        }
+    }
     return true;
   }
 

@@ -122,6 +122,16 @@ bool Build(const CModel& m, const std::vector<fb::Buffer>& buffers,
         options = fb::CreateRequantizeOptions(*b, c).Union();
         break;
       }
+      case OpCode::kResize: {
+        const auto c = clamp();
+        type = fb::OpOptions::ResizeOptions;
+        options = fb::CreateResizeOptions(*b, static_cast<fb::ResizeMode>(op.resize_mode),
+                                          static_cast<fb::ResizeCoordinates>(op.resize_coordinates),
+                                          static_cast<fb::ResizeNearest>(op.resize_nearest),
+                                          op.scale_h, op.scale_w, c)
+                      .Union();
+        break;
+      }
       case OpCode::kQuantize:
       case OpCode::kDequantize:
         break;

@@ -8,40 +8,13 @@ namespace cv {
 namespace {
 
 const std::set<std::string>& SupportedOps() {
-  static const std::set<std::string> ops = {"QuantizeLinear",
-                                            "DequantizeLinear",
-                                            "Clip",
-                                            "Relu",
-                                            "Conv",
-                                            "Gemm",
-                                            "MatMul",
-                                            "Add",
-                                            "MaxPool",
-                                            "AveragePool",
-                                            "GlobalAveragePool",
-                                            "Flatten",
-                                            "Reshape",
-                                            "Concat",
-                                            // Inside element-wise functions of one quantized
-                                            // activation (FuseElementwiseTables):
-                                            "Sigmoid",
-                                            "Tanh",
-                                            "HardSigmoid",
-                                            "HardSwish",
-                                            "LeakyRelu",
-                                            "Elu",
-                                            "Softplus",
-                                            "Erf",
-                                            "Gelu",
-                                            "Neg",
-                                            "Abs",
-                                            "Exp",
-                                            "Mul",
-                                            "Sub",
-                                            "Div",
-                                            "BatchNormalization",
-                                            "Identity",
-                                            "Constant"};
+  static const std::set<std::string> ops = {
+      "QuantizeLinear", "DequantizeLinear", "Clip", "Relu", "Conv", "Gemm", "MatMul", "Add",
+      "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Concat", "Resize",
+      // Inside element-wise functions of one quantized
+      // activation (FuseElementwiseTables):
+      "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "LeakyRelu", "Elu", "Softplus", "Erf", "Gelu",
+      "Neg", "Abs", "Exp", "Mul", "Sub", "Div", "BatchNormalization", "Identity", "Constant"};
   return ops;
 }
 
@@ -96,6 +69,65 @@ void CheckQuantizer(const Graph& g, const Node& n, Diagnostics* diag) {
                          OnnxTypeName(type) + "); crumb takes 1 to 8 bits");
   else
     diag->AddNode(n, std::string("unsupported quantized data type ") + OnnxTypeName(type));
+}
+
+// Resize: nearest or linear of H and W by constant scales or sizes, ONNX's usual coordinate
+// transforms (lowered to RESIZE).
+void CheckResize(const Graph& g, const Node& n, Diagnostics* diag) {
+  const std::string mode = n.AttrString("mode", "nearest");
+  if (mode != "nearest" && mode != "linear")
+    diag->AddNode(n,
+                  "mode '" + mode + "' is not supported; crumb resizes with 'nearest' or 'linear'");
+  const std::string coord = n.AttrString("coordinate_transformation_mode", "half_pixel");
+  if (coord != "half_pixel" && coord != "asymmetric" && coord != "align_corners" &&
+      coord != "pytorch_half_pixel")
+    diag->AddNode(n, "coordinate_transformation_mode '" + coord +
+                         "' is not supported; crumb takes half_pixel, asymmetric, align_corners "
+                         "and pytorch_half_pixel");
+  const std::string nearest = n.AttrString("nearest_mode", "round_prefer_floor");
+  if (nearest != "round_prefer_floor" && nearest != "round_prefer_ceil" && nearest != "floor" &&
+      nearest != "ceil")
+    diag->AddNode(n, "nearest_mode '" + nearest + "' is not supported");
+  if (n.AttrInt("antialias", 0) != 0) diag->AddNode(n, "antialias=1 is not supported");
+  if (n.AttrInt("exclude_outside", 0) != 0) diag->AddNode(n, "exclude_outside=1 is not supported");
+  const std::string policy = n.AttrString("keep_aspect_ratio_policy", "stretch");
+  if (policy != "stretch")
+    diag->AddNode(n, "keep_aspect_ratio_policy '" + policy + "' is not supported (only stretch)");
+  if (n.HasAttr("axes")) diag->AddNode(n, "the axes attribute is not supported");
+  if (n.inputs.size() < 3) {
+    diag->AddNode(n,
+                  "the opset-10 form (X, scales) is not supported; export with opset 11 or "
+                  "later (X, roi, scales, sizes)");
+    return;
+  }
+  const std::string scales = n.Input(2), sizes = n.Input(3);
+  const Const* sc = scales.empty() ? nullptr : g.FindConst(scales);
+  const Const* sz = sizes.empty() ? nullptr : g.FindConst(sizes);
+  // An empty scales tensor next to sizes is ONNX's way of leaving scales out.
+  const bool has_scales = !scales.empty() && !(sc && sc->size() == 0 && !sizes.empty());
+  if (has_scales == !sizes.empty()) {
+    diag->AddNode(n, "needs exactly one of the scales and sizes inputs");
+    return;
+  }
+  const std::string which = has_scales ? scales : sizes;
+  const Const* c = has_scales ? sc : sz;
+  if (!c) {
+    diag->AddNode(n, "its " + std::string(has_scales ? "scales" : "sizes") + " input '" + which +
+                         "' must be a constant (computed output sizes are not supported)");
+    return;
+  }
+  if (c->size() != 4) {
+    diag->AddNode(n, "its " + std::string(has_scales ? "scales" : "sizes") + " input '" + which +
+                         "' has " + std::to_string(c->size()) +
+                         " values; crumb resizes 4-D NCHW tensors");
+    return;
+  }
+  if (!has_scales && c->type != kInt64)
+    diag->AddNode(n, "its sizes input '" + which + "' must be INT64");
+  if (has_scales && (c->type != kFloat || c->f[0] != 1.f || c->f[1] != 1.f))
+    diag->AddNode(n,
+                  "its scales must be FLOAT with 1 for the batch and channel axes (only height "
+                  "and width are resized)");
 }
 
 }  // namespace
@@ -187,6 +219,8 @@ void CheckSupported(const Graph& g, Diagnostics* diag) {
         diag->AddNode(n, "training-mode BatchNormalization is not supported");
     } else if (op == "Reshape") {
       if (n.AttrInt("allowzero", 0) != 0) diag->AddNode(n, "allowzero=1 is not supported");
+    } else if (op == "Resize") {
+      CheckResize(g, n, diag);
     }
   }
 }

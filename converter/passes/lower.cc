@@ -154,7 +154,7 @@ class Lowerer {
     if (n.op_type == kSpatialMaskOp || n.op_type == kTableOp) return VisitCompute(n);
     static const std::set<std::string> compute = {
         "Conv",    "Gemm",    "MatMul", "Add",  "MaxPool", "AveragePool", "GlobalAveragePool",
-        "Flatten", "Reshape", "Concat", "Relu", "Clip"};
+        "Flatten", "Reshape", "Concat", "Relu", "Clip",    "Resize"};
     if (n.domain.empty() && compute.count(n.op_type)) return VisitCompute(n);
     // Anything else left here was reported by an earlier pass or has no place in a crumb model.
     for (const auto& i : n.inputs)
@@ -254,8 +254,10 @@ class Lowerer {
         other_readers = true;
       }
     }
-    const bool passthrough = n.op_type == "Flatten" || n.op_type == "Reshape" ||
-                             n.op_type == "MaxPool" || n.op_type == kSpatialMaskOp;
+    const bool passthrough =
+        n.op_type == "Flatten" || n.op_type == "Reshape" || n.op_type == "MaxPool" ||
+        n.op_type == kSpatialMaskOp ||
+        (n.op_type == "Resize" && n.AttrString("mode", "nearest") == "nearest");
     const bool float_out_ok = n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul";
     if (g_.IsGraphOutput(f)) {
       if (!float_out_ok) {
@@ -352,6 +354,12 @@ class Lowerer {
       Geometry geo;
       if (!WindowGeometry(n, *x, &geo)) return false;
       *out = {(*x)[0], geo.channels_out, geo.out_h, geo.out_w};
+      return true;
+    }
+    if (op == "Resize") {
+      Resize r;
+      if (!ResizeGeometry(n, *x, &r)) return false;
+      *out = {(*x)[0], (*x)[1], r.out_h, r.out_w};
       return true;
     }
     if (op == "GlobalAveragePool") {
@@ -525,6 +533,67 @@ class Lowerer {
       return false;
     }
     *out = r;
+    return true;
+  }
+
+  struct Resize {
+    int64_t out_h = 0, out_w = 0;
+    float scale_h = 1.f, scale_w = 1.f;
+    int mode = 0, coordinates = 0, nearest = 0;  // schema ResizeMode / Coordinates / Nearest
+  };
+
+  // Output size and options of a Resize of H and W (CheckSupported refused the other forms), as
+  // ONNX Runtime computes them: from scales, floor(scale * in) in float; from sizes, the scale
+  // float(out) / float(in).
+  bool ResizeGeometry(const Node& n, const std::vector<int64_t>& x, Resize* r) {
+    if (x.size() != 4 || x[2] < 1 || x[3] < 1) {
+      diag_->AddNode(
+          n, "resizes only 4-D NCHW inputs with a static height and width, got " + ShapeStr(x));
+      return false;
+    }
+    const Const* sc = n.Input(2).empty() ? nullptr : g_.FindConst(n.Input(2));
+    const Const* sz = n.Input(3).empty() ? nullptr : g_.FindConst(n.Input(3));
+    if (sc && sc->size() == 4 && sc->type == kFloat) {
+      r->scale_h = sc->f[2];
+      r->scale_w = sc->f[3];
+      r->out_h = int64_t(r->scale_h * float(x[2]));
+      r->out_w = int64_t(r->scale_w * float(x[3]));
+    } else if (sz && sz->size() == 4 && sz->type == kInt64) {
+      if (sz->i[0] != x[0] || sz->i[1] != x[1]) {
+        diag_->AddNode(n, "its sizes " + ShapeStr(sz->i) + " change the batch or channels of " +
+                              ShapeStr(x) +
+                              " (only height and width are resized; with a dynamic batch, give "
+                              "scales)");
+        return false;
+      }
+      r->out_h = sz->i[2];
+      r->out_w = sz->i[3];
+      r->scale_h = float(r->out_h) / float(x[2]);
+      r->scale_w = float(r->out_w) / float(x[3]);
+    } else {
+      diag_->AddNode(n, "needs constant scales or sizes");
+      return false;
+    }
+    const float lo = 1.f / 65536.f, hi = 65536.f;
+    if (!(r->scale_h >= lo && r->scale_h <= hi && r->scale_w >= lo && r->scale_w <= hi) ||
+        r->out_h < 1 || r->out_w < 1 || r->out_h > (1 << 24) || r->out_w > (1 << 24)) {
+      diag_->AddNode(n, "resizes " + ShapeStr(x) + " to " + std::to_string(r->out_h) + "x" +
+                            std::to_string(r->out_w) +
+                            "; scales must be in [2^-16, 2^16] and the output between 1 and 2^24 "
+                            "pixels high and wide");
+      return false;
+    }
+    r->mode = n.AttrString("mode", "nearest") == "linear" ? 1 : 0;
+    const std::string coord = n.AttrString("coordinate_transformation_mode", "half_pixel");
+    r->coordinates = coord == "asymmetric"           ? 1
+                     : coord == "align_corners"      ? 2
+                     : coord == "pytorch_half_pixel" ? 3
+                                                     : 0;
+    const std::string nearest = n.AttrString("nearest_mode", "round_prefer_floor");
+    r->nearest = nearest == "round_prefer_ceil" ? 1
+                 : nearest == "floor"           ? 2
+                 : nearest == "ceil"            ? 3
+                                                : 0;
     return true;
   }
 
@@ -792,6 +861,15 @@ class Lowerer {
         op.count_include_pad = op_type == "AveragePool" && n.AttrInt("count_include_pad", 0) != 0;
       } else if (op_type == "GlobalAveragePool") {
         op.opcode = OpCode::kGlobalAveragePool;
+      } else if (op_type == "Resize") {
+        Resize r;
+        if (!ResizeGeometry(n, m_->tensors[size_t(x)].shape, &r)) return false;
+        op.opcode = OpCode::kResize;
+        op.resize_mode = r.mode;
+        op.resize_coordinates = r.coordinates;
+        op.resize_nearest = r.nearest;
+        op.scale_h = r.scale_h;
+        op.scale_w = r.scale_w;
       } else if (op_type == "Flatten" || op_type == "Reshape") {
         op.opcode = OpCode::kReshape;
       } else if (op_type == kSpatialMaskOp) {
