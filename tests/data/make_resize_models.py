@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""Makes tests/data/resize/: QDQ models with an ONNX Resize of a quantized activation, which
+crumb-convert lowers to RESIZE (converter/passes/lower.cc).
+
+  nearest   x -> Q/DQ -> Conv 3x3/2 -> Q/DQ -> Resize nearest x2 (scales; asymmetric, floor: as
+            torch.onnx.export writes F.interpolate(mode="nearest")) -> Q/DQ (same parameters)
+            -> Concat with (x -> Conv 3x3 -> Q/DQ) -> Q/DQ -> Conv 3x3 -> Q/DQ -> y [1, 8, 8, 8]
+  bilinear  the same with Resize linear to sizes [1, 8, 8, 8] (pytorch_half_pixel, as torch
+            writes F.interpolate(mode="bilinear", align_corners=False)), quantized after it with
+            other parameters than before it
+
+Weights are seeded random codes; each directory gets model.onnx, a sample input, ONNX Runtime's
+output for it and a manifest.json for tests/e2e's e2e_models_test (make_elementwise_models.py's
+pattern). Run from the repository root with Debian's python3 and onnxruntime-node under ORT_DIR:
+    ORT_DIR=/opt/ort /usr/bin/python3 tests/data/make_resize_models.py
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_elementwise_models import ORT_DIR, RUN_JS, Builder  # noqa: E402
+
+OUT = os.path.join("tests", "data", "resize")
+
+
+def model(linear):
+    b = Builder(0)
+    x = b.fq("/in", "input", 0.05, 128)
+    a = b.node("Conv", [x, b.weight("/conv1", [8, 3, 3, 3], 0.05)], ["/conv1/out"], "/conv1",
+               pads=[1, 1, 1, 1], strides=[2, 2])
+    a = b.fq("/a1", a, 0.1, 100)
+    if linear:
+        b.inits.append(numpy_helper.from_array(np.array([1, 8, 8, 8], np.int64), "/resize/sizes"))
+        a = b.node("Resize", [a, "", "", "/resize/sizes"], ["/resize/out"], "/resize",
+                   mode="linear", coordinate_transformation_mode="pytorch_half_pixel")
+        a = b.fq("/a2", a, 0.07, 90)
+    else:
+        b.const("/resize/scales", [1, 1, 2, 2])
+        a = b.node("Resize", [a, "", "/resize/scales"], ["/resize/out"], "/resize",
+                   mode="nearest", coordinate_transformation_mode="asymmetric",
+                   nearest_mode="floor")
+        a = b.fq("/a2", a, 0.1, 100)
+    c = b.node("Conv", [x, b.weight("/conv2", [4, 3, 3, 3], 0.05)], ["/conv2/out"], "/conv2",
+               pads=[1, 1, 1, 1])
+    c = b.fq("/b1", c, 0.08, 120)
+    y = b.node("Concat", [a, c], ["/cat/out"], "/cat", axis=1)
+    y = b.fq("/cat", y, 0.1, 110)
+    y = b.node("Conv", [y, b.weight("/conv3", [8, 12, 3, 3], 0.03)], ["/conv3/out"], "/conv3",
+               pads=[1, 1, 1, 1])
+    y = b.fq("/out", y, 0.1, 128)
+    return b.model([1, 3, 8, 8], y, [1, 8, 8, 8]), [1, 3, 8, 8], [1, 8, 8, 8]
+
+
+def main():
+    rng = np.random.default_rng(2)
+    with tempfile.TemporaryDirectory() as tmp:
+        js = os.path.join(tmp, "run.js")
+        with open(js, "w") as f:
+            f.write(RUN_JS)
+        for name, linear in (("nearest", False), ("bilinear", True)):
+            m, x_shape, y_shape = model(linear)
+            d = os.path.join(OUT, name)
+            os.makedirs(os.path.join(d, "io"), exist_ok=True)
+            onnx.save(m, os.path.join(d, "model.onnx"))
+            x = rng.normal(0, 2.5, size=x_shape).astype(np.float32)
+            x.tofile(os.path.join(d, "io", "sample0.input.bin"))
+            subprocess.run(["node", js, os.path.join(d, "model.onnx"),
+                            os.path.join(d, "io", "sample0.input.bin"), json.dumps(x_shape),
+                            os.path.join(d, "io", "sample0.qcdq.ort.bin")],
+                           check=True, env=dict(os.environ, ORT_DIR=ORT_DIR))
+            manifest = {
+                "model": "resize_" + name,
+                "input": "io/sample0.input.bin",
+                "input_shape": x_shape,
+                "output_shape": y_shape,
+                "variants": {"qcdq": {"file": "model.onnx",
+                                      "ort_output": "io/sample0.qcdq.ort.bin"}},
+            }
+            with open(os.path.join(d, "manifest.json"), "w") as f:
+                json.dump(manifest, f, indent=1)
+                f.write("\n")
+            print("wrote", d)
+
+
+if __name__ == "__main__":
+    main()
