@@ -8,6 +8,10 @@ crumb-convert lowers to RESIZE (converter/passes/lower.cc).
   bilinear  the same with Resize linear to sizes [1, 8, 8, 8] (pytorch_half_pixel, as torch
             writes F.interpolate(mode="bilinear", align_corners=False)), quantized after it with
             other parameters than before it
+  chain     x [1, 3, 5, 7] -> Q/DQ -> seven Resize -> Q/DQ stages, no weights: every coordinate
+            transform, every nearest_mode, linear, scales and sizes, up and down, an exact .5 tie
+            (2 / (4 / 7) with round_prefer_ceil) -> y [1, 3, 5, 5]; crumb must give ONNX
+            Runtime's output bit for bit (tests/e2e: e2e_resize_chain_ort_identical)
 
 Weights are seeded random codes; each directory gets model.onnx, a sample input, ONNX Runtime's
 output for it and a manifest.json for tests/e2e's e2e_models_test (make_elementwise_models.py's
@@ -58,14 +62,40 @@ def model(linear):
     return b.model([1, 3, 8, 8], y, [1, 8, 8, 8]), [1, 3, 8, 8], [1, 8, 8, 8]
 
 
+def chain():
+    b = Builder(0)
+    x = b.fq("/in", "input", 0.05, 128)
+    stages = [  # mode, coordinate transform, nearest mode, scales or sizes, output quantization
+        ("nearest", "asymmetric", "round_prefer_ceil", None, [1, 3, 8, 4], 0.045, 120),
+        ("linear", "half_pixel", "round_prefer_floor", [1, 1, 1.5, 2.5], None, 0.04, 125),
+        ("nearest", "half_pixel", "round_prefer_floor", [1, 1, 0.5, 0.5], None, 0.04, 125),
+        ("linear", "align_corners", "round_prefer_floor", None, [1, 3, 9, 7], 0.035, 110),
+        ("nearest", "pytorch_half_pixel", "ceil", None, [1, 3, 4, 3], 0.03, 128),
+        ("linear", "asymmetric", "round_prefer_floor", [1, 1, 2, 2], None, 0.033, 118),
+        ("nearest", "align_corners", "floor", None, [1, 3, 5, 5], 0.037, 115),
+    ]
+    for k, (mode, coord, nearest, scales, sizes, scale, zp) in enumerate(stages):
+        name = "/resize%d" % k
+        if scales:
+            ins = [x, "", b.const(name + "/scales", scales)]
+        else:
+            b.inits.append(numpy_helper.from_array(np.array(sizes, np.int64), name + "/sizes"))
+            ins = [x, "", "", name + "/sizes"]
+        x = b.node("Resize", ins, [name + "/out"], name, mode=mode,
+                   coordinate_transformation_mode=coord, nearest_mode=nearest)
+        x = b.fq(name + "/q", x, scale, zp)
+    return b.model([1, 3, 5, 7], x, [1, 3, 5, 5]), [1, 3, 5, 7], [1, 3, 5, 5]
+
+
 def main():
     rng = np.random.default_rng(2)
     with tempfile.TemporaryDirectory() as tmp:
         js = os.path.join(tmp, "run.js")
         with open(js, "w") as f:
             f.write(RUN_JS)
-        for name, linear in (("nearest", False), ("bilinear", True)):
-            m, x_shape, y_shape = model(linear)
+        for name, make in (("nearest", lambda: model(False)), ("bilinear", lambda: model(True)),
+                           ("chain", chain)):
+            m, x_shape, y_shape = make()
             d = os.path.join(OUT, name)
             os.makedirs(os.path.join(d, "io"), exist_ok=True)
             onnx.save(m, os.path.join(d, "model.onnx"))
