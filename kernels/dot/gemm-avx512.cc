@@ -135,6 +135,34 @@ inline __m512i Correction(const Call& call, const Geometry& g, size_t nb) {
       _mm512_sub_epi32(_mm512_mullo_epi32(zw, _mm512_set1_epi32((int32_t)g.k_total)), wsum));
 }
 
+// The epilogue, and whether its u8 outputs may be clamped after rounding (LateClampSafe).
+struct Epilogue : crumb_epilogue_avx512 {
+  bool late_clamp = false;
+  __m512i qmin8, qmax8;  // the output's [qmin, qmax] in every byte
+};
+
+// Whether y = acc * mul + add rounds inside int32 for every int32 acc of these channels (|mul| <=
+// 0.5, |add| <= 2^29, neither NaN). Then u8 codes may skip the float clamp: the packs' saturation
+// and a byte max / min clamp the rounded code instead, the same code, since the bounds are
+// integers and rounding is monotonic. Two vector operations per 16 outputs become one per 64,
+// which is a quarter of a small-K layer's epilogue.
+inline bool LateClampSafe(const crumb_gemm_params* p, size_t nc) {
+  for (size_t n = 0; n < nc; n++) {
+    if (!(__builtin_fabsf(p->mul[n]) <= 0.5f) || !(__builtin_fabsf(p->add[n]) <= 536870912.0f))
+      return false;
+  }
+  return true;
+}
+
+// One block's codes in place: the epilogue without its clamp (late) or with it.
+template <bool LATE>
+__attribute__((always_inline)) inline __m512i Codes(__m512i acc, __m512 mul, __m512 add,
+                                                    const Epilogue& ep) {
+  const __m512 y = crumb_avx512_scale(acc, mul, add);
+  if (LATE) return _mm512_add_epi32(_mm512_maskz_cvtps_epi32(CRUMB_AVX512_ALL, y), ep.z);
+  return crumb_avx512_requantize(y, &ep);
+}
+
 // One tile: MR rows from m0, NB blocks of 16 channels from block nb0. TAIL is what follows a
 // tap's whole super-blocks of 8 k-groups: nothing (0), any tail through the generic path (-1), or,
 // for taps of 8, 16 or 24 channels (MobileNet's 1x1 expansions: nothing but the tail), 2, 4 or 6
@@ -142,7 +170,7 @@ inline __m512i Correction(const Call& call, const Geometry& g, size_t nb) {
 // one, the accumulators were spilled around the epilogue.
 template <int BITS, bool SA, int MR, int NB, int TAIL>
 void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t m0, size_t nb0,
-          const crumb_epilogue_avx512& ep, const int32_t* corrs) {
+          const Epilogue& ep, const int32_t* corrs) {
   // One accumulator per (row, block); with a single row, two per block (even / odd k-groups) so
   // that the vpdpbusd latency is covered.
   constexpr int kSplit = MR == 1 ? 2 : 1;
@@ -234,16 +262,24 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
       // vpmovusdb stores (small-K layers, MobileNet's 1x1 expansions, spend most of their time
       // here). Block by block, codes in place: one block's scales live at a time, so that the 16
       // accumulators are not spilled.
-      for (int b = 0; b < NB; b++) {
-        const __m512 mul = _mm512_loadu_ps(p->mul + n0 + 16 * b);
-        const __m512 add = _mm512_loadu_ps(p->add + n0 + 16 * b);
-        for (int m = 0; m < MR; m++)
-          acc[0][m][b] = crumb_avx512_requantize(crumb_avx512_scale(acc[0][m][b], mul, add), &ep);
-      }
-      for (int m = 0; m < MR; m++) {
-        _mm512_storeu_si512(
-            call.c + (m0 + (size_t)m) * call.c_stride + n0,
-            crumb_avx512_pack64_u8(acc[0][m][0], acc[0][m][1], acc[0][m][2], acc[0][m][3]));
+      auto rows = [&](auto late) __attribute__((always_inline)) {
+        for (int b = 0; b < NB; b++) {
+          const __m512 mul = _mm512_loadu_ps(p->mul + n0 + 16 * b);
+          const __m512 add = _mm512_loadu_ps(p->add + n0 + 16 * b);
+          for (int m = 0; m < MR; m++)
+            acc[0][m][b] = Codes<decltype(late)::value>(acc[0][m][b], mul, add, ep);
+        }
+        for (int m = 0; m < MR; m++) {
+          __m512i v =
+              crumb_avx512_pack64_u8(acc[0][m][0], acc[0][m][1], acc[0][m][2], acc[0][m][3]);
+          if (decltype(late)::value) v = _mm512_min_epu8(_mm512_max_epu8(v, ep.qmin8), ep.qmax8);
+          _mm512_storeu_si512(call.c + (m0 + (size_t)m) * call.c_stride + n0, v);
+        }
+      };
+      if (ep.late_clamp) {
+        rows(std::true_type());
+      } else {
+        rows(std::false_type());
       }
       return;
     }
@@ -251,15 +287,26 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
   if (NB == 2 && ep.type == CRUMB_ELEM_U8 && call.nc - n0 >= 32) {
     // 32 whole u8 channels (the 8-row tiles of 32-48-channel projections): one 32-byte store.
     // Codes in place, block by block, as above.
-    for (int b = 0; b < NB; b++) {
-      const __m512 mul = _mm512_loadu_ps(p->mul + n0 + 16 * b);
-      const __m512 add = _mm512_loadu_ps(p->add + n0 + 16 * b);
-      for (int m = 0; m < MR; m++)
-        acc[0][m][b] = crumb_avx512_requantize(crumb_avx512_scale(acc[0][m][b], mul, add), &ep);
-    }
-    for (int m = 0; m < MR; m++) {
-      _mm256_storeu_si256((__m256i*)(call.c + (m0 + (size_t)m) * call.c_stride + n0),
-                          crumb_avx512_pack32_u8(acc[0][m][0], acc[0][m][NB - 1]));
+    auto rows = [&](auto late) __attribute__((always_inline)) {
+      for (int b = 0; b < NB; b++) {
+        const __m512 mul = _mm512_loadu_ps(p->mul + n0 + 16 * b);
+        const __m512 add = _mm512_loadu_ps(p->add + n0 + 16 * b);
+        for (int m = 0; m < MR; m++)
+          acc[0][m][b] = Codes<decltype(late)::value>(acc[0][m][b], mul, add, ep);
+      }
+      for (int m = 0; m < MR; m++) {
+        __m256i v = crumb_avx512_pack32_u8(acc[0][m][0], acc[0][m][NB - 1]);
+        if (decltype(late)::value) {
+          v = _mm256_min_epu8(_mm256_max_epu8(v, _mm512_castsi512_si256(ep.qmin8)),
+                              _mm512_castsi512_si256(ep.qmax8));
+        }
+        _mm256_storeu_si256((__m256i*)(call.c + (m0 + (size_t)m) * call.c_stride + n0), v);
+      }
+    };
+    if (ep.late_clamp) {
+      rows(std::true_type());
+    } else {
+      rows(std::false_type());
     }
     return;
   }
@@ -280,7 +327,11 @@ constexpr size_t kCorrBlocks = 128;  // 2048 channels, 8 KiB of stack
 template <int BITS, bool SA>
 void Run(const Call& call, const Geometry& g) {
   const Decoder<BITS> dec(call.params->w_encoding);
-  const crumb_epilogue_avx512 ep = crumb_epilogue_avx512_init(&call.params->out);
+  Epilogue ep;
+  static_cast<crumb_epilogue_avx512&>(ep) = crumb_epilogue_avx512_init(&call.params->out);
+  ep.late_clamp = ep.type == CRUMB_ELEM_U8 && LateClampSafe(call.params, call.nc);
+  ep.qmin8 = _mm512_set1_epi8((char)call.params->out.qmin);
+  ep.qmax8 = _mm512_set1_epi8((char)call.params->out.qmax);
   const size_t blocks = (call.nc + 15) / 16;
   // Corrections of every block computed once when there are few enough channels (else per tile).
   alignas(64) int32_t corr_buf[kCorrBlocks * 16];

@@ -220,26 +220,29 @@ void ZeroPointsAndTypes(crumb_gemm_ukernel_fn* gemm, crumb_igemm_ukernel_fn* ige
 void ClampsAndStrides(crumb_gemm_ukernel_fn* gemm, crumb_igemm_ukernel_fn* igemm) {
   for (uint32_t bits : {2, 4, 8}) {
     for (auto [qmin, qmax] : {std::pair{0, 255}, {10, 20}, {-128, 127}, {-3, 3}, {0, 0}}) {
-      for (uint32_t ot : {CRUMB_ELEM_U8, CRUMB_ELEM_S8}) {
-        DotGemmTester t;
-        t.m(13)
-            .n(70)
-            .k(45)
-            .ks(3)
-            .bits(bits)
-            .qmin(qmin)
-            .qmax(qmax)
-            .out_type(ot)
-            .out_zero_point(3)
-            .a_stride(61)
-            .a_offset(5)
-            .c_stride(83);
-        if (gemm)
-          t.TestGemm(gemm);
-        else
-          t.TestIGemm(igemm);
-        if (testing::Test::HasFatalFailure()) return;
-      }
+      // 70 channels: a whole 64-channel tile and a partial block; 100: also a whole 32-channel
+      // pair (the AVX-512 kernel's 8 x 2 tile and its 32-byte u8 store).
+      for (size_t n : {70, 100})
+        for (uint32_t ot : {CRUMB_ELEM_U8, CRUMB_ELEM_S8}) {
+          DotGemmTester t;
+          t.m(13)
+              .n(n)
+              .k(45)
+              .ks(3)
+              .bits(bits)
+              .qmin(qmin)
+              .qmax(qmax)
+              .out_type(ot)
+              .out_zero_point(3)
+              .a_stride(61)
+              .a_offset(5)
+              .c_stride(83);
+          if (gemm)
+            t.TestGemm(gemm);
+          else
+            t.TestIGemm(igemm);
+          if (testing::Test::HasFatalFailure()) return;
+        }
     }
     DotGemmTester t;
     t.m(13)
