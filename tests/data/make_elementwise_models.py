@@ -130,15 +130,17 @@ def conv():
     return b.model([1, 3, 16, 16], x, [1, 10]), [1, 3, 16, 16], [1, 10]
 
 
-def main():
-    rng = np.random.default_rng(1)
+def write_models(out, prefix, makers, rng):
+    """Writes out/NAME/{model.onnx, io/sample0.input.bin, io/sample0.qcdq.ort.bin, manifest.json}
+    for each (NAME, make) in makers: make() gives (model, input shape, output shape); the input
+    is normal(0, 2.5) from rng and the reference output ONNX Runtime's (RUN_JS under node)."""
     with tempfile.TemporaryDirectory() as tmp:
         js = os.path.join(tmp, "run.js")
         with open(js, "w") as f:
             f.write(RUN_JS)
-        for name, make in (("chain", chain), ("conv", conv)):
+        for name, make in makers:
             m, x_shape, y_shape = make()
-            d = os.path.join(OUT, name)
+            d = os.path.join(out, name)
             os.makedirs(os.path.join(d, "io"), exist_ok=True)
             onnx.save(m, os.path.join(d, "model.onnx"))
             x = rng.normal(0, 2.5, size=x_shape).astype(np.float32)
@@ -148,7 +150,7 @@ def main():
                             os.path.join(d, "io", "sample0.qcdq.ort.bin")],
                            check=True, env=dict(os.environ, ORT_DIR=ORT_DIR))
             manifest = {
-                "model": "elementwise_" + name,
+                "model": prefix + name,
                 "input": "io/sample0.input.bin",
                 "input_shape": x_shape,
                 "output_shape": y_shape,
@@ -159,6 +161,11 @@ def main():
                 json.dump(manifest, f, indent=1)
                 f.write("\n")
             print("wrote", d)
+
+
+def main():
+    write_models(OUT, "elementwise_", (("chain", chain), ("conv", conv)),
+                 np.random.default_rng(1))
 
 
 if __name__ == "__main__":

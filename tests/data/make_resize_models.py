@@ -18,18 +18,15 @@ output for it and a manifest.json for tests/e2e's e2e_models_test (make_elementw
 pattern). Run from the repository root with Debian's python3 and onnxruntime-node under ORT_DIR:
     ORT_DIR=/opt/ort /usr/bin/python3 tests/data/make_resize_models.py
 """
-import json
 import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_elementwise_models import ORT_DIR, RUN_JS, Builder  # noqa: E402
+from make_elementwise_models import Builder, write_models  # noqa: E402
 
 OUT = os.path.join("tests", "data", "resize")
 
@@ -88,35 +85,9 @@ def chain():
 
 
 def main():
-    rng = np.random.default_rng(2)
-    with tempfile.TemporaryDirectory() as tmp:
-        js = os.path.join(tmp, "run.js")
-        with open(js, "w") as f:
-            f.write(RUN_JS)
-        for name, make in (("nearest", lambda: model(False)), ("bilinear", lambda: model(True)),
-                           ("chain", chain)):
-            m, x_shape, y_shape = make()
-            d = os.path.join(OUT, name)
-            os.makedirs(os.path.join(d, "io"), exist_ok=True)
-            onnx.save(m, os.path.join(d, "model.onnx"))
-            x = rng.normal(0, 2.5, size=x_shape).astype(np.float32)
-            x.tofile(os.path.join(d, "io", "sample0.input.bin"))
-            subprocess.run(["node", js, os.path.join(d, "model.onnx"),
-                            os.path.join(d, "io", "sample0.input.bin"), json.dumps(x_shape),
-                            os.path.join(d, "io", "sample0.qcdq.ort.bin")],
-                           check=True, env=dict(os.environ, ORT_DIR=ORT_DIR))
-            manifest = {
-                "model": "resize_" + name,
-                "input": "io/sample0.input.bin",
-                "input_shape": x_shape,
-                "output_shape": y_shape,
-                "variants": {"qcdq": {"file": "model.onnx",
-                                      "ort_output": "io/sample0.qcdq.ort.bin"}},
-            }
-            with open(os.path.join(d, "manifest.json"), "w") as f:
-                json.dump(manifest, f, indent=1)
-                f.write("\n")
-            print("wrote", d)
+    write_models(OUT, "resize_", (("nearest", lambda: model(False)),
+                                  ("bilinear", lambda: model(True)), ("chain", chain)),
+                 np.random.default_rng(2))
 
 
 if __name__ == "__main__":
