@@ -256,19 +256,23 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
     }
   }
   const size_t n0 = nb0 * 16;
+  // The u8 paths below: every block's codes in place, one block's scales live at a time, so that
+  // the accumulators are not spilled.
+  auto codes = [&](auto late) __attribute__((always_inline)) {
+    for (int b = 0; b < NB; b++) {
+      const __m512 mul = _mm512_loadu_ps(p->mul + n0 + 16 * b);
+      const __m512 add = _mm512_loadu_ps(p->add + n0 + 16 * b);
+      for (int m = 0; m < MR; m++)
+        acc[0][m][b] = Codes<decltype(late)::value>(acc[0][m][b], mul, add, ep);
+    }
+  };
   if constexpr (NB == 4) {
     if (ep.type == CRUMB_ELEM_U8 && call.nc - n0 >= 64) {
       // 64 whole u8 channels per row: one pack and one 64-byte store instead of four masked
       // vpmovusdb stores (small-K layers, MobileNet's 1x1 expansions, spend most of their time
-      // here). Block by block, codes in place: one block's scales live at a time, so that the 16
-      // accumulators are not spilled.
+      // here).
       auto rows = [&](auto late) __attribute__((always_inline)) {
-        for (int b = 0; b < NB; b++) {
-          const __m512 mul = _mm512_loadu_ps(p->mul + n0 + 16 * b);
-          const __m512 add = _mm512_loadu_ps(p->add + n0 + 16 * b);
-          for (int m = 0; m < MR; m++)
-            acc[0][m][b] = Codes<decltype(late)::value>(acc[0][m][b], mul, add, ep);
-        }
+        codes(late);
         for (int m = 0; m < MR; m++) {
           __m512i v =
               crumb_avx512_pack64_u8(acc[0][m][0], acc[0][m][1], acc[0][m][2], acc[0][m][3]);
@@ -286,14 +290,8 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
   }
   if (NB == 2 && ep.type == CRUMB_ELEM_U8 && call.nc - n0 >= 32) {
     // 32 whole u8 channels (the 8-row tiles of 32-48-channel projections): one 32-byte store.
-    // Codes in place, block by block, as above.
     auto rows = [&](auto late) __attribute__((always_inline)) {
-      for (int b = 0; b < NB; b++) {
-        const __m512 mul = _mm512_loadu_ps(p->mul + n0 + 16 * b);
-        const __m512 add = _mm512_loadu_ps(p->add + n0 + 16 * b);
-        for (int m = 0; m < MR; m++)
-          acc[0][m][b] = Codes<decltype(late)::value>(acc[0][m][b], mul, add, ep);
-      }
+      codes(late);
       for (int m = 0; m < MR; m++) {
         __m256i v = crumb_avx512_pack32_u8(acc[0][m][0], acc[0][m][NB - 1]);
         if (decltype(late)::value) {
