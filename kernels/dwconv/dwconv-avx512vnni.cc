@@ -114,11 +114,21 @@ inline void Interleave4(__m512i x0, __m512i x1, __m512i x2, __m512i x3, __m512i 
   q[3] = _mm512_unpackhi_epi16(p01hi, p23hi);
 }
 
-// Channels [c_begin, c_end) of nx output pixels whose taps are resolved (internal.h). KS: the
-// taps as a compile-time constant (0: ks at run time).
+// Consecutive output pixels [x, x + n) of a call.
+struct Piece {
+  uint32_t x, n;
+};
+// Pieces one Run takes: a block's prepared weights and epilogue constants (~80 instructions) are
+// reused over all of them, so a 7x7 map (7 sliding rows of 7 pixels) prepares each block once,
+// not once per row.
+constexpr size_t kMaxPieces = 64;
+
+// Channels [c_begin, c_end) of the pixels of `pieces` (indices into ptrs / output), whose taps
+// are resolved (internal.h). KS: the taps as a compile-time constant (0: ks at run time). kSlide:
+// every piece is a sliding 3x3 window (SlidingPieces).
 template <bool kS8, size_t KS, bool kSlide>
-void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* const* ptrs,
-         const uint8_t* weights, uint8_t* output, size_t output_stride,
+void Run(size_t c_begin, size_t c_end, const Piece* pieces, size_t npieces, size_t ks_arg,
+         const void* const* ptrs, const uint8_t* weights, uint8_t* output, size_t output_stride,
          const crumb_dwconv_params* params) {
   static_assert(!kSlide || KS == 9, "the sliding window is for 3x3 kernels");
   const size_t ks = KS ? KS : ks_arg;
@@ -201,115 +211,119 @@ void Run(size_t c_begin, size_t c_end, size_t nx, size_t ks_arg, const void* con
     // Sliding window (3x3, stride 1): the interleaved input columns x - 1, x, x + 1 of pixel x;
     // each pixel interleaves only its new column (8 shuffles instead of 17).
     __m512i col[3][4];
-    if (kSlide && nx != 0) {
-      for (size_t c = 0; c < 2; c++) {
-        const void* const* taps = ptrs;
+    const size_t xlast = pieces[npieces - 1].x + pieces[npieces - 1].n;
+    for (size_t pi = 0; pi < npieces; pi++) {
+      const size_t xb = pieces[pi].x, nx = xb + pieces[pi].n;
+      if (kSlide) {
+        for (size_t c = 0; c < 2; c++) {
+          const void* const* taps = ptrs + xb * 9;
+          auto load = [&](size_t t) {
+            const __m512i a = _mm512_maskz_loadu_epi8(m, (const uint8_t*)taps[t] + c0);
+            return kS8 ? _mm512_xor_si512(a, flip) : a;
+          };
+          const __m512i r2 = load(6 + c);
+          Interleave4(load(c), load(3 + c), r2, r2, col[c + 1]);
+        }
+      }
+      for (size_t x = xb; x < nx; x++) {
+        const void* const* taps = ptrs + x * ks;
+        if (kSlide && x + kAhead < nx) {
+          // The window's new input row (bottom, column x + 1 + kAhead) and the output of pixel
+          // x + kAhead: a layer like 144 @ 56x56 (~1.1 MB with its pointers) is past L2, and
+          // these are the lines that come from L3 first.
+          const uint8_t* p = (const uint8_t*)taps[kAhead * 9 + 8] + c0;
+          _mm_prefetch((const char*)p, _MM_HINT_T0);
+          _mm_prefetch((const char*)p + 63, _MM_HINT_T0);
+          uint8_t* o = output + (x + kAhead) * output_stride + c0;
+          _mm_prefetch((const char*)o, _MM_HINT_ET0);
+          _mm_prefetch((const char*)o + 63, _MM_HINT_ET0);
+        }
+        if (kSlide && c0 == c_begin) {
+          // The pointers just past this call's: where a caller that builds one indirection buffer
+          // for the whole layer (the runtime, the benchmarks) keeps the next row's. Prefetches
+          // never fault, so reading past the array is harmless.
+          const char* next = (const char*)(ptrs + 9 * (xlast + x));
+          _mm_prefetch(next, _MM_HINT_T1);
+          _mm_prefetch(next + 64, _MM_HINT_T1);
+        }
+        __m512i acc0 = corr[0], acc1 = corr[1], acc2 = corr[2], acc3 = corr[3];
         auto load = [&](size_t t) {
           const __m512i a = _mm512_maskz_loadu_epi8(m, (const uint8_t*)taps[t] + c0);
           return kS8 ? _mm512_xor_si512(a, flip) : a;
         };
-        const __m512i r2 = load(6 + c);
-        Interleave4(load(c), load(3 + c), r2, r2, col[c + 1]);
-      }
-    }
-    for (size_t x = 0; x < nx; x++) {
-      const void* const* taps = ptrs + x * ks;
-      if (kSlide && x + kAhead < nx) {
-        // The window's new input row (bottom, column x + 1 + kAhead) and the output of pixel
-        // x + kAhead: a layer like 144 @ 56x56 (~1.1 MB with its pointers) is past L2, and
-        // these are the lines that come from L3 first.
-        const uint8_t* p = (const uint8_t*)taps[kAhead * 9 + 8] + c0;
-        _mm_prefetch((const char*)p, _MM_HINT_T0);
-        _mm_prefetch((const char*)p + 63, _MM_HINT_T0);
-        uint8_t* o = output + (x + kAhead) * output_stride + c0;
-        _mm_prefetch((const char*)o, _MM_HINT_ET0);
-        _mm_prefetch((const char*)o + 63, _MM_HINT_ET0);
-      }
-      if (kSlide && c0 == c_begin) {
-        // The pointers just past this call's: where a caller that builds one indirection buffer
-        // for the whole layer (the runtime, the benchmarks) keeps the next row's. Prefetches
-        // never fault, so reading past the array is harmless.
-        const char* next = (const char*)(ptrs + 9 * (nx + x));
-        _mm_prefetch(next, _MM_HINT_T1);
-        _mm_prefetch(next + 64, _MM_HINT_T1);
-      }
-      __m512i acc0 = corr[0], acc1 = corr[1], acc2 = corr[2], acc3 = corr[3];
-      auto load = [&](size_t t) {
-        const __m512i a = _mm512_maskz_loadu_epi8(m, (const uint8_t*)taps[t] + c0);
-        return kS8 ? _mm512_xor_si512(a, flip) : a;
-      };
-      if (kSlide) {
-        for (int i = 0; i < 4; i++) {
-          col[0][i] = col[1][i];
-          col[1][i] = col[2][i];
-        }
-        // The 4th byte of each quad meets a zero weight: row 2 again is as good as any.
-        const __m512i r2 = load(8);
-        Interleave4(load(2), load(5), r2, r2, col[2]);
+        if (kSlide) {
+          for (int i = 0; i < 4; i++) {
+            col[0][i] = col[1][i];
+            col[1][i] = col[2][i];
+          }
+          // The 4th byte of each quad meets a zero weight: row 2 again is as good as any.
+          const __m512i r2 = load(8);
+          Interleave4(load(2), load(5), r2, r2, col[2]);
 #pragma GCC unroll 3
-        for (size_t c = 0; c < 3; c++) {
-          const __m512i* w = wbuf + 4 * c;
-          acc0 = _mm512_dpbusd_epi32(acc0, col[c][0], w[0]);
-          acc1 = _mm512_dpbusd_epi32(acc1, col[c][1], w[1]);
-          acc2 = _mm512_dpbusd_epi32(acc2, col[c][2], w[2]);
-          acc3 = _mm512_dpbusd_epi32(acc3, col[c][3], w[3]);
+          for (size_t c = 0; c < 3; c++) {
+            const __m512i* w = wbuf + 4 * c;
+            acc0 = _mm512_dpbusd_epi32(acc0, col[c][0], w[0]);
+            acc1 = _mm512_dpbusd_epi32(acc1, col[c][1], w[1]);
+            acc2 = _mm512_dpbusd_epi32(acc2, col[c][2], w[2]);
+            acc3 = _mm512_dpbusd_epi32(acc3, col[c][3], w[3]);
+          }
         }
-      }
 #pragma GCC unroll 16
-      for (size_t q = 0; q < (kSlide ? 0 : quads); q++) {
-        const size_t t = 4 * q, last = ks - 1;
-        __m512i a[4];
-        // Padding taps of a short last quad read tap ks - 1 again under zero weights.
-        for (size_t i = 0; i < 4; i++) a[i] = load(t + i < ks ? t + i : last);
-        __m512i qv[4];
-        Interleave4(a[0], a[1], a[2], a[3], qv);
-        const __m512i* w = wbuf + 4 * q;
-        acc0 = _mm512_dpbusd_epi32(acc0, qv[0], w[0]);
-        acc1 = _mm512_dpbusd_epi32(acc1, qv[1], w[1]);
-        acc2 = _mm512_dpbusd_epi32(acc2, qv[2], w[2]);
-        acc3 = _mm512_dpbusd_epi32(acc3, qv[3], w[3]);
-      }
-      if (single && !kSlide) {
-        const __m512i s = _mm512_shuffle_epi8(load(ks - 1), tr);
-        const __m512i* w = wbuf + 4 * quads;
-        acc0 = _mm512_dpbusd_epi32(acc0, s, w[0]);
-        acc1 = _mm512_dpbusd_epi32(acc1, s, w[1]);
-        acc2 = _mm512_dpbusd_epi32(acc2, s, w[2]);
-        acc3 = _mm512_dpbusd_epi32(acc3, s, w[3]);
-      }
-      uint8_t* row = output + x * output_stride;
-      if (fast) {
-        const __m512i acc[4] = {acc0, acc1, acc2, acc3};
-        __m512i r[4];
-        for (int i = 0; i < 4; i++) {
-          const __m512 y =
-              crumb_avx512_scale(acc[i], _mm512_castsi512_ps(mq[i]), _mm512_castsi512_ps(aq[i]));
-          r[i] = _mm512_maskz_cvtps_epi32(CRUMB_AVX512_ALL,
-                                          nomin ? y : _mm512_maskz_min_ps(CRUMB_AVX512_ALL, hi, y));
+        for (size_t q = 0; q < (kSlide ? 0 : quads); q++) {
+          const size_t t = 4 * q, last = ks - 1;
+          __m512i a[4];
+          // Padding taps of a short last quad read tap ks - 1 again under zero weights.
+          for (size_t i = 0; i < 4; i++) a[i] = load(t + i < ks ? t + i : last);
+          __m512i qv[4];
+          Interleave4(a[0], a[1], a[2], a[3], qv);
+          const __m512i* w = wbuf + 4 * q;
+          acc0 = _mm512_dpbusd_epi32(acc0, qv[0], w[0]);
+          acc1 = _mm512_dpbusd_epi32(acc1, qv[1], w[1]);
+          acc2 = _mm512_dpbusd_epi32(acc2, qv[2], w[2]);
+          acc3 = _mm512_dpbusd_epi32(acc3, qv[3], w[3]);
         }
-        const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(r[0], r[1]), z16);
-        const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(r[2], r[3]), z16);
-        __m512i b;
-        if (u8) {
-          b = _mm512_packus_epi16(w01, w23);
-          if (clamp) b = _mm512_min_epu8(_mm512_max_epu8(b, qmin8), qmax8);
-        } else {
-          b = _mm512_packs_epi16(w01, w23);
-          if (clamp) b = _mm512_min_epi8(_mm512_max_epi8(b, qmin8), qmax8);
+        if (single && !kSlide) {
+          const __m512i s = _mm512_shuffle_epi8(load(ks - 1), tr);
+          const __m512i* w = wbuf + 4 * quads;
+          acc0 = _mm512_dpbusd_epi32(acc0, s, w[0]);
+          acc1 = _mm512_dpbusd_epi32(acc1, s, w[1]);
+          acc2 = _mm512_dpbusd_epi32(acc2, s, w[2]);
+          acc3 = _mm512_dpbusd_epi32(acc3, s, w[3]);
         }
-        if (nc == 64) {
-          _mm512_storeu_si512(row + c0, b);
-        } else {
-          _mm512_mask_storeu_epi8(row + c0, m, b);
+        uint8_t* row = output + x * output_stride;
+        if (fast) {
+          const __m512i acc[4] = {acc0, acc1, acc2, acc3};
+          __m512i r[4];
+          for (int i = 0; i < 4; i++) {
+            const __m512 y =
+                crumb_avx512_scale(acc[i], _mm512_castsi512_ps(mq[i]), _mm512_castsi512_ps(aq[i]));
+            r[i] = _mm512_maskz_cvtps_epi32(
+                CRUMB_AVX512_ALL, nomin ? y : _mm512_maskz_min_ps(CRUMB_AVX512_ALL, hi, y));
+          }
+          const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(r[0], r[1]), z16);
+          const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(r[2], r[3]), z16);
+          __m512i b;
+          if (u8) {
+            b = _mm512_packus_epi16(w01, w23);
+            if (clamp) b = _mm512_min_epu8(_mm512_max_epu8(b, qmin8), qmax8);
+          } else {
+            b = _mm512_packs_epi16(w01, w23);
+            if (clamp) b = _mm512_min_epi8(_mm512_max_epi8(b, qmin8), qmax8);
+          }
+          if (nc == 64) {
+            _mm512_storeu_si512(row + c0, b);
+          } else {
+            _mm512_mask_storeu_epi8(row + c0, m, b);
+          }
+          continue;
         }
-        continue;
-      }
-      const __m512i qa[4] = {acc0, acc1, acc2, acc3};
-      __m512i acc[4];
-      TransposeLanes(qa, acc);
-      for (size_t j = 0; j < 4 && 16 * j < nc; j++) {
-        const size_t cnt = nc - 16 * j < 16 ? nc - 16 * j : 16;
-        crumb_avx512_output16(acc[j], params->mul, params->add, &e, row, c0 + 16 * j, cnt);
+        const __m512i qa[4] = {acc0, acc1, acc2, acc3};
+        __m512i acc[4];
+        TransposeLanes(qa, acc);
+        for (size_t j = 0; j < 4 && 16 * j < nc; j++) {
+          const size_t cnt = nc - 16 * j < 16 ? nc - 16 * j : 16;
+          crumb_avx512_output16(acc[j], params->mul, params->add, &e, row, c0 + 16 * j, cnt);
+        }
       }
     }
   }
@@ -330,8 +344,6 @@ bool SlidesTo(const void* const* taps, size_t x) {
 // at least kMinSlide sliding pixels take the sliding path; the rest are batched unslid, so a
 // stride-2 layer still makes one call for all its pixels.
 constexpr size_t kMinSlide = 4;
-// Calls of fewer pixels go to the AVX-512 int16 kernel (see the entry point).
-constexpr size_t kMinVnniWidth = 64;
 template <typename F>
 void SlidingPieces(size_t nx, size_t ks, const void* const* taps, F&& f) {
   if (ks != 9 || nx < 2) {
@@ -353,13 +365,13 @@ void SlidingPieces(size_t nx, size_t ks, const void* const* taps, F&& f) {
 }
 
 template <bool kS8>
-void Dispatch(size_t c_begin, size_t c_end, size_t nx, size_t ks, bool slide,
-              const void* const* taps, const uint8_t* weights, uint8_t* output,
+void Dispatch(size_t c_begin, size_t c_end, const Piece* pieces, size_t npieces, size_t ks,
+              bool slide, const void* const* taps, const uint8_t* weights, uint8_t* output,
               size_t output_stride, const crumb_dwconv_params* params) {
   auto* fn = ks == 9    ? (slide ? Run<kS8, 9, true> : Run<kS8, 9, false>)
              : ks == 25 ? Run<kS8, 25, false>
                         : Run<kS8, 0, false>;
-  fn(c_begin, c_end, nx, ks, taps, weights, output, output_stride, params);
+  fn(c_begin, c_end, pieces, npieces, ks, taps, weights, output, output_stride, params);
 }
 
 // A last block of at most 16 channels of a sliding 3x3 layer with integer outputs (MobileNetV2's
@@ -563,16 +575,6 @@ extern "C" void crumb_q8_qb_dwconv_ukernel_c64__avx512vnni(size_t channels, size
     return;
   }
   const bool s8 = params->a_type == CRUMB_ELEM_S8;
-  // Few pixels per call (a 7x7 map: 49) leave the per-block weight preparation of the quad
-  // layout unamortized; the AVX-512 kernel's int16 tap-pair chain, when the bound allows it, is
-  // faster there (960 @ 7x7 W4A4: 116 vs 102 GOPS; from 14x14 on this kernel wins, 127-146 vs
-  // 121-125). Same bits either way.
-  const uint64_t max_qa = s8 ? 127u + (1u << (params->a_bits - 1)) : (1u << params->a_bits) - 1u;
-  if (width < kMinVnniWidth && (uint64_t)ks * max_qa * params->max_abs_v < 32768u) {
-    crumb_q8_qb_dwconv_ukernel_c64__avx512(channels, width, ks, input, input_offset, zero, weights,
-                                           output, output_stride, params);
-    return;
-  }
   auto* fn = s8 ? Dispatch<true> : Dispatch<false>;
   // A last block of at most 32 channels goes to the AVX2 kernel (half the vector width, two
   // pixels per register for <= 16 channels, the same bits), or of at most 16 channels of a
@@ -584,10 +586,27 @@ extern "C" void crumb_q8_qb_dwconv_ukernel_c64__avx512vnni(size_t channels, size
   crumb_dwconv::ForEachPixelGroup(
       width, ks, input, input_offset, zero,
       [&](size_t x0, size_t group_nx, const void* const* group_taps) {
+        uint8_t* group_out = (uint8_t*)output + x0 * output_stride;
+        // Consecutive sliding pieces go to one Run (the block loop outside them).
+        Piece batch[kMaxPieces];
+        size_t nbatch = 0;
+        auto flush = [&]() {
+          if (nbatch != 0 && full != 0) {
+            fn(0, full, batch, nbatch, ks, true, group_taps, w, group_out, output_stride, params);
+          }
+          nbatch = 0;
+        };
         SlidingPieces(group_nx, ks, group_taps, [&](size_t x, size_t nx, bool slide) {
           const void* const* taps = group_taps + x * ks;
-          uint8_t* out = (uint8_t*)output + (x0 + x) * output_stride;
-          if (full != 0) fn(0, full, nx, ks, slide, taps, w, out, output_stride, params);
+          uint8_t* out = group_out + x * output_stride;
+          if (slide) {
+            if (nbatch == kMaxPieces) flush();
+            batch[nbatch++] = Piece{(uint32_t)x, (uint32_t)nx};
+          } else if (full != 0) {
+            flush();
+            const Piece all{0, (uint32_t)nx};
+            fn(0, full, &all, 1, ks, false, taps, w, out, output_stride, params);
+          }
           if (full < channels) {
             if (slide && int_out && tail <= 16) {
               (s8 ? Tail16Slide<true> : Tail16Slide<false>)(full, channels, nx, taps, w, out,
@@ -598,5 +617,6 @@ extern "C" void crumb_q8_qb_dwconv_ukernel_c64__avx512vnni(size_t channels, size
             }
           }
         });
+        flush();
       });
 }

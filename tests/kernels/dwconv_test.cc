@@ -54,6 +54,9 @@ class DwconvTester {
   CRUMB_SETTER(int32_t, qmin)
   CRUMB_SETTER(int32_t, qmax)
   CRUMB_SETTER(double, pad_fraction)  // share of taps that point at the zero row
+  // > 0 (ks = 9): pixels form image rows of this many pixels, their left / right columns of taps
+  // padded at the row's first / last pixel (the sliding window breaks at each row's end).
+  CRUMB_SETTER(size_t, row_width)
   CRUMB_SETTER(size_t, input_offset)
   CRUMB_SETTER(size_t, output_stride_extra)  // elements beyond `channels` between output pixels
   CRUMB_SETTER(uint32_t, max_abs_v_extra)    // added to the packer's max_abs_v (a looser bound)
@@ -158,6 +161,10 @@ class DwconvTester {
     for (size_t x = 0; x < W; x++) {
       for (size_t t = 0; t < ks; t++) {
         padded[x * ks + t] = pad_fraction_ > 0.0 && u01(rng) < pad_fraction_;
+        if (row_width_ != 0 && ks == 9) {
+          padded[x * ks + t] = padded[x * ks + t] || (x % row_width_ == 0 && t % 3 == 0) ||
+                               (x % row_width_ == row_width_ - 1 && t % 3 == 2);
+        }
         indirection[x * ks + t] =
             padded[x * ks + t] ? (const void*)zero.data() : (const void*)in[x + t]->data();
       }
@@ -232,17 +239,18 @@ class DwconvTester {
     char s[320];
     snprintf(s, sizeof(s),
              "channels=%zu width=%zu ks=%zu a_type=%u a_bits=%u za=%d w_bits=%u enc=%u zw=%d "
-             "w_max_abs=%d out=%u zo=%d q=[%d,%d] pad=%.2f input_offset=%zu stride+=%zu "
+             "w_max_abs=%d out=%u zo=%d q=[%d,%d] pad=%.3f row=%zu input_offset=%zu stride+=%zu "
              "max_abs_v+=%u fill=%d seed=%u",
              channels_, width_, ks_, a_type_, a_bits_, a_zero_point_, w_bits_, w_encoding_,
              (int)w_zero_points_, w_max_abs_, out_type_, out_zero_point_, qmin_, qmax_,
-             pad_fraction_, input_offset_, output_stride_extra_, max_abs_v_extra_, (int)fill_,
-             seed_);
+             pad_fraction_, row_width_, input_offset_, output_stride_extra_, max_abs_v_extra_,
+             (int)fill_, seed_);
     return s;
   }
 
  private:
   size_t channels_ = 16, width_ = 3, ks_ = 9, input_offset_ = 0, output_stride_extra_ = 0;
+  size_t row_width_ = 0;
   uint32_t a_type_ = CRUMB_ELEM_U8, a_bits_ = 8, w_bits_ = 8, w_encoding_ = CRUMB_ENC_SIGNED;
   int32_t a_zero_point_ = 3, w_max_abs_ = 0;
   DwZeroPoints w_zero_points_ = DwZeroPoints::kSymmetric;
@@ -559,6 +567,33 @@ TEST_P(DwconvKernelTest, Int16Bound) {
                         .w_bits(8)
                         .w_max_abs(c.vmax)
                         .fill(fill)
+                        .seed(s));
+        }
+      }
+    }
+  }
+}
+
+// Long calls of 3x3 windows that slide (the tester's pixel x + 1 reads pixel x's taps shifted by
+// one), broken at image-row ends (row_width) and by padding taps at random: runs of every length,
+// more sliding runs per call than a kernel may batch (the VNNI kernel takes 64 per pass over its
+// weight blocks), and input_offset's groups of resolved pointers.
+TEST_P(DwconvKernelTest, LongSlidingCalls) {
+  uint32_t seed = 2100;
+  for (size_t width : {64, 71, 300, 900}) {
+    for (size_t row : {0, 5, 7, 56}) {
+      for (double pad : {0.0, 0.005, 0.03}) {
+        for (uint32_t ab : {4u, 8u}) {
+          const uint32_t s = seed++;
+          CHECK_RUN(DwconvTester()
+                        .channels(s % 2 ? 144 : 64)
+                        .width(width)
+                        .ks(9)
+                        .a_bits(ab)
+                        .w_bits(ab == 4 ? 2 : 8)
+                        .row_width(row)
+                        .pad_fraction(pad)
+                        .input_offset(s % 3 == 0 ? 13 : 0)
                         .seed(s));
         }
       }
