@@ -33,6 +33,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <algorithm>
+
 #include "kernels/common/epilogue-avx512.h"
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/dwconv/internal.h"
@@ -374,18 +376,20 @@ void Dispatch(size_t c_begin, size_t c_end, const Piece* pieces, size_t npieces,
   fn(c_begin, c_end, pieces, npieces, ks, taps, weights, output, output_stride, params);
 }
 
-// A last block of at most 16 channels of a sliding 3x3 layer with integer outputs (MobileNetV2's
-// 144 = 2 x 64 + 16): the same quads, window and epilogue on xmm registers, where the AVX2
-// kernel's int16 path cost ~20 % of that layer's time for 11 % of its channels. In 16 channels
-// the quad layout is plain: Q_i = channels 4 i .. 4 i + 3, so mul / add / za vsum load directly.
+// 16 channels [c0, c_end) (c0 a multiple of 16) of a last block of at most 32 channels of a
+// sliding 3x3 layer with integer outputs (MobileNetV2's 144 = 2 x 64 + 16, its first depthwise
+// layer's 32 channels): the same quads, window and epilogue on xmm registers, where the AVX2
+// kernel's int16 path cost ~20 % of the 144-channel layer's time for 11 % of its channels and ran
+// the 32-channel one at ~55 GOPS. In 16 channels the quad layout is plain: Q_i = channels 4 i ..
+// 4 i + 3, so mul / add / za vsum load directly.
 template <bool kS8>
 void Tail16Slide(size_t c0, size_t c_end, size_t nx, const void* const* ptrs,
                  const uint8_t* weights, uint8_t* output, size_t output_stride,
                  const crumb_dwconv_params* params) {
-  const size_t nc = c_end - c0;
+  const size_t nc = c_end - c0, off = c0 % CRUMB_DWCONV_BLOCK;
   const __mmask16 m = (__mmask16)((1u << nc) - 1u);
   const uint8_t* block = weights + c0 / CRUMB_DWCONV_BLOCK * crumb_dwconv_block_bytes(9);
-  const int8_t* v = (const int8_t*)(block + CRUMB_DWCONV_BLOCK * 4);
+  const int8_t* v = (const int8_t*)(block + CRUMB_DWCONV_BLOCK * 4) + off;
   const __m128i flip = _mm_set1_epi8((char)0x80);
   const __m128i vza = _mm_set1_epi32(params->a_zero_point + (kS8 ? 128 : 0));
   const __m128i vzero = _mm_setzero_si128();
@@ -401,8 +405,8 @@ void Tail16Slide(size_t c0, size_t c_end, size_t nx, const void* const* ptrs,
   for (int i = 0; i < 4; i++) {
     const __mmask8 k =
         (__mmask8)(nc > 4 * (size_t)i ? (nc - 4 * i >= 4 ? 0xF : (1u << (nc - 4 * i)) - 1) : 0);
-    corr[i] =
-        _mm_sub_epi32(vzero, _mm_mullo_epi32(vza, _mm_loadu_si128((const __m128i*)block + i)));
+    corr[i] = _mm_sub_epi32(
+        vzero, _mm_mullo_epi32(vza, _mm_loadu_si128((const __m128i*)block + off / 4 + i)));
     mq[i] = _mm_maskz_loadu_ps(k, params->mul + c0 + 4 * i);
     aq[i] = _mm_maskz_loadu_ps(k, params->add + c0 + 4 * i);
   }
@@ -576,9 +580,9 @@ extern "C" void crumb_q8_qb_dwconv_ukernel_c64__avx512vnni(size_t channels, size
   }
   const bool s8 = params->a_type == CRUMB_ELEM_S8;
   auto* fn = s8 ? Dispatch<true> : Dispatch<false>;
-  // A last block of at most 32 channels goes to the AVX2 kernel (half the vector width, two
-  // pixels per register for <= 16 channels, the same bits), or of at most 16 channels of a
-  // sliding 3x3 layer with integer outputs to Tail16Slide.
+  // A last block of at most 32 channels goes to Tail16Slide in 16-channel parts on a sliding 3x3
+  // layer with integer outputs, otherwise to the AVX2 kernel (half the vector width, two pixels
+  // per register for <= 16 channels, the same bits).
   const size_t tail = channels % CRUMB_DWCONV_BLOCK;
   const size_t full = tail != 0 && tail <= 32 ? channels - tail : channels;
   const bool int_out = params->out.type != CRUMB_ELEM_F32;
@@ -608,9 +612,11 @@ extern "C" void crumb_q8_qb_dwconv_ukernel_c64__avx512vnni(size_t channels, size
             fn(0, full, &all, 1, ks, false, taps, w, out, output_stride, params);
           }
           if (full < channels) {
-            if (slide && int_out && tail <= 16) {
-              (s8 ? Tail16Slide<true> : Tail16Slide<false>)(full, channels, nx, taps, w, out,
-                                                            output_stride, params);
+            if (slide && int_out) {
+              auto* tail16 = s8 ? Tail16Slide<true> : Tail16Slide<false>;
+              for (size_t c0 = full; c0 < channels; c0 += 16) {
+                tail16(c0, std::min(channels, c0 + 16), nx, taps, w, out, output_stride, params);
+              }
             } else {
               crumb_dwconv_avx2_channels(full, channels, nx, ks, taps, w, out, output_stride,
                                          params);

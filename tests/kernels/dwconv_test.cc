@@ -577,8 +577,10 @@ TEST_P(DwconvKernelTest, Int16Bound) {
 // Long calls of 3x3 windows that slide (the tester's pixel x + 1 reads pixel x's taps shifted by
 // one), broken at image-row ends (row_width) and by padding taps at random: runs of every length,
 // more sliding runs per call than a kernel may batch (the VNNI kernel takes 64 per pass over its
-// weight blocks), and input_offset's groups of resolved pointers.
+// weight blocks), input_offset's groups of resolved pointers, and last blocks of <= 32 channels.
 TEST_P(DwconvKernelTest, LongSlidingCalls) {
+  // Whole 64-channel blocks, and last blocks of 16 (144), 32 and 26 (90) channels.
+  const size_t kChannels[] = {144, 64, 32, 90};
   uint32_t seed = 2100;
   for (size_t width : {64, 71, 300, 900}) {
     for (size_t row : {0, 5, 7, 56}) {
@@ -586,7 +588,7 @@ TEST_P(DwconvKernelTest, LongSlidingCalls) {
         for (uint32_t ab : {4u, 8u}) {
           const uint32_t s = seed++;
           CHECK_RUN(DwconvTester()
-                        .channels(s % 2 ? 144 : 64)
+                        .channels(kChannels[s % 4])
                         .width(width)
                         .ks(9)
                         .a_bits(ab)
