@@ -76,12 +76,18 @@ static inline __m512i crumb_avx512_pack64_u8(__m512i q0, __m512i q1, __m512i q2,
   return _mm512_maskz_permutexvar_epi32(
       CRUMB_AVX512_ALL, _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), b);
 }
+// The low 256 bits of x: a vector shuffle, where _mm512_castsi512_si256 (vextract on GCC 12) warns
+// as above.
+static inline __m256i crumb_avx512_low256(__m512i x) {
+  typedef long long crumb_v8di __attribute__((vector_size(64)));
+  return (__m256i)__builtin_shufflevector((crumb_v8di)x, (crumb_v8di)x, 0, 1, 2, 3);
+}
 // 2 x 16 int32 codes in [0, 255] (channels 0-15, 16-31) -> 32 bytes in channel order.
 static inline __m256i crumb_avx512_pack32_u8(__m512i q0, __m512i q1) {
   // Per 128-bit lane L the packs give dwords (q0[4L..], q1[4L..], repeated): gather them back.
   const __m512i w = _mm512_packs_epi32(q0, q1);
   const __m512i b = _mm512_packus_epi16(w, w);
-  return _mm512_castsi512_si256(_mm512_maskz_permutexvar_epi32(
+  return crumb_avx512_low256(_mm512_maskz_permutexvar_epi32(
       CRUMB_AVX512_ALL, _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0), b));
 }
 static inline __m512i crumb_avx512_pack64_s8(__m512i q0, __m512i q1, __m512i q2, __m512i q3) {

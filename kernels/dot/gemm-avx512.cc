@@ -179,15 +179,18 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
   // every vector register is the caller's to save (after the tap loop, 16 spills per tile).
   uint32_t rsum[MR] = {0};
   if (call.has_zw) {
+#pragma GCC unroll 16
     for (int m = 0; m < MR; m++)
       for (size_t t = 0; t < g.ks; t++)
         rsum[m] += RowSum<SA>(Row(call, g, m0 + (size_t)m, t), g.kc);
   }
-  // The accumulators start at the per-channel correction (sums wrap, so the order is free): one
-  // addition per accumulator less in the epilogue, which is most of a small-K layer's time.
+// The accumulators start at the per-channel correction (sums wrap, so the order is free): one
+// addition per accumulator less in the epilogue, which is most of a small-K layer's time.
+#pragma GCC unroll 16
   for (int b = 0; b < NB; b++) {
     const __m512i corr = corrs ? _mm512_loadu_si512(corrs + (nb0 + (size_t)b) * 16)
                                : Correction(call, g, nb0 + (size_t)b);
+#pragma GCC unroll 16
     for (int m = 0; m < MR; m++) {
       acc[0][m][b] = corr;
       if (kSplit == 2) acc[kSplit - 1][m][b] = _mm512_setzero_si512();
@@ -196,30 +199,40 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
   const uint8_t* wblock = call.w + nb0 * g.block_bytes + CRUMB_DOT_HEADER;
   for (size_t t = 0; t < g.ks; t++) {
     const uint8_t* ap[MR];
+#pragma GCC unroll 16
     for (int m = 0; m < MR; m++) ap[m] = Row(call, g, m0 + (size_t)m, t);
     const uint8_t* wp[NB];
+#pragma GCC unroll 16
     for (int b = 0; b < NB; b++) wp[b] = wblock + (size_t)b * g.block_bytes + t * g.tap_bytes;
     for (size_t s = 0; TAIL <= 0 && s < g.fast_sb; s++) {
 #pragma GCC unroll 8
       for (unsigned v = 0; v < 8; v++) {
         __m512i wv[NB];
+#pragma GCC unroll 16
         for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], 8, v);
+#pragma GCC unroll 16
         for (int m = 0; m < MR; m++) {
           const __m512i x = Bcast<SA>(ap[m] + 4 * v);
+#pragma GCC unroll 16
           for (int b = 0; b < NB; b++)
             acc[v % kSplit][m][b] = _mm512_dpbusd_epi32(acc[v % kSplit][m][b], x, wv[b]);
         }
       }
+#pragma GCC unroll 16
       for (int b = 0; b < NB; b++) wp[b] += 64 * BITS;
+#pragma GCC unroll 16
       for (int m = 0; m < MR; m++) ap[m] += 32;
     }
     if constexpr (TAIL > 0) {
 #pragma GCC unroll 8
       for (unsigned v = 0; v < (unsigned)TAIL; v++) {
         __m512i wv[NB];
+#pragma GCC unroll 16
         for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], TAIL, v);
+#pragma GCC unroll 16
         for (int m = 0; m < MR; m++) {
           const __m512i x = Bcast<SA>(ap[m] + 4 * v);
+#pragma GCC unroll 16
           for (int b = 0; b < NB; b++)
             acc[v % kSplit][m][b] = _mm512_dpbusd_epi32(acc[v % kSplit][m][b], x, wv[b]);
         }
@@ -228,11 +241,14 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
       const unsigned nv = g.tail_nv;
       for (unsigned v = 0; v < nv; v++) {
         __m512i wv[NB];
+#pragma GCC unroll 16
         for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], nv, v);
         const bool last = v + 1 == nv;
+#pragma GCC unroll 16
         for (int m = 0; m < MR; m++) {
           const __m512i x =
               last ? BcastTail<SA>(ap[m] + 4 * v, g.tail_bytes) : Bcast<SA>(ap[m] + 4 * v);
+#pragma GCC unroll 16
           for (int b = 0; b < NB; b++) acc[0][m][b] = _mm512_dpbusd_epi32(acc[0][m][b], x, wv[b]);
         }
       }
@@ -240,16 +256,20 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
   }
   // Zero-point corrections and the epilogue.
   const crumb_gemm_params* p = call.params;
+#pragma GCC unroll 16
   for (int b = 0; b < NB; b++) {
+#pragma GCC unroll 16
     for (int m = 0; m < MR; m++)
       if (kSplit == 2) acc[0][m][b] = _mm512_add_epi32(acc[0][m][b], acc[kSplit - 1][m][b]);
   }
   if (call.has_zw) {
+#pragma GCC unroll 16
     for (int b = 0; b < NB; b++) {
       const size_t n = (nb0 + (size_t)b) * 16;
       const __mmask16 k = crumb_avx512_mask16(call.nc - n < 16 ? call.nc - n : 16);
       const __m512i zw = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, p->w_zero_point + n),
                                           _mm512_set1_epi32(call.bias));
+#pragma GCC unroll 16
       for (int m = 0; m < MR; m++)
         acc[0][m][b] = _mm512_sub_epi32(
             acc[0][m][b], _mm512_mullo_epi32(zw, _mm512_set1_epi32((int32_t)rsum[m])));
@@ -259,9 +279,11 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
   // The u8 paths below: every block's codes in place, one block's scales live at a time, so that
   // the accumulators are not spilled.
   auto codes = [&](auto late) __attribute__((always_inline)) {
+#pragma GCC unroll 16
     for (int b = 0; b < NB; b++) {
       const __m512 mul = _mm512_loadu_ps(p->mul + n0 + 16 * b);
       const __m512 add = _mm512_loadu_ps(p->add + n0 + 16 * b);
+#pragma GCC unroll 16
       for (int m = 0; m < MR; m++)
         acc[0][m][b] = Codes<decltype(late)::value>(acc[0][m][b], mul, add, ep);
     }
@@ -273,6 +295,7 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
       // here).
       auto rows = [&](auto late) __attribute__((always_inline)) {
         codes(late);
+#pragma GCC unroll 16
         for (int m = 0; m < MR; m++) {
           __m512i v =
               crumb_avx512_pack64_u8(acc[0][m][0], acc[0][m][1], acc[0][m][2], acc[0][m][3]);
@@ -292,11 +315,12 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
     // 32 whole u8 channels (the 8-row tiles of 32-48-channel projections): one 32-byte store.
     auto rows = [&](auto late) __attribute__((always_inline)) {
       codes(late);
+#pragma GCC unroll 16
       for (int m = 0; m < MR; m++) {
         __m256i v = crumb_avx512_pack32_u8(acc[0][m][0], acc[0][m][NB - 1]);
         if (decltype(late)::value) {
-          v = _mm256_min_epu8(_mm256_max_epu8(v, _mm512_castsi512_si256(ep.qmin8)),
-                              _mm512_castsi512_si256(ep.qmax8));
+          v = _mm256_min_epu8(_mm256_max_epu8(v, crumb_avx512_low256(ep.qmin8)),
+                              crumb_avx512_low256(ep.qmax8));
         }
         _mm256_storeu_si256((__m256i*)(call.c + (m0 + (size_t)m) * call.c_stride + n0), v);
       }
@@ -308,9 +332,11 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
     }
     return;
   }
+#pragma GCC unroll 16
   for (int b = 0; b < NB; b++) {
     const size_t n = (nb0 + (size_t)b) * 16;
     const size_t count = call.nc - n < 16 ? call.nc - n : 16;
+#pragma GCC unroll 16
     for (int m = 0; m < MR; m++)
       crumb_avx512_output16(acc[0][m][b], p->mul, p->add, &ep,
                             call.c + (m0 + (size_t)m) * call.c_stride, n, count);
