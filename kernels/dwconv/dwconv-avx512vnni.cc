@@ -490,7 +490,7 @@ void Tail16Slide(size_t c0, size_t c_end, size_t nx, const void* const* ptrs,
   size_t x = 0;
   for (; x + 4 <= nx; x += 4) {
     const void* const* t = ptrs + 9 * x;
-    if (x + 4 + kAhead < nx) {  // as in Run
+    if (x + 8 + kAhead <= nx) {  // as in Run; pixels x + 4 + kAhead .. + 3 must exist
       for (size_t k = 0; k < 4; k++) {
         _mm_prefetch((const char*)ptrs[9 * (x + 4 + kAhead + k) + 8] + c0, _MM_HINT_T0);
       }
