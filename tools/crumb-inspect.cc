@@ -110,6 +110,15 @@ int main(int argc, char** argv) {
              kCoords[op.resize_coordinates], kNearest[op.resize_nearest], (double)op.scale_h,
              (double)op.scale_w);
     }
+    if (op.opcode == crumb::rt::kOpSlice) {
+      auto list = [](const std::vector<int64_t>& v) {
+        std::string s = "[";
+        for (size_t k = 0; k < v.size(); k++) s += (k ? ", " : "") + std::to_string(v[k]);
+        return s + "]";
+      };
+      printf("        starts=%s steps=%s\n", list(op.slice_starts).c_str(),
+             list(op.slice_steps).c_str());
+    }
     printf("        in:  %s\n        out: %s\n", io(op.inputs).c_str(), io(op.outputs).c_str());
   }
 

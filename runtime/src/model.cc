@@ -61,6 +61,8 @@ const char* OpCodeName(int32_t opcode) {
       return "REQUANTIZE";
     case kOpResize:
       return "RESIZE";
+    case kOpSlice:
+      return "SLICE";
     case kOpCustom:
       return "CUSTOM";
     default:
@@ -561,11 +563,11 @@ Status Model::Parse() {
       return Unsupported(StrFormat("%s is a custom op '%s', which this runtime does not provide.",
                                    label.c_str(), Quote(fo->custom_code()).c_str()));
     }
-    if (op.opcode < kOpQuantize || op.opcode > kOpResize) {
+    if (op.opcode < kOpQuantize || op.opcode > kOpSlice) {
       return Unsupported(
           StrFormat("Op %u ('%s') has unknown opcode %d: this runtime runs opcodes %d "
-                    "(QUANTIZE) to %d (RESIZE) at version 1 (a newer model format?).",
-                    i, op.name.c_str(), op.opcode, (int)kOpQuantize, (int)kOpResize));
+                    "(QUANTIZE) to %d (SLICE) at version 1 (a newer model format?).",
+                    i, op.name.c_str(), op.opcode, (int)kOpQuantize, (int)kOpSlice));
     }
     // REQUANTIZE version 2 reads a code table as its second input; every other op is at 1.
     const int32_t max_version = op.opcode == kOpRequantize ? 2 : 1;
@@ -703,6 +705,15 @@ Status Model::Parse() {
         op.resize_nearest = (int32_t)o->nearest();
         op.scale_h = o->scale_h();
         op.scale_w = o->scale_w();
+        clamp = o->clamp();
+        break;
+      }
+      case kOpSlice: {
+        CRUMB_RETURN_IF_ERROR(need_options(fb::OpOptions::SliceOptions, "SliceOptions"));
+        const fb::SliceOptions* o = fo->options_as_SliceOptions();
+        // Absent vectors stay empty; op_check refuses a length other than the input's rank.
+        if (o->starts()) op.slice_starts.assign(o->starts()->begin(), o->starts()->end());
+        if (o->steps()) op.slice_steps.assign(o->steps()->begin(), o->steps()->end());
         clamp = o->clamp();
         break;
       }

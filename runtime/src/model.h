@@ -28,6 +28,7 @@ enum OpCode : int32_t {
   kOpConcat = 9,
   kOpRequantize = 10,
   kOpResize = 11,
+  kOpSlice = 12,
   kOpCustom = 1000,
 };
 // schema ResizeMode / ResizeCoordinates / ResizeNearest.
@@ -112,6 +113,8 @@ struct OpDesc {
   int32_t resize_mode = kResizeNearest, resize_coordinates = kResizeHalfPixel;
   int32_t resize_nearest = kResizeRoundPreferFloor;
   float scale_h = 0.f, scale_w = 0.f;
+  // Slice (schema SliceOptions): one start and one step per logical axis of the input.
+  std::vector<int64_t> slice_starts, slice_steps;
   ClampDesc clamp;
 };
 

@@ -147,6 +147,53 @@ class Checker {
     return Status::Ok();
   }
 
+  // SLICE: x QUANT of any rank -> y QUANT of the same rank; output element i is input element
+  // starts[d] + i_d * steps[d] on every logical axis d, each index inside the input. A dynamic
+  // batch (-1 in x or y) follows the input's and needs start 0, step 1 there.
+  Status Slice() const {
+    CRUMB_RETURN_IF_ERROR(Counts(1, 1, 1));
+    CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
+    const TensorDesc& x = In(0);
+    const size_t rank = x.shape.size();
+    CRUMB_RETURN_IF_ERROR(Output(true, false, (int)rank));
+    const TensorDesc& y = Out();
+    if (op_.slice_starts.size() != rank || op_.slice_steps.size() != rank) {
+      return Fail(
+          StrFormat("has %zu starts and %zu steps; it needs one of each per axis of its "
+                    "rank-%zu input.",
+                    op_.slice_starts.size(), op_.slice_steps.size(), rank));
+    }
+    for (size_t d = 0; d < rank; d++) {
+      const int64_t start = op_.slice_starts[d], step = op_.slice_steps[d];
+      if (step == 0) return Fail(StrFormat("has step 0 on axis %zu; steps must be non-zero.", d));
+      if (x.shape[d] == -1 || y.shape[d] == -1) {
+        // Only axis 0 can be dynamic (the loader allows -1 nowhere else).
+        if (start != 0 || step != 1) {
+          return Fail(StrFormat(
+              "has start %lld and step %lld on its dynamic batch axis %zu; the output follows "
+              "the input's batch there, which needs start 0 and step 1.",
+              (long long)start, (long long)step, d));
+        }
+        continue;
+      }
+      const int64_t dim = x.shape[d], n = y.shape[d];
+      if (start < 0 || start >= dim) {
+        return Fail(StrFormat("has start %lld on axis %zu, outside the input's [0, %lld).",
+                              (long long)start, d, (long long)dim));
+      }
+      // The last index read, start + (n - 1) * step, without overflow.
+      int64_t span = 0, last = 0;
+      if (__builtin_mul_overflow(n - 1, step, &span) ||
+          __builtin_add_overflow(start, span, &last) || last < 0 || last >= dim) {
+        return Fail(StrFormat(
+            "reads %lld elements from start %lld with step %lld on axis %zu; the last one "
+            "falls outside the input's [0, %lld).",
+            (long long)n, (long long)start, (long long)step, d, (long long)dim));
+      }
+    }
+    return Status::Ok();
+  }
+
   // REQUANTIZE version 2: y = table[x's stored byte], the table a constant 8-bit UNSIGNED
   // ROWS_LSB [1, 256] whose every entry is a code of the output (as a byte: two's complement for
   // SIGNED outputs).
@@ -439,6 +486,8 @@ class Checker {
       }
       case kOpResize:
         return Resize();
+      case kOpSlice:
+        return Slice();
       default:
         return Unsupported(label_ + " is not supported.");
     }

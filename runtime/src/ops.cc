@@ -1019,6 +1019,78 @@ class ConcatOp : public Op {
   std::vector<Scatter> scatter_;
 };
 
+// Output element i (per logical axis d) is input element starts[d] + i_d * steps[d]. The gather
+// table maps each output physical index to its input physical index; a gather that reads one
+// contiguous run (a batch or, on NHWC, a leading-rows slice, a full copy) keeps only its offset.
+class SliceOp : public Op {
+ public:
+  explicit SliceOp(const KernelTable& k) : kernels_(k) {}
+  Status Configure(const OpContext& ctx) override {
+    const OpDesc& d = ctx.desc;
+    const Shape& x = ctx.In(0).shape;
+    Shape y = ctx.OutDesc().shape;
+    // A dynamic batch follows the input's (op_check made that axis start 0, step 1).
+    if (!y.empty() && (y[0] == -1 || ctx.InDesc(0).shape[0] == -1)) y[0] = x[0];
+    if (ElementCount(x) > (int64_t)UINT32_MAX || ElementCount(y) > (int64_t)UINT32_MAX) {
+      return Unsupported("has more than 2^32 elements.");
+    }
+    for (size_t a = 0; a < y.size(); a++) {
+      // op_check verified the static axes; this also covers the batch as it is now.
+      const int64_t last = d.slice_starts[a] + (y[a] - 1) * d.slice_steps[a];
+      if (d.slice_starts[a] < 0 || d.slice_starts[a] >= x[a] || last < 0 || last >= x[a]) {
+        return InvalidModel(
+            StrFormat("slices %lld elements from %lld with step %lld on axis %zu "
+                      "of %s, reading outside the input.",
+                      (long long)y[a], (long long)d.slice_starts[a], (long long)d.slice_steps[a], a,
+                      ShapeStr(x).c_str()));
+      }
+    }
+    ctx.Out().shape = y;
+    // The gather table depends on the shapes only: built here, so the scratch is known.
+    const std::vector<int64_t> xs = PhysicalStrides(x), ys = PhysicalStrides(y);
+    gather_.assign((size_t)ElementCount(y), 0);
+    ForEachIndex(y, [&](const std::vector<int64_t>& idx) {
+      int64_t src = 0, dst = 0;
+      for (size_t a = 0; a < idx.size(); a++) {
+        src += (d.slice_starts[a] + idx[a] * d.slice_steps[a]) * xs[a];
+        dst += idx[a] * ys[a];
+      }
+      gather_[(size_t)dst] = (uint32_t)src;
+    });
+    bool contiguous = true;
+    for (size_t i = 1; contiguous && i < gather_.size(); i++) {
+      contiguous = gather_[i] == gather_[0] + i;
+    }
+    offset_ = gather_.empty() ? 0 : gather_[0];
+    if (contiguous) gather_.clear();
+    scratch_bytes_ = gather_.size();
+    return Status::Ok();
+  }
+  Status Setup(const OpContext& ctx) override {
+    params_ = RequantParams(ctx, 0);
+    persistent_bytes_ = gather_.size() * sizeof(uint32_t);
+    return Status::Ok();
+  }
+  void Run(const OpContext& ctx, uint8_t* scratch) override {
+    const uint8_t* x = ctx.In(0).data;
+    uint8_t* y = ctx.Out().data;
+    if (gather_.empty()) {
+      kernels_.requantize((size_t)ElementCount(ctx.Out().shape), x + offset_, y, &params_);
+      return;
+    }
+    const size_t n = gather_.size();
+    for (size_t i = 0; i < n; i++) scratch[i] = x[gather_[i]];
+    kernels_.requantize(n, scratch, y, &params_);
+  }
+  const char* KernelName() const override { return kernels_.requantize_name; }
+
+ private:
+  const KernelTable& kernels_;
+  crumb_requant_params params_{};
+  std::vector<uint32_t> gather_;  // output physical index -> input physical index
+  size_t offset_ = 0;             // input physical offset when gather_ is empty
+};
+
 // ---------------------------------------------------------------------------- resize
 // ONNX Resize of H and W on NHWC codes, as ONNX Runtime computes DequantizeLinear -> Resize ->
 // QuantizeLinear: source coordinates in float with its formulas, nearest codes mapped through a
@@ -1239,6 +1311,8 @@ std::unique_ptr<Op> CreateOp(const OpDesc& desc, const KernelTable& kernels) {
       return std::make_unique<ReshapeOp>(kernels);
     case kOpConcat:
       return std::make_unique<ConcatOp>(kernels);
+    case kOpSlice:
+      return std::make_unique<SliceOp>(kernels);
     case kOpRequantize:
       return std::make_unique<RequantizeOp>(kernels);
     case kOpResize:

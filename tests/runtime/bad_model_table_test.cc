@@ -59,6 +59,21 @@ ModelBuilder ResizeModel() {
   return mb;
 }
 
+// xq [1,4,6,6] u4 -> SLICE starts {0,1,0,2} steps {1,2,2,1} -> s [1,2,3,4] u4 -> DEQUANTIZE.
+ModelBuilder SliceModel() {
+  ModelBuilder mb;
+  const int32_t x = mb.AddQuant("xq", {1, 4, 6, 6}, 4, kUnsigned, 0.1f, 0);
+  const int32_t s = mb.AddQuant("s", {1, 2, 3, 4}, 4, kUnsigned, 0.1f, 0);
+  const int32_t z = mb.AddFloat("out", {1, 2, 3, 4});
+  OpSpec& op = mb.AddOp(12, "slice", {x}, {s});
+  op.slice_starts = {0, 1, 0, 2};
+  op.slice_steps = {1, 2, 2, 1};
+  mb.AddOp(1, "dequant", {s}, {z});
+  mb.inputs = {x};
+  mb.outputs = {z};
+  return mb;
+}
+
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 const float kInf = std::numeric_limits<float>::infinity();
 
@@ -74,7 +89,7 @@ struct LoadRow {
 
 std::vector<LoadRow> LoadRows() {
   auto M = [](std::function<void(ModelBuilder&)> f) { return f; };
-  const auto conv = SmallConvModel, pool = PoolModel, resize = ResizeModel;
+  const auto conv = SmallConvModel, pool = PoolModel, resize = ResizeModel, slice = SliceModel;
   const crumb_status kInvalid = CRUMB_ERROR_INVALID_MODEL, kUnsup = CRUMB_ERROR_UNSUPPORTED;
   return {
       // The container.
@@ -221,8 +236,8 @@ std::vector<LoadRow> LoadRows() {
        "declares no outputs"},
       // Ops this runtime does not have.
       {"unknown opcode", conv, M([](ModelBuilder& m) { m.ops[2].opcode = 77; }), nullptr, kUnsup,
-       "Op 2 ('dequant') has unknown opcode 77: this runtime runs opcodes 0 (QUANTIZE) to 11 "
-       "(RESIZE) at version 1"},
+       "Op 2 ('dequant') has unknown opcode 77: this runtime runs opcodes 0 (QUANTIZE) to 12 "
+       "(SLICE) at version 1"},
       {"unknown op version", conv, M([](ModelBuilder& m) { m.ops[1].version = 3; }), nullptr,
        kUnsup, "Op 1 (CONV_2D 'conv') has version 3; this runtime knows version 1"},
       {"custom op", conv, M([](ModelBuilder& m) { m.ops[2].opcode = 1000; }), nullptr, kUnsup,
@@ -263,6 +278,50 @@ std::vector<LoadRow> LoadRows() {
          m.ops[0].inputs = {0, 0};
        }),
        nullptr, kInvalid, "has 2 inputs; it takes 1"},
+      // SLICE options and shapes.
+      {"slice without options", slice, M([](ModelBuilder& m) { m.ops[0].no_options = true; }),
+       nullptr, kInvalid, "Op 0 (SLICE 'slice') needs SliceOptions"},
+      {"slice start outside the input", slice,
+       M([](ModelBuilder& m) { m.ops[0].slice_starts[3] = 6; }), nullptr, kInvalid,
+       "Op 0 (SLICE 'slice') has start 6 on axis 3, outside the input's [0, 6)"},
+      {"slice negative start", slice, M([](ModelBuilder& m) { m.ops[0].slice_starts[2] = -1; }),
+       nullptr, kInvalid, "has start -1 on axis 2, outside the input's [0, 6)"},
+      {"slice zero step", slice, M([](ModelBuilder& m) { m.ops[0].slice_steps[2] = 0; }), nullptr,
+       kInvalid, "Op 0 (SLICE 'slice') has step 0 on axis 2; steps must be non-zero"},
+      {"slice last index past the end", slice,
+       M([](ModelBuilder& m) { m.ops[0].slice_steps[3] = 2; }), nullptr, kInvalid,
+       "reads 4 elements from start 2 with step 2 on axis 3; the last one falls outside the "
+       "input's [0, 6)"},
+      {"slice last index before the start", slice,
+       M([](ModelBuilder& m) { m.ops[0].slice_steps[1] = -2; }), nullptr, kInvalid,
+       "reads 2 elements from start 1 with step -2 on axis 1; the last one falls outside"},
+      {"slice step overflows", slice,
+       M([](ModelBuilder& m) { m.ops[0].slice_steps[3] = std::numeric_limits<int64_t>::max(); }),
+       nullptr, kInvalid, "on axis 3; the last one falls outside"},
+      {"slice starts of the wrong length", slice, M([](ModelBuilder& m) {
+         m.ops[0].slice_starts = {0, 1, 0};
+       }),
+       nullptr, kInvalid,
+       "Op 0 (SLICE 'slice') has 3 starts and 4 steps; it needs one of each per axis of its "
+       "rank-4 input"},
+      {"slice steps missing", slice, M([](ModelBuilder& m) { m.ops[0].slice_steps.clear(); }),
+       nullptr, kInvalid, "has 4 starts and 0 steps"},
+      {"slice output rank differs", slice, M([](ModelBuilder& m) {
+         m.tensors[1].shape = {2, 3, 4};
+         m.tensors[2].shape = {2, 3, 4};
+       }),
+       nullptr, kInvalid, "must have rank 4"},
+      {"slice dynamic batch sliced", slice, M([](ModelBuilder& m) {
+         m.tensors[0].shape[0] = m.tensors[1].shape[0] = m.tensors[2].shape[0] = -1;
+         m.ops[0].slice_steps[0] = 2;
+       }),
+       nullptr, kInvalid, "has start 0 and step 2 on its dynamic batch axis 0"},
+      {"slice float input", slice, M([](ModelBuilder& m) {
+         m.tensors[0] = TensorSpec();
+         m.tensors[0].name = "xq";
+         m.tensors[0].shape = {1, 4, 6, 6};
+       }),
+       nullptr, kInvalid, "must be QUANT"},
   };
 }
 

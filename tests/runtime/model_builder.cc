@@ -212,6 +212,12 @@ std::string Build(const ModelBuilder& m, uint64_t data_start, std::vector<uint64
                                           o.scale_h, o.scale_w, clamp)
                       .Union();
         break;
+      case fb::OpCode::SLICE:
+        type = fb::OpOptions::SliceOptions;
+        options = fb::CreateSliceOptions(b, b.CreateVector(o.slice_starts),
+                                         b.CreateVector(o.slice_steps), clamp)
+                      .Union();
+        break;
       case fb::OpCode::REQUANTIZE:
         type = fb::OpOptions::RequantizeOptions;
         options = fb::CreateRequantizeOptions(b, clamp).Union();

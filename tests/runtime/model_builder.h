@@ -49,6 +49,8 @@ struct OpSpec {
   // RESIZE (schema ResizeOptions).
   int resize_mode = 0, resize_coordinates = 0, resize_nearest = 0;
   float scale_h = 1.f, scale_w = 1.f;
+  // SLICE (schema SliceOptions): one start and one step per logical axis.
+  std::vector<int64_t> slice_starts, slice_steps;
   bool has_clamp = false;
   int32_t clamp_qmin = 0, clamp_qmax = 0;
   float clamp_fmin = -__builtin_inff(), clamp_fmax = __builtin_inff();

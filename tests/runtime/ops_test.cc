@@ -29,7 +29,8 @@ enum {
   kReshape,
   kConcat,
   kRequantize,
-  kResize
+  kResize,
+  kSlice
 };
 
 enum class Fill { kRandom, kMax, kMin };
@@ -1031,6 +1032,147 @@ TEST(Resize, OnnxExamples) {
                : std::vector<int32_t>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
     EXPECT_EQ(BytesToCodes(got, true), want) << (linear ? "bilinear" : "nearest");
   }
+}
+
+// ------------------------------------------------------------------------------------ slice
+// Output element i (per logical axis d) is input element starts[d] + i_d * steps[d], requantized
+// E(float(q - zx) * M), computed here by a plain loop over NCHW indices. `declared_x` /
+// `declared_y` may carry -1 for a dynamic batch, `x_shape` is the shape actually fed.
+void TestSlice(const std::vector<int32_t>& x_shape, const std::vector<int32_t>& y_shape,
+               const std::vector<int64_t>& starts, const std::vector<int64_t>& steps,
+               const ActSpec& in, const ActSpec& o, uint32_t seed, bool dynamic_batch = false) {
+  std::mt19937 rng(seed);
+  int32_t ilo, ihi, olo, ohi;
+  CodeRange(in.encoding, in.bits, &ilo, &ihi);
+  CodeRange(o.encoding, o.bits, &olo, &ohi);
+  const int xn = x_shape[0], xc = x_shape[1], xh = x_shape[2], xw = x_shape[3];
+  const int yn = y_shape[0], yc = y_shape[1], yh = y_shape[2], yw = y_shape[3];
+  std::vector<int32_t> x = RandomCodes(rng, (size_t)xn * xc * xh * xw, ilo, ihi);
+  ModelBuilder mb;
+  std::vector<int32_t> dx = x_shape, dy = y_shape;
+  if (dynamic_batch) dx[0] = dy[0] = -1;
+  const int32_t xt = mb.AddQuant("x", dx, in.bits, in.encoding, in.scale, in.zero_point);
+  const int32_t yt = mb.AddQuant("y", dy, o.bits, o.encoding, o.scale, o.zero_point);
+  OpSpec& op = mb.AddOp(kSlice, "slice", {xt}, {yt});
+  op.slice_starts = starts;
+  op.slice_steps = steps;
+  mb.inputs = {xt};
+  mb.outputs = {yt};
+  // The gathered codes, by hand.
+  std::vector<int32_t> gathered;
+  for (int n = 0; n < yn; n++) {
+    for (int c = 0; c < yc; c++) {
+      for (int h = 0; h < yh; h++) {
+        for (int w = 0; w < yw; w++) {
+          const int64_t sn = starts[0] + n * steps[0], sc = starts[1] + c * steps[1];
+          const int64_t sh = starts[2] + h * steps[2], sw = starts[3] + w * steps[3];
+          ASSERT_TRUE(sn >= 0 && sn < xn && sc >= 0 && sc < xc && sh >= 0 && sh < xh && sw >= 0 &&
+                      sw < xw);
+          gathered.push_back(x[(size_t)(((sn * xc + sc) * xh + sh) * xw + sw)]);
+        }
+      }
+    }
+  }
+  ref::Output out;
+  out.zero_point = o.zero_point, out.qmin = olo, out.qmax = ohi;
+  std::vector<int32_t> want(gathered.size());
+  ref::Requantize((int)gathered.size(), gathered.data(), in.zero_point,
+                  ref::ElementwiseMultiplier(in.scale, o.scale), out, want.data());
+  const bool same = in.bits == o.bits && in.encoding == o.encoding && in.scale == o.scale &&
+                    in.zero_point == o.zero_point;
+  if (same) {
+    ASSERT_EQ(want, gathered) << "equal parameters must keep the codes";
+  }
+  std::string got, error;
+  ASSERT_TRUE(RunModel(mb.Finish(), dynamic_batch ? x_shape : std::vector<int32_t>{},
+                       CodesToBytes(x), &got, &error))
+      << error;
+  ASSERT_EQ(BytesToCodes(got, o.encoding == kUnsigned), want);
+}
+
+// ONNX Split along channels: three SLICEs of [1, 7, 5, 6] at channels [0, 2), [2, 5), [5, 7).
+TEST(Slice, ChannelSplit) {
+  const ActSpec a{8, kUnsigned, 0.05f, 128};
+  const int64_t bounds[] = {0, 2, 5, 7};
+  for (int k = 0; k < 3; k++) {
+    SCOPED_TRACE(testing::Message() << "part " << k);
+    TestSlice({1, 7, 5, 6}, {1, (int)(bounds[k + 1] - bounds[k]), 5, 6}, {0, bounds[k], 0, 0},
+              {1, 1, 1, 1}, a, a, 300 + k);
+  }
+  // One channel of many (a strided gather on NHWC), and the last channel.
+  TestSlice({1, 16, 3, 3}, {1, 1, 3, 3}, {0, 15, 0, 0}, {1, 1, 1, 1}, a, a, 310);
+}
+
+// Spatial slices: steps 2 (ONNX Slice x[:, :, 1::2, ::2]), a negative step (a reversed W), a
+// window in the middle, channels reversed with step -2.
+TEST(Slice, SpatialStepsAndNegativeSteps) {
+  std::mt19937 rng(320);
+  for (int bits = 1; bits <= 8; bits++) {
+    for (int enc = 0; enc < 2; enc++) {
+      const ActSpec a = RandomAct(rng, bits, enc);
+      SCOPED_TRACE(testing::Message() << "bits " << bits << " encoding " << enc);
+      TestSlice({1, 3, 8, 7}, {1, 3, 4, 4}, {0, 0, 1, 0}, {1, 1, 2, 2}, a, a, 321);
+      TestSlice({1, 3, 8, 7}, {1, 3, 8, 7}, {0, 0, 0, 6}, {1, 1, 1, -1}, a, a, 322);
+      TestSlice({1, 4, 9, 9}, {1, 4, 3, 2}, {0, 0, 7, 5}, {1, 1, -3, -4}, a, a, 323);
+      TestSlice({1, 5, 4, 4}, {1, 3, 2, 3}, {0, 4, 1, 1}, {1, -2, 1, 1}, a, a, 324);
+    }
+  }
+}
+
+// A full copy (one contiguous run: no gather table), a batch slice (contiguous at an offset) and
+// a single element.
+TEST(Slice, ContiguousCopies) {
+  const ActSpec a{4, kSigned, 0.1f, 0};
+  TestSlice({2, 3, 4, 5}, {2, 3, 4, 5}, {0, 0, 0, 0}, {1, 1, 1, 1}, a, a, 330);
+  TestSlice({3, 3, 4, 5}, {1, 3, 4, 5}, {2, 0, 0, 0}, {1, 1, 1, 1}, a, a, 331);
+  TestSlice({1, 3, 4, 5}, {1, 3, 2, 5}, {0, 0, 1, 0}, {1, 1, 1, 1}, a, a, 332);
+  TestSlice({1, 3, 4, 5}, {1, 1, 1, 1}, {0, 2, 3, 4}, {1, 1, 1, 1}, a, a, 333);
+}
+
+// Batch 2, static and dynamic (-1 declared, fed 2 and 3), every axis sliced.
+TEST(Slice, Batch) {
+  const ActSpec a{8, kSigned, 0.02f, -3};
+  TestSlice({2, 6, 5, 5}, {2, 3, 2, 5}, {0, 1, 3, 0}, {1, 2, -2, 1}, a, a, 340);
+  TestSlice({2, 6, 5, 5}, {1, 3, 2, 5}, {1, 1, 3, 0}, {1, 2, -2, 1}, a, a, 341);
+  TestSlice({2, 6, 5, 5}, {2, 3, 2, 5}, {0, 1, 3, 0}, {1, 2, -2, 1}, a, a, 342, true);
+  TestSlice({3, 6, 5, 5}, {3, 6, 5, 5}, {0, 0, 0, 0}, {1, 1, 1, 1}, a, a, 343, true);
+}
+
+// Different output scale / zero point / bits / encoding: each code requantized, bit-exact to the
+// formula; on the gather path and on the contiguous path.
+TEST(Slice, Requantizes) {
+  std::mt19937 rng(350);
+  for (int trial = 0; trial < 40; trial++) {
+    auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    const ActSpec a = RandomAct(rng, r(1, 8), r(0, 1)), o = RandomAct(rng, r(1, 8), r(0, 1));
+    SCOPED_TRACE(testing::Message() << "trial " << trial);
+    if (trial % 2) {
+      TestSlice({2, 5, 6, 7}, {2, 2, 3, 3}, {0, 3, 5, 1}, {1, 1, -2, 2}, a, o, 351 + trial);
+    } else {
+      TestSlice({2, 5, 6, 7}, {1, 5, 6, 7}, {1, 0, 0, 0}, {1, 1, 1, 1}, a, o, 351 + trial);
+    }
+  }
+}
+
+// Other ranks are stored in their logical order: a rank-2 slice with a negative step.
+TEST(Slice, Rank2) {
+  std::mt19937 rng(360);
+  std::vector<int32_t> x = RandomCodes(rng, 6 * 10, 0, 255);
+  ModelBuilder mb;
+  const int32_t xt = mb.AddQuant("x", {6, 10}, 8, kUnsigned, 0.1f, 100);
+  const int32_t yt = mb.AddQuant("y", {2, 4}, 8, kUnsigned, 0.1f, 100);
+  OpSpec& op = mb.AddOp(kSlice, "slice", {xt}, {yt});
+  op.slice_starts = {1, 9};
+  op.slice_steps = {3, -2};
+  mb.inputs = {xt};
+  mb.outputs = {yt};
+  std::vector<int32_t> want;
+  for (int i = 0; i < 2; i++) {
+    for (int j = 0; j < 4; j++) want.push_back(x[(size_t)((1 + 3 * i) * 10 + 9 - 2 * j)]);
+  }
+  std::string got, error;
+  ASSERT_TRUE(RunModel(mb.Finish(), {}, CodesToBytes(x), &got, &error)) << error;
+  ASSERT_EQ(BytesToCodes(got, true), want);
 }
 
 }  // namespace
