@@ -292,6 +292,8 @@ const char* OpCodeName(OpCode op) {
       return "REQUANTIZE";
     case OpCode::kResize:
       return "RESIZE";
+    case OpCode::kSlice:
+      return "SLICE";
   }
   return "?";
 }
@@ -335,6 +337,8 @@ std::string DumpModel(const CModel& m) {
     if (op.opcode == OpCode::kResize)
       s << " mode=" << op.resize_mode << " coord=" << op.resize_coordinates
         << " nearest=" << op.resize_nearest << " scales=" << op.scale_h << "x" << op.scale_w;
+    if (op.opcode == OpCode::kSlice)
+      s << " starts=" << Ints(op.slice_starts) << " steps=" << Ints(op.slice_steps);
     if (op.has_clamp)
       s << " clamp=[" << op.clamp.qmin << "," << op.clamp.qmax << "|" << op.clamp.fmin << ","
         << op.clamp.fmax << "]";

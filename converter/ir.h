@@ -211,6 +211,7 @@ enum class OpCode : int {
   kConcat = 9,
   kRequantize = 10,
   kResize = 11,
+  kSlice = 12,
 };
 const char* OpCodeName(OpCode op);
 
@@ -260,6 +261,7 @@ struct COp {
   // RESIZE: schema ResizeMode / ResizeCoordinates / ResizeNearest values and ONNX's H, W scales.
   int resize_mode = 0, resize_coordinates = 0, resize_nearest = 0;
   float scale_h = 1.f, scale_w = 1.f;
+  std::vector<int64_t> slice_starts, slice_steps;  // SLICE: per logical axis
   std::string bits_label;  // "wXaY" for the metadata of Conv / FC
 };
 

@@ -298,6 +298,22 @@ class Executor {
       }
     } else if (op == "Resize") {
       if (!Resize(n, in, &out, error)) return false;
+    } else if (op == "Slice") {
+      SliceSpec s;
+      std::string problem;
+      if (!ResolveSlice(g_, n, in[0]->dims, &s, &problem)) return fail(problem);
+      Gather(*in[0], s, &out);
+    } else if (op == "Split") {
+      std::vector<SliceSpec> parts;
+      std::string problem;
+      if (!ResolveSplit(g_, n, in[0]->dims, &parts, &problem)) return fail(problem);
+      for (size_t k = 0; k < parts.size(); k++) {
+        if (n.outputs[k].empty()) continue;
+        RefTensor part;
+        Gather(*in[0], parts[k], &part);
+        v_[n.outputs[k]] = std::move(part);
+      }
+      return true;
     } else if (op == "BatchNormalization") {
       if (in.size() < 5) return fail("needs scale, bias, mean and variance");
       const float eps = n.AttrFloat("epsilon", 1e-5f);
@@ -318,6 +334,25 @@ class Executor {
   }
 
  private:
+  // out[i] = x[starts + i * steps] per axis (row-major).
+  static void Gather(const RefTensor& x, const SliceSpec& s, RefTensor* out) {
+    const size_t rank = x.dims.size();
+    std::vector<int64_t> stride(rank, 1);
+    for (size_t d = rank; d-- > 1;) stride[d - 1] = stride[d] * x.dims[d];
+    out->dims = s.counts;
+    out->data.resize(size_t(Count(s.counts)));
+    std::vector<int64_t> idx(rank, 0);
+    for (size_t i = 0; i < out->data.size(); i++) {
+      int64_t src = 0;
+      for (size_t d = 0; d < rank; d++) src += (s.starts[d] + idx[d] * s.steps[d]) * stride[d];
+      out->data[i] = x.data[size_t(src)];
+      for (size_t d = rank; d-- > 0;) {
+        if (++idx[d] < s.counts[d]) break;
+        idx[d] = 0;
+      }
+    }
+  }
+
   bool Conv(const Node& n, const std::vector<const RefTensor*>& in, RefTensor* out,
             std::string* error) {
     const RefTensor& x = *in[0];

@@ -132,6 +132,14 @@ bool Build(const CModel& m, const std::vector<fb::Buffer>& buffers,
                       .Union();
         break;
       }
+      case OpCode::kSlice: {
+        const auto c = clamp();
+        const auto starts = b->CreateVector(op.slice_starts);
+        const auto steps = b->CreateVector(op.slice_steps);
+        type = fb::OpOptions::SliceOptions;
+        options = fb::CreateSliceOptions(*b, starts, steps, c).Union();
+        break;
+      }
       case OpCode::kQuantize:
       case OpCode::kDequantize:
         break;

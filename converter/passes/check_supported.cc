@@ -11,6 +11,7 @@ const std::set<std::string>& SupportedOps() {
   static const std::set<std::string> ops = {
       "QuantizeLinear", "DequantizeLinear", "Clip", "Relu", "Conv", "Gemm", "MatMul", "Add",
       "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Concat", "Resize",
+      "Slice", "Split",
       // Inside element-wise functions of one quantized
       // activation (FuseElementwiseTables):
       "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "LeakyRelu", "Elu", "Softplus", "Erf", "Gelu",
@@ -221,6 +222,18 @@ void CheckSupported(const Graph& g, Diagnostics* diag) {
       if (n.AttrInt("allowzero", 0) != 0) diag->AddNode(n, "allowzero=1 is not supported");
     } else if (op == "Resize") {
       CheckResize(g, n, diag);
+    } else if (op == "Slice" || op == "Split") {
+      // Their indices are resolved at lowering, on the input's shape: here only that they are
+      // constants.
+      for (size_t i = 1; i < n.inputs.size(); i++) {
+        const std::string& v = n.inputs[i];
+        if (v.empty()) continue;
+        const Const* c = g.FindConst(v);
+        if (!c || (c->type != kInt64 && c->type != kInt32))
+          diag->AddNode(n, "its input '" + v +
+                               "' must be a constant INT64 or INT32 tensor (computed starts, "
+                               "ends, axes, steps or split sizes are not supported)");
+      }
     }
   }
 }

@@ -154,8 +154,9 @@ class Lowerer {
     if (n.op_type == kSpatialMaskOp || n.op_type == kTableOp) return VisitCompute(n);
     static const std::set<std::string> compute = {
         "Conv",    "Gemm",    "MatMul", "Add",  "MaxPool", "AveragePool", "GlobalAveragePool",
-        "Flatten", "Reshape", "Concat", "Relu", "Clip",    "Resize"};
+        "Flatten", "Reshape", "Concat", "Relu", "Clip",    "Resize",      "Slice"};
     if (n.domain.empty() && compute.count(n.op_type)) return VisitCompute(n);
+    if (n.domain.empty() && n.op_type == "Split") return VisitSplit(n);
     // Anything else left here was reported by an earlier pass or has no place in a crumb model.
     for (const auto& i : n.inputs)
       if (failed_.count(i)) return Fail(n);
@@ -164,6 +165,46 @@ class Lowerer {
     else if (n.op_type != "BatchNormalization" && n.op_type != "DequantizeLinear")
       diag_->AddNode(n, "cannot be lowered here");
     Fail(n);
+  }
+
+  // Each output of a Split is a Slice of its part (opset-1 attributes, which ResolveSlice reads),
+  // named "<split>:<output index>".
+  void VisitSplit(const Node& n) {
+    for (const auto& i : n.inputs)
+      if (!i.empty() && failed_.count(i)) return Fail(n);
+    auto it = shape_of_.find(n.Input(0));
+    if (it == shape_of_.end()) {
+      QuantInput(n, n.Input(0));  // reports the missing quantized input
+      return Fail(n);
+    }
+    std::vector<SliceSpec> parts;
+    std::string problem;
+    if (!ResolveSplit(g_, n, it->second, &parts, &problem)) {
+      diag_->AddNode(n, problem);
+      return Fail(n);
+    }
+    const int64_t axis = n.AttrInt("axis", 0) < 0
+                             ? n.AttrInt("axis", 0) + int64_t(it->second.size())
+                             : n.AttrInt("axis", 0);
+    for (size_t k = 0; k < parts.size(); k++) {
+      if (n.outputs[k].empty()) continue;
+      Node s;
+      s.name = n.name + ":" + std::to_string(k);
+      s.op_type = "Slice";
+      s.inputs = {n.Input(0)};
+      s.outputs = {n.outputs[k]};
+      const int64_t b = parts[k].starts[size_t(axis)];
+      auto ints = [](std::vector<int64_t> v) {
+        Attr a;
+        a.kind = Attr::kInts;
+        a.ints = std::move(v);
+        return a;
+      };
+      s.attrs["starts"] = ints({b});
+      s.attrs["ends"] = ints({b + parts[k].counts[size_t(axis)]});
+      s.attrs["axes"] = ints({axis});
+      VisitCompute(s);
+    }
   }
 
   // A QuantizeLinear chain whose producer did not already write its tensor: the graph input
@@ -256,7 +297,7 @@ class Lowerer {
     }
     const bool passthrough =
         n.op_type == "Flatten" || n.op_type == "Reshape" || n.op_type == "MaxPool" ||
-        n.op_type == kSpatialMaskOp ||
+        n.op_type == kSpatialMaskOp || n.op_type == "Slice" ||
         (n.op_type == "Resize" && n.AttrString("mode", "nearest") == "nearest");
     const bool float_out_ok = n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul";
     if (g_.IsGraphOutput(f)) {
@@ -423,6 +464,16 @@ class Lowerer {
       return true;
     }
     if (op == "Reshape") return ReshapeShape(n, *x, out);
+    if (op == "Slice") {
+      SliceSpec s;
+      std::string problem;
+      if (!ResolveSlice(g_, n, *x, &s, &problem)) {
+        diag_->AddNode(n, problem);
+        return false;
+      }
+      *out = s.counts;
+      return true;
+    }
     if (op == "Concat") {
       int64_t axis = n.AttrInt("axis", 0);
       if (axis < 0) axis += int64_t(x->size());
@@ -870,6 +921,16 @@ class Lowerer {
         op.resize_nearest = r.nearest;
         op.scale_h = r.scale_h;
         op.scale_w = r.scale_w;
+      } else if (op_type == "Slice") {
+        SliceSpec s;
+        std::string problem;
+        if (!ResolveSlice(g_, n, m_->tensors[size_t(x)].shape, &s, &problem)) {
+          diag_->AddNode(n, problem);
+          return false;
+        }
+        op.opcode = OpCode::kSlice;
+        op.slice_starts = s.starts;
+        op.slice_steps = s.steps;
       } else if (op_type == "Flatten" || op_type == "Reshape") {
         op.opcode = OpCode::kReshape;
       } else if (op_type == kSpatialMaskOp) {

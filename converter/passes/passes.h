@@ -76,6 +76,17 @@ std::string TableOpProblem(const std::string& op);
 // operand of Mul / Add / Sub / Div, x[1] / x[2] Clip's bounds.
 float ApplyElementwise(const Node& n, const std::vector<float>& x);
 
+// ONNX Slice and Split on a known input shape, as the lowering (one SLICE per output) and the
+// reference executor both read them: per input axis the first index, the step and the count.
+// Slice's starts / ends / axes / steps come from constant inputs or (opset 1) attributes.
+struct SliceSpec {
+  std::vector<int64_t> starts, steps, counts;
+};
+bool ResolveSlice(const Graph& g, const Node& n, const std::vector<int64_t>& shape, SliceSpec* s,
+                  std::string* problem);
+bool ResolveSplit(const Graph& g, const Node& n, const std::vector<int64_t>& shape,
+                  std::vector<SliceSpec>* parts, std::string* problem);
+
 // A BatchNormalization on the float output of a Conv / Gemm folds into that node's post_mul /
 // post_add (the weight codes never change).
 void FoldBatchNorm(Graph* g, Diagnostics* diag);
