@@ -327,6 +327,67 @@ class SmallCNN3(nn.Module):
         return self.aout(self.fc(x))
 
 
+class SmallDetector(nn.Module):
+    """A YOLOv8-style detector, tiny: SiLU convs (conv output fake-quantized at 8 bits, then
+    SiLU = x * Sigmoid(x) into the layer's activation quantizer, as QAT flows that keep SiLU
+    unfused give it), a C2f block (1x1 conv, channel Split in two halves, a 3x3 conv on the
+    second, Concat of the three, 1x1 conv), a neck that upsamples the stride-8 map (Resize
+    nearest x2, the quantizer passed through) and concatenates it with the stride-4 map, and a
+    1x1 head whose first 4 channels (boxes) are sliced off raw and the rest (class scores) go
+    through a Sigmoid, joined by Concat into the 8-bit output [N, 4 + nc, H/4, W/4]."""
+
+    def __init__(self, wb, ab, nc=3):
+        super().__init__()
+        self.qin = act(8)
+        self.convs = nn.ModuleDict()
+        self.pre = nn.ModuleDict()
+        self.post = nn.ModuleDict()
+
+        def conv(name, cin, cout, k, stride=1, bits=wb):
+            self.convs[name] = QConv(cin, cout, k, bits, stride=stride, pad=k // 2)
+            self.pre[name] = act(8)
+            self.post[name] = act(ab)
+
+        conv("stem", 3, 16, 3, 2, bits=8)  # /2
+        conv("down1", 16, 32, 3, 2)        # /4: P3
+        conv("c2f_cv1", 32, 32, 1)
+        conv("c2f_m", 16, 16, 3)
+        conv("c2f_cv2", 48, 32, 1)
+        conv("down2", 32, 64, 3, 2)        # /8: P4
+        conv("neck", 96, 32, 1)
+        self.acat = act(ab)
+        self.aneck = act(ab)
+        self.head = QConv(32, 4 + nc, 1, 8, bn=False, bias=True)
+        self.ahead = act(8)
+        self.acls = act(8)
+        self.aout = act(8)
+
+    def silu(self, name, x):
+        y = self.pre[name](self.convs[name](x))
+        return self.post[name](F.silu(y))
+
+    def forward(self, x):
+        x = self.qin(x)
+        x = self.silu("stem", x)
+        p3 = self.silu("down1", x)
+        y = self.silu("c2f_cv1", p3)
+        # Split with constant sizes (torch.chunk exports shape arithmetic feeding Slice). Split
+        # and slices reuse their input's quantizer, as torch.ao FX does for them.
+        q = self.post["c2f_cv1"]
+        y0, y1 = (q.apply_only(t) for t in torch.split(y, [16, 16], dim=1))
+        m = self.silu("c2f_m", y1)
+        y = self.acat(torch.cat([y0, y1, m], 1))
+        p3 = self.silu("c2f_cv2", y)
+        p4 = self.silu("down2", p3)
+        up = self.post["down2"].apply_only(F.interpolate(p4, scale_factor=2, mode="nearest"))
+        n = self.aneck(torch.cat([up, p3], 1))
+        n = self.silu("neck", n)
+        h = self.ahead(self.head(n))
+        box = self.ahead.apply_only(h[:, :4])
+        cls = self.acls(torch.sigmoid(self.ahead.apply_only(h[:, 4:])))
+        return self.aout(torch.cat([box, cls], 1))
+
+
 class DigitsCNN(nn.Module):
     def __init__(self, wb, ab, nc=10):
         super().__init__()
@@ -817,6 +878,7 @@ SMALL_MODELS = [
     ("smallcnn_w8a8", SmallCNN, 8, 8, {}, (1, 3, 16, 16), False, False),
     ("smallcnn2_w4a4", SmallCNN2, 4, 4, {}, (4, 3, 16, 16), False, True),
     ("smallcnn3_w2a4", SmallCNN3, 2, 4, {}, (3, 3, 16, 16), True, True),
+    ("detector_w4a4", SmallDetector, 4, 4, {}, (1, 3, 32, 32), False, False),
 ]
 
 
