@@ -157,7 +157,12 @@ bool MakeGeometry(const Node& n, const RefTensor& x, int64_t kh, int64_t kw, Geo
 class Executor {
  public:
   Executor(const Graph& g, const ReferenceOptions& o, std::map<std::string, RefTensor>* v)
-      : g_(g), opt_(o), v_(*v) {}
+      : g_(g), opt_(o), v_(*v), index_(IndexValues(g)) {
+    lookup_ = [this](const std::string& name) -> const IndexValue* {
+      auto it = ivals_.find(name);
+      return it == ivals_.end() ? nullptr : &it->second;
+    };
+  }
 
   const RefTensor* Get(const std::string& name) {
     auto it = v_.find(name);
@@ -192,7 +197,32 @@ class Executor {
     if (in.empty() || !in[0]) {
       if (op != "Constant") return fail("no input");
     }
-    if (op == "QuantizeLinear" || op == "DequantizeLinear") {
+    if (n.domain.empty() && index_.count(n.outputs[0])) {
+      // Arithmetic on shapes, in integers (a float Div would not truncate).
+      std::vector<IndexValue> held(in.size());
+      std::vector<const IndexValue*> iv(in.size(), nullptr);
+      for (size_t k = 0; k < in.size(); k++) {
+        if (!in[k]) continue;
+        if (k == 0 && op == "Shape") {
+          held[k].dims = {int64_t(in[k]->dims.size())};
+          held[k].v = in[k]->dims;
+        } else if (const IndexValue* p = lookup_(n.inputs[k])) {
+          held[k] = *p;
+        } else if (const Const* c = g_.FindConst(n.inputs[k])) {
+          held[k].dims = c->dims;
+          held[k].v = c->i;
+        } else {
+          return fail("reads '" + n.inputs[k] + "', which is neither a shape nor a constant");
+        }
+        iv[k] = &held[k];
+      }
+      IndexValue r;
+      std::string problem;
+      if (!EvalIndexOp(n, iv, &r, &problem)) return fail(problem);
+      out.dims = r.dims;
+      for (int64_t x : r.v) out.data.push_back(float(x));
+      ivals_[n.outputs[0]] = std::move(r);
+    } else if (op == "QuantizeLinear" || op == "DequantizeLinear") {
       QParams q;
       if (!MakeQParams(g_, n, *in[0], &q, error)) return false;
       out.dims = in[0]->dims;
@@ -301,12 +331,12 @@ class Executor {
     } else if (op == "Slice") {
       SliceSpec s;
       std::string problem;
-      if (!ResolveSlice(g_, n, in[0]->dims, &s, &problem)) return fail(problem);
+      if (!ResolveSlice(g_, lookup_, n, in[0]->dims, &s, &problem)) return fail(problem);
       Gather(*in[0], s, &out);
     } else if (op == "Split") {
       std::vector<SliceSpec> parts;
       std::string problem;
-      if (!ResolveSplit(g_, n, in[0]->dims, &parts, &problem)) return fail(problem);
+      if (!ResolveSplit(g_, lookup_, n, in[0]->dims, &parts, &problem)) return fail(problem);
       for (size_t k = 0; k < parts.size(); k++) {
         if (n.outputs[k].empty()) continue;
         RefTensor part;
@@ -586,6 +616,9 @@ class Executor {
   }
 
   const Graph& g_;
+  std::set<std::string> index_;              // outputs of arithmetic on shapes
+  std::map<std::string, IndexValue> ivals_;  // ... evaluated
+  IndexLookup lookup_;
   const ReferenceOptions& opt_;
   std::map<std::string, RefTensor>& v_;
   std::map<std::string, RefTensor> consts_;

@@ -334,10 +334,15 @@ class SmallDetector(nn.Module):
     second, Concat of the three, 1x1 conv), a neck that upsamples the stride-8 map (Resize
     nearest x2, the quantizer passed through) and concatenates it with the stride-4 map, and a
     1x1 head whose first 4 channels (boxes) are sliced off raw and the rest (class scores) go
-    through a Sigmoid, joined by Concat into the 8-bit output [N, 4 + nc, H/4, W/4]."""
+    through a Sigmoid, joined by Concat into the 8-bit output [N, 4 + nc, H/4, W/4].
+    pytorch_style: the C2f split is torch.chunk and the output is flattened with
+    out.view(out.size(0), out.size(1), -1) to [N, 4 + nc, H/4 * W/4], which torch.onnx.export
+    writes as arithmetic on shapes (Shape -> Gather -> Add / Div / Mul -> Slice; Shape -> Gather
+    -> Unsqueeze -> Concat -> Reshape), with a dynamic batch."""
 
-    def __init__(self, wb, ab, nc=3):
+    def __init__(self, wb, ab, nc=3, pytorch_style=False):
         super().__init__()
+        self.pytorch_style = pytorch_style
         self.qin = act(8)
         self.convs = nn.ModuleDict()
         self.pre = nn.ModuleDict()
@@ -374,7 +379,8 @@ class SmallDetector(nn.Module):
         # Split with constant sizes (torch.chunk exports shape arithmetic feeding Slice). Split
         # and slices reuse their input's quantizer, as torch.ao FX does for them.
         q = self.post["c2f_cv1"]
-        y0, y1 = (q.apply_only(t) for t in torch.split(y, [16, 16], dim=1))
+        parts = torch.chunk(y, 2, 1) if self.pytorch_style else torch.split(y, [16, 16], dim=1)
+        y0, y1 = (q.apply_only(t) for t in parts)
         m = self.silu("c2f_m", y1)
         y = self.acat(torch.cat([y0, y1, m], 1))
         p3 = self.silu("c2f_cv2", y)
@@ -385,7 +391,10 @@ class SmallDetector(nn.Module):
         h = self.ahead(self.head(n))
         box = self.ahead.apply_only(h[:, :4])
         cls = self.acls(torch.sigmoid(self.ahead.apply_only(h[:, 4:])))
-        return self.aout(torch.cat([box, cls], 1))
+        out = self.aout(torch.cat([box, cls], 1))
+        if self.pytorch_style:
+            out = self.aout.apply_only(out.view(out.size(0), out.size(1), -1))
+        return out
 
 
 class DigitsCNN(nn.Module):
@@ -879,6 +888,8 @@ SMALL_MODELS = [
     ("smallcnn2_w4a4", SmallCNN2, 4, 4, {}, (4, 3, 16, 16), False, True),
     ("smallcnn3_w2a4", SmallCNN3, 2, 4, {}, (3, 3, 16, 16), True, True),
     ("detector_w4a4", SmallDetector, 4, 4, {}, (1, 3, 32, 32), False, False),
+    ("detector2_w4a4", SmallDetector, 4, 4, {"pytorch_style": True}, (2, 3, 32, 32), True,
+     False),
 ]
 
 

@@ -190,9 +190,12 @@ void CheckSupported(const Graph& g, Diagnostics* diag) {
       diag->Add("initializer '" + kv.first + "': unsupported data type " + OnnxTypeName(t));
   }
 
+  const std::set<std::string> index = IndexValues(g);
   for (size_t k = 0; k < g.nodes.size(); k++) {
     const Node& n = g.nodes[k];
     if (n.op_type == kSpatialMaskOp) continue;
+    // Arithmetic on shapes, evaluated at lowering (where what it cannot evaluate is reported).
+    if (n.domain.empty() && !n.outputs.empty() && index.count(n.outputs[0])) continue;
     if (n.domain.empty() && TableOps().count(n.op_type) && TableOnly(n.op_type) &&
         !InTablePosition(g, k)) {
       diag->AddNode(n, TableOpProblem(n.op_type));
@@ -224,15 +227,16 @@ void CheckSupported(const Graph& g, Diagnostics* diag) {
       CheckResize(g, n, diag);
     } else if (op == "Slice" || op == "Split") {
       // Their indices are resolved at lowering, on the input's shape: here only that they are
-      // constants.
+      // constants or arithmetic on shapes.
       for (size_t i = 1; i < n.inputs.size(); i++) {
         const std::string& v = n.inputs[i];
         if (v.empty()) continue;
         const Const* c = g.FindConst(v);
+        if (index.count(v)) continue;
         if (!c || (c->type != kInt64 && c->type != kInt32))
           diag->AddNode(n, "its input '" + v +
-                               "' must be a constant INT64 or INT32 tensor (computed starts, "
-                               "ends, axes, steps or split sizes are not supported)");
+                               "' must be an INT64 or INT32 constant or computed from the shapes "
+                               "of activations (Shape, Gather, Concat, Add, Div, ...)");
       }
     }
   }

@@ -143,11 +143,13 @@ class Fuser {
       }
       tables.emplace_back(last, std::move(t));
     }
-    // Table-only ops left over could not be tabulated: say why, by name.
+    // Table-only ops left over could not be tabulated: say why, by name (arithmetic on shapes
+    // is evaluated at lowering).
+    const std::set<std::string> index = IndexValues(g_);
     for (size_t k = 0; k < g_.nodes.size(); k++) {
       const Node& n = g_.nodes[k];
       if (!n.domain.empty() || !TableOps().count(n.op_type) || !TableOnly(n.op_type) ||
-          fused_.count(int(k)))
+          fused_.count(int(k)) || (!n.outputs.empty() && index.count(n.outputs[0])))
         continue;
       diag_->AddNode(n, TableOpProblem(n.op_type));
     }

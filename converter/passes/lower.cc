@@ -47,7 +47,13 @@ bool WindowExtent(int64_t in, int64_t k, int64_t stride, int64_t dil, const std:
 
 class Lowerer {
  public:
-  Lowerer(const Graph& g, CModel* m, Diagnostics* diag) : g_(g), m_(m), diag_(diag) {}
+  Lowerer(const Graph& g, CModel* m, Diagnostics* diag)
+      : g_(g), m_(m), diag_(diag), index_(IndexValues(g)) {
+    lookup_ = [this](const std::string& v) -> const IndexValue* {
+      auto it = index_values_.find(v);
+      return it == index_values_.end() ? nullptr : &it->second;
+    };
+  }
 
   void Run() {
     for (const auto& in : g_.inputs) {
@@ -151,6 +157,7 @@ class Lowerer {
   void Visit(const Node& n) {
     if (n.op_type == kQConstOp) return;  // materialized by the ops that read it
     if (n.op_type == kFakeQuantOp) return VisitFakeQuant(n);
+    if (n.domain.empty() && !n.outputs.empty() && index_.count(n.outputs[0])) return VisitIndex(n);
     if (n.op_type == kSpatialMaskOp || n.op_type == kTableOp) return VisitCompute(n);
     static const std::set<std::string> compute = {
         "Conv",    "Gemm",    "MatMul", "Add",  "MaxPool", "AveragePool", "GlobalAveragePool",
@@ -167,6 +174,42 @@ class Lowerer {
     Fail(n);
   }
 
+  // Arithmetic on shapes: evaluated here, for the Slice / Split / Reshape that read it. Shape
+  // reads the inferred shape of its input (the dynamic batch as kDynamicIndex).
+  void VisitIndex(const Node& n) {
+    std::vector<IndexValue> held(n.inputs.size());
+    std::vector<const IndexValue*> in(n.inputs.size(), nullptr);
+    for (size_t k = 0; k < n.inputs.size(); k++) {
+      const std::string& v = n.inputs[k];
+      if (v.empty()) continue;
+      if (failed_.count(v)) return Fail(n);
+      if (k == 0 && n.op_type == "Shape") {
+        auto it = shape_of_.find(v);
+        if (it == shape_of_.end()) {
+          diag_->AddNode(
+              n, "reads the shape of '" + v + "', which is not an activation crumb computes");
+          return Fail(n);
+        }
+        held[k].dims = {int64_t(it->second.size())};
+        for (int64_t d : it->second) held[k].v.push_back(d < 0 ? kDynamicIndex : d);
+        in[k] = &held[k];
+      } else if (const IndexValue* iv = lookup_(v)) {
+        in[k] = iv;
+      } else if (const Const* c = g_.FindConst(v)) {
+        held[k].dims = c->dims;
+        held[k].v = c->i;
+        in[k] = &held[k];
+      }
+    }
+    IndexValue out;
+    std::string problem;
+    if (!EvalIndexOp(n, in, &out, &problem)) {
+      diag_->AddNode(n, "cannot be evaluated on the activations' shapes: " + problem);
+      return Fail(n);
+    }
+    index_values_[n.outputs[0]] = std::move(out);
+  }
+
   // Each output of a Split is a Slice of its part (opset-1 attributes, which ResolveSlice reads),
   // named "<split>:<output index>".
   void VisitSplit(const Node& n) {
@@ -179,7 +222,7 @@ class Lowerer {
     }
     std::vector<SliceSpec> parts;
     std::string problem;
-    if (!ResolveSplit(g_, n, it->second, &parts, &problem)) {
+    if (!ResolveSplit(g_, lookup_, n, it->second, &parts, &problem)) {
       diag_->AddNode(n, problem);
       return Fail(n);
     }
@@ -467,7 +510,7 @@ class Lowerer {
     if (op == "Slice") {
       SliceSpec s;
       std::string problem;
-      if (!ResolveSlice(g_, n, *x, &s, &problem)) {
+      if (!ResolveSlice(g_, lookup_, n, *x, &s, &problem)) {
         diag_->AddNode(n, problem);
         return false;
       }
@@ -509,15 +552,29 @@ class Lowerer {
   }
 
   bool ReshapeShape(const Node& n, const std::vector<int64_t>& x, std::vector<int64_t>* out) {
-    const Const* s = g_.FindConst(n.Input(1));
-    if (!s || s->type != kInt64) {
-      diag_->AddNode(n, "the target shape '" + n.Input(1) + "' must be an INT64 constant");
+    const Const* c = g_.FindConst(n.Input(1));
+    const IndexValue* iv = c ? nullptr : lookup_(n.Input(1));
+    if ((!c || c->type != kInt64) && !iv) {
+      diag_->AddNode(n, "the target shape '" + n.Input(1) +
+                            "' must be an INT64 constant or computed from the shapes of "
+                            "activations");
       return false;
+    }
+    std::vector<int64_t> target = c ? c->i : iv->v;
+    for (size_t d = 0; d < target.size(); d++) {
+      if (target[d] != kDynamicIndex) continue;
+      // x.view(x.size(0), ...): the dynamic batch in front is ONNX's 0, "the input's".
+      if (d != 0) {
+        diag_->AddNode(
+            n, "target dimension " + std::to_string(d) + " depends on the dynamic batch size");
+        return false;
+      }
+      target[d] = 0;
     }
     const bool dyn = !x.empty() && x[0] < 0;
     int64_t known = 1;  // product of the input's static dims
     for (size_t d = dyn ? 1 : 0; d < x.size(); d++) known *= x[d];
-    std::vector<int64_t> r = s->i;
+    std::vector<int64_t> r = target;
     int infer = -1;
     bool batch_kept = false;
     for (size_t d = 0; d < r.size(); d++) {
@@ -542,7 +599,7 @@ class Lowerer {
     if (dyn) {
       // The dynamic batch must stay the leading dimension: kept by 0, or the -1 in front.
       if (!batch_kept && infer != 0) {
-        diag_->AddNode(n, "the target shape " + ShapeStr(s->i) +
+        diag_->AddNode(n, "the target shape " + ShapeStr(target) +
                               " does not keep the dynamic batch dimension in front");
         return false;
       }
@@ -551,7 +608,7 @@ class Lowerer {
         for (size_t d = 1; d < r.size(); d++)
           if (int(d) != infer) p *= r[d];
         if (p == 0 || known % p != 0) {
-          diag_->AddNode(n, "cannot infer the -1 of the target shape " + ShapeStr(s->i));
+          diag_->AddNode(n, "cannot infer the -1 of the target shape " + ShapeStr(target));
           return false;
         }
         r[size_t(infer)] = known / p;
@@ -559,8 +616,8 @@ class Lowerer {
       int64_t p = 1;
       for (size_t d = 1; d < r.size(); d++) p *= r[d];
       if (p != known) {
-        diag_->AddNode(n,
-                       "the target shape " + ShapeStr(s->i) + " does not fit input " + ShapeStr(x));
+        diag_->AddNode(
+            n, "the target shape " + ShapeStr(target) + " does not fit input " + ShapeStr(x));
         return false;
       }
       r[0] = -1;
@@ -572,7 +629,7 @@ class Lowerer {
       if (int(d) != infer) p *= r[d];
     if (infer >= 0) {
       if (p == 0 || known % p != 0) {
-        diag_->AddNode(n, "cannot infer the -1 of the target shape " + ShapeStr(s->i));
+        diag_->AddNode(n, "cannot infer the -1 of the target shape " + ShapeStr(target));
         return false;
       }
       r[size_t(infer)] = known / p;
@@ -580,7 +637,7 @@ class Lowerer {
     }
     if (p != known) {
       diag_->AddNode(n,
-                     "the target shape " + ShapeStr(s->i) + " does not fit input " + ShapeStr(x));
+                     "the target shape " + ShapeStr(target) + " does not fit input " + ShapeStr(x));
       return false;
     }
     *out = r;
@@ -924,7 +981,7 @@ class Lowerer {
       } else if (op_type == "Slice") {
         SliceSpec s;
         std::string problem;
-        if (!ResolveSlice(g_, n, m_->tensors[size_t(x)].shape, &s, &problem)) {
+        if (!ResolveSlice(g_, lookup_, n, m_->tensors[size_t(x)].shape, &s, &problem)) {
           diag_->AddNode(n, problem);
           return false;
         }
@@ -1016,6 +1073,9 @@ class Lowerer {
   std::map<std::string, int> tensor_by_name_;             // QuantInfo::tensor_name -> tensor
   std::map<std::string, int> weight_of_;
   std::set<std::string> failed_;  // values whose producer could not be lowered (reported)
+  std::set<std::string> index_;   // outputs of arithmetic on shapes (IndexValues)
+  std::map<std::string, IndexValue> index_values_;  // ... evaluated on the inferred shapes
+  IndexLookup lookup_;
 };
 
 }  // namespace

@@ -3,6 +3,10 @@
 // produces the crumb-level model that the last passes finish.
 #pragma once
 
+#include <functional>
+#include <limits>
+#include <set>
+
 #include "converter/diagnostics.h"
 #include "converter/ir.h"
 #include "converter/layer_config.h"
@@ -76,16 +80,41 @@ std::string TableOpProblem(const std::string& op);
 // operand of Mul / Add / Sub / Div, x[1] / x[2] Clip's bounds.
 float ApplyElementwise(const Node& n, const std::vector<float>& x);
 
+// Integer index arithmetic on the shapes of activations, as PyTorch exports x.view(x.size(0), -1)
+// or torch.chunk: Shape, then Gather / Unsqueeze / Squeeze / Concat / Add / Sub / Mul / Div /
+// Cast / Slice / Identity of such values and integer constants. The lowering evaluates them on
+// the shapes it infers (the reference executor on the real ones); Slice / Split / Reshape read the
+// results as if they were constants.
+struct IndexValue {
+  std::vector<int64_t> dims;  // {} for a scalar
+  std::vector<int64_t> v;
+};
+// A value that depends on the dynamic batch size.
+constexpr int64_t kDynamicIndex = std::numeric_limits<int64_t>::min();
+bool IsIndexOp(const std::string& op);
+// The outputs of the graph's index-arithmetic nodes.
+std::set<std::string> IndexValues(const Graph& g);
+// One index node; for Shape, in[0] holds the input activation's shape as a 1-D value.
+bool EvalIndexOp(const Node& n, const std::vector<const IndexValue*>& in, IndexValue* out,
+                 std::string* problem);
+// Evaluated index values by name (nullptr: not one).
+using IndexLookup = std::function<const IndexValue*(const std::string&)>;
+// Input k of n as integers: an INT64 / INT32 constant or an index value. `present` is false
+// for an absent optional input.
+bool IntOperand(const Graph& g, const IndexLookup& lookup, const Node& n, size_t k,
+                std::vector<int64_t>* v, bool* present, std::string* problem);
+
 // ONNX Slice and Split on a known input shape, as the lowering (one SLICE per output) and the
 // reference executor both read them: per input axis the first index, the step and the count.
 // Slice's starts / ends / axes / steps come from constant inputs or (opset 1) attributes.
 struct SliceSpec {
   std::vector<int64_t> starts, steps, counts;
 };
-bool ResolveSlice(const Graph& g, const Node& n, const std::vector<int64_t>& shape, SliceSpec* s,
+bool ResolveSlice(const Graph& g, const IndexLookup& lookup, const Node& n,
+                  const std::vector<int64_t>& shape, SliceSpec* s, std::string* problem);
+bool ResolveSplit(const Graph& g, const IndexLookup& lookup, const Node& n,
+                  const std::vector<int64_t>& shape, std::vector<SliceSpec>* parts,
                   std::string* problem);
-bool ResolveSplit(const Graph& g, const Node& n, const std::vector<int64_t>& shape,
-                  std::vector<SliceSpec>* parts, std::string* problem);
 
 // A BatchNormalization on the float output of a Conv / Gemm folds into that node's post_mul /
 // post_add (the weight codes never change).

@@ -7,20 +7,6 @@ namespace cv {
 
 namespace {
 
-// A constant INT32 / INT64 operand of Slice / Split, or an empty optional one.
-bool IntOperand(const Graph& g, const Node& n, size_t k, std::vector<int64_t>* v, bool* present,
-                std::string* problem) {
-  *present = !n.Input(k).empty();
-  if (!*present) return true;
-  const Const* c = g.FindConst(n.Input(k));
-  if (!c || (c->type != kInt64 && c->type != kInt32) || c->dims.size() > 1) {
-    *problem = "its input '" + n.Input(k) + "' must be a constant 1-D INT64 or INT32 tensor";
-    return false;
-  }
-  *v = c->i;
-  return true;
-}
-
 // Dimension `d` of rank `rank`, or false for one outside it.
 bool Axis(int64_t a, size_t rank, size_t* d) {
   if (a < 0) a += int64_t(rank);
@@ -31,8 +17,8 @@ bool Axis(int64_t a, size_t rank, size_t* d) {
 
 }  // namespace
 
-bool ResolveSlice(const Graph& g, const Node& n, const std::vector<int64_t>& shape, SliceSpec* s,
-                  std::string* problem) {
+bool ResolveSlice(const Graph& g, const IndexLookup& lookup, const Node& n,
+                  const std::vector<int64_t>& shape, SliceSpec* s, std::string* problem) {
   std::vector<int64_t> starts, ends, axes, steps;
   bool has_axes = false, has_steps = false;
   if (n.Input(1).empty() && n.HasAttr("starts")) {
@@ -45,10 +31,10 @@ bool ResolveSlice(const Graph& g, const Node& n, const std::vector<int64_t>& sha
     steps = n.AttrInts("steps");
   } else {
     bool present = false;
-    if (!IntOperand(g, n, 1, &starts, &present, problem) ||
-        !IntOperand(g, n, 2, &ends, &present, problem) ||
-        !IntOperand(g, n, 3, &axes, &has_axes, problem) ||
-        !IntOperand(g, n, 4, &steps, &has_steps, problem))
+    if (!IntOperand(g, lookup, n, 1, &starts, &present, problem) ||
+        !IntOperand(g, lookup, n, 2, &ends, &present, problem) ||
+        !IntOperand(g, lookup, n, 3, &axes, &has_axes, problem) ||
+        !IntOperand(g, lookup, n, 4, &steps, &has_steps, problem))
       return false;
   }
   if (!has_axes) {
@@ -118,8 +104,9 @@ bool ResolveSlice(const Graph& g, const Node& n, const std::vector<int64_t>& sha
   return true;
 }
 
-bool ResolveSplit(const Graph& g, const Node& n, const std::vector<int64_t>& shape,
-                  std::vector<SliceSpec>* parts, std::string* problem) {
+bool ResolveSplit(const Graph& g, const IndexLookup& lookup, const Node& n,
+                  const std::vector<int64_t>& shape, std::vector<SliceSpec>* parts,
+                  std::string* problem) {
   size_t axis = 0;
   if (!Axis(n.AttrInt("axis", 0), shape.size(), &axis)) {
     *problem = "its axis is outside the input's rank " + std::to_string(shape.size());
@@ -132,7 +119,7 @@ bool ResolveSplit(const Graph& g, const Node& n, const std::vector<int64_t>& sha
   }
   std::vector<int64_t> sizes;
   bool present = false;
-  if (!IntOperand(g, n, 1, &sizes, &present, problem)) return false;
+  if (!IntOperand(g, lookup, n, 1, &sizes, &present, problem)) return false;
   if (!present && n.HasAttr("split")) sizes = n.AttrInts("split");  // before opset 13
   const int64_t outputs = int64_t(n.outputs.size());
   if (sizes.empty()) {

@@ -141,7 +141,7 @@ TEST(LowerToCrumb, SliceAndSplitProblemsNameTheNode) {
          b.Node("Slice", "sl", {"xd", "xd", "ends"}, {"sl/out"});
          return std::vector<std::string>{"sl/out"};
        },
-       "must be a constant INT64 or INT32 tensor"},
+       "must be an INT64 or INT32 constant or computed from the shapes"},
       {"uneven split",
        [](OnnxBuilder& b) {
          auto* n = b.Node("Split", "sp", {"xd"}, {"p0", "p1", "p2", "p3"});
@@ -168,6 +168,60 @@ TEST(LowerToCrumb, SliceAndSplitProblemsNameTheNode) {
     EXPECT_TRUE(all.find("'sl'") != std::string::npos || all.find("'sp'") != std::string::npos)
         << all;
   }
+}
+
+// torch.chunk(x, 2, 1) and x.view(x.size(0), -1) as torch.onnx.export writes them: arithmetic on
+// shapes feeding Slice and Reshape, evaluated on the inferred shapes (the batch dynamic).
+TEST(LowerToCrumb, ArithmeticOnShapesFeedsSliceAndReshape) {
+  OnnxBuilder b = Model(-1, [](OnnxBuilder& b) {
+    b.Node("Shape", "shape", {"xd"}, {"shp"});
+    b.InitI("one", 7, {1}, {1});
+    b.InitI("zero", 7, {1}, {0});
+    b.InitI("two", 7, {1}, {2});
+    b.Node("Gather", "gather_c", {"shp", "one"}, {"c"});  // [6]
+    b.Node("Add", "add", {"c", "one"}, {"c1"});           // 7
+    b.Node("Div", "div", {"c1", "two"}, {"half"});        // 3 (truncated)
+    b.Node("Slice", "lo", {"xd", "zero", "half", "one"}, {"lo/out"});
+    b.Node("Mul", "mul", {"half", "two"}, {"end"});  // 6
+    b.Node("Slice", "hi", {"xd", "half", "end", "one"}, {"hi/out"});
+    b.InitI("i0", 7, {}, {0});
+    b.InitI("minus1", 7, {1}, {-1});
+    b.Node("Gather", "gather_n", {"shp", "i0"}, {"n"});  // the dynamic batch
+    b.Node("Unsqueeze", "unsq", {"n", "zero"}, {"n1"});
+    b.Node("Concat", "cat", {"n1", "minus1"}, {"target"});
+    b.Node("Reshape", "view", {"xd", "target"}, {"flat"});
+    return std::vector<std::string>{"lo/out", "hi/out", "flat"};
+  });
+  for (auto& n : *b.model().mutable_graph()->mutable_node())
+    if (n.op_type() == "Concat") OnnxBuilder::AttrI(&n, "axis", 0);
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* lo = FindOp(r.model, "lo");
+  const cv::COp* hi = FindOp(r.model, "hi");
+  const cv::COp* view = FindOp(r.model, "view");
+  ASSERT_TRUE(lo && hi && view);
+  EXPECT_EQ(lo->slice_starts, (std::vector<int64_t>{0, 0, 0, 0}));
+  EXPECT_EQ(r.model.tensors[size_t(lo->outputs[0])].shape, (std::vector<int64_t>{-1, 3, 5, 8}));
+  EXPECT_EQ(hi->slice_starts, (std::vector<int64_t>{0, 3, 0, 0}));
+  EXPECT_EQ(r.model.tensors[size_t(hi->outputs[0])].shape, (std::vector<int64_t>{-1, 3, 5, 8}));
+  EXPECT_EQ(view->opcode, cv::OpCode::kReshape);
+  EXPECT_EQ(r.model.tensors[size_t(view->outputs[0])].shape, (std::vector<int64_t>{-1, 240}));
+  // No op is left of the arithmetic.
+  for (const auto& op : r.model.ops) EXPECT_EQ(op.name.find("gather"), std::string::npos);
+
+  // Slicing by the dynamic batch size itself cannot be resolved: named.
+  OnnxBuilder bad = Model(-1, [](OnnxBuilder& b) {
+    b.Node("Shape", "shape", {"xd"}, {"shp"});
+    b.InitI("zero", 7, {1}, {0});
+    b.Node("Gather", "gather_n", {"shp", "zero"}, {"n"});
+    b.Node("Slice", "sl", {"xd", "zero", "n", "zero"}, {"sl/out"});
+    return std::vector<std::string>{"sl/out"};
+  });
+  ConvertResult rb = Convert(bad);
+  ASSERT_FALSE(rb.ok);
+  EXPECT_NE(Joined(rb.problems).find("'sl'"), std::string::npos) << Joined(rb.problems);
+  EXPECT_NE(Joined(rb.problems).find("depends on the dynamic batch size"), std::string::npos)
+      << Joined(rb.problems);
 }
 
 TEST(ReferenceExecutor, SliceAndSplitByHand) {

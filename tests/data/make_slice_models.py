@@ -17,6 +17,9 @@ crumb-convert lowers to SLICE ops (converter/passes/slice_split.cc, lower.cc).
           requantizing and pass-through quantizers, a Split output read twice -> y [1, 6, 3, 4];
           crumb must give ONNX Runtime's output bit for bit (tests/e2e:
           e2e_slice_chain_ort_identical)
+  shapes  x [1, 6, 4, 4] -> Q/DQ -> Conv 3x3 (10) -> Q/DQ -> torch.chunk(2, 1) and
+          y.view(y.size(0), -1) as torch.onnx.export writes them (Shape -> Gather -> Add / Div /
+          Mul -> Slice; Shape -> Gather -> Unsqueeze -> Concat -> Reshape) -> Q/DQ -> y [1, 80]
 
 Weights are seeded random codes; each directory gets model.onnx, a sample input, ONNX Runtime's
 output for it and a manifest.json for tests/e2e's e2e_models_test (make_elementwise_models.py's
@@ -105,8 +108,32 @@ def chain():
     return b.model([1, 6, 7, 9], y, [1, 6, 3, 4]), [1, 6, 7, 9], [1, 6, 3, 4]
 
 
+def shapes():
+    b = Builder(0)
+    x = b.fq("/in", "input", 0.05, 128)
+    x = b.node("Conv", [x, b.weight("/conv", [10, 6, 3, 3], 0.05)], ["/conv/out"], "/conv",
+               pads=[1, 1, 1, 1])
+    x = b.fq("/a1", x, 0.1, 100)
+    shp = b.node("Shape", [x], ["/shape"], "/Shape")
+    c = b.node("Gather", [shp, ints(b, "/one", [1])], ["/c"], "/Gather", axis=0)
+    c = b.node("Add", [c, ints(b, "/one_b", [1])], ["/c1"], "/Add")
+    half = b.node("Div", [c, ints(b, "/two", [2])], ["/half"], "/Div")
+    b.node("Slice", [x, ints(b, "/zero", [0]), half, "/one"], ["/lo"], "/Slice")
+    end = b.node("Mul", [half, "/two"], ["/end"], "/Mul")
+    b.node("Slice", [x, half, end, "/one"], ["/hi"], "/Slice_1")
+    y = b.node("Concat", ["/hi", "/lo"], ["/cat/out"], "/Concat", axis=1)
+    y = b.fq("/cat", y, 0.1, 100)
+    shp2 = b.node("Shape", [y], ["/shape2"], "/Shape_1")
+    n = b.node("Gather", [shp2, ints(b, "/i0", 0)], ["/n"], "/Gather_1", axis=0)
+    n = b.node("Unsqueeze", [n, "/zero"], ["/n1"], "/Unsqueeze")
+    t = b.node("Concat", [n, ints(b, "/minus1", [-1])], ["/target"], "/Concat_1", axis=0)
+    y = b.node("Reshape", [y, t], ["/flat"], "/Reshape")
+    y = b.fq("/out", y, 0.1, 100)
+    return b.model([1, 6, 4, 4], y, [1, 160]), [1, 6, 4, 4], [1, 160]
+
+
 def main():
-    write_models(OUT, "slice_", (("c2f", c2f), ("slices", slices), ("chain", chain)), np.random.default_rng(3))
+    write_models(OUT, "slice_", (("c2f", c2f), ("slices", slices), ("chain", chain), ("shapes", shapes)), np.random.default_rng(3))
 
 
 if __name__ == "__main__":
