@@ -65,7 +65,9 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
   CheckSupported(g, &diag);
   if (diag.ok()) {
     RecognizeQuantizers(&g, &diag);
+    FoldWeightTranspose(&g, &diag);
     FuseElementwiseTables(&g, &diag);
+    FoldBiasAdd(&g, &diag);
     FoldBatchNorm(&g, &diag);
     FuseActivations(&g, &diag);
     LowerToCrumb(g, &r.model, &diag);

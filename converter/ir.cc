@@ -294,6 +294,14 @@ const char* OpCodeName(OpCode op) {
       return "RESIZE";
     case OpCode::kSlice:
       return "SLICE";
+    case OpCode::kSoftmax:
+      return "SOFTMAX";
+    case OpCode::kLayerNorm:
+      return "LAYER_NORM";
+    case OpCode::kBatchMatMul:
+      return "BATCH_MATMUL";
+    case OpCode::kTranspose:
+      return "TRANSPOSE";
   }
   return "?";
 }
@@ -333,7 +341,11 @@ std::string DumpModel(const CModel& m) {
       s << " k=" << op.kernel_h << "x" << op.kernel_w << " s=" << op.stride_h << "x" << op.stride_w
         << " d=" << op.dilation_h << "x" << op.dilation_w << " pad=" << op.pad_top << ","
         << op.pad_left << "," << op.pad_bottom << "," << op.pad_right << " g=" << op.groups;
-    if (op.opcode == OpCode::kConcat) s << " axis=" << op.axis;
+    if (op.opcode == OpCode::kConcat || op.opcode == OpCode::kSoftmax) s << " axis=" << op.axis;
+    if (op.opcode == OpCode::kLayerNorm) s << " epsilon=" << op.epsilon;
+    if (op.opcode == OpCode::kBatchMatMul) s << " multiplier=" << op.multiplier;
+    if (op.opcode == OpCode::kTranspose)
+      s << " perm=" << Ints(std::vector<int64_t>(op.perm.begin(), op.perm.end()));
     if (op.opcode == OpCode::kResize)
       s << " mode=" << op.resize_mode << " coord=" << op.resize_coordinates
         << " nearest=" << op.resize_nearest << " scales=" << op.scale_h << "x" << op.scale_w;

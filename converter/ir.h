@@ -212,6 +212,10 @@ enum class OpCode : int {
   kRequantize = 10,
   kResize = 11,
   kSlice = 12,
+  kSoftmax = 13,
+  kLayerNorm = 14,
+  kBatchMatMul = 15,
+  kTranspose = 16,
 };
 const char* OpCodeName(OpCode op);
 
@@ -262,6 +266,9 @@ struct COp {
   int resize_mode = 0, resize_coordinates = 0, resize_nearest = 0;
   float scale_h = 1.f, scale_w = 1.f;
   std::vector<int64_t> slice_starts, slice_steps;  // SLICE: per logical axis
+  float epsilon = 0.f;                             // LAYER_NORM
+  float multiplier = 1.f;                          // BATCH_MATMUL
+  std::vector<int32_t> perm;                       // TRANSPOSE
   std::string bits_label;  // "wXaY" for the metadata of Conv / FC
 };
 

@@ -328,6 +328,74 @@ class Executor {
       }
     } else if (op == "Resize") {
       if (!Resize(n, in, &out, error)) return false;
+    } else if (op == "Softmax" || op == "LayerNormalization") {
+      // Over vectors along one axis (ONNX Softmax from opset 13; LayerNormalization over the
+      // last axis), in double.
+      const RefTensor& x = *in[0];
+      const int64_t rank = int64_t(x.dims.size());
+      int64_t axis = n.AttrInt("axis", op == "Softmax" && g_.opset < 13 ? 1 : -1);
+      if (axis < 0) axis += rank;
+      if (axis < 0 || axis >= rank) return fail("axis out of range");
+      if (op == "LayerNormalization" && axis != rank - 1) return fail("only the last axis");
+      int64_t inner = 1;
+      for (int64_t d = axis + 1; d < rank; d++) inner *= x.dims[size_t(d)];
+      const int64_t len = x.dims[size_t(axis)],
+                    outer = len * inner ? Count(x.dims) / (len * inner) : 0;
+      const RefTensor* scale = in.size() > 1 ? in[1] : nullptr;
+      const RefTensor* bias = in.size() > 2 ? in[2] : nullptr;
+      if (op == "LayerNormalization" && (!scale || int64_t(scale->data.size()) != len ||
+                                         (bias && int64_t(bias->data.size()) != len)))
+        return fail("scale / bias do not match the last axis");
+      const double eps = n.AttrFloat("epsilon", 1e-5f);
+      out = x;
+      for (int64_t o = 0; o < outer; o++) {
+        for (int64_t i = 0; i < inner; i++) {
+          auto at = [&](int64_t k) -> float& {
+            return out.data[size_t((o * len + k) * inner + i)];
+          };
+          if (op == "Softmax") {
+            double m = -INFINITY, s = 0;
+            for (int64_t k = 0; k < len; k++) m = std::max(m, double(at(k)));
+            for (int64_t k = 0; k < len; k++) s += std::exp(double(at(k)) - m);
+            for (int64_t k = 0; k < len; k++) at(k) = float(std::exp(double(at(k)) - m) / s);
+          } else {
+            double mean = 0, var = 0;
+            for (int64_t k = 0; k < len; k++) mean += at(k);
+            mean /= double(len);
+            for (int64_t k = 0; k < len; k++) var += (at(k) - mean) * (at(k) - mean);
+            var /= double(len);
+            const double inv = 1 / std::sqrt(var + eps);
+            for (int64_t k = 0; k < len; k++)
+              at(k) = float((at(k) - mean) * inv * scale->data[size_t(k)] +
+                            (bias ? bias->data[size_t(k)] : 0.0));
+          }
+        }
+      }
+    } else if (op == "Transpose") {
+      const RefTensor& x = *in[0];
+      const size_t rank = x.dims.size();
+      std::vector<int64_t> perm = n.AttrInts("perm");
+      if (!n.HasAttr("perm"))
+        for (size_t d = rank; d-- > 0;) perm.push_back(int64_t(d));
+      if (perm.size() != rank) return fail("perm does not match the rank");
+      std::vector<int64_t> stride(rank, 1);
+      for (size_t d = rank; d-- > 1;) stride[d - 1] = stride[d] * x.dims[d];
+      out.dims.clear();
+      for (int64_t p : perm) {
+        if (p < 0 || p >= int64_t(rank)) return fail("perm out of range");
+        out.dims.push_back(x.dims[size_t(p)]);
+      }
+      out.data.resize(x.data.size());
+      std::vector<int64_t> idx(rank, 0);
+      for (size_t i = 0; i < out.data.size(); i++) {
+        int64_t src = 0;
+        for (size_t d = 0; d < rank; d++) src += idx[d] * stride[size_t(perm[d])];
+        out.data[i] = x.data[size_t(src)];
+        for (size_t d = rank; d-- > 0;) {
+          if (++idx[d] < out.dims[d]) break;
+          idx[d] = 0;
+        }
+      }
     } else if (op == "Slice") {
       SliceSpec s;
       std::string problem;
@@ -430,6 +498,34 @@ class Executor {
 
   bool Gemm(const Node& n, const std::vector<const RefTensor*>& in, RefTensor* out,
             std::string* error) {
+    // MatMul of two activations: [..., M, K] x [..., K, N], batch by batch.
+    if (n.op_type == "MatMul" && in.size() >= 2 && in[1] && in[1]->dims.size() > 2 &&
+        in[1]->dims.size() == in[0]->dims.size()) {
+      const RefTensor &a = *in[0], &b = *in[1];
+      const size_t r = a.dims.size();
+      const int64_t M = a.dims[r - 2], K = a.dims[r - 1], N = b.dims[r - 1];
+      bool ok = b.dims[r - 2] == K;
+      for (size_t d = 0; ok && d + 2 < r; d++) ok = a.dims[d] == b.dims[d];
+      if (!ok) {
+        *error = "node '" + n.name + "': shapes " + DimsStr(a.dims) + " and " + DimsStr(b.dims) +
+                 " do not multiply";
+        return false;
+      }
+      const int64_t batch = M * K ? Count(a.dims) / (M * K) : 0;
+      out->dims = a.dims;
+      out->dims[r - 1] = N;
+      out->data.assign(size_t(batch * M * N), 0.f);
+      for (int64_t bi = 0; bi < batch; bi++)
+        for (int64_t i = 0; i < M; i++)
+          for (int64_t j = 0; j < N; j++) {
+            double acc = 0;
+            for (int64_t k = 0; k < K; k++)
+              acc += double(a.data[size_t((bi * M + i) * K + k)]) *
+                     b.data[size_t((bi * K + k) * N + j)];
+            out->data[size_t((bi * M + i) * N + j)] = float(acc);
+          }
+      return true;
+    }
     if (in.size() < 2 || !in[1] || in[1]->dims.size() != 2 || in[0]->dims.size() < 2) {
       *error = "node '" + n.name + "' (" + n.op_type + "): only [.., M, K] x [K, N] is evaluated";
       return false;

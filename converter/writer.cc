@@ -140,6 +140,31 @@ bool Build(const CModel& m, const std::vector<fb::Buffer>& buffers,
         options = fb::CreateSliceOptions(*b, starts, steps, c).Union();
         break;
       }
+      case OpCode::kSoftmax: {
+        const auto c = clamp();
+        type = fb::OpOptions::SoftmaxOptions;
+        options = fb::CreateSoftmaxOptions(*b, op.axis, c).Union();
+        break;
+      }
+      case OpCode::kLayerNorm: {
+        const auto c = clamp();
+        type = fb::OpOptions::LayerNormOptions;
+        options = fb::CreateLayerNormOptions(*b, op.epsilon, c).Union();
+        break;
+      }
+      case OpCode::kBatchMatMul: {
+        const auto c = clamp();
+        type = fb::OpOptions::BatchMatMulOptions;
+        options = fb::CreateBatchMatMulOptions(*b, op.multiplier, c).Union();
+        break;
+      }
+      case OpCode::kTranspose: {
+        const auto c = clamp();
+        const auto perm = b->CreateVector(op.perm);
+        type = fb::OpOptions::TransposeOptions;
+        options = fb::CreateTransposeOptions(*b, perm, c).Union();
+        break;
+      }
       case OpCode::kQuantize:
       case OpCode::kDequantize:
         break;

@@ -11,7 +11,7 @@ const std::set<std::string>& SupportedOps() {
   static const std::set<std::string> ops = {
       "QuantizeLinear", "DequantizeLinear", "Clip", "Relu", "Conv", "Gemm", "MatMul", "Add",
       "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Concat", "Resize",
-      "Slice", "Split",
+      "Slice", "Split", "Softmax", "LayerNormalization", "Transpose",
       // Inside element-wise functions of one quantized
       // activation (FuseElementwiseTables):
       "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "LeakyRelu", "Elu", "Softplus", "Erf", "Gelu",

@@ -161,8 +161,11 @@ class Lowerer {
     if (n.op_type == kSpatialMaskOp || n.op_type == kTableOp) return VisitCompute(n);
     static const std::set<std::string> compute = {
         "Conv",    "Gemm",    "MatMul", "Add",  "MaxPool", "AveragePool", "GlobalAveragePool",
-        "Flatten", "Reshape", "Concat", "Relu", "Clip",    "Resize",      "Slice"};
-    if (n.domain.empty() && compute.count(n.op_type)) return VisitCompute(n);
+        "Flatten", "Reshape", "Concat", "Relu", "Clip",    "Resize"};
+    static const std::set<std::string> tensor_ops = {"Slice", "Softmax", "LayerNormalization",
+                                                     "Transpose"};
+    if (n.domain.empty() && (compute.count(n.op_type) || tensor_ops.count(n.op_type)))
+      return VisitCompute(n);
     if (n.domain.empty() && n.op_type == "Split") return VisitSplit(n);
     // Anything else left here was reported by an earlier pass or has no place in a crumb model.
     for (const auto& i : n.inputs)
@@ -340,7 +343,7 @@ class Lowerer {
     }
     const bool passthrough =
         n.op_type == "Flatten" || n.op_type == "Reshape" || n.op_type == "MaxPool" ||
-        n.op_type == kSpatialMaskOp || n.op_type == "Slice" ||
+        n.op_type == kSpatialMaskOp || n.op_type == "Slice" || n.op_type == "Transpose" ||
         (n.op_type == "Resize" && n.AttrString("mode", "nearest") == "nearest");
     const bool float_out_ok = n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul";
     if (g_.IsGraphOutput(f)) {
@@ -452,6 +455,54 @@ class Lowerer {
         return false;
       }
       *out = {(*x)[0], (*x)[1], 1, 1};
+      return true;
+    }
+    if (ActivationMatMul(n)) {
+      const std::vector<int64_t>* y = in_shape(1);
+      if (!y) {
+        QuantInput(n, n.Input(1));
+        return false;
+      }
+      const bool shared_b = y->size() == 2;
+      bool ok = x->size() >= 2 && y->size() >= 2 && (*x)[x->size() - 1] == (*y)[y->size() - 2] &&
+                (shared_b || y->size() == x->size());
+      for (size_t d = 0; ok && !shared_b && d + 2 < x->size(); d++) ok = (*x)[d] == (*y)[d];
+      if (!ok) {
+        diag_->AddNode(n, "multiplies activations of shapes " + ShapeStr(*x) + " and " +
+                              ShapeStr(*y) +
+                              ": crumb needs [..., M, K] x [..., K, N] with equal leading "
+                              "dimensions or a second operand of rank 2");
+        return false;
+      }
+      *out = *x;
+      out->back() = y->back();
+      return true;
+    }
+    if (op == "Softmax" || op == "LayerNormalization") {
+      *out = *x;
+      return true;
+    }
+    if (op == "Transpose") {
+      std::vector<int64_t> perm = n.AttrInts("perm");
+      if (!n.HasAttr("perm"))
+        for (size_t d = x->size(); d-- > 0;) perm.push_back(int64_t(d));
+      std::vector<bool> seen(x->size(), false);
+      bool ok = perm.size() == x->size();
+      for (size_t d = 0; ok && d < perm.size(); d++) {
+        ok = perm[d] >= 0 && perm[d] < int64_t(x->size()) && !seen[size_t(perm[d])];
+        if (ok) seen[size_t(perm[d])] = true;
+      }
+      if (!ok) {
+        diag_->AddNode(n, "perm " + ShapeStr(perm) + " is not a permutation of the input's " +
+                              std::to_string(x->size()) + " axes");
+        return false;
+      }
+      if (!x->empty() && (*x)[0] < 0 && perm[0] != 0) {
+        diag_->AddNode(n, "moves the dynamic batch dimension away from the front");
+        return false;
+      }
+      out->clear();
+      for (int64_t d : perm) out->push_back((*x)[size_t(d)]);
       return true;
     }
     if (op == "Gemm" || op == "MatMul") {
@@ -790,6 +841,13 @@ class Lowerer {
   }
 
   // The quantized constant weight (input 1) of a Conv / Gemm / MatMul.
+  // MatMul of two activations (attention's Q K^T and P V): its second input is not a constant.
+  bool ActivationMatMul(const Node& n) const {
+    if (n.op_type != "MatMul") return false;
+    const Node* p = ProducerNode(n.Input(1));
+    return !(p && p->op_type == kQConstOp) && !g_.FindConst(n.Input(1));
+  }
+
   const QuantInfo* WeightOf(const Node& n) {
     const Node* p = ProducerNode(n.Input(1));
     if (!p || p->op_type != kQConstOp) {
@@ -890,7 +948,28 @@ class Lowerer {
     op.outputs = {out};
     op.has_clamp = true;
     op.clamp = ClampFor(n, q);
-    if (op_type == "Conv" || op_type == "Gemm" || op_type == "MatMul") {
+    if (ActivationMatMul(n)) {
+      const int a = QuantInput(n, n.Input(0)), b = QuantInput(n, n.Input(1));
+      if (a < 0 || b < 0) return false;
+      const CTensor& ta = m_->tensors[size_t(a)];
+      const CTensor& tb = m_->tensors[size_t(b)];
+      if (ta.scale.size() != 1 || tb.scale.size() != 1) {
+        diag_->AddNode(n,
+                       "multiplies activations quantized per channel; crumb needs per-tensor "
+                       "parameters on both");
+        return false;
+      }
+      double m = double(ta.scale[0]) * double(tb.scale[0]);
+      if (q) m /= double(q->scale[0]);
+      op.multiplier = float(m);
+      if (!std::isfinite(op.multiplier) || op.multiplier <= 0) {
+        diag_->AddNode(n, "has no finite positive requantization multiplier (" +
+                              std::to_string(op.multiplier) + ")");
+        return false;
+      }
+      op.opcode = OpCode::kBatchMatMul;
+      op.inputs = {a, b};
+    } else if (op_type == "Conv" || op_type == "Gemm" || op_type == "MatMul") {
       const int x = QuantInput(n, n.Input(0));
       const QuantInfo* w = WeightOf(n);
       if (x < 0 || !w) return false;
@@ -906,6 +985,13 @@ class Lowerer {
       if (op_type == "Gemm") {
         alpha = n.AttrFloat("alpha", 1.0f);
         beta = n.AttrFloat("beta", 1.0f);
+      }
+      if (!n.post_mul.empty() && int64_t(n.post_mul.size()) != co) {
+        diag_->AddNode(n, "has " + std::to_string(co) +
+                              " output channels, but the BatchNormalization "
+                              "or bias Add folded into it has " +
+                              std::to_string(n.post_mul.size()));
+        return false;
       }
       const CTensor xt = m_->tensors[size_t(x)];  // a copy: adding tensors below reallocates
       const std::vector<float> sw = m_->tensors[size_t(wt)].scale;
@@ -978,6 +1064,66 @@ class Lowerer {
         op.resize_nearest = r.nearest;
         op.scale_h = r.scale_h;
         op.scale_w = r.scale_w;
+      } else if (op_type == "Softmax") {
+        const CTensor xt = m_->tensors[size_t(x)];
+        int64_t axis = n.AttrInt("axis", g_.opset >= 13 ? -1 : 1);
+        const int64_t rank = int64_t(xt.shape.size());
+        if (axis < 0) axis += rank;
+        if (axis < 0 || axis >= rank || (g_.opset < 13 && axis != rank - 1)) {
+          diag_->AddNode(n, "softmax over axis " + std::to_string(n.AttrInt("axis", 1)) +
+                                " is not supported (one axis; before opset 13 only the last)");
+          return false;
+        }
+        if (!q || xt.scale.size() != 1 || xt.bits > 8) {
+          diag_->AddNode(n,
+                         "needs a per-tensor quantized input of at most 8 bits and a "
+                         "QuantizeLinear after it");
+          return false;
+        }
+        // exp(-d * sx) for the code distance d to the vector's largest code, in float32 as
+        // ONNX's float Softmax would compute exp(x - max): written here so that every runtime
+        // reads the same bits.
+        std::vector<float> table(256);
+        for (int d = 0; d < 256; d++) table[size_t(d)] = std::exp(float(-d) * xt.scale[0]);
+        op.opcode = OpCode::kSoftmax;
+        op.axis = int(axis);
+        op.inputs = {x, FloatConst(name + "/exp_table", table)};
+      } else if (op_type == "LayerNormalization") {
+        const CTensor xt = m_->tensors[size_t(x)];
+        const int64_t rank = int64_t(xt.shape.size());
+        int64_t axis = n.AttrInt("axis", -1);
+        if (axis < 0) axis += rank;
+        const int64_t c = rank > 0 ? xt.shape.back() : 0;
+        const Const* scale = g_.FindConst(n.Input(1));
+        const Const* bias = n.Input(2).empty() ? nullptr : g_.FindConst(n.Input(2));
+        if (axis != rank - 1 || c <= 0) {
+          diag_->AddNode(n, "normalizes from axis " + std::to_string(n.AttrInt("axis", -1)) +
+                                "; crumb normalizes over the last axis only");
+          return false;
+        }
+        if (!scale || scale->type != kFloat || int64_t(scale->f.size()) != c ||
+            (!n.Input(2).empty() &&
+             (!bias || bias->type != kFloat || int64_t(bias->f.size()) != c))) {
+          diag_->AddNode(n, "needs FLOAT constant scale and bias of " + std::to_string(c) +
+                                " values (the last axis)");
+          return false;
+        }
+        if (!q || xt.scale.size() != 1 || xt.bits > 8) {
+          diag_->AddNode(n,
+                         "needs a per-tensor quantized input of at most 8 bits and a "
+                         "QuantizeLinear after it");
+          return false;
+        }
+        op.opcode = OpCode::kLayerNorm;
+        op.epsilon = n.AttrFloat("epsilon", 1e-5f);
+        op.inputs = {x, FloatConst(name + "/scale", scale->f),
+                     bias ? FloatConst(name + "/bias", bias->f) : -1};
+      } else if (op_type == "Transpose") {
+        op.opcode = OpCode::kTranspose;
+        std::vector<int64_t> perm = n.AttrInts("perm");
+        if (!n.HasAttr("perm"))
+          for (size_t d = m_->tensors[size_t(x)].shape.size(); d-- > 0;) perm.push_back(int64_t(d));
+        op.perm.assign(perm.begin(), perm.end());
       } else if (op_type == "Slice") {
         SliceSpec s;
         std::string problem;

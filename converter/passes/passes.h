@@ -120,6 +120,15 @@ bool ResolveSplit(const Graph& g, const IndexLookup& lookup, const Node& n,
 // post_add (the weight codes never change).
 void FoldBatchNorm(Graph* g, Diagnostics* diag);
 
+// A Transpose (perm [1, 0]) of a 2-D quantized weight becomes a crumb.QConst of the transposed
+// codes: F.linear on inputs of rank 3 and more exports as MatMul(x, Transpose(W)).
+void FoldWeightTranspose(Graph* g, Diagnostics* diag);
+
+// An Add of a constant per-channel bias ([N] / [1, ..., N] after Gemm / MatMul, [1, N, 1, 1]
+// after Conv) on a float output read only by it folds into that node's post_add: nn.Linear on
+// inputs of rank 3 and more exports as MatMul -> Add. Runs before FoldBatchNorm.
+void FoldBiasAdd(Graph* g, Diagnostics* diag);
+
 // A constant bias Add after MatMul becomes the MatMul's bias; Relu / Clip on a float result
 // folds into the producer's clamp range.
 void FuseActivations(Graph* g, Diagnostics* diag);

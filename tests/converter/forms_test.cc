@@ -256,7 +256,7 @@ TEST(ConvertFile, WritesAtomicallyAndNothingOnFailure) {
     std::ofstream(good, std::ios::binary) << cm.Build().Bytes();
     OnnxBuilder b;
     b.Input("x", {1, 4});
-    b.Node("Softmax", "softmax_1", {"x"}, {"a"});
+    b.Node("TopK", "softmax_1", {"x"}, {"a"});
     b.Node("Tanh", "tanh_1", {"a"}, {"y"});
     b.Output("y");
     std::ofstream(bad, std::ios::binary) << b.Bytes();
@@ -268,7 +268,7 @@ TEST(ConvertFile, WritesAtomicallyAndNothingOnFailure) {
   // A failed conversion lists every problem and leaves the existing output alone.
   EXPECT_FALSE(cv::ConvertFile(bad, out, {}, &msg, &summary));
   EXPECT_NE(msg.find("cannot convert " + bad + ": 2 problems:"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("node 'softmax_1' (op Softmax): unsupported op"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("node 'softmax_1' (op TopK): unsupported op"), std::string::npos) << msg;
   EXPECT_NE(msg.find("node 'tanh_1' (op Tanh): unsupported here"), std::string::npos) << msg;
   EXPECT_EQ(ReadFile(out), first);
   // No output and no temporary file when there was none before.

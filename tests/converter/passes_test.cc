@@ -142,7 +142,7 @@ TEST(RemoveIdentity, GoldenGraph) {
 TEST(CheckSupported, ListsEveryProblemInOneRun) {
   OnnxBuilder b;
   b.Input("x", {1, 4});
-  b.Node("Softmax", "sm", {"x"}, {"a"});
+  b.Node("TopK", "sm", {"x"}, {"a"});
   b.Node("Sigmoid", "sig", {"a"}, {"b"});
   // A QONNX op LowerQonnx does not rewrite stays for CheckSupported to list.
   b.Node("Trunc", "qonnx_t", {"b", "s", "z", "bw"}, {"c"}, "qonnx.custom_op.general");
@@ -155,7 +155,7 @@ TEST(CheckSupported, ListsEveryProblemInOneRun) {
   ConvertResult r = Convert(b);
   ASSERT_FALSE(r.ok);
   const std::string all = Joined(r.problems);
-  EXPECT_NE(all.find("node 'sm' (op Softmax): unsupported op"), std::string::npos) << all;
+  EXPECT_NE(all.find("node 'sm' (op TopK): unsupported op"), std::string::npos) << all;
   EXPECT_NE(all.find("node 'sig' (op Sigmoid): unsupported here"), std::string::npos) << all;
   EXPECT_NE(all.find("node 'qonnx_t' (op qonnx.custom_op.general.Trunc): unsupported op"),
             std::string::npos)

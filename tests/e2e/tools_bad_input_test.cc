@@ -194,7 +194,7 @@ TEST(ConvertBadInput, UnsupportedOpsAreListedTogether) {
   for (int d : {1, 4})
     in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
   auto* n1 = g->add_node();
-  n1->set_op_type("Softmax"), n1->set_name("my_softmax"), n1->add_input("x"), n1->add_output("y");
+  n1->set_op_type("TopK"), n1->set_name("my_softmax"), n1->add_input("x"), n1->add_output("y");
   auto* n2 = g->add_node();
   n2->set_op_type("Erf"), n2->set_name("my_erf"), n2->add_input("y"), n2->add_output("z");
   g->add_output()->set_name("z");
@@ -402,8 +402,8 @@ TEST_F(ConvertBadOnnx, SeveralProblemsInOneMessage) {
   External(FloatInit(m), "/abs.bin");
   auto* n = m.mutable_graph()->mutable_node(m.graph().node_size() - 1);
   const std::string node = n->name();
-  n->set_op_type("Softmax");
-  ExpectRefused(m, "several", {" problems:\n", "'/abs.bin'", "node '" + node + "' (op Softmax)"});
+  n->set_op_type("TopK");
+  ExpectRefused(m, "several", {" problems:\n", "'/abs.bin'", "node '" + node + "' (op TopK)"});
 }
 
 TEST_F(ConvertBadOnnx, UnsupportedRoundingMode) {
