@@ -119,6 +119,19 @@ int main(int argc, char** argv) {
       printf("        starts=%s steps=%s\n", list(op.slice_starts).c_str(),
              list(op.slice_steps).c_str());
     }
+    if (op.opcode == crumb::rt::kOpSoftmax) printf("        axis=%d\n", op.axis);
+    if (op.opcode == crumb::rt::kOpLayerNorm) {
+      printf("        epsilon=%g bias=%s\n", (double)op.epsilon,
+             op.inputs.size() == 3 ? "yes" : "absent");
+    }
+    if (op.opcode == crumb::rt::kOpBatchMatMul) {
+      printf("        multiplier=%.9g\n", (double)op.multiplier);
+    }
+    if (op.opcode == crumb::rt::kOpTranspose) {
+      std::string p = "[";
+      for (size_t k = 0; k < op.perm.size(); k++) p += (k ? ", " : "") + std::to_string(op.perm[k]);
+      printf("        perm=%s\n", (p + "]").c_str());
+    }
     printf("        in:  %s\n        out: %s\n", io(op.inputs).c_str(), io(op.outputs).c_str());
   }
 

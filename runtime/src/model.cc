@@ -63,6 +63,14 @@ const char* OpCodeName(int32_t opcode) {
       return "RESIZE";
     case kOpSlice:
       return "SLICE";
+    case kOpSoftmax:
+      return "SOFTMAX";
+    case kOpLayerNorm:
+      return "LAYER_NORM";
+    case kOpBatchMatMul:
+      return "BATCH_MATMUL";
+    case kOpTranspose:
+      return "TRANSPOSE";
     case kOpCustom:
       return "CUSTOM";
     default:
@@ -563,11 +571,11 @@ Status Model::Parse() {
       return Unsupported(StrFormat("%s is a custom op '%s', which this runtime does not provide.",
                                    label.c_str(), Quote(fo->custom_code()).c_str()));
     }
-    if (op.opcode < kOpQuantize || op.opcode > kOpSlice) {
+    if (op.opcode < kOpQuantize || op.opcode > kOpTranspose) {
       return Unsupported(
           StrFormat("Op %u ('%s') has unknown opcode %d: this runtime runs opcodes %d "
-                    "(QUANTIZE) to %d (SLICE) at version 1 (a newer model format?).",
-                    i, op.name.c_str(), op.opcode, (int)kOpQuantize, (int)kOpSlice));
+                    "(QUANTIZE) to %d (TRANSPOSE) at version 1 (a newer model format?).",
+                    i, op.name.c_str(), op.opcode, (int)kOpQuantize, (int)kOpTranspose));
     }
     // REQUANTIZE version 2 reads a code table as its second input; every other op is at 1.
     const int32_t max_version = op.opcode == kOpRequantize ? 2 : 1;
@@ -578,6 +586,10 @@ Status Model::Parse() {
     }
     if (fo->inputs()) op.inputs.assign(fo->inputs()->begin(), fo->inputs()->end());
     if (fo->outputs()) op.outputs.assign(fo->outputs()->begin(), fo->outputs()->end());
+    // LAYER_NORM's bias (input 2) is optional: an absent one is dropped, leaving two inputs.
+    if (op.opcode == kOpLayerNorm && op.inputs.size() == 3 && op.inputs[2] == -1) {
+      op.inputs.pop_back();
+    }
     for (size_t k = 0; k < op.inputs.size(); k++) {
       const int32_t t = op.inputs[k];
       if (t == -1) {
@@ -714,6 +726,36 @@ Status Model::Parse() {
         // Absent vectors stay empty; op_check refuses a length other than the input's rank.
         if (o->starts()) op.slice_starts.assign(o->starts()->begin(), o->starts()->end());
         if (o->steps()) op.slice_steps.assign(o->steps()->begin(), o->steps()->end());
+        clamp = o->clamp();
+        break;
+      }
+      case kOpSoftmax: {
+        CRUMB_RETURN_IF_ERROR(need_options(fb::OpOptions::SoftmaxOptions, "SoftmaxOptions"));
+        const fb::SoftmaxOptions* o = fo->options_as_SoftmaxOptions();
+        op.axis = o->axis();  // op_check refuses an axis outside the input's rank
+        clamp = o->clamp();
+        break;
+      }
+      case kOpLayerNorm: {
+        CRUMB_RETURN_IF_ERROR(need_options(fb::OpOptions::LayerNormOptions, "LayerNormOptions"));
+        const fb::LayerNormOptions* o = fo->options_as_LayerNormOptions();
+        op.epsilon = o->epsilon();  // op_check refuses a negative or non-finite one
+        clamp = o->clamp();
+        break;
+      }
+      case kOpBatchMatMul: {
+        CRUMB_RETURN_IF_ERROR(
+            need_options(fb::OpOptions::BatchMatMulOptions, "BatchMatMulOptions"));
+        const fb::BatchMatMulOptions* o = fo->options_as_BatchMatMulOptions();
+        op.multiplier = o->multiplier();  // op_check refuses one not finite and > 0
+        clamp = o->clamp();
+        break;
+      }
+      case kOpTranspose: {
+        CRUMB_RETURN_IF_ERROR(need_options(fb::OpOptions::TransposeOptions, "TransposeOptions"));
+        const fb::TransposeOptions* o = fo->options_as_TransposeOptions();
+        // Absent stays empty; op_check refuses anything but a permutation of the input's axes.
+        if (o->perm()) op.perm.assign(o->perm()->begin(), o->perm()->end());
         clamp = o->clamp();
         break;
       }

@@ -29,6 +29,10 @@ enum OpCode : int32_t {
   kOpRequantize = 10,
   kOpResize = 11,
   kOpSlice = 12,
+  kOpSoftmax = 13,
+  kOpLayerNorm = 14,
+  kOpBatchMatMul = 15,
+  kOpTranspose = 16,
   kOpCustom = 1000,
 };
 // schema ResizeMode / ResizeCoordinates / ResizeNearest.
@@ -108,13 +112,19 @@ struct OpDesc {
   int32_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
   int32_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0, groups = 1;
   bool ceil_mode = false, count_include_pad = false;
-  int32_t axis = 0;  // Concat
+  int32_t axis = 0;  // Concat, Softmax (a logical axis)
   // Resize (schema ResizeOptions).
   int32_t resize_mode = kResizeNearest, resize_coordinates = kResizeHalfPixel;
   int32_t resize_nearest = kResizeRoundPreferFloor;
   float scale_h = 0.f, scale_w = 0.f;
   // Slice (schema SliceOptions): one start and one step per logical axis of the input.
   std::vector<int64_t> slice_starts, slice_steps;
+  // LayerNorm (schema LayerNormOptions).
+  float epsilon = 0.f;
+  // BatchMatMul (schema BatchMatMulOptions): y = float(acc) * multiplier.
+  float multiplier = 0.f;
+  // Transpose (schema TransposeOptions): y's logical axis d is x's axis perm[d].
+  std::vector<int32_t> perm;
   ClampDesc clamp;
 };
 

@@ -1,5 +1,6 @@
 // Static per-op checks at load: the signature of schema/README.md's table, options in range, and
 // the shapes that do not depend on the batch. Shape inference at allocate re-checks the rest.
+#include <cmath>
 #include <cstring>
 
 #include "kernels/common/family.h"
@@ -192,6 +193,181 @@ class Checker {
       }
     }
     return Status::Ok();
+  }
+
+  // A QUANT activation or output quantized per tensor, not BIPOLAR (SOFTMAX / LAYER_NORM read
+  // q - z and write E(y)).
+  Status PerTensorCodes(const TensorDesc& t, const std::string& what) const {
+    if (t.axis != -1 || t.scales.size() != 1) {
+      return Fail(what + " must be quantized per tensor (axis -1).");
+    }
+    if (t.encoding == kBipolar) {
+      return Fail(what + " is BIPOLAR; this op takes SIGNED, UNSIGNED and TERNARY codes.");
+    }
+    return Status::Ok();
+  }
+
+  // A constant FLOAT32 vector of exactly n finite values.
+  Status FloatVector(size_t k, const char* role, int64_t n) const {
+    const TensorDesc& t = In(k);
+    const std::string what = StrFormat("%s %s", role, m_.TensorLabel(op_.inputs[k]).c_str());
+    if (!t.is_constant() || !t.is_float || t.shape != std::vector<int64_t>{n} || !t.data ||
+        t.data_size < (uint64_t)n * sizeof(float)) {
+      return Fail(StrFormat("%s must be a constant FLOAT32 vector of shape [%lld].", what.c_str(),
+                            (long long)n));
+    }
+    for (int64_t i = 0; i < n; i++) {
+      float v;
+      memcpy(&v, t.data + i * sizeof(float), sizeof v);
+      if (!__builtin_isfinite(v)) {
+        return Fail(StrFormat("%s holds %g at index %lld; every value must be finite.",
+                              what.c_str(), (double)v, (long long)i));
+      }
+    }
+    return Status::Ok();
+  }
+
+  // SOFTMAX: x QUANT (per tensor) of any rank, exp_table constant FLOAT32 [256] -> y QUANT (per
+  // tensor) of the same rank, along logical axis `axis`.
+  Status Softmax() const {
+    CRUMB_RETURN_IF_ERROR(Counts(2, 2, 1));
+    CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
+    const TensorDesc& x = In(0);
+    const int rank = (int)x.shape.size();
+    CRUMB_RETURN_IF_ERROR(Output(true, false, rank));
+    CRUMB_RETURN_IF_ERROR(
+        PerTensorCodes(x, StrFormat("input 0, %s,", m_.TensorLabel(op_.inputs[0]).c_str())));
+    CRUMB_RETURN_IF_ERROR(
+        PerTensorCodes(Out(), StrFormat("output %s", m_.TensorLabel(op_.outputs[0]).c_str())));
+    if (op_.axis < 0 || op_.axis >= rank) {
+      return Fail(StrFormat("has axis %d outside its input's rank %d.", op_.axis, rank));
+    }
+    return FloatVector(1, "exp table", 256);
+  }
+
+  // LAYER_NORM: x QUANT [..., C] (per tensor), scale constant FLOAT32 [C], bias constant FLOAT32
+  // [C] or absent (the loader drops an absent one) -> y QUANT (per tensor) of the same rank;
+  // epsilon finite and >= 0.
+  Status LayerNorm() const {
+    CRUMB_RETURN_IF_ERROR(Counts(2, 3, 1));
+    CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
+    const TensorDesc& x = In(0);
+    CRUMB_RETURN_IF_ERROR(Output(true, false, (int)x.shape.size()));
+    CRUMB_RETURN_IF_ERROR(
+        PerTensorCodes(x, StrFormat("input 0, %s,", m_.TensorLabel(op_.inputs[0]).c_str())));
+    CRUMB_RETURN_IF_ERROR(
+        PerTensorCodes(Out(), StrFormat("output %s", m_.TensorLabel(op_.outputs[0]).c_str())));
+    // Sums S2 * C and S1 * S1 stay within int64 for C <= 2^22 (|d| <= 255).
+    const int64_t c = x.shape.empty() ? -1 : x.shape.back();
+    if (c < 1 || c > (int64_t(1) << 22)) {
+      return Fail(
+          StrFormat("normalizes a last axis of %lld values; it must be static, in "
+                    "[1, 2^22].",
+                    (long long)c));
+    }
+    if (!(op_.epsilon >= 0.f) || !__builtin_isfinite(op_.epsilon)) {
+      return Fail(StrFormat("has epsilon %g; it must be finite and >= 0.", (double)op_.epsilon));
+    }
+    CRUMB_RETURN_IF_ERROR(FloatVector(1, "scale", c));
+    if (op_.inputs.size() == 3) return FloatVector(2, "bias", c);
+    return Status::Ok();
+  }
+
+  // BATCH_MATMUL: a QUANT [..., M, K] x b QUANT [..., K, N] -> y [..., M, N], QUANT or FLOAT32;
+  // b has a's rank and its leading dimensions, or rank 2 (one matrix for every batch).
+  Status BatchMatMul() const {
+    CRUMB_RETURN_IF_ERROR(Counts(2, 2, 1));
+    CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
+    CRUMB_RETURN_IF_ERROR(Activation(1, false, -1));
+    const TensorDesc& a = In(0);
+    const TensorDesc& b = In(1);
+    const size_t ra = a.shape.size(), rb = b.shape.size();
+    if (ra < 2) {
+      return Fail(
+          StrFormat("has a rank-%zu first input; it multiplies matrices of rank 2 or more.", ra));
+    }
+    if (rb != 2 && rb != ra) {
+      return Fail(
+          StrFormat("has inputs of ranks %zu and %zu; the second must have the first's rank or "
+                    "rank 2.",
+                    ra, rb));
+    }
+    CRUMB_RETURN_IF_ERROR(Output(true, true, (int)ra));
+    const TensorDesc& y = Out();
+    if (a.encoding == kBipolar || b.encoding == kBipolar ||
+        (!y.is_float && y.encoding == kBipolar)) {
+      return Fail(
+          "reads or writes a BIPOLAR tensor; it multiplies SIGNED, UNSIGNED and TERNARY codes.");
+    }
+    const int64_t k = a.shape[ra - 1];
+    if (b.shape[rb - 2] != k) {
+      return Fail(StrFormat(
+          "multiplies rows of %lld values by columns of %lld; the first input's last dimension "
+          "must equal the second's next to last.",
+          (long long)k, (long long)b.shape[rb - 2]));
+    }
+    if (rb == ra) {
+      for (size_t d = 0; d + 2 < ra; d++) {
+        if (a.shape[d] != b.shape[d]) {
+          return Fail(StrFormat(
+              "has inputs of shapes %s and %s; their leading dimensions must be equal (or the "
+              "second of rank 2).",
+              ShapeText(a.shape).c_str(), ShapeText(b.shape).c_str()));
+        }
+      }
+    }
+    std::vector<int64_t> want(a.shape.begin(), a.shape.end() - 1);
+    want.push_back(b.shape[rb - 1]);
+    if (y.shape != want) {
+      return Fail(StrFormat("has output shape %s; multiplying %s by %s gives %s.",
+                            ShapeText(y.shape).c_str(), ShapeText(a.shape).c_str(),
+                            ShapeText(b.shape).c_str(), ShapeText(want).c_str()));
+    }
+    if (!(op_.multiplier > 0.f) || !std::isfinite(op_.multiplier)) {
+      return Fail(
+          StrFormat("has multiplier %g; it must be finite and > 0.", (double)op_.multiplier));
+    }
+    return Status::Ok();
+  }
+
+  // TRANSPOSE: x QUANT of any rank -> y QUANT, y's logical axis d being x's axis perm[d].
+  Status Transpose() const {
+    CRUMB_RETURN_IF_ERROR(Counts(1, 1, 1));
+    CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
+    const TensorDesc& x = In(0);
+    const size_t rank = x.shape.size();
+    CRUMB_RETURN_IF_ERROR(Output(true, false, (int)rank));
+    const TensorDesc& y = Out();
+    if (op_.perm.size() != rank) {
+      return Fail(StrFormat("has a perm of %zu axes; it needs one per axis of its rank-%zu input.",
+                            op_.perm.size(), rank));
+    }
+    std::vector<bool> seen(rank, false);
+    for (size_t d = 0; d < rank; d++) {
+      const int32_t p = op_.perm[d];
+      if (p < 0 || (size_t)p >= rank || seen[(size_t)p]) {
+        return Fail(StrFormat(
+            "has perm %s, which is not a permutation of the axes 0 to %zu.",
+            ShapeText(std::vector<int64_t>(op_.perm.begin(), op_.perm.end())).c_str(), rank - 1));
+      }
+      seen[(size_t)p] = true;
+    }
+    for (size_t d = 0; d < rank; d++) {
+      if (y.shape[d] != x.shape[(size_t)op_.perm[d]]) {
+        return Fail(StrFormat(
+            "has output shape %s; its input %s transposed by its perm has dimension %lld on axis "
+            "%zu, not %lld.",
+            ShapeText(y.shape).c_str(), ShapeText(x.shape).c_str(),
+            (long long)x.shape[(size_t)op_.perm[d]], d, (long long)y.shape[d]));
+      }
+    }
+    return Status::Ok();
+  }
+
+  static std::string ShapeText(const std::vector<int64_t>& s) {
+    std::string out = "[";
+    for (size_t i = 0; i < s.size(); i++) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
   }
 
   // REQUANTIZE version 2: y = table[x's stored byte], the table a constant 8-bit UNSIGNED
@@ -488,6 +664,14 @@ class Checker {
         return Resize();
       case kOpSlice:
         return Slice();
+      case kOpBatchMatMul:
+        return BatchMatMul();
+      case kOpTranspose:
+        return Transpose();
+      case kOpSoftmax:
+        return Softmax();
+      case kOpLayerNorm:
+        return LayerNorm();
       default:
         return Unsupported(label_ + " is not supported.");
     }

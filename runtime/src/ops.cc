@@ -10,6 +10,7 @@
 #include "gemm_layer.h"
 #include "interpreter.h"
 #include "kernels/common/pack.h"
+#include "kernels/common/requant.h"
 #include "kernels/sparse/sparse.h"
 #include "masked_conv.h"
 #include "op_params.h"
@@ -1091,6 +1092,347 @@ class SliceOp : public Op {
   size_t offset_ = 0;             // input physical offset when gather_ is empty
 };
 
+// ---------------------------------------------------------------------------- normalization
+// The vectors an op reduces along one logical axis of shape s: the physical offset of each
+// vector's first element (logical order of the other axes) and the physical stride along it.
+// Input and output share the shape, hence the offsets.
+struct AxisVectors {
+  std::vector<uint32_t> bases;
+  size_t stride = 1, length = 0;
+};
+
+AxisVectors VectorsAlong(const Shape& s, size_t axis) {
+  AxisVectors v;
+  const std::vector<int64_t> st = PhysicalStrides(s);
+  v.stride = (size_t)st[axis];
+  v.length = (size_t)s[axis];
+  Shape outer = s;
+  outer[axis] = 1;
+  v.bases.reserve((size_t)ElementCount(outer));
+  ForEachIndex(outer, [&](const std::vector<int64_t>& idx) {
+    int64_t p = 0;
+    for (size_t d = 0; d < idx.size(); d++) p += idx[d] * st[d];
+    v.bases.push_back((uint32_t)p);
+  });
+  return v;
+}
+
+// Shape inference shared by SOFTMAX and LAYER_NORM: the output is the input's shape.
+Status SameShape(const OpContext& ctx) {
+  const Shape& x = ctx.In(0).shape;
+  if (ElementCount(x) > (int64_t)UINT32_MAX) return Unsupported("has more than 2^32 elements.");
+  ctx.Out().shape = x;
+  return Status::Ok();
+}
+
+// Reads the constant FLOAT32 vector input k (op_check verified its size).
+std::vector<float> ConstantFloats(const OpContext& ctx, size_t k, size_t n) {
+  std::vector<float> v(n);
+  if (n) memcpy(v.data(), ctx.InDesc(k).data, n * sizeof(float));
+  return v;
+}
+
+// SOFTMAX of schema/README.md: per vector along the axis, m = its largest code,
+// e_i = exp_table[m - q_i], s = sum of e_i in float in index order, y_i = e_i / s, then the
+// quantize kernel's E(y_i / s_out) (QUANTIZE's rounding).
+class SoftmaxOp : public Op {
+ public:
+  explicit SoftmaxOp(const KernelTable& k) : kernels_(k) {}
+  Status Configure(const OpContext& ctx) override { return SameShape(ctx); }
+  Status Setup(const OpContext& ctx) override {
+    vec_ = VectorsAlong(ctx.In(0).shape, (size_t)ctx.desc.axis);
+    const std::vector<float> table = ConstantFloats(ctx, 1, 256);
+    memcpy(exp_, table.data(), sizeof exp_);
+    in_signed_ = ctx.InDesc(0).encoding != kUnsigned;
+    qparams_.scale = ctx.OutDesc().scales[0];
+    qparams_.out = OutputParams(ctx);
+    codes_.assign(vec_.length, 0);
+    e_.assign(vec_.length, 0.f);
+    out_.assign(vec_.length, 0);
+    persistent_bytes_ = vec_.bases.size() * sizeof(uint32_t) + vec_.length * (4 + 4 + 1);
+    return Status::Ok();
+  }
+  void Run(const OpContext& ctx, uint8_t*) override {
+    const uint8_t* x = ctx.In(0).data;
+    uint8_t* y = ctx.Out().data;
+    const size_t n = vec_.length, stride = vec_.stride;
+    if (n == 0) return;
+    for (const uint32_t base : vec_.bases) {
+      const uint8_t* xv = x + base;
+      int32_t m = INT32_MIN;
+      for (size_t i = 0; i < n; i++) {
+        const int32_t q = in_signed_ ? (int32_t)(int8_t)xv[i * stride] : (int32_t)xv[i * stride];
+        codes_[i] = q;
+        m = std::max(m, q);
+      }
+      float s = 0.f;
+      for (size_t i = 0; i < n; i++) {
+        e_[i] = exp_[m - codes_[i]];  // m - q in [0, 255]: codes are bytes
+        s += e_[i];
+      }
+      for (size_t i = 0; i < n; i++) e_[i] = e_[i] / s;
+      if (stride == 1) {
+        kernels_.quantize(n, e_.data(), y + base, &qparams_);
+      } else {
+        kernels_.quantize(n, e_.data(), out_.data(), &qparams_);
+        for (size_t i = 0; i < n; i++) y[base + i * stride] = out_[i];
+      }
+    }
+  }
+  const char* KernelName() const override { return "softmax"; }
+
+ private:
+  const KernelTable& kernels_;
+  AxisVectors vec_;
+  float exp_[256] = {};
+  bool in_signed_ = false;
+  std::vector<int32_t> codes_;
+  std::vector<float> e_;
+  std::vector<uint8_t> out_;
+  crumb_quantize_params qparams_{};
+};
+
+// LAYER_NORM of schema/README.md over the last logical axis: with d_i = q_i - zx, S1 and S2 in
+// int64, mean and variance in double, t_i = float((d_i - mean) * sx * inv), y_i = t_i * scale_i
+// + bias_i in float, then the quantize kernel's E(y_i / s_out).
+class LayerNormOp : public Op {
+ public:
+  explicit LayerNormOp(const KernelTable& k) : kernels_(k) {}
+  Status Configure(const OpContext& ctx) override { return SameShape(ctx); }
+  Status Setup(const OpContext& ctx) override {
+    const Shape& x = ctx.In(0).shape;
+    vec_ = VectorsAlong(x, x.size() - 1);
+    const size_t c = vec_.length;
+    scale_ = ConstantFloats(ctx, 1, c);
+    has_bias_ = ctx.desc.inputs.size() == 3;
+    bias_ = has_bias_ ? ConstantFloats(ctx, 2, c) : std::vector<float>();
+    const TensorDesc& in = ctx.InDesc(0);
+    in_signed_ = in.encoding != kUnsigned;
+    zx_ = in.zero_points[0];
+    sx_ = (double)in.scales[0];
+    eps_ = (double)ctx.desc.epsilon;
+    qparams_.scale = ctx.OutDesc().scales[0];
+    qparams_.out = OutputParams(ctx);
+    d_.assign(c, 0);
+    y_.assign(c, 0.f);
+    out_.assign(c, 0);
+    persistent_bytes_ = vec_.bases.size() * sizeof(uint32_t) + c * (4 + 4 + 4 + 4 + 1);
+    return Status::Ok();
+  }
+  void Run(const OpContext& ctx, uint8_t*) override {
+    const uint8_t* x = ctx.In(0).data;
+    uint8_t* y = ctx.Out().data;
+    const size_t c = vec_.length, stride = vec_.stride;
+    if (c == 0) return;
+    const int64_t cc = (int64_t)c;
+    for (const uint32_t base : vec_.bases) {
+      const uint8_t* xv = x + base;
+      int64_t s1 = 0, s2 = 0;
+      for (size_t i = 0; i < c; i++) {
+        const int32_t q = in_signed_ ? (int32_t)(int8_t)xv[i * stride] : (int32_t)xv[i * stride];
+        const int32_t d = q - zx_;
+        d_[i] = d;
+        s1 += d;
+        s2 += (int64_t)d * d;
+      }
+      const double mean = (double)s1 / (double)cc;
+      const double var = (double)(s2 * cc - s1 * s1) / ((double)cc * (double)cc) * sx_ * sx_;
+      const double inv = 1.0 / std::sqrt(var + eps_);
+      for (size_t i = 0; i < c; i++) {
+        const float t = (float)(((double)d_[i] - mean) * sx_ * inv);
+        y_[i] = has_bias_ ? t * scale_[i] + bias_[i] : t * scale_[i];
+      }
+      if (stride == 1) {
+        kernels_.quantize(c, y_.data(), y + base, &qparams_);
+      } else {
+        kernels_.quantize(c, y_.data(), out_.data(), &qparams_);
+        for (size_t i = 0; i < c; i++) y[base + i * stride] = out_[i];
+      }
+    }
+  }
+  const char* KernelName() const override { return "layer_norm"; }
+
+ private:
+  const KernelTable& kernels_;
+  AxisVectors vec_;
+  std::vector<float> scale_, bias_;
+  bool has_bias_ = false, in_signed_ = false;
+  int32_t zx_ = 0;
+  double sx_ = 1.0, eps_ = 0.0;
+  std::vector<int32_t> d_;
+  std::vector<float> y_;
+  std::vector<uint8_t> out_;
+  crumb_quantize_params qparams_{};
+};
+
+// y's logical axis d is x's axis perm[d]: a gather table (output physical index -> input
+// physical index) built from PhysicalStrides as SLICE's, then the requantize kernel.
+class TransposeOp : public Op {
+ public:
+  explicit TransposeOp(const KernelTable& k) : kernels_(k) {}
+  Status Configure(const OpContext& ctx) override {
+    const std::vector<int32_t>& perm = ctx.desc.perm;
+    const Shape& x = ctx.In(0).shape;
+    if (ElementCount(x) > (int64_t)UINT32_MAX) return Unsupported("has more than 2^32 elements.");
+    // A dynamic batch stays on axis 0 (op_check: the output's shape is the permuted input's).
+    Shape y(x.size());
+    for (size_t d = 0; d < y.size(); d++) y[d] = x[(size_t)perm[d]];
+    ctx.Out().shape = y;
+    const std::vector<int64_t> xs = PhysicalStrides(x), ys = PhysicalStrides(y);
+    gather_.assign((size_t)ElementCount(y), 0);
+    ForEachIndex(y, [&](const std::vector<int64_t>& idx) {
+      int64_t src = 0, dst = 0;
+      for (size_t d = 0; d < idx.size(); d++) {
+        src += idx[d] * xs[(size_t)perm[d]];
+        dst += idx[d] * ys[d];
+      }
+      gather_[(size_t)dst] = (uint32_t)src;
+    });
+    bool identity = true;
+    for (size_t i = 0; identity && i < gather_.size(); i++) identity = gather_[i] == i;
+    if (identity) gather_.clear();
+    scratch_bytes_ = gather_.size();
+    return Status::Ok();
+  }
+  Status Setup(const OpContext& ctx) override {
+    params_ = RequantParams(ctx, 0);
+    persistent_bytes_ = gather_.size() * sizeof(uint32_t);
+    return Status::Ok();
+  }
+  void Run(const OpContext& ctx, uint8_t* scratch) override {
+    const uint8_t* x = ctx.In(0).data;
+    uint8_t* y = ctx.Out().data;
+    if (gather_.empty()) {
+      kernels_.requantize((size_t)ElementCount(ctx.Out().shape), x, y, &params_);
+      return;
+    }
+    const size_t n = gather_.size();
+    for (size_t i = 0; i < n; i++) scratch[i] = x[gather_[i]];
+    kernels_.requantize(n, scratch, y, &params_);
+  }
+  const char* KernelName() const override { return kernels_.requantize_name; }
+
+ private:
+  const KernelTable& kernels_;
+  crumb_requant_params params_{};
+  std::vector<uint32_t> gather_;  // output physical index -> input physical index; empty: a copy
+};
+
+// ---------------------------------------------------------------------------- batch matmul
+// y[..., m, n] = E(float(sum_k (qa[..., m, k] - za)(qb[..., k, n] - zb)) * multiplier) (or the
+// float y). Configure records the physical offset of every (batch, row) of a and y, of every
+// batch's matrix of b, and the strides of k and n; Run gathers each batch's b as int16
+// (qb - zb) transposed to [N][K] and each row of a as int16 (qa - za) into scratch, then a plain
+// dot product per output element.
+class BatchMatMulOp : public Op {
+ public:
+  explicit BatchMatMulOp(const KernelTable&) {}
+  Status Configure(const OpContext& ctx) override {
+    const Shape& a = ctx.In(0).shape;
+    const Shape& b = ctx.In(1).shape;
+    const size_t ra = a.size(), rb = b.size();
+    const bool shared_b = rb != ra;  // op_check: b of rank 2
+    if (b[rb - 2] != a[ra - 1] || (!shared_b && !std::equal(a.begin(), a.end() - 2, b.begin()))) {
+      return InvalidModel(StrFormat("multiplies %s by %s; the shapes do not match.",
+                                    ShapeStr(a).c_str(), ShapeStr(b).c_str()));
+    }
+    Shape y(a.begin(), a.end() - 1);
+    y.push_back(b[rb - 1]);
+    if (ElementCount(a) > (int64_t)UINT32_MAX || ElementCount(b) > (int64_t)UINT32_MAX ||
+        ElementCount(y) > (int64_t)UINT32_MAX) {
+      return Unsupported("has more than 2^32 elements.");
+    }
+    ctx.Out().shape = y;
+    m_ = (size_t)a[ra - 2];
+    k_ = (size_t)a[ra - 1];
+    n_ = (size_t)b[rb - 1];
+    const Shape lead(a.begin(), a.end() - 2);
+    batches_ = (size_t)ElementCount(lead);
+    const std::vector<int64_t> as = PhysicalStrides(a), bs = PhysicalStrides(b),
+                               ys = PhysicalStrides(y);
+    a_k_ = (size_t)as[ra - 1];
+    b_k_ = (size_t)bs[rb - 2];
+    b_n_ = (size_t)bs[rb - 1];
+    y_n_ = (size_t)ys[ra - 1];
+    a_rows_.assign(batches_ * m_, 0);
+    y_rows_.assign(batches_ * m_, 0);
+    b_base_.assign(batches_, 0);
+    size_t bt = 0;
+    ForEachIndex(lead, [&](const std::vector<int64_t>& idx) {
+      size_t ao = 0, yo = 0, bo = 0;
+      for (size_t d = 0; d < idx.size(); d++) {
+        ao += (size_t)(idx[d] * as[d]);
+        yo += (size_t)(idx[d] * ys[d]);
+        if (!shared_b) bo += (size_t)(idx[d] * bs[d]);
+      }
+      b_base_[bt] = bo;
+      for (size_t m = 0; m < m_; m++) {
+        a_rows_[bt * m_ + m] = ao + m * (size_t)as[ra - 2];
+        y_rows_[bt * m_ + m] = yo + m * (size_t)ys[ra - 2];
+      }
+      bt++;
+    });
+    shared_b_ = shared_b;
+    scratch_bytes_ = (n_ * k_ + k_) * sizeof(int16_t);
+    return Status::Ok();
+  }
+  Status Setup(const OpContext& ctx) override {
+    const TensorDesc& a = ctx.InDesc(0);
+    const TensorDesc& b = ctx.InDesc(1);
+    a_type_ = ElemType(a);
+    b_type_ = ElemType(b);
+    za_ = a.zero_points[0];
+    zb_ = b.zero_points[0];
+    out_ = OutputParams(ctx);
+    persistent_bytes_ = (a_rows_.size() + y_rows_.size() + b_base_.size()) * sizeof(size_t);
+    return Status::Ok();
+  }
+  void Run(const OpContext& ctx, uint8_t* scratch) override {
+    const uint8_t* a = ctx.In(0).data;
+    const uint8_t* b = ctx.In(1).data;
+    uint8_t* y = ctx.Out().data;
+    const float mul = ctx.desc.multiplier;
+    int16_t* bt_codes = reinterpret_cast<int16_t*>(scratch);  // [N][K]: qb - zb
+    int16_t* row = bt_codes + n_ * k_;                        // [K]: qa - za
+    const size_t k = k_;
+    for (size_t bt = 0; bt < batches_; bt++) {
+      if (bt == 0 || !shared_b_) {
+        const size_t base = b_base_[bt];
+        for (size_t n = 0; n < n_; n++) {
+          for (size_t i = 0; i < k; i++) {
+            bt_codes[n * k + i] =
+                (int16_t)(crumb_load_code(b, base + i * b_k_ + n * b_n_, b_type_) - zb_);
+          }
+        }
+      }
+      for (size_t m = 0; m < m_; m++) {
+        const size_t ao = a_rows_[bt * m_ + m], yo = y_rows_[bt * m_ + m];
+        for (size_t i = 0; i < k; i++) {
+          row[i] = (int16_t)(crumb_load_code(a, ao + i * a_k_, a_type_) - za_);
+        }
+        for (size_t n = 0; n < n_; n++) {
+          const int16_t* col = bt_codes + n * k;
+          // int32 accumulation, wrapping (unsigned) rather than undefined on overflow.
+          uint32_t acc = 0;
+          for (size_t i = 0; i < k; i++) acc += (uint32_t)((int32_t)row[i] * (int32_t)col[i]);
+          crumb_store_output((float)(int32_t)acc * mul, &out_, y, yo + n * y_n_);
+        }
+      }
+    }
+  }
+  const char* KernelName() const override { return "batch_matmul__scalar"; }
+
+ private:
+  size_t batches_ = 0, m_ = 0, k_ = 0, n_ = 0;
+  size_t a_k_ = 0, b_k_ = 0, b_n_ = 0, y_n_ = 0;  // physical element strides
+  bool shared_b_ = false;
+  std::vector<size_t> a_rows_, y_rows_;  // [batch * M + m]: physical offset of element 0
+  std::vector<size_t> b_base_;           // [batch]: physical offset of b's matrix
+  uint32_t a_type_ = 0, b_type_ = 0;
+  int32_t za_ = 0, zb_ = 0;
+  crumb_output_params out_{};
+};
+
 // ---------------------------------------------------------------------------- resize
 // ONNX Resize of H and W on NHWC codes, as ONNX Runtime computes DequantizeLinear -> Resize ->
 // QuantizeLinear: source coordinates in float with its formulas, nearest codes mapped through a
@@ -1313,10 +1655,18 @@ std::unique_ptr<Op> CreateOp(const OpDesc& desc, const KernelTable& kernels) {
       return std::make_unique<ConcatOp>(kernels);
     case kOpSlice:
       return std::make_unique<SliceOp>(kernels);
+    case kOpBatchMatMul:
+      return std::make_unique<BatchMatMulOp>(kernels);
+    case kOpTranspose:
+      return std::make_unique<TransposeOp>(kernels);
     case kOpRequantize:
       return std::make_unique<RequantizeOp>(kernels);
     case kOpResize:
       return std::make_unique<ResizeOp>(kernels);
+    case kOpSoftmax:
+      return std::make_unique<SoftmaxOp>(kernels);
+    case kOpLayerNorm:
+      return std::make_unique<LayerNormOp>(kernels);
     default:
       return nullptr;
   }

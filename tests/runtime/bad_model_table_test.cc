@@ -74,6 +74,64 @@ ModelBuilder SliceModel() {
   return mb;
 }
 
+// xq [2,3,5] s8 -> SOFTMAX axis 2 (exp table: tensor 3) -> p [2,3,5] u8 -> DEQUANTIZE.
+ModelBuilder SoftmaxModel() {
+  ModelBuilder mb;
+  const int32_t x = mb.AddQuant("xq", {2, 3, 5}, 8, kSigned, 0.1f, 0);
+  const int32_t p = mb.AddQuant("p", {2, 3, 5}, 8, kUnsigned, 1.f / 256.f, 0);
+  const int32_t z = mb.AddFloat("out", {2, 3, 5});
+  mb.AddSoftmax("softmax", x, p, 2);
+  mb.AddOp(1, "dequant", {p}, {z});
+  mb.inputs = {x};
+  mb.outputs = {z};
+  return mb;
+}
+
+// xq [2,4] u8 -> LAYER_NORM (scale: tensor 3, bias: tensor 4) -> n [2,4] s8 -> DEQUANTIZE.
+ModelBuilder LayerNormModel() {
+  ModelBuilder mb;
+  const int32_t x = mb.AddQuant("xq", {2, 4}, 8, kUnsigned, 0.1f, 128);
+  const int32_t n = mb.AddQuant("n", {2, 4}, 8, kSigned, 0.05f, 0);
+  const int32_t z = mb.AddFloat("out", {2, 4});
+  mb.AddLayerNorm("ln", x, n, {1.f, 1.f, 0.5f, 2.f}, {0.f, 0.1f, 0.2f, 0.3f}, 1e-5f);
+  mb.AddOp(1, "dequant", {n}, {z});
+  mb.inputs = {x};
+  mb.outputs = {z};
+  return mb;
+}
+
+// Overwrites float `i` of constant tensor t's data.
+void SetConstFloat(ModelBuilder& m, int32_t t, size_t i, float v) {
+  memcpy(&m.tensors[t].data[i * sizeof(float)], &v, sizeof v);
+}
+
+// a [2,5,7] s8, b [2,7,3] u4 (model inputs) -> BATCH_MATMUL -> y [2,5,3] s8 -> DEQUANTIZE.
+ModelBuilder BatchMatMulModel() {
+  ModelBuilder mb;
+  const int32_t a = mb.AddQuant("a", {2, 5, 7}, 8, kSigned, 0.1f, 0);
+  const int32_t b = mb.AddQuant("b", {2, 7, 3}, 4, kUnsigned, 0.2f, 8);
+  const int32_t y = mb.AddQuant("y", {2, 5, 3}, 8, kSigned, 0.5f, 0);
+  const int32_t z = mb.AddFloat("out", {2, 5, 3});
+  mb.AddOp(15, "bmm", {a, b}, {y}).multiplier = 0.04f;
+  mb.AddOp(1, "dequant", {y}, {z});
+  mb.inputs = {a, b};
+  mb.outputs = {z};
+  return mb;
+}
+
+// xq [1,2,3,4] u8 -> TRANSPOSE perm {0,2,3,1} -> t [1,3,4,2] u8 -> DEQUANTIZE.
+ModelBuilder TransposeModel() {
+  ModelBuilder mb;
+  const int32_t x = mb.AddQuant("xq", {1, 2, 3, 4}, 8, kUnsigned, 0.1f, 128);
+  const int32_t t = mb.AddQuant("t", {1, 3, 4, 2}, 8, kUnsigned, 0.1f, 128);
+  const int32_t z = mb.AddFloat("out", {1, 3, 4, 2});
+  mb.AddOp(16, "transpose", {x}, {t}).perm = {0, 2, 3, 1};
+  mb.AddOp(1, "dequant", {t}, {z});
+  mb.inputs = {x};
+  mb.outputs = {z};
+  return mb;
+}
+
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 const float kInf = std::numeric_limits<float>::infinity();
 
@@ -90,6 +148,8 @@ struct LoadRow {
 std::vector<LoadRow> LoadRows() {
   auto M = [](std::function<void(ModelBuilder&)> f) { return f; };
   const auto conv = SmallConvModel, pool = PoolModel, resize = ResizeModel, slice = SliceModel;
+  const auto bmm = BatchMatMulModel, transpose = TransposeModel;
+  const auto softmax = SoftmaxModel, layer_norm = LayerNormModel;
   const crumb_status kInvalid = CRUMB_ERROR_INVALID_MODEL, kUnsup = CRUMB_ERROR_UNSUPPORTED;
   return {
       // The container.
@@ -236,8 +296,7 @@ std::vector<LoadRow> LoadRows() {
        "declares no outputs"},
       // Ops this runtime does not have.
       {"unknown opcode", conv, M([](ModelBuilder& m) { m.ops[2].opcode = 77; }), nullptr, kUnsup,
-       "Op 2 ('dequant') has unknown opcode 77: this runtime runs opcodes 0 (QUANTIZE) to 12 "
-       "(SLICE) at version 1"},
+       "Op 2 ('dequant') has unknown opcode 77: this runtime runs opcodes 0 (QUANTIZE) to "},
       {"unknown op version", conv, M([](ModelBuilder& m) { m.ops[1].version = 3; }), nullptr,
        kUnsup, "Op 1 (CONV_2D 'conv') has version 3; this runtime knows version 1"},
       {"custom op", conv, M([](ModelBuilder& m) { m.ops[2].opcode = 1000; }), nullptr, kUnsup,
@@ -322,6 +381,143 @@ std::vector<LoadRow> LoadRows() {
          m.tensors[0].shape = {1, 4, 6, 6};
        }),
        nullptr, kInvalid, "must be QUANT"},
+      // BATCH_MATMUL options and shapes.
+      {"batch matmul without options", bmm, M([](ModelBuilder& m) { m.ops[0].no_options = true; }),
+       nullptr, kInvalid, "Op 0 (BATCH_MATMUL 'bmm') needs BatchMatMulOptions"},
+      {"batch matmul K mismatch", bmm, M([](ModelBuilder& m) {
+         m.tensors[1].shape = {2, 6, 3};
+       }),
+       nullptr, kInvalid,
+       "Op 0 (BATCH_MATMUL 'bmm') multiplies rows of 7 values by columns of 6; the first input's "
+       "last dimension must equal the second's next to last"},
+      {"batch matmul leading dims differ", bmm, M([](ModelBuilder& m) {
+         m.tensors[1].shape = {3, 7, 3};
+       }),
+       nullptr, kInvalid,
+       "has inputs of shapes [2, 5, 7] and [3, 7, 3]; their leading dimensions must be equal"},
+      {"batch matmul rank of b", bmm, M([](ModelBuilder& m) {
+         m.tensors[1].shape = {1, 2, 7, 3};
+       }),
+       nullptr, kInvalid,
+       "has inputs of ranks 3 and 4; the second must have the first's rank or "
+       "rank 2"},
+      {"batch matmul output shape", bmm, M([](ModelBuilder& m) {
+         m.tensors[2].shape = {2, 5, 4};
+         m.tensors[3].shape = {2, 5, 4};
+       }),
+       nullptr, kInvalid,
+       "Op 0 (BATCH_MATMUL 'bmm') has output shape [2, 5, 4]; multiplying [2, 5, 7] by [2, 7, 3] "
+       "gives [2, 5, 3]"},
+      {"batch matmul NaN multiplier", bmm, M([](ModelBuilder& m) { m.ops[0].multiplier = kNaN; }),
+       nullptr, kInvalid,
+       "Op 0 (BATCH_MATMUL 'bmm') has multiplier nan; it must be finite and > 0"},
+      {"batch matmul zero multiplier", bmm, M([](ModelBuilder& m) { m.ops[0].multiplier = 0.f; }),
+       nullptr, kInvalid, "has multiplier 0; it must be finite and > 0"},
+      {"batch matmul infinite multiplier", bmm,
+       M([](ModelBuilder& m) { m.ops[0].multiplier = kInf; }), nullptr, kInvalid,
+       "has multiplier inf; it must be finite and > 0"},
+      {"batch matmul one input", bmm, M([](ModelBuilder& m) { m.ops[0].inputs = {0}; }), nullptr,
+       kInvalid, "Op 0 (BATCH_MATMUL 'bmm') has 1 inputs; it takes 2"},
+      {"batch matmul float input", bmm, M([](ModelBuilder& m) {
+         m.tensors[1] = TensorSpec();
+         m.tensors[1].name = "b";
+         m.tensors[1].shape = {2, 7, 3};
+       }),
+       nullptr, kInvalid, "input 1, tensor 1 ('b'), must be QUANT"},
+      // TRANSPOSE options and shapes.
+      {"transpose without options", transpose,
+       M([](ModelBuilder& m) { m.ops[0].no_options = true; }), nullptr, kInvalid,
+       "Op 0 (TRANSPOSE 'transpose') needs TransposeOptions"},
+      {"transpose perm repeats an axis", transpose, M([](ModelBuilder& m) {
+         m.ops[0].perm = {0, 2, 2, 1};
+       }),
+       nullptr, kInvalid,
+       "Op 0 (TRANSPOSE 'transpose') has perm [0, 2, 2, 1], which is not a permutation of the "
+       "axes 0 to 3"},
+      {"transpose perm axis out of range", transpose, M([](ModelBuilder& m) {
+         m.ops[0].perm = {0, 2, 4, 1};
+       }),
+       nullptr, kInvalid, "has perm [0, 2, 4, 1], which is not a permutation"},
+      {"transpose perm negative", transpose, M([](ModelBuilder& m) {
+         m.ops[0].perm = {0, 2, -1, 1};
+       }),
+       nullptr, kInvalid, "which is not a permutation"},
+      {"transpose perm of the wrong length", transpose, M([](ModelBuilder& m) {
+         m.ops[0].perm = {0, 2, 1};
+       }),
+       nullptr, kInvalid,
+       "Op 0 (TRANSPOSE 'transpose') has a perm of 3 axes; it needs one per axis of its rank-4 "
+       "input"},
+      {"transpose output not the permuted shape", transpose, M([](ModelBuilder& m) {
+         m.tensors[1].shape = {1, 4, 3, 2};
+         m.tensors[2].shape = {1, 4, 3, 2};
+       }),
+       nullptr, kInvalid,
+       "Op 0 (TRANSPOSE 'transpose') has output shape [1, 4, 3, 2]; its input [1, 2, 3, 4] "
+       "transposed by its perm has dimension 3 on axis 1, not 4"},
+      {"transpose float output", transpose, M([](ModelBuilder& m) {
+         m.tensors[1] = TensorSpec();
+         m.tensors[1].name = "t";
+         m.tensors[1].shape = {1, 3, 4, 2};
+       }),
+       nullptr, kInvalid, "must be QUANT, not FLOAT32"},
+      // SOFTMAX options and tables.
+      {"softmax without options", softmax, M([](ModelBuilder& m) { m.ops[0].no_options = true; }),
+       nullptr, kInvalid, "Op 0 (SOFTMAX 'softmax') needs SoftmaxOptions"},
+      {"softmax exp table of the wrong size", softmax, M([](ModelBuilder& m) {
+         m.tensors[3].shape = {255};
+         m.tensors[3].data.resize(255 * sizeof(float));
+       }),
+       nullptr, kInvalid,
+       "Op 0 (SOFTMAX 'softmax') exp table tensor 3 ('softmax.exp_table') must be a constant "
+       "FLOAT32 vector of shape [256]"},
+      {"softmax NaN in the exp table", softmax,
+       M([](ModelBuilder& m) { SetConstFloat(m, 3, 7, kNaN); }), nullptr, kInvalid,
+       "Tensor 3 ('softmax.exp_table') holds a non-finite value at element 7"},
+      {"softmax axis out of range", softmax, M([](ModelBuilder& m) { m.ops[0].axis = 3; }), nullptr,
+       kInvalid, "Op 0 (SOFTMAX 'softmax') has axis 3 outside its input's rank 3"},
+      {"softmax negative axis", softmax, M([](ModelBuilder& m) { m.ops[0].axis = -1; }), nullptr,
+       kInvalid, "has axis -1 outside its input's rank 3"},
+      {"softmax float input", softmax, M([](ModelBuilder& m) {
+         m.tensors[0] = TensorSpec();
+         m.tensors[0].name = "xq";
+         m.tensors[0].shape = {2, 3, 5};
+       }),
+       nullptr, kInvalid, "must be QUANT"},
+      {"softmax per-channel input", softmax, M([](ModelBuilder& m) {
+         m.tensors[0].axis = 1;
+         m.tensors[0].scales = {0.1f, 0.1f, 0.1f};
+         m.tensors[0].zero_points = {0, 0, 0};
+       }),
+       nullptr, kInvalid, "must be quantized per tensor"},
+      // LAYER_NORM options and vectors.
+      {"layer norm without options", layer_norm,
+       M([](ModelBuilder& m) { m.ops[0].no_options = true; }), nullptr, kInvalid,
+       "Op 0 (LAYER_NORM 'ln') needs LayerNormOptions"},
+      {"layer norm negative epsilon", layer_norm,
+       M([](ModelBuilder& m) { m.ops[0].epsilon = -1e-5f; }), nullptr, kInvalid,
+       "Op 0 (LAYER_NORM 'ln') has epsilon -1e-05; it must be finite and >= 0"},
+      {"layer norm NaN epsilon", layer_norm, M([](ModelBuilder& m) { m.ops[0].epsilon = kNaN; }),
+       nullptr, kInvalid, "it must be finite and >= 0"},
+      {"layer norm NaN in the scale", layer_norm,
+       M([](ModelBuilder& m) { SetConstFloat(m, 3, 2, kNaN); }), nullptr, kInvalid,
+       "Tensor 3 ('ln.scale') holds a non-finite value at element 2"},
+      {"layer norm infinite bias", layer_norm,
+       M([](ModelBuilder& m) { SetConstFloat(m, 4, 0, kInf); }), nullptr, kInvalid,
+       "Tensor 4 ('ln.bias') holds a non-finite value at element 0"},
+      {"layer norm scale of the wrong size", layer_norm, M([](ModelBuilder& m) {
+         m.tensors[3].shape = {3};
+         m.tensors[3].data.resize(3 * sizeof(float));
+       }),
+       nullptr, kInvalid, "must be a constant FLOAT32 vector of shape [4]"},
+      {"layer norm float input", layer_norm, M([](ModelBuilder& m) {
+         m.tensors[0] = TensorSpec();
+         m.tensors[0].name = "xq";
+         m.tensors[0].shape = {2, 4};
+       }),
+       nullptr, kInvalid, "must be QUANT"},
+      {"layer norm too few inputs", layer_norm, M([](ModelBuilder& m) { m.ops[0].inputs = {0}; }),
+       nullptr, kInvalid, "has 1 inputs; it takes at least 2"},
   };
 }
 

@@ -1,5 +1,6 @@
 #include "model_builder.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "flatbuffers/flatbuffers.h"
@@ -128,6 +129,26 @@ OpSpec& ModelBuilder::AddOp(int opcode, const std::string& name, const std::vect
   return ops.back();
 }
 
+OpSpec& ModelBuilder::AddSoftmax(const std::string& name, int32_t x, int32_t y, int axis) {
+  std::vector<float> table(256);
+  const float sx = tensors[x].scales.empty() ? 1.f : tensors[x].scales[0];
+  for (int d = 0; d < 256; d++) table[d] = expf((float)-d * sx);
+  const int32_t t = AddFloatConst(name + ".exp_table", table);
+  OpSpec& op = AddOp((int)fb::OpCode::SOFTMAX, name, {x, t}, {y});
+  op.axis = axis;
+  return op;
+}
+
+OpSpec& ModelBuilder::AddLayerNorm(const std::string& name, int32_t x, int32_t y,
+                                   const std::vector<float>& scale, const std::vector<float>& bias,
+                                   float epsilon) {
+  const int32_t s = AddFloatConst(name + ".scale", scale);
+  const int32_t b = bias.empty() ? -1 : AddFloatConst(name + ".bias", bias);
+  OpSpec& op = AddOp((int)fb::OpCode::LAYER_NORM, name, {x, s, b}, {y});
+  op.epsilon = epsilon;
+  return op;
+}
+
 namespace {
 
 std::string Build(const ModelBuilder& m, uint64_t data_start, std::vector<uint64_t>* offsets) {
@@ -217,6 +238,22 @@ std::string Build(const ModelBuilder& m, uint64_t data_start, std::vector<uint64
         options = fb::CreateSliceOptions(b, b.CreateVector(o.slice_starts),
                                          b.CreateVector(o.slice_steps), clamp)
                       .Union();
+        break;
+      case fb::OpCode::SOFTMAX:
+        type = fb::OpOptions::SoftmaxOptions;
+        options = fb::CreateSoftmaxOptions(b, o.axis, clamp).Union();
+        break;
+      case fb::OpCode::LAYER_NORM:
+        type = fb::OpOptions::LayerNormOptions;
+        options = fb::CreateLayerNormOptions(b, o.epsilon, clamp).Union();
+        break;
+      case fb::OpCode::BATCH_MATMUL:
+        type = fb::OpOptions::BatchMatMulOptions;
+        options = fb::CreateBatchMatMulOptions(b, o.multiplier, clamp).Union();
+        break;
+      case fb::OpCode::TRANSPOSE:
+        type = fb::OpOptions::TransposeOptions;
+        options = fb::CreateTransposeOptions(b, b.CreateVector(o.perm), clamp).Union();
         break;
       case fb::OpCode::REQUANTIZE:
         type = fb::OpOptions::RequantizeOptions;

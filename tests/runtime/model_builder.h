@@ -51,6 +51,11 @@ struct OpSpec {
   float scale_h = 1.f, scale_w = 1.f;
   // SLICE (schema SliceOptions): one start and one step per logical axis.
   std::vector<int64_t> slice_starts, slice_steps;
+  // BATCH_MATMUL (schema BatchMatMulOptions) and TRANSPOSE (schema TransposeOptions).
+  float multiplier = 1.f;
+  std::vector<int32_t> perm;
+  // LAYER_NORM (schema LayerNormOptions); SOFTMAX uses `axis`.
+  float epsilon = 0.f;
   bool has_clamp = false;
   int32_t clamp_qmin = 0, clamp_qmax = 0;
   float clamp_fmin = -__builtin_inff(), clamp_fmax = __builtin_inff();
@@ -88,6 +93,13 @@ class ModelBuilder {
   int32_t AddFloatConst(const std::string& name, const std::vector<float>& values);
   OpSpec& AddOp(int opcode, const std::string& name, const std::vector<int32_t>& in,
                 const std::vector<int32_t>& out);
+  // SOFTMAX of x along logical `axis` with the converter's exp table,
+  // exp_table[d] = expf(float(-d) * sx) (a constant FLOAT32 [256] added here).
+  OpSpec& AddSoftmax(const std::string& name, int32_t x, int32_t y, int axis);
+  // LAYER_NORM of x over its last axis; `bias` empty: absent (input -1).
+  OpSpec& AddLayerNorm(const std::string& name, int32_t x, int32_t y,
+                       const std::vector<float>& scale, const std::vector<float>& bias,
+                       float epsilon);
 
   // The file bytes.
   std::string Finish() const;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <initializer_list>
 #include <random>
 #include <sstream>
@@ -1173,6 +1174,468 @@ TEST(Slice, Rank2) {
   std::string got, error;
   ASSERT_TRUE(RunModel(mb.Finish(), {}, CodesToBytes(x), &got, &error)) << error;
   ASSERT_EQ(BytesToCodes(got, true), want);
+}
+
+// ------------------------------------------------------------------------------------ softmax
+// QUANTIZE's E(v / s_out) of schema/README.md, literally (NaN gives z clamped to [lo, hi]).
+int32_t QuantizeByHand(float v, float s_out, int32_t z, int32_t lo, int32_t hi) {
+  float y = v / s_out;
+  if (y != y) return std::min(std::max(z, lo), hi);
+  if (y < (float)(lo - z)) y = (float)(lo - z);
+  if (y > (float)(hi - z)) y = (float)(hi - z);
+  return (int32_t)std::nearbyint(y) + z;
+}
+
+// Logical (row-major) strides of a shape.
+std::vector<int64_t> LogicalStrides(const std::vector<int32_t>& s) {
+  std::vector<int64_t> st(s.size(), 1);
+  for (size_t d = s.size(); d-- > 1;) st[d - 1] = st[d] * s[d];
+  return st;
+}
+
+// Calls f(first logical index, logical stride, length) for every vector along `axis`.
+template <typename F>
+void ForEachVector(const std::vector<int32_t>& s, size_t axis, F&& f) {
+  const std::vector<int64_t> st = LogicalStrides(s);
+  int64_t total = 1;
+  for (int32_t d : s) total *= d;
+  for (int64_t i = 0; i < total; i++) {
+    if ((i / st[axis]) % s[axis] == 0) f(i, st[axis], (int64_t)s[axis]);
+  }
+}
+
+// SOFTMAX along logical `axis` by the README's row: m = largest code, e_i = exp_table[m - q_i],
+// s = sum in float in index order, y_i = e_i / s, E(y_i / s_out).
+// Returns how many distinct output codes it expected (tests check that they are not trivial).
+size_t TestSoftmax(const std::vector<int32_t>& shape, int axis, const ActSpec& in, const ActSpec& o,
+                   uint32_t seed) {
+  std::mt19937 rng(seed);
+  int32_t ilo, ihi, olo, ohi;
+  CodeRange(in.encoding, in.bits, &ilo, &ihi);
+  CodeRange(o.encoding, o.bits, &olo, &ohi);
+  size_t n = 1;
+  for (int32_t d : shape) n *= (size_t)d;
+  const std::vector<int32_t> x = RandomCodes(rng, n, ilo, ihi);
+  ModelBuilder mb;
+  const int32_t xt = mb.AddQuant("x", shape, in.bits, in.encoding, in.scale, in.zero_point);
+  const int32_t yt = mb.AddQuant("y", shape, o.bits, o.encoding, o.scale, o.zero_point);
+  mb.AddSoftmax("softmax", xt, yt, axis);
+  mb.inputs = {xt};
+  mb.outputs = {yt};
+  float table[256];
+  for (int d = 0; d < 256; d++) table[d] = expf((float)-d * in.scale);
+  std::vector<int32_t> want(n, 0);
+  ForEachVector(shape, (size_t)axis, [&](int64_t first, int64_t stride, int64_t len) {
+    int32_t m = x[(size_t)first];
+    for (int64_t i = 0; i < len; i++) m = std::max(m, x[(size_t)(first + i * stride)]);
+    float s = 0.f;
+    for (int64_t i = 0; i < len; i++) s += table[m - x[(size_t)(first + i * stride)]];
+    for (int64_t i = 0; i < len; i++) {
+      const float e = table[m - x[(size_t)(first + i * stride)]];
+      want[(size_t)(first + i * stride)] = QuantizeByHand(e / s, o.scale, o.zero_point, olo, ohi);
+    }
+  });
+  std::string got, error;
+  EXPECT_TRUE(RunModel(mb.Finish(), {}, CodesToBytes(x), &got, &error)) << error;
+  EXPECT_EQ(BytesToCodes(got, o.encoding == kUnsigned), want);
+  std::sort(want.begin(), want.end());
+  return (size_t)(std::unique(want.begin(), want.end()) - want.begin());
+}
+
+// Attention scores [B, T, T] over the last axis at every input width and encoding; outputs
+// 8-bit unsigned 1/256 (the usual) and signed with zero point -128.
+TEST(Softmax, Rank3LastAxisEveryWidth) {
+  uint32_t seed = 400;
+  for (int bits : {2, 4, 8}) {
+    for (int enc : {kSigned, kUnsigned}) {
+      for (int out_signed = 0; out_signed < 2; out_signed++) {
+        SCOPED_TRACE(testing::Message()
+                     << bits << " bits, encoding " << enc << ", out signed " << out_signed);
+        std::mt19937 rng(seed);
+        ActSpec in = RandomAct(rng, bits, enc);
+        in.scale = bits == 2 ? 0.7f : in.scale * 4.f;
+        const ActSpec o = out_signed ? ActSpec{8, kSigned, 1.f / 256.f, -128}
+                                     : ActSpec{8, kUnsigned, 1.f / 256.f, 0};
+        EXPECT_GT(TestSoftmax({2, 5, 17}, 2, in, o, seed++), 2u);
+      }
+    }
+  }
+}
+
+// Rank 4 is stored NHWC: axis 1 (channels) is contiguous, axes 3, 2 and 0 are strided.
+TEST(Softmax, Rank4EveryAxis) {
+  const ActSpec in{8, kSigned, 0.08f, 3};
+  const ActSpec o{8, kUnsigned, 1.f / 255.f, 0};
+  for (int axis = 0; axis < 4; axis++) {
+    SCOPED_TRACE(testing::Message() << "axis " << axis);
+    EXPECT_GT(TestSoftmax({2, 6, 3, 4}, axis, in, o, 420 + axis), 5u);
+  }
+  // One channel: the layout is logical.
+  TestSoftmax({2, 1, 3, 5}, 3, ActSpec{4, kUnsigned, 0.3f, 2}, o, 430);
+}
+
+// A vector of one element is 1 (code round(1 / s_out), clamped).
+TEST(Softmax, OneElementVectors) {
+  const ActSpec in{8, kSigned, 0.1f, 0};
+  TestSoftmax({3, 1}, 1, in, ActSpec{8, kUnsigned, 1.f / 256.f, 0}, 440);
+  TestSoftmax({4, 1, 2}, 1, in, ActSpec{8, kUnsigned, 1.f / 200.f, 0}, 441);
+  TestSoftmax({1, 7}, 0, in, ActSpec{4, kSigned, 0.1f, -3}, 442);
+}
+
+// ------------------------------------------------------------------------------------ layer norm
+// LAYER_NORM over the last axis by the README's row: d_i = q_i - zx, S1 and S2 in int64, mean and
+// var in double, t_i in float, y_i = t_i * scale_i + bias_i in float, E(y_i / s_out).
+// Returns how many distinct output codes it expected.
+size_t TestLayerNorm(const std::vector<int32_t>& shape, bool with_bias, float eps,
+                     const ActSpec& in, const ActSpec& o, uint32_t seed) {
+  std::mt19937 rng(seed);
+  int32_t ilo, ihi, olo, ohi;
+  CodeRange(in.encoding, in.bits, &ilo, &ihi);
+  CodeRange(o.encoding, o.bits, &olo, &ohi);
+  size_t n = 1;
+  for (int32_t d : shape) n *= (size_t)d;
+  const int c = shape.back();
+  const std::vector<int32_t> x = RandomCodes(rng, n, ilo, ihi);
+  std::vector<float> scale(c), bias;
+  for (int i = 0; i < c; i++) scale[i] = std::uniform_real_distribution<float>(0.5f, 1.5f)(rng);
+  if (with_bias) {
+    for (int i = 0; i < c; i++) bias.push_back(std::uniform_real_distribution<float>(-1, 1)(rng));
+  }
+  ModelBuilder mb;
+  const int32_t xt = mb.AddQuant("x", shape, in.bits, in.encoding, in.scale, in.zero_point);
+  const int32_t yt = mb.AddQuant("y", shape, o.bits, o.encoding, o.scale, o.zero_point);
+  mb.AddLayerNorm("ln", xt, yt, scale, bias, eps);
+  mb.inputs = {xt};
+  mb.outputs = {yt};
+  std::vector<int32_t> want(n, 0);
+  const double sx = (double)in.scale;
+  for (size_t v = 0; v < n / (size_t)c; v++) {
+    const int32_t* q = x.data() + v * (size_t)c;
+    int64_t s1 = 0, s2 = 0;
+    for (int i = 0; i < c; i++) {
+      const int64_t d = q[i] - in.zero_point;
+      s1 += d;
+      s2 += d * d;
+    }
+    const int64_t cc = c;
+    const double mean = double(s1) / cc;
+    const double var = double(s2 * cc - s1 * s1) / (double(cc) * cc) * sx * sx;
+    const double inv = 1 / std::sqrt(var + double(eps));
+    for (int i = 0; i < c; i++) {
+      const float t = float((double(q[i] - in.zero_point) - mean) * sx * inv);
+      const float y = with_bias ? t * scale[i] + bias[i] : t * scale[i];
+      want[v * (size_t)c + (size_t)i] = QuantizeByHand(y, o.scale, o.zero_point, olo, ohi);
+    }
+  }
+  std::string got, error;
+  EXPECT_TRUE(RunModel(mb.Finish(), {}, CodesToBytes(x), &got, &error)) << error;
+  EXPECT_EQ(BytesToCodes(got, o.encoding == kUnsigned), want);
+  std::sort(want.begin(), want.end());
+  return (size_t)(std::unique(want.begin(), want.end()) - want.begin());
+}
+
+TEST(LayerNorm, Rank3AndRank2WithAndWithoutBias) {
+  uint32_t seed = 500;
+  const ActSpec o{8, kSigned, 0.03f, 2};
+  for (int bias = 0; bias < 2; bias++) {
+    for (int bits : {2, 4, 8}) {
+      for (int enc : {kSigned, kUnsigned}) {
+        SCOPED_TRACE(testing::Message()
+                     << "bias " << bias << ", " << bits << " bits, encoding " << enc);
+        std::mt19937 rng(seed);
+        const ActSpec in = RandomAct(rng, bits, enc);
+        EXPECT_GT(TestLayerNorm({2, 3, 37}, bias, 1e-5f, in, o, seed++), 10u);
+        EXPECT_GT(TestLayerNorm({5, 37}, bias, 1e-3f, in, ActSpec{4, kUnsigned, 0.4f, 7}, seed++),
+                  3u);
+      }
+    }
+  }
+}
+
+// C = 1: every t is 0 (mean = the value), y = bias (or 0).
+TEST(LayerNorm, OneChannel) {
+  const ActSpec in{8, kUnsigned, 0.1f, 128};
+  const ActSpec o{8, kSigned, 0.02f, 0};
+  TestLayerNorm({2, 3, 1}, true, 1e-5f, in, o, 520);
+  TestLayerNorm({4, 1}, false, 1e-5f, in, o, 521);
+}
+
+// Rank 4: the last logical axis (W) is strided in NHWC storage.
+TEST(LayerNorm, Rank4StridedLastAxis) {
+  EXPECT_GT(TestLayerNorm({2, 3, 2, 5}, true, 1e-5f, ActSpec{8, kSigned, 0.05f, -4},
+                          ActSpec{8, kSigned, 0.03f, 0}, 530),
+            10u);
+}
+
+// ------------------------------------------------------------------------------ batch matmul
+constexpr int kBatchMatMulOp = 15, kTransposeOp = 16;
+
+// Runs a model of several inputs (raw logical-order bytes each; `shapes[i]` non-empty resizes
+// input i first) on the default path and on the scalar one; both must agree. Output 0's bytes.
+bool RunInputs(const std::string& bytes, const std::vector<std::vector<int32_t>>& shapes,
+               const std::vector<std::string>& inputs, std::string* output, std::string* error) {
+  crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());
+  if (!m) {
+    *error = crumb_last_error();
+    return false;
+  }
+  bool ok = true;
+  for (crumb_isa isa : {CRUMB_ISA_AUTO, CRUMB_ISA_SCALAR}) {
+    crumb_options* options = crumb_options_create();
+    crumb_options_set_isa(options, isa);
+    crumb_interpreter* it = crumb_interpreter_create(m, options);
+    crumb_options_delete(options);
+    if (!it) {
+      *error = crumb_last_error();
+      crumb_model_delete(m);
+      return false;
+    }
+    for (size_t i = 0; ok && i < shapes.size(); i++) {
+      if (shapes[i].empty()) continue;
+      ok = crumb_interpreter_resize_input(it, (int32_t)i, shapes[i].data(),
+                                          (int32_t)shapes[i].size()) == CRUMB_OK;
+    }
+    ok = ok && crumb_interpreter_allocate(it) == CRUMB_OK;
+    for (size_t i = 0; ok && i < inputs.size(); i++) {
+      ok = crumb_tensor_copy_from_buffer(crumb_interpreter_input(it, (int32_t)i), inputs[i].data(),
+                                         inputs[i].size()) == CRUMB_OK;
+    }
+    ok = ok && crumb_interpreter_invoke(it) == CRUMB_OK;
+    std::string got;
+    if (ok) {
+      const crumb_tensor* out = crumb_interpreter_output(it, 0);
+      got.assign(crumb_tensor_byte_size(out), '\0');
+      ok = crumb_tensor_copy_to_buffer(out, &got[0], got.size()) == CRUMB_OK;
+    }
+    if (!ok) *error = crumb_interpreter_last_error(it);
+    crumb_interpreter_delete(it);
+    if (!ok) break;
+    if (isa == CRUMB_ISA_AUTO) {
+      *output = got;
+    } else if (got != *output) {
+      *error = "the scalar path's output differs from the default path's";
+      ok = false;
+    }
+  }
+  crumb_model_delete(m);
+  return ok;
+}
+
+// schema/README.md's E(y): clamp to [lo - z, hi - z] in float, round half to even, add z.
+int32_t ReadmeE(float y, int32_t z, int32_t lo, int32_t hi) {
+  float v = y;
+  if (v < (float)(lo - z)) v = (float)(lo - z);
+  if (v > (float)(hi - z)) v = (float)(hi - z);
+  return (int32_t)std::nearbyint(v) + z;
+}
+
+// a [..., M, K] x b [..., K, N] (or b [K, N]) against a hand loop over logical indices:
+// acc = sum_k (qa - za)(qb - zb) in int32, y = float(acc) * multiplier, E(y) or the float y.
+// `o` null: a FLOAT32 output. `dynamic`: declared batch -1 (on a, b of the same rank and y),
+// fed at `a_shape[0]`.
+void TestBatchMatMul(const std::vector<int32_t>& a_shape, const std::vector<int32_t>& b_shape,
+                     const ActSpec& a, const ActSpec& b, const ActSpec* o, uint32_t seed,
+                     bool dynamic = false, Fill fill = Fill::kRandom) {
+  std::mt19937 rng(seed);
+  const size_t ra = a_shape.size(), rb = b_shape.size();
+  const int M = a_shape[ra - 2], K = a_shape[ra - 1], N = b_shape[rb - 1];
+  ASSERT_EQ(b_shape[rb - 2], K);
+  size_t batches = 1;
+  for (size_t d = 0; d + 2 < ra; d++) batches *= (size_t)a_shape[d];
+  const bool shared = rb == 2 && ra != 2;
+  int32_t alo, ahi, blo, bhi;
+  CodeRange(a.encoding, a.bits, &alo, &ahi);
+  CodeRange(b.encoding, b.bits, &blo, &bhi);
+  const std::vector<int32_t> xa = FillCodes(rng, batches * M * K, alo, ahi, fill);
+  const std::vector<int32_t> xb =
+      FillCodes(rng, (shared || ra == 2 ? 1 : batches) * K * N, blo, bhi, fill);
+  std::vector<int32_t> y_shape(a_shape.begin(), a_shape.end() - 1);
+  y_shape.push_back(N);
+  std::vector<int32_t> da = a_shape, db = b_shape, dy = y_shape;
+  if (dynamic) {
+    da[0] = dy[0] = -1;
+    if (!shared) db[0] = -1;
+  }
+  const double so = o ? (double)o->scale : 1.0;
+  const float mul = (float)((double)a.scale * (double)b.scale / so);
+  ModelBuilder mb;
+  const int32_t at = mb.AddQuant("a", da, a.bits, a.encoding, a.scale, a.zero_point);
+  const int32_t bt = mb.AddQuant("b", db, b.bits, b.encoding, b.scale, b.zero_point);
+  const int32_t yt = o ? mb.AddQuant("y", dy, o->bits, o->encoding, o->scale, o->zero_point)
+                       : mb.AddFloat("y", dy);
+  mb.AddOp(kBatchMatMulOp, "bmm", {at, bt}, {yt}).multiplier = mul;
+  mb.inputs = {at, bt};
+  mb.outputs = {yt};
+  int32_t olo = 0, ohi = 0;
+  if (o) CodeRange(o->encoding, o->bits, &olo, &ohi);
+  std::vector<int32_t> want_q;
+  std::vector<float> want_f;
+  for (size_t t = 0; t < batches; t++) {
+    const size_t tb = shared || ra == 2 ? 0 : t;
+    for (int m = 0; m < M; m++) {
+      for (int n = 0; n < N; n++) {
+        int32_t acc = 0;
+        for (int k = 0; k < K; k++) {
+          acc +=
+              (xa[(t * M + m) * K + k] - a.zero_point) * (xb[(tb * K + k) * N + n] - b.zero_point);
+        }
+        const float y = (float)acc * mul;
+        if (o) {
+          want_q.push_back(ReadmeE(y, o->zero_point, olo, ohi));
+        } else {
+          want_f.push_back(y);
+        }
+      }
+    }
+  }
+  std::vector<std::vector<int32_t>> shapes;
+  if (dynamic) shapes = {a_shape, shared ? std::vector<int32_t>{} : b_shape};
+  std::string got, error;
+  ASSERT_TRUE(RunInputs(mb.Finish(), shapes, {CodesToBytes(xa), CodesToBytes(xb)}, &got, &error))
+      << error;
+  if (o) {
+    ASSERT_EQ(BytesToCodes(got, o->encoding == kUnsigned), want_q);
+  } else {
+    ASSERT_EQ(got.size(), want_f.size() * 4);
+    ASSERT_EQ(memcmp(got.data(), want_f.data(), got.size()), 0) << "float outputs differ";
+  }
+}
+
+// Q K^T and P V shapes: rank 3, requantized and float outputs, 2/4/8-bit signed and unsigned
+// operands with zero points.
+TEST(BatchMatMul, Rank3BitsAndEncodings) {
+  std::mt19937 rng(500);
+  for (int abits : {2, 4, 8}) {
+    for (int bbits : {2, 4, 8}) {
+      for (int enc = 0; enc < 4; enc++) {
+        const ActSpec a = RandomAct(rng, abits, enc & 1), b = RandomAct(rng, bbits, enc >> 1);
+        const ActSpec o = RandomAct(rng, 8, (abits + bbits + enc) & 1);
+        SCOPED_TRACE(testing::Message() << "bits " << abits << "x" << bbits << " enc " << enc);
+        TestBatchMatMul({2, 5, 7}, {2, 7, 3}, a, b, &o, 501 + enc);
+        TestBatchMatMul({2, 5, 7}, {2, 7, 3}, a, b, nullptr, 511 + enc);
+      }
+    }
+  }
+}
+
+// Rank 4 (stored NHWC inside: the leading dims are N and C, rows H, columns W), b of rank 2
+// shared by every batch, rank 2 x rank 2, K = 1, a low-bit output and an output clamp.
+TEST(BatchMatMul, ShapesAndLayouts) {
+  const ActSpec a{8, kUnsigned, 0.03f, 120}, b{4, kSigned, 0.2f, -1}, o{8, kSigned, 0.1f, 3};
+  TestBatchMatMul({1, 2, 4, 8}, {1, 2, 8, 4}, a, b, &o, 520);
+  TestBatchMatMul({1, 2, 4, 8}, {1, 2, 8, 4}, a, b, nullptr, 521);
+  TestBatchMatMul({2, 3, 5, 6}, {2, 3, 6, 1}, a, b, &o, 522);
+  TestBatchMatMul({1, 1, 1, 8}, {1, 1, 8, 4}, a, b, &o, 523);
+  TestBatchMatMul({2, 3, 4, 6}, {6, 5}, a, b, &o, 524);
+  TestBatchMatMul({3, 5, 7}, {7, 2}, a, b, &o, 525);
+  TestBatchMatMul({5, 7}, {7, 3}, a, b, &o, 526);
+  TestBatchMatMul({2, 5, 1}, {2, 1, 3}, a, b, &o, 527);
+  TestBatchMatMul({1, 2, 4, 1}, {1, 2, 1, 4}, a, b, nullptr, 528);
+  const ActSpec o2{2, kUnsigned, 0.5f, 1};
+  TestBatchMatMul({2, 5, 7}, {2, 7, 3}, a, b, &o2, 529);
+}
+
+// Saturation (every code at its maximum / minimum) and a dynamic batch (fed 3).
+TEST(BatchMatMul, ExtremesAndDynamicBatch) {
+  const ActSpec a{8, kSigned, 0.05f, -128 + 0}, b{8, kUnsigned, 0.07f, 0}, o{8, kSigned, 0.3f, 0};
+  TestBatchMatMul({2, 4, 64}, {2, 64, 3}, a, b, &o, 530, false, Fill::kMax);
+  TestBatchMatMul({2, 4, 64}, {2, 64, 3}, a, b, &o, 531, false, Fill::kMin);
+  TestBatchMatMul({2, 4, 64}, {2, 64, 3}, a, b, nullptr, 532, false, Fill::kMax);
+  TestBatchMatMul({3, 5, 7}, {3, 7, 3}, a, b, &o, 533, true);
+  TestBatchMatMul({3, 2, 5, 7}, {7, 3}, a, b, &o, 534, true);
+}
+
+// --------------------------------------------------------------------------------- transpose
+// y's logical axis d is x's axis perm[d], each code E(float(q - zx) * M), against a hand loop
+// over logical indices. `dynamic`: batch declared -1 (perm[0] = 0), fed at x_shape[0].
+void TestTranspose(const std::vector<int32_t>& x_shape, const std::vector<int32_t>& perm,
+                   const ActSpec& in, const ActSpec& o, uint32_t seed, bool dynamic = false) {
+  std::mt19937 rng(seed);
+  const size_t rank = x_shape.size();
+  int32_t ilo, ihi, olo, ohi;
+  CodeRange(in.encoding, in.bits, &ilo, &ihi);
+  CodeRange(o.encoding, o.bits, &olo, &ohi);
+  size_t count = 1;
+  for (int32_t d : x_shape) count *= (size_t)d;
+  const std::vector<int32_t> x = RandomCodes(rng, count, ilo, ihi);
+  std::vector<int32_t> y_shape(rank);
+  for (size_t d = 0; d < rank; d++) y_shape[d] = x_shape[(size_t)perm[d]];
+  std::vector<int32_t> dx = x_shape, dy = y_shape;
+  if (dynamic) dx[0] = dy[0] = -1;
+  ModelBuilder mb;
+  const int32_t xt = mb.AddQuant("x", dx, in.bits, in.encoding, in.scale, in.zero_point);
+  const int32_t yt = mb.AddQuant("y", dy, o.bits, o.encoding, o.scale, o.zero_point);
+  mb.AddOp(kTransposeOp, "transpose", {xt}, {yt}).perm = perm;
+  mb.inputs = {xt};
+  mb.outputs = {yt};
+  // Logical strides of x; walk y's indices in logical order.
+  std::vector<size_t> xs(rank, 1);
+  for (size_t d = rank - 1; d-- > 0;) xs[d] = xs[d + 1] * (size_t)x_shape[d + 1];
+  std::vector<int32_t> gathered;
+  std::vector<int32_t> idx(rank, 0);
+  for (size_t i = 0; i < count; i++) {
+    size_t src = 0;
+    for (size_t d = 0; d < rank; d++) src += (size_t)idx[d] * xs[(size_t)perm[d]];
+    gathered.push_back(x[src]);
+    for (size_t d = rank; d-- > 0;) {
+      if (++idx[d] < y_shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  const float mscale = (float)((double)in.scale / (double)o.scale);
+  std::vector<int32_t> want(count);
+  for (size_t i = 0; i < count; i++) {
+    want[i] = ReadmeE((float)(gathered[i] - in.zero_point) * mscale, o.zero_point, olo, ohi);
+  }
+  const bool same = in.bits == o.bits && in.encoding == o.encoding && in.scale == o.scale &&
+                    in.zero_point == o.zero_point;
+  if (same) {
+    ASSERT_EQ(want, gathered) << "equal parameters must keep the codes";
+  }
+  std::string got, error;
+  ASSERT_TRUE(RunModel(mb.Finish(), dynamic ? x_shape : std::vector<int32_t>{}, CodesToBytes(x),
+                       &got, &error))
+      << error;
+  ASSERT_EQ(BytesToCodes(got, o.encoding == kUnsigned), want);
+}
+
+// Attention's head split / merge ([0, 2, 1, 3]), NCHW <-> NHWC ([0, 2, 3, 1], [0, 3, 1, 2]),
+// K^T ([0, 1, 3, 2]), rank 3 and 2, identity perms, every bit width, signed and unsigned.
+TEST(Transpose, Perms) {
+  std::mt19937 rng(600);
+  for (int bits = 1; bits <= 8; bits++) {
+    for (int enc = 0; enc < 2; enc++) {
+      const ActSpec a = RandomAct(rng, bits, enc);
+      SCOPED_TRACE(testing::Message() << "bits " << bits << " encoding " << enc);
+      TestTranspose({2, 3, 4, 5}, {0, 2, 1, 3}, a, a, 601);
+      TestTranspose({2, 3, 4, 5}, {0, 2, 3, 1}, a, a, 602);
+      TestTranspose({2, 3, 4, 5}, {0, 3, 1, 2}, a, a, 603);
+      TestTranspose({2, 3, 4, 5}, {0, 1, 3, 2}, a, a, 604);
+      TestTranspose({2, 3, 4, 5}, {3, 2, 1, 0}, a, a, 605);
+      TestTranspose({2, 3, 4, 5}, {0, 1, 2, 3}, a, a, 606);
+      TestTranspose({1, 3, 1, 5}, {0, 2, 3, 1}, a, a, 607);
+      TestTranspose({3, 5, 7}, {0, 2, 1}, a, a, 608);
+      TestTranspose({3, 5, 7}, {2, 0, 1}, a, a, 609);
+      TestTranspose({3, 5, 7}, {0, 1, 2}, a, a, 610);
+      TestTranspose({6, 9}, {1, 0}, a, a, 611);
+    }
+  }
+}
+
+// Different output parameters: each code requantized; a dynamic batch.
+TEST(Transpose, RequantizesAndDynamicBatch) {
+  std::mt19937 rng(620);
+  for (int trial = 0; trial < 30; trial++) {
+    auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    const ActSpec a = RandomAct(rng, r(1, 8), r(0, 1)), o = RandomAct(rng, r(1, 8), r(0, 1));
+    SCOPED_TRACE(testing::Message() << "trial " << trial);
+    TestTranspose({2, 3, 4, 5}, {0, 2, 1, 3}, a, o, 621 + trial);
+    TestTranspose({2, 3, 4, 5}, {0, 1, 2, 3}, a, o, 661 + trial);
+    TestTranspose({4, 6}, {1, 0}, a, o, 701 + trial);
+  }
+  const ActSpec a{8, kSigned, 0.02f, -3};
+  TestTranspose({3, 4, 5, 6}, {0, 3, 1, 2}, a, a, 740, true);
+  TestTranspose({3, 4, 5}, {0, 2, 1}, a, a, 741, true);
 }
 
 }  // namespace
