@@ -397,6 +397,64 @@ class SmallDetector(nn.Module):
         return out
 
 
+class TinyEncoder(nn.Module):
+    """A pre-norm transformer encoder block on [N, T, D] tokens, 4-bit weights and 8-bit
+    activations (wb / ab): LayerNormalization, Q / K / V projections (nn.Linear on rank 3: MatMul
+    + bias Add), two heads split by view + transpose, scores Q K^T (MatMul of two activations;
+    1 / sqrt(head dim) folded into the Q projection's weights, as deployments do), Softmax,
+    P V, heads merged, output projection, residual Add, LayerNormalization, an MLP with GELU
+    (erf), residual Add. Every op's output has its own quantizer except view / transpose, which
+    reuse their input's (as torch.ao FX does); exported at opset 17 for LayerNormalization."""
+
+    opset = 17
+
+    def __init__(self, wb, ab, d=32, heads=2, ff=64):
+        super().__init__()
+        self.heads, self.dh = heads, d // heads
+        self.qin = act(8)
+        self.ln1 = nn.LayerNorm(d)
+        self.aln1 = act(ab)
+        self.q, self.k, self.v = (QLinear(d, d, wb) for _ in range(3))
+        with torch.no_grad():
+            self.q.weight.mul_(self.dh ** -0.5)
+            self.q.bias.mul_(self.dh ** -0.5)
+        self.aq, self.ak, self.av = act(ab), act(ab), act(ab)
+        self.ascore, self.aprob, self.aattn = act(ab), act(ab), act(ab)
+        self.o = QLinear(d, d, wb)
+        self.ao, self.ares1 = act(ab), act(ab)
+        self.ln2 = nn.LayerNorm(d)
+        self.aln2 = act(ab)
+        self.ff1 = QLinear(d, ff, wb)
+        self.aff1, self.agelu = act(8), act(ab)
+        self.ff2 = QLinear(ff, d, wb)
+        self.aff2 = act(ab)
+        self.aout = act(8)
+        with torch.no_grad():  # visible LayerNorm parameters (fresh ones are 1 and 0)
+            for ln in (self.ln1, self.ln2):
+                ln.weight.uniform_(0.5, 1.5)
+                ln.bias.uniform_(-0.3, 0.3)
+
+    def split(self, x, q):
+        n, t, _ = x.shape
+        return q.apply_only(q.apply_only(x.view(n, t, self.heads, self.dh)).transpose(1, 2))
+
+    def forward(self, x):
+        x = self.qin(x)
+        n, t, d = x.shape
+        h = self.aln1(self.ln1(x))
+        q = self.split(self.aq(self.q(h)), self.aq)
+        k = self.split(self.ak(self.k(h)), self.ak)
+        v = self.split(self.av(self.v(h)), self.av)
+        s = self.ascore(q @ self.ak.apply_only(k.transpose(-2, -1)))
+        p = self.aprob(torch.softmax(s, dim=-1))
+        a = self.aattn(p @ v)
+        a = self.aattn.apply_only(self.aattn.apply_only(a.transpose(1, 2)).reshape(n, t, d))
+        x = self.ares1(x + self.ao(self.o(a)))
+        h = self.aln2(self.ln2(x))
+        h = self.agelu(F.gelu(self.aff1(self.ff1(h))))
+        return self.aout(x + self.aff2(self.ff2(h)))
+
+
 class DigitsCNN(nn.Module):
     def __init__(self, wb, ab, nc=10):
         super().__init__()
@@ -668,7 +726,9 @@ def export_qcdq(model, example, path, dynamic_batch, empty_min_clip):
     _clip_style["empty_min"] = empty_min_clip
     dyn = {"input": {0: "N"}, "output": {0: "N"}} if dynamic_batch else None
     with torch.no_grad():
-        torch.onnx.export(model, example, path, opset_version=13, do_constant_folding=True,
+        # Opset 17 where the model needs LayerNormalization (13 writes it out as ReduceMean ...).
+        opset = getattr(model, "opset", 13)
+        torch.onnx.export(model, example, path, opset_version=opset, do_constant_folding=True,
                           input_names=["input"], output_names=["output"], dynamic_axes=dyn)
     return onnx.load(path)
 
@@ -890,6 +950,7 @@ SMALL_MODELS = [
     ("detector_w4a4", SmallDetector, 4, 4, {}, (1, 3, 32, 32), False, False),
     ("detector2_w4a4", SmallDetector, 4, 4, {"pytorch_style": True}, (2, 3, 32, 32), True,
      False),
+    ("encoder_w4a8", TinyEncoder, 4, 8, {}, (1, 8, 32), False, False),
 ]
 
 
