@@ -841,6 +841,15 @@ class Lowerer {
   }
 
   // The quantized constant weight (input 1) of a Conv / Gemm / MatMul.
+  // Softmax / LayerNormalization compute from codes of at most 8 bits into a quantized output.
+  bool PerTensorIn(const Node& n, const CTensor& x, const QuantInfo* q) {
+    if (q && x.scale.size() == 1 && x.bits <= 8) return true;
+    diag_->AddNode(n,
+                   "needs a per-tensor quantized input of at most 8 bits and a QuantizeLinear "
+                   "after it");
+    return false;
+  }
+
   // MatMul of two activations (attention's Q K^T and P V): its second input is not a constant.
   bool ActivationMatMul(const Node& n) const {
     if (n.op_type != "MatMul") return false;
@@ -1074,12 +1083,7 @@ class Lowerer {
                                 " is not supported (one axis; before opset 13 only the last)");
           return false;
         }
-        if (!q || xt.scale.size() != 1 || xt.bits > 8) {
-          diag_->AddNode(n,
-                         "needs a per-tensor quantized input of at most 8 bits and a "
-                         "QuantizeLinear after it");
-          return false;
-        }
+        if (!PerTensorIn(n, xt, q)) return false;
         // exp(-d * sx) for the code distance d to the vector's largest code, in float32 as
         // ONNX's float Softmax would compute exp(x - max): written here so that every runtime
         // reads the same bits.
@@ -1108,12 +1112,7 @@ class Lowerer {
                                 " values (the last axis)");
           return false;
         }
-        if (!q || xt.scale.size() != 1 || xt.bits > 8) {
-          diag_->AddNode(n,
-                         "needs a per-tensor quantized input of at most 8 bits and a "
-                         "QuantizeLinear after it");
-          return false;
-        }
+        if (!PerTensorIn(n, xt, q)) return false;
         op.opcode = OpCode::kLayerNorm;
         op.epsilon = n.AttrFloat("epsilon", 1e-5f);
         op.inputs = {x, FloatConst(name + "/scale", scale->f),

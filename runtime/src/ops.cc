@@ -1020,12 +1020,64 @@ class ConcatOp : public Op {
   std::vector<Scatter> scatter_;
 };
 
-// Output element i (per logical axis d) is input element starts[d] + i_d * steps[d]. The gather
-// table maps each output physical index to its input physical index; a gather that reads one
-// contiguous run (a batch or, on NHWC, a leading-rows slice, a full copy) keeps only its offset.
-class SliceOp : public Op {
+// An op whose output codes are input codes at fixed places (SLICE, TRANSPOSE): a table from each
+// output physical index to its input physical index, built from the shapes at Configure (so the
+// scratch is known), then the requantize kernel. A table that reads one contiguous run (a batch
+// or, on NHWC, a leading-rows slice, a full copy, the identity perm) keeps only its offset.
+class GatherOp : public Op {
  public:
-  explicit SliceOp(const KernelTable& k) : kernels_(k) {}
+  explicit GatherOp(const KernelTable& k) : kernels_(k) {}
+  Status Setup(const OpContext& ctx) override {
+    params_ = RequantParams(ctx, 0);
+    persistent_bytes_ = gather_.size() * sizeof(uint32_t);
+    return Status::Ok();
+  }
+  void Run(const OpContext& ctx, uint8_t* scratch) override {
+    const uint8_t* x = ctx.In(0).data;
+    uint8_t* y = ctx.Out().data;
+    if (gather_.empty()) {
+      kernels_.requantize((size_t)ElementCount(ctx.Out().shape), x + offset_, y, &params_);
+      return;
+    }
+    const size_t n = gather_.size();
+    for (size_t i = 0; i < n; i++) scratch[i] = x[gather_[i]];
+    kernels_.requantize(n, scratch, y, &params_);
+  }
+  const char* KernelName() const override { return kernels_.requantize_name; }
+
+ protected:
+  // Sets the output shape y and the table: output logical index idx reads the input at physical
+  // offset source(idx, input physical strides).
+  template <typename Source>
+  void BuildGather(const OpContext& ctx, const Shape& y, Source source) {
+    ctx.Out().shape = y;
+    const std::vector<int64_t> xs = PhysicalStrides(ctx.In(0).shape), ys = PhysicalStrides(y);
+    gather_.assign((size_t)ElementCount(y), 0);
+    ForEachIndex(y, [&](const std::vector<int64_t>& idx) {
+      int64_t dst = 0;
+      for (size_t a = 0; a < idx.size(); a++) dst += idx[a] * ys[a];
+      gather_[(size_t)dst] = (uint32_t)source(idx, xs);
+    });
+    bool contiguous = true;
+    for (size_t i = 1; contiguous && i < gather_.size(); i++) {
+      contiguous = gather_[i] == gather_[0] + i;
+    }
+    offset_ = gather_.empty() ? 0 : gather_[0];
+    if (contiguous) gather_.clear();
+    scratch_bytes_ = gather_.size();
+  }
+
+ private:
+  const KernelTable& kernels_;
+  crumb_requant_params params_{};
+  std::vector<uint32_t> gather_;  // output physical index -> input physical index
+  size_t offset_ = 0;             // input physical offset when gather_ is empty
+};
+
+// Output element i (per logical axis d) is input element starts[d] + i_d * steps[d].
+class SliceOp : public GatherOp {
+ public:
+  using GatherOp::GatherOp;
   Status Configure(const OpContext& ctx) override {
     const OpDesc& d = ctx.desc;
     const Shape& x = ctx.In(0).shape;
@@ -1046,50 +1098,15 @@ class SliceOp : public Op {
                       ShapeStr(x).c_str()));
       }
     }
-    ctx.Out().shape = y;
-    // The gather table depends on the shapes only: built here, so the scratch is known.
-    const std::vector<int64_t> xs = PhysicalStrides(x), ys = PhysicalStrides(y);
-    gather_.assign((size_t)ElementCount(y), 0);
-    ForEachIndex(y, [&](const std::vector<int64_t>& idx) {
-      int64_t src = 0, dst = 0;
+    BuildGather(ctx, y, [&](const std::vector<int64_t>& idx, const std::vector<int64_t>& xs) {
+      int64_t src = 0;
       for (size_t a = 0; a < idx.size(); a++) {
         src += (d.slice_starts[a] + idx[a] * d.slice_steps[a]) * xs[a];
-        dst += idx[a] * ys[a];
       }
-      gather_[(size_t)dst] = (uint32_t)src;
+      return src;
     });
-    bool contiguous = true;
-    for (size_t i = 1; contiguous && i < gather_.size(); i++) {
-      contiguous = gather_[i] == gather_[0] + i;
-    }
-    offset_ = gather_.empty() ? 0 : gather_[0];
-    if (contiguous) gather_.clear();
-    scratch_bytes_ = gather_.size();
     return Status::Ok();
   }
-  Status Setup(const OpContext& ctx) override {
-    params_ = RequantParams(ctx, 0);
-    persistent_bytes_ = gather_.size() * sizeof(uint32_t);
-    return Status::Ok();
-  }
-  void Run(const OpContext& ctx, uint8_t* scratch) override {
-    const uint8_t* x = ctx.In(0).data;
-    uint8_t* y = ctx.Out().data;
-    if (gather_.empty()) {
-      kernels_.requantize((size_t)ElementCount(ctx.Out().shape), x + offset_, y, &params_);
-      return;
-    }
-    const size_t n = gather_.size();
-    for (size_t i = 0; i < n; i++) scratch[i] = x[gather_[i]];
-    kernels_.requantize(n, scratch, y, &params_);
-  }
-  const char* KernelName() const override { return kernels_.requantize_name; }
-
- private:
-  const KernelTable& kernels_;
-  crumb_requant_params params_{};
-  std::vector<uint32_t> gather_;  // output physical index -> input physical index
-  size_t offset_ = 0;             // input physical offset when gather_ is empty
 };
 
 // ---------------------------------------------------------------------------- normalization
@@ -1265,11 +1282,10 @@ class LayerNormOp : public Op {
   crumb_quantize_params qparams_{};
 };
 
-// y's logical axis d is x's axis perm[d]: a gather table (output physical index -> input
-// physical index) built from PhysicalStrides as SLICE's, then the requantize kernel.
-class TransposeOp : public Op {
+// y's logical axis d is x's axis perm[d].
+class TransposeOp : public GatherOp {
  public:
-  explicit TransposeOp(const KernelTable& k) : kernels_(k) {}
+  using GatherOp::GatherOp;
   Status Configure(const OpContext& ctx) override {
     const std::vector<int32_t>& perm = ctx.desc.perm;
     const Shape& x = ctx.In(0).shape;
@@ -1277,45 +1293,13 @@ class TransposeOp : public Op {
     // A dynamic batch stays on axis 0 (op_check: the output's shape is the permuted input's).
     Shape y(x.size());
     for (size_t d = 0; d < y.size(); d++) y[d] = x[(size_t)perm[d]];
-    ctx.Out().shape = y;
-    const std::vector<int64_t> xs = PhysicalStrides(x), ys = PhysicalStrides(y);
-    gather_.assign((size_t)ElementCount(y), 0);
-    ForEachIndex(y, [&](const std::vector<int64_t>& idx) {
-      int64_t src = 0, dst = 0;
-      for (size_t d = 0; d < idx.size(); d++) {
-        src += idx[d] * xs[(size_t)perm[d]];
-        dst += idx[d] * ys[d];
-      }
-      gather_[(size_t)dst] = (uint32_t)src;
+    BuildGather(ctx, y, [&](const std::vector<int64_t>& idx, const std::vector<int64_t>& xs) {
+      int64_t src = 0;
+      for (size_t d = 0; d < idx.size(); d++) src += idx[d] * xs[(size_t)perm[d]];
+      return src;
     });
-    bool identity = true;
-    for (size_t i = 0; identity && i < gather_.size(); i++) identity = gather_[i] == i;
-    if (identity) gather_.clear();
-    scratch_bytes_ = gather_.size();
     return Status::Ok();
   }
-  Status Setup(const OpContext& ctx) override {
-    params_ = RequantParams(ctx, 0);
-    persistent_bytes_ = gather_.size() * sizeof(uint32_t);
-    return Status::Ok();
-  }
-  void Run(const OpContext& ctx, uint8_t* scratch) override {
-    const uint8_t* x = ctx.In(0).data;
-    uint8_t* y = ctx.Out().data;
-    if (gather_.empty()) {
-      kernels_.requantize((size_t)ElementCount(ctx.Out().shape), x, y, &params_);
-      return;
-    }
-    const size_t n = gather_.size();
-    for (size_t i = 0; i < n; i++) scratch[i] = x[gather_[i]];
-    kernels_.requantize(n, scratch, y, &params_);
-  }
-  const char* KernelName() const override { return kernels_.requantize_name; }
-
- private:
-  const KernelTable& kernels_;
-  crumb_requant_params params_{};
-  std::vector<uint32_t> gather_;  // output physical index -> input physical index; empty: a copy
 };
 
 // ---------------------------------------------------------------------------- batch matmul

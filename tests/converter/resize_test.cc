@@ -8,6 +8,7 @@
 
 #include "converter/converter.h"
 #include "converter/reference_executor.h"
+#include "tests/converter/convert_test_util.h"
 #include "tests/converter/onnx_builder.h"
 
 namespace crumb {
@@ -15,19 +16,10 @@ namespace {
 
 using cv::ConvertModel;
 using cv::ConvertResult;
+using testing::Convert;
+using testing::FindOp;
+using testing::Joined;
 using testing::OnnxBuilder;
-
-std::string Joined(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& p : v) s += p + "\n";
-  return s;
-}
-
-const cv::COp* FindOp(const cv::CModel& m, const std::string& name) {
-  for (const auto& op : m.ops)
-    if (op.name == name) return &op;
-  return nullptr;
-}
 
 // x [N, 2, 4, 4] -> Q/DQ -> Resize (configure) -> Q/DQ (scale `out_scale`) -> y
 struct ResizeSpec {
@@ -65,10 +57,6 @@ OnnxBuilder ResizeModel(const ResizeSpec& s) {
   b.Node("DequantizeLinear", "dqy", {"yq", "so", "z"}, {"y"});
   b.Output("y");
   return b;
-}
-
-ConvertResult Convert(OnnxBuilder& b) {
-  return ConvertModel(b.model(), std::string(64, 'a'), cv::ConvertOptions());
 }
 
 TEST(LowerToCrumb, ResizeNearestByScales) {

@@ -7,6 +7,7 @@
 #include "converter/converter.h"
 #include "converter/passes/passes.h"
 #include "converter/reference_executor.h"
+#include "tests/converter/convert_test_util.h"
 #include "tests/converter/onnx_builder.h"
 
 namespace crumb {
@@ -14,23 +15,10 @@ namespace {
 
 using cv::ConvertModel;
 using cv::ConvertResult;
+using testing::Convert;
+using testing::FindOp;
+using testing::Joined;
 using testing::OnnxBuilder;
-
-std::string Joined(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& p : v) s += p + "\n";
-  return s;
-}
-
-const cv::COp* FindOp(const cv::CModel& m, const std::string& name) {
-  for (const auto& op : m.ops)
-    if (op.name == name) return &op;
-  return nullptr;
-}
-
-ConvertResult Convert(OnnxBuilder& b) {
-  return ConvertModel(b.model(), std::string(64, 'a'), cv::ConvertOptions());
-}
 
 // x [batch, 6, 5, 8] -> Q/DQ -> `body` -> each output through Q/DQ (scale 0.1: the input's, or
 // `out_scale`) -> graph outputs.

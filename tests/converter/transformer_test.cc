@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "converter/converter.h"
+#include "tests/converter/convert_test_util.h"
 #include "tests/converter/onnx_builder.h"
 
 namespace crumb {
@@ -13,23 +14,10 @@ namespace {
 
 using cv::ConvertModel;
 using cv::ConvertResult;
+using testing::Convert;
+using testing::FindOp;
+using testing::Joined;
 using testing::OnnxBuilder;
-
-std::string Joined(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& p : v) s += p + "\n";
-  return s;
-}
-
-const cv::COp* FindOp(const cv::CModel& m, const std::string& name) {
-  for (const auto& op : m.ops)
-    if (op.name == name) return &op;
-  return nullptr;
-}
-
-ConvertResult Convert(OnnxBuilder& b) {
-  return ConvertModel(b.model(), std::string(64, 'a'), cv::ConvertOptions());
-}
 
 // x [1, 4, 8] -> Q/DQ (scale 0.05) -> ...
 void QuantIn(OnnxBuilder& b, const std::string& x, const std::string& name, float scale) {
