@@ -1029,6 +1029,7 @@ class GatherOp : public Op {
   explicit GatherOp(const KernelTable& k) : kernels_(k) {}
   Status Setup(const OpContext& ctx) override {
     params_ = RequantParams(ctx, 0);
+    BuildGather(ctx);
     persistent_bytes_ = gather_.size() * sizeof(uint32_t);
     return Status::Ok();
   }
@@ -1046,17 +1047,26 @@ class GatherOp : public Op {
   const char* KernelName() const override { return kernels_.requantize_name; }
 
  protected:
-  // Sets the output shape y and the table: output logical index idx reads the input at physical
-  // offset source(idx, input physical strides).
-  template <typename Source>
-  void BuildGather(const OpContext& ctx, const Shape& y, Source source) {
+  // The input physical offset that output logical index idx reads, given the input's physical
+  // strides.
+  virtual int64_t Source(const OpContext& ctx, const std::vector<int64_t>& idx,
+                         const std::vector<int64_t>& xs) const = 0;
+  // Configure: the output shape; the scratch is the output's size (a gather may need it all). The
+  // table itself is built at Setup, once the interpreter has bounded every tensor's size.
+  void SetOutput(const OpContext& ctx, const Shape& y) {
     ctx.Out().shape = y;
+    scratch_bytes_ = (size_t)ElementCount(y);
+  }
+
+ private:
+  void BuildGather(const OpContext& ctx) {
+    const Shape& y = ctx.Out().shape;
     const std::vector<int64_t> xs = PhysicalStrides(ctx.In(0).shape), ys = PhysicalStrides(y);
     gather_.assign((size_t)ElementCount(y), 0);
     ForEachIndex(y, [&](const std::vector<int64_t>& idx) {
       int64_t dst = 0;
       for (size_t a = 0; a < idx.size(); a++) dst += idx[a] * ys[a];
-      gather_[(size_t)dst] = (uint32_t)source(idx, xs);
+      gather_[(size_t)dst] = (uint32_t)Source(ctx, idx, xs);
     });
     bool contiguous = true;
     for (size_t i = 1; contiguous && i < gather_.size(); i++) {
@@ -1064,10 +1074,8 @@ class GatherOp : public Op {
     }
     offset_ = gather_.empty() ? 0 : gather_[0];
     if (contiguous) gather_.clear();
-    scratch_bytes_ = gather_.size();
   }
 
- private:
   const KernelTable& kernels_;
   crumb_requant_params params_{};
   std::vector<uint32_t> gather_;  // output physical index -> input physical index
@@ -1098,14 +1106,19 @@ class SliceOp : public GatherOp {
                       ShapeStr(x).c_str()));
       }
     }
-    BuildGather(ctx, y, [&](const std::vector<int64_t>& idx, const std::vector<int64_t>& xs) {
-      int64_t src = 0;
-      for (size_t a = 0; a < idx.size(); a++) {
-        src += (d.slice_starts[a] + idx[a] * d.slice_steps[a]) * xs[a];
-      }
-      return src;
-    });
+    SetOutput(ctx, y);
     return Status::Ok();
+  }
+
+ protected:
+  int64_t Source(const OpContext& ctx, const std::vector<int64_t>& idx,
+                 const std::vector<int64_t>& xs) const override {
+    const OpDesc& d = ctx.desc;
+    int64_t src = 0;
+    for (size_t a = 0; a < idx.size(); a++) {
+      src += (d.slice_starts[a] + idx[a] * d.slice_steps[a]) * xs[a];
+    }
+    return src;
   }
 };
 
@@ -1293,12 +1306,16 @@ class TransposeOp : public GatherOp {
     // A dynamic batch stays on axis 0 (op_check: the output's shape is the permuted input's).
     Shape y(x.size());
     for (size_t d = 0; d < y.size(); d++) y[d] = x[(size_t)perm[d]];
-    BuildGather(ctx, y, [&](const std::vector<int64_t>& idx, const std::vector<int64_t>& xs) {
-      int64_t src = 0;
-      for (size_t d = 0; d < idx.size(); d++) src += idx[d] * xs[(size_t)perm[d]];
-      return src;
-    });
+    SetOutput(ctx, y);
     return Status::Ok();
+  }
+
+ protected:
+  int64_t Source(const OpContext& ctx, const std::vector<int64_t>& idx,
+                 const std::vector<int64_t>& xs) const override {
+    int64_t src = 0;
+    for (size_t d = 0; d < idx.size(); d++) src += idx[d] * xs[(size_t)ctx.desc.perm[d]];
+    return src;
   }
 };
 
@@ -1338,6 +1355,24 @@ class BatchMatMulOp : public Op {
     b_k_ = (size_t)bs[rb - 2];
     b_n_ = (size_t)bs[rb - 1];
     y_n_ = (size_t)ys[ra - 1];
+    shared_b_ = shared_b;
+    // In 64 bits: a 32-bit size_t would wrap on hostile shapes (the tensors' own sizes are checked
+    // after Configure).
+    const uint64_t scratch = ((uint64_t)n_ * k_ + k_) * sizeof(int16_t);
+    if (scratch > (uint64_t)(SIZE_MAX / 2))
+      return Unsupported("needs more scratch than supported.");
+    scratch_bytes_ = (size_t)scratch;
+    return Status::Ok();
+  }
+  Status Setup(const OpContext& ctx) override {
+    // The row offsets are built here, after the interpreter has bounded every tensor's size.
+    const Shape& a = ctx.In(0).shape;
+    const Shape& b = ctx.In(1).shape;
+    const size_t ra = a.size(), rb = b.size();
+    const Shape lead(a.begin(), a.end() - 2);
+    const std::vector<int64_t> as = PhysicalStrides(a), bs = PhysicalStrides(b),
+                               ys = PhysicalStrides(ctx.Out().shape);
+    const bool shared_b = shared_b_;
     a_rows_.assign(batches_ * m_, 0);
     y_rows_.assign(batches_ * m_, 0);
     b_base_.assign(batches_, 0);
@@ -1356,17 +1391,13 @@ class BatchMatMulOp : public Op {
       }
       bt++;
     });
-    shared_b_ = shared_b;
-    scratch_bytes_ = (n_ * k_ + k_) * sizeof(int16_t);
-    return Status::Ok();
-  }
-  Status Setup(const OpContext& ctx) override {
-    const TensorDesc& a = ctx.InDesc(0);
-    const TensorDesc& b = ctx.InDesc(1);
-    a_type_ = ElemType(a);
-    b_type_ = ElemType(b);
-    za_ = a.zero_points[0];
-    zb_ = b.zero_points[0];
+    (void)rb;
+    const TensorDesc& ad = ctx.InDesc(0);
+    const TensorDesc& bd = ctx.InDesc(1);
+    a_type_ = ElemType(ad);
+    b_type_ = ElemType(bd);
+    za_ = ad.zero_points[0];
+    zb_ = bd.zero_points[0];
     out_ = OutputParams(ctx);
     persistent_bytes_ = (a_rows_.size() + y_rows_.size() + b_base_.size()) * sizeof(size_t);
     return Status::Ok();
