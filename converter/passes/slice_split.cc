@@ -91,7 +91,8 @@ bool ResolveSlice(const Graph& g, const IndexLookup& lookup, const Node& n,
     } else {
       b = std::min(std::max<int64_t>(b, 0), dim - 1);
       e = std::min(std::max<int64_t>(e, -1), dim - 1);
-      if (b > e) count = (b - e - 1) / -step + 1;
+      // -step in unsigned: INT64_MIN has no positive int64.
+      if (b > e) count = int64_t(uint64_t(b - e - 1) / (0 - uint64_t(step)) + 1);
     }
     if (count == 0) {
       *problem = "its output is empty along axis " + std::to_string(d);
