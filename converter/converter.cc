@@ -65,6 +65,7 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
   CheckSupported(g, &diag);
   if (diag.ok()) {
     RecognizeQuantizers(&g, &diag);
+    FoldPad(&g, &diag);
     FoldWeightTranspose(&g, &diag);
     FuseElementwiseTables(&g, &diag);
     FoldBiasAdd(&g, &diag);

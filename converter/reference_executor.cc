@@ -396,6 +396,11 @@ class Executor {
           idx[d] = 0;
         }
       }
+    } else if (op == "Pad") {
+      PadSpec s;
+      std::string problem;
+      if (!ResolvePad(g_, lookup_, n, in[0]->dims.size(), &s, &problem)) return fail(problem);
+      if (!Pad(*in[0], s, &out, &problem)) return fail(problem);
     } else if (op == "Slice") {
       SliceSpec s;
       std::string problem;
@@ -432,6 +437,61 @@ class Executor {
   }
 
  private:
+  // ONNX Pad: per axis, output index i reads input index i - begin, mapped back into the input
+  // by the mode (constant: outside -> value; edge: clamped; reflect: mirrored without repeating
+  // the edge; wrap: modulo). Negative pads crop.
+  static bool Pad(const RefTensor& x, const PadSpec& s, RefTensor* out, std::string* problem) {
+    const size_t rank = x.dims.size();
+    out->dims.assign(rank, 0);
+    for (size_t d = 0; d < rank; d++) {
+      out->dims[d] = x.dims[d] + s.begin[d] + s.end[d];
+      if (out->dims[d] < 0) {
+        *problem = "its pads crop axis " + std::to_string(d) + " below nothing";
+        return false;
+      }
+      if (s.mode == "reflect" && x.dims[d] < 2 && (s.begin[d] > 0 || s.end[d] > 0)) {
+        *problem = "reflect padding needs at least two elements on axis " + std::to_string(d);
+        return false;
+      }
+      if (s.mode != "constant" && x.dims[d] == 0 && out->dims[d] > 0) {
+        *problem = "mode " + s.mode + " cannot pad an empty axis";
+        return false;
+      }
+    }
+    std::vector<int64_t> stride(rank, 1);
+    for (size_t d = rank; d-- > 1;) stride[d - 1] = stride[d] * x.dims[d];
+    out->data.resize(size_t(Count(out->dims)));
+    std::vector<int64_t> idx(rank, 0);
+    for (size_t i = 0; i < out->data.size(); i++) {
+      int64_t src = 0;
+      bool inside = true;
+      for (size_t d = 0; d < rank; d++) {
+        int64_t j = idx[d] - s.begin[d];
+        const int64_t len = x.dims[d];
+        if (j < 0 || j >= len) {
+          if (s.mode == "constant") {
+            inside = false;
+          } else if (s.mode == "edge") {
+            j = j < 0 ? 0 : len - 1;
+          } else if (s.mode == "wrap") {
+            j = ((j % len) + len) % len;
+          } else {  // reflect: period 2 * (len - 1)
+            const int64_t p = 2 * (len - 1);
+            j = ((j % p) + p) % p;
+            if (j >= len) j = p - j;
+          }
+        }
+        src += j * stride[d];
+      }
+      out->data[i] = inside ? x.data[size_t(src)] : s.value;
+      for (size_t d = rank; d-- > 0;) {
+        if (++idx[d] < out->dims[d]) break;
+        idx[d] = 0;
+      }
+    }
+    return true;
+  }
+
   // out[i] = x[starts + i * steps] per axis (row-major).
   static void Gather(const RefTensor& x, const SliceSpec& s, RefTensor* out) {
     const size_t rank = x.dims.size();

@@ -11,7 +11,7 @@ const std::set<std::string>& SupportedOps() {
   static const std::set<std::string> ops = {
       "QuantizeLinear", "DequantizeLinear", "Clip", "Relu", "Conv", "Gemm", "MatMul", "Add",
       "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Concat", "Resize",
-      "Slice", "Split", "Softmax", "LayerNormalization", "Transpose",
+      "Slice", "Split", "Softmax", "LayerNormalization", "Transpose", "Pad",
       // Inside element-wise functions of one quantized
       // activation (FuseElementwiseTables):
       "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "LeakyRelu", "Elu", "Softplus", "Erf", "Gelu",
@@ -225,12 +225,12 @@ void CheckSupported(const Graph& g, Diagnostics* diag) {
       if (n.AttrInt("allowzero", 0) != 0) diag->AddNode(n, "allowzero=1 is not supported");
     } else if (op == "Resize") {
       CheckResize(g, n, diag);
-    } else if (op == "Slice" || op == "Split") {
+    } else if (op == "Slice" || op == "Split" || op == "Pad") {
       // Their indices are resolved at lowering, on the input's shape: here only that they are
       // constants or arithmetic on shapes.
       for (size_t i = 1; i < n.inputs.size(); i++) {
         const std::string& v = n.inputs[i];
-        if (v.empty()) continue;
+        if (v.empty() || (op == "Pad" && i == 2)) continue;  // Pad's constant_value: a float
         const Const* c = g.FindConst(v);
         if (index.count(v)) continue;
         if (!c || (c->type != kInt64 && c->type != kInt32))

@@ -116,6 +116,21 @@ bool ResolveSplit(const Graph& g, const IndexLookup& lookup, const Node& n,
                   const std::vector<int64_t>& shape, std::vector<SliceSpec>* parts,
                   std::string* problem);
 
+// ONNX Pad on an input of `rank` axes: per axis the pads before and after (negative = crop), the
+// mode and the constant value. The pads (and opset 18's axes) come from constant inputs or
+// (opset 2-10) attributes.
+struct PadSpec {
+  std::vector<int64_t> begin, end;
+  std::string mode;
+  float value = 0;
+};
+bool ResolvePad(const Graph& g, const IndexLookup& lookup, const Node& n, size_t rank, PadSpec* s,
+                std::string* problem);
+// Zero padding of the height and width of a Conv's or AveragePool's input (through the fake
+// quantizers between them) folds into that layer's pads; any other Pad is reported. Runs after
+// RecognizeQuantizers.
+void FoldPad(Graph* g, Diagnostics* diag);
+
 // A BatchNormalization on the float output of a Conv / Gemm folds into that node's post_mul /
 // post_add (the weight codes never change).
 void FoldBatchNorm(Graph* g, Diagnostics* diag);

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Makes tests/data/slice/: QDQ models with ONNX Split and Slice of quantized activations, which
-crumb-convert lowers to SLICE ops (converter/passes/slice_split.cc, lower.cc).
+crumb-convert lowers to SLICE ops (converter/passes/slice_split.cc, lower.cc), and with Pad.
 
   c2f     a YOLOv8-style C2f block: x -> Q/DQ -> Conv 3x3 (16) -> Q/DQ -> Split [8, 8] on
           channels (sizes as an input, opset 13+); the first half goes to the Concat as it is
@@ -20,6 +20,10 @@ crumb-convert lowers to SLICE ops (converter/passes/slice_split.cc, lower.cc).
   shapes  x [1, 6, 4, 4] -> Q/DQ -> Conv 3x3 (10) -> Q/DQ -> torch.chunk(2, 1) and
           y.view(y.size(0), -1) as torch.onnx.export writes them (Shape -> Gather -> Add / Div /
           Mul -> Slice; Shape -> Gather -> Unsqueeze -> Concat -> Reshape) -> Q/DQ -> y [1, 80]
+  pad     x [1, 4, 6, 7] -> Q/DQ -> Pad H 1/2, W 2/1 (nn.ZeroPad2d) -> Q/DQ with other
+          parameters -> Conv 3x3 with its own pads -> Q/DQ -> Pad 1 on every side (a
+          constant_value input of 0) -> AveragePool 3x3 / 2 without pads -> Q/DQ -> Conv 1x1
+          -> Q/DQ -> y [1, 4, 4, 5]; both Pads fold into the layer they feed (fold_pad.cc)
 
 Weights are seeded random codes; each directory gets model.onnx, a sample input, ONNX Runtime's
 output for it and a manifest.json for tests/e2e's e2e_models_test (make_elementwise_models.py's
@@ -132,8 +136,29 @@ def shapes():
     return b.model([1, 6, 4, 4], y, [1, 160]), [1, 6, 4, 4], [1, 160]
 
 
+def pad():
+    b = Builder(0)
+    x = b.fq("/in", "input", 0.05, 128)
+    x = b.node("Pad", [x, ints(b, "/pad1/pads", [0, 0, 1, 2, 0, 0, 2, 1])], ["/pad1/out"],
+               "/pad1")                                                # [1, 4, 9, 10]
+    x = b.fq("/p1", x, 0.06, 120)
+    x = b.node("Conv", [x, b.weight("/c1", [8, 4, 3, 3], 0.05)], ["/c1/out"], "/c1",
+               pads=[1, 0, 0, 1])                                      # [1, 8, 8, 9]
+    x = b.fq("/a1", x, 0.1, 100)
+    b.inits.append(numpy_helper.from_array(np.array(0, np.float32), "/pad2/value"))
+    x = b.node("Pad", [x, ints(b, "/pad2/pads", [0, 0, 1, 1, 0, 0, 1, 1]), "/pad2/value"],
+               ["/pad2/out"], "/pad2")                                 # [1, 8, 10, 11]
+    x = b.node("AveragePool", [x], ["/pool/out"], "/pool", kernel_shape=[3, 3],
+               strides=[2, 2])                                         # [1, 8, 4, 5]
+    x = b.fq("/a2", x, 0.05, 110)
+    x = b.node("Conv", [x, b.weight("/c2", [4, 8, 1, 1], 0.05)], ["/c2/out"], "/c2")
+    y = b.fq("/out", x, 0.1, 128)
+    return b.model([1, 4, 6, 7], y, [1, 4, 4, 5]), [1, 4, 6, 7], [1, 4, 4, 5]
+
+
 def main():
-    write_models(OUT, "slice_", (("c2f", c2f), ("slices", slices), ("chain", chain), ("shapes", shapes)), np.random.default_rng(3))
+    write_models(OUT, "slice_", (("c2f", c2f), ("slices", slices), ("chain", chain), ("shapes", shapes),
+                                 ("pad", pad)), np.random.default_rng(3))
 
 
 if __name__ == "__main__":
