@@ -1204,6 +1204,17 @@ void ForEachVector(const std::vector<int32_t>& s, size_t axis, F&& f) {
   }
 }
 
+// Runs the one-input model `mb` on codes `x` and expects output codes `want`. Returns how many
+// distinct codes `want` holds (the tests check that they are not trivial).
+size_t ExpectCodes(const ModelBuilder& mb, const std::vector<int32_t>& x, std::vector<int32_t> want,
+                   bool unsigned_out) {
+  std::string got, error;
+  EXPECT_TRUE(RunModel(mb.Finish(), {}, CodesToBytes(x), &got, &error)) << error;
+  EXPECT_EQ(BytesToCodes(got, unsigned_out), want);
+  std::sort(want.begin(), want.end());
+  return (size_t)(std::unique(want.begin(), want.end()) - want.begin());
+}
+
 // SOFTMAX along logical `axis` by the README's row: m = largest code, e_i = exp_table[m - q_i],
 // s = sum in float in index order, y_i = e_i / s, E(y_i / s_out).
 // Returns how many distinct output codes it expected (tests check that they are not trivial).
@@ -1235,11 +1246,7 @@ size_t TestSoftmax(const std::vector<int32_t>& shape, int axis, const ActSpec& i
       want[(size_t)(first + i * stride)] = QuantizeByHand(e / s, o.scale, o.zero_point, olo, ohi);
     }
   });
-  std::string got, error;
-  EXPECT_TRUE(RunModel(mb.Finish(), {}, CodesToBytes(x), &got, &error)) << error;
-  EXPECT_EQ(BytesToCodes(got, o.encoding == kUnsigned), want);
-  std::sort(want.begin(), want.end());
-  return (size_t)(std::unique(want.begin(), want.end()) - want.begin());
+  return ExpectCodes(mb, x, want, o.encoding == kUnsigned);
 }
 
 // Attention scores [B, T, T] over the last axis at every input width and encoding; outputs
@@ -1327,11 +1334,7 @@ size_t TestLayerNorm(const std::vector<int32_t>& shape, bool with_bias, float ep
       want[v * (size_t)c + (size_t)i] = QuantizeByHand(y, o.scale, o.zero_point, olo, ohi);
     }
   }
-  std::string got, error;
-  EXPECT_TRUE(RunModel(mb.Finish(), {}, CodesToBytes(x), &got, &error)) << error;
-  EXPECT_EQ(BytesToCodes(got, o.encoding == kUnsigned), want);
-  std::sort(want.begin(), want.end());
-  return (size_t)(std::unique(want.begin(), want.end()) - want.begin());
+  return ExpectCodes(mb, x, want, o.encoding == kUnsigned);
 }
 
 TEST(LayerNorm, Rank3AndRank2WithAndWithoutBias) {
