@@ -60,6 +60,7 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
   RemoveIdentity(&g, &diag);
   LowerQonnx(&g, &diag);
   LowerQOperator(&g, &diag);
+  MergeDequantize(&g, &diag);
   FoldBinaryWeights(&g, &diag);
   RecognizeSpatialMasks(&g, &diag);
   CheckSupported(g, &diag);

@@ -6,13 +6,15 @@
 //       -> DequantizeLinear(x, xs, xz), DequantizeLinear(w, ws, wz[, axis 0]),
 //          Conv(.., .., B * xs * ws as a float bias) -> QuantizeLinear(ys, yz)
 //   QLinearMatMul, QGemm, QLinearAdd, QLinearMul, QLinearGlobalAveragePool, QLinearAveragePool,
-//   QLinearConcat, QLinearSigmoid, QLinearLeakyRelu
+//   QLinearConcat, QLinearSigmoid, QLinearLeakyRelu, QLinearSoftmax; QLinearMatMul of two
+//   activations
 //       likewise (DequantizeLinear of every input, the float op, QuantizeLinear of the output;
 //       Sigmoid / LeakyRelu then become FuseElementwiseTables' code tables)
 //   ConvInteger / MatMulInteger -> Cast(FLOAT) -> Mul(c), the static pattern
 //       -> DequantizeLinear(x), DequantizeLinear(w, c / xs) -> Conv / MatMul
 //   com.microsoft FusedConv (float) -> Conv -> Relu / Clip
-//   MaxPool / Flatten / Reshape / Squeeze / Unsqueeze / Transpose of an integer tensor
+//   MaxPool / Flatten / Reshape / Squeeze / Unsqueeze / Transpose / Split / Slice / Pad / Resize
+//   of an integer tensor
 //       -> DequantizeLinear -> the same op on floats -> QuantizeLinear with the same parameters
 //
 // Numerics. A QOperator node computes acc = sum (x - xz)(w - wz) (+ B) exactly in int32 and
@@ -56,7 +58,8 @@ enum class Kind {
   kMatMulInteger,
   kFusedConv,
   kUnary,  // QLinearSigmoid / QLinearLeakyRelu: the float op, then FuseElementwiseTables' table
-  kMul
+  kMul,
+  kSoftmax
 };
 
 Kind Classify(const Node& n) {
@@ -76,15 +79,21 @@ Kind Classify(const Node& n) {
     if (op == "FusedConv") return Kind::kFusedConv;  // float, but ORT writes it in QDQ islands
     if (op == "QLinearSigmoid" || op == "QLinearLeakyRelu") return Kind::kUnary;
     if (op == "QLinearMul") return Kind::kMul;
+    if (op == "QLinearSoftmax") return Kind::kSoftmax;
   }
   return Kind::kNone;
 }
 
 // Ops that move integer codes without computing on them: on an integer tensor they become the
-// float op between a DequantizeLinear and a QuantizeLinear with the input's parameters.
+// float op between a DequantizeLinear and a QuantizeLinear with the input's parameters (one per
+// output of a Split). Resize and Pad are among them as ONNX Runtime runs them on uint8 codes in
+// its QOperator graphs: nearest Resize and Pad copy codes; a linear Resize is read as its QDQ
+// twin (DequantizeLinear -> float Resize -> QuantizeLinear, as crumb computes it), within a
+// step of ONNX Runtime's integer interpolation.
 bool IsPassThrough(const Node& n) {
-  static const std::set<std::string> ops = {"MaxPool", "Flatten",   "Reshape",
-                                            "Squeeze", "Unsqueeze", "Transpose"};
+  static const std::set<std::string> ops = {"MaxPool",   "Flatten",   "Reshape", "Squeeze",
+                                            "Unsqueeze", "Transpose", "Resize",  "Split",
+                                            "Slice",     "Pad"};
   return IsStd(n) && ops.count(n.op_type) != 0;
 }
 
@@ -463,6 +472,13 @@ class Lowering {
         const std::string a = Activation(n, 0, 1, 2, "input A", &ok);
         if (!ok) return undo();
         const Const* bc = g_->FindConst(n.Input(3));
+        if (!bc && !n.Input(3).empty()) {
+          // An activation times an activation (attention's Q K^T and P V).
+          const std::string b = Activation(n, 3, 4, 5, "input B", &ok);
+          if (!ok) return undo();
+          Quantize(n, FloatOp(n, "MatMul", {a, b}, {}), n.Input(6), n.Input(7));
+          return true;
+        }
         // Per-column parameters of a [K, N] weight run along its last axis.
         const int axis = bc && bc->dims.size() >= 2 ? int(bc->dims.size()) - 1 : 0;
         const std::string b = Weight(n, 3, 4, 5, axis, &ok);
@@ -512,6 +528,26 @@ class Lowering {
         if (!ok) return undo();
         const char* op = n.op_type == "QLinearSigmoid" ? "Sigmoid" : "LeakyRelu";
         Quantize(n, FloatOp(n, op, {x}, {}), n.Input(3), n.Input(4));
+        return true;
+      }
+      case Kind::kSoftmax: {
+        // com.microsoft QLinearSoftmax(x, xs, xz, ys, yz), attributes axis and opset (the
+        // Softmax semantics it follows: before 13 the input is flattened to 2-D at axis).
+        // Read as Softmax of this graph's opset; the two agree on the last axis.
+        const int64_t axis = n.AttrInt("axis", -1);
+        if (axis != -1 && (n.AttrInt("opset", 1) >= 13) != (g_->opset >= 13)) {
+          diag_->AddNode(n, "its axis " + std::to_string(axis) + " follows Softmax-" +
+                                std::to_string(n.AttrInt("opset", 1)) +
+                                " semantics, which differ from this graph's opset " +
+                                std::to_string(g_->opset) +
+                                " on any axis but the last; only axis -1 is supported");
+          return false;
+        }
+        out_params(3, 4);
+        if (!ok) return false;
+        const std::string x = Activation(n, 0, 1, 2, "input", &ok);
+        if (!ok) return undo();
+        Quantize(n, FloatOp(n, "Softmax", {x}, {"opset"}), n.Input(3), n.Input(4));
         return true;
       }
       case Kind::kGlobalAveragePool:
@@ -735,19 +771,35 @@ class Lowering {
     return out;
   }
 
-  // op(integer x) -> DequantizeLinear -> op on floats -> QuantizeLinear (x's parameters).
+  // op(integer x) -> DequantizeLinear -> op on floats -> QuantizeLinear (x's parameters), for
+  // each output.
   void PassThrough(const Node& n) {
     const Params p = quantized_[n.Input(0)];
-    const std::string x = DequantizeKnown(n.Input(0), p);
-    std::vector<std::string> in = n.inputs;
-    in[0] = x;
     Node f = n;
-    f.inputs = in;
-    f.outputs = {names_.Make(n.outputs[0] + "/float")};
-    const std::string fv = f.outputs[0];
+    f.inputs[0] = DequantizeKnown(n.Input(0), p);
+    if (n.op_type == "Pad" && !n.Input(2).empty()) {
+      // Pad's constant_value is a code of x's type: on floats it is that code's real value.
+      const Const* c = g_->FindConst(n.Input(2));
+      const Values v = ValuesOf(p.scale, p.zp, kUint8);
+      if (c && c->size() == 1 && IsIntegerType(c->type) && !v.scale.empty() && !v.zp.empty()) {
+        Const real;
+        real.type = kFloat;
+        real.f = {float((c->at(0) - double(v.zp[0])) * double(v.scale[0]))};
+        f.inputs[2] = names_.Make(n.Input(2) + "/real");
+        g_->initializers[f.inputs[2]] = real;
+      }
+    }
+    for (std::string& o : f.outputs)
+      if (!o.empty()) o = names_.Make(o + "/float");
+    const std::vector<std::string> floats = f.outputs;
     g_->nodes.push_back(std::move(f));
-    Emit("QuantizeLinear", n.name + "/QuantizeLinear", {fv, p.scale, p.zp}, n.outputs[0]);
-    quantized_[n.outputs[0]] = p;
+    for (size_t k = 0; k < n.outputs.size(); k++) {
+      if (n.outputs[k].empty()) continue;
+      const std::string suffix = n.outputs.size() > 1 ? "_" + std::to_string(k) : "";
+      Emit("QuantizeLinear", n.name + "/QuantizeLinear" + suffix, {floats[k], p.scale, p.zp},
+           n.outputs[k]);
+      quantized_[n.outputs[k]] = p;
+    }
   }
 
   Graph* g_;

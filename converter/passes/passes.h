@@ -21,6 +21,11 @@ void ConstantsToInitializers(Graph* g, Diagnostics* diag);
 // names).
 void RemoveIdentity(Graph* g, Diagnostics* diag);
 
+// DequantizeLinear nodes reading the same tensor with the same parameters become one (ONNX
+// Runtime's optimizer writes a copy per reader; LowerQOperator adds its own). Runs after
+// LowerQOperator.
+void MergeDequantize(Graph* g, Diagnostics* diag);
+
 // QONNX Quant / BipolarQuant / MultiThreshold nodes (domains qonnx.custom_op.general,
 // onnx.brevitas, finn.custom_op.general) become the standard forms: DequantizeLinear of integer
 // codes computed here for constant weights, QuantizeLinear -> Clip -> DequantizeLinear for

@@ -226,6 +226,84 @@ TEST(LowerQOperator, AddConcatPoolsAndIntegerMaxPool) {
   EXPECT_EQ(FindNode(g, "ap")->AttrInts("kernel_shape"), (std::vector<int64_t>{2, 2}));
 }
 
+// What ONNX Runtime's optimizer leaves on uint8 codes in a detector and an encoder: Split and
+// Pad (a constant_value code) between QOperator nodes, QLinearMatMul of two activations,
+// com.microsoft QLinearSoftmax.
+TEST(LowerQOperator, SplitPadAttentionAndSoftmax) {
+  OnnxBuilder b(13);
+  QuantizedInput(b, {1, 4, 4});
+  b.InitI("sizes", 7, {2}, {2, 2});
+  auto* sp = b.Node("Split", "sp", {"xq", "sizes"}, {"a", "c"});
+  OnnxBuilder::AttrI(sp, "axis", 1);
+  b.InitI("pads", 7, {6}, {0, 0, 0, 0, 2, 0});  // c [1, 2, 4] -> [1, 4, 4]: a x cp is [1, 2, 4]
+  b.InitI("pv", kU8, {}, {128});
+  b.Node("Pad", "pd", {"c", "pads", "pv"}, {"cp"});
+  b.InitF("s1", {}, {0.1f});
+  b.InitI("z1", kU8, {}, {0});
+  b.Node("QLinearMatMul", "mm", {"a", "xs", "xz", "cp", "xs", "xz", "s1", "z1"}, {"m"});
+  b.InitF("s2", {}, {1.f / 256.f});
+  auto* sm = b.Node("QLinearSoftmax", "sm", {"m", "s1", "z1", "s2", "z1"}, {"p"}, kMs);
+  OnnxBuilder::AttrI(sm, "axis", -1);
+  OnnxBuilder::AttrI(sm, "opset", 13);
+  DequantizedOutput(b, "p", "s2", "z1");
+  Diagnostics d;
+  Graph g = Lowered(b, &d);
+  ASSERT_TRUE(d.ok()) << Joined(d.problems());
+  EXPECT_EQ(cv::DumpGraph(g),
+            "input x [1,4,4]\n"
+            "QuantizeLinear 'qx' (x, xs, xz) -> (xq)\n"
+            "DequantizeLinear 'xq/DequantizeLinear' (xq, xs, xz) -> (xq/dequantized)\n"
+            "Split 'sp' (xq/dequantized, sizes) -> (a/float, c/float)\n"
+            "QuantizeLinear 'sp/QuantizeLinear_0' (a/float, xs, xz) -> (a)\n"
+            "QuantizeLinear 'sp/QuantizeLinear_1' (c/float, xs, xz) -> (c)\n"
+            "DequantizeLinear 'c/DequantizeLinear' (c, xs, xz) -> (c/dequantized)\n"
+            "Pad 'pd' (c/dequantized, pads, pv/real) -> (cp/float)\n"
+            "QuantizeLinear 'pd/QuantizeLinear' (cp/float, xs, xz) -> (cp)\n"
+            "DequantizeLinear 'a/DequantizeLinear' (a, xs, xz) -> (a/dequantized)\n"
+            "DequantizeLinear 'cp/DequantizeLinear' (cp, xs, xz) -> (cp/dequantized)\n"
+            "MatMul 'mm' (a/dequantized, cp/dequantized) -> (m/float)\n"
+            "QuantizeLinear 'mm/QuantizeLinear' (m/float, s1, z1) -> (m)\n"
+            "DequantizeLinear 'm/DequantizeLinear' (m, s1, z1) -> (m/dequantized)\n"
+            "Softmax 'sm' (m/dequantized) -> (p/float)\n"
+            "QuantizeLinear 'sm/QuantizeLinear' (p/float, s2, z1) -> (p)\n"
+            "DequantizeLinear 'dq_out' (p, s2, z1) -> (y)\n"
+            "output y\n");
+  // The pad code 128 is x's zero point: 0 on floats.
+  ASSERT_EQ(g.initializers.count("pv/real"), 1u);
+  EXPECT_EQ(g.initializers.at("pv/real").f, (std::vector<float>{0.f}));
+  EXPECT_EQ(FindNode(g, "sm")->AttrInt("axis", 0), -1);
+  EXPECT_FALSE(FindNode(g, "sm")->HasAttr("opset"));
+}
+
+// ONNX Runtime gives each reader of a quantized tensor its own DequantizeLinear copy; they
+// become one, so that SiLU's x * Sigmoid(x) reads one value and becomes one code table.
+TEST(MergeDequantize, CopiesOfOneDequantizeBecomeOne) {
+  OnnxBuilder b(13);
+  QuantizedInput(b, {1, 2, 3, 3});
+  b.Node("DequantizeLinear", "dq", {"xq", "xs", "xz"}, {"xd"});
+  b.Node("DequantizeLinear", "dq/duplicated", {"xq", "xs", "xz"}, {"xd2"});
+  b.Node("Sigmoid", "sig", {"xd"}, {"s"});
+  b.Node("Mul", "mul", {"xd2", "s"}, {"m"});
+  b.Node("QuantizeLinear", "qm", {"m", "xs", "xz"}, {"mq"});
+  DequantizedOutput(b, "mq", "xs", "xz");
+  Diagnostics d;
+  Graph g = Lowered(b, &d);
+  cv::MergeDequantize(&g, &d);
+  ASSERT_TRUE(d.ok()) << Joined(d.problems());
+  EXPECT_EQ(cv::DumpGraph(g),
+            "input x [1,2,3,3]\n"
+            "QuantizeLinear 'qx' (x, xs, xz) -> (xq)\n"
+            "DequantizeLinear 'dq' (xq, xs, xz) -> (xd)\n"
+            "Sigmoid 'sig' (xd) -> (s)\n"
+            "Mul 'mul' (xd, s) -> (m)\n"
+            "QuantizeLinear 'qm' (m, xs, xz) -> (mq)\n"
+            "DequantizeLinear 'dq_out' (mq, xs, xz) -> (y)\n"
+            "output y\n");
+  // The whole model converts: the SiLU is one table.
+  ConvertResult r = Convert(b);
+  EXPECT_TRUE(r.ok) << Joined(r.problems);
+}
+
 // ConvInteger -> Cast -> Mul(c): the weight's scale is c / x_scale when that is exact.
 OnnxBuilder ConvIntegerModel(float c) {
   OnnxBuilder b;

@@ -34,7 +34,7 @@ import onnx
 from onnx import numpy_helper
 
 MODELS = ["smallcnn_w8a8", "smallcnn_w4a8", "smallcnn_w4a4", "smallcnn2_w4a4", "smallcnn3_w2a4",
-          "digits_w4a4"]
+          "digits_w4a4", "detector_w4a4", "detector2_w4a4", "encoder_w4a8"]
 DATA = os.path.join("tests", "data")
 OUT = os.path.join(DATA, "qoperator")
 ORT_DIR = os.environ.get("ORT_DIR", "/opt/ort")
