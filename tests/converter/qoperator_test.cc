@@ -509,6 +509,17 @@ TEST(LowerQOperator, RefusedConstructsNameTheNode) {
          return b;
        },
        "node 'fc' (op com.microsoft.FusedConv): activation 'LeakyRelu' is not supported"},
+      {"QLinearSoftmax with Softmax-1 semantics on axis 1 in an opset-13 graph",
+       [] {
+         OnnxBuilder b(13);
+         QuantizedInput(b, {2, 3, 4});
+         auto* sm = b.Node("QLinearSoftmax", "sm", {"xq", "xs", "xz", "xs", "xz"}, {"p"}, kMs);
+         OnnxBuilder::AttrI(sm, "axis", 1);
+         OnnxBuilder::AttrI(sm, "opset", 11);
+         DequantizedOutput(b, "p", "xs", "xz");
+         return b;
+       },
+       "node 'sm' (op com.microsoft.QLinearSoftmax): its axis 1 follows Softmax-11 semantics"},
   };
   for (const auto& row : rows) {
     OnnxBuilder b = row.build();
