@@ -444,6 +444,11 @@ class Executor {
     const size_t rank = x.dims.size();
     out->dims.assign(rank, 0);
     for (size_t d = 0; d < rank; d++) {
+      const int64_t limit = int64_t(1) << 40;  // so that the sum below cannot wrap
+      if (s.begin[d] > limit || s.begin[d] < -limit || s.end[d] > limit || s.end[d] < -limit) {
+        *problem = "its pads on axis " + std::to_string(d) + " are out of range";
+        return false;
+      }
       out->dims[d] = x.dims[d] + s.begin[d] + s.end[d];
       if (out->dims[d] < 0) {
         *problem = "its pads crop axis " + std::to_string(d) + " below nothing";

@@ -73,15 +73,21 @@ bool KeepsZero(const Node& n) {
   return true;
 }
 
+constexpr int64_t kMaxPad = int64_t(1) << 20;
+
 // Why the Pad `n` (with spec `s`, on an input of `rank`) cannot be folded into `layer`, or "".
 std::string FoldProblem(const Node& layer, const PadSpec& s, size_t rank) {
   if (s.mode != "constant" || s.value != 0.f)
     return "only zero padding (mode constant, value 0) is supported, not mode '" + s.mode +
            "' with value " + std::to_string(s.value);
   if (rank != 4) return "only the padding of 4-D NCHW inputs is supported";
-  for (size_t d = 0; d < 4; d++)
+  for (size_t d = 0; d < 4; d++) {
     if (s.begin[d] < 0 || s.end[d] < 0)
       return "negative pads (cropping) are not supported; use Slice";
+    // (Added to the layer's own pads, which the lowering checks; bounded so the sum cannot wrap.)
+    if (s.begin[d] > kMaxPad || s.end[d] > kMaxPad)
+      return "a pad above " + std::to_string(kMaxPad) + " is not supported";
+  }
   if (s.begin[0] || s.end[0] || s.begin[1] || s.end[1])
     return "only the height and width may be padded (not the batch or channel axes)";
   const std::string auto_pad = layer.AttrString("auto_pad", "NOTSET");
@@ -158,6 +164,12 @@ void FoldPad(Graph* g, Diagnostics* diag) {
     }
     std::vector<int64_t> lp = l.AttrInts("pads");
     lp.resize(4, 0);
+    bool wraps = false;
+    for (int64_t p : lp) wraps = wraps || p > kMaxPad || p < -kMaxPad;
+    if (wraps) {
+      refuse("the pads of the " + l.op_type + " '" + l.name + "' it feeds are out of range");
+      continue;
+    }
     // ONNX pads order: [H begin, W begin, H end, W end].
     lp[0] += s.begin[2];
     lp[1] += s.begin[3];

@@ -3,6 +3,7 @@
 // with its reason, and the reference executor pads in every ONNX mode.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 
@@ -159,6 +160,7 @@ TEST(FoldPad, OtherPadsAreRefusedByName) {
       {"channels", PadInput({0, 1, 0, 0, 0, 0, 0, 0}), ConvLayer({}), "height and width"},
       {"crop", PadInput({0, 0, -1, 0, 0, 0, 0, 0}), ConvLayer({}), "negative pads"},
       {"odd pads", PadInput({0, 0, 1, 1, 0, 0, 1}), ConvLayer({}), "two per axis"},
+      {"huge pad", PadInput({0, 0, INT64_MAX, 0, 0, 0, 0, 0}), ConvLayer({}), "a pad above"},
       {"max pool", PadInput({0, 0, 1, 1, 0, 0, 1, 1}), PoolLayer("MaxPool"),
        "not read by one Conv or AveragePool"},
       {"auto_pad", PadInput({0, 0, 1, 1, 0, 0, 1, 1}), ConvLayer({}, "SAME_UPPER"),
