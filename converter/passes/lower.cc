@@ -603,6 +603,14 @@ class Lowerer {
     return false;
   }
 
+  // The product of r[from..] but r[skip], or false when it overflows int64 (a hostile target).
+  static bool TargetProduct(const std::vector<int64_t>& r, size_t from, int skip, int64_t* p) {
+    *p = 1;
+    for (size_t d = from; d < r.size(); d++)
+      if (int(d) != skip && __builtin_mul_overflow(*p, r[d], p)) return false;
+    return true;
+  }
+
   bool ReshapeShape(const Node& n, const std::vector<int64_t>& x, std::vector<int64_t>* out) {
     const Const* c = g_.FindConst(n.Input(1));
     const IndexValue* iv = c ? nullptr : lookup_(n.Input(1));
@@ -629,6 +637,11 @@ class Lowerer {
     std::vector<int64_t> r = target;
     int infer = -1;
     bool batch_kept = false;
+    auto too_large = [&] {
+      diag_->AddNode(
+          n, "the target shape " + ShapeStr(target) + " has more elements than int64 holds");
+      return false;
+    };
     for (size_t d = 0; d < r.size(); d++) {
       if (r[d] == 0) {
         if (d >= x.size()) {
@@ -657,8 +670,7 @@ class Lowerer {
       }
       if (batch_kept && infer > 0) {
         int64_t p = 1;
-        for (size_t d = 1; d < r.size(); d++)
-          if (int(d) != infer) p *= r[d];
+        if (!TargetProduct(r, 1, infer, &p)) return too_large();
         if (p == 0 || known % p != 0) {
           diag_->AddNode(n, "cannot infer the -1 of the target shape " + ShapeStr(target));
           return false;
@@ -666,7 +678,7 @@ class Lowerer {
         r[size_t(infer)] = known / p;
       }
       int64_t p = 1;
-      for (size_t d = 1; d < r.size(); d++) p *= r[d];
+      if (!TargetProduct(r, 1, -1, &p)) return too_large();
       if (p != known) {
         diag_->AddNode(
             n, "the target shape " + ShapeStr(target) + " does not fit input " + ShapeStr(x));
@@ -677,8 +689,7 @@ class Lowerer {
       return true;
     }
     int64_t p = 1;
-    for (size_t d = 0; d < r.size(); d++)
-      if (int(d) != infer) p *= r[d];
+    if (!TargetProduct(r, 0, infer, &p)) return too_large();
     if (infer >= 0) {
       if (p == 0 || known % p != 0) {
         diag_->AddNode(n, "cannot infer the -1 of the target shape " + ShapeStr(target));
@@ -1113,9 +1124,26 @@ class Lowerer {
                                 " values (the last axis)");
           return false;
         }
+        // The runtime's loader refuses non-finite constants and epsilon: say so here, by name.
+        for (const Const* k : {scale, bias}) {
+          if (!k) continue;
+          for (size_t i = 0; i < k->f.size(); i++) {
+            if (!std::isfinite(k->f[i])) {
+              diag_->AddNode(n, "its " + std::string(k == scale ? "scale" : "bias") +
+                                    " has the non-finite value " + NumberText(k->f[i]) +
+                                    " at index " + std::to_string(i));
+              return false;
+            }
+          }
+        }
+        const float eps = n.AttrFloat("epsilon", 1e-5f);
+        if (!(eps >= 0.f) || !std::isfinite(eps)) {
+          diag_->AddNode(n, "has epsilon " + NumberText(eps) + "; it must be finite and >= 0");
+          return false;
+        }
         if (!PerTensorIn(n, xt, q)) return false;
         op.opcode = OpCode::kLayerNorm;
-        op.epsilon = n.AttrFloat("epsilon", 1e-5f);
+        op.epsilon = eps;
         op.inputs = {x, FloatConst(name + "/scale", scale->f),
                      bias ? FloatConst(name + "/bias", bias->f) : -1};
       } else if (op_type == "Transpose") {
