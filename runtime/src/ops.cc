@@ -1162,13 +1162,52 @@ std::vector<float> ConstantFloats(const OpContext& ctx, size_t k, size_t n) {
   return v;
 }
 
+// One vector's working rows in a task's scratch slot: int32 codes, float values and, for an axis
+// that is not contiguous, the quantized codes before they are scattered.
+struct VectorScratch {
+  // Work per element for Workers::Ranges: a handful of loads, float operations and a store.
+  static constexpr size_t kCostPerElement = 8;
+  // 0 when n is too long to fit (32-bit size_t).
+  static size_t Bytes(size_t n) { return n > SIZE_MAX / 16 ? 0 : 2 * Row(n) + n; }
+  VectorScratch(uint8_t* slot, size_t n)
+      : ints(reinterpret_cast<int32_t*>(slot)),
+        floats(reinterpret_cast<float*>(slot + Row(n))),
+        codes(slot + 2 * Row(n)),
+        n_(n) {}
+  // The quantize kernel over `floats` into y's vector at base, elements stride bytes apart.
+  void Quantize(const KernelTable& k, const crumb_quantize_params& p, uint8_t* y, size_t base,
+                size_t stride) const {
+    if (stride == 1) {
+      k.quantize(n_, floats, y + base, &p);
+    } else {
+      k.quantize(n_, floats, codes, &p);
+      for (size_t i = 0; i < n_; i++) y[base + i * stride] = codes[i];
+    }
+  }
+  int32_t* ints;
+  float* floats;
+  uint8_t* codes;
+
+ private:
+  static size_t Row(size_t n) { return (n * 4 + 63) / 64 * 64; }
+  size_t n_;
+};
+
 // SOFTMAX of schema/README.md: per vector along the axis, m = its largest code,
 // e_i = exp_table[m - q_i], s = sum of e_i in float in index order, y_i = e_i / s, then the
-// quantize kernel's E(y_i / s_out) (QUANTIZE's rounding).
+// quantize kernel's E(y_i / s_out). Vectors are split over the workers; each task keeps its
+// vector's codes, values and (strided axes) output codes in its own scratch slot.
 class SoftmaxOp : public Op {
  public:
   explicit SoftmaxOp(const KernelTable& k) : kernels_(k) {}
-  Status Configure(const OpContext& ctx) override { return SameShape(ctx); }
+  Status Configure(const OpContext& ctx) override {
+    CRUMB_RETURN_IF_ERROR(SameShape(ctx));
+    scratch_bytes_ = VectorScratch::Bytes((size_t)ctx.In(0).shape[(size_t)ctx.desc.axis]);
+    if (scratch_bytes_ == 0 && ElementCount(ctx.In(0).shape) != 0) {
+      return Unsupported("has vectors too long for this machine's address space.");
+    }
+    return Status::Ok();
+  }
   Status Setup(const OpContext& ctx) override {
     vec_ = VectorsAlong(ctx.In(0).shape, (size_t)ctx.desc.axis);
     const std::vector<float> table = ConstantFloats(ctx, 1, 256);
@@ -1176,38 +1215,36 @@ class SoftmaxOp : public Op {
     in_signed_ = ctx.InDesc(0).encoding != kUnsigned;
     qparams_.scale = ctx.OutDesc().scales[0];
     qparams_.out = OutputParams(ctx);
-    codes_.assign(vec_.length, 0);
-    e_.assign(vec_.length, 0.f);
-    out_.assign(vec_.length, 0);
-    persistent_bytes_ = vec_.bases.size() * sizeof(uint32_t) + vec_.length * (4 + 4 + 1);
+    persistent_bytes_ = vec_.bases.size() * sizeof(uint32_t);
     return Status::Ok();
   }
-  void Run(const OpContext& ctx, uint8_t*) override {
+  void Run(const OpContext& ctx, uint8_t* scratch) override {
     const uint8_t* x = ctx.In(0).data;
     uint8_t* y = ctx.Out().data;
     const size_t n = vec_.length, stride = vec_.stride;
     if (n == 0) return;
-    for (const uint32_t base : vec_.bases) {
-      const uint8_t* xv = x + base;
-      int32_t m = INT32_MIN;
-      for (size_t i = 0; i < n; i++) {
-        const int32_t q = in_signed_ ? (int32_t)(int8_t)xv[i * stride] : (int32_t)xv[i * stride];
-        codes_[i] = q;
-        m = std::max(m, q);
-      }
-      float s = 0.f;
-      for (size_t i = 0; i < n; i++) {
-        e_[i] = exp_[m - codes_[i]];  // m - q in [0, 255]: codes are bytes
-        s += e_[i];
-      }
-      for (size_t i = 0; i < n; i++) e_[i] = e_[i] / s;
-      if (stride == 1) {
-        kernels_.quantize(n, e_.data(), y + base, &qparams_);
-      } else {
-        kernels_.quantize(n, e_.data(), out_.data(), &qparams_);
-        for (size_t i = 0; i < n; i++) y[base + i * stride] = out_[i];
-      }
-    }
+    ctx.Ranges(vec_.bases.size(), 1, VectorScratch::kCostPerElement * n,
+               [&](size_t b, size_t e, size_t t) {
+                 const VectorScratch v(scratch + t * ctx.scratch_stride, n);
+                 for (size_t j = b; j < e; j++) {
+                   const uint32_t base = vec_.bases[j];
+                   const uint8_t* xv = x + base;
+                   int32_t m = INT32_MIN;
+                   for (size_t i = 0; i < n; i++) {
+                     const int32_t q =
+                         in_signed_ ? (int32_t)(int8_t)xv[i * stride] : (int32_t)xv[i * stride];
+                     v.ints[i] = q;
+                     m = std::max(m, q);
+                   }
+                   float s = 0.f;
+                   for (size_t i = 0; i < n; i++) {
+                     v.floats[i] = exp_[m - v.ints[i]];  // m - q in [0, 255]: codes are bytes
+                     s += v.floats[i];
+                   }
+                   for (size_t i = 0; i < n; i++) v.floats[i] = v.floats[i] / s;
+                   v.Quantize(kernels_, qparams_, y, base, stride);
+                 }
+               });
   }
   const char* KernelName() const override { return "softmax"; }
 
@@ -1216,19 +1253,24 @@ class SoftmaxOp : public Op {
   AxisVectors vec_;
   float exp_[256] = {};
   bool in_signed_ = false;
-  std::vector<int32_t> codes_;
-  std::vector<float> e_;
-  std::vector<uint8_t> out_;
   crumb_quantize_params qparams_{};
 };
 
 // LAYER_NORM of schema/README.md over the last logical axis: with d_i = q_i - zx, S1 and S2 in
 // int64, mean and variance in double, t_i = float((d_i - mean) * sx * inv), y_i = t_i * scale_i
-// + bias_i in float, then the quantize kernel's E(y_i / s_out).
+// + bias_i in float, then the quantize kernel's E(y_i / s_out). Vectors are split over the
+// workers as SOFTMAX's are.
 class LayerNormOp : public Op {
  public:
   explicit LayerNormOp(const KernelTable& k) : kernels_(k) {}
-  Status Configure(const OpContext& ctx) override { return SameShape(ctx); }
+  Status Configure(const OpContext& ctx) override {
+    CRUMB_RETURN_IF_ERROR(SameShape(ctx));
+    scratch_bytes_ = VectorScratch::Bytes((size_t)ctx.In(0).shape.back());
+    if (scratch_bytes_ == 0 && ElementCount(ctx.In(0).shape) != 0) {
+      return Unsupported("has vectors too long for this machine's address space.");
+    }
+    return Status::Ok();
+  }
   Status Setup(const OpContext& ctx) override {
     const Shape& x = ctx.In(0).shape;
     vec_ = VectorsAlong(x, x.size() - 1);
@@ -1243,42 +1285,41 @@ class LayerNormOp : public Op {
     eps_ = (double)ctx.desc.epsilon;
     qparams_.scale = ctx.OutDesc().scales[0];
     qparams_.out = OutputParams(ctx);
-    d_.assign(c, 0);
-    y_.assign(c, 0.f);
-    out_.assign(c, 0);
-    persistent_bytes_ = vec_.bases.size() * sizeof(uint32_t) + c * (4 + 4 + 4 + 4 + 1);
+    persistent_bytes_ = vec_.bases.size() * sizeof(uint32_t) + c * (4 + 4);
     return Status::Ok();
   }
-  void Run(const OpContext& ctx, uint8_t*) override {
+  void Run(const OpContext& ctx, uint8_t* scratch) override {
     const uint8_t* x = ctx.In(0).data;
     uint8_t* y = ctx.Out().data;
     const size_t c = vec_.length, stride = vec_.stride;
     if (c == 0) return;
     const int64_t cc = (int64_t)c;
-    for (const uint32_t base : vec_.bases) {
-      const uint8_t* xv = x + base;
-      int64_t s1 = 0, s2 = 0;
-      for (size_t i = 0; i < c; i++) {
-        const int32_t q = in_signed_ ? (int32_t)(int8_t)xv[i * stride] : (int32_t)xv[i * stride];
-        const int32_t d = q - zx_;
-        d_[i] = d;
-        s1 += d;
-        s2 += (int64_t)d * d;
-      }
-      const double mean = (double)s1 / (double)cc;
-      const double var = (double)(s2 * cc - s1 * s1) / ((double)cc * (double)cc) * sx_ * sx_;
-      const double inv = 1.0 / std::sqrt(var + eps_);
-      for (size_t i = 0; i < c; i++) {
-        const float t = (float)(((double)d_[i] - mean) * sx_ * inv);
-        y_[i] = has_bias_ ? t * scale_[i] + bias_[i] : t * scale_[i];
-      }
-      if (stride == 1) {
-        kernels_.quantize(c, y_.data(), y + base, &qparams_);
-      } else {
-        kernels_.quantize(c, y_.data(), out_.data(), &qparams_);
-        for (size_t i = 0; i < c; i++) y[base + i * stride] = out_[i];
-      }
-    }
+    ctx.Ranges(vec_.bases.size(), 1, VectorScratch::kCostPerElement * c,
+               [&](size_t b, size_t e, size_t t) {
+                 const VectorScratch v(scratch + t * ctx.scratch_stride, c);
+                 for (size_t j = b; j < e; j++) {
+                   const uint32_t base = vec_.bases[j];
+                   const uint8_t* xv = x + base;
+                   int64_t s1 = 0, s2 = 0;
+                   for (size_t i = 0; i < c; i++) {
+                     const int32_t q =
+                         in_signed_ ? (int32_t)(int8_t)xv[i * stride] : (int32_t)xv[i * stride];
+                     const int32_t d = q - zx_;
+                     v.ints[i] = d;
+                     s1 += d;
+                     s2 += (int64_t)d * d;
+                   }
+                   const double mean = (double)s1 / (double)cc;
+                   const double var =
+                       (double)(s2 * cc - s1 * s1) / ((double)cc * (double)cc) * sx_ * sx_;
+                   const double inv = 1.0 / std::sqrt(var + eps_);
+                   for (size_t i = 0; i < c; i++) {
+                     const float tv = (float)(((double)v.ints[i] - mean) * sx_ * inv);
+                     v.floats[i] = has_bias_ ? tv * scale_[i] + bias_[i] : tv * scale_[i];
+                   }
+                   v.Quantize(kernels_, qparams_, y, base, stride);
+                 }
+               });
   }
   const char* KernelName() const override { return "layer_norm"; }
 
@@ -1289,9 +1330,6 @@ class LayerNormOp : public Op {
   bool has_bias_ = false, in_signed_ = false;
   int32_t zx_ = 0;
   double sx_ = 1.0, eps_ = 0.0;
-  std::vector<int32_t> d_;
-  std::vector<float> y_;
-  std::vector<uint8_t> out_;
   crumb_quantize_params qparams_{};
 };
 
@@ -1322,9 +1360,9 @@ class TransposeOp : public GatherOp {
 // ---------------------------------------------------------------------------- batch matmul
 // y[..., m, n] = E(float(sum_k (qa[..., m, k] - za)(qb[..., k, n] - zb)) * multiplier) (or the
 // float y). Configure records the physical offset of every (batch, row) of a and y, of every
-// batch's matrix of b, and the strides of k and n; Run gathers each batch's b as int16
-// (qb - zb) transposed to [N][K] and each row of a as int16 (qa - za) into scratch, then a plain
-// dot product per output element.
+// batch's matrix of b, and the strides of k and n; Run splits the rows over the workers, each
+// task gathering a batch's b as int16 (qb - zb) transposed to [N][K] and each row of a as int16
+// (qa - za) into its scratch slot, then a plain dot product per output element.
 class BatchMatMulOp : public Op {
  public:
   explicit BatchMatMulOp(const KernelTable&) {}
@@ -1407,21 +1445,26 @@ class BatchMatMulOp : public Op {
     const uint8_t* b = ctx.In(1).data;
     uint8_t* y = ctx.Out().data;
     const float mul = ctx.desc.multiplier;
-    int16_t* bt_codes = reinterpret_cast<int16_t*>(scratch);  // [N][K]: qb - zb
-    int16_t* row = bt_codes + n_ * k_;                        // [K]: qa - za
     const size_t k = k_;
-    for (size_t bt = 0; bt < batches_; bt++) {
-      if (bt == 0 || !shared_b_) {
-        const size_t base = b_base_[bt];
-        for (size_t n = 0; n < n_; n++) {
-          for (size_t i = 0; i < k; i++) {
-            bt_codes[n * k + i] =
-                (int16_t)(crumb_load_code(b, base + i * b_k_ + n * b_n_, b_type_) - zb_);
+    // Rows of every batch split over the workers; a task gathers the b of each batch it reaches
+    // (once for a shared b) into its own slot.
+    ctx.Ranges(batches_ * m_, 1, n_ * k + k, [&](size_t first, size_t end, size_t t) {
+      int16_t* bt_codes = reinterpret_cast<int16_t*>(scratch + t * ctx.scratch_stride);  // [N][K]
+      int16_t* row = bt_codes + n_ * k;  // [K]: qa - za
+      size_t gathered = SIZE_MAX;
+      for (size_t r = first; r < end; r++) {
+        const size_t bt = r / m_;
+        if (gathered == SIZE_MAX || (!shared_b_ && bt != gathered)) {
+          const size_t base = b_base_[bt];
+          for (size_t n = 0; n < n_; n++) {
+            for (size_t i = 0; i < k; i++) {
+              bt_codes[n * k + i] =
+                  (int16_t)(crumb_load_code(b, base + i * b_k_ + n * b_n_, b_type_) - zb_);
+            }
           }
+          gathered = bt;
         }
-      }
-      for (size_t m = 0; m < m_; m++) {
-        const size_t ao = a_rows_[bt * m_ + m], yo = y_rows_[bt * m_ + m];
+        const size_t ao = a_rows_[r], yo = y_rows_[r];
         for (size_t i = 0; i < k; i++) {
           row[i] = (int16_t)(crumb_load_code(a, ao + i * a_k_, a_type_) - za_);
         }
@@ -1433,7 +1476,7 @@ class BatchMatMulOp : public Op {
           crumb_store_output((float)(int32_t)acc * mul, &out_, y, yo + n * y_n_);
         }
       }
-    }
+    });
   }
   const char* KernelName() const override { return "batch_matmul__scalar"; }
 

@@ -1204,13 +1204,76 @@ void ForEachVector(const std::vector<int32_t>& s, size_t axis, F&& f) {
   }
 }
 
+// Runs a model of several inputs (raw logical-order bytes each; `shapes[i]` non-empty resizes
+// input i first) on the default path, on the scalar one and on the default path with 3 threads
+// (ops that split their work over the workers: the bytes must not depend on the split); all must
+// agree. Output 0's bytes.
+bool RunInputs(const std::string& bytes, const std::vector<std::vector<int32_t>>& shapes,
+               const std::vector<std::string>& inputs, std::string* output, std::string* error) {
+  crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());
+  if (!m) {
+    *error = crumb_last_error();
+    return false;
+  }
+  bool ok = true;
+  const struct {
+    crumb_isa isa;
+    int threads;
+    const char* name;
+  } runs[] = {{CRUMB_ISA_AUTO, 1, "default"},
+              {CRUMB_ISA_SCALAR, 1, "scalar"},
+              {CRUMB_ISA_AUTO, 3, "3-thread"}};
+  for (const auto& run : runs) {
+    crumb_options* options = crumb_options_create();
+    crumb_options_set_isa(options, run.isa);
+    crumb_options_set_num_threads(options, run.threads);
+    crumb_interpreter* it = crumb_interpreter_create(m, options);
+    crumb_options_delete(options);
+    if (!it) {
+      *error = crumb_last_error();
+      crumb_model_delete(m);
+      return false;
+    }
+    for (size_t i = 0; ok && i < shapes.size(); i++) {
+      if (shapes[i].empty()) continue;
+      ok = crumb_interpreter_resize_input(it, (int32_t)i, shapes[i].data(),
+                                          (int32_t)shapes[i].size()) == CRUMB_OK;
+    }
+    ok = ok && crumb_interpreter_allocate(it) == CRUMB_OK;
+    for (size_t i = 0; ok && i < inputs.size(); i++) {
+      ok = crumb_tensor_copy_from_buffer(crumb_interpreter_input(it, (int32_t)i), inputs[i].data(),
+                                         inputs[i].size()) == CRUMB_OK;
+    }
+    ok = ok && crumb_interpreter_invoke(it) == CRUMB_OK;
+    std::string got;
+    if (ok) {
+      const crumb_tensor* out = crumb_interpreter_output(it, 0);
+      got.assign(crumb_tensor_byte_size(out), '\0');
+      ok = crumb_tensor_copy_to_buffer(out, &got[0], got.size()) == CRUMB_OK;
+    }
+    if (!ok) *error = crumb_interpreter_last_error(it);
+    crumb_interpreter_delete(it);
+    if (!ok) break;
+    if (&run == runs) {
+      *output = got;
+    } else if (got != *output) {
+      *error = std::string("the ") + run.name + " run's output differs from the default path's";
+      ok = false;
+    }
+  }
+  crumb_model_delete(m);
+  return ok;
+}
+
 // Runs the one-input model `mb` on codes `x` and expects output codes `want`. Returns how many
 // distinct codes `want` holds (the tests check that they are not trivial).
 size_t ExpectCodes(const ModelBuilder& mb, const std::vector<int32_t>& x, std::vector<int32_t> want,
                    bool unsigned_out) {
-  std::string got, error;
+  std::string got, threaded, error;
   EXPECT_TRUE(RunModel(mb.Finish(), {}, CodesToBytes(x), &got, &error)) << error;
   EXPECT_EQ(BytesToCodes(got, unsigned_out), want);
+  EXPECT_TRUE(RunInputs(mb.Finish(), {}, {CodesToBytes(x)}, &threaded, &error)) << error;
+  EXPECT_EQ(threaded, got);
   std::sort(want.begin(), want.end());
   return (size_t)(std::unique(want.begin(), want.end()) - want.begin());
 }
@@ -1287,6 +1350,15 @@ TEST(Softmax, OneElementVectors) {
   TestSoftmax({3, 1}, 1, in, ActSpec{8, kUnsigned, 1.f / 256.f, 0}, 440);
   TestSoftmax({4, 1, 2}, 1, in, ActSpec{8, kUnsigned, 1.f / 200.f, 0}, 441);
   TestSoftmax({1, 7}, 0, in, ActSpec{4, kSigned, 0.1f, -3}, 442);
+}
+
+// Enough vectors that the op splits them over the workers (ExpectCodes also runs 3 threads):
+// contiguous and strided axes.
+TEST(Softmax, SplitOverThreads) {
+  const ActSpec in{8, kUnsigned, 0.05f, 128};
+  const ActSpec o{8, kUnsigned, 1.f / 256.f, 0};
+  EXPECT_GT(TestSoftmax({8, 128, 256}, 2, in, o, 450), 10u);
+  EXPECT_GT(TestSoftmax({2, 64, 33, 32}, 2, in, o, 451), 10u);
 }
 
 // ------------------------------------------------------------------------------------ layer norm
@@ -1370,59 +1442,15 @@ TEST(LayerNorm, Rank4StridedLastAxis) {
             10u);
 }
 
+// Enough vectors to split over the workers, with a contiguous and a strided last axis.
+TEST(LayerNorm, SplitOverThreads) {
+  const ActSpec in{4, kUnsigned, 0.2f, 8}, o{8, kSigned, 0.03f, 0};
+  EXPECT_GT(TestLayerNorm({8, 128, 256}, true, 1e-5f, in, o, 540), 10u);
+  EXPECT_GT(TestLayerNorm({2, 64, 32, 33}, false, 1e-5f, in, o, 541), 10u);
+}
+
 // ------------------------------------------------------------------------------ batch matmul
 constexpr int kBatchMatMulOp = 15, kTransposeOp = 16;
-
-// Runs a model of several inputs (raw logical-order bytes each; `shapes[i]` non-empty resizes
-// input i first) on the default path and on the scalar one; both must agree. Output 0's bytes.
-bool RunInputs(const std::string& bytes, const std::vector<std::vector<int32_t>>& shapes,
-               const std::vector<std::string>& inputs, std::string* output, std::string* error) {
-  crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());
-  if (!m) {
-    *error = crumb_last_error();
-    return false;
-  }
-  bool ok = true;
-  for (crumb_isa isa : {CRUMB_ISA_AUTO, CRUMB_ISA_SCALAR}) {
-    crumb_options* options = crumb_options_create();
-    crumb_options_set_isa(options, isa);
-    crumb_interpreter* it = crumb_interpreter_create(m, options);
-    crumb_options_delete(options);
-    if (!it) {
-      *error = crumb_last_error();
-      crumb_model_delete(m);
-      return false;
-    }
-    for (size_t i = 0; ok && i < shapes.size(); i++) {
-      if (shapes[i].empty()) continue;
-      ok = crumb_interpreter_resize_input(it, (int32_t)i, shapes[i].data(),
-                                          (int32_t)shapes[i].size()) == CRUMB_OK;
-    }
-    ok = ok && crumb_interpreter_allocate(it) == CRUMB_OK;
-    for (size_t i = 0; ok && i < inputs.size(); i++) {
-      ok = crumb_tensor_copy_from_buffer(crumb_interpreter_input(it, (int32_t)i), inputs[i].data(),
-                                         inputs[i].size()) == CRUMB_OK;
-    }
-    ok = ok && crumb_interpreter_invoke(it) == CRUMB_OK;
-    std::string got;
-    if (ok) {
-      const crumb_tensor* out = crumb_interpreter_output(it, 0);
-      got.assign(crumb_tensor_byte_size(out), '\0');
-      ok = crumb_tensor_copy_to_buffer(out, &got[0], got.size()) == CRUMB_OK;
-    }
-    if (!ok) *error = crumb_interpreter_last_error(it);
-    crumb_interpreter_delete(it);
-    if (!ok) break;
-    if (isa == CRUMB_ISA_AUTO) {
-      *output = got;
-    } else if (got != *output) {
-      *error = "the scalar path's output differs from the default path's";
-      ok = false;
-    }
-  }
-  crumb_model_delete(m);
-  return ok;
-}
 
 // schema/README.md's E(y): clamp to [lo - z, hi - z] in float, round half to even, add z.
 int32_t ReadmeE(float y, int32_t z, int32_t lo, int32_t hi) {
@@ -1546,6 +1574,15 @@ TEST(BatchMatMul, ExtremesAndDynamicBatch) {
   TestBatchMatMul({2, 4, 64}, {2, 64, 3}, a, b, nullptr, 532, false, Fill::kMax);
   TestBatchMatMul({3, 5, 7}, {3, 7, 3}, a, b, &o, 533, true);
   TestBatchMatMul({3, 2, 5, 7}, {7, 3}, a, b, &o, 534, true);
+}
+
+// Rows enough to split over the workers (RunInputs runs 3 threads): tasks start mid-batch and
+// span batches, with b per batch and shared.
+TEST(BatchMatMul, SplitOverThreads) {
+  const ActSpec a{8, kUnsigned, 0.03f, 120}, b{4, kSigned, 0.2f, -1}, o{8, kSigned, 0.5f, 3};
+  TestBatchMatMul({4, 127, 64}, {4, 64, 96}, a, b, &o, 540);
+  TestBatchMatMul({4, 127, 64}, {64, 96}, a, b, &o, 541);
+  TestBatchMatMul({3, 2, 61, 64}, {3, 2, 64, 80}, a, b, nullptr, 542);
 }
 
 // --------------------------------------------------------------------------------- transpose
