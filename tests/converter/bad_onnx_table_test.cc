@@ -13,6 +13,7 @@
 
 #include "converter/converter.h"
 #include "converter/onnx_import.h"
+#include "tests/converter/convert_test_util.h"
 #include "tests/converter/onnx_builder.h"
 #include "tests/converter/test_models.h"
 
@@ -21,6 +22,7 @@ namespace {
 
 using testing::ConvModel;
 using testing::ConvModelSpec;
+using testing::Joined;
 using testing::OnnxBuilder;
 
 constexpr const char* kQonnx = "qonnx.custom_op.general";
@@ -64,12 +66,6 @@ struct Row {
   std::function<void(onnx::ModelProto&)> mutate;  // applied to the good ConvModel
   std::vector<const char*> fragments;             // each must appear in the joined problems
 };
-
-std::string Joined(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& p : v) s += p + "\n";
-  return s;
-}
 
 const std::vector<Row>& Rows() {
   static const std::vector<Row> rows = {

@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "converter/converter.h"
+#include "tests/converter/convert_test_util.h"
 #include "tests/converter/onnx_builder.h"
 
 namespace crumb {
@@ -15,15 +16,11 @@ namespace {
 
 using cv::CModel;
 using cv::ConvertResult;
+using testing::Convert;
+using testing::Joined;
 using testing::OnnxBuilder;
 
 constexpr int kU8 = 2, kI8 = 3;
-
-std::string Joined(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& p : v) s += p + "\n";
-  return s;
-}
 
 // x -> QuantizeLinear -> DequantizeLinear named `name`; returns the dequantized value.
 std::string Fq(OnnxBuilder& b, const std::string& name, const std::string& x, float scale,
@@ -33,10 +30,6 @@ std::string Fq(OnnxBuilder& b, const std::string& name, const std::string& x, fl
   b.Node("QuantizeLinear", name + "/Q", {x, name + "/s", name + "/z"}, {name + "/q"});
   b.Node("DequantizeLinear", name + "/DQ", {name + "/q", name + "/s", name + "/z"}, {name + "/dq"});
   return name + "/dq";
-}
-
-ConvertResult Convert(OnnxBuilder& b) {
-  return cv::ConvertModel(b.model(), std::string(64, 'a'), cv::ConvertOptions());
 }
 
 // The table a REQUANTIZE version 2 carries, as output codes by input byte.

@@ -13,6 +13,7 @@
 #include "kernels/dot/dot.h"
 #include "kernels/lut/lut.h"
 #include "schema/crumb_generated.h"
+#include "tests/converter/convert_test_util.h"
 #include "tests/converter/onnx_builder.h"
 #include "tests/converter/test_models.h"
 
@@ -24,13 +25,8 @@ using testing::AnonymousModel;
 using testing::ConvModel;
 using testing::ConvModelSpec;
 using testing::Form;
+using testing::Joined;
 using testing::OnnxBuilder;
-
-std::string Joined(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& p : v) s += p + "\n";
-  return s;
-}
 
 ConvertResult ConvertSpec(const ConvModelSpec& spec) {
   ConvModel cm(spec);

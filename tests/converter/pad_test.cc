@@ -20,6 +20,8 @@ using testing::Convert;
 using testing::FindOp;
 using testing::Joined;
 using testing::OnnxBuilder;
+using testing::Pads;
+using testing::StringAttr;
 
 // x [1, 4, 6, 7] -> Q/DQ -> `pad` (reads "xd", writes "p") -> [Q/DQ with other parameters when
 // `requant`] -> `layer` (reads "l_in", writes "l_out") -> Q/DQ -> y.
@@ -99,10 +101,7 @@ TEST(FoldPad, ZeroPaddingAddsToTheConvPads) {
   ASSERT_TRUE(r.ok) << Joined(r.problems);
   const cv::COp* op = FindOp(r.model, "cv");
   ASSERT_NE(op, nullptr);
-  EXPECT_EQ(op->pad_top, 2);
-  EXPECT_EQ(op->pad_left, 3);
-  EXPECT_EQ(op->pad_bottom, 4);
-  EXPECT_EQ(op->pad_right, 1);
+  EXPECT_EQ(Pads(*op), (std::vector<int>{2, 3, 4, 1}));
   EXPECT_EQ(FindOp(r.model, "pd"), nullptr);
   // 6 + 2 + 4 - 2 = 10 rows, 7 + 3 + 1 - 2 = 9 columns.
   EXPECT_EQ(r.model.tensors[size_t(op->outputs[0])].shape, (std::vector<int64_t>{1, 5, 10, 9}));
@@ -122,8 +121,7 @@ TEST(FoldPad, AttributeFormAndAutoPadValid) {
   ASSERT_TRUE(r.ok) << Joined(r.problems);
   const cv::COp* op = FindOp(r.model, "cv");
   ASSERT_NE(op, nullptr);
-  EXPECT_EQ((std::vector<int>{op->pad_top, op->pad_left, op->pad_bottom, op->pad_right}),
-            (std::vector<int>{1, 1, 0, 2}));
+  EXPECT_EQ(Pads(*op), (std::vector<int>{1, 1, 0, 2}));
 }
 
 TEST(FoldPad, AveragePoolCountsTheZeros) {
@@ -139,8 +137,7 @@ TEST(FoldPad, AveragePoolCountsTheZeros) {
     const cv::COp* op = FindOp(r.model, "pool");
     ASSERT_NE(op, nullptr);
     EXPECT_TRUE(op->count_include_pad);
-    EXPECT_EQ((std::vector<int>{op->pad_top, op->pad_left, op->pad_bottom, op->pad_right}),
-              (std::vector<int>{own_pads ? 2 : 1, 1, 1, 1}));
+    EXPECT_EQ(Pads(*op), (std::vector<int>{own_pads ? 2 : 1, 1, 1, 1}));
   }
 }
 
@@ -205,10 +202,7 @@ TEST(ReferenceExecutor, PadInEveryMode) {
     pad.op_type = "Pad";
     pad.inputs = {"x", "pads", "value"};
     pad.outputs = {"y"};
-    cv::Attr mode;
-    mode.kind = cv::Attr::kString;
-    mode.s = kv.first;
-    pad.attrs["mode"] = mode;
+    StringAttr(&pad, "mode", kv.first);
     g.nodes = {pad};
     std::map<std::string, cv::RefTensor> v;
     std::string error;

@@ -15,6 +15,7 @@
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/lut/lut.h"
 #include "kernels/sparse/sparse.h"
+#include "tests/converter/convert_test_util.h"
 #include "tests/converter/onnx_builder.h"
 #include "tests/converter/test_models.h"
 
@@ -26,31 +27,19 @@ using cv::ConvertResult;
 using cv::Diagnostics;
 using cv::Graph;
 using cv::Node;
+using testing::Convert;
 using testing::ConvModel;
 using testing::ConvModelSpec;
+using testing::FindOp;
 using testing::Form;
+using testing::Joined;
 using testing::OnnxBuilder;
-
-std::string Joined(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& p : v) s += p + "\n";
-  return s;
-}
-
-ConvertResult Convert(OnnxBuilder& b) {
-  return ConvertModel(b.model(), std::string(64, 'a'), cv::ConvertOptions());
-}
+using testing::Pads;
 
 Graph Import(OnnxBuilder& b, Diagnostics* d) {
   Graph g;
   cv::ImportModel(b.model(), &g, d);
   return g;
-}
-
-const cv::COp* FindOp(const cv::CModel& m, const std::string& name) {
-  for (const auto& op : m.ops)
-    if (op.name == name) return &op;
-  return nullptr;
 }
 
 // ------------------------------------------------------------------ import (sub-byte types)
@@ -1368,10 +1357,7 @@ TEST(LowerToCrumb, ConvGeometryWithAutoPadAndGroups) {
   EXPECT_EQ(op->groups, 4);
   // out = ceil(7 / 2) = 4; H: effective kernel 5, total pad 3*2 + 5 - 7 = 4 -> 2 / 2;
   // W: effective kernel 3, total pad 2 -> SAME_LOWER puts the odd one first: 1 / 1.
-  EXPECT_EQ(op->pad_top, 2);
-  EXPECT_EQ(op->pad_bottom, 2);
-  EXPECT_EQ(op->pad_left, 1);
-  EXPECT_EQ(op->pad_right, 1);
+  EXPECT_EQ(Pads(*op), (std::vector<int>{2, 1, 2, 1}));
   EXPECT_EQ(r.model.tensors[size_t(op->outputs[0])].shape, (std::vector<int64_t>{1, 4, 4, 4}));
   // Per-tensor weight parameters become per output channel.
   const auto& w = r.model.tensors[size_t(op->inputs[1])];

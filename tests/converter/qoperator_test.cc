@@ -8,6 +8,7 @@
 #include "converter/converter.h"
 #include "converter/onnx_import.h"
 #include "converter/passes/passes.h"
+#include "tests/converter/convert_test_util.h"
 #include "tests/converter/onnx_builder.h"
 #include "tests/converter/test_models.h"
 
@@ -18,21 +19,13 @@ using cv::ConvertResult;
 using cv::Diagnostics;
 using cv::Graph;
 using testing::AnonymousModel;
+using testing::Convert;
+using testing::Joined;
 using testing::OnnxBuilder;
 using testing::TestCodes;
 
 constexpr int kU8 = 2, kI8 = 3, kI32 = 6;
 constexpr const char* kMs = "com.microsoft";
-
-std::string Joined(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& p : v) s += p + "\n";
-  return s;
-}
-
-ConvertResult Convert(OnnxBuilder& b) {
-  return cv::ConvertModel(b.model(), std::string(64, 'a'), cv::ConvertOptions());
-}
 
 // The graph after LowerQOperator (problems in *d).
 Graph Lowered(OnnxBuilder& b, Diagnostics* d) {

@@ -20,6 +20,7 @@ using testing::Convert;
 using testing::FindOp;
 using testing::Joined;
 using testing::OnnxBuilder;
+using testing::StringAttr;
 
 // x [N, 2, 4, 4] -> Q/DQ -> Resize (configure) -> Q/DQ (scale `out_scale`) -> y
 struct ResizeSpec {
@@ -203,14 +204,9 @@ cv::Node ResizeNode(const std::string& mode, const std::string& coord, const std
   n.op_type = "Resize";
   n.inputs = {"x", "", "scales"};
   n.outputs = {"y"};
-  cv::Attr a;
-  a.kind = cv::Attr::kString;
-  a.s = mode;
-  n.attrs["mode"] = a;
-  a.s = coord;
-  n.attrs["coordinate_transformation_mode"] = a;
-  a.s = nearest;
-  n.attrs["nearest_mode"] = a;
+  StringAttr(&n, "mode", mode);
+  StringAttr(&n, "coordinate_transformation_mode", coord);
+  StringAttr(&n, "nearest_mode", nearest);
   return n;
 }
 
