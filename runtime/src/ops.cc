@@ -849,10 +849,14 @@ class GlobalAveragePoolOp : public Op {
   void Run(const OpContext& ctx, uint8_t* scratch) override {
     const Shape& x = ctx.In(0).shape;
     const size_t c = (size_t)x[1], hw = (size_t)(x[2] * x[3]);
+    // Channel runs over the workers (each sums its channels over every pixel).
     for (int64_t n = 0; n < x[0]; n++) {
-      kernels_.gavgpool(hw, c, ctx.In(0).data + (size_t)n * hw * c, c,
-                        ctx.Out().data + (size_t)n * c, &params_,
-                        reinterpret_cast<int32_t*>(scratch));
+      const uint8_t* in = ctx.In(0).data + (size_t)n * hw * c;
+      uint8_t* out = ctx.Out().data + (size_t)n * c;
+      ctx.Ranges(c, 64, hw, [&](size_t b, size_t e, size_t t) {
+        kernels_.gavgpool(hw, e - b, in + b, c, out + b, &params_,
+                          reinterpret_cast<int32_t*>(scratch + t * ctx.scratch_stride));
+      });
     }
   }
   const char* KernelName() const override { return kernels_.gavgpool_name; }
@@ -877,8 +881,48 @@ void ForEachIndex(const Shape& s, F&& f) {
   }
 }
 
-// Requantizes an input into scratch in its physical order, then scatters it to the output's
-// physical positions. A scatter table exists only where the physical orders differ.
+// Data movement with requantization, split over the workers in runs of kElementwiseUnit codes:
+// y[i] = Q(x[i]); y[to[i]] = Q(x[i]) (the requantized run is put in scratch first, then
+// scattered); y[i] = Q(x[from[i]]) (the run is gathered into scratch first). Each task works
+// through its run kElementwiseUnit codes at a time in its own scratch slot, so the ops need only
+// kMoveScratch bytes per task whatever the tensor's size.
+constexpr size_t kMoveScratch = kElementwiseUnit;
+constexpr size_t kMoveCost = 6;  // a load, a table read, a store and the requantization per code
+
+void MoveRequantize(const OpContext& ctx, const KernelTable& k, const crumb_requant_params& p,
+                    size_t n, const uint8_t* x, uint8_t* y) {
+  ctx.Ranges(n, kElementwiseUnit, kMoveCost,
+             [&](size_t b, size_t e, size_t) { k.requantize(e - b, x + b, y + b, &p); });
+}
+
+void ScatterRequantize(const OpContext& ctx, const KernelTable& k, const crumb_requant_params& p,
+                       size_t n, const uint8_t* x, const uint32_t* to, uint8_t* y,
+                       uint8_t* scratch) {
+  ctx.Ranges(n, kElementwiseUnit, kMoveCost, [&](size_t b, size_t e, size_t t) {
+    uint8_t* run = scratch + t * ctx.scratch_stride;
+    for (size_t i = b; i < e; i += kMoveScratch) {
+      const size_t m = std::min(kMoveScratch, e - i);
+      k.requantize(m, x + i, run, &p);
+      for (size_t j = 0; j < m; j++) y[to[i + j]] = run[j];
+    }
+  });
+}
+
+void GatherRequantize(const OpContext& ctx, const KernelTable& k, const crumb_requant_params& p,
+                      size_t n, const uint8_t* x, const uint32_t* from, uint8_t* y,
+                      uint8_t* scratch) {
+  ctx.Ranges(n, kElementwiseUnit, kMoveCost, [&](size_t b, size_t e, size_t t) {
+    uint8_t* run = scratch + t * ctx.scratch_stride;
+    for (size_t i = b; i < e; i += kMoveScratch) {
+      const size_t m = std::min(kMoveScratch, e - i);
+      for (size_t j = 0; j < m; j++) run[j] = x[from[i + j]];
+      k.requantize(m, run, y + i, &p);
+    }
+  });
+}
+
+// Where an input's codes go in the output: a scatter table exists only where the physical orders
+// differ.
 struct Scatter {
   std::vector<uint32_t> to;  // output physical index of each input physical index
   size_t offset = 0;         // output physical offset when `to` is empty (contiguous block)
@@ -901,7 +945,7 @@ class ReshapeOp : public Op {
     }
     ctx.Out().shape = y;
     permute_ = !(LayoutIsLogical(x) && LayoutIsLogical(y));
-    scratch_bytes_ = permute_ ? (size_t)ElementCount(x) : 0;
+    scratch_bytes_ = permute_ ? std::min(kMoveScratch, (size_t)ElementCount(x)) : 0;
     return Status::Ok();
   }
   Status Setup(const OpContext& ctx) override {
@@ -922,12 +966,11 @@ class ReshapeOp : public Op {
   void Run(const OpContext& ctx, uint8_t* scratch) override {
     const size_t n = (size_t)ElementCount(ctx.In(0).shape);
     if (!permute_) {
-      kernels_.requantize(n, ctx.In(0).data, ctx.Out().data, &params_);
-      return;
+      MoveRequantize(ctx, kernels_, params_, n, ctx.In(0).data, ctx.Out().data);
+    } else {
+      ScatterRequantize(ctx, kernels_, params_, n, ctx.In(0).data, scatter_.data(), ctx.Out().data,
+                        scratch);
     }
-    kernels_.requantize(n, ctx.In(0).data, scratch, &params_);
-    uint8_t* y = ctx.Out().data;
-    for (size_t i = 0; i < n; i++) y[scatter_[i]] = scratch[i];
   }
   const char* KernelName() const override { return kernels_.requantize_name; }
 
@@ -961,7 +1004,7 @@ class ConcatOp : public Op {
     }
     if (ElementCount(y) > (int64_t)UINT32_MAX) return Unsupported("has more than 2^32 elements.");
     ctx.Out().shape = y;
-    scratch_bytes_ = largest;
+    scratch_bytes_ = std::min(kMoveScratch, largest);
     return Status::Ok();
   }
   Status Setup(const OpContext& ctx) override {
@@ -1005,11 +1048,10 @@ class ConcatOp : public Op {
       const size_t n = (size_t)ElementCount(ctx.In(k).shape);
       const Scatter& s = scatter_[k];
       if (s.to.empty()) {
-        kernels_.requantize(n, ctx.In(k).data, y + s.offset, &params_[k]);
-        continue;
+        MoveRequantize(ctx, kernels_, params_[k], n, ctx.In(k).data, y + s.offset);
+      } else {
+        ScatterRequantize(ctx, kernels_, params_[k], n, ctx.In(k).data, s.to.data(), y, scratch);
       }
-      kernels_.requantize(n, ctx.In(k).data, scratch, &params_[k]);
-      for (size_t i = 0; i < n; i++) y[s.to[i]] = scratch[i];
     }
   }
   const char* KernelName() const override { return kernels_.requantize_name; }
@@ -1021,9 +1063,9 @@ class ConcatOp : public Op {
 };
 
 // An op whose output codes are input codes at fixed places (SLICE, TRANSPOSE): a table from each
-// output physical index to its input physical index, built from the shapes at Configure (so the
-// scratch is known), then the requantize kernel. A table that reads one contiguous run (a batch
-// or, on NHWC, a leading-rows slice, a full copy, the identity perm) keeps only its offset.
+// output physical index to its input physical index, built at Setup, then GatherRequantize. A
+// table that reads one contiguous run (a batch or, on NHWC, a leading-rows slice, a full copy,
+// the identity perm) keeps only its offset.
 class GatherOp : public Op {
  public:
   explicit GatherOp(const KernelTable& k) : kernels_(k) {}
@@ -1037,12 +1079,10 @@ class GatherOp : public Op {
     const uint8_t* x = ctx.In(0).data;
     uint8_t* y = ctx.Out().data;
     if (gather_.empty()) {
-      kernels_.requantize((size_t)ElementCount(ctx.Out().shape), x + offset_, y, &params_);
-      return;
+      MoveRequantize(ctx, kernels_, params_, (size_t)ElementCount(ctx.Out().shape), x + offset_, y);
+    } else {
+      GatherRequantize(ctx, kernels_, params_, gather_.size(), x, gather_.data(), y, scratch);
     }
-    const size_t n = gather_.size();
-    for (size_t i = 0; i < n; i++) scratch[i] = x[gather_[i]];
-    kernels_.requantize(n, scratch, y, &params_);
   }
   const char* KernelName() const override { return kernels_.requantize_name; }
 
@@ -1051,11 +1091,11 @@ class GatherOp : public Op {
   // strides.
   virtual int64_t Source(const OpContext& ctx, const std::vector<int64_t>& idx,
                          const std::vector<int64_t>& xs) const = 0;
-  // Configure: the output shape; the scratch is the output's size (a gather may need it all). The
-  // table itself is built at Setup, once the interpreter has bounded every tensor's size.
+  // Configure: the output shape and the scratch of GatherRequantize. The table itself is built at
+  // Setup, once the interpreter has bounded every tensor's size.
   void SetOutput(const OpContext& ctx, const Shape& y) {
     ctx.Out().shape = y;
-    scratch_bytes_ = (size_t)ElementCount(y);
+    scratch_bytes_ = std::min(kMoveScratch, (size_t)ElementCount(y));
   }
 
  private:

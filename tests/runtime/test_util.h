@@ -18,7 +18,7 @@ namespace crumb_test {
 // the path apart from a real failure.
 inline bool RunModelOnIsa(const std::string& bytes, const std::vector<int32_t>& input_shape,
                           const std::string& input, crumb_isa isa, std::string* output,
-                          std::string* error, bool* missing_isa) {
+                          std::string* error, bool* missing_isa, int threads = 1) {
   *missing_isa = false;
   crumb_model* m = crumb_model_create_from_buffer(bytes.data(), bytes.size());
   if (!m) {
@@ -27,6 +27,7 @@ inline bool RunModelOnIsa(const std::string& bytes, const std::vector<int32_t>& 
   }
   crumb_options* options = crumb_options_create();
   crumb_options_set_isa(options, isa);
+  crumb_options_set_num_threads(options, threads);
   crumb_interpreter* it = crumb_interpreter_create(m, options);
   crumb_options_delete(options);
   if (!it) {
@@ -55,14 +56,24 @@ inline bool RunModelOnIsa(const std::string& bytes, const std::vector<int32_t>& 
   return ok;
 }
 
-// Runs `bytes` on the path the runtime picks and on every other path this CPU has (the scalar
-// kernels, AVX2, AVX-512, NEON, NEON dot product): every path must give the same bytes, so each
-// op test proves every ISA's kernels against the reference at once. Returns output 0's raw bytes,
-// or false with the message in *error.
+// Runs `bytes` on the path the runtime picks, on that path with 3 threads (ops split large
+// tensors over the workers: the bytes must not depend on the split) and on every other path this
+// CPU has (the scalar kernels, AVX2, AVX-512, NEON, NEON dot product): every run must give the
+// same bytes, so each op test proves every ISA's kernels against the reference at once. Returns
+// output 0's raw bytes, or false with the message in *error.
 inline bool RunModel(const std::string& bytes, const std::vector<int32_t>& input_shape,
                      const std::string& input, std::string* output, std::string* error) {
   bool missing = false;
   if (!RunModelOnIsa(bytes, input_shape, input, CRUMB_ISA_AUTO, output, error, &missing)) {
+    return false;
+  }
+  std::string threaded;
+  if (!RunModelOnIsa(bytes, input_shape, input, CRUMB_ISA_AUTO, &threaded, error, &missing, 3)) {
+    *error = "3 threads: " + *error;
+    return false;
+  }
+  if (threaded != *output) {
+    *error = "the 3-thread run's output differs from the 1-thread run's";
     return false;
   }
   for (crumb_isa isa :
