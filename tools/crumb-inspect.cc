@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
       printf("        epsilon=%g bias=%s\n", (double)op.epsilon,
              op.inputs.size() == 3 ? "yes" : "absent");
     }
-    if (op.opcode == crumb::rt::kOpBatchMatMul) {
+    if (op.opcode == crumb::rt::kOpBatchMatMul || op.opcode == crumb::rt::kOpMul) {
       printf("        multiplier=%.9g\n", (double)op.multiplier);
     }
     if (op.opcode == crumb::rt::kOpTranspose) {

@@ -71,6 +71,8 @@ const char* OpCodeName(int32_t opcode) {
       return "BATCH_MATMUL";
     case kOpTranspose:
       return "TRANSPOSE";
+    case kOpMul:
+      return "MUL";
     case kOpCustom:
       return "CUSTOM";
     default:
@@ -571,11 +573,11 @@ Status Model::Parse() {
       return Unsupported(StrFormat("%s is a custom op '%s', which this runtime does not provide.",
                                    label.c_str(), Quote(fo->custom_code()).c_str()));
     }
-    if (op.opcode < kOpQuantize || op.opcode > kOpTranspose) {
+    if (op.opcode < kOpQuantize || op.opcode > kOpMul) {
       return Unsupported(
           StrFormat("Op %u ('%s') has unknown opcode %d: this runtime runs opcodes %d "
-                    "(QUANTIZE) to %d (TRANSPOSE) at version 1 (a newer model format?).",
-                    i, op.name.c_str(), op.opcode, (int)kOpQuantize, (int)kOpTranspose));
+                    "(QUANTIZE) to %d (MUL) at version 1 (a newer model format?).",
+                    i, op.name.c_str(), op.opcode, (int)kOpQuantize, (int)kOpMul));
     }
     // REQUANTIZE version 2 reads a code table as its second input; every other op is at 1.
     const int32_t max_version = op.opcode == kOpRequantize ? 2 : 1;
@@ -747,6 +749,13 @@ Status Model::Parse() {
         CRUMB_RETURN_IF_ERROR(
             need_options(fb::OpOptions::BatchMatMulOptions, "BatchMatMulOptions"));
         const fb::BatchMatMulOptions* o = fo->options_as_BatchMatMulOptions();
+        op.multiplier = o->multiplier();  // op_check refuses one not finite and > 0
+        clamp = o->clamp();
+        break;
+      }
+      case kOpMul: {
+        CRUMB_RETURN_IF_ERROR(need_options(fb::OpOptions::MulOptions, "MulOptions"));
+        const fb::MulOptions* o = fo->options_as_MulOptions();
         op.multiplier = o->multiplier();  // op_check refuses one not finite and > 0
         clamp = o->clamp();
         break;

@@ -33,6 +33,7 @@ enum OpCode : int32_t {
   kOpLayerNorm = 14,
   kOpBatchMatMul = 15,
   kOpTranspose = 16,
+  kOpMul = 17,
   kOpCustom = 1000,
 };
 // schema ResizeMode / ResizeCoordinates / ResizeNearest.

@@ -330,6 +330,40 @@ class Checker {
     return Status::Ok();
   }
 
+  // MUL: a, b QUANT (per tensor), b of a's shape or [N, C, 1, 1] for a 4-D a -> y QUANT (per
+  // tensor) of a's shape.
+  Status Mul() const {
+    CRUMB_RETURN_IF_ERROR(Counts(2, 2, 1));
+    CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
+    CRUMB_RETURN_IF_ERROR(Activation(1, false, -1));
+    CRUMB_RETURN_IF_ERROR(Output(true, false, -1));
+    for (size_t k = 0; k < 2; k++) {
+      CRUMB_RETURN_IF_ERROR(PerTensorCodes(
+          In(k), StrFormat("input %zu, %s,", k, m_.TensorLabel(op_.inputs[k]).c_str())));
+    }
+    CRUMB_RETURN_IF_ERROR(
+        PerTensorCodes(Out(), StrFormat("output %s", m_.TensorLabel(op_.outputs[0]).c_str())));
+    const TensorDesc& a = In(0);
+    const TensorDesc& b = In(1);
+    const bool gate = a.shape.size() == 4 && b.shape.size() == 4 && b.shape[0] == a.shape[0] &&
+                      b.shape[1] == a.shape[1] && b.shape[2] == 1 && b.shape[3] == 1;
+    if (b.shape != a.shape && !gate) {
+      return Fail(StrFormat(
+          "multiplies %s by %s; the second input must have the first's shape or, for a 4-D first "
+          "input [N, C, H, W], the shape [N, C, 1, 1].",
+          ShapeText(a.shape).c_str(), ShapeText(b.shape).c_str()));
+    }
+    if (Out().shape != a.shape) {
+      return Fail(StrFormat("has output shape %s; it must be the first input's, %s.",
+                            ShapeText(Out().shape).c_str(), ShapeText(a.shape).c_str()));
+    }
+    if (!(op_.multiplier > 0.f) || !std::isfinite(op_.multiplier)) {
+      return Fail(
+          StrFormat("has multiplier %g; it must be finite and > 0.", (double)op_.multiplier));
+    }
+    return Status::Ok();
+  }
+
   // TRANSPOSE: x QUANT of any rank -> y QUANT, y's logical axis d being x's axis perm[d].
   Status Transpose() const {
     CRUMB_RETURN_IF_ERROR(Counts(1, 1, 1));
@@ -668,6 +702,8 @@ class Checker {
         return BatchMatMul();
       case kOpTranspose:
         return Transpose();
+      case kOpMul:
+        return Mul();
       case kOpSoftmax:
         return Softmax();
       case kOpLayerNorm:

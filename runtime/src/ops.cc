@@ -1531,6 +1531,71 @@ class BatchMatMulOp : public Op {
   crumb_output_params out_{};
 };
 
+// ---------------------------------------------------------------------------- mul
+// y = E(float((qa - za) * (qb - zb)) * multiplier), b of a's shape (element by element, both in
+// the same physical order) or [N, C, 1, 1] against a 4-D a (stored [N][C]: one gate per image and
+// channel, the same for every pixel of the image). Pixels or elements split over the workers.
+class MulOp : public Op {
+ public:
+  explicit MulOp(const KernelTable&) {}
+  Status Configure(const OpContext& ctx) override {
+    const Shape& a = ctx.In(0).shape;
+    const Shape& b = ctx.In(1).shape;
+    // op_check compared the declared shapes; a dynamic batch is fed to both.
+    gate_ = b != a;
+    if (gate_ && !(a.size() == 4 && b.size() == 4 && b[0] == a[0] && b[1] == a[1] && b[2] == 1 &&
+                   b[3] == 1)) {
+      return InvalidModel(StrFormat("multiplies %s by %s; the shapes do not match.",
+                                    ShapeStr(a).c_str(), ShapeStr(b).c_str()));
+    }
+    if (ElementCount(a) > (int64_t)UINT32_MAX) return Unsupported("has more than 2^32 elements.");
+    ctx.Out().shape = a;
+    return Status::Ok();
+  }
+  Status Setup(const OpContext& ctx) override {
+    const TensorDesc& ad = ctx.InDesc(0);
+    const TensorDesc& bd = ctx.InDesc(1);
+    a_type_ = ElemType(ad);
+    b_type_ = ElemType(bd);
+    za_ = ad.zero_points[0];
+    zb_ = bd.zero_points[0];
+    out_ = OutputParams(ctx);
+    return Status::Ok();
+  }
+  void Run(const OpContext& ctx, uint8_t*) override {
+    const uint8_t* a = ctx.In(0).data;
+    const uint8_t* b = ctx.In(1).data;
+    uint8_t* y = ctx.Out().data;
+    const float mul = ctx.desc.multiplier;
+    const Shape& as = ctx.In(0).shape;
+    auto product = [&](size_t i, size_t j) {
+      const int32_t acc =
+          (crumb_load_code(a, i, a_type_) - za_) * (crumb_load_code(b, j, b_type_) - zb_);
+      crumb_store_output((float)acc * mul, &out_, y, i);
+    };
+    if (!gate_) {
+      ctx.Ranges((size_t)ElementCount(as), kElementwiseUnit, 4, [&](size_t s, size_t e, size_t) {
+        for (size_t i = s; i < e; i++) product(i, i);
+      });
+      return;
+    }
+    const size_t c = (size_t)as[1], hw = (size_t)(as[2] * as[3]);
+    ctx.Ranges((size_t)as[0] * hw, kRowUnit, 4 * c, [&](size_t s, size_t e, size_t) {
+      for (size_t p = s; p < e; p++) {
+        const size_t gate = p / hw * c;  // the image's gates
+        for (size_t k = 0; k < c; k++) product(p * c + k, gate + k);
+      }
+    });
+  }
+  const char* KernelName() const override { return "mul__scalar"; }
+
+ private:
+  bool gate_ = false;
+  uint32_t a_type_ = 0, b_type_ = 0;
+  int32_t za_ = 0, zb_ = 0;
+  crumb_output_params out_{};
+};
+
 // ---------------------------------------------------------------------------- resize
 // ONNX Resize of H and W on NHWC codes, as ONNX Runtime computes DequantizeLinear -> Resize ->
 // QuantizeLinear: source coordinates in float with its formulas, nearest codes mapped through a
@@ -1761,6 +1826,8 @@ std::unique_ptr<Op> CreateOp(const OpDesc& desc, const KernelTable& kernels) {
       return std::make_unique<RequantizeOp>(kernels);
     case kOpResize:
       return std::make_unique<ResizeOp>(kernels);
+    case kOpMul:
+      return std::make_unique<MulOp>(kernels);
     case kOpSoftmax:
       return std::make_unique<SoftmaxOp>(kernels);
     case kOpLayerNorm:

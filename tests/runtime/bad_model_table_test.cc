@@ -132,6 +132,20 @@ ModelBuilder TransposeModel() {
   return mb;
 }
 
+// a [2,4,3,3] s8 * g [2,4,1,1] u8 (model inputs) -> MUL -> y [2,4,3,3] s8 -> DEQUANTIZE.
+ModelBuilder MulModel() {
+  ModelBuilder mb;
+  const int32_t a = mb.AddQuant("a", {2, 4, 3, 3}, 8, kSigned, 0.1f, 0);
+  const int32_t g = mb.AddQuant("g", {2, 4, 1, 1}, 8, kUnsigned, 1.f / 256.f, 0);
+  const int32_t y = mb.AddQuant("y", {2, 4, 3, 3}, 8, kSigned, 0.1f, 0);
+  const int32_t z = mb.AddFloat("out", {2, 4, 3, 3});
+  mb.AddOp(17, "mul", {a, g}, {y}).multiplier = 1.f / 256.f;
+  mb.AddOp(1, "dequant", {y}, {z});
+  mb.inputs = {a, g};
+  mb.outputs = {z};
+  return mb;
+}
+
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 const float kInf = std::numeric_limits<float>::infinity();
 
@@ -148,7 +162,7 @@ struct LoadRow {
 std::vector<LoadRow> LoadRows() {
   auto M = [](std::function<void(ModelBuilder&)> f) { return f; };
   const auto conv = SmallConvModel, pool = PoolModel, resize = ResizeModel, slice = SliceModel;
-  const auto bmm = BatchMatMulModel, transpose = TransposeModel;
+  const auto bmm = BatchMatMulModel, transpose = TransposeModel, mul = MulModel;
   const auto softmax = SoftmaxModel, layer_norm = LayerNormModel;
   const crumb_status kInvalid = CRUMB_ERROR_INVALID_MODEL, kUnsup = CRUMB_ERROR_UNSUPPORTED;
   return {
@@ -424,6 +438,44 @@ std::vector<LoadRow> LoadRows() {
          m.tensors[1].shape = {2, 7, 3};
        }),
        nullptr, kInvalid, "input 1, tensor 1 ('b'), must be QUANT"},
+      // MUL options and shapes.
+      {"mul without options", mul, M([](ModelBuilder& m) { m.ops[0].no_options = true; }), nullptr,
+       kInvalid, "Op 0 (MUL 'mul') needs MulOptions"},
+      {"mul gate of the wrong channels", mul, M([](ModelBuilder& m) {
+         m.tensors[1].shape = {2, 3, 1, 1};
+       }),
+       nullptr, kInvalid,
+       "Op 0 (MUL 'mul') multiplies [2, 4, 3, 3] by [2, 3, 1, 1]; the second input must have the "
+       "first's shape or, for a 4-D first input [N, C, H, W], the shape [N, C, 1, 1]"},
+      {"mul broadcast over channels", mul, M([](ModelBuilder& m) {
+         m.tensors[1].shape = {2, 1, 3, 3};
+       }),
+       nullptr, kInvalid, "multiplies [2, 4, 3, 3] by [2, 1, 3, 3]"},
+      {"mul output shape", mul, M([](ModelBuilder& m) {
+         m.tensors[2].shape = {2, 4, 1, 1};
+         m.tensors[3].shape = {2, 4, 1, 1};
+       }),
+       nullptr, kInvalid,
+       "Op 0 (MUL 'mul') has output shape [2, 4, 1, 1]; it must be the first "
+       "input's, [2, 4, 3, 3]"},
+      {"mul NaN multiplier", mul, M([](ModelBuilder& m) { m.ops[0].multiplier = kNaN; }), nullptr,
+       kInvalid, "Op 0 (MUL 'mul') has multiplier nan; it must be finite and > 0"},
+      {"mul per-channel input", mul, M([](ModelBuilder& m) {
+         m.tensors[0].axis = 1;
+         m.tensors[0].scales = {0.1f, 0.1f, 0.1f, 0.1f};
+         m.tensors[0].zero_points = {0, 0, 0, 0};
+       }),
+       nullptr, kInvalid,
+       "Tensor 0 ('a') is an activation quantized per axis; activations must be quantized per "
+       "tensor"},
+      {"mul float input", mul, M([](ModelBuilder& m) {
+         m.tensors[1] = TensorSpec();
+         m.tensors[1].name = "g";
+         m.tensors[1].shape = {2, 4, 1, 1};
+       }),
+       nullptr, kInvalid, "input 1, tensor 1 ('g'), must be QUANT"},
+      {"mul one input", mul, M([](ModelBuilder& m) { m.ops[0].inputs = {0}; }), nullptr, kInvalid,
+       "Op 0 (MUL 'mul') has 1 inputs; it takes 2"},
       // TRANSPOSE options and shapes.
       {"transpose without options", transpose,
        M([](ModelBuilder& m) { m.ops[0].no_options = true; }), nullptr, kInvalid,

@@ -251,6 +251,10 @@ std::string Build(const ModelBuilder& m, uint64_t data_start, std::vector<uint64
         type = fb::OpOptions::BatchMatMulOptions;
         options = fb::CreateBatchMatMulOptions(b, o.multiplier, clamp).Union();
         break;
+      case fb::OpCode::MUL:
+        type = fb::OpOptions::MulOptions;
+        options = fb::CreateMulOptions(b, o.multiplier, clamp).Union();
+        break;
       case fb::OpCode::TRANSPOSE:
         type = fb::OpOptions::TransposeOptions;
         options = fb::CreateTransposeOptions(b, b.CreateVector(o.perm), clamp).Union();

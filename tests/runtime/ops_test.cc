@@ -1487,7 +1487,7 @@ TEST(LayerNorm, SplitOverThreads) {
 }
 
 // ------------------------------------------------------------------------------ batch matmul
-constexpr int kBatchMatMulOp = 15, kTransposeOp = 16;
+constexpr int kBatchMatMulOp = 15, kTransposeOp = 16, kMulOp = 17;
 
 // schema/README.md's E(y): clamp to [lo - z, hi - z] in float, round half to even, add z.
 int32_t ReadmeE(float y, int32_t z, int32_t lo, int32_t hi) {
@@ -1620,6 +1620,83 @@ TEST(BatchMatMul, SplitOverThreads) {
   TestBatchMatMul({4, 127, 64}, {4, 64, 96}, a, b, &o, 540);
   TestBatchMatMul({4, 127, 64}, {64, 96}, a, b, &o, 541);
   TestBatchMatMul({3, 2, 61, 64}, {3, 2, 64, 80}, a, b, nullptr, 542);
+}
+
+// ------------------------------------------------------------------------------------------ mul
+// a * b of two activations against a hand loop over logical indices: acc = (qa - za)(qb - zb) in
+// int32, E(float(acc) * multiplier); b of a's shape, or [N, C, 1, 1] (one gate per image and
+// channel). `dynamic`: batch declared -1 on every tensor, fed at a_shape[0].
+void TestMul(const std::vector<int32_t>& a_shape, const std::vector<int32_t>& b_shape,
+             const ActSpec& a, const ActSpec& b, const ActSpec& o, uint32_t seed,
+             bool dynamic = false, Fill fill = Fill::kRandom) {
+  std::mt19937 rng(seed);
+  size_t na = 1, nb = 1;
+  for (int32_t d : a_shape) na *= (size_t)d;
+  for (int32_t d : b_shape) nb *= (size_t)d;
+  int32_t alo, ahi, blo, bhi, olo, ohi;
+  CodeRange(a.encoding, a.bits, &alo, &ahi);
+  CodeRange(b.encoding, b.bits, &blo, &bhi);
+  CodeRange(o.encoding, o.bits, &olo, &ohi);
+  const std::vector<int32_t> xa = FillCodes(rng, na, alo, ahi, fill);
+  const std::vector<int32_t> xb = FillCodes(rng, nb, blo, bhi, fill);
+  std::vector<int32_t> da = a_shape, db = b_shape;
+  if (dynamic) da[0] = db[0] = -1;
+  const float mul = (float)((double)a.scale * (double)b.scale / (double)o.scale);
+  ModelBuilder mb;
+  const int32_t at = mb.AddQuant("a", da, a.bits, a.encoding, a.scale, a.zero_point);
+  const int32_t bt = mb.AddQuant("b", db, b.bits, b.encoding, b.scale, b.zero_point);
+  const int32_t yt = mb.AddQuant("y", da, o.bits, o.encoding, o.scale, o.zero_point);
+  mb.AddOp(kMulOp, "mul", {at, bt}, {yt}).multiplier = mul;
+  mb.inputs = {at, bt};
+  mb.outputs = {yt};
+  const bool gate = na != nb;
+  // Logical NCHW: a's element i has image i / (C H W), channel i / (H W) % C.
+  const size_t hw = gate ? (size_t)a_shape[2] * (size_t)a_shape[3] : 1;
+  std::vector<int32_t> want(na);
+  for (size_t i = 0; i < na; i++) {
+    const size_t j = gate ? i / hw : i;
+    const int32_t acc = (xa[i] - a.zero_point) * (xb[j] - b.zero_point);
+    want[i] = ReadmeE((float)acc * mul, o.zero_point, olo, ohi);
+  }
+  std::vector<std::vector<int32_t>> shapes;
+  if (dynamic) shapes = {a_shape, b_shape};
+  std::string got, error;
+  ASSERT_TRUE(RunInputs(mb.Finish(), shapes, {CodesToBytes(xa), CodesToBytes(xb)}, &got, &error))
+      << error;
+  ASSERT_EQ(BytesToCodes(got, o.encoding == kUnsigned), want);
+}
+
+// Squeeze-and-excitation gates [N, C, 1, 1] and same-shape products at 2 / 4 / 8 bits, signed and
+// unsigned, with zero points; rank 2 and 3 (gated units).
+TEST(Mul, GatesAndSameShapeBitsAndEncodings) {
+  std::mt19937 rng(800);
+  for (int abits : {2, 4, 8}) {
+    for (int bbits : {2, 8}) {
+      for (int enc = 0; enc < 4; enc++) {
+        const ActSpec a = RandomAct(rng, abits, enc & 1), b = RandomAct(rng, bbits, enc >> 1);
+        const ActSpec o = RandomAct(rng, 8, (abits + enc) & 1);
+        SCOPED_TRACE(testing::Message() << "bits " << abits << "x" << bbits << " enc " << enc);
+        TestMul({2, 5, 3, 4}, {2, 5, 1, 1}, a, b, o, 801 + enc);
+        TestMul({2, 5, 3, 4}, {2, 5, 3, 4}, a, b, o, 811 + enc);
+        TestMul({3, 7}, {3, 7}, a, b, o, 821 + enc);
+        TestMul({2, 3, 9}, {2, 3, 9}, a, b, o, 831 + enc);
+      }
+    }
+  }
+}
+
+// Saturation both ways, a low-bit output, one channel, one pixel, a dynamic batch, and maps large
+// enough to split over the workers (RunInputs also runs 3 threads).
+TEST(Mul, ExtremesShapesAndThreads) {
+  const ActSpec a{8, kSigned, 0.05f, 0}, b{8, kUnsigned, 1.f / 256.f, 0}, o{8, kSigned, 0.04f, -1};
+  TestMul({2, 4, 3, 3}, {2, 4, 1, 1}, a, b, o, 840, false, Fill::kMax);
+  TestMul({2, 4, 3, 3}, {2, 4, 1, 1}, a, b, o, 841, false, Fill::kMin);
+  TestMul({1, 6, 5, 5}, {1, 6, 1, 1}, a, b, ActSpec{2, kUnsigned, 0.5f, 1}, 842);
+  TestMul({2, 1, 4, 4}, {2, 1, 1, 1}, a, b, o, 843);
+  TestMul({2, 9, 1, 1}, {2, 9, 1, 1}, a, b, o, 844);
+  TestMul({3, 8, 4, 5}, {3, 8, 1, 1}, a, b, o, 845, true);
+  TestMul({2, 96, 40, 40}, {2, 96, 1, 1}, a, b, o, 846);
+  TestMul({4, 300, 256}, {4, 300, 256}, a, b, o, 847);
 }
 
 // --------------------------------------------------------------------------------- transpose
