@@ -302,6 +302,8 @@ const char* OpCodeName(OpCode op) {
       return "BATCH_MATMUL";
     case OpCode::kTranspose:
       return "TRANSPOSE";
+    case OpCode::kMul:
+      return "MUL";
   }
   return "?";
 }
@@ -343,7 +345,8 @@ std::string DumpModel(const CModel& m) {
         << op.pad_left << "," << op.pad_bottom << "," << op.pad_right << " g=" << op.groups;
     if (op.opcode == OpCode::kConcat || op.opcode == OpCode::kSoftmax) s << " axis=" << op.axis;
     if (op.opcode == OpCode::kLayerNorm) s << " epsilon=" << op.epsilon;
-    if (op.opcode == OpCode::kBatchMatMul) s << " multiplier=" << op.multiplier;
+    if (op.opcode == OpCode::kBatchMatMul || op.opcode == OpCode::kMul)
+      s << " multiplier=" << op.multiplier;
     if (op.opcode == OpCode::kTranspose)
       s << " perm=" << Ints(std::vector<int64_t>(op.perm.begin(), op.perm.end()));
     if (op.opcode == OpCode::kResize)

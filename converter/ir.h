@@ -216,6 +216,7 @@ enum class OpCode : int {
   kLayerNorm = 14,
   kBatchMatMul = 15,
   kTranspose = 16,
+  kMul = 17,
 };
 const char* OpCodeName(OpCode op);
 

@@ -158,6 +158,12 @@ bool Build(const CModel& m, const std::vector<fb::Buffer>& buffers,
         options = fb::CreateBatchMatMulOptions(*b, op.multiplier, c).Union();
         break;
       }
+      case OpCode::kMul: {
+        const auto c = clamp();
+        type = fb::OpOptions::MulOptions;
+        options = fb::CreateMulOptions(*b, op.multiplier, c).Union();
+        break;
+      }
       case OpCode::kTranspose: {
         const auto c = clamp();
         const auto perm = b->CreateVector(op.perm);

@@ -34,6 +34,11 @@ const std::set<std::string>& TableOps() {
 // Ops that reach the converter only through a table (Add, Relu and Clip have other lowerings).
 bool TableOnly(const std::string& op) { return op != "Add" && op != "Relu" && op != "Clip"; }
 
+bool IsActivationMul(const Graph& g, const Node& n) {
+  return n.domain.empty() && n.op_type == "Mul" && n.inputs.size() == 2 && !n.Input(0).empty() &&
+         !n.Input(1).empty() && !g.FindConst(n.Input(0)) && !g.FindConst(n.Input(1));
+}
+
 std::string TableOpProblem(const std::string& op) {
   const std::string mask = op == "Mul"
                                ? "by a constant 0/1 spatial mask of shape [1, 1, H, W], [1, H, "
@@ -41,7 +46,8 @@ std::string TableOpProblem(const std::string& op) {
                                : "";
   return "unsupported here: " + op + " is supported only " + mask +
          "inside an element-wise function of one per-tensor quantized activation (of at most 8 "
-         "bits) whose result is quantized again, with constant operands that are scalars";
+         "bits) whose result is quantized again, with constant operands that are scalars" +
+         (op == "Mul" ? ", or as the product of two quantized activations" : "");
 }
 
 namespace {
@@ -149,7 +155,8 @@ class Fuser {
     for (size_t k = 0; k < g_.nodes.size(); k++) {
       const Node& n = g_.nodes[k];
       if (!n.domain.empty() || !TableOps().count(n.op_type) || !TableOnly(n.op_type) ||
-          fused_.count(int(k)) || (!n.outputs.empty() && index.count(n.outputs[0])))
+          fused_.count(int(k)) || (!n.outputs.empty() && index.count(n.outputs[0])) ||
+          IsActivationMul(g_, n))  // lowered to MUL (which says why when it cannot)
         continue;
       diag_->AddNode(n, TableOpProblem(n.op_type));
     }

@@ -166,6 +166,7 @@ class Lowerer {
                                                      "Transpose"};
     if (n.domain.empty() && (compute.count(n.op_type) || tensor_ops.count(n.op_type)))
       return VisitCompute(n);
+    if (IsActivationMul(g_, n)) return VisitCompute(n);
     if (n.domain.empty() && n.op_type == "Split") return VisitSplit(n);
     // Anything else left here was reported by an earlier pass or has no place in a crumb model.
     for (const auto& i : n.inputs)
@@ -525,6 +526,24 @@ class Lowerer {
       out->back() = ndim;
       return true;
     }
+    if (op == "Mul") {
+      const std::vector<int64_t>* y = in_shape(1);
+      if (!y) {
+        QuantInput(n, n.Input(1));
+        return false;
+      }
+      if (*x == *y || IsGate(*y, *x)) {
+        *out = *x;
+      } else if (IsGate(*x, *y)) {
+        *out = *y;
+      } else {
+        diag_->AddNode(n, "multiplies " + ShapeStr(*x) + " by " + ShapeStr(*y) +
+                              "; crumb multiplies activations of one shape, or an [N, C, H, W] one "
+                              "by an [N, C, 1, 1] one (a channel gate)");
+        return false;
+      }
+      return true;
+    }
     if (op == "Add") {
       const std::vector<int64_t>* y = in_shape(1);
       if (!y) {
@@ -862,6 +881,12 @@ class Lowerer {
     return false;
   }
 
+  // g is a per-image, per-channel gate of x: x [N, C, H, W], g [N, C, 1, 1].
+  static bool IsGate(const std::vector<int64_t>& g, const std::vector<int64_t>& x) {
+    return x.size() == 4 && g.size() == 4 && g[0] == x[0] && g[1] == x[1] && g[2] == 1 &&
+           g[3] == 1 && x != g;
+  }
+
   // MatMul of two activations (attention's Q K^T and P V): its second input is not a constant.
   bool ActivationMatMul(const Node& n) const {
     if (n.op_type != "MatMul") return false;
@@ -1048,6 +1073,34 @@ class Lowerer {
         op.groups = int(geo.groups);
       }
       op.bits_label = "w" + std::to_string(w->bits) + "a" + std::to_string(xt.bits);
+    } else if (op_type == "Mul") {
+      int a = QuantInput(n, n.Input(0)), b = QuantInput(n, n.Input(1));
+      if (a < 0 || b < 0) return false;
+      // The product commutes: the gate goes second.
+      if (IsGate(m_->tensors[size_t(a)].shape, m_->tensors[size_t(b)].shape)) std::swap(a, b);
+      for (const int t : {a, b}) {
+        const CTensor& ct = m_->tensors[size_t(t)];
+        if (ct.scale.size() != 1 || ct.bits > 8 || ct.encoding == Encoding::kBipolar) {
+          diag_->AddNode(n, "multiplies '" + ct.name +
+                                "', which is not a per-tensor quantized activation of at most 8 "
+                                "bits with signed or unsigned codes");
+          return false;
+        }
+      }
+      if (!q || q->scale.size() != 1 || q->encoding == Encoding::kBipolar) {
+        diag_->AddNode(n, "needs a per-tensor QuantizeLinear after it");
+        return false;
+      }
+      const double m = double(m_->tensors[size_t(a)].scale[0]) *
+                       double(m_->tensors[size_t(b)].scale[0]) / double(q->scale[0]);
+      op.multiplier = float(m);
+      if (!std::isfinite(op.multiplier) || op.multiplier <= 0) {
+        diag_->AddNode(n, "has no finite positive requantization multiplier (" +
+                              std::to_string(op.multiplier) + ")");
+        return false;
+      }
+      op.opcode = OpCode::kMul;
+      op.inputs = {a, b};
     } else if (op_type == "Add") {
       const int a = QuantInput(n, n.Input(0)), b = QuantInput(n, n.Input(1));
       if (a < 0 || b < 0) return false;

@@ -1,6 +1,6 @@
 // FuseElementwiseTables: element-wise float functions between two quantizers become one
 // REQUANTIZE (version 2) with a 256-entry code table equal to the graph's own arithmetic; what
-// cannot be tabulated is refused by node name.
+// cannot be tabulated is refused by node name. Products of two activations become MUL.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -147,8 +147,9 @@ TEST(ElementwiseTables, RefusesASigmoidOfAFloatValue) {
       << p;
 }
 
-TEST(ElementwiseTables, RefusesAMulOfTwoActivations) {
-  // Between quantizers, but a function of two activations: found by the pass itself.
+TEST(ElementwiseTables, MulOfTwoActivationsBecomesMul) {
+  // Between quantizers, but a function of two activations: no table, a MUL with multiplier
+  // sa * sb / s_out.
   OnnxBuilder b;
   b.Input("x", {1, 4});
   const std::string a = Fq(b, "/a", "x", 0.01f, 0);
@@ -157,12 +158,75 @@ TEST(ElementwiseTables, RefusesAMulOfTwoActivations) {
   Fq(b, "/b", "m", 0.01f, 128);
   b.Output("/b/dq");
   ConvertResult r = Convert(b);
-  ASSERT_FALSE(r.ok);
-  const std::string p = Joined(r.problems);
-  EXPECT_NE(p.find("node '/two_inputs' (op Mul): unsupported here: Mul is supported only by a "
-                   "constant 0/1 spatial mask"),
-            std::string::npos)
-      << p;
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* mul = testing::FindOp(r.model, "/two_inputs");
+  ASSERT_NE(mul, nullptr);
+  EXPECT_EQ(mul->opcode, cv::OpCode::kMul);
+  EXPECT_EQ(mul->multiplier, float(0.01 * 0.02 / 0.01));
+  ASSERT_EQ(mul->inputs.size(), 2u);
+  EXPECT_EQ(r.model.tensors[size_t(mul->inputs[0])].name, "/a/q");
+  EXPECT_EQ(r.model.tensors[size_t(mul->inputs[1])].name, "/c/q");
+  EXPECT_EQ(r.model.tensors[size_t(mul->outputs[0])].name, "/b/q");
+}
+
+// Squeeze-and-excitation: the [N, C, 1, 1] gate times the map, written gate first; MUL takes the
+// map first.
+TEST(ElementwiseTables, ChannelGateGoesSecond) {
+  OnnxBuilder b;
+  b.Input("x", {1, 3, 4, 4});
+  const std::string a = Fq(b, "/a", "x", 0.05f, 0);
+  b.Node("GlobalAveragePool", "/gap", {a}, {"g"});
+  const std::string g = Fq(b, "/g", "g", 0.02f, 0);
+  b.Node("Mul", "/se", {g, a}, {"m"});
+  Fq(b, "/b", "m", 0.04f, 0);
+  b.Output("/b/dq");
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* mul = testing::FindOp(r.model, "/se");
+  ASSERT_NE(mul, nullptr);
+  EXPECT_EQ(mul->opcode, cv::OpCode::kMul);
+  EXPECT_EQ(r.model.tensors[size_t(mul->inputs[0])].shape, (std::vector<int64_t>{1, 3, 4, 4}));
+  EXPECT_EQ(r.model.tensors[size_t(mul->inputs[1])].shape, (std::vector<int64_t>{1, 3, 1, 1}));
+  EXPECT_EQ(r.model.tensors[size_t(mul->outputs[0])].shape, (std::vector<int64_t>{1, 3, 4, 4}));
+}
+
+TEST(ElementwiseTables, RefusesOtherBroadcastsAndFloatFactors) {
+  {
+    // A [1, 1, H, W] activation (not a constant mask) broadcast over channels.
+    OnnxBuilder b;
+    b.Input("x", {1, 2, 3, 3});
+    b.Input("y", {1, 1, 3, 3});
+    const std::string a = Fq(b, "/a", "x", 0.05f, 0);
+    const std::string c = Fq(b, "/c", "y", 0.05f, 0);
+    b.Node("Mul", "/spatial", {a, c}, {"m"});
+    Fq(b, "/b", "m", 0.04f, 0);
+    b.Output("/b/dq");
+    ConvertResult r = Convert(b);
+    ASSERT_FALSE(r.ok);
+    EXPECT_NE(Joined(r.problems)
+                  .find("node '/spatial' (op Mul): multiplies [1,2,3,3] by [1,1,3,3]; crumb "
+                        "multiplies activations of one shape, or an [N, C, H, W] one by an [N, C, "
+                        "1, 1] one (a channel gate)"),
+              std::string::npos)
+        << Joined(r.problems);
+  }
+  {
+    // The second factor is a float value (a Sigmoid without a quantizer after it): the Sigmoid
+    // is what cannot run.
+    OnnxBuilder b;
+    b.Input("x", {1, 4});
+    const std::string a = Fq(b, "/a", "x", 0.05f, 0);
+    const std::string c = Fq(b, "/c", "x", 0.05f, 0);
+    b.Node("Sigmoid", "/sig", {c}, {"s"});
+    b.Node("Mul", "/gated", {a, "s"}, {"m"});
+    Fq(b, "/b", "m", 0.04f, 0);
+    b.Output("/b/dq");
+    ConvertResult r = Convert(b);
+    ASSERT_FALSE(r.ok);
+    EXPECT_NE(Joined(r.problems).find("node '/sig' (op Sigmoid): unsupported here"),
+              std::string::npos)
+        << Joined(r.problems);
+  }
 }
 
 TEST(ElementwiseTables, InnerValueReadElsewhereIsNotFused) {

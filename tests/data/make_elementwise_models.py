@@ -8,6 +8,9 @@ as Div / Erf / Add / Mul, LeakyRelu + Tanh), which crumb-convert turns into code
              -> Tanh -> Q/DQ (int8) -> y                       [1, 3, 8, 8], no weights
   conv       x -> Q/DQ -> Conv 3x3 (int4 codes) -> Q/DQ -> HardSwish -> Q/DQ -> Conv 3x3 -> Q/DQ
              -> SiLU -> Q/DQ -> GlobalAveragePool -> Q/DQ -> Gemm -> y [1, 10]
+  gates      products of two activations (MUL): a squeeze-and-excitation block (GlobalAveragePool
+             -> 1x1 Conv -> Relu -> 1x1 Conv -> HardSigmoid -> Mul by the [N, C, 1, 1] gate, the
+             gate first) and a gated unit (Conv 3x3 * Sigmoid(Conv 3x3), same shapes) -> Gemm
 
 Weights are seeded random codes (numpy default_rng(0)); each directory gets model.onnx, a sample
 input, ONNX Runtime's output for it (one thread, optimizations as a user would run it) and a
@@ -130,6 +133,36 @@ def conv():
     return b.model([1, 3, 16, 16], x, [1, 10]), [1, 3, 16, 16], [1, 10]
 
 
+def gates():
+    b = Builder(2)
+    x = b.fq("/in", "input", 0.05, 128)
+    x = b.node("Conv", [x, b.weight("/conv1", [16, 3, 3, 3], 0.05)], ["/conv1/out"], "/conv1",
+               pads=[1, 1, 1, 1])
+    x = b.fq("/a1", b.node("Relu", [x], ["/relu1/out"], "/relu1"), 0.05, 0)
+    # Squeeze and excitation, as torchvision's SqueezeExcitation (MobileNetV3): scale * input.
+    s = b.fq("/se/a0", b.node("GlobalAveragePool", [x], ["/se/gap/out"], "/se/gap"), 0.02, 0)
+    s = b.node("Conv", [s, b.weight("/se/fc1", [4, 16, 1, 1], 0.05)], ["/se/fc1/out"], "/se/fc1")
+    s = b.fq("/se/a1", b.node("Relu", [s], ["/se/relu/out"], "/se/relu"), 0.01, 0)
+    s = b.node("Conv", [s, b.weight("/se/fc2", [16, 4, 1, 1], 0.2)], ["/se/fc2/out"], "/se/fc2")
+    s = b.fq("/se/a2", s, 0.02, 128)
+    s = b.fq("/se/a3", b.node("HardSigmoid", [s], ["/se/hsig/out"], "/se/hsig", alpha=1 / 6.0),
+             1 / 255.0, 0)
+    x = b.fq("/a2", b.node("Mul", [s, x], ["/se/mul/out"], "/se/Mul"), 0.04, 0)
+    # A gated unit: value * Sigmoid(gate), both 3x3 convolutions of x.
+    v = b.node("Conv", [x, b.weight("/value", [8, 16, 3, 3], 0.02)], ["/value/out"], "/value",
+               pads=[1, 1, 1, 1])
+    v = b.fq("/a3", v, 0.1, 128)
+    g = b.node("Conv", [x, b.weight("/gate", [8, 16, 3, 3], 0.02)], ["/gate/out"], "/gate",
+               pads=[1, 1, 1, 1])
+    g = b.fq("/a4", g, 0.1, 128)
+    g = b.fq("/a5", b.node("Sigmoid", [g], ["/sigmoid/out"], "/Sigmoid"), 1 / 256.0, 0)
+    x = b.fq("/a6", b.node("Mul", [v, g], ["/glu/out"], "/glu/Mul"), 0.08, 128)
+    x = b.fq("/a7", b.node("GlobalAveragePool", [x], ["/gap/out"], "/gap"), 0.02, 128)
+    x = b.node("Flatten", [x], ["/flatten/out"], "/flatten")
+    x = b.node("Gemm", [x, b.weight("/fc", [10, 8], 0.05)], ["/fc/out"], "/fc", transB=1)
+    return b.model([1, 3, 12, 12], x, [1, 10]), [1, 3, 12, 12], [1, 10]
+
+
 def write_models(out, prefix, makers, rng):
     """Writes out/NAME/{model.onnx, io/sample0.input.bin, io/sample0.qcdq.ort.bin, manifest.json}
     for each (NAME, make) in makers: make() gives (model, input shape, output shape); the input
@@ -164,7 +197,7 @@ def write_models(out, prefix, makers, rng):
 
 
 def main():
-    write_models(OUT, "elementwise_", (("chain", chain), ("conv", conv)),
+    write_models(OUT, "elementwise_", (("chain", chain), ("conv", conv), ("gates", gates)),
                  np.random.default_rng(1))
 
 
