@@ -895,28 +895,21 @@ void MoveRequantize(const OpContext& ctx, const KernelTable& k, const crumb_requ
              [&](size_t b, size_t e, size_t) { k.requantize(e - b, x + b, y + b, &p); });
 }
 
-void ScatterRequantize(const OpContext& ctx, const KernelTable& k, const crumb_requant_params& p,
-                       size_t n, const uint8_t* x, const uint32_t* to, uint8_t* y,
+// The two indexed moves: gather (y[i] = Q(x[index[i]])) or scatter (y[index[i]] = Q(x[i])).
+void IndexedRequantize(const OpContext& ctx, const KernelTable& k, const crumb_requant_params& p,
+                       size_t n, const uint8_t* x, const uint32_t* index, bool gather, uint8_t* y,
                        uint8_t* scratch) {
   ctx.Ranges(n, kElementwiseUnit, kMoveCost, [&](size_t b, size_t e, size_t t) {
     uint8_t* run = scratch + t * ctx.scratch_stride;
     for (size_t i = b; i < e; i += kMoveScratch) {
       const size_t m = std::min(kMoveScratch, e - i);
-      k.requantize(m, x + i, run, &p);
-      for (size_t j = 0; j < m; j++) y[to[i + j]] = run[j];
-    }
-  });
-}
-
-void GatherRequantize(const OpContext& ctx, const KernelTable& k, const crumb_requant_params& p,
-                      size_t n, const uint8_t* x, const uint32_t* from, uint8_t* y,
-                      uint8_t* scratch) {
-  ctx.Ranges(n, kElementwiseUnit, kMoveCost, [&](size_t b, size_t e, size_t t) {
-    uint8_t* run = scratch + t * ctx.scratch_stride;
-    for (size_t i = b; i < e; i += kMoveScratch) {
-      const size_t m = std::min(kMoveScratch, e - i);
-      for (size_t j = 0; j < m; j++) run[j] = x[from[i + j]];
-      k.requantize(m, run, y + i, &p);
+      if (gather) {
+        for (size_t j = 0; j < m; j++) run[j] = x[index[i + j]];
+        k.requantize(m, run, y + i, &p);
+      } else {
+        k.requantize(m, x + i, run, &p);
+        for (size_t j = 0; j < m; j++) y[index[i + j]] = run[j];
+      }
     }
   });
 }
@@ -968,8 +961,8 @@ class ReshapeOp : public Op {
     if (!permute_) {
       MoveRequantize(ctx, kernels_, params_, n, ctx.In(0).data, ctx.Out().data);
     } else {
-      ScatterRequantize(ctx, kernels_, params_, n, ctx.In(0).data, scatter_.data(), ctx.Out().data,
-                        scratch);
+      IndexedRequantize(ctx, kernels_, params_, n, ctx.In(0).data, scatter_.data(), false,
+                        ctx.Out().data, scratch);
     }
   }
   const char* KernelName() const override { return kernels_.requantize_name; }
@@ -1050,7 +1043,8 @@ class ConcatOp : public Op {
       if (s.to.empty()) {
         MoveRequantize(ctx, kernels_, params_[k], n, ctx.In(k).data, y + s.offset);
       } else {
-        ScatterRequantize(ctx, kernels_, params_[k], n, ctx.In(k).data, s.to.data(), y, scratch);
+        IndexedRequantize(ctx, kernels_, params_[k], n, ctx.In(k).data, s.to.data(), false, y,
+                          scratch);
       }
     }
   }
@@ -1063,9 +1057,9 @@ class ConcatOp : public Op {
 };
 
 // An op whose output codes are input codes at fixed places (SLICE, TRANSPOSE): a table from each
-// output physical index to its input physical index, built at Setup, then GatherRequantize. A
-// table that reads one contiguous run (a batch or, on NHWC, a leading-rows slice, a full copy,
-// the identity perm) keeps only its offset.
+// output physical index to its input physical index, built at Setup, then a gathering
+// IndexedRequantize. A table that reads one contiguous run (a batch or, on NHWC, a leading-rows
+// slice, a full copy, the identity perm) keeps only its offset.
 class GatherOp : public Op {
  public:
   explicit GatherOp(const KernelTable& k) : kernels_(k) {}
@@ -1081,7 +1075,8 @@ class GatherOp : public Op {
     if (gather_.empty()) {
       MoveRequantize(ctx, kernels_, params_, (size_t)ElementCount(ctx.Out().shape), x + offset_, y);
     } else {
-      GatherRequantize(ctx, kernels_, params_, gather_.size(), x, gather_.data(), y, scratch);
+      IndexedRequantize(ctx, kernels_, params_, gather_.size(), x, gather_.data(), true, y,
+                        scratch);
     }
   }
   const char* KernelName() const override { return kernels_.requantize_name; }
@@ -1091,7 +1086,7 @@ class GatherOp : public Op {
   // strides.
   virtual int64_t Source(const OpContext& ctx, const std::vector<int64_t>& idx,
                          const std::vector<int64_t>& xs) const = 0;
-  // Configure: the output shape and the scratch of GatherRequantize. The table itself is built at
+  // Configure: the output shape and the scratch of IndexedRequantize. The table itself is built at
   // Setup, once the interpreter has bounded every tensor's size.
   void SetOutput(const OpContext& ctx, const Shape& y) {
     ctx.Out().shape = y;

@@ -688,41 +688,13 @@ TEST(Pool2D, RandomShapesCeilModeAndPadding) {
   EXPECT_EQ(tested, 200);
 }
 
-TEST(GlobalAveragePool, ShapesAndBits) {
-  std::mt19937 rng(5);
-  for (int trial = 0; trial < 40; trial++) {
-    auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-    const int n = r(1, 3), c = r(1, 20), h = r(1, 9), w = r(1, 9);
-    const ActSpec in = RandomAct(rng, r(1, 8), r(0, 1)), out = RandomAct(rng, r(1, 8), r(0, 1));
-    int32_t ilo, ihi, olo, ohi;
-    CodeRange(in.encoding, in.bits, &ilo, &ihi);
-    CodeRange(out.encoding, out.bits, &olo, &ohi);
-    std::vector<int32_t> x = RandomCodes(rng, (size_t)n * c * h * w, ilo, ihi);
-    ModelBuilder mb;
-    const int32_t xt =
-        mb.AddQuant("x", {n, c, h, w}, in.bits, in.encoding, in.scale, in.zero_point);
-    const int32_t yt =
-        mb.AddQuant("y", {n, c, 1, 1}, out.bits, out.encoding, out.scale, out.zero_point);
-    mb.AddOp(kGAP, "gap", {xt}, {yt}).no_options = true;
-    mb.inputs = {xt};
-    mb.outputs = {yt};
-    ref::Output o;
-    o.zero_point = out.zero_point, o.qmin = olo, o.qmax = ohi;
-    std::vector<int32_t> want((size_t)n * c);
-    ref::GlobalAveragePool(n, c, h * w, x.data(), in.zero_point,
-                           ref::ElementwiseMultiplier(in.scale, out.scale), o, want.data());
-    std::string got, error;
-    ASSERT_TRUE(RunModel(mb.Finish(), {}, CodesToBytes(x), &got, &error)) << error;
-    ASSERT_EQ(BytesToCodes(got, out.encoding == kUnsigned), want) << "trial " << trial;
-  }
-}
-
-// Channels enough to split over the workers (RunModel also runs 3 threads), two images.
-TEST(GlobalAveragePool, SplitOverThreads) {
-  std::mt19937 rng(6);
-  const int n = 2, c = 1000, h = 17, w = 19;
-  const ActSpec in{8, kUnsigned, 0.05f, 128}, out{8, kSigned, 0.02f, 3};
-  std::vector<int32_t> x = RandomCodes(rng, (size_t)n * c * h * w, 0, 255);
+// GLOBAL_AVERAGE_POOL of random codes against the reference.
+void TestGlobalAveragePool(int n, int c, int h, int w, const ActSpec& in, const ActSpec& out,
+                           std::mt19937& rng) {
+  int32_t ilo, ihi, olo, ohi;
+  CodeRange(in.encoding, in.bits, &ilo, &ihi);
+  CodeRange(out.encoding, out.bits, &olo, &ohi);
+  std::vector<int32_t> x = RandomCodes(rng, (size_t)n * c * h * w, ilo, ihi);
   ModelBuilder mb;
   const int32_t xt = mb.AddQuant("x", {n, c, h, w}, in.bits, in.encoding, in.scale, in.zero_point);
   const int32_t yt =
@@ -731,13 +703,32 @@ TEST(GlobalAveragePool, SplitOverThreads) {
   mb.inputs = {xt};
   mb.outputs = {yt};
   ref::Output o;
-  o.zero_point = out.zero_point, o.qmin = -128, o.qmax = 127;
+  o.zero_point = out.zero_point, o.qmin = olo, o.qmax = ohi;
   std::vector<int32_t> want((size_t)n * c);
   ref::GlobalAveragePool(n, c, h * w, x.data(), in.zero_point,
                          ref::ElementwiseMultiplier(in.scale, out.scale), o, want.data());
   std::string got, error;
   ASSERT_TRUE(RunModel(mb.Finish(), {}, CodesToBytes(x), &got, &error)) << error;
-  ASSERT_EQ(BytesToCodes(got, false), want);
+  ASSERT_EQ(BytesToCodes(got, out.encoding == kUnsigned), want);
+}
+
+TEST(GlobalAveragePool, ShapesAndBits) {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 40; trial++) {
+    auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    const int n = r(1, 3), c = r(1, 20), h = r(1, 9), w = r(1, 9);
+    const ActSpec in = RandomAct(rng, r(1, 8), r(0, 1)), out = RandomAct(rng, r(1, 8), r(0, 1));
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    TestGlobalAveragePool(n, c, h, w, in, out, rng);
+    if (testing::Test::HasFatalFailure()) return;
+  }
+}
+
+// Channels enough to split over the workers (RunModel also runs 3 threads), two images.
+TEST(GlobalAveragePool, SplitOverThreads) {
+  std::mt19937 rng(6);
+  TestGlobalAveragePool(2, 1000, 17, 19, ActSpec{8, kUnsigned, 0.05f, 128},
+                        ActSpec{8, kSigned, 0.02f, 3}, rng);
 }
 
 // ------------------------------------------------------------------------------------ element-wise
