@@ -27,6 +27,7 @@ struct EwKernel {
   crumb_x8lut_ukernel_fn* x8lut = nullptr;
   crumb_quantize_ukernel_fn* quantize = nullptr;
   crumb_vadd_ukernel_fn* vadd = nullptr;
+  crumb_vmul_ukernel_fn* vmul = nullptr;
   crumb_maxpool_ukernel_fn* maxpool = nullptr;
   crumb_requantize_ukernel_fn* requantize = nullptr;
 };

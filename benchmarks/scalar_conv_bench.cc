@@ -111,6 +111,7 @@ void Shapes(benchmark::internal::Benchmark* b) {
 #define CRUMB_UKERNEL_dequantize(name)
 #define CRUMB_UKERNEL_requantize(name)
 #define CRUMB_UKERNEL_vadd(name)
+#define CRUMB_UKERNEL_vmul(name)
 #define CRUMB_UKERNEL_x8lut(name)
 #define CRUMB_UKERNEL(kind, name) CRUMB_UKERNEL_##kind(name)
 #include "kernels/scalar/scalar.inc"

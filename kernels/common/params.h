@@ -80,6 +80,16 @@ typedef struct crumb_add_params {
   crumb_output_params out;
 } crumb_add_params;
 
+// y = float((qa - za) * (qb - zb)) * M (the product exact in int32); E(y).
+typedef struct crumb_mul_params {
+  uint32_t a_type;
+  int32_t a_zero_point;
+  uint32_t b_type;
+  int32_t b_zero_point;
+  float scale;  // M = sa * sb / s_out, rounded once to float
+  crumb_output_params out;
+} crumb_mul_params;
+
 #ifdef __cplusplus
 }
 #endif

@@ -132,6 +132,29 @@ void VAdd(size_t n, const void* a, const void* b, void* y, const crumb_add_param
       });
 }
 
+// The product (qa - za)(qb - zb) is exact in int32 (|each| <= 255): vpmulld, then the (float) cast
+// and one vmulps as the scalar kernel.
+template <bool kAU8, bool kBU8>
+void VMul(size_t n, const void* a, const void* b, void* y, const crumb_mul_params* params) {
+  const uint8_t* pa = static_cast<const uint8_t*>(a);
+  const uint8_t* pb = static_cast<const uint8_t*>(b);
+  const __m256i za = _mm256_set1_epi32(params->a_zero_point);
+  const __m256i zb = _mm256_set1_epi32(params->b_zero_point);
+  const __m256 m = _mm256_set1_ps(params->scale);
+  Drive(
+      n, y, &params->out,
+      [&](size_t i) {
+        const __m256i da = _mm256_sub_epi32(LoadCodes8<kAU8>(pa + i), za);
+        const __m256i db = _mm256_sub_epi32(LoadCodes8<kBU8>(pb + i), zb);
+        return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(da, db)), m);
+      },
+      [&](size_t i) {
+        const int32_t acc = (crumb_load_code(a, i, params->a_type) - params->a_zero_point) *
+                            (crumb_load_code(b, i, params->b_type) - params->b_zero_point);
+        return (float)acc * params->scale;
+      });
+}
+
 template <bool kU8>
 void Requantize(size_t n, const void* x, void* y, const crumb_requant_params* params) {
   const uint8_t* px = static_cast<const uint8_t*>(x);
@@ -259,6 +282,20 @@ extern "C" void crumb_q8_vadd_ukernel__avx2(size_t n, const void* a, const void*
     VAdd<false, true>(n, a, b, y, params);
   } else {
     VAdd<false, false>(n, a, b, y, params);
+  }
+}
+
+extern "C" void crumb_q8_vmul_ukernel__avx2(size_t n, const void* a, const void* b, void* y,
+                                            const crumb_mul_params* params) {
+  const bool au8 = params->a_type == CRUMB_ELEM_U8, bu8 = params->b_type == CRUMB_ELEM_U8;
+  if (au8 && bu8) {
+    VMul<true, true>(n, a, b, y, params);
+  } else if (au8) {
+    VMul<true, false>(n, a, b, y, params);
+  } else if (bu8) {
+    VMul<false, true>(n, a, b, y, params);
+  } else {
+    VMul<false, false>(n, a, b, y, params);
   }
 }
 

@@ -150,6 +150,14 @@ void GlobalAveragePool(int n, int c, int hw, const int32_t* x, int32_t zx, float
   }
 }
 
+void Mul(int count, const int32_t* a, int32_t za, const int32_t* b, int32_t zb, float m,
+         const Output& out, int32_t* q) {
+  for (int i = 0; i < count; i++) {
+    const int32_t acc = (a[i] - za) * (b[i] - zb);
+    q[i] = Requantize((float)acc * m, out.zero_point, out.qmin, out.qmax);
+  }
+}
+
 void Add(int count, const int32_t* a, int32_t za, float ma, const int32_t* b, int32_t zb, float mb,
          const Output& out, int32_t* q) {
   for (int i = 0; i < count; i++) {

@@ -65,6 +65,9 @@ void AveragePool(const Pool2D& d, const int32_t* x, int32_t zx, float scale, con
 void GlobalAveragePool(int n, int c, int hw, const int32_t* x, int32_t zx, float scale,
                        const Output& out, int32_t* q);
 
+// q = E(float((a - za) * (b - zb)) * m), the product in int32.
+void Mul(int count, const int32_t* a, int32_t za, const int32_t* b, int32_t zb, float m,
+         const Output& out, int32_t* q);
 void Add(int count, const int32_t* a, int32_t za, float ma, const int32_t* b, int32_t zb, float mb,
          const Output& out, int32_t* q);
 void Requantize(int count, const int32_t* x, int32_t zx, float scale, const Output& out,

@@ -30,6 +30,15 @@ extern "C" void crumb_x8_lut_ukernel__scalar(size_t n, const uint8_t* x, const u
   for (size_t i = 0; i < n; i++) y[i] = table[x[i]];
 }
 
+extern "C" void crumb_q8_vmul_ukernel__scalar(size_t n, const void* a, const void* b, void* y,
+                                              const crumb_mul_params* params) {
+  for (size_t i = 0; i < n; i++) {
+    const int32_t acc = (crumb_load_code(a, i, params->a_type) - params->a_zero_point) *
+                        (crumb_load_code(b, i, params->b_type) - params->b_zero_point);
+    crumb_store_output((float)acc * params->scale, &params->out, y, i);
+  }
+}
+
 extern "C" void crumb_q8_vadd_ukernel__scalar(size_t n, const void* a, const void* b, void* y,
                                               const crumb_add_params* params) {
   for (size_t i = 0; i < n; i++) {

@@ -65,6 +65,9 @@ typedef void crumb_x8lut_ukernel_fn(size_t n, const uint8_t* x, const uint8_t ta
 // q_out = E(float(qa - za) * Ma + float(qb - zb) * Mb), n elements.
 typedef void crumb_vadd_ukernel_fn(size_t n, const void* a, const void* b, void* y,
                                    const crumb_add_params* params);
+// q_out = E(float((qa - za) * (qb - zb)) * M), n elements (the product in int32).
+typedef void crumb_vmul_ukernel_fn(size_t n, const void* a, const void* b, void* y,
+                                   const crumb_mul_params* params);
 
 #define CRUMB_UKERNEL(kind, name) crumb_##kind##_ukernel_fn name;
 #include "kernels/scalar/scalar.inc"

@@ -74,6 +74,7 @@ struct KernelTable {
   CRUMB_KERNEL_SLOT(dequantize)
   CRUMB_KERNEL_SLOT(requantize)
   CRUMB_KERNEL_SLOT(vadd)
+  CRUMB_KERNEL_SLOT(vmul)
   CRUMB_KERNEL_SLOT(x8lut)
 #undef CRUMB_KERNEL_SLOT
 };

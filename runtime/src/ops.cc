@@ -1532,7 +1532,7 @@ class BatchMatMulOp : public Op {
 // channel, the same for every pixel of the image). Pixels or elements split over the workers.
 class MulOp : public Op {
  public:
-  explicit MulOp(const KernelTable&) {}
+  explicit MulOp(const KernelTable& k) : kernels_(k) {}
   Status Configure(const OpContext& ctx) override {
     const Shape& a = ctx.In(0).shape;
     const Shape& b = ctx.In(1).shape;
@@ -1550,45 +1550,39 @@ class MulOp : public Op {
   Status Setup(const OpContext& ctx) override {
     const TensorDesc& ad = ctx.InDesc(0);
     const TensorDesc& bd = ctx.InDesc(1);
-    a_type_ = ElemType(ad);
-    b_type_ = ElemType(bd);
-    za_ = ad.zero_points[0];
-    zb_ = bd.zero_points[0];
-    out_ = OutputParams(ctx);
+    params_.a_type = ElemType(ad);
+    params_.a_zero_point = ad.zero_points[0];
+    params_.b_type = ElemType(bd);
+    params_.b_zero_point = bd.zero_points[0];
+    params_.scale = ctx.desc.multiplier;
+    params_.out = OutputParams(ctx);
     return Status::Ok();
   }
   void Run(const OpContext& ctx, uint8_t*) override {
     const uint8_t* a = ctx.In(0).data;
     const uint8_t* b = ctx.In(1).data;
     uint8_t* y = ctx.Out().data;
-    const float mul = ctx.desc.multiplier;
     const Shape& as = ctx.In(0).shape;
-    auto product = [&](size_t i, size_t j) {
-      const int32_t acc =
-          (crumb_load_code(a, i, a_type_) - za_) * (crumb_load_code(b, j, b_type_) - zb_);
-      crumb_store_output((float)acc * mul, &out_, y, i);
-    };
     if (!gate_) {
       ctx.Ranges((size_t)ElementCount(as), kElementwiseUnit, 4, [&](size_t s, size_t e, size_t) {
-        for (size_t i = s; i < e; i++) product(i, i);
+        kernels_.vmul(e - s, a + s, b + s, y + s, &params_);
       });
       return;
     }
+    // One kernel call per pixel: its C codes times the C gates of its image.
     const size_t c = (size_t)as[1], hw = (size_t)(as[2] * as[3]);
     ctx.Ranges((size_t)as[0] * hw, kRowUnit, 4 * c, [&](size_t s, size_t e, size_t) {
       for (size_t p = s; p < e; p++) {
-        const size_t gate = p / hw * c;  // the image's gates
-        for (size_t k = 0; k < c; k++) product(p * c + k, gate + k);
+        kernels_.vmul(c, a + p * c, b + p / hw * c, y + p * c, &params_);
       }
     });
   }
-  const char* KernelName() const override { return "mul__scalar"; }
+  const char* KernelName() const override { return kernels_.vmul_name; }
 
  private:
+  const KernelTable& kernels_;
   bool gate_ = false;
-  uint32_t a_type_ = 0, b_type_ = 0;
-  int32_t za_ = 0, zb_ = 0;
-  crumb_output_params out_{};
+  crumb_mul_params params_{};
 };
 
 // ---------------------------------------------------------------------------- resize

@@ -31,6 +31,7 @@ struct EwKernel {
   crumb_x8lut_ukernel_fn* x8lut = nullptr;
   crumb_quantize_ukernel_fn* quantize = nullptr;
   crumb_vadd_ukernel_fn* vadd = nullptr;
+  crumb_vmul_ukernel_fn* vmul = nullptr;
   crumb_maxpool_ukernel_fn* maxpool = nullptr;
   crumb_requantize_ukernel_fn* requantize = nullptr;
 };
@@ -270,6 +271,49 @@ TEST_P(VAddTest, MatchesScalar) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Elementwise, VAddTest, testing::ValuesIn(Kernels("vadd")), KernelName);
+
+// ------------------------------------------------------------------------------- vmul
+class VMulTest : public testing::TestWithParam<EwKernel> {
+ protected:
+  void SetUp() override {
+    if (!CanRun(GetParam().isa)) GTEST_SKIP() << "CPU lacks the kernel's ISA";
+  }
+};
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(VMulTest);
+
+TEST_P(VMulTest, MatchesScalar) {
+  std::mt19937 rng(4);
+  // M: a tie-making power of two, arbitrary, one, huge (saturation and inf), tiny, zero.
+  const float scales[] = {0.5f, 0.0037f, 1.0f, 3e36f, 1e-30f, 0.0f, 1.f / 256.f};
+  size_t round = 0;
+  for (const crumb_output_params& out : Outputs()) {
+    for (size_t n : Sizes()) {
+      const size_t r = round++;
+      crumb_mul_params p{};
+      p.a_type = r % 2 ? CRUMB_ELEM_U8 : CRUMB_ELEM_S8;
+      p.b_type = (r / 2) % 2 ? CRUMB_ELEM_U8 : CRUMB_ELEM_S8;
+      p.a_zero_point =
+          p.a_type == CRUMB_ELEM_U8 ? (int32_t)(rng() % 256) : (int32_t)(rng() % 256) - 128;
+      p.b_zero_point = r % 3 == 0 ? 0 : p.b_type == CRUMB_ELEM_U8 ? 128 : -5;
+      p.scale = scales[r % 7];
+      p.out = out;
+      SCOPED_TRACE("n = " + std::to_string(n) + ", a/b types " + std::to_string(p.a_type) +
+                   std::to_string(p.b_type) + ", scale " + std::to_string(p.scale) + ", out type " +
+                   std::to_string(out.type) + ", z " + std::to_string(out.zero_point) + ", [" +
+                   std::to_string(out.qmin) + ", " + std::to_string(out.qmax) + "]");
+      FencedBytes a(n), b(n);
+      FillCodes(rng, a.data(), n, p.a_zero_point);
+      FillCodes(rng, b.data(), n, p.b_zero_point);
+      const size_t eb = ElemBytes(out.type);
+      Guarded want(n * eb), got(n * eb);
+      crumb_q8_vmul_ukernel__scalar(n, a.data(), b.data(), want.data(), &p);
+      GetParam().vmul(n, a.data(), b.data(), got.data(), &p);
+      CRUMB_RETURN_ON_FATAL(ExpectSame(want, got, eb));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Elementwise, VMulTest, testing::ValuesIn(Kernels("vmul")), KernelName);
 
 // ------------------------------------------------------------------------------- requantize
 class RequantizeTest : public testing::TestWithParam<EwKernel> {

@@ -276,6 +276,38 @@ void PoolSuite(crumb_maxpool_ukernel_fn* maxpool, crumb_avgpool_ukernel_fn* avgp
     }                                                                                              \
   }
 
+#define CRUMB_UKERNEL_vmul(name)                                                                   \
+  TEST(VMul, name) {                                                                               \
+    std::mt19937 rng(62);                                                                          \
+    for (uint32_t at : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                           \
+      for (uint32_t bt : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                         \
+        for (uint32_t ot : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                       \
+          for (Fill f : {Fill::kRandom, Fill::kMax, Fill::kMin}) {                                 \
+            int32_t alo, ahi, blo, bhi, olo, ohi;                                                  \
+            Range(at, false, 8, &alo, &ahi);                                                       \
+            Range(bt, false, 8, &blo, &bhi);                                                       \
+            Range(ot, false, 8, &olo, &ohi);                                                       \
+            std::vector<int32_t> a = Codes(rng, 50, alo, ahi, f), b = Codes(rng, 50, blo, bhi, f); \
+            std::vector<uint8_t> ab(a.begin(), a.end()), bb(b.begin(), b.end());                   \
+            crumb_mul_params p{};                                                                  \
+            p.a_type = at, p.a_zero_point = alo + 10;                                              \
+            p.b_type = bt, p.b_zero_point = blo + 20, p.scale = 0.0037f;                           \
+            p.out.type = ot, p.out.zero_point = olo + 128, p.out.qmin = olo, p.out.qmax = ohi;     \
+            GuardedOutput out(1, 50, 50);                                                          \
+            name(50, ab.data(), bb.data(), out.data(), &p);                                        \
+            out.CheckGuards();                                                                     \
+            ref::Output ro;                                                                        \
+            ro.zero_point = p.out.zero_point, ro.qmin = olo, ro.qmax = ohi;                        \
+            std::vector<int32_t> want(50);                                                         \
+            ref::Mul(50, a.data(), p.a_zero_point, b.data(), p.b_zero_point, 0.0037f, ro,          \
+                     want.data());                                                                 \
+            for (size_t i = 0; i < 50; i++) ASSERT_EQ(out.Code(0, i, ot), want[i]) << i;           \
+          }                                                                                        \
+        }                                                                                          \
+      }                                                                                            \
+    }                                                                                              \
+  }
+
 // Table lookup: every byte maps through the table, guard bytes untouched, n = 0 writes nothing.
 #define CRUMB_UKERNEL_x8lut(name)                                       \
   TEST(X8Lut, name) {                                                   \
