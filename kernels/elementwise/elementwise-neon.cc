@@ -1,5 +1,5 @@
 // The elementwise family's NEON kernels (kernels/elementwise/elementwise.h). On AArch64: x8lut,
-// quantize, vadd, maxpool, requantize in blocks of 16 elements, the last n % 16 elements (or
+// quantize, vadd, vmul, maxpool, requantize in blocks of 16 elements, the last n % 16 elements (or
 // channels) through the scalar kernel's expression and crumb_store_output(), so nothing past the
 // caller's arrays is touched. On Armv7 NEON only x8lut (elementwise.inc says why).
 //
@@ -95,6 +95,50 @@ inline void Dequant16(uint8x16_t b, int32x4_t z, float32x4_t scale, float32x4_t 
     const int32x4_t q1 = vsubq_s32(vmovl_high_s16(h[j]), z);
     y[2 * j] = vmulq_f32(vcvtq_f32_s32(q0), scale);
     y[2 * j + 1] = vmulq_f32(vcvtq_f32_s32(q1), scale);
+  }
+}
+
+// 16 codes (a q register of bytes) minus z, as int32.
+template <bool kU8>
+inline void Centered16(uint8x16_t b, int32x4_t z, int32x4_t q[4]) {
+  int16x8_t h[2];
+  if (kU8) {
+    h[0] = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(b)));
+    h[1] = vreinterpretq_s16_u16(vmovl_high_u8(b));
+  } else {
+    const int8x16_t s = vreinterpretq_s8_u8(b);
+    h[0] = vmovl_s8(vget_low_s8(s));
+    h[1] = vmovl_high_s8(s);
+  }
+  for (int j = 0; j < 2; j++) {
+    q[2 * j] = vsubq_s32(vmovl_s16(vget_low_s16(h[j])), z);
+    q[2 * j + 1] = vsubq_s32(vmovl_high_s16(h[j]), z);
+  }
+}
+
+// The product (qa - za)(qb - zb) is exact in int32 (|each| <= 255): vmulq_s32, then the (float)
+// cast and one fmul as the scalar kernel.
+template <bool kAU8, bool kBU8>
+void VMul(size_t n, const void* a, const void* b, void* y, const crumb_mul_params* params) {
+  const Out o = MakeOut(&params->out);
+  const uint8_t* pa = static_cast<const uint8_t*>(a);
+  const uint8_t* pb = static_cast<const uint8_t*>(b);
+  const int32x4_t za = vdupq_n_s32(params->a_zero_point);
+  const int32x4_t zb = vdupq_n_s32(params->b_zero_point);
+  const float32x4_t m = vdupq_n_f32(params->scale);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    int32x4_t qa[4], qb[4];
+    Centered16<kAU8>(vld1q_u8(pa + i), za, qa);
+    Centered16<kBU8>(vld1q_u8(pb + i), zb, qb);
+    float32x4_t v[4];
+    for (int j = 0; j < 4; j++) v[j] = vmulq_f32(vcvtq_f32_s32(vmulq_s32(qa[j], qb[j])), m);
+    Store16(v, o, y, i);
+  }
+  for (; i < n; i++) {
+    const int32_t acc = (crumb_load_code(a, i, params->a_type) - params->a_zero_point) *
+                        (crumb_load_code(b, i, params->b_type) - params->b_zero_point);
+    crumb_store_output((float)acc * params->scale, &params->out, y, i);
   }
 }
 
@@ -239,6 +283,20 @@ extern "C" void crumb_q8_vadd_ukernel__neon(size_t n, const void* a, const void*
     VAdd<false, true>(n, a, b, y, params);
   } else {
     VAdd<false, false>(n, a, b, y, params);
+  }
+}
+
+extern "C" void crumb_q8_vmul_ukernel__neon(size_t n, const void* a, const void* b, void* y,
+                                            const crumb_mul_params* params) {
+  const bool au8 = params->a_type == CRUMB_ELEM_U8, bu8 = params->b_type == CRUMB_ELEM_U8;
+  if (au8 && bu8) {
+    VMul<true, true>(n, a, b, y, params);
+  } else if (au8) {
+    VMul<true, false>(n, a, b, y, params);
+  } else if (bu8) {
+    VMul<false, true>(n, a, b, y, params);
+  } else {
+    VMul<false, false>(n, a, b, y, params);
   }
 }
 
