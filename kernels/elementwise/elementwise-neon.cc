@@ -274,30 +274,16 @@ extern "C" void crumb_f32_q8_quantize_ukernel__neon(size_t n, const float* x, vo
 
 extern "C" void crumb_q8_vadd_ukernel__neon(size_t n, const void* a, const void* b, void* y,
                                             const crumb_add_params* params) {
-  const bool au8 = params->a_type == CRUMB_ELEM_U8, bu8 = params->b_type == CRUMB_ELEM_U8;
-  if (au8 && bu8) {
-    VAdd<true, true>(n, a, b, y, params);
-  } else if (au8) {
-    VAdd<true, false>(n, a, b, y, params);
-  } else if (bu8) {
-    VAdd<false, true>(n, a, b, y, params);
-  } else {
-    VAdd<false, false>(n, a, b, y, params);
-  }
+  crumb_elementwise::ByCodeTypes(params->a_type, params->b_type, [&](auto au8, auto bu8) {
+    VAdd<decltype(au8)::value, decltype(bu8)::value>(n, a, b, y, params);
+  });
 }
 
 extern "C" void crumb_q8_vmul_ukernel__neon(size_t n, const void* a, const void* b, void* y,
                                             const crumb_mul_params* params) {
-  const bool au8 = params->a_type == CRUMB_ELEM_U8, bu8 = params->b_type == CRUMB_ELEM_U8;
-  if (au8 && bu8) {
-    VMul<true, true>(n, a, b, y, params);
-  } else if (au8) {
-    VMul<true, false>(n, a, b, y, params);
-  } else if (bu8) {
-    VMul<false, true>(n, a, b, y, params);
-  } else {
-    VMul<false, false>(n, a, b, y, params);
-  }
+  crumb_elementwise::ByCodeTypes(params->a_type, params->b_type, [&](auto au8, auto bu8) {
+    VMul<decltype(au8)::value, decltype(bu8)::value>(n, a, b, y, params);
+  });
 }
 
 extern "C" void crumb_q8_requantize_ukernel__neon(size_t n, const void* x, void* y,

@@ -21,3 +21,25 @@ extern "C" {
 #ifdef __cplusplus
 }
 #endif
+
+#ifdef __cplusplus
+#include <type_traits>
+
+namespace crumb_elementwise {
+// Calls f(kAU8, kBU8) with std::bool_constant arguments for the two inputs' code types (u8 or s8),
+// so that a two-input kernel's templated body is instantiated once per combination.
+template <typename F>
+inline void ByCodeTypes(uint32_t a_type, uint32_t b_type, F&& f) {
+  const bool au8 = a_type == CRUMB_ELEM_U8, bu8 = b_type == CRUMB_ELEM_U8;
+  if (au8 && bu8) {
+    f(std::true_type(), std::true_type());
+  } else if (au8) {
+    f(std::true_type(), std::false_type());
+  } else if (bu8) {
+    f(std::false_type(), std::true_type());
+  } else {
+    f(std::false_type(), std::false_type());
+  }
+}
+}  // namespace crumb_elementwise
+#endif
