@@ -1228,6 +1228,30 @@ struct VectorScratch {
   size_t n_;
 };
 
+// Runs f(v) for every vector of `vec` of the op's input, split over the workers: v.ints holds the
+// vector's codes (sign-extended for a signed input), f fills v.floats, and the quantize kernel
+// writes them to the output's vector.
+template <typename F>
+void ForEachVector(const OpContext& ctx, uint8_t* scratch, const AxisVectors& vec, bool in_signed,
+                   const KernelTable& kernels, const crumb_quantize_params& qparams, F&& f) {
+  const uint8_t* x = ctx.In(0).data;
+  uint8_t* y = ctx.Out().data;
+  const size_t n = vec.length, stride = vec.stride;
+  if (n == 0) return;
+  ctx.Ranges(
+      vec.bases.size(), 1, VectorScratch::kCostPerElement * n, [&](size_t b, size_t e, size_t t) {
+        const VectorScratch v(scratch + t * ctx.scratch_stride, n);
+        for (size_t j = b; j < e; j++) {
+          const uint8_t* xv = x + vec.bases[j];
+          for (size_t i = 0; i < n; i++) {
+            v.ints[i] = in_signed ? (int32_t)(int8_t)xv[i * stride] : (int32_t)xv[i * stride];
+          }
+          f(v);
+          v.Quantize(kernels, qparams, y, vec.bases[j], stride);
+        }
+      });
+}
+
 // SOFTMAX of schema/README.md: per vector along the axis, m = its largest code,
 // e_i = exp_table[m - q_i], s = sum of e_i in float in index order, y_i = e_i / s, then the
 // quantize kernel's E(y_i / s_out). Vectors are split over the workers; each task keeps its
@@ -1254,32 +1278,17 @@ class SoftmaxOp : public Op {
     return Status::Ok();
   }
   void Run(const OpContext& ctx, uint8_t* scratch) override {
-    const uint8_t* x = ctx.In(0).data;
-    uint8_t* y = ctx.Out().data;
-    const size_t n = vec_.length, stride = vec_.stride;
-    if (n == 0) return;
-    ctx.Ranges(vec_.bases.size(), 1, VectorScratch::kCostPerElement * n,
-               [&](size_t b, size_t e, size_t t) {
-                 const VectorScratch v(scratch + t * ctx.scratch_stride, n);
-                 for (size_t j = b; j < e; j++) {
-                   const uint32_t base = vec_.bases[j];
-                   const uint8_t* xv = x + base;
-                   int32_t m = INT32_MIN;
-                   for (size_t i = 0; i < n; i++) {
-                     const int32_t q =
-                         in_signed_ ? (int32_t)(int8_t)xv[i * stride] : (int32_t)xv[i * stride];
-                     v.ints[i] = q;
-                     m = std::max(m, q);
-                   }
-                   float s = 0.f;
-                   for (size_t i = 0; i < n; i++) {
-                     v.floats[i] = exp_[m - v.ints[i]];  // m - q in [0, 255]: codes are bytes
-                     s += v.floats[i];
-                   }
-                   for (size_t i = 0; i < n; i++) v.floats[i] = v.floats[i] / s;
-                   v.Quantize(kernels_, qparams_, y, base, stride);
-                 }
-               });
+    const size_t n = vec_.length;
+    ForEachVector(ctx, scratch, vec_, in_signed_, kernels_, qparams_, [&](const VectorScratch& v) {
+      int32_t m = INT32_MIN;
+      for (size_t i = 0; i < n; i++) m = std::max(m, v.ints[i]);
+      float s = 0.f;
+      for (size_t i = 0; i < n; i++) {
+        v.floats[i] = exp_[m - v.ints[i]];  // m - q in [0, 255]: codes are bytes
+        s += v.floats[i];
+      }
+      for (size_t i = 0; i < n; i++) v.floats[i] = v.floats[i] / s;
+    });
   }
   const char* KernelName() const override { return "softmax"; }
 
@@ -1324,37 +1333,24 @@ class LayerNormOp : public Op {
     return Status::Ok();
   }
   void Run(const OpContext& ctx, uint8_t* scratch) override {
-    const uint8_t* x = ctx.In(0).data;
-    uint8_t* y = ctx.Out().data;
-    const size_t c = vec_.length, stride = vec_.stride;
-    if (c == 0) return;
+    const size_t c = vec_.length;
     const int64_t cc = (int64_t)c;
-    ctx.Ranges(vec_.bases.size(), 1, VectorScratch::kCostPerElement * c,
-               [&](size_t b, size_t e, size_t t) {
-                 const VectorScratch v(scratch + t * ctx.scratch_stride, c);
-                 for (size_t j = b; j < e; j++) {
-                   const uint32_t base = vec_.bases[j];
-                   const uint8_t* xv = x + base;
-                   int64_t s1 = 0, s2 = 0;
-                   for (size_t i = 0; i < c; i++) {
-                     const int32_t q =
-                         in_signed_ ? (int32_t)(int8_t)xv[i * stride] : (int32_t)xv[i * stride];
-                     const int32_t d = q - zx_;
-                     v.ints[i] = d;
-                     s1 += d;
-                     s2 += (int64_t)d * d;
-                   }
-                   const double mean = (double)s1 / (double)cc;
-                   const double var =
-                       (double)(s2 * cc - s1 * s1) / ((double)cc * (double)cc) * sx_ * sx_;
-                   const double inv = 1.0 / std::sqrt(var + eps_);
-                   for (size_t i = 0; i < c; i++) {
-                     const float tv = (float)(((double)v.ints[i] - mean) * sx_ * inv);
-                     v.floats[i] = has_bias_ ? tv * scale_[i] + bias_[i] : tv * scale_[i];
-                   }
-                   v.Quantize(kernels_, qparams_, y, base, stride);
-                 }
-               });
+    ForEachVector(ctx, scratch, vec_, in_signed_, kernels_, qparams_, [&](const VectorScratch& v) {
+      int64_t s1 = 0, s2 = 0;
+      for (size_t i = 0; i < c; i++) {
+        const int32_t d = v.ints[i] - zx_;
+        v.ints[i] = d;
+        s1 += d;
+        s2 += (int64_t)d * d;
+      }
+      const double mean = (double)s1 / (double)cc;
+      const double var = (double)(s2 * cc - s1 * s1) / ((double)cc * (double)cc) * sx_ * sx_;
+      const double inv = 1.0 / std::sqrt(var + eps_);
+      for (size_t i = 0; i < c; i++) {
+        const float tv = (float)(((double)v.ints[i] - mean) * sx_ * inv);
+        v.floats[i] = has_bias_ ? tv * scale_[i] + bias_[i] : tv * scale_[i];
+      }
+    });
   }
   const char* KernelName() const override { return "layer_norm"; }
 

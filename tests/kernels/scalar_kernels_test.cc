@@ -244,68 +244,68 @@ void PoolSuite(crumb_maxpool_ukernel_fn* maxpool, crumb_avgpool_ukernel_fn* avgp
     }                                                                                      \
   }
 
-#define CRUMB_UKERNEL_vadd(name)                                                                   \
-  TEST(VAdd, name) {                                                                               \
-    std::mt19937 rng(61);                                                                          \
-    for (uint32_t at : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                           \
-      for (uint32_t bt : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                         \
-        for (uint32_t ot : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                       \
-          for (Fill f : {Fill::kRandom, Fill::kMax, Fill::kMin}) {                                 \
-            int32_t alo, ahi, blo, bhi, olo, ohi;                                                  \
-            Range(at, false, 8, &alo, &ahi);                                                       \
-            Range(bt, false, 8, &blo, &bhi);                                                       \
-            Range(ot, false, 8, &olo, &ohi);                                                       \
-            std::vector<int32_t> a = Codes(rng, 50, alo, ahi, f), b = Codes(rng, 50, blo, bhi, f); \
-            std::vector<uint8_t> ab(a.begin(), a.end()), bb(b.begin(), b.end());                   \
-            crumb_add_params p{};                                                                  \
-            p.a_type = at, p.a_zero_point = alo + 10, p.a_scale = 0.7f;                            \
-            p.b_type = bt, p.b_zero_point = blo + 20, p.b_scale = 1.3f;                            \
-            p.out.type = ot, p.out.zero_point = olo + 128, p.out.qmin = olo, p.out.qmax = ohi;     \
-            GuardedOutput out(1, 50, 50);                                                          \
-            name(50, ab.data(), bb.data(), out.data(), &p);                                        \
-            out.CheckGuards();                                                                     \
-            ref::Output ro;                                                                        \
-            ro.zero_point = p.out.zero_point, ro.qmin = olo, ro.qmax = ohi;                        \
-            std::vector<int32_t> want(50);                                                         \
-            ref::Add(50, a.data(), p.a_zero_point, 0.7f, b.data(), p.b_zero_point, 1.3f, ro,       \
-                     want.data());                                                                 \
-            for (size_t i = 0; i < 50; i++) ASSERT_EQ(out.Code(0, i, ot), want[i]) << i;           \
-          }                                                                                        \
-        }                                                                                          \
-      }                                                                                            \
-    }                                                                                              \
+// A two-input element-wise kernel (vadd, vmul) on 50 codes against the reference, for every mix
+// of signed / unsigned inputs and output and random / all-max / all-min codes. setup(p, at, alo,
+// bt, blo) sets the input types and parameters; reference(a, b, p, ro, want) computes the codes.
+template <typename Params, typename Setup, typename Reference>
+void CheckTwoInputKernel(void (*kernel)(size_t, const void*, const void*, void*, const Params*),
+                         uint32_t seed, Setup setup, Reference reference) {
+  std::mt19937 rng(seed);
+  for (uint32_t at : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {
+    for (uint32_t bt : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {
+      for (uint32_t ot : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {
+        for (Fill f : {Fill::kRandom, Fill::kMax, Fill::kMin}) {
+          int32_t alo, ahi, blo, bhi, olo, ohi;
+          Range(at, false, 8, &alo, &ahi);
+          Range(bt, false, 8, &blo, &bhi);
+          Range(ot, false, 8, &olo, &ohi);
+          std::vector<int32_t> a = Codes(rng, 50, alo, ahi, f), b = Codes(rng, 50, blo, bhi, f);
+          std::vector<uint8_t> ab(a.begin(), a.end()), bb(b.begin(), b.end());
+          Params p{};
+          setup(p, at, alo, bt, blo);
+          p.out.type = ot, p.out.zero_point = olo + 128, p.out.qmin = olo, p.out.qmax = ohi;
+          GuardedOutput out(1, 50, 50);
+          kernel(50, ab.data(), bb.data(), out.data(), &p);
+          out.CheckGuards();
+          ref::Output ro;
+          ro.zero_point = p.out.zero_point, ro.qmin = olo, ro.qmax = ohi;
+          std::vector<int32_t> want(50);
+          reference(a, b, p, ro, want);
+          for (size_t i = 0; i < 50; i++) ASSERT_EQ(out.Code(0, i, ot), want[i]) << i;
+        }
+      }
+    }
+  }
+}
+
+#define CRUMB_UKERNEL_vadd(name)                                                           \
+  TEST(VAdd, name) {                                                                       \
+    CheckTwoInputKernel(                                                                   \
+        name, 61,                                                                          \
+        [](crumb_add_params& p, uint32_t at, int32_t alo, uint32_t bt, int32_t blo) {      \
+          p.a_type = at, p.a_zero_point = alo + 10, p.a_scale = 0.7f;                      \
+          p.b_type = bt, p.b_zero_point = blo + 20, p.b_scale = 1.3f;                      \
+        },                                                                                 \
+        [](const std::vector<int32_t>& a, const std::vector<int32_t>& b,                   \
+           const crumb_add_params& p, const ref::Output& ro, std::vector<int32_t>& want) { \
+          ref::Add(50, a.data(), p.a_zero_point, 0.7f, b.data(), p.b_zero_point, 1.3f, ro, \
+                   want.data());                                                           \
+        });                                                                                \
   }
 
-#define CRUMB_UKERNEL_vmul(name)                                                                   \
-  TEST(VMul, name) {                                                                               \
-    std::mt19937 rng(62);                                                                          \
-    for (uint32_t at : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                           \
-      for (uint32_t bt : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                         \
-        for (uint32_t ot : {CRUMB_ELEM_S8, CRUMB_ELEM_U8}) {                                       \
-          for (Fill f : {Fill::kRandom, Fill::kMax, Fill::kMin}) {                                 \
-            int32_t alo, ahi, blo, bhi, olo, ohi;                                                  \
-            Range(at, false, 8, &alo, &ahi);                                                       \
-            Range(bt, false, 8, &blo, &bhi);                                                       \
-            Range(ot, false, 8, &olo, &ohi);                                                       \
-            std::vector<int32_t> a = Codes(rng, 50, alo, ahi, f), b = Codes(rng, 50, blo, bhi, f); \
-            std::vector<uint8_t> ab(a.begin(), a.end()), bb(b.begin(), b.end());                   \
-            crumb_mul_params p{};                                                                  \
-            p.a_type = at, p.a_zero_point = alo + 10;                                              \
-            p.b_type = bt, p.b_zero_point = blo + 20, p.scale = 0.0037f;                           \
-            p.out.type = ot, p.out.zero_point = olo + 128, p.out.qmin = olo, p.out.qmax = ohi;     \
-            GuardedOutput out(1, 50, 50);                                                          \
-            name(50, ab.data(), bb.data(), out.data(), &p);                                        \
-            out.CheckGuards();                                                                     \
-            ref::Output ro;                                                                        \
-            ro.zero_point = p.out.zero_point, ro.qmin = olo, ro.qmax = ohi;                        \
-            std::vector<int32_t> want(50);                                                         \
-            ref::Mul(50, a.data(), p.a_zero_point, b.data(), p.b_zero_point, 0.0037f, ro,          \
-                     want.data());                                                                 \
-            for (size_t i = 0; i < 50; i++) ASSERT_EQ(out.Code(0, i, ot), want[i]) << i;           \
-          }                                                                                        \
-        }                                                                                          \
-      }                                                                                            \
-    }                                                                                              \
+#define CRUMB_UKERNEL_vmul(name)                                                           \
+  TEST(VMul, name) {                                                                       \
+    CheckTwoInputKernel(                                                                   \
+        name, 62,                                                                          \
+        [](crumb_mul_params& p, uint32_t at, int32_t alo, uint32_t bt, int32_t blo) {      \
+          p.a_type = at, p.a_zero_point = alo + 10;                                        \
+          p.b_type = bt, p.b_zero_point = blo + 20, p.scale = 0.0037f;                     \
+        },                                                                                 \
+        [](const std::vector<int32_t>& a, const std::vector<int32_t>& b,                   \
+           const crumb_mul_params& p, const ref::Output& ro, std::vector<int32_t>& want) { \
+          ref::Mul(50, a.data(), p.a_zero_point, b.data(), p.b_zero_point, 0.0037f, ro,    \
+                   want.data());                                                           \
+        });                                                                                \
   }
 
 // Table lookup: every byte maps through the table, guard bytes untouched, n = 0 writes nothing.
