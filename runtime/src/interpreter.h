@@ -25,7 +25,8 @@ struct crumb_options {
   bool profiling = false;
   int family = 0;  // crumb_kernel_family forced on every layer that can run it; 0 = the table
   uint64_t memory_limit = CRUMB_DEFAULT_MEMORY_LIMIT;  // 0: none (kMaxArenaBytes remains)
-  // Every tensor keeps its own memory and its plain layout (crumb_options_set_preserve_all_tensors).
+  // Every tensor keeps its own memory and its plain layout
+  // (crumb_options_set_preserve_all_tensors).
   bool preserve_all = false;
 };
 
@@ -82,6 +83,8 @@ class Workers {
   // threads >= 1; one thread means no pool. A non-zero cpu_mask pins the pool's threads there.
   Status Init(size_t threads, uint64_t cpu_mask);
   size_t threads() const { return threads_; }
+  // The pthreadpool_t (null with one thread), for XNNPACK's operators.
+  void* pool() const { return pool_; }
   size_t max_tasks() const { return threads_ == 1 ? 1 : 4 * threads_; }
   void Run(size_t tasks, const std::function<void(size_t)>& fn) const;
   // Sends the pool's threads to sleep (the end of an invoke).

@@ -579,8 +579,11 @@ Status Model::Parse() {
                     "(QUANTIZE) to %d (MUL) at version 1 (a newer model format?).",
                     i, op.name.c_str(), op.opcode, (int)kOpQuantize, (int)kOpMul));
     }
-    // REQUANTIZE version 2 reads a code table as its second input; every other op is at 1.
-    const int32_t max_version = op.opcode == kOpRequantize ? 2 : 1;
+    // REQUANTIZE version 2 reads a code table as its second input; CONV_2D / FULLY_CONNECTED
+    // version 2 are float layers (FLOAT32 x, w, bias); every other op is at 1.
+    const int32_t max_version =
+        op.opcode == kOpRequantize || op.opcode == kOpConv2D || op.opcode == kOpFullyConnected ? 2
+                                                                                               : 1;
     if (op.version < 1 || op.version > max_version) {
       return Unsupported(StrFormat("%s has version %d; this runtime knows version%s.",
                                    label.c_str(), op.version,
@@ -590,6 +593,11 @@ Status Model::Parse() {
     if (fo->outputs()) op.outputs.assign(fo->outputs()->begin(), fo->outputs()->end());
     // LAYER_NORM's bias (input 2) is optional: an absent one is dropped, leaving two inputs.
     if (op.opcode == kOpLayerNorm && op.inputs.size() == 3 && op.inputs[2] == -1) {
+      op.inputs.pop_back();
+    }
+    // So is a float layer's bias (input 2).
+    if ((op.opcode == kOpConv2D || op.opcode == kOpFullyConnected) && op.version == 2 &&
+        op.inputs.size() == 3 && op.inputs[2] == -1) {
       op.inputs.pop_back();
     }
     for (size_t k = 0; k < op.inputs.size(); k++) {
@@ -639,8 +647,8 @@ Status Model::Parse() {
       }
       // A union's type may be set while its table is absent; the verifier accepts that.
       if (!fo->options()) {
-        return InvalidModel(StrFormat("%s names %s but carries no options table.", label.c_str(),
-                                      want_name));
+        return InvalidModel(
+            StrFormat("%s names %s but carries no options table.", label.c_str(), want_name));
       }
       return Status::Ok();
     };

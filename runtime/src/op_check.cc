@@ -553,9 +553,10 @@ class Checker {
       uint32_t shift;
       memcpy(&shift, w.data + b * block + CRUMB_BITSERIAL_SHIFT_OFFSET, sizeof shift);
       if (shift > 1) {
-        return Fail(StrFormat("%s are BITSERIAL_N64 weights whose block %zu has shift %u; the "
-                              "layout allows 0 or 1.",
-                              what.c_str(), b, shift));
+        return Fail(
+            StrFormat("%s are BITSERIAL_N64 weights whose block %zu has shift %u; the "
+                      "layout allows 0 or 1.",
+                      what.c_str(), b, shift));
       }
     }
     return Status::Ok();
@@ -601,6 +602,69 @@ class Checker {
     return Status::Ok();
   }
 
+  // CONV_2D / FULLY_CONNECTED version 2 (float layers): x FLOAT32, w a constant FLOAT32 [Cout,
+  // Cin/groups, KH, KW] / [N, K], bias a constant FLOAT32 [Cout] or absent, y FLOAT32. The loader
+  // already checked that w's buffer holds exactly its elements, so every size below is bounded
+  // by the file.
+  Status FloatLayer(int rank) const {
+    const bool conv = rank == 4;
+    CRUMB_RETURN_IF_ERROR(Counts(2, 3, 1));
+    CRUMB_RETURN_IF_ERROR(Activation(0, true, conv ? 4 : -1));
+    CRUMB_RETURN_IF_ERROR(Output(false, true, conv ? 4 : -1));
+    const TensorDesc& w = In(1);
+    const std::string what = StrFormat("weights %s", m_.TensorLabel(op_.inputs[1]).c_str());
+    if (!w.is_constant() || !w.is_float || (int)w.shape.size() != rank) {
+      return Fail(StrFormat("(a float layer) needs %s to be constant FLOAT32 data of rank %d.",
+                            what.c_str(), rank));
+    }
+    for (int64_t d : w.shape) {
+      if (d < 1) return Fail(what + " have an empty dimension.");
+    }
+    if (op_.inputs.size() == 3) {
+      const TensorDesc& b = In(2);
+      if (!b.is_constant() || !b.is_float || b.shape.size() != 1 || b.shape[0] != w.shape[0]) {
+        return Fail(StrFormat("bias %s must be a constant FLOAT32 vector of %lld values.",
+                              m_.TensorLabel(op_.inputs[2]).c_str(), (long long)w.shape[0]));
+      }
+    }
+    if (op_.family != CRUMB_FAMILY_AUTO && op_.family != CRUMB_FAMILY_XNNPACK) {
+      return Fail(
+          StrFormat("is a float layer recorded for kernel family %s; float layers run on "
+                    "XNNPACK (or AUTO).",
+                    KernelFamilyName(op_.family)));
+    }
+    const TensorDesc& x = In(0);
+    if (!conv) {
+      if (x.shape.empty() || x.shape.back() != w.shape[1]) {
+        return Fail(StrFormat("reads rows of %lld values but its weights take %lld.",
+                              x.shape.empty() ? 0ll : (long long)x.shape.back(),
+                              (long long)w.shape[1]));
+      }
+      if (Out().shape.size() != x.shape.size() || Out().shape.back() != w.shape[0]) {
+        return Fail("has an output shape that is not the input's rows by the weights' outputs.");
+      }
+      return Status::Ok();
+    }
+    CRUMB_RETURN_IF_ERROR(Window());
+    if (op_.kernel_h != w.shape[2] || op_.kernel_w != w.shape[3]) {
+      return Fail(StrFormat("has kernel %dx%d but its weights are %lldx%lld.", op_.kernel_h,
+                            op_.kernel_w, (long long)w.shape[2], (long long)w.shape[3]));
+    }
+    if (op_.groups < 1 || w.shape[0] % op_.groups != 0) {
+      return Fail(StrFormat("has %d groups, which do not divide its %lld output channels.",
+                            op_.groups, (long long)w.shape[0]));
+    }
+    if (x.shape[1] != w.shape[1] * op_.groups) {
+      return Fail(StrFormat("reads %lld input channels but its weights take %lld x %d groups.",
+                            (long long)x.shape[1], (long long)w.shape[1], op_.groups));
+    }
+    if (Out().shape[1] != w.shape[0]) {
+      return Fail(StrFormat("writes %lld channels but has %lld filters.", (long long)Out().shape[1],
+                            (long long)w.shape[0]));
+    }
+    return Status::Ok();
+  }
+
   Status Check() const {
     switch (op_.opcode) {
       case kOpQuantize:
@@ -612,6 +676,7 @@ class Checker {
         CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
         return Output(false, true, (int)In(0).shape.size());
       case kOpConv2D: {
+        if (op_.version == 2) return FloatLayer(4);
         CRUMB_RETURN_IF_ERROR(Counts(4, 4, 1));
         CRUMB_RETURN_IF_ERROR(Activation(0, false, 4));
         CRUMB_RETURN_IF_ERROR(Weights(4));
@@ -640,6 +705,7 @@ class Checker {
         return PackedWeights((size_t)op_.groups);
       }
       case kOpFullyConnected: {
+        if (op_.version == 2) return FloatLayer(2);
         CRUMB_RETURN_IF_ERROR(Counts(4, 4, 1));
         CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
         CRUMB_RETURN_IF_ERROR(Weights(2));

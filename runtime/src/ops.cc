@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "float_layers.h"
 #include "gemm_layer.h"
 #include "interpreter.h"
 #include "kernels/common/pack.h"
@@ -709,7 +710,8 @@ class FullyConnectedOp : public Op {
     if (layer_.InputFormat() != 0) {
       CRUMB_RETURN_IF_ERROR(packed_.Resize(layer_, m_, 1));
     }
-    if (layer_.family() == CRUMB_FAMILY_SPARSE) CRUMB_RETURN_IF_ERROR(sparse_in_.Resize(ctx, k_, m_));
+    if (layer_.family() == CRUMB_FAMILY_SPARSE)
+      CRUMB_RETURN_IF_ERROR(sparse_in_.Resize(ctx, k_, m_));
     persistent_bytes_ = packed_.size() + sparse_in_.size() + layer_.persistent_bytes();
     return Status::Ok();
   }
@@ -1786,8 +1788,10 @@ std::unique_ptr<Op> CreateOp(const OpDesc& desc, const KernelTable& kernels) {
     case kOpDequantize:
       return std::make_unique<DequantizeOp>(kernels);
     case kOpConv2D:
+      if (desc.version == 2) return CreateFloatLayer(desc, kernels);
       return std::make_unique<ConvOp>(kernels);
     case kOpFullyConnected:
+      if (desc.version == 2) return CreateFloatLayer(desc, kernels);
       return std::make_unique<FullyConnectedOp>(kernels);
     case kOpAdd:
       return std::make_unique<AddOp>(kernels);

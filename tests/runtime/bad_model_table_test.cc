@@ -146,6 +146,28 @@ ModelBuilder MulModel() {
   return mb;
 }
 
+// A float layer: x [1,4,5,5] f32 -> CONV_2D version 2 3x3 pad 1 (w f32 [3,4,3,3], bias [3]) ->
+// y [1,3,5,5] f32. Tensors: 0 x, 1 w, 2 bias, 3 y.
+ModelBuilder FloatConvModel() {
+  ModelBuilder mb;
+  const int32_t x = mb.AddFloat("x", {1, 4, 5, 5});
+  TensorSpec w;
+  w.name = "w";
+  w.shape = {3, 4, 3, 3};
+  w.layout = kDense;
+  w.data.assign(3 * 4 * 9 * sizeof(float), '\0');
+  const int32_t wt = mb.Add(w);
+  const int32_t b = mb.AddFloatConst("bias", {0.f, 1.f, 2.f});
+  const int32_t y = mb.AddFloat("y", {1, 3, 5, 5});
+  OpSpec& op = mb.AddOp(2, "fconv", {x, wt, b}, {y});
+  op.version = 2;
+  op.kernel_h = op.kernel_w = 3;
+  op.pad_top = op.pad_left = op.pad_bottom = op.pad_right = 1;
+  mb.inputs = {x};
+  mb.outputs = {y};
+  return mb;
+}
+
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 const float kInf = std::numeric_limits<float>::infinity();
 
@@ -163,7 +185,7 @@ std::vector<LoadRow> LoadRows() {
   auto M = [](std::function<void(ModelBuilder&)> f) { return f; };
   const auto conv = SmallConvModel, pool = PoolModel, resize = ResizeModel, slice = SliceModel;
   const auto bmm = BatchMatMulModel, transpose = TransposeModel, mul = MulModel;
-  const auto softmax = SoftmaxModel, layer_norm = LayerNormModel;
+  const auto softmax = SoftmaxModel, layer_norm = LayerNormModel, fconv = FloatConvModel;
   const crumb_status kInvalid = CRUMB_ERROR_INVALID_MODEL, kUnsup = CRUMB_ERROR_UNSUPPORTED;
   return {
       // The container.
@@ -311,8 +333,8 @@ std::vector<LoadRow> LoadRows() {
       // Ops this runtime does not have.
       {"unknown opcode", conv, M([](ModelBuilder& m) { m.ops[2].opcode = 77; }), nullptr, kUnsup,
        "Op 2 ('dequant') has unknown opcode 77: this runtime runs opcodes 0 (QUANTIZE) to "},
-      {"unknown op version", conv, M([](ModelBuilder& m) { m.ops[1].version = 3; }), nullptr,
-       kUnsup, "Op 1 (CONV_2D 'conv') has version 3; this runtime knows version 1"},
+      {"unknown op version", conv, M([](ModelBuilder& m) { m.ops[2].version = 2; }), nullptr,
+       kUnsup, "Op 2 (DEQUANTIZE 'dequant') has version 2; this runtime knows version 1"},
       {"custom op", conv, M([](ModelBuilder& m) { m.ops[2].opcode = 1000; }), nullptr, kUnsup,
        "is a custom op"},
       // RESIZE options and shapes.
@@ -438,6 +460,55 @@ std::vector<LoadRow> LoadRows() {
          m.tensors[1].shape = {2, 7, 3};
        }),
        nullptr, kInvalid, "input 1, tensor 1 ('b'), must be QUANT"},
+      // Float layers (CONV_2D / FULLY_CONNECTED version 2).
+      {"float conv version 3", fconv, M([](ModelBuilder& m) { m.ops[0].version = 3; }), nullptr,
+       kUnsup, "Op 0 (CONV_2D 'fconv') has version 3; this runtime knows versions 1 and 2"},
+      {"float conv quantized input", fconv, M([](ModelBuilder& m) {
+         m.tensors[0] = TensorSpec();
+         m.tensors[0].name = "x";
+         m.tensors[0].shape = {1, 4, 5, 5};
+         m.tensors[0].type = kQuant;
+         m.tensors[0].bits = 8;
+         m.tensors[0].has_quantization = true;
+         m.tensors[0].scales = {0.1f};
+         m.tensors[0].zero_points = {0};
+         m.tensors[0].qmin = -128;
+         m.tensors[0].qmax = 127;
+       }),
+       nullptr, kInvalid, "input 0, tensor 0 ('x'), must be FLOAT32"},
+      {"float conv quantized weights", fconv, M([](ModelBuilder& m) {
+         m.tensors[1].type = kQuant;
+         m.tensors[1].bits = 8;
+         m.tensors[1].has_quantization = true;
+         m.tensors[1].scales = {0.1f};
+         m.tensors[1].zero_points = {0};
+         m.tensors[1].qmin = -128;
+         m.tensors[1].qmax = 127;
+         m.tensors[1].data.resize(3 * 4 * 9);
+       }),
+       nullptr, kInvalid,
+       "Op 0 (CONV_2D 'fconv') (a float layer) needs weights tensor 1 ('w') to be constant FLOAT32 "
+       "data of rank 4"},
+      {"float conv bias of the wrong length", fconv, M([](ModelBuilder& m) {
+         m.tensors[2].shape = {2};
+         m.tensors[2].data.resize(2 * sizeof(float));
+       }),
+       nullptr, kInvalid,
+       "Op 0 (CONV_2D 'fconv') bias tensor 2 ('bias') must be a constant FLOAT32 vector of 3 "
+       "values"},
+      {"float conv groups", fconv, M([](ModelBuilder& m) { m.ops[0].groups = 2; }), nullptr,
+       kInvalid, "Op 0 (CONV_2D 'fconv') has 2 groups, which do not divide its 3 output channels"},
+      {"float conv kernel", fconv, M([](ModelBuilder& m) { m.ops[0].kernel_w = 2; }), nullptr,
+       kInvalid, "Op 0 (CONV_2D 'fconv') has kernel 3x2 but its weights are 3x3"},
+      {"float conv family", fconv, M([](ModelBuilder& m) { m.ops[0].family = kFamilyLut; }),
+       nullptr, kInvalid,
+       "Op 0 (CONV_2D 'fconv') is a float layer recorded for kernel family LUT; float layers run "
+       "on XNNPACK"},
+      {"float conv NaN weight", fconv, M([](ModelBuilder& m) {
+         const float nan = kNaN;
+         memcpy(&m.tensors[1].data[20], &nan, sizeof(nan));
+       }),
+       nullptr, kInvalid, "holds a non-finite value at element 5"},
       // MUL options and shapes.
       {"mul without options", mul, M([](ModelBuilder& m) { m.ops[0].no_options = true; }), nullptr,
        kInvalid, "Op 0 (MUL 'mul') needs MulOptions"},
