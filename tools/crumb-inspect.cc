@@ -87,6 +87,14 @@ int main(int argc, char** argv) {
     if (!info.family.empty()) {
       printf("        runs: %s, %s\n", info.family.c_str(), info.family_reason.c_str());
     }
+    if (op.version != 1) {
+      const bool float_layer =
+          op.opcode == crumb::rt::kOpConv2D || op.opcode == crumb::rt::kOpFullyConnected;
+      printf("        version=%d%s\n", op.version,
+             float_layer ? " (float layer: FLOAT32 input, weights, bias)"
+             : op.opcode == crumb::rt::kOpRequantize ? " (code table)"
+                                                     : "");
+    }
     if (op.opcode == crumb::rt::kOpConv2D || op.opcode == crumb::rt::kOpMaxPool2D ||
         op.opcode == crumb::rt::kOpAveragePool2D) {
       printf("        kernel=%dx%d stride=%dx%d dilation=%dx%d pads=%d,%d,%d,%d", op.kernel_h,

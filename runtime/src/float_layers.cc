@@ -1,8 +1,8 @@
 // Float layers: CONV_2D / FULLY_CONNECTED version 2 (schema/README.md), the layers a model keeps
 // in fp32. They run on XNNPACK's fp32 operators (DESIGN.md: XNNPACK serves the layers a model
 // keeps at 8 or 32 bits) on the interpreter's own thread pool; without XNNPACK (built with
-// CRUMB_USE_XNNPACK=OFF, or a CPU it cannot initialize on) and on the scalar kernel path, a plain
-// loop computes the same sums in its own order.
+// CRUMB_USE_XNNPACK=OFF, or a CPU it cannot initialize on) and with the scalar family forced, a
+// plain loop computes the same sums in its own order.
 #include "float_layers.h"
 
 #include "kernels/common/family.h"
@@ -34,9 +34,12 @@ bool XnnpackReady() {
 
 class FloatLayerOp : public Op {
  public:
-  FloatLayerOp(const KernelTable& kernels, bool conv) : conv_(conv) {
+  FloatLayerOp(const KernelTable& kernels, bool conv, bool scalar) : conv_(conv) {
+    (void)scalar;
 #ifdef CRUMB_USE_XNNPACK
-    use_xnnpack_ = kernels.isa != CRUMB_ISA_SCALAR && kernels.forced_family != CRUMB_FAMILY_SCALAR;
+    // XNNPACK picks its own instruction set, so a float layer gives the same floats on every
+    // crumb ISA path of one CPU; forcing the scalar family (options or file) takes the loop.
+    use_xnnpack_ = !scalar && kernels.forced_family != CRUMB_FAMILY_SCALAR;
 #else
     (void)kernels;
 #endif
@@ -180,7 +183,8 @@ class FloatLayerOp : public Op {
   const char* FamilyReason() const override {
     if (xnn_op_) return "a float layer (the model keeps it fp32): XNNPACK's fp32 operator";
 #ifdef CRUMB_USE_XNNPACK
-    if (!use_xnnpack_) return "a float layer on the scalar kernel path: the runtime's fp32 loop";
+    if (!use_xnnpack_)
+      return "a float layer forced onto the scalar family: the runtime's fp32 loop";
     return "a float layer XNNPACK did not take (it failed to initialize, or an empty clamp): the "
            "runtime's fp32 loop";
 #else
@@ -258,7 +262,8 @@ class FloatLayerOp : public Op {
 }  // namespace
 
 std::unique_ptr<Op> CreateFloatLayer(const OpDesc& desc, const KernelTable& kernels) {
-  return std::make_unique<FloatLayerOp>(kernels, desc.opcode == kOpConv2D);
+  return std::make_unique<FloatLayerOp>(kernels, desc.opcode == kOpConv2D,
+                                        desc.family == CRUMB_FAMILY_SCALAR);
 }
 
 }  // namespace crumb::rt

@@ -627,10 +627,11 @@ class Checker {
                               m_.TensorLabel(op_.inputs[2]).c_str(), (long long)w.shape[0]));
       }
     }
-    if (op_.family != CRUMB_FAMILY_AUTO && op_.family != CRUMB_FAMILY_XNNPACK) {
+    if (op_.family != CRUMB_FAMILY_AUTO && op_.family != CRUMB_FAMILY_XNNPACK &&
+        op_.family != CRUMB_FAMILY_SCALAR) {
       return Fail(
           StrFormat("is a float layer recorded for kernel family %s; float layers run on "
-                    "XNNPACK (or AUTO).",
+                    "XNNPACK or the scalar loop (or AUTO).",
                     KernelFamilyName(op_.family)));
     }
     const TensorDesc& x = In(0);

@@ -503,7 +503,7 @@ std::vector<LoadRow> LoadRows() {
       {"float conv family", fconv, M([](ModelBuilder& m) { m.ops[0].family = kFamilyLut; }),
        nullptr, kInvalid,
        "Op 0 (CONV_2D 'fconv') is a float layer recorded for kernel family LUT; float layers run "
-       "on XNNPACK"},
+       "on XNNPACK or the scalar loop"},
       {"float conv NaN weight", fconv, M([](ModelBuilder& m) {
          const float nan = kNaN;
          memcpy(&m.tensors[1].data[20], &nan, sizeof(nan));
