@@ -54,6 +54,7 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
   ConvertResult r;
   Diagnostics diag;
   Graph& g = r.graph;
+  std::vector<LayerOverride> layers = options.layers;
   ImportModel(model, &g, &diag);
   CheckGraphStructure(g, &diag);
   ConstantsToInitializers(&g, &diag);
@@ -72,12 +73,11 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
     FoldBiasAdd(&g, &diag);
     FoldBatchNorm(&g, &diag);
     FuseActivations(&g, &diag);
-    LowerToCrumb(g, &r.model, &diag);
+    LowerToCrumb(g, &r.model, &diag, &layers);
   }
   if (diag.ok()) {
     FoldSpatialMasks(&r.model, &diag);
     const Target table_row = options.target == Target::kArmv7 ? Target::kArm64 : options.target;
-    std::vector<LayerOverride> layers = options.layers;
     ChooseKernelFamily(&r.model, options.family, unsigned(table_row), options.sparse, &layers);
     for (const LayerOverride& o : layers)
       if (o.matched == 0)

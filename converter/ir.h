@@ -191,7 +191,8 @@ enum class KernelFamily {
   kBitserial = 3,
   kDot = 4,
   kDwconv = 5,
-  kSparse = 6
+  kSparse = 6,
+  kXnnpack = 7  // float layers (CONV_2D / FULLY_CONNECTED version 2): XNNPACK's fp32 operators
 };
 // crumb-convert --sparse: the block-sparsity rule (auto), every layer the sparse kernels can run
 // (on), none (off).
@@ -270,7 +271,7 @@ struct COp {
   float epsilon = 0.f;                             // LAYER_NORM
   float multiplier = 1.f;                          // BATCH_MATMUL
   std::vector<int32_t> perm;                       // TRANSPOSE
-  std::string bits_label;  // "wXaY" for the metadata of Conv / FC
+  std::string bits_label;                          // "wXaY" for the metadata of Conv / FC
 };
 
 struct CModel {

@@ -76,13 +76,20 @@ bool ParseLayerConfig(const std::string& text, const std::string& path,
         }
         o.has_sparse = true;
         o.sparse = s == "on" ? SparseMode::kOn : s == "off" ? SparseMode::kOff : SparseMode::kAuto;
-      } else if (key == "exclude" || key == "keep" || key == "float") {
-        problems->push_back(where + " asks to keep layers float ('" + key +
-                            "'): libcrumb runs quantized convolutions and fully-connected layers "
-                            "only; it has no float path for a layer yet");
+      } else if (key == "float" || key == "exclude") {
+        // "exclude" is the quantization toolkits' word: the layer is excluded from quantization.
+        if (v.kind != json::Json::kBool) {
+          problems->push_back(where + " has " + key + " of a non-boolean; it takes true or false");
+          continue;
+        }
+        o.has_float = true;
+        o.keep_float = v.b;
+      } else if (key == "keep") {
+        problems->push_back(where +
+                            " has the key \"keep\"; to keep a layer float, write \"float\": true");
       } else {
         problems->push_back(where + " has the unknown key \"" + key +
-                            "\" (it takes match, family, sparse)");
+                            "\" (it takes match, family, sparse, float)");
       }
     }
     if (has_match) out->push_back(o);

@@ -1,8 +1,10 @@
-// crumb-convert --config FILE: per-layer overrides of the kernel family and the sparse choice.
+// crumb-convert --config FILE: per-layer overrides of the kernel family and the sparse choice, and
+// layers to keep float.
 //
 //   {"layers": [
 //     {"match": "/layer1/*", "family": "dot"},
-//     {"match": "/fc/Gemm", "sparse": "off"}
+//     {"match": "/fc/Gemm", "sparse": "off"},
+//     {"match": "/conv1/Conv", "float": true}
 //   ]}
 //
 // `match` is a shell glob (fnmatch) over the ONNX node names of Conv / Gemm / MatMul layers (the
@@ -25,6 +27,10 @@ struct LayerOverride {
   KernelFamily family = KernelFamily::kAuto;
   bool has_sparse = false;
   SparseMode sparse = SparseMode::kAuto;
+  // "float": true (or "exclude": true): the layer stays a float layer (CONV_2D /
+  // FULLY_CONNECTED version 2), its quantized weights dequantized; LowerToCrumb applies it.
+  bool has_float = false;
+  bool keep_float = false;
   size_t matched = 0;  // layers it applied to (ChooseKernelFamily counts)
 };
 

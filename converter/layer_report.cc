@@ -17,6 +17,7 @@ std::string BitsOf(const CTensor& t) {
 
 // Why a layer of this family runs on scalar kernels on the target, or "" when it does not.
 std::string ScalarWhy(const COp& op, Target target) {
+  if (op.version == 2) return "";  // float layers run XNNPACK's fp32 operators on every target
   if (op.family == KernelFamily::kScalar) {
     return op.family_source == FamilySource::kForced
                ? "its kernel family was forced to scalar (--kernel-family scalar or --config)"
@@ -60,6 +61,10 @@ std::vector<LayerRow> LayerRows(const CModel& m, Target target) {
     r.bits = "w" + BitsOf(w) + "a" + BitsOf(x) + "o" + BitsOf(y);
     const char* family = crumb_kernel_family_name(int(op.family));
     r.family = *family ? family : "float";
+    if (op.version == 2) {  // a float layer: 32-bit float weights, input and output, on XNNPACK
+      r.bits = "f32";
+      r.family = "xnnpack";
+    }
     r.weight_bytes = w.bytes.size();
     r.scalar_why = ScalarWhy(op, target);
     rows.push_back(r);

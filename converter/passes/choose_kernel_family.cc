@@ -116,6 +116,8 @@ void ChooseKernelFamily(CModel* m, KernelFamily default_family, unsigned target,
   for (auto& op : m->ops) {
     KernelFamily family = default_family;
     SparseMode sparse = default_sparse;
+    if (op.version == 2 && (op.opcode == OpCode::kConv2D || op.opcode == OpCode::kFullyConnected))
+      continue;  // a float layer: XNNPACK's fp32 operators, set by the lowering
     if (!IsQuantizedGemm(*m, op)) {
       // Only Conv / FC have more than one family; a forced scalar still reads as such in the file.
       op.family = family == KernelFamily::kScalar ? KernelFamily::kScalar : KernelFamily::kAuto;

@@ -47,9 +47,10 @@ void FoldBiasAdd(Graph* g, Diagnostics*) {
       if ((!conv && prod.op_type != "Gemm" && prod.op_type != "MatMul") || !prod.domain.empty() ||
           g->Consumers(x).size() != 1 || g->IsGraphOutput(x) || !prod.fused.empty())
         continue;
-      // A weight, not a MatMul of two activations.
+      // A weight, not a MatMul of two activations: quantized, or a float layer's FLOAT constant.
       const int w = g->Producer(prod.Input(1));
-      if (w < 0 || g->nodes[size_t(w)].op_type != kQConstOp) continue;
+      const Const* fw = w < 0 ? g->FindConst(prod.Input(1)) : nullptr;
+      if (w < 0 ? !fw || fw->type != kFloat : g->nodes[size_t(w)].op_type != kQConstOp) continue;
       std::vector<double> bias;
       // (A single value is left to the Add: its channel count is not known here.)
       if (!PerChannel(*b, conv, &bias) || bias.size() < 2) continue;

@@ -47,12 +47,26 @@ bool WindowExtent(int64_t in, int64_t k, int64_t stride, int64_t dil, const std:
 
 class Lowerer {
  public:
-  Lowerer(const Graph& g, CModel* m, Diagnostics* diag)
+  Lowerer(const Graph& g, CModel* m, Diagnostics* diag, std::vector<LayerOverride>* layers)
       : g_(g), m_(m), diag_(diag), index_(IndexValues(g)) {
     lookup_ = [this](const std::string& v) -> const IndexValue* {
       auto it = index_values_.find(v);
       return it == index_values_.end() ? nullptr : &it->second;
     };
+    // --config "float": the last matching entry that says decides, per Conv / Gemm / MatMul.
+    for (const Node& n : g_.nodes) {
+      if (!n.domain.empty() ||
+          (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul"))
+        continue;
+      bool keep = false;
+      for (size_t k = 0; layers && k < layers->size(); k++) {
+        LayerOverride& o = (*layers)[k];
+        if (!o.has_float || !LayerMatches(o, n.name)) continue;
+        o.matched++;
+        keep = o.keep_float;
+      }
+      if (keep) keep_float_.insert(n.name);
+    }
   }
 
   void Run() {
@@ -266,7 +280,8 @@ class Lowerer {
         quant_of_[x] = named->second;
       } else if (failed_.count(src)) {
         return Fail(n);
-      } else if (g_.IsGraphInput(src)) {
+      } else if (g_.IsGraphInput(src) || float_layer_out_.count(src)) {
+        // A float value: QUANTIZE (a graph input, or the output of a float layer).
         const int out = AddTensor(QuantTensor(q, shape_of_[src]));
         COp op;
         op.opcode = OpCode::kQuantize;
@@ -330,15 +345,19 @@ class Lowerer {
   void VisitCompute(const Node& n) {
     for (const auto& i : n.inputs)
       if (!i.empty() && failed_.count(i)) return Fail(n);
+    if (IsFloatLayer(n)) return VisitFloatLayer(n);
     const std::string f = n.outputs[0];
+    const bool float_out_ok = n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul";
     // Where does the float result go?
     std::vector<Target> targets;
     std::set<std::string> seen;
-    bool other_readers = false;
+    bool other_readers = false, float_readers = false;
     for (int c : g_.Consumers(f)) {
       const Node& r = g_.nodes[size_t(c)];
       if (r.op_type == kFakeQuantOp) {
         if (seen.insert(r.quant->tensor_name).second) targets.push_back({r.quant.get(), ""});
+      } else if (float_out_ok && ReadsAsFloatInput(r, f)) {
+        float_readers = true;  // a float layer reads the FLOAT32 output directly
       } else {
         other_readers = true;
       }
@@ -347,8 +366,7 @@ class Lowerer {
         n.op_type == "Flatten" || n.op_type == "Reshape" || n.op_type == "MaxPool" ||
         n.op_type == kSpatialMaskOp || n.op_type == "Slice" || n.op_type == "Transpose" ||
         (n.op_type == "Resize" && n.AttrString("mode", "nearest") == "nearest");
-    const bool float_out_ok = n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul";
-    if (g_.IsGraphOutput(f)) {
+    if (g_.IsGraphOutput(f) || float_readers) {
       if (!float_out_ok) {
         diag_->AddNode(n, "its float output '" + f +
                               "' is a graph output; only Conv / Gemm / MatMul may give a float "
@@ -894,16 +912,205 @@ class Lowerer {
     return !(p && p->op_type == kQConstOp) && !g_.FindConst(n.Input(1));
   }
 
+  // The weight (input 1) of a Conv / Gemm / MatMul: a quantized constant, or for a float layer
+  // a plain float constant (described by its dims only, for the shape checks).
   const QuantInfo* WeightOf(const Node& n) {
     const Node* p = ProducerNode(n.Input(1));
-    if (!p || p->op_type != kQConstOp) {
-      diag_->AddNode(n, "its weight '" + n.Input(1) +
-                            "' must be a quantized constant (DequantizeLinear of an integer "
-                            "initializer, or QuantizeLinear -> [Clip] -> DequantizeLinear of a "
-                            "float one)");
-      return nullptr;
+    if (p && p->op_type == kQConstOp) return p->quant.get();
+    const Const* c = p ? nullptr : g_.FindConst(n.Input(1));
+    if (c && c->type == kFloat) {
+      QuantInfo& d = float_weight_dims_[n.Input(1)];
+      d.dims = c->dims;
+      return &d;
     }
-    return p->quant.get();
+    diag_->AddNode(n, "its weight '" + n.Input(1) +
+                          "' must be a constant: a quantized one (DequantizeLinear of an integer "
+                          "initializer, or QuantizeLinear -> [Clip] -> DequantizeLinear of a "
+                          "float one) or a FLOAT initializer (a float layer)");
+    return nullptr;
+  }
+
+  // ------------------------------------------------------------------ float layers
+
+  // A Conv / Gemm / MatMul computed in float32 (CONV_2D / FULLY_CONNECTED version 2): its weight
+  // is a plain FLOAT initializer (the layer was left unquantized), or --config keeps it float.
+  bool IsFloatLayer(const Node& n) const {
+    if (!n.domain.empty() || (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul"))
+      return false;
+    if (ActivationMatMul(n)) return false;
+    const Node* p = ProducerNode(n.Input(1));
+    if (p) return p->op_type == kQConstOp && keep_float_.count(n.name);
+    const Const* c = g_.FindConst(n.Input(1));
+    return c && c->type == kFloat;
+  }
+
+  // r is a float layer reading `v` as its activation (and only there).
+  bool ReadsAsFloatInput(const Node& r, const std::string& v) const {
+    if (!IsFloatLayer(r) || r.Input(0) != v) return false;
+    for (size_t k = 1; k < r.inputs.size(); k++)
+      if (r.inputs[k] == v) return false;
+    return true;
+  }
+
+  void VisitFloatLayer(const Node& n) {
+    const std::string f = n.outputs[0];
+    // Its FLOAT32 output goes to quantizers (QUANTIZE), other float layers, or the graph output;
+    // anything else would need a float op crumb does not have.
+    bool refused = false, read = g_.IsGraphOutput(f);
+    for (int c : g_.Consumers(f)) {
+      const Node& r = g_.nodes[size_t(c)];
+      read = true;
+      if (r.op_type == kFakeQuantOp || ReadsAsFloatInput(r, f)) continue;
+      diag_->AddNode(r, "its input '" + f + "' is the float output of the float layer " +
+                            Diagnostics::Describe(n) +
+                            "; insert QuantizeLinear -> DequantizeLinear between them (only "
+                            "quantizers and other float Conv / Gemm / MatMul layers read a float "
+                            "layer's output)");
+      refused = true;
+    }
+    if (refused) return Fail(n);
+    if (!read) return;  // dead code
+    std::vector<int64_t> shape;
+    if (!InferShape(n, &shape)) return Fail(n);
+    shape_of_[f] = shape;
+    CTensor t;
+    t.name = f;
+    t.shape = shape;
+    const int out = AddTensor(std::move(t));
+    if (!EmitFloatLayer(n, out)) return Fail(n);
+    float_of_[f] = out;
+    float_layer_out_.insert(f);
+  }
+
+  // The FLOAT32 tensor holding value `v` for a float layer: a graph input, another float layer's
+  // output, or the DEQUANTIZE (one per quantized tensor) of a quantized value.
+  int FloatInput(const Node& n, const std::string& v) {
+    auto f = float_of_.find(v);
+    if (f != float_of_.end()) return f->second;
+    auto q = quant_of_.find(v);
+    if (q == quant_of_.end()) {
+      if (!failed_.count(v))
+        diag_->AddNode(n, "its input '" + v +
+                              "' is neither a graph input, a quantized tensor (QuantizeLinear -> "
+                              "DequantizeLinear before it) nor the output of another float layer");
+      return -1;
+    }
+    auto d = dequant_of_.find(q->second);
+    if (d != dequant_of_.end()) return d->second;
+    CTensor t;
+    t.name = m_->FindTensor(v) < 0 ? v : v + "/float";
+    t.shape = m_->tensors[size_t(q->second)].shape;
+    const int out = AddTensor(std::move(t));
+    const Node* p = ProducerNode(v);
+    COp op;
+    op.opcode = OpCode::kDequantize;
+    op.name = p && p->op_type == kFakeQuantOp ? p->quant->dq_node : v + "/dequantize";
+    op.inputs = {q->second};
+    op.outputs = {out};
+    m_->ops.push_back(op);
+    dequant_of_[q->second] = out;
+    return out;
+  }
+
+  // The float layer itself: w [Cout, Cin/groups, KH, KW] (Conv) or [N, K] (Gemm / MatMul), DENSE
+  // FLOAT32 in ONNX order, alpha, beta and folded BatchNorm / bias Add applied in double and
+  // rounded once; the fused Relu / Clip as the float clamp.
+  bool EmitFloatLayer(const Node& n, int out) {
+    const int x = FloatInput(n, n.Input(0));
+    if (x < 0) return false;
+    const bool conv = n.op_type == "Conv";
+    std::vector<int64_t> dims;
+    std::vector<double> w;
+    const Node* p = ProducerNode(n.Input(1));
+    if (p && p->op_type == kQConstOp) {
+      // Kept float by --config: w = sw * (q - zw) per output channel (bipolar codes are -1 / +1).
+      const QuantInfo& q = *p->quant;
+      dims = q.dims;
+      int64_t inner = 1;
+      for (size_t d = size_t(std::max(q.axis, 0)) + 1; d < dims.size(); d++) inner *= dims[d];
+      w.resize(q.codes.size());
+      for (size_t i = 0; i < w.size(); i++) {
+        size_t k = 0;
+        if (q.scale.size() > 1 && q.axis >= 0)
+          k = size_t((int64_t(i) / inner) % dims[size_t(q.axis)]);
+        w[i] = double(q.scale[k]) * double(q.codes[i] - q.zero_point[k]);
+      }
+    } else {
+      const Const* c = g_.FindConst(n.Input(1));
+      dims = c->dims;
+      w.assign(c->f.begin(), c->f.end());
+    }
+    const bool transpose =
+        n.op_type == "MatMul" || (n.op_type == "Gemm" && n.AttrInt("transB", 0) == 0);
+    if (transpose) {  // [K, N] -> [N, K]
+      const int64_t rows = dims[0], cols = dims[1];
+      std::vector<double> t(w.size());
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) t[size_t(c * rows + r)] = w[size_t(r * cols + c)];
+      w.swap(t);
+      dims = {cols, rows};
+    }
+    const int64_t co = dims[0];
+    std::vector<double> bias;
+    if (!BiasValues(n, 2, co, &bias)) return false;
+    double alpha = 1.0, beta = 1.0;
+    if (n.op_type == "Gemm") {
+      alpha = n.AttrFloat("alpha", 1.0f);
+      beta = n.AttrFloat("beta", 1.0f);
+    }
+    if (!n.post_mul.empty() && int64_t(n.post_mul.size()) != co) {
+      diag_->AddNode(n, "has " + std::to_string(co) +
+                            " output channels, but the BatchNormalization or bias Add folded "
+                            "into it has " +
+                            std::to_string(n.post_mul.size()));
+      return false;
+    }
+    const size_t per = co > 0 ? w.size() / size_t(co) : 0;
+    std::vector<float> wf(w.size()), bf(static_cast<size_t>(co));
+    for (size_t o = 0; o < size_t(co); o++) {
+      const double pm = n.post_mul.empty() ? 1.0 : n.post_mul[o];
+      const double pa = n.post_add.empty() ? 0.0 : n.post_add[o];
+      bf[o] = float(beta * bias[o] * pm + pa);
+      bool finite = std::isfinite(bf[o]);
+      for (size_t i = o * per; i < (o + 1) * per; i++) {
+        wf[i] = float(w[i] * alpha * pm);
+        finite = finite && std::isfinite(wf[i]);
+      }
+      // The runtime's loader refuses non-finite constants: say so here, by name.
+      if (!finite) {
+        diag_->AddNode(n, "output channel " + std::to_string(o) +
+                              " has a non-finite weight or bias: check its weights, bias, alpha / "
+                              "beta and folded BatchNormalization for NaN, infinity or values "
+                              "beyond the float range");
+        return false;
+      }
+    }
+    const bool has_bias = !n.Input(2).empty() || !n.post_add.empty();
+    CTensor wt;
+    wt.name = n.name + "/weight";
+    wt.shape = dims;
+    wt.is_const = true;
+    wt.fdata = std::move(wf);
+    const int wi = AddTensor(std::move(wt));
+    COp op;
+    op.opcode = conv ? OpCode::kConv2D : OpCode::kFullyConnected;
+    op.version = 2;
+    op.name = n.name;
+    op.inputs = {x, wi, has_bias ? FloatConst(n.name + "/bias", bf) : -1};
+    op.outputs = {out};
+    op.has_clamp = true;
+    op.clamp = ClampFor(n, nullptr);
+    op.family = KernelFamily::kXnnpack;
+    op.family_source = FamilySource::kTable;
+    if (conv) {
+      Geometry geo;
+      if (!WindowGeometry(n, m_->tensors[size_t(x)].shape, &geo)) return false;
+      SetGeometry(geo, &op);
+      op.groups = int(geo.groups);
+    }
+    op.bits_label = "w32a32";
+    m_->ops.push_back(op);
+    return true;
   }
 
   // The crumb weight tensor [O, ...] for a Conv (as is) or Gemm / MatMul (as [N, K]).
@@ -1299,6 +1506,10 @@ class Lowerer {
   std::map<std::string, int> float_of_;                   // float value -> FLOAT32 tensor
   std::map<std::string, int> tensor_by_name_;             // QuantInfo::tensor_name -> tensor
   std::map<std::string, int> weight_of_;
+  std::set<std::string> keep_float_;       // layers --config keeps float
+  std::set<std::string> float_layer_out_;  // FLOAT32 outputs of float layers
+  std::map<int, int> dequant_of_;          // QUANT tensor -> its DEQUANTIZE for float layers
+  std::map<std::string, QuantInfo> float_weight_dims_;  // float weights' dims (WeightOf)
   std::set<std::string> failed_;  // values whose producer could not be lowered (reported)
   std::set<std::string> index_;   // outputs of arithmetic on shapes (IndexValues)
   std::map<std::string, IndexValue> index_values_;  // ... evaluated on the inferred shapes
@@ -1307,8 +1518,9 @@ class Lowerer {
 
 }  // namespace
 
-void LowerToCrumb(const Graph& g, CModel* m, Diagnostics* diag) {
-  Lowerer(g, m, diag).Run();
+void LowerToCrumb(const Graph& g, CModel* m, Diagnostics* diag,
+                  std::vector<LayerOverride>* layers) {
+  Lowerer(g, m, diag, layers).Run();
   for (const auto& op : m->ops)
     if (!op.bits_label.empty()) m->metadata.push_back({"bits:" + op.name, op.bits_label});
 }

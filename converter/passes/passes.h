@@ -156,8 +156,13 @@ void FoldBiasAdd(Graph* g, Diagnostics* diag);
 // folds into the producer's clamp range.
 void FuseActivations(Graph* g, Diagnostics* diag);
 
-// Graph -> crumb ops and tensors, with shape inference and the numeric contract's mul/add.
-void LowerToCrumb(const Graph& g, CModel* m, Diagnostics* diag);
+// Graph -> crumb ops and tensors, with shape inference and the numeric contract's mul/add. A
+// Conv / Gemm / MatMul whose weight is a plain float constant, or one `layers` (--config) keeps
+// float ("float": true; counted in the entry's `matched`), becomes a float layer: CONV_2D /
+// FULLY_CONNECTED version 2 with FLOAT32 input, weight, bias and output, family XNNPACK, a
+// DEQUANTIZE before it when its input is quantized and a QUANTIZE for each quantizer after it.
+void LowerToCrumb(const Graph& g, CModel* m, Diagnostics* diag,
+                  std::vector<LayerOverride>* layers = nullptr);
 
 // Records the kernel family per op: for a Conv / FC with quantized activations and weights, the
 // measured table row of `target` (crumb_select_isa; 0 = portable: kernels/common/family.h's

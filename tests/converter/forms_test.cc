@@ -417,12 +417,13 @@ TEST(LayerConfig, OverridesFamiliesPerLayer) {
 
   std::vector<cv::LayerOverride> bad;
   EXPECT_FALSE(cv::ParseLayerConfig(
-      R"({"layers": [{"family": "fast", "exclude": true, "x": 1}, 3], "y": 2})", "bad.json", &bad,
-      &problems));
+      R"({"layers": [{"family": "fast", "keep": "float", "float": 1, "x": 1}, 3], "y": 2})",
+      "bad.json", &bad, &problems));
   const std::string all = Joined(problems);
   for (const char* want :
        {"config 'bad.json' has the unknown key \"y\"", "layers[0] needs \"match\"",
-        "layers[0] asks to keep layers float ('exclude')", "layers[0] has family 'fast'",
+        "layers[0] has the key \"keep\"; to keep a layer float, write \"float\": true",
+        "layers[0] has float of a non-boolean", "layers[0] has family 'fast'",
         "layers[0] has the unknown key \"x\"", "layers[1] must be an object"}) {
     EXPECT_NE(all.find(want), std::string::npos) << want << " in\n" << all;
   }

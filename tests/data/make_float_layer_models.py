@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Makes tests/data/float_layer/: QDQ models that keep some Conv / Gemm / MatMul layers in float
+(plain float weights, as a QAT toolkit leaves a first conv or last classifier unquantized), which
+crumb-convert lowers to float layers (CONV_2D / FULLY_CONNECTED version 2, run by XNNPACK's fp32
+operators) with DEQUANTIZE / QUANTIZE at their borders (converter/passes/lower.cc).
+
+  mixed        x -> Q/DQ -> Conv 3x3 (int4 codes) -> Q/DQ (4-bit) -> float Conv 3x3 + bias + Relu
+               -> Q/DQ (4-bit) -> Conv 3x3 (int4 codes) -> Q/DQ -> GlobalAveragePool -> Q/DQ
+               -> Flatten -> float Gemm (transB=1, bias) -> y [1, 10] (float logits)
+  float_first  x -> float Conv 3x3 stride 2 + Relu (reads the graph input) -> float Conv 1x1
+               (two float layers in a row) -> Q/DQ -> Conv 3x3 (int4 codes) -> Q/DQ
+               -> GlobalAveragePool -> Q/DQ -> Flatten -> float MatMul ([K, N] weight) + Add
+               -> y [1, 10]
+
+Weights are seeded random values (numpy default_rng); each directory gets model.onnx, a sample
+input, ONNX Runtime's output for it (one thread, optimizations as a user would run it) and a
+manifest.json in ../shared/models' format for tests/e2e's e2e_models_test. A float layer agrees
+with ONNX Runtime to float rounding (another summation order), after which a quantizer may move
+a code by one step: the e2e test's closeness (correlation, top-1) is the numeric contract's.
+
+Run from the repository root with Debian's python3 (python3-onnx, python3-numpy) and
+onnxruntime-node under ORT_DIR (default /opt/ort):
+    ORT_DIR=/opt/ort /usr/bin/python3 tests/data/make_float_layer_models.py
+"""
+import os
+import sys
+
+import numpy as np
+from onnx import numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_elementwise_models import Builder, write_models  # noqa: E402
+
+OUT = os.path.join("tests", "data", "float_layer")
+
+
+class FloatBuilder(Builder):
+    def fq4(self, name, x, scale, zp=0):
+        """QuantizeLinear -> Clip [0, 15] -> DequantizeLinear: a 4-bit unsigned activation."""
+        self.inits += [numpy_helper.from_array(np.array(scale, np.float32), name + "/scale"),
+                       numpy_helper.from_array(np.array(zp, np.uint8), name + "/zp"),
+                       numpy_helper.from_array(np.array(0, np.uint8), name + "/lo"),
+                       numpy_helper.from_array(np.array(15, np.uint8), name + "/hi")]
+        q = self.node("QuantizeLinear", [x, name + "/scale", name + "/zp"], [name + "/q"],
+                      name + "/QuantizeLinear")
+        c = self.node("Clip", [q, name + "/lo", name + "/hi"], [name + "/c"], name + "/Clip")
+        return self.node("DequantizeLinear", [c, name + "/scale", name + "/zp"], [name + "/dq"],
+                         name + "/DequantizeLinear")
+
+    def fweight(self, name, shape, std):
+        """A plain float initializer: the layer is kept float."""
+        self.inits.append(numpy_helper.from_array(
+            self.rng.normal(0, std, size=shape).astype(np.float32), name + "/weight"))
+        return name + "/weight"
+
+    def fbias(self, name, n, std=0.1):
+        self.inits.append(numpy_helper.from_array(
+            self.rng.normal(0, std, size=[n]).astype(np.float32), name + "/bias"))
+        return name + "/bias"
+
+
+def mixed():
+    b = FloatBuilder(3)
+    x = b.fq("/in", "input", 0.05, 128)
+    x = b.node("Conv", [x, b.weight("/conv1", [8, 3, 3, 3], 0.05)], ["/conv1/out"], "/conv1",
+               pads=[1, 1, 1, 1])
+    x = b.fq4("/a1", b.node("Relu", [x], ["/relu1/out"], "/relu1"), 0.1)
+    x = b.node("Conv", [x, b.fweight("/conv2", [16, 8, 3, 3], 0.15), b.fbias("/conv2", 16)],
+               ["/conv2/out"], "/conv2", pads=[1, 1, 1, 1])
+    x = b.fq4("/a2", b.node("Relu", [x], ["/relu2/out"], "/relu2"), 0.12)
+    x = b.node("Conv", [x, b.weight("/conv3", [16, 16, 3, 3], 0.02)], ["/conv3/out"], "/conv3",
+               pads=[1, 1, 1, 1])
+    x = b.fq("/a3", x, 0.05, 128)
+    x = b.fq("/a4", b.node("GlobalAveragePool", [x], ["/gap/out"], "/gap"), 0.02, 128)
+    x = b.node("Flatten", [x], ["/flatten/out"], "/flatten")
+    x = b.node("Gemm", [x, b.fweight("/fc", [10, 16], 0.5), b.fbias("/fc", 10)], ["/fc/out"],
+               "/fc", transB=1)
+    return b.model([1, 3, 16, 16], x, [1, 10]), [1, 3, 16, 16], [1, 10]
+
+
+def float_first():
+    b = FloatBuilder(4)
+    x = b.node("Conv", ["input", b.fweight("/conv1", [8, 3, 3, 3], 0.2), b.fbias("/conv1", 8)],
+               ["/conv1/out"], "/conv1", pads=[1, 1, 1, 1], strides=[2, 2])
+    x = b.node("Relu", [x], ["/relu1/out"], "/relu1")
+    x = b.node("Conv", [x, b.fweight("/conv2", [16, 8, 1, 1], 0.3)], ["/conv2/out"], "/conv2")
+    x = b.fq("/a2", x, 0.1, 128)
+    x = b.node("Conv", [x, b.weight("/conv3", [16, 16, 3, 3], 0.02)], ["/conv3/out"], "/conv3",
+               pads=[1, 1, 1, 1])
+    x = b.fq("/a3", x, 0.05, 128)
+    x = b.fq("/a4", b.node("GlobalAveragePool", [x], ["/gap/out"], "/gap"), 0.02, 128)
+    x = b.node("Flatten", [x], ["/flatten/out"], "/flatten")
+    x = b.node("MatMul", [x, b.fweight("/fc", [16, 10], 0.5)], ["/fc/mm"], "/fc/MatMul")
+    x = b.node("Add", [x, b.fbias("/fc", 10)], ["/fc/out"], "/fc/Add")
+    return b.model([1, 3, 16, 16], x, [1, 10]), [1, 3, 16, 16], [1, 10]
+
+
+def main():
+    write_models(OUT, "float_layer_", (("mixed", mixed), ("float_first", float_first)),
+                 np.random.default_rng(5))
+
+
+if __name__ == "__main__":
+    main()
