@@ -59,7 +59,8 @@ enum class Kind {
   kFusedConv,
   kUnary,  // QLinearSigmoid / QLinearLeakyRelu: the float op, then FuseElementwiseTables' table
   kMul,
-  kSoftmax
+  kSoftmax,
+  kMatMulNBits  // weight-only blocked quantization: a float MatMul with dequantized weights
 };
 
 Kind Classify(const Node& n) {
@@ -80,6 +81,7 @@ Kind Classify(const Node& n) {
     if (op == "QLinearSigmoid" || op == "QLinearLeakyRelu") return Kind::kUnary;
     if (op == "QLinearMul") return Kind::kMul;
     if (op == "QLinearSoftmax") return Kind::kSoftmax;
+    if (op == "MatMulNBits") return Kind::kMatMulNBits;
   }
   return Kind::kNone;
 }
@@ -530,6 +532,8 @@ class Lowering {
         Quantize(n, FloatOp(n, op, {x}, {}), n.Input(3), n.Input(4));
         return true;
       }
+      case Kind::kMatMulNBits:
+        return LowerMatMulNBits(n);
       case Kind::kSoftmax: {
         // com.microsoft QLinearSoftmax(x, xs, xz, ys, yz), attributes axis and opset (the
         // Softmax semantics it follows: before 13 the input is flattened to 2-D at axis).
@@ -625,6 +629,104 @@ class Lowering {
             AddFloat(n.name + "/max", {}, {params[1]})},
            n.outputs[0]);
     }
+    return true;
+  }
+
+  // com.microsoft MatMulNBits(A, B, scales[, zero_points[, g_idx[, bias]]]), attributes K, N, bits,
+  // block_size: Y = A x W^T (+ bias) in float, W [N, K] from `bits`-bit codes in blocks of
+  // block_size along K, w = float(q - zp) * scale of the (row, block). The activation stays
+  // float there, so the node becomes what it computes: a MatMul by the dequantized weights as a
+  // float initializer [K, N] (a float layer, XNNPACK's fully-connected operator at run time)
+  // plus an Add of the bias. B holds, per row n and block, ceil(block_size * bits / 8) bytes of
+  // codes packed LSB first; zero points (uint8) per row ceil(blocks * bits / 8) bytes likewise,
+  // absent = 2^(bits - 1).
+  bool LowerMatMulNBits(const Node& n) {
+    const int64_t k = n.AttrInt("K", 0), cols = n.AttrInt("N", 0), bits = n.AttrInt("bits", 4);
+    const int64_t block = n.AttrInt("block_size", 0);
+    if (k < 1 || cols < 1 || k > (int64_t(1) << 24) || cols > (int64_t(1) << 24)) {
+      diag_->AddNode(n, "its attributes K " + std::to_string(k) + " and N " + std::to_string(cols) +
+                            " must be between 1 and 2^24");
+      return false;
+    }
+    if (bits < 2 || bits > 8) {
+      diag_->AddNode(n, "has bits " + std::to_string(bits) + "; 2 to 8 are supported");
+      return false;
+    }
+    if (block < 16 || (block & (block - 1)) != 0) {
+      diag_->AddNode(n, "has block_size " + std::to_string(block) +
+                            "; a power of two of at least 16 is expected");
+      return false;
+    }
+    if (!n.Input(4).empty()) {
+      diag_->AddNode(n, "has a g_idx input (act-order quantization), which is not supported");
+      return false;
+    }
+    const int64_t blocks = (k + block - 1) / block, blob = block * bits / 8;
+    bool ok = true;
+    const Const* b = ConstInput(n, 1, "quantized weight", &ok);
+    const Const* sc = ConstInput(n, 2, "scales", &ok);
+    const Const* zp = ConstInput(n, 3, "zero points", &ok);
+    const Const* bias = ConstInput(n, 5, "bias", &ok);
+    if (!ok) return false;
+    if (!b || b->type != kUint8 || b->NumElements() != cols * blocks * blob) {
+      diag_->AddNode(n, "its quantized weight '" + n.Input(1) +
+                            "' must be a UINT8 initializer of " + std::to_string(cols) + " x " +
+                            std::to_string(blocks) + " x " + std::to_string(blob) +
+                            " bytes (N x blocks x block_size * bits / 8)");
+      return false;
+    }
+    if (!sc || sc->type != kFloat || int64_t(sc->size()) != cols * blocks) {
+      diag_->AddNode(n, "its scales '" + n.Input(2) + "' must be " + std::to_string(cols * blocks) +
+                            " FLOAT values (N x blocks)");
+      return false;
+    }
+    for (float v : sc->f)
+      if (!std::isfinite(v)) {
+        diag_->AddNode(
+            n, "its scales '" + n.Input(2) + "' hold " + NumberText(v) + "; scales must be finite");
+        return false;
+      }
+    const int64_t zp_row = (blocks * bits + 7) / 8;
+    if (zp && (zp->type != kUint8 || int64_t(zp->size()) != cols * zp_row)) {
+      diag_->AddNode(n, "its zero points '" + n.Input(3) + "' must be " +
+                            std::to_string(cols * zp_row) +
+                            " UINT8 values (packed codes per row); float zero points are not "
+                            "supported");
+      return false;
+    }
+    if (bias && (bias->type != kFloat || int64_t(bias->size()) != cols)) {
+      diag_->AddNode(
+          n, "its bias '" + n.Input(5) + "' must be " + std::to_string(cols) + " FLOAT values");
+      return false;
+    }
+    // The code at bit offset `at` of a byte string, LSB first.
+    auto code = [&](const std::vector<int64_t>& bytes, size_t base, int64_t at) {
+      int64_t v = 0;
+      for (int64_t j = 0; j < bits; j++) {
+        const int64_t bit = at + j;
+        v |= ((bytes[base + size_t(bit / 8)] >> (bit % 8)) & 1) << j;
+      }
+      return v;
+    };
+    std::vector<float> w(size_t(k * cols));  // [K, N], MatMul's orientation
+    for (int64_t r = 0; r < cols; r++)
+      for (int64_t blk = 0; blk < blocks; blk++) {
+        const int64_t z =
+            zp ? code(zp->i, size_t(r * zp_row), blk * bits) : int64_t(1) << (bits - 1);
+        const double s = double(sc->f[size_t(r * blocks + blk)]);
+        for (int64_t j = 0; j < block && blk * block + j < k; j++) {
+          const int64_t q = code(b->i, size_t((r * blocks + blk) * blob), j * bits);
+          w[size_t((blk * block + j) * cols + r)] = float(double(q - z) * s);
+        }
+      }
+    const std::string wname = AddFloat(n.name + "/weight", {k, cols}, w);
+    if (!bias) {
+      Emit("MatMul", n.name + "/MatMul", {n.Input(0), wname}, n.outputs[0]);
+      return true;
+    }
+    const std::string mm = names_.Make(n.outputs[0] + "/matmul");
+    Emit("MatMul", n.name + "/MatMul", {n.Input(0), wname}, mm);
+    Emit("Add", n.name + "/Add", {mm, n.Input(5)}, n.outputs[0]);
     return true;
   }
 

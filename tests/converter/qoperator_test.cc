@@ -171,6 +171,63 @@ TEST(LowerQOperator, QGemmFloatOutputAndBiasWithAlpha) {
   EXPECT_TRUE(Convert(b).ok) << Joined(Convert(b).problems);
 }
 
+// com.microsoft MatMulNBits: x [2, 20] (float) by 4-bit weights N 2, K 20 in blocks of 16 (the
+// second block padded), packed LSB first; zero points packed per row.
+OnnxBuilder MatMulNBitsModel(bool bias = true) {
+  OnnxBuilder b;
+  b.Input("x", {2, 20});
+  // Row 0: codes k % 16 in both blocks; row 1: 15 - k % 16. Two codes per byte, low nibble first.
+  std::vector<int64_t> packed;
+  for (int r = 0; r < 2; r++)
+    for (int blk = 0; blk < 2; blk++)
+      for (int j = 0; j < 16; j += 2) {
+        const int c0 = r == 0 ? j : 15 - j, c1 = r == 0 ? j + 1 : 14 - j;
+        packed.push_back(c0 | c1 << 4);
+      }
+  b.InitI("B", kU8, {2, 2, 8}, packed);
+  b.InitF("scales", {4}, {0.5f, 0.25f, 2.0f, 1.0f});
+  b.InitI("zp", kU8, {2}, {3 | 5 << 4, 8});  // row 0: 3, 5; row 1: 8, 0
+  std::vector<std::string> in = {"x", "B", "scales", "zp"};
+  if (bias) {
+    b.InitF("bias", {2}, {1.5f, -2.0f});
+    in.push_back("");
+    in.push_back("bias");
+  }
+  auto* n = b.Node("MatMulNBits", "mm", in, {"y"}, kMs);
+  OnnxBuilder::AttrI(n, "K", 20);
+  OnnxBuilder::AttrI(n, "N", 2);
+  OnnxBuilder::AttrI(n, "bits", 4);
+  OnnxBuilder::AttrI(n, "block_size", 16);
+  b.Output("y");
+  return b;
+}
+
+// The weights dequantized into a float initializer [K, N] that a MatMul reads (a float layer),
+// the bias an Add.
+TEST(LowerQOperator, MatMulNBitsBecomesAFloatMatMul) {
+  OnnxBuilder b = MatMulNBitsModel();
+  Diagnostics d;
+  Graph g = Lowered(b, &d);
+  ASSERT_TRUE(d.ok()) << Joined(d.problems());
+  EXPECT_EQ(cv::DumpGraph(g),
+            "input x [2,20]\n"
+            "MatMul 'mm/MatMul' (x, mm/weight) -> (y/matmul)\n"
+            "Add 'mm/Add' (y/matmul, bias) -> (y)\n"
+            "output y\n");
+  const cv::Const* w = g.FindConst("mm/weight");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->dims, (std::vector<int64_t>{20, 2}));
+  for (int k = 0; k < 20; k++) {
+    const int blk = k / 16, j = k % 16;
+    const float w0 = float(j - (blk ? 5 : 3)) * (blk ? 0.25f : 0.5f);
+    const float w1 = float(15 - j - (blk ? 0 : 8)) * (blk ? 1.0f : 2.0f);
+    EXPECT_EQ(w->f[size_t(k * 2)], w0) << k;
+    EXPECT_EQ(w->f[size_t(k * 2 + 1)], w1) << k;
+  }
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+}
+
 // QLinearAdd of two branches, QLinearConcat, QLinearAveragePool, QLinearGlobalAveragePool and a
 // MaxPool of integer codes, one DequantizeLinear per integer tensor.
 TEST(LowerQOperator, AddConcatPoolsAndIntegerMaxPool) {
@@ -502,6 +559,38 @@ TEST(LowerQOperator, RefusedConstructsNameTheNode) {
          return b;
        },
        "node 'fc' (op com.microsoft.FusedConv): activation 'LeakyRelu' is not supported"},
+      {"MatMulNBits with g_idx",
+       [] {
+         OnnxBuilder b = MatMulNBitsModel(false);
+         b.InitI("g_idx", 6, {20}, std::vector<int64_t>(20, 0));
+         b.graph()->mutable_node(0)->add_input("g_idx");  // input 4
+         return b;
+       },
+       "node 'mm' (op com.microsoft.MatMulNBits): has a g_idx input (act-order quantization), "
+       "which is not supported"},
+      {"MatMulNBits with float zero points",
+       [] {
+         OnnxBuilder b = MatMulNBitsModel(false);
+         b.InitF("zpf", {4}, {8.f, 8.f, 8.f, 8.f});
+         b.graph()->mutable_node(0)->set_input(3, "zpf");
+         return b;
+       },
+       "its zero points 'zpf' must be 2 UINT8 values (packed codes per row); float zero points "
+       "are not supported"},
+      {"MatMulNBits with 1-bit codes",
+       [] {
+         OnnxBuilder b = MatMulNBitsModel(false);
+         b.graph()->mutable_node(0)->mutable_attribute(2)->set_i(1);
+         return b;
+       },
+       "node 'mm' (op com.microsoft.MatMulNBits): has bits 1; 2 to 8 are supported"},
+      {"MatMulNBits with a short weight",
+       [] {
+         OnnxBuilder b = MatMulNBitsModel(false);
+         b.graph()->mutable_node(0)->mutable_attribute(0)->set_i(40);
+         return b;
+       },
+       "its quantized weight 'B' must be a UINT8 initializer of 2 x 3 x 8 bytes"},
       {"QLinearSoftmax with Softmax-1 semantics on axis 1 in an opset-13 graph",
        [] {
          OnnxBuilder b(13);
