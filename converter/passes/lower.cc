@@ -952,20 +952,47 @@ class Lowerer {
     return true;
   }
 
+  // A MaxPool / Flatten / Reshape reading float value `f` whose output only quantizers of one
+  // tensor read: quantizing commutes with it (a max of values is the max of their codes, the
+  // quantizer being monotone; the others reorder), so `f` can be quantized with that quantizer's
+  // parameters first and the op run on codes, exactly. Null when it is not such a reader.
+  const QuantInfo* CommutingQuantizer(const Node& r, const std::string& f) const {
+    if (!r.domain.empty() || r.Input(0) != f || r.outputs.size() != 1) return nullptr;
+    if (r.op_type != "MaxPool" && r.op_type != "Flatten" && r.op_type != "Reshape") return nullptr;
+    const std::string& o = r.outputs[0];
+    if (g_.IsGraphOutput(o)) return nullptr;
+    const QuantInfo* q = nullptr;
+    for (int c : g_.Consumers(o)) {
+      const Node& fq = g_.nodes[size_t(c)];
+      if (fq.op_type != kFakeQuantOp || (q && q->tensor_name != fq.quant->tensor_name))
+        return nullptr;
+      q = fq.quant.get();
+    }
+    return q;
+  }
+
   void VisitFloatLayer(const Node& n) {
     const std::string f = n.outputs[0];
-    // Its FLOAT32 output goes to quantizers (QUANTIZE), other float layers, or the graph output;
-    // anything else would need a float op crumb does not have.
+    // Its FLOAT32 output goes to quantizers (QUANTIZE), other float layers, the graph output, or
+    // a max pool / reshape before a quantizer (quantized first: CommutingQuantizer); anything
+    // else would need a float op crumb does not have.
     bool refused = false, read = g_.IsGraphOutput(f);
+    const QuantInfo* early = nullptr;  // the quantizer moved before such readers
     for (int c : g_.Consumers(f)) {
       const Node& r = g_.nodes[size_t(c)];
       read = true;
       if (r.op_type == kFakeQuantOp || ReadsAsFloatInput(r, f)) continue;
+      const QuantInfo* q = CommutingQuantizer(r, f);
+      if (q && (!early || SameQuant(*early, *q))) {
+        early = q;
+        continue;
+      }
       diag_->AddNode(r, "its input '" + f + "' is the float output of the float layer " +
                             Diagnostics::Describe(n) +
                             "; insert QuantizeLinear -> DequantizeLinear between them (only "
-                            "quantizers and other float Conv / Gemm / MatMul layers read a float "
-                            "layer's output)");
+                            "quantizers, other float Conv / Gemm / MatMul layers, and a MaxPool / "
+                            "Flatten / Reshape that a quantizer follows read a float layer's "
+                            "output)");
       refused = true;
     }
     if (refused) return Fail(n);
@@ -980,6 +1007,23 @@ class Lowerer {
     if (!EmitFloatLayer(n, out)) return Fail(n);
     float_of_[f] = out;
     float_layer_out_.insert(f);
+    if (early) {
+      CTensor qt = QuantTensor(*early, shape);
+      qt.name = f + "/quantized";
+      const int qi = AddTensor(std::move(qt));
+      COp op;
+      op.opcode = OpCode::kQuantize;
+      op.name = n.name + "/quantize";
+      op.inputs = {out};
+      op.outputs = {qi};
+      m_->ops.push_back(op);
+      quant_of_[f] = qi;
+    }
+  }
+
+  static bool SameQuant(const QuantInfo& a, const QuantInfo& b) {
+    return a.scale == b.scale && a.zero_point == b.zero_point && a.qmin == b.qmin &&
+           a.qmax == b.qmax && a.bits == b.bits && a.encoding == b.encoding;
   }
 
   // The FLOAT32 tensor holding value `v` for a float layer: a graph input, another float layer's

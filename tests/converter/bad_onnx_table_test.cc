@@ -261,7 +261,9 @@ TEST(ConvertBadOnnxTable, GarbageAndTruncatedBytesNeverCrash) {
     cv::ConvertResult r = cv::ConvertOnnxBytes(good.substr(0, len), cv::ConvertOptions());
     EXPECT_FALSE(r.ok) << "prefix of " << len << " bytes converted";
     EXPECT_FALSE(r.problems.empty());
-    if (len == 0) EXPECT_EQ(Joined(r.problems), "the graph declares no outputs\n");
+    if (len == 0) {
+      EXPECT_EQ(Joined(r.problems), "the graph declares no outputs\n");
+    }
   }
   // Flipped bytes: converting may succeed or fail, but must not crash.
   uint32_t s = 7;

@@ -347,6 +347,67 @@ TEST(FloatLayers, ConfigKeepsAQuantizedLayerFloat) {
   EXPECT_EQ(Joined(r2.problems).find("\"c1\""), std::string::npos) << Joined(r2.problems);
 }
 
+// x -> float 3x3 conv + Relu -> `reader` -> Q/DQ -> quantized 1x1 conv -> Q/DQ -> y: the quantizer
+// moves before the MaxPool / Flatten / Reshape, which then runs on codes with its parameters.
+OnnxBuilder FloatStem(const std::string& reader) {
+  OnnxBuilder b;
+  b.Input("x", {1, 2, 4, 4});
+  b.InitF("W", {3, 2, 3, 3}, Ramp(3 * 2 * 9, 0.2f));
+  auto* c = b.Node("Conv", "stem", {"x", "W"}, {"c"});
+  OnnxBuilder::AttrInts(c, "pads", {1, 1, 1, 1});
+  b.Node("Relu", "relu", {"c"}, {"r"});
+  if (reader == "MaxPool") {
+    auto* p = b.Node("MaxPool", "pool", {"r"}, {"p"});
+    OnnxBuilder::AttrInts(p, "kernel_shape", {2, 2});
+    OnnxBuilder::AttrInts(p, "strides", {2, 2});
+  } else {
+    b.Node("Flatten", "pool", {"r"}, {"p"});
+  }
+  std::string v = Fq(b, "/a1", "p", 0.04f, 0);
+  if (reader == "MaxPool") {
+    b.Node("Conv", "c2", {v, QWeight(b, "/c2", {2, 3, 1, 1}, {1, -2, 3, -1, 2, 1}, 0.1f)},
+           {"c2/out"});
+  } else {
+    b.Node("Gemm", "c2", {v, QWeight(b, "/c2", {2, 48}, std::vector<int64_t>(96, 1), 0.1f)},
+           {"c2/out"});
+    OnnxBuilder::AttrI(b.graph()->mutable_node(b.graph()->node_size() - 1), "transB", 1);
+  }
+  Fq(b, "/out", "c2/out", 0.1f, 128);
+  b.Node("Identity", "id", {"/out/dq"}, {"y"});
+  b.Output("y");
+  return b;
+}
+
+TEST(FloatLayers, AMaxPoolOrFlattenBeforeAQuantizerRunsOnCodes) {
+  for (const char* reader : {"MaxPool", "Flatten"}) {
+    SCOPED_TRACE(reader);
+    OnnxBuilder b = FloatStem(reader);
+    ConvertResult r = Convert(b);
+    ASSERT_TRUE(r.ok) << Joined(r.problems);
+    const CModel& m = r.model;
+    const OpCode move = std::string(reader) == "MaxPool" ? OpCode::kMaxPool2D : OpCode::kReshape;
+    const OpCode last =
+        std::string(reader) == "MaxPool" ? OpCode::kConv2D : OpCode::kFullyConnected;
+    EXPECT_EQ(Opcodes(m), (std::vector<OpCode>{OpCode::kConv2D, OpCode::kQuantize, move, last,
+                                               OpCode::kDequantize}));
+    const COp& quantize = m.ops[1];
+    EXPECT_EQ(quantize.name, "stem/quantize");
+    EXPECT_EQ(quantize.inputs[0], m.ops[0].outputs[0]);
+    // The stem's output quantized with the /a1 quantizer's parameters; the pool / flatten keeps
+    // them (a code copy).
+    const CTensor& q = T(m, quantize.outputs[0]);
+    const CTensor& p = T(m, m.ops[2].outputs[0]);
+    EXPECT_EQ(q.name, "r/quantized");  // the Relu fused into the stem
+    EXPECT_EQ(q.shape, (std::vector<int64_t>{1, 3, 4, 4}));
+    EXPECT_EQ(q.scale, std::vector<float>{0.04f});
+    EXPECT_EQ(q.scale, p.scale);
+    EXPECT_EQ(q.zero_point, p.zero_point);
+    EXPECT_EQ(q.bits, p.bits);
+    EXPECT_EQ(m.ops[2].inputs[0], quantize.outputs[0]);
+    EXPECT_EQ(m.ops[0].clamp.fmin, 0.f);  // the fused Relu
+  }
+}
+
 TEST(FloatLayers, OtherReadersOfAFloatLayerAreRefusedByName) {
   // A quantized Add reading a float layer's output without Q/DQ between them.
   OnnxBuilder b;

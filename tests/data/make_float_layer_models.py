@@ -11,6 +11,10 @@ operators) with DEQUANTIZE / QUANTIZE at their borders (converter/passes/lower.c
                (two float layers in a row) -> Q/DQ -> Conv 3x3 (int4 codes) -> Q/DQ
                -> GlobalAveragePool -> Q/DQ -> Flatten -> float MatMul ([K, N] weight) + Add
                -> y [1, 10]
+  float_stem   x -> float Conv 3x3 + bias + Relu (a stem left float) -> MaxPool 3x3 stride 2
+               pad 1 -> Q/DQ -> Conv 3x3 (int4 codes) -> Q/DQ -> GlobalAveragePool -> Q/DQ
+               -> Flatten -> Gemm (int4 codes) -> y [1, 10]; the converter quantizes the stem's
+               output before the max pool (they commute), so the pool runs on codes
 
 Weights are seeded random values (numpy default_rng); each directory gets model.onnx, a sample
 input, ONNX Runtime's output for it (one thread, optimizations as a user would run it) and a
@@ -95,8 +99,26 @@ def float_first():
     return b.model([1, 3, 16, 16], x, [1, 10]), [1, 3, 16, 16], [1, 10]
 
 
+def float_stem():
+    b = FloatBuilder(6)
+    x = b.node("Conv", ["input", b.fweight("/conv1", [8, 3, 3, 3], 0.2), b.fbias("/conv1", 8)],
+               ["/conv1/out"], "/conv1", pads=[1, 1, 1, 1])
+    x = b.node("Relu", [x], ["/relu1/out"], "/relu1")
+    x = b.node("MaxPool", [x], ["/pool/out"], "/pool", kernel_shape=[3, 3], strides=[2, 2],
+               pads=[1, 1, 1, 1])
+    x = b.fq("/a1", x, 0.03, 0)
+    x = b.node("Conv", [x, b.weight("/conv2", [16, 8, 3, 3], 0.05)], ["/conv2/out"], "/conv2",
+               pads=[1, 1, 1, 1])
+    x = b.fq("/a2", x, 0.05, 128)
+    x = b.fq("/a3", b.node("GlobalAveragePool", [x], ["/gap/out"], "/gap"), 0.02, 128)
+    x = b.node("Flatten", [x], ["/flatten/out"], "/flatten")
+    x = b.node("Gemm", [x, b.weight("/fc", [10, 16], 0.3)], ["/fc/out"], "/fc", transB=1)
+    return b.model([1, 3, 16, 16], x, [1, 10]), [1, 3, 16, 16], [1, 10]
+
+
 def main():
-    write_models(OUT, "float_layer_", (("mixed", mixed), ("float_first", float_first)),
+    write_models(OUT, "float_layer_", (("mixed", mixed), ("float_first", float_first),
+                                       ("float_stem", float_stem)),
                  np.random.default_rng(5))
 
 
