@@ -516,7 +516,9 @@ Status Interpreter::PlanMemory() {
     free(arena_);
     arena_ = nullptr;
     arena_size_ = 0;
-    if (posix_memalign(&arena_, kAlign, std::max<size_t>(arena, kAlign)) != 0) {
+    // kAlign bytes of tail: XNNPACK's fp32 kernels (float layers) may read up to 16 bytes past
+    // the end of an input (XNN_EXTRA_BYTES), which may be the arena's last tensor.
+    if (posix_memalign(&arena_, kAlign, std::max<size_t>(arena, kAlign) + kAlign) != 0) {
       arena_ = nullptr;
       return Status(CRUMB_ERROR_OUT_OF_MEMORY,
                     StrFormat("Out of memory allocating the %zu-byte activation arena.", arena));
