@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
       printf("        version=%d%s\n", op.version,
              float_layer ? " (float layer: FLOAT32 input, weights, bias)"
              : op.opcode == crumb::rt::kOpRequantize ? " (code table)"
+             : op.opcode == crumb::rt::kOpAdd        ? " (subtraction: a - b)"
                                                      : "");
     }
     if (op.opcode == crumb::rt::kOpConv2D || op.opcode == crumb::rt::kOpMaxPool2D ||

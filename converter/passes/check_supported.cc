@@ -197,7 +197,7 @@ void CheckSupported(const Graph& g, Diagnostics* diag) {
     // Arithmetic on shapes, evaluated at lowering (where what it cannot evaluate is reported).
     if (n.domain.empty() && !n.outputs.empty() && index.count(n.outputs[0])) continue;
     if (n.domain.empty() && TableOps().count(n.op_type) && TableOnly(n.op_type) &&
-        !InTablePosition(g, k) && !IsActivationMul(g, n)) {
+        !InTablePosition(g, k) && !IsActivationMulOrSub(g, n)) {
       diag->AddNode(n, TableOpProblem(n.op_type));
       continue;
     }

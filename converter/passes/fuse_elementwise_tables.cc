@@ -34,9 +34,10 @@ const std::set<std::string>& TableOps() {
 // Ops that reach the converter only through a table (Add, Relu and Clip have other lowerings).
 bool TableOnly(const std::string& op) { return op != "Add" && op != "Relu" && op != "Clip"; }
 
-bool IsActivationMul(const Graph& g, const Node& n) {
-  return n.domain.empty() && n.op_type == "Mul" && n.inputs.size() == 2 && !n.Input(0).empty() &&
-         !n.Input(1).empty() && !g.FindConst(n.Input(0)) && !g.FindConst(n.Input(1));
+bool IsActivationMulOrSub(const Graph& g, const Node& n) {
+  return n.domain.empty() && (n.op_type == "Mul" || n.op_type == "Sub") && n.inputs.size() == 2 &&
+         !n.Input(0).empty() && !n.Input(1).empty() && !g.FindConst(n.Input(0)) &&
+         !g.FindConst(n.Input(1));
 }
 
 std::string TableOpProblem(const std::string& op) {
@@ -156,7 +157,7 @@ class Fuser {
       const Node& n = g_.nodes[k];
       if (!n.domain.empty() || !TableOps().count(n.op_type) || !TableOnly(n.op_type) ||
           fused_.count(int(k)) || (!n.outputs.empty() && index.count(n.outputs[0])) ||
-          IsActivationMul(g_, n))  // lowered to MUL (which says why when it cannot)
+          IsActivationMulOrSub(g_, n))  // lowered to MUL / ADD (which say why when they cannot)
         continue;
       diag_->AddNode(n, TableOpProblem(n.op_type));
     }

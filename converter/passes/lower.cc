@@ -180,7 +180,7 @@ class Lowerer {
                                                      "Transpose"};
     if (n.domain.empty() && (compute.count(n.op_type) || tensor_ops.count(n.op_type)))
       return VisitCompute(n);
-    if (IsActivationMul(g_, n)) return VisitCompute(n);
+    if (IsActivationMulOrSub(g_, n)) return VisitCompute(n);
     if (n.domain.empty() && n.op_type == "Split") return VisitSplit(n);
     // Anything else left here was reported by an earlier pass or has no place in a crumb model.
     for (const auto& i : n.inputs)
@@ -562,15 +562,15 @@ class Lowerer {
       }
       return true;
     }
-    if (op == "Add") {
+    if (op == "Add" || op == "Sub") {
       const std::vector<int64_t>* y = in_shape(1);
       if (!y) {
         QuantInput(n, n.Input(1));
         return false;
       }
       if (*x != *y) {
-        diag_->AddNode(
-            n, "broadcasting Add (" + ShapeStr(*x) + " + " + ShapeStr(*y) + ") is not supported");
+        diag_->AddNode(n, "broadcasting " + op + " (" + ShapeStr(*x) +
+                              (op == "Add" ? " + " : " - ") + ShapeStr(*y) + ") is not supported");
         return false;
       }
       *out = *x;
@@ -1352,10 +1352,11 @@ class Lowerer {
       }
       op.opcode = OpCode::kMul;
       op.inputs = {a, b};
-    } else if (op_type == "Add") {
+    } else if (op_type == "Add" || op_type == "Sub") {
       const int a = QuantInput(n, n.Input(0)), b = QuantInput(n, n.Input(1));
       if (a < 0 || b < 0) return false;
       op.opcode = OpCode::kAdd;
+      if (op_type == "Sub") op.version = 2;  // a - b
       op.inputs = {a, b};
     } else if (op_type == "Concat") {
       op.opcode = OpCode::kConcat;

@@ -81,9 +81,10 @@ bool TableOnly(const std::string& op);
 const std::set<std::string>& TableOps();
 bool InTablePosition(const Graph& g, size_t k);
 std::string TableOpProblem(const std::string& op);
-// A Mul of two computed values (neither a constant): the product of two activations, lowered to
-// MUL when both are quantized (or tabulated when both come from one activation, as SiLU).
-bool IsActivationMul(const Graph& g, const Node& n);
+// A Mul or Sub of two computed values (neither a constant): the product / difference of two
+// activations, lowered to MUL / ADD version 2 when both are quantized (or tabulated when both
+// come from one activation, as SiLU's x * Sigmoid(x)).
+bool IsActivationMulOrSub(const Graph& g, const Node& n);
 // ONNX semantics, in float32, of one of TableOps() on scalars: x[0] the value, x[1] the second
 // operand of Mul / Add / Sub / Div, x[1] / x[2] Clip's bounds.
 float ApplyElementwise(const Node& n, const std::vector<float>& x);

@@ -282,8 +282,8 @@ void RecognizeQuantizers(Graph* g, Diagnostics* diag) {
         if (!ParamsFit(qp, vc->dims, qn, v, diag)) continue;
         // A NaN weight has no code (converting its quotient to an integer is undefined); an
         // infinite one would quietly become the end of the range.
-        const auto bad = std::find_if(vc->f.begin(), vc->f.end(),
-                                      [](float x) { return !std::isfinite(x); });
+        const auto bad =
+            std::find_if(vc->f.begin(), vc->f.end(), [](float x) { return !std::isfinite(x); });
         if (bad != vc->f.end()) {
           diag->AddNode(qn, "the quantized weight '" + v + "' has the non-finite value " +
                                 std::to_string(*bad) + " at index " +

@@ -199,6 +199,8 @@ class AddOp : public Op {
     params_.b_type = ElemType(b);
     params_.b_zero_point = b.zero_points[0];
     params_.b_scale = Multiplier(b.scales[0], s_out);
+    // Version 2 is a - b: the negated multiplier (exact) in the same float steps.
+    if (ctx.desc.version == 2) params_.b_scale = -params_.b_scale;
     params_.out = OutputParams(ctx);
     return Status::Ok();
   }

@@ -123,10 +123,11 @@ TEST(ElementwiseTables, QLinearSigmoidAndLeakyReluGiveTheQdqTables) {
     ASSERT_EQ(rd.model.ops.size(), 3u) << op;
     EXPECT_EQ(TableOf(rq.model, 1), TableOf(rd.model, 1)) << op;
     const bool sig = std::string(op) == "Sigmoid";
-    EXPECT_EQ(TableOf(rq.model, 1),
-              Expected(0.04f, 100, false, 0.01f, 50, 0, 255, [sig](float v) {
-                return sig ? 1.0f / (1.0f + std::exp(-v)) : (v < 0 ? 0.2f * v : v);
-              }))
+    EXPECT_EQ(TableOf(rq.model, 1), Expected(0.04f, 100, false, 0.01f, 50, 0, 255,
+                                             [sig](float v) {
+                                               return sig ? 1.0f / (1.0f + std::exp(-v))
+                                                          : (v < 0 ? 0.2f * v : v);
+                                             }))
         << op;
   }
 }
@@ -167,6 +168,56 @@ TEST(ElementwiseTables, MulOfTwoActivationsBecomesMul) {
   EXPECT_EQ(r.model.tensors[size_t(mul->inputs[0])].name, "/a/q");
   EXPECT_EQ(r.model.tensors[size_t(mul->inputs[1])].name, "/c/q");
   EXPECT_EQ(r.model.tensors[size_t(mul->outputs[0])].name, "/b/q");
+}
+
+// Sub of two activations: ADD version 2 (a - b); a Sub of an activation and a function of it
+// stays a code table; broadcasting is refused by name.
+TEST(ElementwiseTables, SubOfTwoActivationsBecomesAddVersion2) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4});
+  const std::string a = Fq(b, "/a", "x", 0.01f, 0);
+  const std::string c = Fq(b, "/c", "x", 0.02f, 128);
+  b.Node("Sub", "/diff", {a, c}, {"d"});
+  Fq(b, "/b", "d", 0.01f, 128);
+  b.Output("/b/dq");
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const cv::COp* sub = testing::FindOp(r.model, "/diff");
+  ASSERT_NE(sub, nullptr);
+  EXPECT_EQ(sub->opcode, cv::OpCode::kAdd);
+  EXPECT_EQ(sub->version, 2);
+  ASSERT_EQ(sub->inputs.size(), 2u);
+  EXPECT_EQ(r.model.tensors[size_t(sub->inputs[0])].name, "/a/q");
+  EXPECT_EQ(r.model.tensors[size_t(sub->inputs[1])].name, "/c/q");
+
+  OnnxBuilder t;  // x - Sigmoid(x): one activation's function
+  t.Input("x", {1, 4});
+  const std::string xa = Fq(t, "/a", "x", 0.05f, 128);
+  t.Node("Sigmoid", "/sig", {xa}, {"s"});
+  t.Node("Sub", "/diff", {xa, "s"}, {"d"});
+  Fq(t, "/b", "d", 0.02f, 128);
+  t.Output("/b/dq");
+  ConvertResult rt = Convert(t);
+  ASSERT_TRUE(rt.ok) << Joined(rt.problems);
+  ASSERT_EQ(rt.model.ops.size(), 3u);  // QUANTIZE, the table, DEQUANTIZE
+  EXPECT_EQ(rt.model.ops[1].opcode, cv::OpCode::kRequantize);
+  EXPECT_EQ(rt.model.ops[1].version, 2);
+
+  OnnxBuilder w;  // [1, 4] - [1, 1]
+  w.Input("x", {1, 4});
+  w.Input("z", {1, 1});
+  const std::string wa = Fq(w, "/a", "x", 0.01f, 0);
+  const std::string wz = Fq(w, "/z", "z", 0.01f, 0);
+  w.Node("Sub", "/diff", {wa, wz}, {"d"});
+  Fq(w, "/b", "d", 0.01f, 128);
+  w.Output("/b/dq");
+  ConvertResult rw = Convert(w);
+  EXPECT_FALSE(rw.ok);
+  EXPECT_NE(Joined(rw.problems)
+                .find("node '/diff' (op Sub): broadcasting Sub ([1,4] - [1,1]) is "
+                      "not supported"),
+            std::string::npos)
+      << Joined(rw.problems);
 }
 
 // Squeeze-and-excitation: the [N, C, 1, 1] gate times the map, written gate first; MUL takes the

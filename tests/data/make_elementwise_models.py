@@ -11,6 +11,9 @@ as Div / Erf / Add / Mul, LeakyRelu + Tanh), which crumb-convert turns into code
   gates      products of two activations (MUL): a squeeze-and-excitation block (GlobalAveragePool
              -> 1x1 Conv -> Relu -> 1x1 Conv -> HardSigmoid -> Mul by the [N, C, 1, 1] gate, the
              gate first) and a gated unit (Conv 3x3 * Sigmoid(Conv 3x3), same shapes) -> Gemm
+  sub        differences of two activations (ADD version 2): Conv 3x3 - Conv 1x1 of one input
+             (other scales), and an activation minus its max-pooled self -> GlobalAveragePool
+             -> Gemm -> y [1, 10]
 
 Weights are seeded random codes (numpy default_rng(0)); each directory gets model.onnx, a sample
 input, ONNX Runtime's output for it (one thread, optimizations as a user would run it) and a
@@ -163,6 +166,23 @@ def gates():
     return b.model([1, 3, 12, 12], x, [1, 10]), [1, 3, 12, 12], [1, 10]
 
 
+def sub():
+    b = Builder(3)
+    x = b.fq("/in", "input", 0.05, 128)
+    p = b.node("Conv", [x, b.weight("/conv1", [8, 3, 3, 3], 0.05)], ["/conv1/out"], "/conv1",
+               pads=[1, 1, 1, 1])
+    p = b.fq("/a1", p, 0.06, 128)
+    q = b.node("Conv", [x, b.weight("/conv2", [8, 3, 1, 1], 0.08)], ["/conv2/out"], "/conv2")
+    q = b.fq("/a2", q, 0.03, 120)
+    x = b.fq("/a3", b.node("Sub", [p, q], ["/sub1/out"], "/sub1"), 0.08, 128)
+    m = b.node("MaxPool", [x], ["/pool/out"], "/pool", kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    x = b.fq("/a4", b.node("Sub", [x, m], ["/sub2/out"], "/sub2"), 0.05, 200)
+    x = b.fq("/a5", b.node("GlobalAveragePool", [x], ["/gap/out"], "/gap"), 0.02, 128)
+    x = b.node("Flatten", [x], ["/flatten/out"], "/flatten")
+    x = b.node("Gemm", [x, b.weight("/fc", [10, 8], 0.05)], ["/fc/out"], "/fc", transB=1)
+    return b.model([1, 3, 12, 12], x, [1, 10]), [1, 3, 12, 12], [1, 10]
+
+
 def write_models(out, prefix, makers, rng):
     """Writes out/NAME/{model.onnx, io/sample0.input.bin, io/sample0.qcdq.ort.bin, manifest.json}
     for each (NAME, make) in makers: make() gives (model, input shape, output shape); the input
@@ -197,7 +217,8 @@ def write_models(out, prefix, makers, rng):
 
 
 def main():
-    write_models(OUT, "elementwise_", (("chain", chain), ("conv", conv), ("gates", gates)),
+    write_models(OUT, "elementwise_", (("chain", chain), ("conv", conv), ("gates", gates),
+                                       ("sub", sub)),
                  np.random.default_rng(1))
 
 

@@ -811,7 +811,9 @@ TEST(Add, MatchesReference) {
     // second model input path too by computing b = requantize(a).
     (void)bt;
     mb.AddOp(kRequantize, "rq", {at}, {ct});
-    mb.AddOp(kAdd, "add", {at, ct}, {yt});
+    // Version 2 subtracts (ONNX Sub): the reference's b multiplier negated.
+    const int version = 1 + trial % 2;
+    mb.AddOp(kAdd, "add", {at, ct}, {yt}).version = version;
     mb.inputs = {at};
     mb.outputs = {yt};
     ref::Output bo;
@@ -823,11 +825,13 @@ TEST(Add, MatchesReference) {
     out.zero_point = o.zero_point, out.qmin = olo, out.qmax = ohi;
     std::vector<int32_t> want(n);
     ref::Add((int)n, xa.data(), a.zero_point, ref::ElementwiseMultiplier(a.scale, o.scale),
-             xbb.data(), b.zero_point, ref::ElementwiseMultiplier(b.scale, o.scale), out,
+             xbb.data(), b.zero_point,
+             (version == 2 ? -1.f : 1.f) * ref::ElementwiseMultiplier(b.scale, o.scale), out,
              want.data());
     std::string got, error;
     ASSERT_TRUE(RunModel(mb.Finish(), {}, CodesToBytes(xa), &got, &error)) << error;
-    ASSERT_EQ(BytesToCodes(got, o.encoding == kUnsigned), want) << "trial " << trial;
+    ASSERT_EQ(BytesToCodes(got, o.encoding == kUnsigned), want)
+        << "trial " << trial << " version " << version;
     (void)xb;
   }
 }
