@@ -69,6 +69,7 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
     RecognizeQuantizers(&g, &diag);
     FoldPad(&g, &diag);
     FoldWeightTranspose(&g, &diag);
+    QuantizeFloatWeights(&g, &diag, &layers);
     FuseElementwiseTables(&g, &diag);
     FoldBiasAdd(&g, &diag);
     FoldBatchNorm(&g, &diag);

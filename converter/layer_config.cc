@@ -84,13 +84,23 @@ bool ParseLayerConfig(const std::string& text, const std::string& path,
         }
         o.has_float = true;
         o.keep_float = v.b;
+      } else if (key == "int8") {
+        if (v.kind != json::Json::kBool) {
+          problems->push_back(where + " has int8 of a non-boolean; it takes true or false");
+          continue;
+        }
+        o.has_int8 = true;
+        o.int8 = v.b;
       } else if (key == "keep") {
         problems->push_back(where +
                             " has the key \"keep\"; to keep a layer float, write \"float\": true");
       } else {
         problems->push_back(where + " has the unknown key \"" + key +
-                            "\" (it takes match, family, sparse, float)");
+                            "\" (it takes match, family, sparse, float, int8)");
       }
+    }
+    if (o.has_float && o.keep_float && o.has_int8 && o.int8) {
+      problems->push_back(where + " asks for both float and int8; a layer is one or the other");
     }
     if (has_match) out->push_back(o);
   }

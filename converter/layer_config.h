@@ -4,7 +4,8 @@
 //   {"layers": [
 //     {"match": "/layer1/*", "family": "dot"},
 //     {"match": "/fc/Gemm", "sparse": "off"},
-//     {"match": "/conv1/Conv", "float": true}
+//     {"match": "/conv1/Conv", "float": true},
+//     {"match": "/head/Conv", "int8": true}
 //   ]}
 //
 // `match` is a shell glob (fnmatch) over the ONNX node names of Conv / Gemm / MatMul layers (the
@@ -31,6 +32,10 @@ struct LayerOverride {
   // FULLY_CONNECTED version 2), its quantized weights dequantized; LowerToCrumb applies it.
   bool has_float = false;
   bool keep_float = false;
+  // "int8": true: a layer the model keeps float gets 8-bit weights (per output channel,
+  // symmetric) and runs as a quantized layer; QuantizeFloatWeights applies it.
+  bool has_int8 = false;
+  bool int8 = false;
   size_t matched = 0;  // layers it applied to (ChooseKernelFamily counts)
 };
 

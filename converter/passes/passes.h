@@ -148,6 +148,11 @@ void FoldBatchNorm(Graph* g, Diagnostics* diag);
 // codes: F.linear on inputs of rank 3 and more exports as MatMul(x, Transpose(W)).
 void FoldWeightTranspose(Graph* g, Diagnostics* diag);
 
+// --config "int8": true on a layer with a plain float weight: the weight becomes a crumb.QConst of
+// 8-bit codes (per output channel, symmetric, narrow), so the layer lowers as a quantized one
+// (counted in the entry's `matched`).
+void QuantizeFloatWeights(Graph* g, Diagnostics* diag, std::vector<LayerOverride>* layers);
+
 // An Add of a constant per-channel bias ([N] / [1, ..., N] after Gemm / MatMul, [1, N, 1, 1]
 // after Conv) on a float output read only by it folds into that node's post_add: nn.Linear on
 // inputs of rank 3 and more exports as MatMul -> Add. Runs before FoldBatchNorm.

@@ -4,6 +4,8 @@
 // DEQUANTIZE before it when its input is quantized and a QUANTIZE for each quantizer after it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -345,6 +347,45 @@ TEST(FloatLayers, ConfigKeepsAQuantizedLayerFloat) {
   EXPECT_NE(Joined(r2.problems).find("config entry \"nope\" matches no"), std::string::npos)
       << Joined(r2.problems);
   EXPECT_EQ(Joined(r2.problems).find("\"c1\""), std::string::npos) << Joined(r2.problems);
+}
+
+// --config "int8": the float conv c2 gets 8-bit weights (per output channel, max|w| / 127) and
+// runs as a quantized layer between its quantized neighbours: no DEQUANTIZE / QUANTIZE.
+TEST(FloatLayers, ConfigInt8QuantizesAFloatLayersWeights) {
+  OnnxBuilder b = MixedModel();
+  cv::ConvertOptions o;
+  std::vector<std::string> problems;
+  ASSERT_TRUE(cv::ParseLayerConfig(R"({"layers": [{"match": "c2", "int8": true}]})", "c.json",
+                                   &o.layers, &problems))
+      << Joined(problems);
+  ConvertResult r = cv::ConvertModel(b.model(), std::string(64, 'a'), o);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const CModel& m = r.model;
+  EXPECT_EQ(Opcodes(m), (std::vector<OpCode>{OpCode::kQuantize, OpCode::kConv2D, OpCode::kConv2D,
+                                             OpCode::kConv2D, OpCode::kDequantize}));
+  const COp* c2 = FindOp(m, "c2");
+  ASSERT_NE(c2, nullptr);
+  EXPECT_EQ(c2->version, 1);
+  EXPECT_EQ(T(m, c2->inputs[0]).name, "/a1/q");
+  const CTensor& w = T(m, c2->inputs[1]);
+  EXPECT_EQ(w.name, "c2/weight_int8");
+  EXPECT_LE(w.bits, 8);
+  ASSERT_EQ(w.scale.size(), 4u);
+  const std::vector<float> v = Ramp(4 * 3 * 9, 0.1f);
+  for (size_t ch = 0; ch < 4; ch++) {
+    float amax = 0;
+    for (size_t i = ch * 27; i < ch * 27 + 27; i++) amax = std::max(amax, std::fabs(v[i]));
+    EXPECT_EQ(w.scale[ch], amax / 127.f) << ch;
+  }
+  // Both at once, or int8 of a non-boolean, are problems.
+  std::vector<cv::LayerOverride> bad;
+  std::vector<std::string> bad_problems;
+  EXPECT_FALSE(cv::ParseLayerConfig(
+      R"({"layers": [{"match": "c2", "int8": true, "float": true}, {"match": "c1", "int8": 1}]})",
+      "c.json", &bad, &bad_problems));
+  EXPECT_EQ(Joined(bad_problems),
+            "config 'c.json' layers[0] asks for both float and int8; a layer is one or the other\n"
+            "config 'c.json' layers[1] has int8 of a non-boolean; it takes true or false\n");
 }
 
 // x -> float 3x3 conv + Relu -> `reader` -> Q/DQ -> quantized 1x1 conv -> Q/DQ -> y: the quantizer

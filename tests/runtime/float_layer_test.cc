@@ -78,8 +78,11 @@ void CheckPaths(const std::string& model, const std::vector<float>& x,
 #else
     const bool xnn = false;
 #endif
-    EXPECT_EQ(r.kernels[0], xnn ? std::string(xnn_kernel) : r.kernels[0]);
-    if (!xnn) EXPECT_NE(r.kernels[0].find("__scalar"), std::string::npos) << r.kernels[0];
+    if (xnn) {
+      EXPECT_EQ(r.kernels[0], xnn_kernel);
+    } else {
+      EXPECT_NE(r.kernels[0].find("__scalar"), std::string::npos) << r.kernels[0];
+    }
     EXPECT_EQ(r.families[0], xnn ? "xnnpack" : "scalar");
   }
 }
