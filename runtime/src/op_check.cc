@@ -634,19 +634,14 @@ class Checker {
                     "XNNPACK or the scalar loop (or AUTO).",
                     KernelFamilyName(op_.family)));
     }
-    const TensorDesc& x = In(0);
-    if (!conv) {
-      if (x.shape.empty() || x.shape.back() != w.shape[1]) {
-        return Fail(StrFormat("reads rows of %lld values but its weights take %lld.",
-                              x.shape.empty() ? 0ll : (long long)x.shape.back(),
-                              (long long)w.shape[1]));
-      }
-      if (Out().shape.size() != x.shape.size() || Out().shape.back() != w.shape[0]) {
-        return Fail("has an output shape that is not the input's rows by the weights' outputs.");
-      }
-      return Status::Ok();
-    }
+    if (!conv) return FcShapes();
     CRUMB_RETURN_IF_ERROR(Window());
+    return ConvShapes();
+  }
+
+  // Shapes of a CONV_2D (either version): the kernel, groups and channels its weights imply.
+  Status ConvShapes() const {
+    const TensorDesc& w = In(1);
     if (op_.kernel_h != w.shape[2] || op_.kernel_w != w.shape[3]) {
       return Fail(StrFormat("has kernel %dx%d but its weights are %lldx%lld.", op_.kernel_h,
                             op_.kernel_w, (long long)w.shape[2], (long long)w.shape[3]));
@@ -655,13 +650,29 @@ class Checker {
       return Fail(StrFormat("has %d groups, which do not divide its %lld output channels.",
                             op_.groups, (long long)w.shape[0]));
     }
-    if (x.shape[1] != w.shape[1] * op_.groups) {
+    const int64_t cin = In(0).shape[1];
+    if (cin != w.shape[1] * op_.groups) {
       return Fail(StrFormat("reads %lld input channels but its weights take %lld x %d groups.",
-                            (long long)x.shape[1], (long long)w.shape[1], op_.groups));
+                            (long long)cin, (long long)w.shape[1], op_.groups));
     }
     if (Out().shape[1] != w.shape[0]) {
       return Fail(StrFormat("writes %lld channels but has %lld filters.", (long long)Out().shape[1],
                             (long long)w.shape[0]));
+    }
+    return Status::Ok();
+  }
+
+  // Shapes of a FULLY_CONNECTED (either version): rows of K values in, rows of N values out.
+  Status FcShapes() const {
+    const TensorDesc& x = In(0);
+    const TensorDesc& w = In(1);
+    if (x.shape.empty() || x.shape.back() != w.shape[1]) {
+      return Fail(StrFormat("reads rows of %lld values but its weights take %lld.",
+                            x.shape.empty() ? 0ll : (long long)x.shape.back(),
+                            (long long)w.shape[1]));
+    }
+    if (Out().shape.size() != x.shape.size() || Out().shape.back() != w.shape[0]) {
+      return Fail("has an output shape that is not the input's rows by the weights' outputs.");
     }
     return Status::Ok();
   }
@@ -683,26 +694,7 @@ class Checker {
         CRUMB_RETURN_IF_ERROR(Weights(4));
         CRUMB_RETURN_IF_ERROR(Output(true, true, 4));
         CRUMB_RETURN_IF_ERROR(Window());
-        const TensorDesc& w = In(1);
-        if (op_.kernel_h != w.shape[2] || op_.kernel_w != w.shape[3]) {
-          return Fail(StrFormat("has kernel %dx%d but its weights are %lldx%lld.", op_.kernel_h,
-                                op_.kernel_w, (long long)w.shape[2], (long long)w.shape[3]));
-        }
-        if (op_.groups < 1 || w.shape[0] % op_.groups != 0) {
-          return Fail(StrFormat("has %d groups, which do not divide its %lld output channels.",
-                                op_.groups, (long long)w.shape[0]));
-        }
-        const int64_t cin = In(0).shape[1];
-        if (cin != w.shape[1] * op_.groups) {
-          return Fail(
-              StrFormat("reads %lld input channels but its weights take %lld x %d "
-                        "groups.",
-                        (long long)cin, (long long)w.shape[1], op_.groups));
-        }
-        if (Out().shape[1] != w.shape[0]) {
-          return Fail(StrFormat("writes %lld channels but has %lld filters.",
-                                (long long)Out().shape[1], (long long)w.shape[0]));
-        }
+        CRUMB_RETURN_IF_ERROR(ConvShapes());
         return PackedWeights((size_t)op_.groups);
       }
       case kOpFullyConnected: {
@@ -711,18 +703,7 @@ class Checker {
         CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
         CRUMB_RETURN_IF_ERROR(Weights(2));
         CRUMB_RETURN_IF_ERROR(Output(true, true, -1));
-        const TensorDesc& x = In(0);
-        const TensorDesc& w = In(1);
-        if (x.shape.empty() || x.shape.back() != w.shape[1]) {
-          return Fail(StrFormat("reads rows of %lld values but its weights take %lld.",
-                                x.shape.empty() ? 0ll : (long long)x.shape.back(),
-                                (long long)w.shape[1]));
-        }
-        if (Out().shape.size() != x.shape.size() || Out().shape.back() != w.shape[0]) {
-          return Fail(
-              "has an output shape that is not the input's rows by the weights' "
-              "outputs.");
-        }
+        CRUMB_RETURN_IF_ERROR(FcShapes());
         return PackedWeights(1);
       }
       case kOpAdd:

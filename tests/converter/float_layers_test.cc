@@ -307,14 +307,17 @@ TEST(FloatLayers, FloatLayersInARowShareTheFloatTensorAndOneDequantize) {
   EXPECT_EQ(T(m, c1->inputs[0]).name, "/in/dq");
 }
 
-TEST(FloatLayers, ConfigKeepsAQuantizedLayerFloat) {
-  OnnxBuilder b = MixedModel();
+// MixedModel() converted with the --config text `config` (which must parse).
+ConvertResult ConvertMixedWithConfig(const std::string& config) {
   cv::ConvertOptions o;
   std::vector<std::string> problems;
-  ASSERT_TRUE(cv::ParseLayerConfig(R"({"layers": [{"match": "c3", "float": true}]})", "c.json",
-                                   &o.layers, &problems))
-      << Joined(problems);
-  ConvertResult r = cv::ConvertModel(b.model(), std::string(64, 'a'), o);
+  EXPECT_TRUE(cv::ParseLayerConfig(config, "c.json", &o.layers, &problems)) << Joined(problems);
+  OnnxBuilder b = MixedModel();
+  return cv::ConvertModel(b.model(), std::string(64, 'a'), o);
+}
+
+TEST(FloatLayers, ConfigKeepsAQuantizedLayerFloat) {
+  ConvertResult r = ConvertMixedWithConfig(R"({"layers": [{"match": "c3", "float": true}]})");
   ASSERT_TRUE(r.ok) << Joined(r.problems);
   const CModel& m = r.model;
   const COp* c3 = FindOp(m, "c3");
@@ -337,12 +340,8 @@ TEST(FloatLayers, ConfigKeepsAQuantizedLayerFloat) {
   EXPECT_EQ(FindOp(m, "c1")->version, 1);
 
   // "float": false on a quantized layer changes nothing; an entry matching no layer is a problem.
-  cv::ConvertOptions o2;
-  ASSERT_TRUE(cv::ParseLayerConfig(
-      R"({"layers": [{"match": "c1", "float": false}, {"match": "nope", "float": true}]})",
-      "c.json", &o2.layers, &problems));
-  OnnxBuilder b2 = MixedModel();
-  ConvertResult r2 = cv::ConvertModel(b2.model(), std::string(64, 'a'), o2);
+  ConvertResult r2 = ConvertMixedWithConfig(
+      R"({"layers": [{"match": "c1", "float": false}, {"match": "nope", "float": true}]})");
   EXPECT_FALSE(r2.ok);
   EXPECT_NE(Joined(r2.problems).find("config entry \"nope\" matches no"), std::string::npos)
       << Joined(r2.problems);
@@ -352,13 +351,7 @@ TEST(FloatLayers, ConfigKeepsAQuantizedLayerFloat) {
 // --config "int8": the float conv c2 gets 8-bit weights (per output channel, max|w| / 127) and
 // runs as a quantized layer between its quantized neighbours: no DEQUANTIZE / QUANTIZE.
 TEST(FloatLayers, ConfigInt8QuantizesAFloatLayersWeights) {
-  OnnxBuilder b = MixedModel();
-  cv::ConvertOptions o;
-  std::vector<std::string> problems;
-  ASSERT_TRUE(cv::ParseLayerConfig(R"({"layers": [{"match": "c2", "int8": true}]})", "c.json",
-                                   &o.layers, &problems))
-      << Joined(problems);
-  ConvertResult r = cv::ConvertModel(b.model(), std::string(64, 'a'), o);
+  ConvertResult r = ConvertMixedWithConfig(R"({"layers": [{"match": "c2", "int8": true}]})");
   ASSERT_TRUE(r.ok) << Joined(r.problems);
   const CModel& m = r.model;
   EXPECT_EQ(Opcodes(m), (std::vector<OpCode>{OpCode::kQuantize, OpCode::kConv2D, OpCode::kConv2D,

@@ -19,30 +19,17 @@ Run from the repository root with Debian's python3 and onnxruntime-node under OR
 import json
 import os
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-OUT = os.path.join("tests", "data", "qoperator", "matmulnbits")
-ORT_DIR = os.environ.get("ORT_DIR", "/opt/ort")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_elementwise_models import ORT_DIR, RUN_JS  # noqa: E402
 
-RUN_JS = r"""
-const ort = require(process.env.ORT_DIR + '/node_modules/onnxruntime-node');
-const fs = require('fs');
-(async () => {
-  const [model, input, shape, out] = process.argv.slice(2);
-  const s = await ort.InferenceSession.create(model, {intraOpNumThreads: 1, interOpNumThreads: 1});
-  const buf = fs.readFileSync(input);
-  const x = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
-  const feeds = {};
-  feeds[s.inputNames[0]] = new ort.Tensor('float32', x, JSON.parse(shape));
-  const r = await s.run(feeds);
-  const y = r[s.outputNames[0]].data;
-  fs.writeFileSync(out, Buffer.from(y.buffer, y.byteOffset, y.byteLength));
-})().catch(e => { console.error(String(e)); process.exit(1); });
-"""
+OUT = os.path.join("tests", "data", "qoperator", "matmulnbits")
 
 
 def pack(codes, bits):
