@@ -117,10 +117,13 @@ tsan_build() {
     -DCRUMB_HOST_TOOLS_DIR="$PWD/$build/tools" &&
     cmake --build "$build-tsan" -j"$jobs" --target runtime_c_api_test e2e_models_test
 }
+# The float-layer models run XNNPACK's operators on the interpreter's pool too.
 tsan_tests() {
   "$build-tsan/tests/runtime/runtime_c_api_test" --gtest_filter='CApi.SharedModelManyInterpreters' &&
     "$build-tsan/tests/e2e/e2e_models_test" --convert="$build/tools/crumb-convert" \
-      --gtest_filter='*threads_identical*'
+      --gtest_filter='*threads_identical*' &&
+    "$build-tsan/tests/e2e/e2e_models_test" --convert="$build/tools/crumb-convert" \
+      --models=project --data=tests/data/float_layer --gtest_filter='*threads_identical*'
 }
 fuzz_build() {
   cmake -S . -B "$build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
