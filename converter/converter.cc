@@ -62,6 +62,7 @@ ConvertResult ConvertModel(const onnx::ModelProto& model, const std::string& sou
   LowerQonnx(&g, &diag);
   LowerQOperator(&g, &diag);
   MergeDequantize(&g, &diag);
+  FoldBlockedDequantize(&g, &diag);
   FoldBinaryWeights(&g, &diag);
   RecognizeSpatialMasks(&g, &diag);
   CheckSupported(g, &diag);

@@ -157,7 +157,7 @@ bool MakeGeometry(const Node& n, const RefTensor& x, int64_t kh, int64_t kw, Geo
 class Executor {
  public:
   Executor(const Graph& g, const ReferenceOptions& o, std::map<std::string, RefTensor>* v)
-      : g_(g), opt_(o), v_(*v), index_(IndexValues(g)) {
+      : g_(g), index_(IndexValues(g)), opt_(o), v_(*v) {
     lookup_ = [this](const std::string& name) -> const IndexValue* {
       auto it = ivals_.find(name);
       return it == ivals_.end() ? nullptr : &it->second;
@@ -340,7 +340,7 @@ class Executor {
       int64_t inner = 1;
       for (int64_t d = axis + 1; d < rank; d++) inner *= x.dims[size_t(d)];
       const int64_t len = x.dims[size_t(axis)],
-                    outer = len * inner ? Count(x.dims) / (len * inner) : 0;
+                    outer = len * inner != 0 ? Count(x.dims) / (len * inner) : 0;
       const RefTensor* scale = in.size() > 1 ? in[1] : nullptr;
       const RefTensor* bias = in.size() > 2 ? in[2] : nullptr;
       if (op == "LayerNormalization" && (!scale || int64_t(scale->data.size()) != len ||
@@ -576,7 +576,7 @@ class Executor {
                  " do not multiply";
         return false;
       }
-      const int64_t batch = M * K ? Count(a.dims) / (M * K) : 0;
+      const int64_t batch = M * K != 0 ? Count(a.dims) / (M * K) : 0;
       out->dims = a.dims;
       out->dims[r - 1] = N;
       out->data.assign(size_t(batch * M * N), 0.f);
@@ -796,6 +796,7 @@ bool PrepareReferenceGraph(const onnx::ModelProto& model, Graph* g,
   RemoveIdentity(g, &diag);
   LowerQonnx(g, &diag);
   LowerQOperator(g, &diag);
+  FoldBlockedDequantize(g, &diag);  // blocked weights: the float values they stand for
   FoldBinaryWeights(g, &diag);
   *problems = diag.problems();
   return diag.ok();

@@ -34,7 +34,8 @@ struct ReferenceOptions {
   bool negate_weights = false;
 };
 
-// Imports `model` and runs the converter's graph passes up to and including FoldBinaryWeights.
+// Imports `model` and runs the converter's graph passes up to and including FoldBinaryWeights
+// (FoldBlockedDequantize among them).
 // False with `problems` when the import or those passes find any.
 bool PrepareReferenceGraph(const onnx::ModelProto& model, Graph* g,
                            std::vector<std::string>* problems);

@@ -40,7 +40,9 @@ std::string BitWidthOf(int type) {
 // Checks the zero point / output type of a QuantizeLinear or DequantizeLinear.
 void CheckQuantizer(const Graph& g, const Node& n, Diagnostics* diag) {
   if (n.AttrInt("block_size", 0) != 0)
-    diag->AddNode(n, "blocked quantization (block_size) is not supported");
+    diag->AddNode(n,
+                  "blocked quantization (block_size) of a computed value is not supported (a "
+                  "blocked DequantizeLinear of a constant weight becomes a float weight)");
   const Const* scale = g.FindConst(n.Input(1));
   if (!scale) {
     diag->AddNode(n, "the scale '" + n.Input(1) + "' must be a constant");

@@ -60,13 +60,6 @@ bool Binary(const Node& n, const IndexValue& a, const IndexValue& b, IndexValue*
   return true;
 }
 
-bool Axis(int64_t a, size_t rank, size_t* d) {
-  if (a < 0) a += int64_t(rank);
-  if (a < 0 || a >= int64_t(rank)) return false;
-  *d = size_t(a);
-  return true;
-}
-
 }  // namespace
 
 bool IsIndexOp(const std::string& op) { return IndexOps().count(op) != 0; }

@@ -144,6 +144,10 @@ void FoldPad(Graph* g, Diagnostics* diag);
 // post_add (the weight codes never change).
 void FoldBatchNorm(Graph* g, Diagnostics* diag);
 
+// A DequantizeLinear with block_size (opset 21) of a constant integer initializer becomes the
+// float initializer it computes (a layer reading it is then a float layer).
+void FoldBlockedDequantize(Graph* g, Diagnostics* diag);
+
 // A Transpose (perm [1, 0]) of a 2-D quantized weight becomes a crumb.QConst of the transposed
 // codes: F.linear on inputs of rank 3 and more exports as MatMul(x, Transpose(W)).
 void FoldWeightTranspose(Graph* g, Diagnostics* diag);

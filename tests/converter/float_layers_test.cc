@@ -442,6 +442,60 @@ TEST(FloatLayers, AMaxPoolOrFlattenBeforeAQuantizerRunsOnCodes) {
   }
 }
 
+// Opset 21's blocked DequantizeLinear of a constant weight: folded into the float weight it
+// computes (a float layer); of an activation, or with a scale of the wrong shape: refused by name.
+OnnxBuilder BlockedModel(std::vector<int64_t> scale_dims, bool activation = false) {
+  OnnxBuilder b(21);
+  b.Input("x", {1, 4, 2, 2});
+  const std::string v = Fq(b, "/in", "x", 0.05f, 128);
+  // w [2, 4, 1, 1] int8, blocks of 2 input channels (axis 1): scale / zero point [2, 2, 1, 1].
+  b.InitI("w", kI8, {2, 4, 1, 1}, {1, -2, 3, -4, 5, -6, 7, -8});
+  std::vector<float> scales = {0.5f, 0.25f, 2.f, 1.f};
+  int64_t n = 1;
+  for (int64_t d : scale_dims) n *= d;
+  scales.resize(size_t(n), 1.f);
+  b.InitF("ws", scale_dims, scales);
+  b.InitI("wz", kI8, scale_dims, std::vector<int64_t>(size_t(n), 1));
+  auto* dq = b.Node("DequantizeLinear", "wdq", {activation ? v : "w", "ws", "wz"}, {"wf"});
+  OnnxBuilder::AttrI(dq, "axis", 1);
+  OnnxBuilder::AttrI(dq, "block_size", 2);
+  b.Node("Conv", "conv", {v, "wf"}, {"y"});
+  b.Output("y");
+  return b;
+}
+
+TEST(FloatLayers, BlockedDequantizeOfAWeightIsFoldedToFloat) {
+  OnnxBuilder b = BlockedModel({2, 2, 1, 1});
+  ConvertResult r = Convert(b);
+  ASSERT_TRUE(r.ok) << Joined(r.problems);
+  const COp* conv = FindOp(r.model, "conv");
+  ASSERT_NE(conv, nullptr);
+  EXPECT_EQ(conv->version, 2);
+  // w = float(q - 1) * scale of its (output channel, block of 2 input channels).
+  EXPECT_EQ(T(r.model, conv->inputs[1]).fdata,
+            (std::vector<float>{0 * 0.5f, -3 * 0.5f, 2 * 0.25f, -5 * 0.25f, 4 * 2.f, -7 * 2.f,
+                                6 * 1.f, -9 * 1.f}));
+
+  OnnxBuilder wrong = BlockedModel({2, 4, 1, 1});
+  ConvertResult rw = Convert(wrong);
+  EXPECT_FALSE(rw.ok);
+  EXPECT_NE(Joined(rw.problems)
+                .find("node 'wdq' (op DequantizeLinear): blocked dequantization of 'w': its scale "
+                      "and zero point must have the data's shape with ceil(dim / block_size) "
+                      "along axis 1"),
+            std::string::npos)
+      << Joined(rw.problems);
+
+  OnnxBuilder act = BlockedModel({1, 2, 2, 2}, true);
+  ConvertResult ra = Convert(act);
+  EXPECT_FALSE(ra.ok);
+  EXPECT_NE(Joined(ra.problems)
+                .find("blocked quantization (block_size) of a computed value is not "
+                      "supported"),
+            std::string::npos)
+      << Joined(ra.problems);
+}
+
 TEST(FloatLayers, OtherReadersOfAFloatLayerAreRefusedByName) {
   // A quantized Add reading a float layer's output without Q/DQ between them.
   OnnxBuilder b;

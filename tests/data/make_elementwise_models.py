@@ -39,8 +39,10 @@ RUN_JS = r"""
 const ort = require(process.env.ORT_DIR + '/node_modules/onnxruntime-node');
 const fs = require('fs');
 (async () => {
-  const [model, input, shape, out] = process.argv.slice(2);
-  const s = await ort.InferenceSession.create(model, {intraOpNumThreads: 1, interOpNumThreads: 1});
+  const [model, input, shape, out, level] = process.argv.slice(2);
+  const options = {intraOpNumThreads: 1, interOpNumThreads: 1};
+  if (level) options.graphOptimizationLevel = level;
+  const s = await ort.InferenceSession.create(model, options);
   const buf = fs.readFileSync(input);
   const x = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
   const feeds = {};
@@ -183,10 +185,11 @@ def sub():
     return b.model([1, 3, 12, 12], x, [1, 10]), [1, 3, 12, 12], [1, 10]
 
 
-def write_models(out, prefix, makers, rng):
+def write_models(out, prefix, makers, rng, unoptimized=()):
     """Writes out/NAME/{model.onnx, io/sample0.input.bin, io/sample0.qcdq.ort.bin, manifest.json}
     for each (NAME, make) in makers: make() gives (model, input shape, output shape); the input
-    is normal(0, 2.5) from rng and the reference output ONNX Runtime's (RUN_JS under node)."""
+    is normal(0, 2.5) from rng and the reference output ONNX Runtime's (RUN_JS under node), with
+    graph optimizations disabled for the names in `unoptimized`."""
     with tempfile.TemporaryDirectory() as tmp:
         js = os.path.join(tmp, "run.js")
         with open(js, "w") as f:
@@ -200,7 +203,8 @@ def write_models(out, prefix, makers, rng):
             x.tofile(os.path.join(d, "io", "sample0.input.bin"))
             subprocess.run(["node", js, os.path.join(d, "model.onnx"),
                             os.path.join(d, "io", "sample0.input.bin"), json.dumps(x_shape),
-                            os.path.join(d, "io", "sample0.qcdq.ort.bin")],
+                            os.path.join(d, "io", "sample0.qcdq.ort.bin")] +
+                           (["disabled"] if name in unoptimized else []),
                            check=True, env=dict(os.environ, ORT_DIR=ORT_DIR))
             manifest = {
                 "model": prefix + name,

@@ -15,6 +15,11 @@ operators) with DEQUANTIZE / QUANTIZE at their borders (converter/passes/lower.c
                pad 1 -> Q/DQ -> Conv 3x3 (int4 codes) -> Q/DQ -> GlobalAveragePool -> Q/DQ
                -> Flatten -> Gemm (int4 codes) -> y [1, 10]; the converter quantizes the stem's
                output before the max pool (they commute), so the pool runs on codes
+  blocked      opset 21 blockwise weights (DequantizeLinear with block_size, int8 codes): x -> Q/DQ
+               -> Conv 3x3 (blocks of 16 input channels, axis 1) + Relu -> Q/DQ
+               -> GlobalAveragePool -> Q/DQ -> Flatten -> MatMul (blocks of 8 along K, axis 0,
+               uint8 codes with zero points) -> y [1, 10]; crumb folds the blocked weights into
+               float ones: two float layers
 
 Weights are seeded random values (numpy default_rng); each directory gets model.onnx, a sample
 input, ONNX Runtime's output for it (one thread, optimizations as a user would run it) and a
@@ -30,7 +35,7 @@ import os
 import sys
 
 import numpy as np
-from onnx import numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_elementwise_models import Builder, write_models  # noqa: E402
@@ -99,6 +104,47 @@ def float_first():
     return b.model([1, 3, 16, 16], x, [1, 10]), [1, 3, 16, 16], [1, 10]
 
 
+def blocked_weight(b, name, shape, axis, block, signed):
+    """DequantizeLinear (opset 21) of int8 / uint8 codes with a scale (and zero point) per block of
+    `block` elements along `axis`."""
+    sd = list(shape)
+    sd[axis] = (shape[axis] + block - 1) // block
+    if signed:
+        codes = b.rng.integers(-127, 128, size=shape).astype(np.int8)
+        zp = np.zeros(sd, np.int8)
+    else:
+        codes = b.rng.integers(0, 256, size=shape).astype(np.uint8)
+        zp = b.rng.integers(100, 156, size=sd).astype(np.uint8)
+    scale = b.rng.uniform(0.002, 0.01, size=sd).astype(np.float32)
+    b.inits += [numpy_helper.from_array(codes, name + "/w"),
+                numpy_helper.from_array(scale, name + "/wscale"),
+                numpy_helper.from_array(zp, name + "/wzp")]
+    return b.node("DequantizeLinear", [name + "/w", name + "/wscale", name + "/wzp"],
+                  [name + "/wdq"], name + "/w/DequantizeLinear", axis=axis, block_size=block)
+
+
+def blocked():
+    b = FloatBuilder(7)
+    x = b.fq("/in", "input", 0.05, 128)
+    x = b.node("Conv", [x, blocked_weight(b, "/conv1", [16, 32, 3, 3], 1, 16, True)],
+               ["/conv1/out"], "/conv1", pads=[1, 1, 1, 1])
+    x = b.fq("/a1", b.node("Relu", [x], ["/relu1/out"], "/relu1"), 0.05, 0)
+    x = b.fq("/a2", b.node("GlobalAveragePool", [x], ["/gap/out"], "/gap"), 0.02, 0)
+    x = b.node("Flatten", [x], ["/flatten/out"], "/flatten")
+    x = b.node("MatMul", [x, blocked_weight(b, "/fc", [16, 10], 0, 8, False)], ["/fc/out"],
+               "/fc/MatMul")
+    b.node("Identity", [x], ["output"], "output")
+    g = helper.make_graph(b.nodes, "blocked",
+                          [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                                         [1, 32, 6, 6])],
+                          [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 10])],
+                          b.inits)
+    # Opset 21 (blocked DequantizeLinear) is newer than Debian's onnx package: no checker.
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)])
+    m.ir_version = 10
+    return m, [1, 32, 6, 6], [1, 10]
+
+
 def float_stem():
     b = FloatBuilder(6)
     x = b.node("Conv", ["input", b.fweight("/conv1", [8, 3, 3, 3], 0.2), b.fbias("/conv1", 8)],
@@ -118,8 +164,12 @@ def float_stem():
 
 def main():
     write_models(OUT, "float_layer_", (("mixed", mixed), ("float_first", float_first),
-                                       ("float_stem", float_stem)),
-                 np.random.default_rng(5))
+                                       ("float_stem", float_stem), ("blocked", blocked)),
+                 np.random.default_rng(5),
+                 # ONNX Runtime 1.30 fuses DQ -> Conv -> Q into a QLinearConv even when the
+                 # weight's DequantizeLinear is blocked, then refuses its scale shape: the
+                 # reference runs the graph as written.
+                 unoptimized=("blocked",))
 
 
 if __name__ == "__main__":
