@@ -346,6 +346,7 @@ class Lowerer {
     for (const auto& i : n.inputs)
       if (!i.empty() && failed_.count(i)) return Fail(n);
     if (IsFloatLayer(n)) return VisitFloatLayer(n);
+    if (float_of_.count(n.Input(0)) && IsFloatSoftmax(n, n.Input(0))) return VisitFloatSoftmax(n);
     const std::string f = n.outputs[0];
     const bool float_out_ok = n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul";
     // Where does the float result go?
@@ -944,8 +945,16 @@ class Lowerer {
     return c && c->type == kFloat;
   }
 
-  // r is a float layer reading `v` as its activation (and only there).
+  // A Softmax of float value `v` giving a graph output that nothing else reads: SOFTMAX version 2
+  // (a classifier's softmax over float logits).
+  bool IsFloatSoftmax(const Node& r, const std::string& v) const {
+    return r.domain.empty() && r.op_type == "Softmax" && r.Input(0) == v && r.outputs.size() == 1 &&
+           g_.IsGraphOutput(r.outputs[0]) && g_.Consumers(r.outputs[0]).empty();
+  }
+
+  // r is a float layer or a float Softmax reading `v` as its activation (and only there).
   bool ReadsAsFloatInput(const Node& r, const std::string& v) const {
+    if (IsFloatSoftmax(r, v)) return true;
     if (!IsFloatLayer(r) || r.Input(0) != v) return false;
     for (size_t k = 1; k < r.inputs.size(); k++)
       if (r.inputs[k] == v) return false;
@@ -1024,6 +1033,36 @@ class Lowerer {
   static bool SameQuant(const QuantInfo& a, const QuantInfo& b) {
     return a.scale == b.scale && a.zero_point == b.zero_point && a.qmin == b.qmin &&
            a.qmax == b.qmax && a.bits == b.bits && a.encoding == b.encoding;
+  }
+
+  // SOFTMAX version 2 over the float output of a float layer or of a Conv / Gemm / MatMul with a
+  // float output, giving the graph's output.
+  void VisitFloatSoftmax(const Node& n) {
+    const int x = float_of_[n.Input(0)];
+    const CTensor xt = m_->tensors[size_t(x)];
+    int64_t axis = n.AttrInt("axis", g_.opset >= 13 ? -1 : 1);
+    const int64_t rank = int64_t(xt.shape.size());
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis >= rank || (g_.opset < 13 && axis != rank - 1)) {
+      diag_->AddNode(n, "softmax over axis " + std::to_string(n.AttrInt("axis", 1)) +
+                            " is not supported (one axis; before opset 13 only the last)");
+      return Fail(n);
+    }
+    const std::string& f = n.outputs[0];
+    CTensor t;
+    t.name = f;
+    t.shape = xt.shape;
+    const int out = AddTensor(std::move(t));
+    COp op;
+    op.opcode = OpCode::kSoftmax;
+    op.version = 2;
+    op.name = n.name;
+    op.axis = int(axis);
+    op.inputs = {x};
+    op.outputs = {out};
+    m_->ops.push_back(op);
+    float_of_[f] = out;
+    shape_of_[f] = xt.shape;
   }
 
   // The FLOAT32 tensor holding value `v` for a float layer: a graph input, another float layer's

@@ -580,10 +580,11 @@ Status Model::Parse() {
                     i, op.name.c_str(), op.opcode, (int)kOpQuantize, (int)kOpMul));
     }
     // REQUANTIZE version 2 reads a code table as its second input; CONV_2D / FULLY_CONNECTED
-    // version 2 are float layers (FLOAT32 x, w, bias); ADD version 2 subtracts; every other op
-    // is at 1.
+    // version 2 are float layers (FLOAT32 x, w, bias); ADD version 2 subtracts; SOFTMAX version 2
+    // is a float softmax; every other op is at 1.
     const bool two = op.opcode == kOpRequantize || op.opcode == kOpConv2D ||
-                     op.opcode == kOpFullyConnected || op.opcode == kOpAdd;
+                     op.opcode == kOpFullyConnected || op.opcode == kOpAdd ||
+                     op.opcode == kOpSoftmax;
     const int32_t max_version = two ? 2 : 1;
     if (op.version < 1 || op.version > max_version) {
       return Unsupported(StrFormat("%s has version %d; this runtime knows version%s.",

@@ -230,6 +230,16 @@ class Checker {
   // SOFTMAX: x QUANT (per tensor) of any rank, exp_table constant FLOAT32 [256] -> y QUANT (per
   // tensor) of the same rank, along logical axis `axis`.
   Status Softmax() const {
+    if (op_.version == 2) {  // float in, float out (a softmax on float logits)
+      CRUMB_RETURN_IF_ERROR(Counts(1, 1, 1));
+      CRUMB_RETURN_IF_ERROR(Activation(0, true, -1));
+      const int rank = (int)In(0).shape.size();
+      CRUMB_RETURN_IF_ERROR(Output(false, true, rank));
+      if (op_.axis < 0 || op_.axis >= rank) {
+        return Fail(StrFormat("has axis %d outside its input's rank %d.", op_.axis, rank));
+      }
+      return Status::Ok();
+    }
     CRUMB_RETURN_IF_ERROR(Counts(2, 2, 1));
     CRUMB_RETURN_IF_ERROR(Activation(0, false, -1));
     const TensorDesc& x = In(0);

@@ -1304,6 +1304,44 @@ class SoftmaxOp : public Op {
   crumb_quantize_params qparams_{};
 };
 
+// SOFTMAX version 2, a float softmax (ONNX Softmax on float logits, the graph's output): per
+// vector, m = its largest value, e_i = expf(x_i - m), s = the sum of e_i in float in index order,
+// y_i = e_i / s. Vectors are split over the workers.
+class FloatSoftmaxOp : public Op {
+ public:
+  explicit FloatSoftmaxOp(const KernelTable&) {}
+  Status Configure(const OpContext& ctx) override { return SameShape(ctx); }
+  Status Setup(const OpContext& ctx) override {
+    vec_ = VectorsAlong(ctx.In(0).shape, (size_t)ctx.desc.axis);
+    persistent_bytes_ = vec_.bases.size() * sizeof(uint32_t);
+    return Status::Ok();
+  }
+  void Run(const OpContext& ctx, uint8_t*) override {
+    const float* x = reinterpret_cast<const float*>(ctx.In(0).data);
+    float* y = reinterpret_cast<float*>(ctx.Out().data);
+    const size_t n = vec_.length, st = vec_.stride;
+    ctx.Ranges(vec_.bases.size(), 1, VectorScratch::kCostPerElement * n,
+               [&](size_t b, size_t e, size_t) {
+                 for (size_t j = b; j < e; j++) {
+                   const float* xv = x + vec_.bases[j];
+                   float* yv = y + vec_.bases[j];
+                   float m = -INFINITY;
+                   for (size_t i = 0; i < n; i++) m = std::max(m, xv[i * st]);
+                   float s = 0.f;
+                   for (size_t i = 0; i < n; i++) {
+                     yv[i * st] = expf(xv[i * st] - m);
+                     s += yv[i * st];
+                   }
+                   for (size_t i = 0; i < n; i++) yv[i * st] = yv[i * st] / s;
+                 }
+               });
+  }
+  const char* KernelName() const override { return "softmax_f32"; }
+
+ private:
+  AxisVectors vec_;
+};
+
 // LAYER_NORM of schema/README.md over the last logical axis: with d_i = q_i - zx, S1 and S2 in
 // int64, mean and variance in double, t_i = float((d_i - mean) * sx * inv), y_i = t_i * scale_i
 // + bias_i in float, then the quantize kernel's E(y_i / s_out). Vectors are split over the
@@ -1820,6 +1858,7 @@ std::unique_ptr<Op> CreateOp(const OpDesc& desc, const KernelTable& kernels) {
     case kOpMul:
       return std::make_unique<MulOp>(kernels);
     case kOpSoftmax:
+      if (desc.version == 2) return std::make_unique<FloatSoftmaxOp>(kernels);
       return std::make_unique<SoftmaxOp>(kernels);
     case kOpLayerNorm:
       return std::make_unique<LayerNormOp>(kernels);

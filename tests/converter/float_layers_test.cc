@@ -496,6 +496,47 @@ TEST(FloatLayers, BlockedDequantizeOfAWeightIsFoldedToFloat) {
       << Joined(ra.problems);
 }
 
+// A Softmax of float logits giving the graph output: SOFTMAX version 2 after a float layer, and
+// after a quantized Gemm (which then writes FLOAT32 logits).
+TEST(FloatLayers, SoftmaxOfFloatLogitsIsAFloatSoftmax) {
+  for (bool float_fc : {true, false}) {
+    SCOPED_TRACE(float_fc ? "float Gemm" : "quantized Gemm");
+    OnnxBuilder b(13);
+    b.Input("x", {2, 6});
+    const std::string v = Fq(b, "/in", "x", 0.05f, 128);
+    std::string w = "W";
+    if (float_fc) {
+      b.InitF("W", {4, 6}, Ramp(24, 0.3f));
+    } else {
+      w = QWeight(b, "/fc", {4, 6}, std::vector<int64_t>{1, -1, 2, 0, 3,  -2, 1, 1, 1, 1, 1, 1,
+                                                         0, 0,  2, 2, -3, 3,  1, 2, 3, 4, 5, 6},
+                  0.1f);
+    }
+    OnnxBuilder::AttrI(b.Node("Gemm", "fc", {v, w}, {"logits"}), "transB", 1);
+    OnnxBuilder::AttrI(b.Node("Softmax", "softmax", {"logits"}, {"y"}), "axis", -1);
+    b.Output("y");
+    ConvertResult r = Convert(b);
+    ASSERT_TRUE(r.ok) << Joined(r.problems);
+    const CModel& m = r.model;
+    if (float_fc) {  // the float layer reads the DEQUANTIZE of the quantized input
+      EXPECT_EQ(Opcodes(m), (std::vector<OpCode>{OpCode::kQuantize, OpCode::kDequantize,
+                                                 OpCode::kFullyConnected, OpCode::kSoftmax}));
+    } else {
+      EXPECT_EQ(Opcodes(m), (std::vector<OpCode>{OpCode::kQuantize, OpCode::kFullyConnected,
+                                                 OpCode::kSoftmax}));
+    }
+    const COp* sm = FindOp(m, "softmax");
+    ASSERT_NE(sm, nullptr);
+    EXPECT_EQ(sm->version, 2);
+    EXPECT_EQ(sm->axis, 1);
+    ASSERT_EQ(sm->inputs.size(), 1u);
+    EXPECT_EQ(T(m, sm->inputs[0]).type, cv::ElemType::kFloat32);
+    EXPECT_EQ(T(m, sm->inputs[0]).name, "logits");
+    EXPECT_EQ(FindOp(m, "fc")->version, float_fc ? 2 : 1);
+    EXPECT_EQ(m.outputs, std::vector<int>{sm->outputs[0]});
+  }
+}
+
 TEST(FloatLayers, OtherReadersOfAFloatLayerAreRefusedByName) {
   // A quantized Add reading a float layer's output without Q/DQ between them.
   OnnxBuilder b;

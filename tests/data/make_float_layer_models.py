@@ -15,6 +15,9 @@ operators) with DEQUANTIZE / QUANTIZE at their borders (converter/passes/lower.c
                pad 1 -> Q/DQ -> Conv 3x3 (int4 codes) -> Q/DQ -> GlobalAveragePool -> Q/DQ
                -> Flatten -> Gemm (int4 codes) -> y [1, 10]; the converter quantizes the stem's
                output before the max pool (they commute), so the pool runs on codes
+  softmax      x -> Q/DQ -> Conv 3x3 (int4 codes) -> Q/DQ -> GlobalAveragePool -> Q/DQ -> Flatten
+               -> Gemm (int4 codes, float logits) -> Softmax -> y [1, 10]: a float softmax
+               (SOFTMAX version 2) on a quantized layer's float output
   blocked      opset 21 blockwise weights (DequantizeLinear with block_size, int8 codes): x -> Q/DQ
                -> Conv 3x3 (blocks of 16 input channels, axis 1) + Relu -> Q/DQ
                -> GlobalAveragePool -> Q/DQ -> Flatten -> MatMul (blocks of 8 along K, axis 0,
@@ -145,6 +148,19 @@ def blocked():
     return m, [1, 32, 6, 6], [1, 10]
 
 
+def softmax():
+    b = FloatBuilder(8)
+    x = b.fq("/in", "input", 0.05, 128)
+    x = b.node("Conv", [x, b.weight("/conv1", [16, 3, 3, 3], 0.05)], ["/conv1/out"], "/conv1",
+               pads=[1, 1, 1, 1])
+    x = b.fq("/a1", b.node("Relu", [x], ["/relu1/out"], "/relu1"), 0.05, 0)
+    x = b.fq("/a2", b.node("GlobalAveragePool", [x], ["/gap/out"], "/gap"), 0.02, 0)
+    x = b.node("Flatten", [x], ["/flatten/out"], "/flatten")
+    x = b.node("Gemm", [x, b.weight("/fc", [10, 16], 0.5)], ["/fc/out"], "/fc", transB=1)
+    x = b.node("Softmax", [x], ["/softmax/out"], "/softmax", axis=-1)
+    return b.model([1, 3, 16, 16], x, [1, 10]), [1, 3, 16, 16], [1, 10]
+
+
 def float_stem():
     b = FloatBuilder(6)
     x = b.node("Conv", ["input", b.fweight("/conv1", [8, 3, 3, 3], 0.2), b.fbias("/conv1", 8)],
@@ -164,7 +180,8 @@ def float_stem():
 
 def main():
     write_models(OUT, "float_layer_", (("mixed", mixed), ("float_first", float_first),
-                                       ("float_stem", float_stem), ("blocked", blocked)),
+                                       ("float_stem", float_stem), ("blocked", blocked),
+                                       ("softmax", softmax)),
                  np.random.default_rng(5),
                  # ONNX Runtime 1.30 fuses DQ -> Conv -> Q into a QLinearConv even when the
                  # weight's DequantizeLinear is blocked, then refuses its scale shape: the

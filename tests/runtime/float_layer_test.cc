@@ -225,6 +225,58 @@ TEST(FloatLayer, FullyConnected) {
   TestFc({64, 256}, 128, true, -1.f, 1.f, 34);  // splits over the threads
 }
 
+// SOFTMAX version 2 (float in and out) along every axis of a 4-D tensor (stored NHWC inside) and
+// a 2-D one, against a double loop over the logical tensor; 1 and 3 threads.
+void TestFloatSoftmax(const std::vector<int32_t>& shape, int axis, unsigned seed) {
+  SCOPED_TRACE(testing::Message() << "softmax rank " << shape.size() << " axis " << axis);
+  std::mt19937 rng(seed);
+  size_t count = 1;
+  for (int32_t d : shape) count *= (size_t)d;
+  std::vector<float> x = RandomFloats(rng, count);
+  for (float& v : x) v *= 8.f;
+  ModelBuilder b;
+  const int32_t in = b.AddFloat("x", shape);
+  const int32_t out = b.AddFloat("y", shape);
+  OpSpec& op = b.AddOp((int)fb::OpCode::SOFTMAX, "softmax", {in}, {out});
+  op.version = 2;
+  op.axis = axis;
+  b.inputs = {in};
+  b.outputs = {out};
+  const std::string model = b.Finish();
+  // Logical strides: the axis' stride and the vectors' bases.
+  size_t inner = 1;
+  for (size_t d = (size_t)axis + 1; d < shape.size(); d++) inner *= (size_t)shape[d];
+  const size_t len = (size_t)shape[(size_t)axis];
+  std::vector<double> want(count);
+  for (size_t base = 0; base < count; base++) {
+    if ((base / inner) % len != 0) continue;  // not the first element of its vector
+    double m = -1e300, s = 0;
+    for (size_t i = 0; i < len; i++) m = std::max(m, (double)x[base + i * inner]);
+    for (size_t i = 0; i < len; i++) s += std::exp((double)x[base + i * inner] - m);
+    for (size_t i = 0; i < len; i++) want[base + i * inner] = std::exp(x[base + i * inner] - m) / s;
+  }
+  for (int threads : {1, 3}) {
+    RunResult r;
+    std::string error;
+    bool missing = false;
+    ASSERT_TRUE(RunWith(model, Floats(x), CRUMB_ISA_AUTO, "auto", threads, &r, &error, &missing))
+        << error;
+    const std::vector<float> got = BytesToFloats(r.output);
+    ASSERT_EQ(got.size(), count);
+    for (size_t i = 0; i < count; i++) {
+      ASSERT_NEAR(got[i], want[i], 1e-6 + 1e-5 * want[i]) << "element " << i;
+    }
+    EXPECT_EQ(r.kernels[0], "softmax_f32");
+  }
+}
+
+TEST(FloatLayer, FloatSoftmax) {
+  for (int axis = 0; axis < 4; axis++) TestFloatSoftmax({2, 5, 3, 4}, axis, 50 + axis);
+  TestFloatSoftmax({3, 1000}, 1, 60);
+  TestFloatSoftmax({256, 300}, 1, 61);  // splits over the threads
+  TestFloatSoftmax({1, 1}, 0, 62);
+}
+
 // A quantized conv, DEQUANTIZE, a float conv, QUANTIZE: the borders the converter writes.
 TEST(FloatLayer, BetweenQuantizedLayers) {
   ModelBuilder b;
