@@ -168,6 +168,19 @@ ModelBuilder FloatConvModel() {
   return mb;
 }
 
+// A float softmax: x [2,5] f32 -> SOFTMAX version 2 along axis 1 -> y [2,5] f32.
+ModelBuilder FloatSoftmaxModel() {
+  ModelBuilder mb;
+  const int32_t x = mb.AddFloat("x", {2, 5});
+  const int32_t y = mb.AddFloat("y", {2, 5});
+  OpSpec& op = mb.AddOp(13, "fsoftmax", {x}, {y});
+  op.version = 2;
+  op.axis = 1;
+  mb.inputs = {x};
+  mb.outputs = {y};
+  return mb;
+}
+
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 const float kInf = std::numeric_limits<float>::infinity();
 
@@ -186,6 +199,7 @@ std::vector<LoadRow> LoadRows() {
   const auto conv = SmallConvModel, pool = PoolModel, resize = ResizeModel, slice = SliceModel;
   const auto bmm = BatchMatMulModel, transpose = TransposeModel, mul = MulModel;
   const auto softmax = SoftmaxModel, layer_norm = LayerNormModel, fconv = FloatConvModel;
+  const auto fsoftmax = FloatSoftmaxModel;
   const crumb_status kInvalid = CRUMB_ERROR_INVALID_MODEL, kUnsup = CRUMB_ERROR_UNSUPPORTED;
   return {
       // The container.
@@ -509,6 +523,26 @@ std::vector<LoadRow> LoadRows() {
          memcpy(&m.tensors[1].data[20], &nan, sizeof(nan));
        }),
        nullptr, kInvalid, "holds a non-finite value at element 5"},
+      // The float softmax.
+      {"float softmax axis", fsoftmax, M([](ModelBuilder& m) { m.ops[0].axis = 2; }), nullptr,
+       kInvalid, "Op 0 (SOFTMAX 'fsoftmax') has axis 2 outside its input's rank 2"},
+      {"float softmax quantized output", fsoftmax, M([](ModelBuilder& m) {
+         m.tensors[1] = TensorSpec();
+         m.tensors[1].name = "y";
+         m.tensors[1].shape = {2, 5};
+         m.tensors[1].type = kQuant;
+         m.tensors[1].bits = 8;
+         m.tensors[1].has_quantization = true;
+         m.tensors[1].scales = {0.1f};
+         m.tensors[1].zero_points = {0};
+         m.tensors[1].qmin = -128;
+         m.tensors[1].qmax = 127;
+       }),
+       nullptr, kInvalid, "Op 0 (SOFTMAX 'fsoftmax') output tensor 1 ('y') must be FLOAT32"},
+      {"float softmax with an exp table", fsoftmax, M([](ModelBuilder& m) {
+         m.ops[0].inputs.push_back(m.AddFloatConst("t", std::vector<float>(256, 1.f)));
+       }),
+       nullptr, kInvalid, "Op 0 (SOFTMAX 'fsoftmax') has 2 inputs; it takes 1"},
       // MUL options and shapes.
       {"mul without options", mul, M([](ModelBuilder& m) { m.ops[0].no_options = true; }), nullptr,
        kInvalid, "Op 0 (MUL 'mul') needs MulOptions"},
