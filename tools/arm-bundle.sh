@@ -9,7 +9,7 @@
 # usage: tools/arm-bundle.sh BUILD_DIR OUT_DIR
 #
 #   OUT_DIR/bin/crumb-bench, crumb-run, crumb-inspect
-#   OUT_DIR/lib/      libcpuinfo.so.0 libpthreadpool.so.0 libstdc++.so.6 libgcc_s.so.1 ...
+#   OUT_DIR/lib/      libcpuinfo.so.0 libpthreadpool.so.0 libXNNPACK.so.0 libstdc++.so.6 ...
 #   OUT_DIR/glibc/    the loader (ld-linux-aarch64.so.1 / ld-linux-armhf.so.3), libc.so.6, libm.so.6
 #   OUT_DIR/run.sh    run.sh TOOL [ARGS...]: the system loader with LD_LIBRARY_PATH=lib when the
 #                     device has glibc, else glibc/<loader> --library-path lib:glibc
