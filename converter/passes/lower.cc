@@ -931,6 +931,24 @@ class Lowerer {
     return nullptr;
   }
 
+  // The bias values of a Conv / Gemm / MatMul with `co` output channels (input 2, zeros when
+  // absent), Gemm's alpha and beta (1 otherwise), and the check that a folded BatchNormalization or
+  // bias Add has one value per channel: what quantized and float layers alike scale and shift by.
+  bool LayerBias(const Node& n, int64_t co, std::vector<double>* bias, double* alpha,
+                 double* beta) {
+    if (!BiasValues(n, 2, co, bias)) return false;
+    *alpha = n.op_type == "Gemm" ? n.AttrFloat("alpha", 1.0f) : 1.0;
+    *beta = n.op_type == "Gemm" ? n.AttrFloat("beta", 1.0f) : 1.0;
+    if (!n.post_mul.empty() && int64_t(n.post_mul.size()) != co) {
+      diag_->AddNode(n, "has " + std::to_string(co) +
+                            " output channels, but the BatchNormalization or bias Add folded into "
+                            "it has " +
+                            std::to_string(n.post_mul.size()));
+      return false;
+    }
+    return true;
+  }
+
   // ------------------------------------------------------------------ float layers
 
   // A Conv / Gemm / MatMul computed in float32 (CONV_2D / FULLY_CONNECTED version 2): its weight
@@ -1135,19 +1153,8 @@ class Lowerer {
     }
     const int64_t co = dims[0];
     std::vector<double> bias;
-    if (!BiasValues(n, 2, co, &bias)) return false;
     double alpha = 1.0, beta = 1.0;
-    if (n.op_type == "Gemm") {
-      alpha = n.AttrFloat("alpha", 1.0f);
-      beta = n.AttrFloat("beta", 1.0f);
-    }
-    if (!n.post_mul.empty() && int64_t(n.post_mul.size()) != co) {
-      diag_->AddNode(n, "has " + std::to_string(co) +
-                            " output channels, but the BatchNormalization or bias Add folded "
-                            "into it has " +
-                            std::to_string(n.post_mul.size()));
-      return false;
-    }
+    if (!LayerBias(n, co, &bias, &alpha, &beta)) return false;
     const size_t per = co > 0 ? w.size() / size_t(co) : 0;
     std::vector<float> wf(w.size()), bf(static_cast<size_t>(co));
     for (size_t o = 0; o < size_t(co); o++) {
@@ -1316,19 +1323,8 @@ class Lowerer {
       if (wt < 0) return false;
       const int64_t co = m_->tensors[size_t(wt)].shape[0];
       std::vector<double> bias;
-      if (!BiasValues(n, 2, co, &bias)) return false;
       double alpha = 1.0, beta = 1.0;
-      if (op_type == "Gemm") {
-        alpha = n.AttrFloat("alpha", 1.0f);
-        beta = n.AttrFloat("beta", 1.0f);
-      }
-      if (!n.post_mul.empty() && int64_t(n.post_mul.size()) != co) {
-        diag_->AddNode(n, "has " + std::to_string(co) +
-                              " output channels, but the BatchNormalization "
-                              "or bias Add folded into it has " +
-                              std::to_string(n.post_mul.size()));
-        return false;
-      }
+      if (!LayerBias(n, co, &bias, &alpha, &beta)) return false;
       const CTensor xt = m_->tensors[size_t(x)];  // a copy: adding tensors below reallocates
       const std::vector<float> sw = m_->tensors[size_t(wt)].scale;
       std::vector<float> mul(static_cast<size_t>(co)), add(static_cast<size_t>(co));

@@ -168,6 +168,21 @@ ModelBuilder FloatConvModel() {
   return mb;
 }
 
+// A per-tensor signed 8-bit tensor (scale 0.1, zero point 0), to put where a FLOAT32 one belongs.
+TensorSpec Int8Spec(const std::string& name, const std::vector<int32_t>& shape) {
+  TensorSpec t;
+  t.name = name;
+  t.shape = shape;
+  t.type = kQuant;
+  t.bits = 8;
+  t.has_quantization = true;
+  t.scales = {0.1f};
+  t.zero_points = {0};
+  t.qmin = -128;
+  t.qmax = 127;
+  return t;
+}
+
 // A float softmax: x [2,5] f32 -> SOFTMAX version 2 along axis 1 -> y [2,5] f32.
 ModelBuilder FloatSoftmaxModel() {
   ModelBuilder mb;
@@ -478,27 +493,14 @@ std::vector<LoadRow> LoadRows() {
       {"float conv version 3", fconv, M([](ModelBuilder& m) { m.ops[0].version = 3; }), nullptr,
        kUnsup, "Op 0 (CONV_2D 'fconv') has version 3; this runtime knows versions 1 and 2"},
       {"float conv quantized input", fconv, M([](ModelBuilder& m) {
-         m.tensors[0] = TensorSpec();
-         m.tensors[0].name = "x";
-         m.tensors[0].shape = {1, 4, 5, 5};
-         m.tensors[0].type = kQuant;
-         m.tensors[0].bits = 8;
-         m.tensors[0].has_quantization = true;
-         m.tensors[0].scales = {0.1f};
-         m.tensors[0].zero_points = {0};
-         m.tensors[0].qmin = -128;
-         m.tensors[0].qmax = 127;
+         m.tensors[0] = Int8Spec("x", {1, 4, 5, 5});
        }),
        nullptr, kInvalid, "input 0, tensor 0 ('x'), must be FLOAT32"},
       {"float conv quantized weights", fconv, M([](ModelBuilder& m) {
-         m.tensors[1].type = kQuant;
-         m.tensors[1].bits = 8;
-         m.tensors[1].has_quantization = true;
-         m.tensors[1].scales = {0.1f};
-         m.tensors[1].zero_points = {0};
-         m.tensors[1].qmin = -128;
-         m.tensors[1].qmax = 127;
-         m.tensors[1].data.resize(3 * 4 * 9);
+         const std::string data(3 * 4 * 9, '\0');
+         m.tensors[1] = Int8Spec("w", {3, 4, 3, 3});
+         m.tensors[1].layout = kDense;
+         m.tensors[1].data = data;
        }),
        nullptr, kInvalid,
        "Op 0 (CONV_2D 'fconv') (a float layer) needs weights tensor 1 ('w') to be constant FLOAT32 "
@@ -527,16 +529,7 @@ std::vector<LoadRow> LoadRows() {
       {"float softmax axis", fsoftmax, M([](ModelBuilder& m) { m.ops[0].axis = 2; }), nullptr,
        kInvalid, "Op 0 (SOFTMAX 'fsoftmax') has axis 2 outside its input's rank 2"},
       {"float softmax quantized output", fsoftmax, M([](ModelBuilder& m) {
-         m.tensors[1] = TensorSpec();
-         m.tensors[1].name = "y";
-         m.tensors[1].shape = {2, 5};
-         m.tensors[1].type = kQuant;
-         m.tensors[1].bits = 8;
-         m.tensors[1].has_quantization = true;
-         m.tensors[1].scales = {0.1f};
-         m.tensors[1].zero_points = {0};
-         m.tensors[1].qmin = -128;
-         m.tensors[1].qmax = 127;
+         m.tensors[1] = Int8Spec("y", {2, 5});
        }),
        nullptr, kInvalid, "Op 0 (SOFTMAX 'fsoftmax') output tensor 1 ('y') must be FLOAT32"},
       {"float softmax with an exp table", fsoftmax, M([](ModelBuilder& m) {
