@@ -265,7 +265,8 @@ Status Interpreter::Init() {
   op_us_.assign(m.ops.size(), 0.0);
   for (int32_t t : m.inputs) input_handles_.push_back(crumb_tensor{this, t});
   for (int32_t t : m.outputs) output_handles_.push_back(crumb_tensor{this, t});
-  for (size_t i = 0; i < m.tensors.size(); i++) all_handles_.push_back(crumb_tensor{this, (int32_t)i});
+  for (size_t i = 0; i < m.tensors.size(); i++)
+    all_handles_.push_back(crumb_tensor{this, (int32_t)i});
   return Status::Ok();
 }
 

@@ -138,8 +138,9 @@ const std::vector<Row>& Rows() {
          for (const char* n : {"/conv/w/QuantizeLinear", "/conv/w/DequantizeLinear"})
            FindNode(m, n)->mutable_attribute(0)->set_i(1);
        },
-       {"/conv/w/QuantizeLinear", "4 scales / zero points do not match axis 1 of "
-                                  "'/conv/w/weight'"}},
+       {"/conv/w/QuantizeLinear",
+        "4 scales / zero points do not match axis 1 of "
+        "'/conv/w/weight'"}},
       {"node without an output",
        [](onnx::ModelProto& m) { FindNode(m, "/act1/DequantizeLinear")->clear_output(); },
        {"node '/act1/DequantizeLinear' (op DequantizeLinear): has no first output"}},
