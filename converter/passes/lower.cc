@@ -1053,19 +1053,26 @@ class Lowerer {
            a.qmax == b.qmax && a.bits == b.bits && a.encoding == b.encoding;
   }
 
+  // The non-negative axis of a Softmax of a rank-`rank` input, or false after reporting: one axis,
+  // and before opset 13 (where Softmax flattens at its axis) only the last.
+  bool SoftmaxAxis(const Node& n, int64_t rank, int64_t* axis) {
+    *axis = n.AttrInt("axis", g_.opset >= 13 ? -1 : 1);
+    if (*axis < 0) *axis += rank;
+    if (*axis < 0 || *axis >= rank || (g_.opset < 13 && *axis != rank - 1)) {
+      diag_->AddNode(n, "softmax over axis " + std::to_string(n.AttrInt("axis", 1)) +
+                            " is not supported (one axis; before opset 13 only the last)");
+      return false;
+    }
+    return true;
+  }
+
   // SOFTMAX version 2 over the float output of a float layer or of a Conv / Gemm / MatMul with a
   // float output, giving the graph's output.
   void VisitFloatSoftmax(const Node& n) {
     const int x = float_of_[n.Input(0)];
     const CTensor xt = m_->tensors[size_t(x)];
-    int64_t axis = n.AttrInt("axis", g_.opset >= 13 ? -1 : 1);
-    const int64_t rank = int64_t(xt.shape.size());
-    if (axis < 0) axis += rank;
-    if (axis < 0 || axis >= rank || (g_.opset < 13 && axis != rank - 1)) {
-      diag_->AddNode(n, "softmax over axis " + std::to_string(n.AttrInt("axis", 1)) +
-                            " is not supported (one axis; before opset 13 only the last)");
-      return Fail(n);
-    }
+    int64_t axis = 0;
+    if (!SoftmaxAxis(n, int64_t(xt.shape.size()), &axis)) return Fail(n);
     const std::string& f = n.outputs[0];
     CTensor t;
     t.name = f;
@@ -1427,14 +1434,8 @@ class Lowerer {
         op.scale_w = r.scale_w;
       } else if (op_type == "Softmax") {
         const CTensor xt = m_->tensors[size_t(x)];
-        int64_t axis = n.AttrInt("axis", g_.opset >= 13 ? -1 : 1);
-        const int64_t rank = int64_t(xt.shape.size());
-        if (axis < 0) axis += rank;
-        if (axis < 0 || axis >= rank || (g_.opset < 13 && axis != rank - 1)) {
-          diag_->AddNode(n, "softmax over axis " + std::to_string(n.AttrInt("axis", 1)) +
-                                " is not supported (one axis; before opset 13 only the last)");
-          return false;
-        }
+        int64_t axis = 0;
+        if (!SoftmaxAxis(n, int64_t(xt.shape.size()), &axis)) return false;
         if (!PerTensorIn(n, xt, q)) return false;
         // exp(-d * sx) for the code distance d to the vector's largest code, in float32 as
         // ONNX's float Softmax would compute exp(x - max): written here so that every runtime

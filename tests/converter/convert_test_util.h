@@ -1,7 +1,9 @@
 // Helpers the converter's golden tests share: convert an OnnxBuilder model with the default
 // options, find a crumb op by name, list the problems one per line, read a window op's pads, set
-// a string attribute on a hand-built node.
+// a string attribute on a hand-built node, check a refusal's message.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
@@ -26,6 +28,14 @@ inline const cv::COp* FindOp(const cv::CModel& m, const std::string& name) {
 
 inline cv::ConvertResult Convert(OnnxBuilder& b) {
   return cv::ConvertModel(b.model(), std::string(64, 'a'), cv::ConvertOptions());
+}
+
+// A conversion that failed with a problem containing `fragment` (the problems in the message).
+inline ::testing::AssertionResult Refused(const cv::ConvertResult& r, const std::string& fragment) {
+  if (r.ok) return ::testing::AssertionFailure() << "converted; expected \"" << fragment << "\"";
+  if (Joined(r.problems).find(fragment) == std::string::npos)
+    return ::testing::AssertionFailure() << "no \"" << fragment << "\" in:\n" << Joined(r.problems);
+  return ::testing::AssertionSuccess();
 }
 
 // A Conv / pool op's pads as {top, left, bottom, right} (ONNX's begin-then-end order).
