@@ -9,6 +9,7 @@
 #endif
 
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "kernels/common/pack.h"
@@ -274,6 +275,48 @@ void Taps(crumb_igemm_ukernel_fn* igemm) {
   }
 }
 
+// Taps reading the zero row at random (a spatial mask's known zeros; kernels may skip those rows
+// when the activations' zero point is 0 in the u8 domain): every share of them, activation zero
+// points that allow skipping (u8 0, s8 -128) and one that does not, row counts around the
+// register tiles' (halves of them, single rows), whole and partial super-blocks and the short
+// tails, weight zero points that need row sums.
+void ZeroTaps(crumb_igemm_ukernel_fn* igemm) {
+  uint32_t seed = 1;
+  struct Za {
+    uint32_t type;
+    int32_t za;
+  };
+  for (Za za : {Za{CRUMB_ELEM_U8, 0}, Za{CRUMB_ELEM_S8, -128}, Za{CRUMB_ELEM_U8, 3}}) {
+    for (uint32_t pct : {0u, 30u, 50u, 90u, 100u}) {
+      for (size_t m : {1, 2, 3, 4, 5, 8, 13}) {
+        for (size_t k : {16, 40, 64}) {
+          for (auto [bits, enc] : {std::pair<uint32_t, uint32_t>{4, CRUMB_ENC_SIGNED},
+                                   {2, CRUMB_ENC_UNSIGNED},
+                                   {8, CRUMB_ENC_SIGNED}}) {
+            DotGemmTester t;
+            t.m(m)
+                .n(seed % 3 == 0 ? 70 : 64)
+                .k(k)
+                .ks(9)
+                .bits(bits)
+                .w_encoding(enc)
+                .a_type(za.type)
+                .a_zero_point(za.za)
+                .w_zero_points(enc == CRUMB_ENC_UNSIGNED || seed % 5 == 0 ? ZeroPoints::kRandom
+                                                                          : ZeroPoints::kSymmetric)
+                .a_offset(seed % 4 == 0 ? 3 : 0)
+                .zero_taps(pct)
+                .seed(seed);
+            seed++;
+            t.TestIGemm(igemm);
+            if (testing::Test::HasFatalFailure()) return;
+          }
+        }
+      }
+    }
+  }
+}
+
 // Small kc (fewer than 4 channels, or not a multiple of 4) over many taps (ks = 49: the 7x7 stem
 // convolution has kc = 3): rows below and above the decoded-block threshold and over several
 // chunks of the AVX2 packed-rows path (kernels/dot/gemm-avx2.h), extreme fills (int16 runs that
@@ -344,6 +387,10 @@ void SmallKManyTaps(crumb_gemm_ukernel_fn* gemm, crumb_igemm_ukernel_fn* igemm) 
     SmallKManyTaps(name, nullptr);                                    \
   }
 #define CRUMB_DOT_UKERNEL_igemm(name, isa)                            \
+  TEST(DotIGemm, name##_ZeroTaps) {                                   \
+    if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
+    ZeroTaps(name);                                                   \
+  }                                                                   \
   TEST(DotIGemm, name##_Shapes) {                                     \
     if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
     Shapes(nullptr, name);                                            \
@@ -377,6 +424,7 @@ void SmallKManyTaps(crumb_gemm_ukernel_fn* gemm, crumb_igemm_ukernel_fn* igemm) 
     if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
     SmallKManyTaps(nullptr, name);                                    \
   }
+#define CRUMB_DOT_UKERNEL_igemmz(name, isa) CRUMB_DOT_UKERNEL_igemm(name, isa)
 #define CRUMB_DOT_UKERNEL(kind, name, isa) CRUMB_DOT_UKERNEL_##kind(name, isa)
 #include "kernels/dot/dot.inc"
 

@@ -83,6 +83,9 @@ class DotGemmTester {
   CRUMB_SETTER(DotFill, fill)
   CRUMB_SETTER(uint32_t, seed)
   CRUMB_SETTER(bool, null_scratch)
+  // IGEMM: this percentage of the (row, tap) pairs, at random, read the zero row (a spatial
+  // mask's known zeros) besides the image's padding taps.
+  CRUMB_SETTER(uint32_t, zero_taps)
 #undef CRUMB_SETTER
 
   void TestGemm(crumb_gemm_ukernel_fn* gemm) const { Test(gemm, nullptr); }
@@ -216,6 +219,16 @@ class DotGemmTester {
     std::vector<const void*> indirection;
     Im2col(m_, ks, k_, pixels, pad, igemm != nullptr, a, za, abuf.data(), astride, zero.data(),
            &rows, &indirection);
+    if (igemm && zero_taps_ > 0) {
+      std::uniform_int_distribution<uint32_t> pct(0, 99);
+      for (size_t r = 0; r < m_; r++) {
+        for (size_t t = 0; t < ks; t++) {
+          if (pct(rng) >= zero_taps_) continue;
+          indirection[r * ks + t] = zero.data();
+          for (size_t c = 0; c < k_; c++) rows[r * kk + t * k_ + c] = za;
+        }
+      }
+    }
     if (gemm) {
       gemm(m_, n_, k_, abuf.data() + a_offset_, astride, packed.data(), out.data(), cstride, &p,
            scratch_ptr);
@@ -235,16 +248,16 @@ class DotGemmTester {
     char s[256];
     snprintf(s, sizeof(s),
              "%s m=%zu n=%zu k=%zu ks=%zu bits=%u enc=%u a_type=%u za=%d zw=%d out=%u zo=%d "
-             "q=[%d,%d] fill=%d a_offset=%zu seed=%u%s",
+             "q=[%d,%d] fill=%d a_offset=%zu zero_taps=%u%% seed=%u%s",
              igemm ? "igemm" : "gemm", m_, n_, k_, igemm ? ks_ : 1, bits_, w_encoding_, a_type_,
              a_zero_point_, (int)w_zero_points_, out_type_, out_zero_point_, qmin_, qmax_,
-             (int)fill_, a_offset_, seed_, null_scratch_ ? " scratch=NULL" : "");
+             (int)fill_, a_offset_, zero_taps_, seed_, null_scratch_ ? " scratch=NULL" : "");
     return s;
   }
 
   size_t m_ = 1, n_ = 1, k_ = 1, ks_ = 9, a_stride_ = 0, a_offset_ = 0, c_stride_ = 0;
   uint32_t bits_ = 4, w_encoding_ = CRUMB_ENC_SIGNED, a_type_ = CRUMB_ELEM_U8,
-           out_type_ = CRUMB_ELEM_U8;
+           out_type_ = CRUMB_ELEM_U8, zero_taps_ = 0;
   int32_t a_zero_point_ = 3, out_zero_point_ = 5, qmin_ = -1000, qmax_ = 1000;
   ZeroPoints w_zero_points_ = ZeroPoints::kSymmetric;
   DotFill fill_ = DotFill::kRandom;

@@ -195,6 +195,30 @@ TEST(SpatialMask, Geometries) {
   }
 }
 
+// Layers of 64 channels and more: where the kernel skips zero rows (AVX-512 VNNI, zero point 0)
+// every pixel runs its own taps, sorted by them; elsewhere the tap sets. Channel counts with whole
+// and partial super-blocks and a 16-channel short tail, 64 and 70 outputs (a 4-row tile of 64 and
+// a 16-channel block beside it), odd pixel counts (a last partial tile), random and block masks.
+TEST(SpatialMask, WideLayers) {
+  uint32_t seed = 300;
+  for (int cin : {16, 40, 64}) {
+    for (int cout : {64, 70}) {
+      for (int in_mask : {1, 2}) {
+        for (int32_t za : {0, 1}) {
+          Case c;
+          c.cin = cin, c.cout = cout, c.h = 7, c.w = 9, c.batch = 1;
+          c.k = cin == 40 ? 5 : 3, c.pad = c.k / 2;
+          c.family = seed % 2 ? "dot" : "auto";
+          c.in_mask = in_mask;
+          c.out_mask = (int)(seed % 3 == 0);
+          c.za = za;
+          Check(c, seed++);
+        }
+      }
+    }
+  }
+}
+
 // A mask of nothing masked is a valid mask: every pixel computed as usual.
 TEST(SpatialMask, AllOnesIsTheUnmaskedLayer) {
   Case c;
