@@ -168,15 +168,9 @@ __attribute__((always_inline)) inline __m512i Codes(__m512i acc, __m512 mul, __m
 // for taps of 8, 16 or 24 channels (MobileNet's 1x1 expansions: nothing but the tail), 2, 4 or 6
 // whole k-groups and no super-block. Each is its own function: joined after the tap loop inside
 // one, the accumulators were spilled around the epilogue.
-//
-// SKIP (IGEMM with za_u == 0): a row whose tap reads the zero row adds nothing (its codes are all
-// za_u = 0), so the tap runs without that row's vpdpbusd: padding, and the known-zero pixels of a
-// spatial mask (runtime/src/masked_conv.h), cost no work. Each set of rows run is its own copy of
-// the tap body (the accumulators are registers: no run-time index).
-template <int BITS, bool SA, int MR, int NB, int TAIL, bool SKIP = false>
+template <int BITS, bool SA, int MR, int NB, int TAIL>
 void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t m0, size_t nb0,
           const Epilogue& ep, const int32_t* corrs) {
-  static_assert(!SKIP || MR == 4, "SKIP: two halves of two rows");
   // One accumulator per (row, block); with a single row, two per block (even / odd k-groups) so
   // that the vpdpbusd latency is covered.
   constexpr int kSplit = MR == 1 ? 2 : 1;
@@ -203,7 +197,6 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
     }
   }
   const uint8_t* wblock = call.w + nb0 * g.block_bytes + CRUMB_DOT_HEADER;
-  const uint8_t* zero = static_cast<const uint8_t*>(call.zero);
   for (size_t t = 0; t < g.ks; t++) {
     const uint8_t* ap[MR];
 #pragma GCC unroll 16
@@ -211,77 +204,54 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
     const uint8_t* wp[NB];
 #pragma GCC unroll 16
     for (int b = 0; b < NB; b++) wp[b] = wblock + (size_t)b * g.block_bytes + t * g.tap_bytes;
-    // The tap for the rows in kLive (bit m: row m).
-    auto tap = [&](auto live_c) __attribute__((always_inline)) {
-      constexpr unsigned kLive = decltype(live_c)::value;
-      for (size_t s = 0; TAIL <= 0 && s < g.fast_sb; s++) {
+    for (size_t s = 0; TAIL <= 0 && s < g.fast_sb; s++) {
 #pragma GCC unroll 8
-        for (unsigned v = 0; v < 8; v++) {
-          __m512i wv[NB];
+      for (unsigned v = 0; v < 8; v++) {
+        __m512i wv[NB];
 #pragma GCC unroll 16
-          for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], 8, v);
+        for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], 8, v);
 #pragma GCC unroll 16
-          for (int m = 0; m < MR; m++) {
-            if (!(kLive >> m & 1)) continue;
-            const __m512i x = Bcast<SA>(ap[m] + 4 * v);
+        for (int m = 0; m < MR; m++) {
+          const __m512i x = Bcast<SA>(ap[m] + 4 * v);
 #pragma GCC unroll 16
-            for (int b = 0; b < NB; b++)
-              acc[v % kSplit][m][b] = _mm512_dpbusd_epi32(acc[v % kSplit][m][b], x, wv[b]);
-          }
+          for (int b = 0; b < NB; b++)
+            acc[v % kSplit][m][b] = _mm512_dpbusd_epi32(acc[v % kSplit][m][b], x, wv[b]);
         }
-#pragma GCC unroll 16
-        for (int b = 0; b < NB; b++) wp[b] += 64 * BITS;
-#pragma GCC unroll 16
-        for (int m = 0; m < MR; m++) ap[m] += 32;
       }
-      if constexpr (TAIL > 0) {
+#pragma GCC unroll 16
+      for (int b = 0; b < NB; b++) wp[b] += 64 * BITS;
+#pragma GCC unroll 16
+      for (int m = 0; m < MR; m++) ap[m] += 32;
+    }
+    if constexpr (TAIL > 0) {
 #pragma GCC unroll 8
-        for (unsigned v = 0; v < (unsigned)TAIL; v++) {
-          __m512i wv[NB];
+      for (unsigned v = 0; v < (unsigned)TAIL; v++) {
+        __m512i wv[NB];
 #pragma GCC unroll 16
-          for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], TAIL, v);
+        for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], TAIL, v);
 #pragma GCC unroll 16
-          for (int m = 0; m < MR; m++) {
-            if (!(kLive >> m & 1)) continue;
-            const __m512i x = Bcast<SA>(ap[m] + 4 * v);
+        for (int m = 0; m < MR; m++) {
+          const __m512i x = Bcast<SA>(ap[m] + 4 * v);
 #pragma GCC unroll 16
-            for (int b = 0; b < NB; b++)
-              acc[v % kSplit][m][b] = _mm512_dpbusd_epi32(acc[v % kSplit][m][b], x, wv[b]);
-          }
-        }
-      } else if constexpr (TAIL < 0) {
-        const unsigned nv = g.tail_nv;
-        for (unsigned v = 0; v < nv; v++) {
-          __m512i wv[NB];
-#pragma GCC unroll 16
-          for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], nv, v);
-          const bool last = v + 1 == nv;
-#pragma GCC unroll 16
-          for (int m = 0; m < MR; m++) {
-            if (!(kLive >> m & 1)) continue;
-            const __m512i x =
-                last ? BcastTail<SA>(ap[m] + 4 * v, g.tail_bytes) : Bcast<SA>(ap[m] + 4 * v);
-#pragma GCC unroll 16
-            for (int b = 0; b < NB; b++) acc[0][m][b] = _mm512_dpbusd_epi32(acc[0][m][b], x, wv[b]);
-          }
+          for (int b = 0; b < NB; b++)
+            acc[v % kSplit][m][b] = _mm512_dpbusd_epi32(acc[v % kSplit][m][b], x, wv[b]);
         }
       }
-    };
-    constexpr unsigned kAll = (1u << MR) - 1;
-    if constexpr (SKIP) {
-      // Rows 0-1 and 2-3 as halves: a tap runs for no half, one or both (a zero row inside a
-      // running half is read: it adds nothing). Four rows one by one (15 sets) were no faster on
-      // a random mask's pixels sorted by their taps, at five times the code.
-      const bool lo = ap[0] != zero || ap[1] != zero, hi = ap[2] != zero || ap[3] != zero;
-      if (lo && hi) {
-        tap(std::integral_constant<unsigned, kAll>());
-      } else if (lo) {
-        tap(std::integral_constant<unsigned, 3u>());
-      } else if (hi) {
-        tap(std::integral_constant<unsigned, 12u>());
+    } else if constexpr (TAIL < 0) {
+      const unsigned nv = g.tail_nv;
+      for (unsigned v = 0; v < nv; v++) {
+        __m512i wv[NB];
+#pragma GCC unroll 16
+        for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], nv, v);
+        const bool last = v + 1 == nv;
+#pragma GCC unroll 16
+        for (int m = 0; m < MR; m++) {
+          const __m512i x =
+              last ? BcastTail<SA>(ap[m] + 4 * v, g.tail_bytes) : Bcast<SA>(ap[m] + 4 * v);
+#pragma GCC unroll 16
+          for (int b = 0; b < NB; b++) acc[0][m][b] = _mm512_dpbusd_epi32(acc[0][m][b], x, wv[b]);
+        }
       }
-    } else {
-      tap(std::integral_constant<unsigned, kAll>());
     }
   }
   // Zero-point corrections and the epilogue.
@@ -400,23 +370,12 @@ void Run(const Call& call, const Geometry& g) {
   const unsigned whole = g.tail_bytes == 4 ? g.tail_nv : 0;
   const bool short_tail = g.fast_sb == 0 && (whole == 2 || whole == 4 || whole == 6);
   const int tail = g.tail_nv == 0 ? 0 : short_tail ? (int)whole : -1;
-  // Zero rows of an IGEMM are za_u = 0 codes when the activations' zero point is 0 in the u8
-  // domain: those rows' taps can be skipped (Tile's SKIP).
-  const bool skip = call.ind != nullptr && call.za_u == 0;
   auto rows = [&](auto mr_c, auto nb_c, size_t nb) {
     constexpr int MR = decltype(mr_c)::value, NB = decltype(nb_c)::value;
     size_t m0 = 0;
     auto tiles = [&](auto tail_c) {
-      constexpr int T = decltype(tail_c)::value;
-      if constexpr (MR == 4) {
-        if (skip) {
-          for (; m0 + MR <= call.mr; m0 += MR)
-            Tile<BITS, SA, MR, NB, T, true>(call, g, dec, m0, nb, ep, corrs);
-          return;
-        }
-      }
       for (; m0 + MR <= call.mr; m0 += MR)
-        Tile<BITS, SA, MR, NB, T>(call, g, dec, m0, nb, ep, corrs);
+        Tile<BITS, SA, MR, NB, decltype(tail_c)::value>(call, g, dec, m0, nb, ep, corrs);
     };
     switch (tail) {
       case 0:

@@ -252,10 +252,6 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
     igemm_ = dot ? ctx.kernels.dot.igemm : ctx.kernels.igemm;
     gemm_name_ = dot ? ctx.kernels.dot.gemm_name : ctx.kernels.gemm_name;
     igemm_name_ = dot ? ctx.kernels.dot.igemm_name : ctx.kernels.igemm_name;
-    // Zero rows hold the zero point; in the u8 domain (s8 codes + 128) a zero one adds nothing.
-    const int32_t za_u = params_.a_zero_point + (params_.a_type == CRUMB_ELEM_U8 ? 0 : 128);
-    // (The igemmz kernel skips them in its 4-row x 64-channel tiles: layers of 64 channels up.)
-    skips_zero_rows_ = dot && ctx.kernels.dot.igemm_skips_zero_rows && za_u == 0 && cout_g_ >= 64;
     gemm_groups_.assign(groups, params_);
     for (size_t g = 0; g < groups; g++) {
       gemm_groups_[g].w_zero_point = zero_points_.data() + g * cout_g_;

@@ -78,10 +78,6 @@ class GemmLayer {
   // C = A W for group g: `a` rows a_stride bytes apart (LUT: packed rows), mr rows.
   void Gemm(size_t g, size_t mr, const void* a, size_t a_stride, void* c, size_t c_stride,
             int32_t* scratch) const;
-  // Whether Igemm's rows equal to `zero` cost no work (an igemmz kernel of the DOT family, and
-  // activations whose zero point is 0 in the u8 domain): a tap of known zeros then needs no
-  // weights without it.
-  bool SkipsZeroRows() const { return skips_zero_rows_; }
   // The indirect form: a[mr * ks] row pointers (+ a_offset bytes), zero the padding row.
   void Igemm(size_t g, size_t mr, const void** a, size_t a_offset, const void* zero, void* c,
              size_t c_stride, int32_t* scratch) const;
@@ -161,7 +157,6 @@ class GemmLayer {
   crumb_dwconv_params dw_params_{};
   const char* gemm_name_ = "";
   const char* igemm_name_ = "";
-  bool skips_zero_rows_ = false;
 };
 
 }  // namespace crumb::rt

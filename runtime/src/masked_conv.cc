@@ -105,10 +105,7 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
   const double weight_bytes = (double)ctx.OutDesc().shape[1] * (double)ks *
                               (double)ctx.In(0).shape[1] * ctx.InDesc(1).bits / 8.0;
   double budget = std::max((double)kSubsetBudget, 4.0 * weight_bytes);
-  // A kernel that skips zero rows needs no weight sets: every pixel runs its own taps.
-  own_taps_ = layer->SkipsZeroRows();
-  const size_t max_subsets = own_taps_ ? 0 : kMaxSubsets;
-  while (chosen.size() < max_subsets) {
+  while (chosen.size() < kMaxSubsets) {
     size_t best_gain = 0, best = 0;
     for (size_t c = 0; c < patterns.size(); c++) {
       // A set seen on fewer pixels than a kernel tile (4 rows) costs more in calls than it saves.
@@ -152,14 +149,6 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
     }
     groups_[g].pixels.push_back((uint32_t)p);
   }
-  if (own_taps_) {
-    // The kernel skips a tap for a half tile (2 rows) only when both rows read zeros there:
-    // pixels sorted by their taps make neighbours in a tile share them (on a 30 % random mask
-    // 73 % of the tile taps run for 68 % of the pixel taps, against 98 % in raster order).
-    std::vector<uint32_t>& px = groups_.back().pixels;
-    std::stable_sort(px.begin(), px.end(),
-                     [&](uint32_t a, uint32_t b) { return pattern[a] < pattern[b]; });
-  }
   // A group's last partial tile is padded to 4 rows (below); those padding rows can run the
   // leftover pixels of a group with fewer taps instead (its taps a subset), which saves that
   // group's last tile. Smallest sets first, each into the smallest superset with room.
@@ -193,16 +182,7 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
     // Whole 4-row kernel tiles: a group's last rows would otherwise run one at a time (the
     // kernels' slow remainder path); the padding rows repeat the last pixel and are not stored.
     g.rows = g.pixels.size() < 4 ? g.pixels.size() : (g.pixels.size() + 3) / 4 * 4;
-    if (own_taps_) {
-      // What the kernel runs: each half tile (2 rows) runs a tap that one of its pixels needs.
-      for (size_t r = 0; r < g.pixels.size(); r += 2) {
-        const uint64_t taps =
-            pattern[g.pixels[r]] | (r + 1 < g.pixels.size() ? pattern[g.pixels[r + 1]] : 0);
-        work += std::min<size_t>(2, g.pixels.size() - r) * (size_t)__builtin_popcountll(taps);
-      }
-    } else {
-      work += g.pixels.size() * g.ks;
-    }
+    work += g.pixels.size() * g.ks;
     const int64_t per_image = ys[2] * ys[3];
     for (uint32_t p : g.pixels) {
       const int64_t n = p / per_image, oy = p % per_image / ys[3], ox = p % ys[3];
@@ -288,10 +268,6 @@ void MaskedConv::Run(const OpContext& ctx, const GemmLayer& layer, uint8_t* y,
 std::string MaskedConv::Summary() const {
   size_t live = 0;
   for (const Group& g : groups_) live += g.pixels.size();
-  if (own_taps_) {
-    return StrFormat("%zu output pixels masked, %zu reading only zeros, %zu on their own taps",
-                     masked_pixels_.size(), zero_pixels_.size(), live);
-  }
   return StrFormat("%zu output pixels masked, %zu reading only zeros, %zu in %zu tap sets",
                    masked_pixels_.size(), zero_pixels_.size(), live, groups_.size());
 }
