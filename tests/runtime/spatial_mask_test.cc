@@ -195,10 +195,10 @@ TEST(SpatialMask, Geometries) {
   }
 }
 
-// Layers of 64 channels and more: where the kernel skips zero rows (AVX-512 VNNI, zero point 0)
-// every pixel runs its own taps, sorted by them; elsewhere the tap sets. Channel counts with whole
-// and partial super-blocks and a 16-channel short tail, 64 and 70 outputs (a 4-row tile of 64 and
-// a 16-channel block beside it), odd pixel counts (a last partial tile), random and block masks.
+// Layers of 64 channels and more (the AVX-512 kernel's whole 4 x 64 tiles). Channel counts with
+// whole and partial super-blocks and a 16-channel short tail, 64 and 70 outputs (a 4-row tile of 64
+// and a 16-channel block beside it), odd pixel counts (a last partial tile), random and block
+// masks.
 TEST(SpatialMask, WideLayers) {
   uint32_t seed = 300;
   for (int cin : {16, 40, 64}) {
