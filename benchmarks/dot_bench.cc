@@ -192,10 +192,12 @@ std::vector<KernelPair> Kernels() {
   };
 #define CRUMB_DOT_UKERNEL_gemm(name, isa) slot(#isa).gemm = name;
 #define CRUMB_DOT_UKERNEL_igemm(name, isa) slot(#isa).igemm = name;
+#define CRUMB_DOT_UKERNEL_igemmz(name, isa) slot(#isa).igemm = name;
 #define CRUMB_DOT_UKERNEL(kind, name, isa) CRUMB_DOT_UKERNEL_##kind(name, isa)
 #include "kernels/dot/dot.inc"
 #undef CRUMB_DOT_UKERNEL_gemm
 #undef CRUMB_DOT_UKERNEL_igemm
+#undef CRUMB_DOT_UKERNEL_igemmz
   return v;
 }
 

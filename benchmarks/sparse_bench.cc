@@ -284,10 +284,12 @@ void Register() {
     }                                                                                     \
   }
 #define CRUMB_DOT_UKERNEL_igemm(name, isa)
+#define CRUMB_DOT_UKERNEL_igemmz(name, isa)
 #define CRUMB_DOT_UKERNEL(kind, name, isa) CRUMB_DOT_UKERNEL_##kind(name, isa)
 #include "kernels/dot/dot.inc"
 #undef CRUMB_DOT_UKERNEL_gemm
 #undef CRUMB_DOT_UKERNEL_igemm
+#undef CRUMB_DOT_UKERNEL_igemmz
 #ifdef CRUMB_HAVE_XNNPACK
     XnnOptions o;
     o.yield_flag = false;

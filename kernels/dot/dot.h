@@ -172,6 +172,9 @@ void crumb_dot_pack_rows_lsb(const uint8_t* rows, size_t row_bytes, size_t n, si
 void crumb_dot_unpack(const uint8_t* packed, size_t n, size_t ks, size_t kc, unsigned bits,
                       int is_signed, int32_t* codes);
 
+// An igemm whose zero rows cost nothing when za_u == 0 (dot.inc's kind igemmz): the same contract.
+typedef crumb_igemm_ukernel_fn crumb_igemmz_ukernel_fn;
+
 // Declarations of every kernel of kernels/dot/dot.inc.
 #define CRUMB_DOT_UKERNEL(kind, name, isa) crumb_##kind##_ukernel_fn name;
 #include "kernels/dot/dot.inc"

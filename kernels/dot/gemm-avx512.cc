@@ -36,10 +36,13 @@ constexpr int kPlanes[9] = {0, 1, 1, 2, 1, 2, 2, 3, 1};
 constexpr int kWidths[9][3] = {{0, 0, 0}, {1, 0, 0}, {2, 0, 0}, {2, 1, 0}, {4, 0, 0},
                                {4, 1, 0}, {4, 2, 0}, {4, 2, 1}, {8, 0, 0}};
 
-template <int BITS>
+// FLIP (8 bits, UNSIGNED): w' = code - 128, one XOR per weight vector. Signed 8-bit weights are
+// used as they are loaded: the XOR shares the ports of vpdpbusd, and costs the most where a tap
+// runs for half a tile (Tile's SKIP).
+template <int BITS, bool FLIP = false>
 struct Decoder {
   __m512i lut0, lut1;  // w' of codes 0..63 (and 64..127 for 7 bits)
-  __m512i flip;        // 8 bits: 0x80 for UNSIGNED (code - 128), else 0
+  __m512i flip;        // 0x80
 
   explicit Decoder(uint32_t encoding) {
     // The 2^BITS values once, then repeated: built at every kernel call, and masked layers make
@@ -53,13 +56,16 @@ struct Decoder {
     }
     lut0 = _mm512_load_si512(t);
     lut1 = _mm512_load_si512(t + 64);
-    flip = _mm512_set1_epi8(BITS == 8 && encoding == CRUMB_ENC_UNSIGNED ? (char)0x80 : 0);
+    flip = _mm512_set1_epi8((char)0x80);
   }
 
   // Vector v of a super-block of nv vectors at sb.
   __attribute__((always_inline)) inline __m512i operator()(const uint8_t* sb, unsigned nv,
                                                            unsigned v) const {
-    if (BITS == 8) return _mm512_xor_si512(_mm512_loadu_si512(sb + 64 * v), flip);
+    if (BITS == 8) {
+      const __m512i w = _mm512_loadu_si512(sb + 64 * v);
+      return FLIP ? _mm512_xor_si512(w, flip) : w;
+    }
     __m512i code = _mm512_setzero_si512();
     size_t offset = 0;
     int at = 0;
@@ -168,9 +174,16 @@ __attribute__((always_inline)) inline __m512i Codes(__m512i acc, __m512 mul, __m
 // for taps of 8, 16 or 24 channels (MobileNet's 1x1 expansions: nothing but the tail), 2, 4 or 6
 // whole k-groups and no super-block. Each is its own function: joined after the tap loop inside
 // one, the accumulators were spilled around the epilogue.
-template <int BITS, bool SA, int MR, int NB, int TAIL>
-void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t m0, size_t nb0,
+//
+// SKIP (an IGEMM with za_u == 0, whole super-blocks): a row whose tap reads the zero row adds
+// nothing (its codes are all za_u = 0), so the tap runs without that row's vpdpbusd: padding and
+// the known-zero pixels of a spatial mask (runtime/src/masked_conv.h) cost no work. Rows 0-1 and
+// 2-3 go as halves (a zero row inside a running half is read: it adds nothing); four rows one by
+// one measured no faster on a random mask's pixels sorted by their taps.
+template <int BITS, bool SA, int MR, int NB, int TAIL, bool SKIP = false, class Dec = void>
+void Tile(const Call& call, const Geometry& g, const Dec& dec, size_t m0, size_t nb0,
           const Epilogue& ep, const int32_t* corrs) {
+  static_assert(!SKIP || (MR == 4 && TAIL == 0), "SKIP: two halves of two rows, no tail");
   // One accumulator per (row, block); with a single row, two per block (even / odd k-groups) so
   // that the vpdpbusd latency is covered.
   constexpr int kSplit = MR == 1 ? 2 : 1;
@@ -197,10 +210,18 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
     }
   }
   const uint8_t* wblock = call.w + nb0 * g.block_bytes + CRUMB_DOT_HEADER;
+  const uint8_t* zero = static_cast<const uint8_t*>(call.zero);
   for (size_t t = 0; t < g.ks; t++) {
     const uint8_t* ap[MR];
 #pragma GCC unroll 16
     for (int m = 0; m < MR; m++) ap[m] = Row(call, g, m0 + (size_t)m, t);
+    // Which halves run this tap (SKIP): rows m < 2 when lo, the others when hi.
+    bool lo = true, hi = true;
+    if constexpr (SKIP) {
+      lo = ap[0] != zero || ap[1] != zero;
+      hi = ap[2] != zero || ap[3] != zero;
+      if (!lo && !hi) continue;
+    }
     const uint8_t* wp[NB];
 #pragma GCC unroll 16
     for (int b = 0; b < NB; b++) wp[b] = wblock + (size_t)b * g.block_bytes + t * g.tap_bytes;
@@ -212,6 +233,7 @@ void Tile(const Call& call, const Geometry& g, const Decoder<BITS>& dec, size_t 
         for (int b = 0; b < NB; b++) wv[b] = dec(wp[b], 8, v);
 #pragma GCC unroll 16
         for (int m = 0; m < MR; m++) {
+          if (SKIP && !(m < 2 ? lo : hi)) continue;
           const __m512i x = Bcast<SA>(ap[m] + 4 * v);
 #pragma GCC unroll 16
           for (int b = 0; b < NB; b++)
@@ -348,9 +370,8 @@ constexpr int kMR = CRUMB_DOT_AVX512_MR;
 constexpr int kNB = CRUMB_DOT_AVX512_NB;
 constexpr size_t kCorrBlocks = 128;  // 2048 channels, 8 KiB of stack
 
-template <int BITS, bool SA>
-void Run(const Call& call, const Geometry& g) {
-  const Decoder<BITS> dec(call.params->w_encoding);
+template <int BITS, bool SA, class Dec>
+void RunWith(const Call& call, const Geometry& g, const Dec& dec) {
   Epilogue ep;
   static_cast<crumb_epilogue_avx512&>(ep) = crumb_epilogue_avx512_init(&call.params->out);
   ep.late_clamp = ep.type == CRUMB_ELEM_U8 && LateClampSafe(call.params, call.nc);
@@ -370,12 +391,23 @@ void Run(const Call& call, const Geometry& g) {
   const unsigned whole = g.tail_bytes == 4 ? g.tail_nv : 0;
   const bool short_tail = g.fast_sb == 0 && (whole == 2 || whole == 4 || whole == 6);
   const int tail = g.tail_nv == 0 ? 0 : short_tail ? (int)whole : -1;
+  // Zero rows of an IGEMM are za_u = 0 codes when the activations' zero point is 0 in the u8
+  // domain: their taps can be skipped (Tile's SKIP).
+  const bool skip = call.ind != nullptr && call.za_u == 0 && tail == 0;
   auto rows = [&](auto mr_c, auto nb_c, size_t nb) {
     constexpr int MR = decltype(mr_c)::value, NB = decltype(nb_c)::value;
     size_t m0 = 0;
     auto tiles = [&](auto tail_c) {
+      constexpr int T = decltype(tail_c)::value;
+      if constexpr (MR == 4 && NB == 4 && T == 0) {
+        if (skip) {
+          for (; m0 + MR <= call.mr; m0 += MR)
+            Tile<BITS, SA, MR, NB, T, true>(call, g, dec, m0, nb, ep, corrs);
+          return;
+        }
+      }
       for (; m0 + MR <= call.mr; m0 += MR)
-        Tile<BITS, SA, MR, NB, decltype(tail_c)::value>(call, g, dec, m0, nb, ep, corrs);
+        Tile<BITS, SA, MR, NB, T>(call, g, dec, m0, nb, ep, corrs);
     };
     switch (tail) {
       case 0:
@@ -414,6 +446,16 @@ void Run(const Call& call, const Geometry& g) {
   }
   if (blocks - nb == 1)
     rows(std::integral_constant<int, 8>(), std::integral_constant<int, 1>(), nb);
+}
+
+template <int BITS, bool SA>
+void Run(const Call& call, const Geometry& g) {
+  const uint32_t encoding = call.params->w_encoding;
+  if constexpr (BITS == 8) {
+    if (encoding == CRUMB_ENC_UNSIGNED)
+      return RunWith<BITS, SA>(call, g, Decoder<8, true>(encoding));
+  }
+  RunWith<BITS, SA>(call, g, Decoder<BITS>(encoding));
 }
 
 void Dispatch(Call& call, size_t ks, size_t kc) {

@@ -94,12 +94,22 @@ bool KernelAllowed(const char* tag, crumb_isa isa, bool forced) {
 
 // The .inc lists order each family's kernels from portable to fastest: the last allowed wins.
 void FillFamilies(KernelTable* t, bool forced) {
+#define CRUMB_DOT_SET_gemm(name) \
+  t->dot.gemm = name;            \
+  t->dot.gemm_name = #name;
+#define CRUMB_DOT_SET_igemm(name) \
+  t->dot.igemm = name;            \
+  t->dot.igemm_name = #name;      \
+  t->dot.igemm_skips_zero_rows = false;
+#define CRUMB_DOT_SET_igemmz(name) CRUMB_DOT_SET_igemm(name) t->dot.igemm_skips_zero_rows = true;
 #define CRUMB_DOT_UKERNEL(kind, name, tag)   \
   if (KernelAllowed(#tag, t->isa, forced)) { \
-    t->dot.kind = name;                      \
-    t->dot.kind##_name = #name;              \
+    CRUMB_DOT_SET_##kind(name)               \
   }
 #include "kernels/dot/dot.inc"
+#undef CRUMB_DOT_SET_gemm
+#undef CRUMB_DOT_SET_igemm
+#undef CRUMB_DOT_SET_igemmz
 #define CRUMB_LUT_UKERNEL(kind, name, tag, a_bits)          \
   if (a_bits <= 4 && KernelAllowed(#tag, t->isa, forced)) { \
     LutKernels& l = t->lut[a_bits <= 4 ? a_bits : 0];       \

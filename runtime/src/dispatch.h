@@ -19,6 +19,9 @@ struct DotKernels {
   crumb_igemm_ukernel_fn* igemm = nullptr;
   const char* gemm_name = "";
   const char* igemm_name = "";
+  // igemm is of kind igemmz: rows equal to `zero` cost nothing when the activations' zero point is
+  // 0 in the u8 domain.
+  bool igemm_skips_zero_rows = false;
 };
 
 // The best `lut` kernels (kernels/lut/lut.inc) for one activation width.

@@ -252,6 +252,10 @@ Status GemmLayer::Prepare(const OpContext& ctx, size_t groups, size_t ks, size_t
     igemm_ = dot ? ctx.kernels.dot.igemm : ctx.kernels.igemm;
     gemm_name_ = dot ? ctx.kernels.dot.gemm_name : ctx.kernels.gemm_name;
     igemm_name_ = dot ? ctx.kernels.dot.igemm_name : ctx.kernels.igemm_name;
+    // Zero rows hold the zero point; in the u8 domain (s8 codes + 128) a zero one adds nothing.
+    const int32_t za_u = params_.a_zero_point + (params_.a_type == CRUMB_ELEM_U8 ? 0 : 128);
+    // (The igemmz kernel skips them in its 4-row x 64-channel tiles: layers of 64 channels up.)
+    skips_zero_rows_ = dot && ctx.kernels.dot.igemm_skips_zero_rows && za_u == 0 && cout_g_ >= 64;
     gemm_groups_.assign(groups, params_);
     for (size_t g = 0; g < groups; g++) {
       gemm_groups_[g].w_zero_point = zero_points_.data() + g * cout_g_;
@@ -321,8 +325,13 @@ Status GemmLayer::Reshape(size_t ks, size_t kc, size_t pad_kc) {
   return Status::Ok();
 }
 
-Status GemmLayer::AddTapSubset(uint64_t taps, size_t* id) {
-  if (groups_ != 1 || ks_ > 64 || taps == 0 ||
+bool GemmLayer::CanWiden() const {
+  return family_ == CRUMB_FAMILY_DOT && params_.w_bits < 8 &&
+         (params_.w_encoding == CRUMB_ENC_SIGNED || params_.w_encoding == CRUMB_ENC_UNSIGNED);
+}
+
+Status GemmLayer::AddTapSubset(uint64_t taps, size_t* id, bool widen) {
+  if (groups_ != 1 || ks_ > 64 || taps == 0 || (widen && !CanWiden()) ||
       (family_ != CRUMB_FAMILY_SCALAR && family_ != CRUMB_FAMILY_DOT &&
        family_ != CRUMB_FAMILY_LUT && family_ != CRUMB_FAMILY_BITSERIAL)) {
     return Internal("asked for a tap subset its kernel family cannot run.");
@@ -353,9 +362,12 @@ Status GemmLayer::AddTapSubset(uint64_t taps, size_t* id) {
       sub.insert(sub.end(), src, src + kc_);
     }
   }
-  const crumb_weights_desc part = {bits, params_.w_encoding, zero_points_.data(), n, 1, s.ks, kc_};
+  // Signed / unsigned codes keep their values (and zero points) at any width up to 8.
+  const unsigned out_bits = widen ? 8 : bits;
+  const crumb_weights_desc part = {out_bits, params_.w_encoding, zero_points_.data(), n, 1, s.ks,
+                                   kc_};
   std::vector<uint8_t> sub_rows(crumb_weights_size(&part, CRUMB_LAYOUT_ROWS_LSB));
-  crumb_pack_rows_lsb(sub.data(), n, s.ks * kc_, bits, sub_rows.data());
+  crumb_pack_rows_lsb(sub.data(), n, s.ks * kc_, out_bits, sub_rows.data());
   const int layout = crumb_family_layout(family_);
   if (!s.w.Resize(crumb_weights_size(&part, layout))) {
     return Status(CRUMB_ERROR_OUT_OF_MEMORY, "Out of memory packing weights for a spatial mask.");
@@ -368,7 +380,8 @@ Status GemmLayer::AddTapSubset(uint64_t taps, size_t* id) {
   }
   if (!gemm_groups_.empty()) {
     s.gemm = gemm_groups_[0];
-    s.gemm.w_row_bytes = crumb_rows_lsb_row_bytes(s.ks * kc_, bits);
+    s.gemm.w_bits = out_bits;
+    s.gemm.w_row_bytes = crumb_rows_lsb_row_bytes(s.ks * kc_, out_bits);
   }
   subsets_.push_back(std::move(s));
   *id = subsets_.size() - 1;

@@ -78,6 +78,10 @@ class GemmLayer {
   // C = A W for group g: `a` rows a_stride bytes apart (LUT: packed rows), mr rows.
   void Gemm(size_t g, size_t mr, const void* a, size_t a_stride, void* c, size_t c_stride,
             int32_t* scratch) const;
+  // Whether Igemm's rows equal to `zero` cost no work (an igemmz kernel of the DOT family, and
+  // activations whose zero point is 0 in the u8 domain): a tap of known zeros then needs no
+  // weights without it.
+  bool SkipsZeroRows() const { return skips_zero_rows_; }
   // The indirect form: a[mr * ks] row pointers (+ a_offset bytes), zero the padding row.
   void Igemm(size_t g, size_t mr, const void** a, size_t a_offset, const void* zero, void* c,
              size_t c_stride, int32_t* scratch) const;
@@ -92,8 +96,12 @@ class GemmLayer {
 
   // Weights for the taps in `taps` only (bit t: tap t; ks <= 64), for output pixels whose other
   // taps read known zeros (padding, a spatial mask): the same products without the zero ones.
-  // SCALAR / DOT / LUT / BITSERIAL, one group. Sets *id for IgemmTaps.
-  Status AddTapSubset(uint64_t taps, size_t* id);
+  // SCALAR / DOT / LUT / BITSERIAL, one group. Sets *id for IgemmTaps. widen (DOT, signed or
+  // unsigned weights of fewer than 8 bits): the same values stored at 8 bits, which the dot
+  // kernels read without decoding (a masked layer's weights, budgeted by MaskedConv).
+  Status AddTapSubset(uint64_t taps, size_t* id, bool widen = false);
+  // Whether AddTapSubset can widen this layer's weights (and they are narrower than 8 bits).
+  bool CanWiden() const;
   size_t TapSubsetTaps(size_t id) const { return subsets_[id].ks; }
   // Igemm over subset `id`: a[mr * TapSubsetTaps(id)] row pointers, in tap order.
   void IgemmTaps(size_t id, size_t mr, const void** a, size_t a_offset, const void* zero, void* c,
@@ -157,6 +165,7 @@ class GemmLayer {
   crumb_dwconv_params dw_params_{};
   const char* gemm_name_ = "";
   const char* igemm_name_ = "";
+  bool skips_zero_rows_ = false;
 };
 
 }  // namespace crumb::rt

@@ -55,6 +55,7 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
   indirection_.clear();
   masked_pixels_.clear();
   zero_pixels_.clear();
+  widened_ = false;
 
   // Which taps each output pixel needs: in bounds and not masked.
   auto pattern_of = [&](int64_t oy, int64_t ox) {
@@ -105,7 +106,10 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
   const double weight_bytes = (double)ctx.OutDesc().shape[1] * (double)ks *
                               (double)ctx.In(0).shape[1] * ctx.InDesc(1).bits / 8.0;
   double budget = std::max((double)kSubsetBudget, 4.0 * weight_bytes);
-  while (chosen.size() < kMaxSubsets) {
+  // A kernel that skips zero rows needs no weight sets: every pixel runs its own taps.
+  own_taps_ = layer->SkipsZeroRows();
+  const size_t max_subsets = own_taps_ ? 0 : kMaxSubsets;
+  while (chosen.size() < max_subsets) {
     size_t best_gain = 0, best = 0;
     for (size_t c = 0; c < patterns.size(); c++) {
       // A set seen on fewer pixels than a kernel tile (4 rows) costs more in calls than it saves.
@@ -149,6 +153,14 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
     }
     groups_[g].pixels.push_back((uint32_t)p);
   }
+  if (own_taps_) {
+    // The kernel skips a tap for a half tile (2 rows) only when both rows read zeros there:
+    // pixels sorted by their taps make neighbours in a tile share them (on a 30 % random mask
+    // 73 % of the tile taps run for 68 % of the pixel taps, against 98 % in raster order).
+    std::vector<uint32_t>& px = groups_.back().pixels;
+    std::stable_sort(px.begin(), px.end(),
+                     [&](uint32_t a, uint32_t b) { return pattern[a] < pattern[b]; });
+  }
   // A group's last partial tile is padded to 4 rows (below); those padding rows can run the
   // leftover pixels of a group with fewer taps instead (its taps a subset), which saves that
   // group's last tile. Smallest sets first, each into the smallest superset with room.
@@ -177,12 +189,31 @@ Status MaskedConv::Setup(const OpContext& ctx, GemmLayer* layer, const uint8_t* 
       size_t id = 0;
       CRUMB_RETURN_IF_ERROR(layer->AddTapSubset(g.taps, &id));
       g.subset = (int)id;
+    } else if (own_taps_ && layer->CanWiden() &&
+               weight_bytes * 8.0 / ctx.InDesc(1).bits <= budget) {
+      // Sub-byte weights cost the kernel a decode per weight vector, shared by the rows that run
+      // the tap: a half tile's tap pays it for 2 rows instead of 4. Stored at 8 bits there is no
+      // decode (64 -> 64 channels at 56 x 56, 3x3: W4 weights unmasked 0.63 ms, at 8 bits
+      // 0.56 ms, 30 % random mask 0.40 ms).
+      size_t id = 0;
+      CRUMB_RETURN_IF_ERROR(layer->AddTapSubset(g.taps, &id, /*widen=*/true));
+      g.subset = (int)id;
+      widened_ = true;
     }
     g.first_pointer = indirection_.size();
     // Whole 4-row kernel tiles: a group's last rows would otherwise run one at a time (the
     // kernels' slow remainder path); the padding rows repeat the last pixel and are not stored.
     g.rows = g.pixels.size() < 4 ? g.pixels.size() : (g.pixels.size() + 3) / 4 * 4;
-    work += g.pixels.size() * g.ks;
+    if (own_taps_) {
+      // What the kernel runs: each half tile (2 rows) runs a tap that one of its pixels needs.
+      for (size_t r = 0; r < g.pixels.size(); r += 2) {
+        const uint64_t taps =
+            pattern[g.pixels[r]] | (r + 1 < g.pixels.size() ? pattern[g.pixels[r + 1]] : 0);
+        work += std::min<size_t>(2, g.pixels.size() - r) * (size_t)__builtin_popcountll(taps);
+      }
+    } else {
+      work += g.pixels.size() * g.ks;
+    }
     const int64_t per_image = ys[2] * ys[3];
     for (uint32_t p : g.pixels) {
       const int64_t n = p / per_image, oy = p % per_image / ys[3], ox = p % ys[3];
@@ -268,6 +299,11 @@ void MaskedConv::Run(const OpContext& ctx, const GemmLayer& layer, uint8_t* y,
 std::string MaskedConv::Summary() const {
   size_t live = 0;
   for (const Group& g : groups_) live += g.pixels.size();
+  if (own_taps_) {
+    return StrFormat("%zu output pixels masked, %zu reading only zeros, %zu on their own taps%s",
+                     masked_pixels_.size(), zero_pixels_.size(), live,
+                     widened_ ? ", weights at 8 bits" : "");
+  }
   return StrFormat("%zu output pixels masked, %zu reading only zeros, %zu in %zu tap sets",
                    masked_pixels_.size(), zero_pixels_.size(), live, groups_.size());
 }

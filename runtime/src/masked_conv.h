@@ -1,10 +1,13 @@
 // A convolution that reads or writes a tensor with a spatial mask (schema/README.md "Spatial
 // masks"). Masked output pixels are not computed: they get the output's zero point. Taps that
-// fall on masked input pixels (or padding) read known zeros: output pixels are grouped by the taps
-// they really need, and each group runs the family's igemm kernel over weights holding only those
-// taps (GemmLayer::AddTapSubset), kChunkRows rows at a time into the task's scratch, from where
-// the rows are put in place while still in L1. The results are the bits the unmasked convolution
-// gives: only products with zero are left out.
+// fall on masked input pixels (or padding) read known zeros. Where the layer's igemm kernel skips
+// zero rows (GemmLayer::SkipsZeroRows: AVX-512 VNNI, zero point 0), every pixel runs with its
+// known-zero taps pointing at the zero row, pixels sorted by their taps so that a tile's rows
+// share them. Elsewhere output pixels are grouped by the taps they really need, and each group
+// runs the family's igemm kernel over weights holding only those taps
+// (GemmLayer::AddTapSubset). Either way kChunkRows rows at a time go into the task's scratch, from
+// where the rows are put in place while still in L1. The results are the bits the unmasked
+// convolution gives: only products with zero are left out.
 #pragma once
 
 #include <stddef.h>
@@ -36,7 +39,7 @@ class MaskedConv {
   size_t persistent_bytes() const;
   // Kernel work left, as a fraction of the unmasked layer's (for profiles and tests).
   double work_fraction() const { return work_fraction_; }
-  // "N masked, N all-zero, N pixels in K tap sets".
+  // "N masked, N all-zero, N pixels in K tap sets" (or "on their own taps").
   std::string Summary() const;
 
  private:
@@ -58,6 +61,8 @@ class MaskedConv {
   size_t out_stride_ = 0, out_row_bytes_ = 0, chunk_offset_ = 0;
   uint8_t zero_code_ = 0;
   double work_fraction_ = 1.0;
+  bool own_taps_ = false;  // the kernel skips zero rows: one group, no tap subsets
+  bool widened_ = false;   // own_taps_ over the layer's weights stored at 8 bits
 };
 
 }  // namespace crumb::rt

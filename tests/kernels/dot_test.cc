@@ -275,9 +275,9 @@ void Taps(crumb_igemm_ukernel_fn* igemm) {
   }
 }
 
-// Taps reading the zero row at random (a spatial mask's known zeros): every share of them,
-// activation zero points that are 0 in the u8 domain (u8 0, s8 -128: a kernel could skip those
-// rows) and one that is not, row counts around the
+// Taps reading the zero row at random (a spatial mask's known zeros; kernels may skip those rows
+// when the activations' zero point is 0 in the u8 domain): every share of them, activation zero
+// points that allow skipping (u8 0, s8 -128) and one that does not, row counts around the
 // register tiles' (halves of them, single rows), whole and partial super-blocks and the short
 // tails, weight zero points that need row sums.
 void ZeroTaps(crumb_igemm_ukernel_fn* igemm) {
@@ -424,6 +424,7 @@ void SmallKManyTaps(crumb_gemm_ukernel_fn* gemm, crumb_igemm_ukernel_fn* igemm) 
     if (!CpuHas(#isa)) GTEST_SKIP() << "CPU lacks " #isa;             \
     SmallKManyTaps(nullptr, name);                                    \
   }
+#define CRUMB_DOT_UKERNEL_igemmz(name, isa) CRUMB_DOT_UKERNEL_igemm(name, isa)
 #define CRUMB_DOT_UKERNEL(kind, name, isa) CRUMB_DOT_UKERNEL_##kind(name, isa)
 #include "kernels/dot/dot.inc"
 

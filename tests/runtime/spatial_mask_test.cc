@@ -26,6 +26,7 @@ struct Case {
   int in_mask = 1;   // 0: none, 1: random pixels, 2: 2x2 blocks, 3: all masked
   int out_mask = 0;  // 0: none, 1: random pixels
   const char* family = "auto";
+  const char* avx512_says = "";  // the AVX-512 path's reason must hold this
   std::string Str() const {
     std::ostringstream s;
     s << cin << "->" << cout << " " << h << "x" << w << " n" << batch << " k" << k << " s" << stride
@@ -135,6 +136,9 @@ void Check(const Case& c, uint32_t seed) {
       FAIL() << crumb_isa_name(isa) << ": " << error;
     }
     EXPECT_EQ(got, want) << crumb_isa_name(isa) << " (" << reason << ")";
+    if (isa == CRUMB_ISA_AVX512) {
+      EXPECT_NE(reason.find(c.avx512_says), std::string::npos) << reason;
+    }
     if (std::string(c.family) != "auto" && std::string(c.family) != "dwconv") {
       EXPECT_NE(reason.find("spatial mask"), std::string::npos) << reason;
       // Blocks of masked pixels leave whole taps out: less work than the unmasked layer.
@@ -195,10 +199,11 @@ TEST(SpatialMask, Geometries) {
   }
 }
 
-// Layers of 64 channels and more (the AVX-512 kernel's whole 4 x 64 tiles). Channel counts with
-// whole and partial super-blocks and a 16-channel short tail, 64 and 70 outputs (a 4-row tile of 64
-// and a 16-channel block beside it), odd pixel counts (a last partial tile), random and block
-// masks.
+// Layers of 64 channels and more: where the kernel skips zero rows (AVX-512 VNNI, zero point 0)
+// every pixel runs its own taps, sorted by them, over weights stored at 8 bits; elsewhere the tap
+// sets. Channel counts with whole and partial super-blocks and a 16-channel short tail, 64 and 70
+// outputs (a 4-row tile of 64 and a 16-channel block beside it), odd pixel counts (a last partial
+// tile), random and block masks, signed and unsigned weights of 2, 3, 4 and 8 bits.
 TEST(SpatialMask, WideLayers) {
   uint32_t seed = 300;
   for (int cin : {16, 40, 64}) {
@@ -208,10 +213,16 @@ TEST(SpatialMask, WideLayers) {
           Case c;
           c.cin = cin, c.cout = cout, c.h = 7, c.w = 9, c.batch = 1;
           c.k = cin == 40 ? 5 : 3, c.pad = c.k / 2;
-          c.family = seed % 2 ? "dot" : "auto";
+          c.family = seed / 2 % 2 ? "dot" : "auto";
           c.in_mask = in_mask;
           c.out_mask = (int)(seed % 3 == 0);
           c.za = za;
+          const int widths[][2] = {{4, kSigned}, {2, kUnsigned}, {3, kSigned}, {8, kSigned}};
+          c.w_bits = widths[seed / 4 % 4][0], c.w_enc = widths[seed / 4 % 4][1];
+          if (std::string(c.family) == "dot" && za == 0) {
+            c.avx512_says =
+                c.w_bits < 8 ? "on their own taps, weights at 8 bits" : "on their own taps";
+          }
           Check(c, seed++);
         }
       }
