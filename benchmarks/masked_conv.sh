@@ -3,7 +3,8 @@
 # (C -> C at HxH, W4A4 by default) reading an unmasked input, a 30 %-masked input of random
 # pixels and one of random 2x2 pixel blocks (benchmarks/masked_conv_models.py), converted by
 # crumb-convert and timed by crumb-bench's per-op profile, the three alternating for ROUNDS
-# rounds; prints each variant's median conv time and the speedup over the unmasked conv.
+# rounds; prints each variant's median conv time and the median over rounds of its speedup over
+# the unmasked conv of the same round.
 #   benchmarks/masked_conv.sh BUILD_DIR [ROUNDS=7] [models.py options, e.g. --shape 64,56]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,9 +36,11 @@ t = {}
 for line in open(sys.argv[1]):
     m, v = line.split()
     t.setdefault(m, []).append(float(v))
-base = statistics.median(t["dense"])
+# The speedup is the median of each round's own ratio (dense / masked, timed seconds apart): on a
+# shared machine the speed drifts between rounds more than between the variants of one round.
 print(f"{'input':8} {'median conv ms':>15} {'rounds':>7} {'speedup':>8}")
 for m in ("dense", "random", "blocks"):
     med = statistics.median(t[m])
-    print(f"{m:8} {med:15.3f} {len(t[m]):7d} {base / med:7.2f}x")
+    ratio = statistics.median(d / v for d, v in zip(t["dense"], t[m]))
+    print(f"{m:8} {med:15.3f} {len(t[m]):7d} {ratio:7.2f}x")
 PY
